@@ -1,0 +1,97 @@
+//! Shared pieces of the commands: loading lexicons and policies, opening input.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use art9::{Category, CompiledPolicy, Lang, LexiconSet, Scanner, ScannerBuilder};
+
+use super::args::LexiconArgs;
+
+/// Build the lexicon set the flags ask for.
+pub fn lexicon_set(a: &LexiconArgs) -> Result<LexiconSet> {
+    let mut set = if a.no_builtin {
+        LexiconSet::new()
+    } else {
+        LexiconSet::builtin().context("built-in lexicons")?
+    };
+    for dir in &a.lexicon {
+        set.add_path(dir)
+            .with_context(|| format!("loading lexicons from {}", dir.display()))?;
+    }
+    let langs = a
+        .lang
+        .iter()
+        .map(|l| l.parse::<Lang>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let cats = a
+        .category
+        .iter()
+        .map(|c| c.parse::<Category>())
+        .collect::<Result<Vec<_>, _>>()?;
+    set.retain(&langs, &cats);
+    if set.is_empty() {
+        bail!("no lexicons left to scan with (check --lang, --category, --lexicon, --no-builtin)");
+    }
+    Ok(set)
+}
+
+/// Build the scanner the flags ask for.
+pub fn scanner(a: &LexiconArgs) -> Result<Scanner> {
+    let set = lexicon_set(a)?;
+    Ok(ScannerBuilder::new().lexicons(set).build()?)
+}
+
+/// Load a policy by name or path.
+pub fn policy(name: &str) -> Result<CompiledPolicy> {
+    Ok(CompiledPolicy::load(name)?)
+}
+
+/// Open the input (`-` = stdin) as a buffered reader.
+pub fn open_input(path: &str) -> Result<Box<dyn BufRead + Send>> {
+    if path == "-" {
+        return Ok(Box::new(BufReader::with_capacity(256 * 1024, io::stdin())));
+    }
+    let f = File::open(path).with_context(|| format!("cannot open {path}"))?;
+    if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        bail!("{path} is a directory, not a file");
+    }
+    Ok(Box::new(BufReader::with_capacity(256 * 1024, f)))
+}
+
+/// Read a whole argument text (`-` = stdin).
+pub fn text_arg(text: &str) -> Result<String> {
+    if text != "-" {
+        return Ok(text.to_string());
+    }
+    let mut buf = Vec::new();
+    io::stdin()
+        .read_to_end(&mut buf)
+        .context("reading standard input")?;
+    match String::from_utf8(buf) {
+        Ok(s) => Ok(s),
+        Err(e) => bail!(
+            "standard input is not valid UTF-8 (byte {})",
+            e.utf8_error().valid_up_to()
+        ),
+    }
+}
+
+/// Does this error chain end in a broken pipe?
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<art9::pipeline::PipelineError>()
+                .is_some_and(|p| p.is_broken_pipe())
+    })
+}
+
+/// Whether two paths name the same existing file.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}

@@ -1,0 +1,76 @@
+//! Command-line interface: clap arguments (what the user typed) turned into validated runs.
+
+mod args;
+mod check;
+mod common;
+mod lexicon_cmd;
+mod scan;
+
+use std::io::IsTerminal;
+
+use clap::Parser;
+
+pub use args::{Cli, Command};
+
+/// Exit codes, defined once (documented in `--help` and the README).
+///
+/// * `scan` / `mask`: 0 = no findings, 1 = findings, 2 = error or skipped records;
+/// * `check`: 0 = accept or mask, 1 = reject, 2 = error;
+/// * `lexicon lint|test`, `eval`: 0 = ok, 1 = failures, 2 = error.
+///
+/// A closed output pipe (`art9 scan | head`) is not an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Nothing found / accepted / all good.
+    Clean,
+    /// Findings / rejected / test failures.
+    Found,
+    /// An error, or records were skipped.
+    Error,
+}
+
+impl ExitCode {
+    pub fn as_i32(self) -> i32 {
+        match self {
+            ExitCode::Clean => 0,
+            ExitCode::Found => 1,
+            ExitCode::Error => 2,
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let is_help = matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            );
+            let _ = e.print();
+            return if is_help { ExitCode::Clean } else { ExitCode::Error };
+        }
+    };
+    let result = match cli.command {
+        Command::Scan(a) => scan::scan(a),
+        Command::Mask(a) => scan::mask(a),
+        Command::Check(a) => check::check(a),
+        Command::Explain(a) => check::explain(a),
+        Command::Lexicon(a) => lexicon_cmd::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if common::is_broken_pipe(&e) {
+                return ExitCode::Clean;
+            }
+            eprintln!("art9: error: {e:#}");
+            ExitCode::Error
+        }
+    }
+}
+
+/// Whether stdout is a terminal (decides the default format).
+pub fn stdout_is_tty() -> bool {
+    std::io::stdout().is_terminal()
+}

@@ -1,0 +1,502 @@
+//! Record sources: where the notes come from. The scan pipeline does not care which.
+//!
+//! Every record read is either handed on as a [`Record`] or reported as [`Skipped`] with the
+//! line and a reason that never contains the record's text; no record is silently lost.
+
+use std::collections::HashMap;
+use std::io::{self, BufRead};
+
+use serde_json::value::RawValue;
+
+/// Default limit for one record (line) in bytes: 10 MB.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 10 * 1024 * 1024;
+
+/// One text field of a record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    /// Field name (dotted path for nested JSON).
+    pub name: String,
+    /// The decoded text (empty for JSON `null`).
+    pub text: String,
+    /// Byte range of the field's JSON string token in [`Record::raw`], for masking in place.
+    pub raw_span: Option<(usize, usize)>,
+}
+
+/// A record to scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// 1-based line number where the record starts.
+    pub line: u64,
+    /// The record key (from `--key`, else the line number).
+    pub key: String,
+    /// The text fields to scan.
+    pub fields: Vec<Field>,
+    /// The record as read, without its line terminator (used by `mask`).
+    pub raw: String,
+    /// The line terminator that followed it (`"\n"`, `"\r\n"` or `""` at EOF).
+    pub terminator: &'static str,
+}
+
+/// Why a record was skipped. The kind is what summaries count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SkipKind {
+    /// Not valid JSON, or not a JSON object.
+    InvalidJson,
+    /// Not valid UTF-8.
+    InvalidUtf8,
+    /// A requested field (or the key) is missing.
+    MissingField,
+    /// A requested field is not a string (number, object, …).
+    NotText,
+    /// Over the record size limit.
+    TooLarge,
+    /// Contains a NUL byte.
+    NulByte,
+}
+
+impl SkipKind {
+    /// Short name used in summaries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipKind::InvalidJson => "invalid_json",
+            SkipKind::InvalidUtf8 => "invalid_utf8",
+            SkipKind::MissingField => "missing_field",
+            SkipKind::NotText => "not_text",
+            SkipKind::TooLarge => "too_large",
+            SkipKind::NulByte => "nul_byte",
+        }
+    }
+}
+
+/// A record that could not be scanned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// 1-based line number.
+    pub line: u64,
+    /// The key, when it could be read.
+    pub key: Option<String>,
+    /// The field concerned, if any.
+    pub field: Option<String>,
+    /// The kind, for counting.
+    pub kind: SkipKind,
+    /// A one-line reason (never contains record text).
+    pub reason: String,
+}
+
+/// A source of records.
+pub trait RecordSource: Send {
+    /// The next record, a skipped one, or `None` at the end. An `Err` is a fatal read error
+    /// (the file cannot be read any more).
+    fn next_record(&mut self) -> Option<io::Result<Result<Record, Skipped>>>;
+}
+
+/// How JSON records are turned into fields.
+#[derive(Clone, Debug, Default)]
+pub struct JsonOptions {
+    /// Fields to scan (dotted paths). Empty = every top-level string field except the key.
+    pub fields: Vec<String>,
+    /// Key field(s); joined with `:` when several. Empty = line number.
+    pub key: Vec<String>,
+}
+
+/// Reads a line of at most `max` bytes (excluding the terminator). Returns the number of
+/// bytes consumed (0 at EOF) and whether the line was over the limit (then `buf` holds only a
+/// prefix and the rest of the line has been consumed and dropped).
+pub(crate) fn read_line_limited<R: BufRead>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<(usize, bool)> {
+    buf.clear();
+    let mut consumed = 0;
+    let mut too_long = false;
+    loop {
+        let available = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok((consumed, too_long));
+        }
+        let (chunk, done) = match memchr_newline(available) {
+            Some(i) => (&available[..=i], true),
+            None => (available, false),
+        };
+        let n = chunk.len();
+        if !too_long {
+            if buf.len() + n > max + 2 {
+                too_long = true;
+                let keep = (max + 2).saturating_sub(buf.len());
+                buf.extend_from_slice(&chunk[..keep.min(n)]);
+            } else {
+                buf.extend_from_slice(chunk);
+            }
+        }
+        consumed += n;
+        r.consume(n);
+        if done {
+            return Ok((consumed, too_long));
+        }
+    }
+}
+
+fn memchr_newline(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&x| x == b'\n')
+}
+
+fn split_terminator(buf: &[u8]) -> (&[u8], &'static str) {
+    if let Some(b) = buf.strip_suffix(b"\r\n") {
+        (b, "\r\n")
+    } else if let Some(b) = buf.strip_suffix(b"\n") {
+        (b, "\n")
+    } else {
+        (buf, "")
+    }
+}
+
+/// Plain text: every line is one record with a single field `text`, keyed by line number.
+pub struct TextLines<R> {
+    reader: R,
+    line: u64,
+    buf: Vec<u8>,
+    max: usize,
+}
+
+impl<R: BufRead + Send> TextLines<R> {
+    /// Read lines from `reader`, skipping lines over `max` bytes.
+    pub fn new(reader: R, max: usize) -> TextLines<R> {
+        TextLines {
+            reader,
+            line: 0,
+            buf: Vec::new(),
+            max,
+        }
+    }
+}
+
+/// Check size, NUL and UTF-8 of a line; returns the text and terminator.
+fn decode_line(
+    buf: &[u8],
+    too_long: bool,
+    max: usize,
+    line: u64,
+) -> Result<(String, &'static str), Skipped> {
+    let skip = |kind, reason: String| Skipped {
+        line,
+        key: None,
+        field: None,
+        kind,
+        reason,
+    };
+    if too_long {
+        return Err(skip(
+            SkipKind::TooLarge,
+            format!("record is over the {max} byte limit (--max-record-bytes)"),
+        ));
+    }
+    let (body, term) = split_terminator(buf);
+    if let Some(i) = body.iter().position(|&b| b == 0) {
+        return Err(skip(SkipKind::NulByte, format!("NUL byte at column {}", i + 1)));
+    }
+    match std::str::from_utf8(body) {
+        Ok(s) => Ok((s.to_string(), term)),
+        Err(e) => Err(skip(
+            SkipKind::InvalidUtf8,
+            format!("invalid UTF-8 at column {}", e.valid_up_to() + 1),
+        )),
+    }
+}
+
+impl<R: BufRead + Send> RecordSource for TextLines<R> {
+    fn next_record(&mut self) -> Option<io::Result<Result<Record, Skipped>>> {
+        let (n, too_long) = match read_line_limited(&mut self.reader, &mut self.buf, self.max) {
+            Ok(x) => x,
+            Err(e) => return Some(Err(e)),
+        };
+        if n == 0 {
+            return None;
+        }
+        self.line += 1;
+        let line = self.line;
+        Some(Ok(
+            decode_line(&self.buf, too_long, self.max, line).map(|(text, terminator)| Record {
+                line,
+                key: line.to_string(),
+                fields: vec![Field {
+                    name: "text".into(),
+                    text: text.clone(),
+                    raw_span: Some((0, text.len())),
+                }],
+                raw: text,
+                terminator,
+            }),
+        ))
+    }
+}
+
+/// JSON Lines: one JSON object a line. Blank lines are ignored (not records).
+pub struct JsonLines<R> {
+    reader: R,
+    line: u64,
+    buf: Vec<u8>,
+    max: usize,
+    options: JsonOptions,
+}
+
+impl<R: BufRead + Send> JsonLines<R> {
+    /// Read JSON objects from `reader`.
+    pub fn new(reader: R, max: usize, options: JsonOptions) -> JsonLines<R> {
+        JsonLines {
+            reader,
+            line: 0,
+            buf: Vec::new(),
+            max,
+            options,
+        }
+    }
+}
+
+impl<R: BufRead + Send> RecordSource for JsonLines<R> {
+    fn next_record(&mut self) -> Option<io::Result<Result<Record, Skipped>>> {
+        loop {
+            let (n, too_long) =
+                match read_line_limited(&mut self.reader, &mut self.buf, self.max) {
+                    Ok(x) => x,
+                    Err(e) => return Some(Err(e)),
+                };
+            if n == 0 {
+                return None;
+            }
+            self.line += 1;
+            if !too_long && self.buf.iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            let line = self.line;
+            let result = decode_line(&self.buf, too_long, self.max, line)
+                .and_then(|(raw, terminator)| parse_json_record(raw, terminator, line, &self.options));
+            return Some(Ok(result));
+        }
+    }
+}
+
+/// Describe a serde_json error without echoing input text.
+fn json_error_reason(e: &serde_json::Error) -> String {
+    use serde_json::error::Category as C;
+    match e.classify() {
+        C::Syntax => format!("invalid JSON at column {}", e.column()),
+        C::Eof => "invalid JSON: unexpected end of line".into(),
+        C::Data => "not a JSON object".into(),
+        C::Io => "read error".into(),
+    }
+}
+
+type RawMap<'a> = HashMap<String, &'a RawValue>;
+
+/// Parse one JSON line into a record. Field values are located in `raw` for masking.
+pub fn parse_json_record(
+    raw: String,
+    terminator: &'static str,
+    line: u64,
+    options: &JsonOptions,
+) -> Result<Record, Skipped> {
+    let skip = |kind, key: Option<String>, field: Option<&str>, reason: String| Skipped {
+        line,
+        key,
+        field: field.map(str::to_string),
+        kind,
+        reason,
+    };
+    let base = raw.as_ptr() as usize;
+    let offset_of = |r: &RawValue| r.get().as_ptr() as usize - base;
+    let top: RawMap<'_> = serde_json::from_str(&raw)
+        .map_err(|e| skip(SkipKind::InvalidJson, None, None, json_error_reason(&e)))?;
+
+    // The key first, so that later skips can name it.
+    let key = if options.key.is_empty() {
+        line.to_string()
+    } else {
+        let mut parts = Vec::with_capacity(options.key.len());
+        for k in &options.key {
+            let v = lookup(&top, k).map_err(|reason| {
+                skip(SkipKind::InvalidJson, None, Some(k), reason)
+            })?;
+            let Some(v) = v else {
+                return Err(skip(
+                    SkipKind::MissingField,
+                    None,
+                    Some(k),
+                    format!("key field {k:?} is missing"),
+                ));
+            };
+            parts.push(key_text(v).ok_or_else(|| {
+                skip(
+                    SkipKind::NotText,
+                    None,
+                    Some(k),
+                    format!("key field {k:?} is not a string or number"),
+                )
+            })?);
+        }
+        parts.join(":")
+    };
+
+    let mut fields = Vec::new();
+    if options.fields.is_empty() {
+        let mut names: Vec<&String> = top.keys().collect();
+        names.sort_by_key(|n| offset_of(top[*n]));
+        for name in names {
+            if options.key.iter().any(|k| k == name) {
+                continue;
+            }
+            let rv = top[name];
+            if let Ok(serde_json::Value::String(s)) = serde_json::from_str(rv.get()) {
+                let start = offset_of(rv);
+                fields.push(Field {
+                    name: name.clone(),
+                    text: s,
+                    raw_span: Some((start, start + rv.get().len())),
+                });
+            }
+        }
+    } else {
+        for name in &options.fields {
+            let rv = lookup(&top, name)
+                .map_err(|reason| skip(SkipKind::InvalidJson, Some(key.clone()), Some(name), reason))?
+                .ok_or_else(|| {
+                    skip(
+                        SkipKind::MissingField,
+                        Some(key.clone()),
+                        Some(name),
+                        format!("field {name:?} is missing"),
+                    )
+                })?;
+            let value: serde_json::Value = serde_json::from_str(rv.get()).map_err(|e| {
+                skip(SkipKind::InvalidJson, Some(key.clone()), Some(name), json_error_reason(&e))
+            })?;
+            let start = offset_of(rv);
+            let text = match value {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Null => String::new(),
+                other => {
+                    return Err(skip(
+                        SkipKind::NotText,
+                        Some(key.clone()),
+                        Some(name),
+                        format!("field {name:?} is {}, not a string", json_kind(&other)),
+                    ))
+                }
+            };
+            let raw_span = if rv.get() == "null" {
+                None
+            } else {
+                Some((start, start + rv.get().len()))
+            };
+            fields.push(Field {
+                name: name.clone(),
+                text,
+                raw_span,
+            });
+        }
+    }
+    Ok(Record {
+        line,
+        key,
+        fields,
+        raw,
+        terminator,
+    })
+}
+
+/// Find a dotted path (`a.b.c`) among the raw values. A key containing dots is found first
+/// as a whole.
+fn lookup<'a>(top: &RawMap<'a>, path: &str) -> Result<Option<&'a RawValue>, String> {
+    if let Some(v) = top.get(path) {
+        return Ok(Some(v));
+    }
+    let mut parts = path.split('.');
+    let Some(first) = parts.next() else {
+        return Ok(None);
+    };
+    let mut cur: &'a RawValue = match top.get(first) {
+        Some(v) => v,
+        None => return Ok(None),
+    };
+    for part in parts {
+        if !cur.get().trim_start().starts_with('{') {
+            return Ok(None);
+        }
+        let map: RawMap<'a> = serde_json::from_str(cur.get()).map_err(|e| json_error_reason(&e))?;
+        cur = match map.get(part) {
+            Some(v) => v,
+            None => return Ok(None),
+        };
+    }
+    Ok(Some(cur))
+}
+
+fn key_text(v: &RawValue) -> Option<String> {
+    match serde_json::from_str::<serde_json::Value>(v.get()).ok()? {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(fields: &[&str], key: &[&str]) -> JsonOptions {
+        JsonOptions {
+            fields: fields.iter().map(|s| s.to_string()).collect(),
+            key: key.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn locates_fields_for_masking() {
+        let raw = r#"{"id": 7, "a": {"note": "x\u00e9y"}, "t": "plain"}"#.to_string();
+        let r = parse_json_record(raw.clone(), "\n", 1, &opts(&["a.note", "t"], &["id"])).unwrap();
+        assert_eq!(r.key, "7");
+        assert_eq!(r.fields[0].text, "xéy");
+        let (s, e) = r.fields[0].raw_span.unwrap();
+        assert_eq!(&raw[s..e], r#""x\u00e9y""#);
+        assert_eq!(r.fields[1].text, "plain");
+    }
+
+    #[test]
+    fn errors_never_echo_text() {
+        let secret = "\"klant heeft kanker\"".to_string();
+        let e = parse_json_record(secret, "", 3, &opts(&["t"], &[])).unwrap_err();
+        assert_eq!(e.kind, SkipKind::InvalidJson);
+        assert!(!e.reason.contains("kanker"), "{}", e.reason);
+        let e = parse_json_record(r#"{"t": 5}"#.into(), "", 3, &opts(&["t"], &[])).unwrap_err();
+        assert_eq!(e.kind, SkipKind::NotText);
+        let e = parse_json_record(r#"{"u": "x"}"#.into(), "", 3, &opts(&["t"], &[])).unwrap_err();
+        assert_eq!(e.kind, SkipKind::MissingField);
+    }
+
+    #[test]
+    fn limited_lines() {
+        let data = b"short\nthis line is long\nok";
+        let mut r = &data[..];
+        let mut buf = Vec::new();
+        assert_eq!(read_line_limited(&mut r, &mut buf, 8).unwrap(), (6, false));
+        assert_eq!(read_line_limited(&mut r, &mut buf, 8).unwrap(), (18, true));
+        assert_eq!(read_line_limited(&mut r, &mut buf, 8).unwrap(), (2, false));
+        assert_eq!(buf, b"ok");
+        assert_eq!(read_line_limited(&mut r, &mut buf, 8).unwrap(), (0, false));
+    }
+}

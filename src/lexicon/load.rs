@@ -1,0 +1,506 @@
+//! Reading lexicon YAML with limits, validating it, and reporting errors with file:line.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::{Budget, DuplicateKeyPolicy, Options};
+
+use super::builtin::BUILTIN;
+use super::model::{CaseMode, EntrySpec, LexiconFile, MatchMode, Source};
+use crate::category::{Category, Lang};
+use crate::normalize::normalize;
+
+/// Largest lexicon or policy file we parse (bytes). Ours are far smaller; this guards the
+/// parser against a runaway or hostile file.
+pub const MAX_YAML_BYTES: usize = 4 * 1024 * 1024;
+/// Deepest nesting accepted in lexicon and policy YAML.
+pub const MAX_YAML_DEPTH: usize = 16;
+/// Aliases (`*ref`) accepted in one file; lexicons need none, a few are tolerated.
+pub const MAX_YAML_ALIASES: usize = 64;
+
+/// YAML options with our size/depth/alias limits (shared with policy loading).
+pub(crate) fn yaml_options() -> Options {
+    let mut budget = Budget::default();
+    budget.max_depth = MAX_YAML_DEPTH;
+    budget.max_aliases = MAX_YAML_ALIASES;
+    budget.max_anchors = MAX_YAML_ALIASES;
+    budget.max_documents = 1;
+    budget.max_reader_input_bytes = Some(MAX_YAML_BYTES);
+    budget.max_total_scalar_bytes = MAX_YAML_BYTES;
+    let mut options = Options::default();
+    options.budget = Some(budget);
+    options.duplicate_keys = DuplicateKeyPolicy::Error;
+    options
+}
+
+/// Turn a YAML error into (line, one-line message).
+pub(crate) fn yaml_error_parts(err: &serde_saphyr::Error) -> (Option<usize>, String) {
+    let line = err
+        .location()
+        .map(|l| l.line() as usize)
+        .filter(|&l| l > 0);
+    let text = err.without_snippet().to_string();
+    let msg = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("invalid YAML")
+        .to_string();
+    (line, msg)
+}
+
+/// Read a YAML file into a string, enforcing the size limit.
+pub(crate) fn read_yaml_file(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.len() > MAX_YAML_BYTES as u64 {
+        return Err(format!(
+            "file is {} bytes, over the {} byte limit",
+            meta.len(),
+            MAX_YAML_BYTES
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 at byte {}", e.utf8_error().valid_up_to()))
+}
+
+/// A lexicon that failed to load or validate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LexiconError {
+    /// The file (or built-in path).
+    pub path: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// The entry id, when the error is about one entry.
+    pub entry: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for LexiconError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(entry) = &self.entry {
+            write!(f, ": entry {entry}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for LexiconError {}
+
+/// A word of an entry's context rule, normalised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContextWord {
+    /// The normalised word (without the `*`).
+    pub word: String,
+    /// Whether it matches any word starting with `word`.
+    pub prefix: bool,
+}
+
+impl ContextWord {
+    /// Does this context word match the (normalised) token?
+    pub fn matches(&self, token: &str) -> bool {
+        if self.prefix {
+            token.starts_with(&self.word)
+        } else {
+            token == self.word
+        }
+    }
+}
+
+/// A validated context rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Context {
+    /// Words either side.
+    pub window: usize,
+    /// At least one must occur.
+    pub require: Vec<ContextWord>,
+    /// None may occur.
+    pub forbid: Vec<ContextWord>,
+}
+
+/// A validated lexicon entry.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// Stable id.
+    pub id: String,
+    /// Language of the lexicon it came from.
+    pub lang: Lang,
+    /// Category of the lexicon it came from.
+    pub category: Category,
+    /// File it came from.
+    pub path: String,
+    /// 1-based line of the entry in that file.
+    pub line: usize,
+    /// Surface forms as written.
+    pub terms: Vec<String>,
+    /// Match mode.
+    pub mode: MatchMode,
+    /// Case rule.
+    pub case: CaseMode,
+    /// Normalised endings allowed after a term in word mode, longest first.
+    pub endings: Vec<String>,
+    /// Normalised exclusion phrases.
+    pub exclude: Vec<String>,
+    /// Context rule.
+    pub context: Option<Context>,
+    /// Notes that must yield this entry.
+    pub examples: Vec<String>,
+    /// Notes that must not yield this entry.
+    pub counterexamples: Vec<String>,
+}
+
+/// One validated lexicon file.
+#[derive(Clone, Debug)]
+pub struct Lexicon {
+    /// Where it came from (file path or `lexicons/<lang>/<cat>.yaml` for built-ins).
+    pub path: String,
+    /// Language.
+    pub lang: Lang,
+    /// Category.
+    pub category: Category,
+    /// Description from the header.
+    pub description: String,
+    /// Sources and licences.
+    pub sources: Vec<Source>,
+    /// Entries.
+    pub entries: Vec<Entry>,
+}
+
+impl Lexicon {
+    /// Parse and validate one lexicon from YAML text. `path` is used in errors only.
+    pub fn from_yaml(path: &str, yaml: &str) -> Result<Lexicon, LexiconError> {
+        let err = |line: Option<usize>, entry: Option<&str>, message: String| LexiconError {
+            path: path.to_string(),
+            line,
+            entry: entry.map(str::to_string),
+            message,
+        };
+        if yaml.len() > MAX_YAML_BYTES {
+            return Err(err(
+                None,
+                None,
+                format!("file is over the {MAX_YAML_BYTES} byte limit"),
+            ));
+        }
+        let file: LexiconFile = serde_saphyr::from_str_with_options(yaml, yaml_options())
+            .map_err(|e| {
+                let (line, msg) = yaml_error_parts(&e);
+                err(line, None, msg)
+            })?;
+        let mut entries = Vec::with_capacity(file.entries.len());
+        let mut ids = HashSet::new();
+        for spanned in file.entries {
+            let line = spanned.referenced.line() as usize;
+            let spec = spanned.value;
+            let entry = validate_entry(spec, file.lang, file.category, path, line)?;
+            if !ids.insert(entry.id.clone()) {
+                return Err(err(Some(line), Some(&entry.id), "duplicate entry id".into()));
+            }
+            entries.push(entry);
+        }
+        Ok(Lexicon {
+            path: path.to_string(),
+            lang: file.lang,
+            category: file.category,
+            description: file.description,
+            sources: file.sources,
+            entries,
+        })
+    }
+
+    /// Read and validate a lexicon file.
+    pub fn from_file(path: &Path) -> Result<Lexicon, LexiconError> {
+        let shown = path.display().to_string();
+        let yaml = read_yaml_file(path).map_err(|message| LexiconError {
+            path: shown.clone(),
+            line: None,
+            entry: None,
+            message,
+        })?;
+        Lexicon::from_yaml(&shown, &yaml)
+    }
+}
+
+fn validate_entry(
+    spec: EntrySpec,
+    lang: Lang,
+    category: Category,
+    path: &str,
+    line: usize,
+) -> Result<Entry, LexiconError> {
+    let fail = |message: String| LexiconError {
+        path: path.to_string(),
+        line: Some(line),
+        entry: Some(spec.id.clone()),
+        message,
+    };
+    let want_prefix = format!("{}.{}.", lang.as_str(), category.as_str());
+    if !spec.id.starts_with(&want_prefix) || spec.id.len() == want_prefix.len() {
+        return Err(fail(format!("id must look like {want_prefix}<name>")));
+    }
+    if spec.id.chars().any(|c| c.is_whitespace()) {
+        return Err(fail("id must not contain white space".into()));
+    }
+    if spec.terms.is_empty() {
+        return Err(fail("entry has no terms".into()));
+    }
+    for term in &spec.terms {
+        let n = normalize(term);
+        if n.trim().is_empty() {
+            return Err(fail(format!("term {term:?} is empty after normalisation")));
+        }
+        if n.trim() != n {
+            return Err(fail(format!(
+                "term {term:?} starts or ends with white space"
+            )));
+        }
+    }
+    let mut endings = Vec::new();
+    for e in &spec.endings {
+        let n = normalize(e);
+        if n.is_empty() || !n.chars().all(crate::normalize::is_word_char) {
+            return Err(fail(format!(
+                "ending {e:?} must be one or more letters or digits"
+            )));
+        }
+        endings.push(n);
+    }
+    if !endings.is_empty() && spec.mode != MatchMode::Word {
+        return Err(fail("endings are only allowed with match: word".into()));
+    }
+    endings.sort_by_key(|e| std::cmp::Reverse(e.len()));
+    endings.dedup();
+    let mut exclude = Vec::new();
+    for x in &spec.exclude {
+        let n = normalize(x);
+        if n.trim().is_empty() {
+            return Err(fail(format!("exclude {x:?} is empty")));
+        }
+        exclude.push(n);
+    }
+    let context = match spec.context {
+        None => None,
+        Some(c) => {
+            if c.window == 0 || c.window > 50 {
+                return Err(fail("context window must be between 1 and 50 words".into()));
+            }
+            if c.require.is_empty() && c.forbid.is_empty() {
+                return Err(fail("context needs require or forbid words".into()));
+            }
+            let words = |list: &[String]| -> Result<Vec<ContextWord>, LexiconError> {
+                list.iter()
+                    .map(|w| {
+                        let (w2, prefix) = match w.strip_suffix('*') {
+                            Some(s) => (s, true),
+                            None => (w.as_str(), false),
+                        };
+                        let n = normalize(w2);
+                        if n.is_empty() || !n.chars().all(crate::normalize::is_word_char) {
+                            return Err(fail(format!(
+                                "context word {w:?} must be a single word (letters/digits, optional trailing *)"
+                            )));
+                        }
+                        Ok(ContextWord { word: n, prefix })
+                    })
+                    .collect()
+            };
+            Some(Context {
+                window: c.window,
+                require: words(&c.require)?,
+                forbid: words(&c.forbid)?,
+            })
+        }
+    };
+    Ok(Entry {
+        id: spec.id,
+        lang,
+        category,
+        path: path.to_string(),
+        line,
+        terms: spec.terms,
+        mode: spec.mode,
+        case: spec.case,
+        endings,
+        exclude,
+        context,
+        examples: spec.examples,
+        counterexamples: spec.counterexamples,
+    })
+}
+
+/// The lexicons a scanner is built from: at most one per (language, category); a later one
+/// replaces an earlier one for the same pair.
+#[derive(Clone, Debug, Default)]
+pub struct LexiconSet {
+    lexicons: BTreeMap<(Lang, Category), Lexicon>,
+}
+
+impl LexiconSet {
+    /// An empty set.
+    pub fn new() -> LexiconSet {
+        LexiconSet::default()
+    }
+
+    /// The built-in lexicons (nl, da, en × seven categories).
+    ///
+    /// # Errors
+    /// Only if a built-in file is broken, which the test suite rules out.
+    pub fn builtin() -> Result<LexiconSet, LexiconError> {
+        let mut set = LexiconSet::new();
+        for (path, yaml) in BUILTIN {
+            set.insert(Lexicon::from_yaml(path, yaml)?)?;
+        }
+        Ok(set)
+    }
+
+    /// Add a lexicon, replacing any with the same language and category.
+    ///
+    /// # Errors
+    /// If an entry id is already used by a lexicon of another language or category.
+    pub fn insert(&mut self, lexicon: Lexicon) -> Result<(), LexiconError> {
+        let key = (lexicon.lang, lexicon.category);
+        for (k, other) in &self.lexicons {
+            if *k == key {
+                continue;
+            }
+            for e in &lexicon.entries {
+                if other.entries.iter().any(|o| o.id == e.id) {
+                    return Err(LexiconError {
+                        path: lexicon.path.clone(),
+                        line: Some(e.line),
+                        entry: Some(e.id.clone()),
+                        message: format!("entry id also used in {}", other.path),
+                    });
+                }
+            }
+        }
+        self.lexicons.insert(key, lexicon);
+        Ok(())
+    }
+
+    /// Add every `*.yaml` / `*.yml` file under `dir` (recursively), in path order.
+    ///
+    /// # Errors
+    /// On the first file that does not load, or if `dir` cannot be read.
+    pub fn add_dir(&mut self, dir: &Path) -> Result<usize, LexiconError> {
+        let mut files = Vec::new();
+        collect_yaml(dir, &mut files).map_err(|e| LexiconError {
+            path: dir.display().to_string(),
+            line: None,
+            entry: None,
+            message: e.to_string(),
+        })?;
+        files.sort();
+        if files.is_empty() {
+            return Err(LexiconError {
+                path: dir.display().to_string(),
+                line: None,
+                entry: None,
+                message: "no .yaml lexicon files found".into(),
+            });
+        }
+        for f in &files {
+            self.insert(Lexicon::from_file(f)?)?;
+        }
+        Ok(files.len())
+    }
+
+    /// Add a single file or every file of a directory.
+    ///
+    /// # Errors
+    /// As [`LexiconSet::add_dir`] and [`Lexicon::from_file`].
+    pub fn add_path(&mut self, path: &Path) -> Result<usize, LexiconError> {
+        if path.is_dir() {
+            self.add_dir(path)
+        } else {
+            self.insert(Lexicon::from_file(path)?)?;
+            Ok(1)
+        }
+    }
+
+    /// Keep only the given languages and categories (empty slice = keep all).
+    pub fn retain(&mut self, langs: &[Lang], categories: &[Category]) {
+        self.lexicons.retain(|(l, c), _| {
+            (langs.is_empty() || langs.contains(l)) && (categories.is_empty() || categories.contains(c))
+        });
+    }
+
+    /// The lexicons, in (language, category) order.
+    pub fn iter(&self) -> impl Iterator<Item = &Lexicon> {
+        self.lexicons.values()
+    }
+
+    /// Number of lexicons.
+    pub fn len(&self) -> usize {
+        self.lexicons.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.lexicons.is_empty()
+    }
+}
+
+fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_yaml(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "lang: nl\ncategory: health\ndescription: test\nentries:\n  - id: nl.health.kanker\n    terms: [kanker]\n    match: prefix\n";
+
+    #[test]
+    fn loads_a_good_file() {
+        let lex = Lexicon::from_yaml("t.yaml", GOOD).unwrap();
+        assert_eq!(lex.entries.len(), 1);
+        assert_eq!(lex.entries[0].line, 5);
+        assert_eq!(lex.entries[0].mode, MatchMode::Prefix);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_line() {
+        let yaml = format!("{GOOD}    colour: red\n");
+        let e = Lexicon::from_yaml("t.yaml", &yaml).unwrap_err();
+        assert_eq!(e.line, Some(8), "{e}");
+        assert!(e.to_string().starts_with("t.yaml:8"), "{e}");
+    }
+
+    #[test]
+    fn bad_id_names_entry_and_line() {
+        let yaml = GOOD.replace("nl.health.kanker", "da.health.kanker");
+        let e = Lexicon::from_yaml("t.yaml", &yaml).unwrap_err();
+        assert_eq!(e.entry.as_deref(), Some("da.health.kanker"));
+        assert_eq!(e.line, Some(5));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let yaml = format!("{GOOD}    examples: {}x{}\n", "[".repeat(40), "]".repeat(40));
+        assert!(Lexicon::from_yaml("t.yaml", &yaml).is_err());
+    }
+
+    #[test]
+    fn builtin_lexicons_load() {
+        let set = LexiconSet::builtin().unwrap();
+        assert_eq!(set.len(), 21);
+    }
+}

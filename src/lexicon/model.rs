@@ -1,0 +1,127 @@
+//! What a lexicon maintainer writes: the serde types of `lexicons/<lang>/<category>.yaml`.
+//!
+//! These are validated and compiled once into [`crate::Scanner`]; nothing at scan time reads
+//! them. Unknown keys are errors (`deny_unknown_fields`): a typo in a privacy lexicon is a leak.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::category::{Category, Lang};
+
+/// One lexicon file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LexiconFile {
+    /// The language of the terms.
+    pub lang: Lang,
+    /// The category every entry belongs to.
+    pub category: Category,
+    /// What the file covers.
+    pub description: String,
+    /// Where the terms come from, with licences.
+    #[serde(default)]
+    pub sources: Vec<Source>,
+    /// The entries.
+    pub entries: Vec<Spanned<EntrySpec>>,
+}
+
+/// A source of terms and its licence.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// Name of the source.
+    pub name: String,
+    /// Its licence (SPDX id or words).
+    pub licence: String,
+    /// Where it can be found.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// One lexicon entry: a concept with its surface forms and matching rules.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntrySpec {
+    /// Stable id, `<lang>.<category>.<slug>`.
+    pub id: String,
+    /// Surface forms.
+    pub terms: Vec<String>,
+    /// How a term may sit in a word.
+    #[serde(default, rename = "match")]
+    pub mode: MatchMode,
+    /// Whether upper/lower case must agree with the term.
+    #[serde(default)]
+    pub case: CaseMode,
+    /// Optional endings allowed after a term in `word` mode (plurals, definite forms).
+    #[serde(default)]
+    pub endings: Vec<String>,
+    /// Substrings that cancel a match lying inside them.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Words that must / must not occur near the match.
+    #[serde(default)]
+    pub context: Option<ContextSpec>,
+    /// Notes that must yield this entry.
+    #[serde(default)]
+    pub examples: Vec<String>,
+    /// Notes that must not yield this entry.
+    #[serde(default)]
+    pub counterexamples: Vec<String>,
+}
+
+/// How a term may sit in a word. See `LEXICONS.md`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchMode {
+    /// A whole word (optionally followed by one of the entry's `endings`).
+    #[default]
+    Word,
+    /// Starts a word or compound: kanker → kankerpatiënt.
+    Prefix,
+    /// Ends a word or compound: patiënt → suikerpatiënt.
+    Suffix,
+    /// Anywhere inside a word: kræft → tarmkræftpatient.
+    Compound,
+}
+
+impl MatchMode {
+    /// The keyword used in YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchMode::Word => "word",
+            MatchMode::Prefix => "prefix",
+            MatchMode::Suffix => "suffix",
+            MatchMode::Compound => "compound",
+        }
+    }
+}
+
+/// Case rule of an entry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaseMode {
+    /// Any case (the default).
+    #[default]
+    Insensitive,
+    /// Upper/lower case must match the term exactly (diacritics still fold).
+    Sensitive,
+}
+
+/// Context words for ambiguous terms.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextSpec {
+    /// Words either side of the match to look at.
+    #[serde(default = "default_window")]
+    pub window: usize,
+    /// At least one of these must occur in the window (a trailing `*` makes a prefix).
+    #[serde(default)]
+    pub require: Vec<String>,
+    /// None of these may occur in the window.
+    #[serde(default)]
+    pub forbid: Vec<String>,
+}
+
+fn default_window() -> usize {
+    6
+}

@@ -1,0 +1,738 @@
+//! The matcher: one Aho-Corasick automaton over every normalised term, then mode, boundary,
+//! case, exclusion and context checks, then overlap resolution.
+//!
+//! # Why overlapping search
+//! aho-corasick knows nothing of word boundaries. A leftmost-longest search could report
+//! "kankerstraat" (an exclusion) and hide nothing, but it could equally report a long term
+//! that then fails its boundary check and so hide a shorter term that would have passed. We
+//! therefore search *overlapping* (every pattern occurrence), filter each candidate, and only
+//! then choose among the survivors.
+//!
+//! # Overlap rule
+//! Among accepted candidates whose spans (in the original text) overlap, the longest span
+//! wins; equal lengths go to the category that comes first in [`Category::ALL`] (health,
+//! politics, religion, ethnicity, sexual_orientation, trade_union, criminal); then the earlier
+//! start; then the entry loaded first. The result is sorted by start.
+//!
+//! # Mask tokens
+//! Text that art9 itself wrote when masking (`[HEALTH]`, `[RELIGION:4f1a9c]`) is never
+//! reported, so that scanning a masked file finds nothing the policy masked.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use serde::Serialize;
+
+use crate::category::{Category, Lang};
+use crate::lexicon::{CaseMode, Entry, LexiconError, LexiconSet, MatchMode};
+use crate::normalize::{fold_keep_case, is_word_char, normalize, NormalizedText};
+
+/// Index of an entry in a [`Scanner`]; see [`Scanner::entry`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EntryId(u32);
+
+impl EntryId {
+    /// The position of the entry in [`Scanner::entries`].
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// One piece of special-category data found in a text.
+///
+/// Offsets refer to the ORIGINAL text: `start..end` are UTF-8 byte offsets on char
+/// boundaries, `char_start..char_end` the same span counted in Unicode scalar values.
+/// A finding never carries the matched text; slice the original when you need it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// The category.
+    pub category: Category,
+    /// The language of the lexicon that matched.
+    pub lang: Lang,
+    /// The entry that matched (its id names the concept, so treat it as sensitive too).
+    pub entry: EntryId,
+    /// Byte start in the original text.
+    pub start: usize,
+    /// Byte end (exclusive) in the original text.
+    pub end: usize,
+    /// Char start in the original text.
+    pub char_start: usize,
+    /// Char end (exclusive) in the original text.
+    pub char_end: usize,
+}
+
+/// Why a candidate match was accepted or rejected; see [`Scanner::explain`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    /// Reported as a finding.
+    Accepted,
+    /// The char before the term is a letter or digit (mode needs a word start).
+    NoWordStart,
+    /// The char after the term is a letter or digit and no allowed ending follows.
+    NoWordEnd,
+    /// The entry is case-sensitive and the text's case differs.
+    CaseMismatch,
+    /// An exclusion phrase covers the match.
+    Excluded {
+        /// The (normalised) exclusion phrase.
+        phrase: String,
+    },
+    /// None of the required context words is near.
+    ContextMissing,
+    /// A forbidden context word is near.
+    ContextForbidden {
+        /// The (normalised) context word.
+        word: String,
+    },
+    /// The match lies inside a mask token art9 wrote (`[HEALTH]`).
+    MaskToken,
+    /// A longer (or higher-priority) finding overlaps it.
+    Overlapped {
+        /// The entry that won.
+        by: String,
+    },
+}
+
+/// A candidate and its verdict, for `art9 explain` and lexicon tests.
+#[derive(Clone, Debug)]
+pub struct Explained {
+    /// The entry.
+    pub entry: EntryId,
+    /// Index of the term in the entry's `terms`.
+    pub term: usize,
+    /// Byte range of the term match in the original text.
+    pub term_start: usize,
+    /// End of the term match.
+    pub term_end: usize,
+    /// Byte range of the would-be finding (after extending compounds) in the original text.
+    pub start: usize,
+    /// End of the would-be finding.
+    pub end: usize,
+    /// What happened to it.
+    pub verdict: Verdict,
+}
+
+/// A scanner could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A lexicon failed to load.
+    #[error(transparent)]
+    Lexicon(#[from] LexiconError),
+    /// The automaton could not be built (too many or too long patterns).
+    #[error("cannot build the term automaton: {0}")]
+    Automaton(String),
+    /// No lexicon is left after filtering.
+    #[error("no lexicons loaded (check --lang / --category / --lexicon)")]
+    Empty,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    Term { entry: u32, term: u32 },
+    Exclude { entry: u32, phrase: u32 },
+}
+
+#[derive(Debug)]
+struct Inner {
+    ac: AhoCorasick,
+    targets: Vec<Vec<Target>>,
+    entries: Vec<Entry>,
+    /// Per entry, per term: the case-keeping fold (only filled for case-sensitive entries).
+    keep_case: Vec<Vec<String>>,
+    pattern_count: usize,
+}
+
+/// Builds a [`Scanner`] from lexicons.
+#[derive(Clone, Debug, Default)]
+pub struct ScannerBuilder {
+    lexicons: LexiconSet,
+}
+
+impl ScannerBuilder {
+    /// A builder with no lexicons.
+    pub fn new() -> ScannerBuilder {
+        ScannerBuilder::default()
+    }
+
+    /// A builder with the built-in lexicons.
+    ///
+    /// # Errors
+    /// Only if a built-in lexicon is broken (ruled out by the test suite).
+    pub fn builtin() -> Result<ScannerBuilder, LexiconError> {
+        Ok(ScannerBuilder {
+            lexicons: LexiconSet::builtin()?,
+        })
+    }
+
+    /// Use this lexicon set.
+    pub fn lexicons(&mut self, set: LexiconSet) -> &mut ScannerBuilder {
+        self.lexicons = set;
+        self
+    }
+
+    /// The lexicon set, to add or restrict lexicons before building.
+    pub fn lexicons_mut(&mut self) -> &mut LexiconSet {
+        &mut self.lexicons
+    }
+
+    /// Compile the automaton. The result is immutable and cheap to clone.
+    ///
+    /// # Errors
+    /// If no lexicon is loaded or the automaton cannot be built.
+    pub fn build(&self) -> Result<Scanner, BuildError> {
+        if self.lexicons.is_empty() {
+            return Err(BuildError::Empty);
+        }
+        let mut entries: Vec<Entry> = Vec::new();
+        for lex in self.lexicons.iter() {
+            entries.extend(lex.entries.iter().cloned());
+        }
+        let mut pattern_ids: HashMap<String, usize> = HashMap::new();
+        let mut patterns: Vec<String> = Vec::new();
+        let mut targets: Vec<Vec<Target>> = Vec::new();
+        let mut add = |p: String, t: Target| {
+            let id = *pattern_ids.entry(p.clone()).or_insert_with(|| {
+                patterns.push(p);
+                targets.push(Vec::new());
+                patterns.len() - 1
+            });
+            targets[id].push(t);
+        };
+        let mut keep_case = Vec::with_capacity(entries.len());
+        for (ei, e) in entries.iter().enumerate() {
+            let ei = u32::try_from(ei).map_err(|_| BuildError::Automaton("too many entries".into()))?;
+            for (ti, term) in e.terms.iter().enumerate() {
+                add(normalize(term), Target::Term { entry: ei, term: ti as u32 });
+            }
+            for (xi, x) in e.exclude.iter().enumerate() {
+                add(x.clone(), Target::Exclude { entry: ei, phrase: xi as u32 });
+            }
+            keep_case.push(if e.case == CaseMode::Sensitive {
+                e.terms.iter().map(|t| fold_keep_case(t)).collect()
+            } else {
+                Vec::new()
+            });
+        }
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&patterns)
+            .or_else(|_| {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .build(&patterns)
+            })
+            .map_err(|e| BuildError::Automaton(e.to_string()))?;
+        Ok(Scanner {
+            inner: Arc::new(Inner {
+                ac,
+                targets,
+                entries,
+                keep_case,
+                pattern_count: patterns.len(),
+            }),
+        })
+    }
+}
+
+/// An immutable, `Send + Sync` scanner. Clone it freely (an `Arc` inside).
+///
+/// # Example
+/// ```
+/// let scanner = art9::Scanner::builtin().unwrap();
+/// let note = "Klant heeft diabetes, belt volgende week terug.";
+/// let findings = scanner.scan(note);
+/// assert_eq!(findings.len(), 1);
+/// assert_eq!(findings[0].category, art9::Category::Health);
+/// assert_eq!(&note[findings[0].start..findings[0].end], "diabetes");
+/// ```
+#[derive(Clone, Debug)]
+pub struct Scanner {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Scratch {
+    norm: NormalizedText,
+    excludes: Vec<(u32, u32, usize, usize)>,
+    cands: Vec<Cand>,
+    tokens: Vec<(usize, usize)>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+#[derive(Clone, Debug)]
+struct Cand {
+    entry: u32,
+    term: u32,
+    /// Term match in normalised text.
+    nstart: usize,
+    nend: usize,
+    /// Span (after extension) in normalised text.
+    sstart: usize,
+    send: usize,
+    /// Span in original text (filled once accepted by the local checks).
+    ostart: usize,
+    oend: usize,
+    verdict: Verdict,
+}
+
+impl Scanner {
+    /// A scanner over the built-in lexicons.
+    ///
+    /// # Errors
+    /// Only if a built-in lexicon is broken (ruled out by the test suite).
+    pub fn builtin() -> Result<Scanner, BuildError> {
+        ScannerBuilder::builtin()?.build()
+    }
+
+    /// All entries, indexed by [`EntryId::index`].
+    pub fn entries(&self) -> &[Entry] {
+        &self.inner.entries
+    }
+
+    /// The entry behind a finding.
+    pub fn entry(&self, id: EntryId) -> &Entry {
+        &self.inner.entries[id.index()]
+    }
+
+    /// Number of distinct normalised patterns (terms and exclusions) in the automaton.
+    pub fn pattern_count(&self) -> usize {
+        self.inner.pattern_count
+    }
+
+    /// Find the special-category data in `text`, sorted by start, non-overlapping.
+    pub fn scan(&self, text: &str) -> Vec<Finding> {
+        let mut out = Vec::new();
+        self.scan_into(text, &mut out);
+        out
+    }
+
+    /// Like [`Scanner::scan`], appending to `out` (which is cleared first).
+    pub fn scan_into(&self, text: &str, out: &mut Vec<Finding>) {
+        out.clear();
+        if text.is_empty() {
+            return;
+        }
+        SCRATCH.with(|s| {
+            let mut guard = s.borrow_mut();
+            let scratch = &mut *guard;
+            self.run(text, scratch, false);
+            for c in scratch.cands.iter().filter(|c| c.verdict == Verdict::Accepted) {
+                let e = &self.inner.entries[c.entry as usize];
+                out.push(Finding {
+                    category: e.category,
+                    lang: e.lang,
+                    entry: EntryId(c.entry),
+                    start: c.ostart,
+                    end: c.oend,
+                    char_start: 0,
+                    char_end: 0,
+                });
+            }
+        });
+        out.sort_by_key(|f| f.start);
+        fill_char_offsets(text, out);
+    }
+
+    /// Every candidate and why it was accepted or rejected.
+    pub fn explain(&self, text: &str) -> Vec<Explained> {
+        let mut scratch = Scratch::default();
+        self.run(text, &mut scratch, true);
+        let mut out: Vec<Explained> = scratch
+            .cands
+            .iter()
+            .map(|c| {
+                let (ts, te) = scratch.norm.original_range(text, c.nstart, c.nend);
+                let (s, e) = scratch.norm.original_range(text, c.sstart, c.send);
+                Explained {
+                    entry: EntryId(c.entry),
+                    term: c.term as usize,
+                    term_start: ts,
+                    term_end: te,
+                    start: s,
+                    end: e,
+                    verdict: c.verdict.clone(),
+                }
+            })
+            .collect();
+        out.sort_by_key(|x| (x.start, x.end));
+        out
+    }
+
+    fn run(&self, text: &str, scratch: &mut Scratch, explain: bool) {
+        let inner = &*self.inner;
+        scratch.norm.normalize(text);
+        scratch.excludes.clear();
+        scratch.cands.clear();
+        scratch.tokens.clear();
+        let norm = scratch.norm.as_str();
+        for m in inner.ac.find_overlapping_iter(norm) {
+            for t in &inner.targets[m.pattern().as_usize()] {
+                match *t {
+                    Target::Exclude { entry, phrase } => {
+                        scratch.excludes.push((entry, phrase, m.start(), m.end()));
+                    }
+                    Target::Term { entry, term } => {
+                        let e = &inner.entries[entry as usize];
+                        let (verdict, sstart, send) = check_mode(norm, e, m.start(), m.end());
+                        if verdict != Verdict::Accepted && !explain {
+                            continue;
+                        }
+                        scratch.cands.push(Cand {
+                            entry,
+                            term,
+                            nstart: m.start(),
+                            nend: m.end(),
+                            sstart,
+                            send,
+                            ostart: 0,
+                            oend: 0,
+                            verdict,
+                        });
+                    }
+                }
+            }
+        }
+        if scratch.cands.is_empty() {
+            return;
+        }
+        let Scratch {
+            norm: normtext,
+            excludes,
+            cands,
+            tokens,
+        } = scratch;
+        let norm = normtext.as_str();
+        for c in cands.iter_mut() {
+            let (os, oe) = normtext.original_range(text, c.sstart, c.send);
+            c.ostart = os;
+            c.oend = oe;
+            if c.verdict != Verdict::Accepted {
+                continue;
+            }
+            let e = &inner.entries[c.entry as usize];
+            if e.case == CaseMode::Sensitive {
+                let (ts, te) = normtext.original_range(text, c.nstart, c.nend);
+                let want = &inner.keep_case[c.entry as usize][c.term as usize];
+                if fold_keep_case(&text[ts..te]) != *want {
+                    c.verdict = Verdict::CaseMismatch;
+                    continue;
+                }
+            }
+            if let Some(&(_, phrase, _, _)) = excludes
+                .iter()
+                .find(|&&(xe, _, xs, xend)| xe == c.entry && xs <= c.nstart && xend >= c.nend)
+            {
+                c.verdict = Verdict::Excluded {
+                    phrase: e.exclude[phrase as usize].clone(),
+                };
+                continue;
+            }
+            if let Some(ctx) = &e.context {
+                if tokens.is_empty() {
+                    tokenize(norm, tokens);
+                }
+                let first = tokens.partition_point(|&(_, te)| te <= c.sstart);
+                let last = tokens.partition_point(|&(ts, _)| ts < c.send);
+                let lo = first.saturating_sub(ctx.window);
+                let hi = (last + ctx.window).min(tokens.len());
+                let window = tokens[lo..first].iter().chain(tokens[last..hi].iter());
+                let mut required_seen = ctx.require.is_empty();
+                let mut forbidden = None;
+                for &(ts, te) in window {
+                    let tok = &norm[ts..te];
+                    if !required_seen && ctx.require.iter().any(|w| w.matches(tok)) {
+                        required_seen = true;
+                    }
+                    if forbidden.is_none() {
+                        forbidden = ctx.forbid.iter().find(|w| w.matches(tok));
+                    }
+                }
+                if let Some(w) = forbidden {
+                    c.verdict = Verdict::ContextForbidden {
+                        word: w.word.clone(),
+                    };
+                    continue;
+                }
+                if !required_seen {
+                    c.verdict = Verdict::ContextMissing;
+                    continue;
+                }
+            }
+            if is_in_mask_token(text, c.ostart, c.oend) {
+                c.verdict = Verdict::MaskToken;
+            }
+        }
+        resolve_overlaps(cands, &inner.entries);
+    }
+}
+
+/// Check the match mode at normalised `start..end`; returns the verdict and the span.
+fn check_mode(norm: &str, e: &Entry, start: usize, end: usize) -> (Verdict, usize, usize) {
+    let starts_word = norm[start..].chars().next().is_some_and(is_word_char);
+    let ends_word = norm[..end].chars().next_back().is_some_and(is_word_char);
+    let before_ok = !starts_word || !norm[..start].chars().next_back().is_some_and(is_word_char);
+    let after_ok = !ends_word || !norm[end..].chars().next().is_some_and(is_word_char);
+    match e.mode {
+        MatchMode::Word => {
+            if !before_ok {
+                return (Verdict::NoWordStart, start, end);
+            }
+            if after_ok {
+                return (Verdict::Accepted, start, end);
+            }
+            for ending in &e.endings {
+                let rest = &norm[end..];
+                if rest.starts_with(ending.as_str())
+                    && !rest[ending.len()..].chars().next().is_some_and(is_word_char)
+                {
+                    return (Verdict::Accepted, start, end + ending.len());
+                }
+            }
+            (Verdict::NoWordEnd, start, end)
+        }
+        MatchMode::Prefix => {
+            if !before_ok {
+                return (Verdict::NoWordStart, start, end);
+            }
+            (Verdict::Accepted, start, extend_right(norm, end))
+        }
+        MatchMode::Suffix => {
+            if !after_ok {
+                return (Verdict::NoWordEnd, start, end);
+            }
+            (Verdict::Accepted, extend_left(norm, start), end)
+        }
+        MatchMode::Compound => (
+            Verdict::Accepted,
+            extend_left(norm, start),
+            extend_right(norm, end),
+        ),
+    }
+}
+
+fn extend_right(norm: &str, mut end: usize) -> usize {
+    for c in norm[end..].chars() {
+        if !is_word_char(c) {
+            break;
+        }
+        end += c.len_utf8();
+    }
+    end
+}
+
+fn extend_left(norm: &str, mut start: usize) -> usize {
+    for c in norm[..start].chars().rev() {
+        if !is_word_char(c) {
+            break;
+        }
+        start -= c.len_utf8();
+    }
+    start
+}
+
+/// Word-char runs of the normalised text.
+fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
+    let mut start = None;
+    for (i, c) in norm.char_indices() {
+        match (is_word_char(c), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                out.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, norm.len()));
+    }
+}
+
+/// Is `start..end` of the original text inside a mask token we write, `[LABEL]` or
+/// `[LABEL:hex]`?
+fn is_in_mask_token(text: &str, start: usize, end: usize) -> bool {
+    let b = text.as_bytes();
+    let is_label_byte = |x: u8| x.is_ascii_uppercase() || x == b'_';
+    let mut s = start;
+    while s > 0 && is_label_byte(b[s - 1]) {
+        s -= 1;
+    }
+    let mut e = end;
+    while e < b.len() && is_label_byte(b[e]) {
+        e += 1;
+    }
+    if s == 0 || b[s - 1] != b'[' || e >= b.len() || !matches!(b[e], b']' | b':') {
+        return false;
+    }
+    let label = &text[s..e];
+    if !Category::ALL.iter().any(|c| c.label() == label) {
+        return false;
+    }
+    // The original match must be made of label bytes only.
+    text.as_bytes()[start..end].iter().all(|&x| is_label_byte(x))
+}
+
+/// Mark every accepted candidate that loses to an overlapping one as `Overlapped`.
+fn resolve_overlaps(cands: &mut [Cand], entries: &[Entry]) {
+    let mut order: Vec<usize> = (0..cands.len())
+        .filter(|&i| cands[i].verdict == Verdict::Accepted)
+        .collect();
+    if order.len() < 2 {
+        return;
+    }
+    order.sort_by_key(|&i| {
+        let c = &cands[i];
+        (
+            std::cmp::Reverse(c.oend - c.ostart),
+            entries[c.entry as usize].category,
+            c.ostart,
+            c.entry,
+            c.term,
+        )
+    });
+    let mut kept: Vec<(usize, usize, u32)> = Vec::with_capacity(order.len());
+    for i in order {
+        let (s, e) = (cands[i].ostart, cands[i].oend);
+        if let Some(&(_, _, by)) = kept.iter().find(|&&(ks, ke, _)| ks < e && s < ke) {
+            cands[i].verdict = Verdict::Overlapped {
+                by: entries[by as usize].id.clone(),
+            };
+        } else {
+            kept.push((s, e, cands[i].entry));
+        }
+    }
+}
+
+/// Fill `char_start`/`char_end` of findings sorted by start.
+fn fill_char_offsets(text: &str, findings: &mut [Finding]) {
+    if text.is_ascii() {
+        for f in findings {
+            f.char_start = f.start;
+            f.char_end = f.end;
+        }
+        return;
+    }
+    let mut pos = 0;
+    let mut chars = 0;
+    for f in findings {
+        chars += text[pos..f.start].chars().count();
+        pos = f.start;
+        f.char_start = chars;
+        f.char_end = chars + text[f.start..f.end].chars().count();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lexicon::Lexicon;
+
+    fn scanner(yaml_entries: &str) -> Scanner {
+        let yaml = format!("lang: nl\ncategory: health\ndescription: t\nentries:\n{yaml_entries}");
+        let mut set = LexiconSet::new();
+        set.insert(Lexicon::from_yaml("t.yaml", &yaml).unwrap()).unwrap();
+        ScannerBuilder::new().lexicons(set).build().unwrap()
+    }
+
+    fn spans<'a>(s: &Scanner, text: &'a str) -> Vec<&'a str> {
+        s.scan(text).iter().map(|f| &text[f.start..f.end]).collect()
+    }
+
+    #[test]
+    fn word_mode_needs_boundaries() {
+        let s = scanner("  - id: nl.health.hart\n    terms: [hart]\n");
+        assert_eq!(spans(&s, "hart en longen"), ["hart"]);
+        assert!(spans(&s, "hartelijk dank").is_empty());
+        assert!(spans(&s, "ons hart").len() == 1);
+    }
+
+    #[test]
+    fn prefix_suffix_compound() {
+        let s = scanner(
+            "  - id: nl.health.kanker\n    terms: [kanker]\n    match: prefix\n  - id: nl.health.patient\n    terms: [patiënt]\n    match: suffix\n  - id: nl.health.kraeft\n    terms: [kræft]\n    match: compound\n",
+        );
+        assert_eq!(spans(&s, "een kankerpatiënt"), ["kankerpatiënt"]);
+        assert_eq!(spans(&s, "suikerpatiënt."), ["suikerpatiënt"]);
+        assert_eq!(spans(&s, "TARMKRAEFTRAMT"), ["TARMKRAEFTRAMT"]);
+        assert!(spans(&s, "blikkanker").is_empty());
+    }
+
+    #[test]
+    fn shorter_match_not_hidden_by_longer_failing_one() {
+        let s = scanner(
+            "  - id: nl.health.a\n    terms: [in het ziekenhuis]\n  - id: nl.health.b\n    terms: [ziekenhuis opname]\n",
+        );
+        assert_eq!(
+            spans(&s, "ligt in het ziekenhuis opnamedatum"),
+            ["in het ziekenhuis"]
+        );
+    }
+
+    #[test]
+    fn endings() {
+        let s = scanner("  - id: nl.health.a\n    terms: [patiënt]\n    endings: [en, e]\n");
+        assert_eq!(spans(&s, "twee patienten"), ["patienten"]);
+        assert_eq!(spans(&s, "de patiënt"), ["patiënt"]);
+        assert!(spans(&s, "patiënter").is_empty());
+    }
+
+    #[test]
+    fn case_sensitive() {
+        let s = scanner("  - id: nl.health.cva\n    terms: [CVA]\n    case: sensitive\n");
+        assert_eq!(spans(&s, "na zijn CVA"), ["CVA"]);
+        assert!(spans(&s, "cva").is_empty());
+    }
+
+    #[test]
+    fn exclusions_and_context() {
+        let s = scanner(
+            "  - id: nl.health.kerk\n    terms: [kerk]\n    match: prefix\n    exclude: [kerkstraat]\n  - id: nl.health.volt\n    terms: [volt]\n    context:\n      require: [partij, stem*]\n      forbid: [meter]\n",
+        );
+        assert!(spans(&s, "Hoofdkerkstraat 1, Kerkstraat 2").is_empty());
+        assert_eq!(spans(&s, "naar de kerk"), ["kerk"]);
+        assert!(spans(&s, "230 volt").is_empty());
+        assert_eq!(spans(&s, "hij stemt Volt"), ["Volt"]);
+        assert!(spans(&s, "stemt volt meter").is_empty());
+    }
+
+    #[test]
+    fn offsets_exact_with_unicode() {
+        let s = scanner("  - id: nl.health.kraeft\n    terms: [kræft]\n    match: compound\n");
+        let text = "😀 e\u{301} KRÆ\u{200B}FTSYG, ok";
+        let f = s.scan(text);
+        assert_eq!(f.len(), 1);
+        assert_eq!(&text[f[0].start..f[0].end], "KRÆ\u{200B}FTSYG");
+        let chars: Vec<char> = text.chars().collect();
+        let cs: String = chars[f[0].char_start..f[0].char_end].iter().collect();
+        assert_eq!(cs, "KRÆ\u{200B}FTSYG");
+    }
+
+    #[test]
+    fn mask_tokens_are_not_findings() {
+        let s = scanner("  - id: nl.health.health\n    terms: [health]\n");
+        assert!(spans(&s, "klant heeft [HEALTH] en [HEALTH:0a1b2c]").is_empty());
+        assert_eq!(spans(&s, "health"), ["health"]);
+    }
+
+    #[test]
+    fn overlap_longest_wins() {
+        let s = scanner(
+            "  - id: nl.health.a\n    terms: [long]\n  - id: nl.health.b\n    terms: [long cancer]\n",
+        );
+        assert_eq!(spans(&s, "long cancer"), ["long cancer"]);
+    }
+
+    #[test]
+    fn scanner_is_send_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Scanner>();
+    }
+}

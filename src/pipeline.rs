@@ -1,0 +1,295 @@
+//! The batch engine: read records in batches on one thread, scan each batch in parallel
+//! (rayon), hand results to one writer in input order.
+//!
+//! Memory is bounded whatever the input size: at most [`QUEUED_BATCHES`] batches wait between
+//! the reader and the scanners, and each batch holds at most `batch_records` records or
+//! about [`BATCH_BYTES`] bytes.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::mpsc::sync_channel;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::category::Category;
+use crate::input::{Record, RecordSource, Skipped};
+use crate::mask::mask;
+use crate::matcher::{Finding, Scanner};
+use crate::policy::{CompiledPolicy, Decision, Outcome};
+
+/// Batches waiting between reader and scanners.
+pub const QUEUED_BATCHES: usize = 4;
+/// Soft byte limit of one batch.
+pub const BATCH_BYTES: usize = 4 * 1024 * 1024;
+
+/// How to run a batch scan.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Worker threads (0 = one per core).
+    pub threads: usize,
+    /// Records per batch.
+    pub batch_records: usize,
+    /// Policy to decide (and mask) with; `None` = findings only.
+    pub policy: Option<CompiledPolicy>,
+    /// Produce masked text for fields the policy masks.
+    pub mask: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            threads: 0,
+            batch_records: 1024,
+            policy: None,
+            mask: false,
+        }
+    }
+}
+
+/// The result for one field.
+#[derive(Clone, Debug)]
+pub struct FieldResult {
+    /// Field name.
+    pub name: String,
+    /// Findings, sorted by start.
+    pub findings: Vec<Finding>,
+    /// The policy's decision (when a policy was given).
+    pub decision: Option<Decision>,
+    /// The masked text, when masking was asked for and something was masked.
+    pub masked: Option<String>,
+}
+
+/// What the pipeline hands to the writer, in input order.
+#[derive(Clone, Debug)]
+pub enum Item {
+    /// A record that was scanned.
+    Scanned {
+        /// The record.
+        record: Record,
+        /// One result per field, in field order.
+        fields: Vec<FieldResult>,
+    },
+    /// A record that could not be scanned.
+    Skipped(Skipped),
+}
+
+/// Counts for one run. `records_read == records_scanned + records_skipped` always holds.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    /// Records read from the source.
+    pub records_read: u64,
+    /// Records scanned.
+    pub records_scanned: u64,
+    /// Records skipped (see `skipped`).
+    pub records_skipped: u64,
+    /// Skipped records per reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// Fields scanned.
+    pub fields_scanned: u64,
+    /// Bytes of field text scanned.
+    pub bytes_scanned: u64,
+    /// Records with at least one finding.
+    pub records_with_findings: u64,
+    /// Findings per category (all seven listed).
+    pub findings: BTreeMap<String, u64>,
+    /// Records per policy outcome (when a policy was applied).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub outcomes: BTreeMap<String, u64>,
+    /// Whether the run stopped before the end of the input.
+    pub stopped_early: bool,
+}
+
+impl Summary {
+    fn new() -> Summary {
+        Summary {
+            findings: Category::ALL
+                .iter()
+                .map(|c| (c.as_str().to_string(), 0))
+                .collect(),
+            ..Summary::default()
+        }
+    }
+
+    /// Total findings.
+    pub fn total_findings(&self) -> u64 {
+        self.findings.values().sum()
+    }
+
+    fn count(&mut self, item: &Item) {
+        self.records_read += 1;
+        match item {
+            Item::Skipped(s) => {
+                self.records_skipped += 1;
+                *self.skipped.entry(s.kind.as_str().to_string()).or_default() += 1;
+            }
+            Item::Scanned { record, fields } => {
+                self.records_scanned += 1;
+                let mut any = false;
+                let mut outcome: Option<Outcome> = None;
+                for f in fields {
+                    self.fields_scanned += 1;
+                    for x in &f.findings {
+                        any = true;
+                        *self.findings.entry(x.category.as_str().to_string()).or_default() += 1;
+                    }
+                    if let Some(d) = &f.decision {
+                        outcome = Some(outcome.map_or(d.outcome, |o| o.max(d.outcome)));
+                    }
+                }
+                self.bytes_scanned += record.fields.iter().map(|f| f.text.len() as u64).sum::<u64>();
+                if any {
+                    self.records_with_findings += 1;
+                }
+                if let Some(o) = outcome {
+                    *self.outcomes.entry(o.as_str().to_string()).or_default() += 1;
+                }
+            }
+        }
+    }
+}
+
+/// A run that could not finish.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    /// The source could not be read any more (after `records_read` records).
+    #[error("read error after {records_read} records: {source}")]
+    Read {
+        /// Records read before the error.
+        records_read: u64,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The writer failed.
+    #[error("write error: {0}")]
+    Write(#[source] io::Error),
+    /// The thread pool could not be created.
+    #[error("cannot start worker threads: {0}")]
+    Threads(String),
+}
+
+impl PipelineError {
+    /// Whether this is a write to a closed pipe (`art9 scan | head`), which is not an error.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, PipelineError::Write(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// Scan one record's fields.
+pub fn process(scanner: &Scanner, options: &Options, record: &Record) -> Vec<FieldResult> {
+    record
+        .fields
+        .iter()
+        .map(|field| {
+            let findings = scanner.scan(&field.text);
+            let decision = options
+                .policy
+                .as_ref()
+                .map(|p| p.decide(Some(&field.name), &findings));
+            let masked = match (&decision, &options.policy) {
+                (Some(d), Some(p)) if options.mask && d.outcome != Outcome::Accept => {
+                    Some(mask(&field.text, &findings, d, p))
+                }
+                _ => None,
+            };
+            FieldResult {
+                name: field.name.clone(),
+                findings,
+                decision,
+                masked,
+            }
+        })
+        .collect()
+}
+
+/// Run `source` through `scanner`, calling `sink` for every record in input order.
+///
+/// # Errors
+/// A fatal read error, a write error from `sink`, or no worker threads.
+pub fn run<S, F>(
+    mut source: S,
+    scanner: &Scanner,
+    options: &Options,
+    mut sink: F,
+) -> Result<Summary, PipelineError>
+where
+    S: RecordSource,
+    F: FnMut(&Item) -> io::Result<()>,
+{
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads)
+        .build()
+        .map_err(|e| PipelineError::Threads(e.to_string()))?;
+    let batch_records = options.batch_records.max(1);
+    let mut summary = Summary::new();
+    let (tx, rx) = sync_channel::<io::Result<Vec<Result<Record, Skipped>>>>(QUEUED_BATCHES);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut batch = Vec::with_capacity(batch_records);
+            let mut bytes = 0;
+            while let Some(next) = source.next_record() {
+                match next {
+                    Err(e) => {
+                        if !batch.is_empty() {
+                            let _ = tx.send(Ok(std::mem::take(&mut batch)));
+                        }
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                    Ok(r) => {
+                        if let Ok(rec) = &r {
+                            bytes += rec.raw.len();
+                        }
+                        batch.push(r);
+                        if batch.len() >= batch_records || bytes >= BATCH_BYTES {
+                            bytes = 0;
+                            let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_records));
+                            if tx.send(Ok(full)).is_err() {
+                                return; // the consumer stopped
+                            }
+                        }
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = tx.send(Ok(batch));
+            }
+        });
+        // Owned here so that an early return drops it and unblocks the reader.
+        let rx = rx;
+        for batch in rx.iter() {
+            let batch = match batch {
+                Ok(b) => b,
+                Err(source) => {
+                    return Err(PipelineError::Read {
+                        records_read: summary.records_read,
+                        source,
+                    })
+                }
+            };
+            let items: Vec<Item> = pool.install(|| {
+                batch
+                    .into_par_iter()
+                    .map(|r| match r {
+                        Ok(record) => {
+                            let fields = process(scanner, options, &record);
+                            Item::Scanned { record, fields }
+                        }
+                        Err(s) => Item::Skipped(s),
+                    })
+                    .collect()
+            });
+            for item in &items {
+                summary.count(item);
+                if let Err(e) = sink(item) {
+                    summary.stopped_early = true;
+                    // Dropping the receiver stops the reader.
+                    return Err(PipelineError::Write(e));
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok(summary)
+}
