@@ -443,16 +443,18 @@ impl Scanner {
                 let last = tokens.partition_point(|&(ts, _)| ts < c.send);
                 let lo = first.saturating_sub(ctx.window);
                 let hi = (last + ctx.window).min(tokens.len());
-                let window = tokens[lo..first].iter().chain(tokens[last..hi].iter());
                 let mut required_seen = ctx.require.is_empty();
                 let mut forbidden = None;
-                for &(ts, te) in window {
-                    let tok = &norm[ts..te];
-                    if !required_seen && ctx.require.iter().any(|w| w.matches(tok)) {
-                        required_seen = true;
-                    }
-                    if forbidden.is_none() {
-                        forbidden = ctx.forbid.iter().find(|w| w.matches(tok));
+                // Windows before and after the match; a phrase must lie within one window.
+                for range in [lo..first, last..hi] {
+                    for i in range.clone() {
+                        let toks = || tokens[i..range.end].iter().map(|&(ts, te)| &norm[ts..te]);
+                        if !required_seen && ctx.require.iter().any(|w| w.matches(toks())) {
+                            required_seen = true;
+                        }
+                        if forbidden.is_none() {
+                            forbidden = ctx.forbid.iter().find(|w| w.matches(toks()));
+                        }
                     }
                 }
                 if let Some(w) = forbidden {

@@ -326,15 +326,30 @@ fn fold_one(c: char, lower: bool, sink: &mut Sink<'_>, at: usize) {
             sink.push_raw('\'', at);
         } else if is_dash(d) {
             sink.push_raw('-', at);
-        } else if lower && !d.is_lowercase() && d.is_uppercase() {
+        } else if lower && d.is_uppercase() {
             // Full-width and other compatibility forms may decompose to upper case.
             for l in d.to_lowercase() {
-                sink.push(l, at);
+                push_transliterated(l, true, sink, at);
             }
         } else {
-            sink.push(d, at);
+            push_transliterated(d, lower, sink, at);
         }
     });
+}
+
+/// Push a char produced by decomposition, transliterating it (a modifier letter may
+/// decompose to æ, which must still become "ae").
+#[inline]
+fn push_transliterated(c: char, lower: bool, sink: &mut Sink<'_>, at: usize) {
+    let translit = if lower {
+        transliterate(c)
+    } else {
+        transliterate_keep_case(c)
+    };
+    match translit {
+        Some(t) => sink.push_str(t, at),
+        None => sink.push(c, at),
+    }
 }
 
 #[cfg(test)]

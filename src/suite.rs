@@ -142,9 +142,10 @@ pub fn load_suite(dir: &Path) -> Result<Vec<(PathBuf, SuiteFile)>, String> {
     Ok(out)
 }
 
-/// Run the suite. `builtin` is the scanner for `lexicon: builtin` cases.
+/// Run the suite. `builtin` is the scanner for `lexicon: builtin` cases (`None`: such cases
+/// fail).
 pub fn run_suite(
-    builtin: &Scanner,
+    builtin: Option<&Scanner>,
     files: &[(PathBuf, SuiteFile)],
     filter: Option<&str>,
 ) -> (usize, Vec<Failure>) {
@@ -167,7 +168,13 @@ pub fn run_suite(
                 continue;
             }
             let scanner = match case.lexicon.as_deref() {
-                None | Some("builtin") => builtin,
+                None | Some("builtin") => match builtin {
+                    Some(b) => b,
+                    None => {
+                        failures.push(fail("the built-in lexicons did not load".into()));
+                        continue;
+                    }
+                },
                 Some(rel) => {
                     let p = path.parent().unwrap_or(Path::new(".")).join(rel);
                     let entry = scanners.entry(p.clone()).or_insert_with(|| {

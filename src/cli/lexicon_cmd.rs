@@ -124,7 +124,7 @@ fn test(a: &LexiconTestArgs, lint: bool) -> Result<ExitCode> {
     if !lint {
         if let Some(dir) = suite_dir {
             let files = art9::suite::load_suite(&dir).map_err(anyhow::Error::msg)?;
-            let (run, fails) = art9::suite::run_suite(&scanner, &files, a.filter.as_deref());
+            let (run, fails) = art9::suite::run_suite(Some(&scanner), &files, a.filter.as_deref());
             for f in &fails {
                 println!("FAIL {f}");
             }

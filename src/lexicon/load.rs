@@ -93,23 +93,35 @@ impl fmt::Display for LexiconError {
 
 impl std::error::Error for LexiconError {}
 
-/// A word of an entry's context rule, normalised.
+/// A word (or short hyphenated/multi-word phrase) of an entry's context rule, normalised.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ContextWord {
-    /// The normalised word (without the `*`).
+    /// The normalised word as written (without the `*`).
     pub word: String,
-    /// Whether it matches any word starting with `word`.
+    /// Its word-char runs: "take-away" is `["take", "away"]`.
+    pub parts: Vec<String>,
+    /// Whether the last part matches any word starting with it.
     pub prefix: bool,
 }
 
 impl ContextWord {
-    /// Does this context word match the (normalised) token?
-    pub fn matches(&self, token: &str) -> bool {
-        if self.prefix {
-            token.starts_with(&self.word)
-        } else {
-            token == self.word
+    /// Does this context word match the tokens starting at `tokens[0]`?
+    pub fn matches<'a>(&self, mut tokens: impl Iterator<Item = &'a str>) -> bool {
+        let last = self.parts.len() - 1;
+        for (i, part) in self.parts.iter().enumerate() {
+            let Some(tok) = tokens.next() else {
+                return false;
+            };
+            let ok = if i == last && self.prefix {
+                tok.starts_with(part.as_str())
+            } else {
+                tok == part
+            };
+            if !ok {
+                return false;
+            }
         }
+        true
     }
 }
 
@@ -264,9 +276,13 @@ fn validate_entry(
     let mut endings = Vec::new();
     for e in &spec.endings {
         let n = normalize(e);
-        if n.is_empty() || !n.chars().all(crate::normalize::is_word_char) {
+        if !n.chars().last().is_some_and(crate::normalize::is_word_char)
+            || !n
+                .chars()
+                .all(|c| crate::normalize::is_word_char(c) || c == '\'' || c == '-')
+        {
             return Err(fail(format!(
-                "ending {e:?} must be one or more letters or digits"
+                "ending {e:?} must be letters or digits (an apostrophe or hyphen may come first: 'er, -erne)"
             )));
         }
         endings.push(n);
@@ -301,12 +317,17 @@ fn validate_entry(
                             None => (w.as_str(), false),
                         };
                         let n = normalize(w2);
-                        if n.is_empty() || !n.chars().all(crate::normalize::is_word_char) {
+                        let parts: Vec<String> = n
+                            .split(|c: char| !crate::normalize::is_word_char(c))
+                            .filter(|p| !p.is_empty())
+                            .map(str::to_string)
+                            .collect();
+                        if parts.is_empty() || parts.len() > 4 {
                             return Err(fail(format!(
-                                "context word {w:?} must be a single word (letters/digits, optional trailing *)"
+                                "context word {w:?} must be one to four words (optional trailing *)"
                             )));
                         }
-                        Ok(ContextWord { word: n, prefix })
+                        Ok(ContextWord { word: n, parts, prefix })
                     })
                     .collect()
             };

@@ -1,0 +1,167 @@
+//! Property tests of the invariants the whole tool rests on:
+//! * the normaliser never panics and its offset map lands on char boundaries;
+//! * findings lie on char boundaries, char offsets agree with byte offsets, and the original
+//!   slice normalises to text containing one of the entry's terms;
+//! * `mask` changes only bytes inside findings;
+//! * `scan(mask(x))` finds nothing the policy masked.
+
+use std::sync::OnceLock;
+
+use art9::{CompiledPolicy, LexiconSet, NormalizedText, Scanner, ScannerBuilder};
+use proptest::prelude::*;
+
+fn engine_scanner() -> &'static Scanner {
+    static S: OnceLock<Scanner> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut set = LexiconSet::new();
+        set.add_path(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/lexicons/engine-health.yaml"
+        )))
+        .expect("engine lexicon");
+        ScannerBuilder::new().lexicons(set).build().expect("scanner")
+    })
+}
+
+fn builtin_scanner() -> &'static Scanner {
+    static S: OnceLock<Scanner> = OnceLock::new();
+    S.get_or_init(|| Scanner::builtin().expect("built-in lexicons"))
+}
+
+/// Text built from terms, tricky characters and noise.
+fn note() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("kanker".to_string()),
+        Just("patiënt".to_string()),
+        Just("KRÆFT".to_string()),
+        Just("kraeft".to_string()),
+        Just("hart".to_string()),
+        Just("CVA".to_string()),
+        Just("in het ziekenhuis".to_string()),
+        Just("diabetes".to_string()),
+        Just("MS".to_string()),
+        Just("heeft".to_string()),
+        Just("Muslim".to_string()),
+        Just("Venstre".to_string()),
+        Just("FNV".to_string()),
+        Just("sygemeldt".to_string()),
+        Just("[HEALTH]".to_string()),
+        Just(" ".to_string()),
+        Just("  ".to_string()),
+        Just("-".to_string()),
+        Just("\n".to_string()),
+        Just("\u{200B}".to_string()),
+        Just("\u{00AD}".to_string()),
+        Just("e\u{301}".to_string()),
+        Just("a\u{30A}".to_string()),
+        Just("😀".to_string()),
+        Just("ﬁ".to_string()),
+        Just("Ｋ".to_string()),
+        Just("ß".to_string()),
+        Just("İ".to_string()),
+        Just("’".to_string()),
+        "[a-zA-Zæøåéë]{1,6}",
+        any::<char>().prop_map(|c| c.to_string()),
+    ];
+    prop::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+}
+
+fn check_findings(scanner: &Scanner, text: &str) -> Result<(), TestCaseError> {
+    let findings = scanner.scan(text);
+    let mut last_end = 0;
+    for f in &findings {
+        prop_assert!(f.start < f.end && f.end <= text.len());
+        prop_assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+        prop_assert!(f.start >= last_end, "findings overlap or are unsorted");
+        last_end = f.end;
+        prop_assert_eq!(text[..f.start].chars().count(), f.char_start);
+        prop_assert_eq!(text[..f.end].chars().count(), f.char_end);
+        let slice = art9::normalize(&text[f.start..f.end]);
+        let entry = scanner.entry(f.entry);
+        prop_assert!(
+            entry.terms.iter().any(|t| slice.contains(&art9::normalize(t))),
+            "finding {:?} does not contain a term of {}",
+            &text[f.start..f.end],
+            entry.id
+        );
+    }
+    Ok(())
+}
+
+fn check_mask(scanner: &Scanner, policy: &CompiledPolicy, text: &str) -> Result<(), TestCaseError> {
+    let findings = scanner.scan(text);
+    let decision = policy.decide(None, &findings);
+    let masked = art9::mask(text, &findings, &decision, policy);
+    // Bytes outside findings are unchanged, in order.
+    let mut outside_orig = String::new();
+    let mut pos = 0;
+    for f in &findings {
+        outside_orig.push_str(&text[pos..f.start]);
+        outside_orig.push('\u{0}');
+        pos = f.end;
+    }
+    outside_orig.push_str(&text[pos..]);
+    let parts: Vec<&str> = outside_orig.split('\u{0}').collect();
+    let mut rest = masked.as_str();
+    for (i, p) in parts.iter().enumerate() {
+        if i == 0 {
+            prop_assert!(rest.starts_with(p), "prefix changed");
+            rest = &rest[p.len()..];
+        } else {
+            let at = rest.find(p);
+            prop_assert!(at.is_some(), "text between findings changed");
+            rest = &rest[at.unwrap_or(0) + p.len()..];
+        }
+    }
+    // Nothing the policy masked is found again.
+    let again = scanner.scan(&masked);
+    prop_assert!(again.is_empty(), "re-scan of masked text found {} findings: {:?}", again.len(), masked);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn normaliser_never_panics_and_maps_to_boundaries(s in note()) {
+        let n = NormalizedText::of(&s);
+        for (i, _) in n.as_str().char_indices() {
+            prop_assert!(s.is_char_boundary(n.original_offset(i)));
+        }
+    }
+
+    #[test]
+    fn normaliser_on_arbitrary_strings(s in any::<String>()) {
+        let n = NormalizedText::of(&s);
+        for (i, _) in n.as_str().char_indices() {
+            prop_assert!(s.is_char_boundary(n.original_offset(i)));
+        }
+        // Normalising is idempotent.
+        let once = art9::normalize(&s);
+        prop_assert_eq!(art9::normalize(&once), once);
+    }
+
+    #[test]
+    fn findings_are_exact_engine(s in note()) {
+        check_findings(engine_scanner(), &s)?;
+    }
+
+    #[test]
+    fn findings_are_exact_builtin(s in note()) {
+        check_findings(builtin_scanner(), &s)?;
+    }
+
+    #[test]
+    fn mask_changes_only_findings_label(s in note()) {
+        let p = CompiledPolicy::load("default").expect("policy");
+        check_mask(engine_scanner(), &p, &s)?;
+        check_mask(builtin_scanner(), &p, &s)?;
+    }
+
+    #[test]
+    fn mask_changes_only_findings_char(s in note()) {
+        let p = CompiledPolicy::from_yaml("t", "default: {action: mask, style: char}\n").expect("policy");
+        check_mask(engine_scanner(), &p, &s)?;
+        check_mask(builtin_scanner(), &p, &s)?;
+    }
+}
