@@ -19,7 +19,7 @@
 //! reported, so that scanning a masked file finds nothing the policy masked.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
@@ -144,6 +144,8 @@ struct Inner {
     /// Per entry, per term: the case-keeping fold (only filled for case-sensitive entries).
     keep_case: Vec<Vec<String>>,
     pattern_count: usize,
+    /// Length of the longest exclusion phrase (bytes, normalised).
+    max_exclude_len: usize,
 }
 
 /// Builds a [`Scanner`] from lexicons.
@@ -227,6 +229,11 @@ impl ScannerBuilder {
                     .build(&patterns)
             })
             .map_err(|e| BuildError::Automaton(e.to_string()))?;
+        let max_exclude_len = entries
+            .iter()
+            .flat_map(|e| e.exclude.iter().map(String::len))
+            .max()
+            .unwrap_or(0);
         Ok(Scanner {
             inner: Arc::new(Inner {
                 ac,
@@ -234,6 +241,7 @@ impl ScannerBuilder {
                 entries,
                 keep_case,
                 pattern_count: patterns.len(),
+                max_exclude_len,
             }),
         })
     }
@@ -410,6 +418,7 @@ impl Scanner {
             tokens,
         } = scratch;
         let norm = normtext.as_str();
+        excludes.sort_unstable_by_key(|x| (x.2, x.3));
         for c in cands.iter_mut() {
             let (os, oe) = normtext.original_range(text, c.sstart, c.send);
             c.ostart = os;
@@ -426,9 +435,13 @@ impl Scanner {
                     continue;
                 }
             }
-            if let Some(&(_, phrase, _, _)) = excludes
+            // Exclusions are sorted by start; only those starting within the longest
+            // exclusion's length before the match can cover it.
+            let lo = excludes.partition_point(|x| x.2 + inner.max_exclude_len < c.nend);
+            let hi = excludes.partition_point(|x| x.2 <= c.nstart);
+            if let Some(&(_, phrase, _, _)) = excludes[lo..hi.max(lo)]
                 .iter()
-                .find(|&&(xe, _, xs, xend)| xe == c.entry && xs <= c.nstart && xend >= c.nend)
+                .find(|&&(xe, _, _, xend)| xe == c.entry && xend >= c.nend)
             {
                 c.verdict = Verdict::Excluded {
                     phrase: e.exclude[phrase as usize].clone(),
@@ -600,15 +613,22 @@ fn resolve_overlaps(cands: &mut [Cand], entries: &[Entry]) {
             c.term,
         )
     });
-    let mut kept: Vec<(usize, usize, u32)> = Vec::with_capacity(order.len());
+    // Kept spans never overlap, so the one starting last before `e` is the only one that
+    // can overlap `s..e`.
+    let mut kept: BTreeMap<usize, (usize, u32)> = BTreeMap::new();
     for i in order {
         let (s, e) = (cands[i].ostart, cands[i].oend);
-        if let Some(&(_, _, by)) = kept.iter().find(|&&(ks, ke, _)| ks < e && s < ke) {
+        let hit = kept
+            .range(..e)
+            .next_back()
+            .filter(|(_, &(ke, _))| ke > s)
+            .map(|(_, &(_, by))| by);
+        if let Some(by) = hit {
             cands[i].verdict = Verdict::Overlapped {
                 by: entries[by as usize].id.clone(),
             };
         } else {
-            kept.push((s, e, cands[i].entry));
+            kept.insert(s, (e, cands[i].entry));
         }
     }
 }
