@@ -31,9 +31,13 @@ fn main() {
     let mut out = String::from("/// `(path, YAML text)` of every built-in lexicon.\npub const BUILTIN: &[(&str, &str)] = &[\n");
     for p in &files {
         let rel = p.strip_prefix(&root).unwrap_or(p).display().to_string();
-        out.push_str(&format!("    ({rel:?}, include_str!({:?})),\n", p.display().to_string()));
+        out.push_str(&format!(
+            "    ({rel:?}, include_str!({:?})),\n",
+            p.display().to_string()
+        ));
     }
     out.push_str("];\n");
     let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
-    fs::write(Path::new(&out_dir).join("builtin_lexicons.rs"), out).expect("write builtin_lexicons.rs");
+    fs::write(Path::new(&out_dir).join("builtin_lexicons.rs"), out)
+        .expect("write builtin_lexicons.rs");
 }

@@ -9,7 +9,12 @@ use crate::policy::{Action, CompiledPolicy, Decision, MaskStyle};
 ///
 /// `findings` must be sorted by start and non-overlapping, as [`crate::Scanner::scan`]
 /// returns them, and `decision` must come from [`CompiledPolicy::decide`] on them.
-pub fn mask(text: &str, findings: &[Finding], decision: &Decision, policy: &CompiledPolicy) -> String {
+pub fn mask(
+    text: &str,
+    findings: &[Finding],
+    decision: &Decision,
+    policy: &CompiledPolicy,
+) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     let mut pos = 0;
     for (f, &(action, style)) in findings.iter().zip(&decision.actions) {

@@ -206,12 +206,25 @@ impl ScannerBuilder {
         };
         let mut keep_case = Vec::with_capacity(entries.len());
         for (ei, e) in entries.iter().enumerate() {
-            let ei = u32::try_from(ei).map_err(|_| BuildError::Automaton("too many entries".into()))?;
+            let ei =
+                u32::try_from(ei).map_err(|_| BuildError::Automaton("too many entries".into()))?;
             for (ti, term) in e.terms.iter().enumerate() {
-                add(normalize(term), Target::Term { entry: ei, term: ti as u32 });
+                add(
+                    normalize(term),
+                    Target::Term {
+                        entry: ei,
+                        term: ti as u32,
+                    },
+                );
             }
             for (xi, x) in e.exclude.iter().enumerate() {
-                add(x.clone(), Target::Exclude { entry: ei, phrase: xi as u32 });
+                add(
+                    x.clone(),
+                    Target::Exclude {
+                        entry: ei,
+                        phrase: xi as u32,
+                    },
+                );
             }
             keep_case.push(if e.case == CaseMode::Sensitive {
                 e.terms.iter().map(|t| fold_keep_case(t)).collect()
@@ -332,7 +345,11 @@ impl Scanner {
             let mut guard = s.borrow_mut();
             let scratch = &mut *guard;
             self.run(text, scratch, false);
-            for c in scratch.cands.iter().filter(|c| c.verdict == Verdict::Accepted) {
+            for c in scratch
+                .cands
+                .iter()
+                .filter(|c| c.verdict == Verdict::Accepted)
+            {
                 let e = &self.inner.entries[c.entry as usize];
                 out.push(Finding {
                     category: e.category,
@@ -506,7 +523,10 @@ fn check_mode(norm: &str, e: &Entry, start: usize, end: usize) -> (Verdict, usiz
             for ending in &e.endings {
                 let rest = &norm[end..];
                 if rest.starts_with(ending.as_str())
-                    && !rest[ending.len()..].chars().next().is_some_and(is_word_char)
+                    && !rest[ending.len()..]
+                        .chars()
+                        .next()
+                        .is_some_and(is_word_char)
                 {
                     return (Verdict::Accepted, start, end + ending.len());
                 }
@@ -592,7 +612,9 @@ fn is_in_mask_token(text: &str, start: usize, end: usize) -> bool {
         return false;
     }
     // The original match must be made of label bytes only.
-    text.as_bytes()[start..end].iter().all(|&x| is_label_byte(x))
+    text.as_bytes()[start..end]
+        .iter()
+        .all(|&x| is_label_byte(x))
 }
 
 /// Mark every accepted candidate that loses to an overlapping one as `Overlapped`.
@@ -660,7 +682,8 @@ mod tests {
     fn scanner(yaml_entries: &str) -> Scanner {
         let yaml = format!("lang: nl\ncategory: health\ndescription: t\nentries:\n{yaml_entries}");
         let mut set = LexiconSet::new();
-        set.insert(Lexicon::from_yaml("t.yaml", &yaml).unwrap()).unwrap();
+        set.insert(Lexicon::from_yaml("t.yaml", &yaml).unwrap())
+            .unwrap();
         ScannerBuilder::new().lexicons(set).build().unwrap()
     }
 

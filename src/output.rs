@@ -76,10 +76,7 @@ pub fn row<'a>(
         end: f.end,
         char_start: f.char_start,
         char_end: f.char_end,
-        action: field
-            .decision
-            .as_ref()
-            .map(|d| d.actions[index].0.as_str()),
+        action: field.decision.as_ref().map(|d| d.actions[index].0.as_str()),
         text: include_text.then(|| &field_text[f.start..f.end]),
         entry: include_text.then(|| scanner.entry(f.entry).id.as_str()),
     }
@@ -124,7 +121,9 @@ impl<W: Write> Printer<W> {
             }
             Format::Csv => {
                 self.header_done = true;
-                let mut h = String::from("record,line,field,category,lang,start,end,char_start,char_end,action");
+                let mut h = String::from(
+                    "record,line,field,category,lang,start,end,char_start,char_end,action",
+                );
                 if include_text {
                     h.push_str(",text,entry");
                 }

@@ -131,13 +131,20 @@ impl Summary {
                     self.fields_scanned += 1;
                     for x in &f.findings {
                         any = true;
-                        *self.findings.entry(x.category.as_str().to_string()).or_default() += 1;
+                        *self
+                            .findings
+                            .entry(x.category.as_str().to_string())
+                            .or_default() += 1;
                     }
                     if let Some(d) = &f.decision {
                         outcome = Some(outcome.map_or(d.outcome, |o| o.max(d.outcome)));
                     }
                 }
-                self.bytes_scanned += record.fields.iter().map(|f| f.text.len() as u64).sum::<u64>();
+                self.bytes_scanned += record
+                    .fields
+                    .iter()
+                    .map(|f| f.text.len() as u64)
+                    .sum::<u64>();
                 if any {
                     self.records_with_findings += 1;
                 }
@@ -244,7 +251,8 @@ where
                         batch.push(r);
                         if batch.len() >= batch_records || bytes >= BATCH_BYTES {
                             bytes = 0;
-                            let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_records));
+                            let full =
+                                std::mem::replace(&mut batch, Vec::with_capacity(batch_records));
                             if tx.send(Ok(full)).is_err() {
                                 return; // the consumer stopped
                             }

@@ -217,8 +217,7 @@ impl CompiledPolicy {
             return Err(PolicyError {
                 source: name_or_path.to_string(),
                 line: None,
-                message: "no such file and not a built-in policy (default, strict, report)"
-                    .into(),
+                message: "no such file and not a built-in policy (default, strict, report)".into(),
             });
         }
         let yaml = read_yaml_file(path).map_err(|message| PolicyError {
@@ -427,8 +426,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("helth"), "{e}");
-        let e = CompiledPolicy::from_yaml("p", "default: {action: mask}\ncolour: red\n")
-            .unwrap_err();
+        let e =
+            CompiledPolicy::from_yaml("p", "default: {action: mask}\ncolour: red\n").unwrap_err();
         assert_eq!(e.line, Some(2), "{e}");
         let e = CompiledPolicy::from_yaml("p", "default: {action: erase}\n").unwrap_err();
         assert!(e.line.is_some(), "{e}");

@@ -132,8 +132,8 @@ pub fn load_suite(dir: &Path) -> Result<Vec<(PathBuf, SuiteFile)>, String> {
     let mut out = Vec::new();
     for f in files {
         let yaml = read_yaml_file(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-        let suite: SuiteFile = serde_saphyr::from_str_with_options(&yaml, yaml_options())
-            .map_err(|e| {
+        let suite: SuiteFile =
+            serde_saphyr::from_str_with_options(&yaml, yaml_options()).map_err(|e| {
                 let (line, msg) = yaml_error_parts(&e);
                 format!("{}:{}: {msg}", f.display(), line.unwrap_or(0))
             })?;
@@ -202,7 +202,9 @@ pub fn run_suite(
                         let occ = x.occurrence.unwrap_or(1).max(1);
                         match case.text.match_indices(t.as_str()).nth(occ - 1) {
                             Some((s, _)) => want.push((s, s + t.len(), x.category)),
-                            None => bad = Some(format!("expected text {t:?} is not in the case text")),
+                            None => {
+                                bad = Some(format!("expected text {t:?} is not in the case text"))
+                            }
                         }
                     }
                     (None, Some(s), Some(e)) => want.push((s, e, x.category)),
@@ -223,7 +225,9 @@ pub fn run_suite(
             if got != want {
                 let show = |v: &[(usize, usize, Category)]| {
                     v.iter()
-                        .map(|(s, e, c)| format!("{:?}@{s}..{e} {c}", &case.text.get(*s..*e).unwrap_or("?")))
+                        .map(|(s, e, c)| {
+                            format!("{:?}@{s}..{e} {c}", &case.text.get(*s..*e).unwrap_or("?"))
+                        })
                         .collect::<Vec<_>>()
                         .join(", ")
                 };

@@ -19,7 +19,10 @@ fn engine_scanner() -> &'static Scanner {
             "/tests/data/lexicons/engine-health.yaml"
         )))
         .expect("engine lexicon");
-        ScannerBuilder::new().lexicons(set).build().expect("scanner")
+        ScannerBuilder::new()
+            .lexicons(set)
+            .build()
+            .expect("scanner")
     })
 }
 
@@ -79,7 +82,10 @@ fn check_findings(scanner: &Scanner, text: &str) -> Result<(), TestCaseError> {
         let slice = art9::normalize(&text[f.start..f.end]);
         let entry = scanner.entry(f.entry);
         prop_assert!(
-            entry.terms.iter().any(|t| slice.contains(&art9::normalize(t))),
+            entry
+                .terms
+                .iter()
+                .any(|t| slice.contains(&art9::normalize(t))),
             "finding {:?} does not contain a term of {}",
             &text[f.start..f.end],
             entry.id
@@ -115,7 +121,12 @@ fn check_mask(scanner: &Scanner, policy: &CompiledPolicy, text: &str) -> Result<
     }
     // Nothing the policy masked is found again.
     let again = scanner.scan(&masked);
-    prop_assert!(again.is_empty(), "re-scan of masked text found {} findings: {:?}", again.len(), masked);
+    prop_assert!(
+        again.is_empty(),
+        "re-scan of masked text found {} findings: {:?}",
+        again.len(),
+        masked
+    );
     Ok(())
 }
 

@@ -6,8 +6,11 @@ use art9::Scanner;
 
 #[test]
 fn behavioural_suite() {
-    let files = art9::suite::load_suite(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data")))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let files = art9::suite::load_suite(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data"
+    )))
+    .unwrap_or_else(|e| panic!("{e}"));
     let builtin = Scanner::builtin();
     if let Err(e) = &builtin {
         eprintln!("built-in lexicons failed to load: {e}");
@@ -18,7 +21,11 @@ fn behavioural_suite() {
         eprintln!("FAIL {f}");
     }
     assert!(run > 0, "no suite cases ran");
-    assert!(failures.is_empty(), "{} of {run} suite cases failed", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {run} suite cases failed",
+        failures.len()
+    );
 }
 
 #[test]
@@ -29,17 +36,27 @@ fn builtin_examples_and_counterexamples() {
         eprintln!("FAIL {f}");
     }
     assert!(checked > 100, "only {checked} lexicon examples");
-    assert!(failures.is_empty(), "{} of {checked} lexicon examples failed", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} lexicon examples failed",
+        failures.len()
+    );
 }
 
 #[test]
 fn all_21_builtin_lexicons_are_embedded() {
     let set = art9::LexiconSet::builtin().unwrap_or_else(|e| panic!("{e}"));
-    let mut pairs: Vec<(art9::Lang, art9::Category)> = set.iter().map(|l| (l.lang, l.category)).collect();
+    let mut pairs: Vec<(art9::Lang, art9::Category)> =
+        set.iter().map(|l| (l.lang, l.category)).collect();
     pairs.sort();
     assert_eq!(pairs.len(), 21, "{pairs:?}");
     for lex in set.iter() {
         assert!(!lex.sources.is_empty(), "{} names no sources", lex.path);
-        assert!(lex.entries.len() >= 3, "{} has {} entries", lex.path, lex.entries.len());
+        assert!(
+            lex.entries.len() >= 3,
+            "{} has {} entries",
+            lex.path,
+            lex.entries.len()
+        );
     }
 }

@@ -98,18 +98,26 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                 Verdict::Accepted => format!(
                     "ACCEPTED: {} match{}{}",
                     e.mode.as_str(),
-                    if e.case == art9::lexicon::CaseMode::Sensitive { ", case agrees" } else { "" },
+                    if e.case == art9::lexicon::CaseMode::Sensitive {
+                        ", case agrees"
+                    } else {
+                        ""
+                    },
                     match &e.context {
                         Some(_) => ", context rule satisfied",
                         None => "",
                     }
                 ),
                 Verdict::NoWordStart => "rejected: a letter or digit comes before the term".into(),
-                Verdict::NoWordEnd => "rejected: a letter or digit follows the term (no allowed ending)".into(),
+                Verdict::NoWordEnd => {
+                    "rejected: a letter or digit follows the term (no allowed ending)".into()
+                }
                 Verdict::CaseMismatch => "rejected: case-sensitive entry, case differs".into(),
                 Verdict::Excluded { phrase } => format!("rejected: inside exclusion {phrase:?}"),
                 Verdict::ContextMissing => "rejected: no required context word nearby".into(),
-                Verdict::ContextForbidden { word } => format!("rejected: forbidden context word {word:?} nearby"),
+                Verdict::ContextForbidden { word } => {
+                    format!("rejected: forbidden context word {word:?} nearby")
+                }
                 Verdict::MaskToken => "rejected: inside an art9 mask token".into(),
                 Verdict::Overlapped { by } => format!("rejected: overlapped by {by}"),
             };
@@ -126,5 +134,9 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
             );
         }
     }
-    Ok(if any { ExitCode::Found } else { ExitCode::Clean })
+    Ok(if any {
+        ExitCode::Found
+    } else {
+        ExitCode::Clean
+    })
 }

@@ -70,10 +70,7 @@ fn lint_terms(set: &LexiconSet) -> (Vec<String>, Vec<String>) {
         for (i, a) in uses.iter().enumerate() {
             for b in &uses[i + 1..] {
                 if a.0 == b.0 && a.3 == b.3 {
-                    let msg = format!(
-                        "term {term:?} (normalised) is in both {} and {}",
-                        a.2, b.2
-                    );
+                    let msg = format!("term {term:?} (normalised) is in both {} and {}", a.2, b.2);
                     if a.1 != b.1 || a.2 == b.2 {
                         errors.push(msg);
                     } else {
@@ -138,7 +135,11 @@ fn test(a: &LexiconTestArgs, lint: bool) -> Result<ExitCode> {
             failures += fails.len();
         }
     }
-    Ok(if failures == 0 { ExitCode::Clean } else { ExitCode::Found })
+    Ok(if failures == 0 {
+        ExitCode::Clean
+    } else {
+        ExitCode::Found
+    })
 }
 
 fn stats(a: &LexiconStatsArgs) -> Result<ExitCode> {
@@ -152,7 +153,13 @@ fn stats(a: &LexiconStatsArgs) -> Result<ExitCode> {
             m.1 += e.terms.len();
         }
         for (mode, (entries, terms)) in by_mode {
-            rows.push((lex.lang.to_string(), lex.category.to_string(), mode, entries, terms));
+            rows.push((
+                lex.lang.to_string(),
+                lex.category.to_string(),
+                mode,
+                entries,
+                terms,
+            ));
         }
     }
     if a.json {
@@ -162,7 +169,10 @@ fn stats(a: &LexiconStatsArgs) -> Result<ExitCode> {
             .collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!("{:<4} {:<20} {:<9} {:>7} {:>7}", "LANG", "CATEGORY", "MODE", "ENTRIES", "TERMS");
+        println!(
+            "{:<4} {:<20} {:<9} {:>7} {:>7}",
+            "LANG", "CATEGORY", "MODE", "ENTRIES", "TERMS"
+        );
         let (mut te, mut tt) = (0, 0);
         for (l, c, m, e, t) in &rows {
             println!("{l:<4} {c:<20} {m:<9} {e:>7} {t:>7}");

@@ -48,7 +48,11 @@ pub fn main() -> ExitCode {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
             );
             let _ = e.print();
-            return if is_help { ExitCode::Clean } else { ExitCode::Error };
+            return if is_help {
+                ExitCode::Clean
+            } else {
+                ExitCode::Error
+            };
         }
     };
     let result = match cli.command {

@@ -45,9 +45,7 @@ fn source(input: &InputArgs) -> Result<Box<dyn RecordSource>> {
 struct BoxedSource(Box<dyn RecordSource>);
 
 impl RecordSource for BoxedSource {
-    fn next_record(
-        &mut self,
-    ) -> Option<io::Result<Result<art9::input::Record, Skipped>>> {
+    fn next_record(&mut self) -> Option<io::Result<Result<art9::input::Record, Skipped>>> {
         self.0.next_record()
     }
 }
@@ -122,7 +120,14 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
             Item::Scanned { record, fields } => {
                 for (fr, field) in fields.iter().zip(&record.fields) {
                     for i in 0..fr.findings.len() {
-                        printer.finding(&row(&scanner, record, &field.text, fr, i, include_text))?;
+                        printer.finding(&row(
+                            &scanner,
+                            record,
+                            &field.text,
+                            fr,
+                            i,
+                            include_text,
+                        ))?;
                     }
                 }
             }
@@ -157,8 +162,14 @@ fn masked_record(item_raw: &str, replacements: &mut [(usize, usize, String)]) ->
 pub fn mask(a: MaskArgs) -> Result<ExitCode> {
     let scanner = common::scanner(&a.lexicons)?;
     let policy = common::policy(&a.policy)?;
-    if a.output != "-" && a.input.input != "-" && common::same_file(Path::new(&a.input.input), Path::new(&a.output)) {
-        bail!("refusing to write the masked copy over the input ({}); choose another -o", a.output);
+    if a.output != "-"
+        && a.input.input != "-"
+        && common::same_file(Path::new(&a.input.input), Path::new(&a.output))
+    {
+        bail!(
+            "refusing to write the masked copy over the input ({}); choose another -o",
+            a.output
+        );
     }
     let json = !a.input.text;
     let src = BoxedSource(source(&a.input)?);
@@ -169,7 +180,10 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         mask: true,
     };
     let (mut writer, temp): (Box<dyn Write>, Option<tempfile::NamedTempFile>) = if a.output == "-" {
-        (Box::new(BufWriter::with_capacity(256 * 1024, io::stdout().lock())), None)
+        (
+            Box::new(BufWriter::with_capacity(256 * 1024, io::stdout().lock())),
+            None,
+        )
     } else {
         let out = Path::new(&a.output);
         let dir = match out.parent() {

@@ -197,7 +197,10 @@ fn decode_line(
     }
     let (body, term) = split_terminator(buf);
     if let Some(i) = body.iter().position(|&b| b == 0) {
-        return Err(skip(SkipKind::NulByte, format!("NUL byte at column {}", i + 1)));
+        return Err(skip(
+            SkipKind::NulByte,
+            format!("NUL byte at column {}", i + 1),
+        ));
     }
     match std::str::from_utf8(body) {
         Ok(s) => Ok((s.to_string(), term)),
@@ -219,8 +222,8 @@ impl<R: BufRead + Send> RecordSource for TextLines<R> {
         }
         self.line += 1;
         let line = self.line;
-        Some(Ok(
-            decode_line(&self.buf, too_long, self.max, line).map(|(text, terminator)| Record {
+        Some(Ok(decode_line(&self.buf, too_long, self.max, line).map(
+            |(text, terminator)| Record {
                 line,
                 key: line.to_string(),
                 fields: vec![Field {
@@ -230,8 +233,8 @@ impl<R: BufRead + Send> RecordSource for TextLines<R> {
                 }],
                 raw: text,
                 terminator,
-            }),
-        ))
+            },
+        )))
     }
 }
 
@@ -260,11 +263,10 @@ impl<R: BufRead + Send> JsonLines<R> {
 impl<R: BufRead + Send> RecordSource for JsonLines<R> {
     fn next_record(&mut self) -> Option<io::Result<Result<Record, Skipped>>> {
         loop {
-            let (n, too_long) =
-                match read_line_limited(&mut self.reader, &mut self.buf, self.max) {
-                    Ok(x) => x,
-                    Err(e) => return Some(Err(e)),
-                };
+            let (n, too_long) = match read_line_limited(&mut self.reader, &mut self.buf, self.max) {
+                Ok(x) => x,
+                Err(e) => return Some(Err(e)),
+            };
             if n == 0 {
                 return None;
             }
@@ -273,8 +275,10 @@ impl<R: BufRead + Send> RecordSource for JsonLines<R> {
                 continue;
             }
             let line = self.line;
-            let result = decode_line(&self.buf, too_long, self.max, line)
-                .and_then(|(raw, terminator)| parse_json_record(raw, terminator, line, &self.options));
+            let result =
+                decode_line(&self.buf, too_long, self.max, line).and_then(|(raw, terminator)| {
+                    parse_json_record(raw, terminator, line, &self.options)
+                });
             return Some(Ok(result));
         }
     }
@@ -318,9 +322,8 @@ pub fn parse_json_record(
     } else {
         let mut parts = Vec::with_capacity(options.key.len());
         for k in &options.key {
-            let v = lookup(&top, k).map_err(|reason| {
-                skip(SkipKind::InvalidJson, None, Some(k), reason)
-            })?;
+            let v = lookup(&top, k)
+                .map_err(|reason| skip(SkipKind::InvalidJson, None, Some(k), reason))?;
             let Some(v) = v else {
                 return Err(skip(
                     SkipKind::MissingField,
@@ -362,7 +365,9 @@ pub fn parse_json_record(
     } else {
         for name in &options.fields {
             let rv = lookup(&top, name)
-                .map_err(|reason| skip(SkipKind::InvalidJson, Some(key.clone()), Some(name), reason))?
+                .map_err(|reason| {
+                    skip(SkipKind::InvalidJson, Some(key.clone()), Some(name), reason)
+                })?
                 .ok_or_else(|| {
                     skip(
                         SkipKind::MissingField,
@@ -372,7 +377,12 @@ pub fn parse_json_record(
                     )
                 })?;
             let value: serde_json::Value = serde_json::from_str(rv.get()).map_err(|e| {
-                skip(SkipKind::InvalidJson, Some(key.clone()), Some(name), json_error_reason(&e))
+                skip(
+                    SkipKind::InvalidJson,
+                    Some(key.clone()),
+                    Some(name),
+                    json_error_reason(&e),
+                )
             })?;
             let start = offset_of(rv);
             let text = match value {

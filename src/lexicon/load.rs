@@ -36,10 +36,7 @@ pub(crate) fn yaml_options() -> Options {
 
 /// Turn a YAML error into (line, one-line message).
 pub(crate) fn yaml_error_parts(err: &serde_saphyr::Error) -> (Option<usize>, String) {
-    let line = err
-        .location()
-        .map(|l| l.line() as usize)
-        .filter(|&l| l > 0);
+    let line = err.location().map(|l| l.line() as usize).filter(|&l| l > 0);
     let text = err.without_snippet().to_string();
     let msg = text
         .lines()
@@ -61,7 +58,8 @@ pub(crate) fn read_yaml_file(path: &Path) -> Result<String, String> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 at byte {}", e.utf8_error().valid_up_to()))
+    String::from_utf8(bytes)
+        .map_err(|e| format!("not UTF-8 at byte {}", e.utf8_error().valid_up_to()))
 }
 
 /// A lexicon that failed to load or validate.
@@ -200,8 +198,8 @@ impl Lexicon {
                 format!("file is over the {MAX_YAML_BYTES} byte limit"),
             ));
         }
-        let file: LexiconFile = serde_saphyr::from_str_with_options(yaml, yaml_options())
-            .map_err(|e| {
+        let file: LexiconFile =
+            serde_saphyr::from_str_with_options(yaml, yaml_options()).map_err(|e| {
                 let (line, msg) = yaml_error_parts(&e);
                 err(line, None, msg)
             })?;
@@ -212,7 +210,11 @@ impl Lexicon {
             let spec = spanned.value;
             let entry = validate_entry(spec, file.lang, file.category, path, line)?;
             if !ids.insert(entry.id.clone()) {
-                return Err(err(Some(line), Some(&entry.id), "duplicate entry id".into()));
+                return Err(err(
+                    Some(line),
+                    Some(&entry.id),
+                    "duplicate entry id".into(),
+                ));
             }
             entries.push(entry);
         }
@@ -327,7 +329,11 @@ fn validate_entry(
                                 "context word {w:?} must be one to four words (optional trailing *)"
                             )));
                         }
-                        Ok(ContextWord { word: n, parts, prefix })
+                        Ok(ContextWord {
+                            word: n,
+                            parts,
+                            prefix,
+                        })
                     })
                     .collect()
             };
@@ -448,7 +454,8 @@ impl LexiconSet {
     /// Keep only the given languages and categories (empty slice = keep all).
     pub fn retain(&mut self, langs: &[Lang], categories: &[Category]) {
         self.lexicons.retain(|(l, c), _| {
-            (langs.is_empty() || langs.contains(l)) && (categories.is_empty() || categories.contains(c))
+            (langs.is_empty() || langs.contains(l))
+                && (categories.is_empty() || categories.contains(c))
         });
     }
 
@@ -515,7 +522,11 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_refused() {
-        let yaml = format!("{GOOD}    examples: {}x{}\n", "[".repeat(40), "]".repeat(40));
+        let yaml = format!(
+            "{GOOD}    examples: {}x{}\n",
+            "[".repeat(40),
+            "]".repeat(40)
+        );
         assert!(Lexicon::from_yaml("t.yaml", &yaml).is_err());
     }
 

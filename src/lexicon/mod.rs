@@ -5,9 +5,9 @@ mod load;
 mod model;
 
 pub use builtin::BUILTIN;
+pub(crate) use load::{read_yaml_file, yaml_error_parts, yaml_options};
 pub use load::{
     Context, ContextWord, Entry, Lexicon, LexiconError, LexiconSet, MAX_YAML_ALIASES,
     MAX_YAML_BYTES, MAX_YAML_DEPTH,
 };
-pub(crate) use load::{read_yaml_file, yaml_error_parts, yaml_options};
 pub use model::{CaseMode, ContextSpec, EntrySpec, LexiconFile, MatchMode, Source};
