@@ -40,6 +40,7 @@
 #![warn(missing_docs)]
 
 pub mod category;
+pub mod eval;
 pub mod input;
 pub mod lexicon;
 mod mask;

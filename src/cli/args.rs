@@ -51,6 +51,26 @@ pub enum Command {
     /// Lexicon maintainer tools: test, lint, stats, export.
     #[command(subcommand)]
     Lexicon(LexiconCommand),
+    /// Score the scanner on a labelled corpus (same numbers as shared/eval/evaluate.py).
+    Eval(EvalArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Labelled corpus (JSON Lines: id, lang, text, spans), or - for standard input.
+    #[arg(value_name = "CORPUS.jsonl")]
+    pub corpus: String,
+    /// Score this findings file (art9 scan --format jsonl output) instead of scanning.
+    #[arg(long, value_name = "FILE")]
+    pub findings: Option<String>,
+    #[command(flatten)]
+    pub lexicons: LexiconArgs,
+    /// Print the report as JSON (the keys of evaluate.py --json, plus id lists).
+    #[arg(long)]
+    pub json: bool,
+    /// Also print the text of false positives and negatives (they hold sensitive data).
+    #[arg(long)]
+    pub show_text: bool,
 }
 
 /// Which lexicons to load.

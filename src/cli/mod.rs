@@ -3,6 +3,7 @@
 mod args;
 mod check;
 mod common;
+mod eval;
 mod lexicon_cmd;
 mod scan;
 
@@ -61,6 +62,7 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::check(a),
         Command::Explain(a) => check::explain(a),
         Command::Lexicon(a) => lexicon_cmd::run(a),
+        Command::Eval(a) => eval::eval(a),
     };
     match result {
         Ok(code) => code,
