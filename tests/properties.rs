@@ -119,14 +119,30 @@ fn check_mask(scanner: &Scanner, policy: &CompiledPolicy, text: &str) -> Result<
             rest = &rest[at.unwrap_or(0) + p.len()..];
         }
     }
-    // Nothing the policy masked is found again.
-    let again = scanner.scan(&masked);
-    prop_assert!(
-        again.is_empty(),
-        "re-scan of masked text found {} findings: {:?}",
-        again.len(),
-        masked
-    );
+    // Nothing the policy masked is found again: no finding of the re-scan touches a
+    // replacement. (A finding elsewhere can appear when masking shortens the distance to a
+    // context word; DESIGN.md discusses this.)
+    let mut regions = Vec::new();
+    let mut delta: isize = 0;
+    for f in &findings {
+        let one = art9::Finding {
+            start: 0,
+            end: f.end - f.start,
+            ..*f
+        };
+        let d = policy.decide(None, std::slice::from_ref(&one));
+        let repl = art9::mask(&text[f.start..f.end], &[one], &d, policy);
+        let start = (f.start as isize + delta) as usize;
+        regions.push((start, start + repl.len()));
+        delta += repl.len() as isize - (f.end - f.start) as isize;
+    }
+    for g in scanner.scan(&masked) {
+        prop_assert!(
+            !regions.iter().any(|&(s, e)| g.start < e && s < g.end),
+            "re-scan found masked data again in {:?}",
+            masked
+        );
+    }
     Ok(())
 }
 
@@ -175,4 +191,14 @@ proptest! {
         check_mask(engine_scanner(), &p, &s)?;
         check_mask(builtin_scanner(), &p, &s)?;
     }
+}
+
+/// Found by proptest: masking shortens the distance between "MS" and its context word; the
+/// re-scan may find MS, but never the masked data.
+#[test]
+fn regression_context_shift_after_masking() {
+    let p =
+        CompiledPolicy::from_yaml("t", "default: {action: mask, style: char}\n").expect("policy");
+    let r = check_mask(engine_scanner(), &p, "MS kanker[HEALTH]heeft");
+    assert!(r.is_ok(), "{r:?}");
 }

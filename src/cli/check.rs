@@ -53,7 +53,7 @@ pub fn check(a: CheckArgs) -> Result<ExitCode> {
     if decision.outcome == Outcome::Mask {
         out["text"] = json!(mask(&text, &findings, &decision, &policy));
     }
-    println!("{out}");
+    outln!("{out}");
     Ok(if decision.outcome == Outcome::Reject {
         ExitCode::Found
     } else {
@@ -86,10 +86,10 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         if explained.is_empty() {
-            println!("no candidate matches");
+            outln!("no candidate matches");
         }
         for x in &explained {
             let e = scanner.entry(x.entry);
@@ -121,7 +121,7 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                 Verdict::MaskToken => "rejected: inside an art9 mask token".into(),
                 Verdict::Overlapped { by } => format!("rejected: overlapped by {by}"),
             };
-            println!(
+            outln!(
                 "{:>5}..{:<5} {:?}  {} ({}, {}) term {:?}: {}",
                 x.start,
                 x.end,

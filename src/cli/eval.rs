@@ -106,34 +106,35 @@ pub fn eval(a: EvalArgs) -> Result<ExitCode> {
     }
     let report = score(&notes, &found, unreadable);
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::Clean);
     }
-    print!("{}", render(&report));
+    out!("{}", render(&report));
     let text_of: HashMap<&str, &str> = notes
         .iter()
         .map(|n| (n.id.as_str(), n.text.as_str()))
         .collect();
-    let show = |label: &str, ids: &[String]| {
+    let show = |label: &str, ids: &[String]| -> Result<()> {
         if ids.is_empty() {
-            return;
+            return Ok(());
         }
-        println!("{label}: {}", ids.join(" "));
+        outln!("{label}: {}", ids.join(" "));
         if a.show_text {
             for id in ids {
-                println!(
+                outln!(
                     "    {id}: {}",
                     text_of.get(id.as_str()).copied().unwrap_or("")
                 );
             }
         }
+        Ok(())
     };
     for (cat, ids) in &report.false_positives {
-        show(&format!("false positives {cat}"), ids);
+        show(&format!("false positives {cat}"), ids)?;
     }
     for (cat, ids) in &report.false_negatives {
-        show(&format!("false negatives {cat}"), ids);
+        show(&format!("false negatives {cat}"), ids)?;
     }
-    show("clean notes flagged", &report.clean_flagged_ids);
+    show("clean notes flagged", &report.clean_flagged_ids)?;
     Ok(ExitCode::Clean)
 }

@@ -92,19 +92,19 @@ fn test(a: &LexiconTestArgs, lint: bool) -> Result<ExitCode> {
     if lint {
         let (errors, warnings) = lint_terms(&set);
         for w in &warnings {
-            println!("warning: {w}");
+            outln!("warning: {w}");
         }
         for e in &errors {
-            println!("error: {e}");
+            outln!("error: {e}");
         }
         failures += errors.len();
-        println!("lint: {} errors, {} warnings", errors.len(), warnings.len());
+        outln!("lint: {} errors, {} warnings", errors.len(), warnings.len());
     }
     let (checked, fails) = art9::suite::check_examples(&scanner, a.filter.as_deref());
     for f in &fails {
-        println!("FAIL {f}");
+        outln!("FAIL {f}");
     }
-    println!(
+    outln!(
         "examples: {} checked, {} passed, {} failed",
         checked,
         checked - fails.len(),
@@ -123,9 +123,9 @@ fn test(a: &LexiconTestArgs, lint: bool) -> Result<ExitCode> {
             let files = art9::suite::load_suite(&dir).map_err(anyhow::Error::msg)?;
             let (run, fails) = art9::suite::run_suite(Some(&scanner), &files, a.filter.as_deref());
             for f in &fails {
-                println!("FAIL {f}");
+                outln!("FAIL {f}");
             }
-            println!(
+            outln!(
                 "suite {}: {} cases, {} passed, {} failed",
                 dir.display(),
                 run,
@@ -167,19 +167,23 @@ fn stats(a: &LexiconStatsArgs) -> Result<ExitCode> {
             .iter()
             .map(|(l, c, m, e, t)| json!({"lang": l, "category": c, "mode": m, "entries": e, "terms": t}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!(
+        outln!(
             "{:<4} {:<20} {:<9} {:>7} {:>7}",
-            "LANG", "CATEGORY", "MODE", "ENTRIES", "TERMS"
+            "LANG",
+            "CATEGORY",
+            "MODE",
+            "ENTRIES",
+            "TERMS"
         );
         let (mut te, mut tt) = (0, 0);
         for (l, c, m, e, t) in &rows {
-            println!("{l:<4} {c:<20} {m:<9} {e:>7} {t:>7}");
+            outln!("{l:<4} {c:<20} {m:<9} {e:>7} {t:>7}");
             te += e;
             tt += t;
         }
-        println!("{:<4} {:<20} {:<9} {te:>7} {tt:>7}", "all", "", "");
+        outln!("{:<4} {:<20} {:<9} {te:>7} {tt:>7}", "all", "", "");
     }
     Ok(ExitCode::Clean)
 }
@@ -201,10 +205,10 @@ fn export(a: &LexiconExportArgs) -> Result<ExitCode> {
             }
         }
     }
-    println!("term\tlang\tcategory");
+    outln!("term\tlang\tcategory");
     for ((term, cat), mut langs) in rows {
         langs.sort();
-        println!("{term}\t{}\t{cat}", langs.join(","));
+        outln!("{term}\t{}\t{cat}", langs.join(","));
     }
     Ok(ExitCode::Clean)
 }

@@ -1,5 +1,22 @@
 //! Command-line interface: clap arguments (what the user typed) turned into validated runs.
 
+/// `println!` that returns an error instead of panicking when stdout is closed
+/// (`art9 lexicon stats | head`); the caller's `?` turns it into a clean exit.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*)?
+    }};
+}
+
+/// `print!` counterpart of `outln!`.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($t)*)?
+    }};
+}
+
 mod args;
 mod check;
 mod common;
