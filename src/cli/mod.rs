@@ -4,6 +4,7 @@ mod args;
 mod check;
 mod common;
 mod lexicon_cmd;
+mod progress;
 mod scan;
 
 use std::io::IsTerminal;
