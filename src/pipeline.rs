@@ -192,7 +192,7 @@ impl Summary {
 #[non_exhaustive]
 pub enum PipelineError {
     /// The source could not be read any more (after `records_read` records).
-    #[error("read error after {records_read} records: {source}")]
+    #[error("read error after {records_read} records")]
     Read {
         /// Records read before the error.
         records_read: u64,

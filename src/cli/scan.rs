@@ -2,7 +2,7 @@
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
@@ -169,14 +169,14 @@ fn open(input: &InputArgs, spans: bool) -> Result<Opened> {
     })
 }
 
-fn pipeline_options(input: &InputArgs, mask: bool) -> Options {
+fn pipeline_options(input: &InputArgs, mask: bool, stop: Arc<AtomicBool>) -> Options {
     Options {
         threads: input.threads,
         batch_records: input.batch_records,
         mask,
         strip_html: input.strip_html,
         subject_id: input.subject_id.clone(),
-        stop: Some(progress::stop_flag()),
+        stop: Some(stop),
         ..Options::default()
     }
 }
@@ -230,6 +230,8 @@ fn exit_for(summary: &Summary) -> ExitCode {
 }
 
 pub fn scan(a: ScanArgs) -> Result<ExitCode> {
+    // First, so that a Ctrl-C during start-up already stops cleanly.
+    let stop = progress::stop_flag();
     let scanner = common::scanner(&a.lexicons)?;
     let policy = a.policy.as_deref().map(common::policy).transpose()?;
     let format = match a.format {
@@ -245,7 +247,7 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
     let src = BoxedSource(opened.source);
     let options = Options {
         policy,
-        ..pipeline_options(&a.input, false)
+        ..pipeline_options(&a.input, false, stop)
     };
     let mut rollup = a
         .input
@@ -358,6 +360,7 @@ fn masked_record(item_raw: &str, replacements: &mut [(usize, usize, String)]) ->
 }
 
 pub fn mask(a: MaskArgs) -> Result<ExitCode> {
+    let stop = progress::stop_flag();
     let scanner = common::scanner(&a.lexicons)?;
     let policy = common::policy(&a.policy)?;
     if a.output != "-"
@@ -375,7 +378,7 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
     let src = BoxedSource(opened.source);
     let options = Options {
         policy: Some(policy),
-        ..pipeline_options(&a.input, true)
+        ..pipeline_options(&a.input, true, stop)
     };
     let (writer, temp): (Box<dyn Write>, Option<tempfile::NamedTempFile>) = if a.output == "-" {
         (
