@@ -11,8 +11,10 @@
 //!   æ/ø/å, NFKC, zero-width characters) with an offset map back to the original.
 //! * [`CompiledPolicy`] decides per finding (`allow`, `flag`, `mask`, `reject`) and
 //!   [`mask()`] applies that decision, changing only bytes inside findings.
-//! * [`pipeline`] scans record streams (JSONL, plain text) in parallel batches with bounded
-//!   memory and writes results in input order.
+//! * [`pipeline`] scans record streams ([`input`]: JSONL, JSON arrays, CSV/TSV in any
+//!   [`encoding`], plain text) in parallel batches with bounded memory and writes results in
+//!   input order; [`html`] strips e-mail markup with offsets kept; [`subjects`] rolls findings
+//!   up per data subject.
 //!
 //! Findings never carry the matched text: slice the original when you must show it.
 //!
@@ -40,7 +42,9 @@
 #![warn(missing_docs)]
 
 pub mod category;
+pub mod encoding;
 pub mod eval;
+pub mod html;
 pub mod input;
 pub mod lexicon;
 mod mask;
@@ -49,6 +53,7 @@ pub mod normalize;
 pub mod output;
 pub mod pipeline;
 pub mod policy;
+pub mod subjects;
 pub mod suite;
 
 pub use category::{Category, Lang};

@@ -224,6 +224,12 @@ pub fn summary_text(s: &Summary) -> String {
         let reasons: Vec<String> = s.skipped.iter().map(|(k, v)| format!("{k}={v}")).collect();
         out.push_str(&format!(" ({})", reasons.join(", ")));
     }
+    if s.records_filtered > 0 {
+        out.push_str(&format!(
+            ", {} filtered (other subjects, not scanned)",
+            s.records_filtered
+        ));
+    }
     out.push_str(&format!(
         "; {} findings in {} records",
         s.total_findings(),
@@ -243,7 +249,12 @@ pub fn summary_text(s: &Summary) -> String {
         out.push_str(&format!("; records by decision: {}", per.join(", ")));
     }
     if s.stopped_early {
-        out.push_str("; stopped early");
+        match s.stopped_at {
+            Some(n) => out.push_str(&format!(
+                "; stopped early (interrupted) after record {n}: the rest of the input was not read"
+            )),
+            None => out.push_str("; stopped early"),
+        }
     }
     out
 }

@@ -4,15 +4,24 @@
 //! Memory is bounded whatever the input size: at most [`QUEUED_BATCHES`] batches wait between
 //! the reader and the scanners, and each batch holds at most `batch_records` records or
 //! about [`BATCH_BYTES`] bytes.
+//!
+//! Every record read is accounted for: `records_read = records_scanned + records_skipped +
+//! records_filtered` (filtered = not the subject asked for with [`Options::subject_id`]).
+//! A stop request ([`Options::stop`], set by Ctrl-C) is checked by the reader before each
+//! record: records already read are still scanned and handed to the writer, then the run
+//! ends with [`Summary::stopped_early`] set and [`Summary::stopped_at`] naming the record.
 
 use std::collections::BTreeMap;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::category::Category;
+use crate::html;
 use crate::input::{Record, RecordSource, Skipped};
 use crate::mask::mask;
 use crate::matcher::{Finding, Scanner};
@@ -34,6 +43,14 @@ pub struct Options {
     pub policy: Option<CompiledPolicy>,
     /// Produce masked text for fields the policy masks.
     pub mask: bool,
+    /// Scan fields with HTML tags stripped and entities decoded ([`crate::html`]); findings
+    /// and masks still refer to the original value.
+    pub strip_html: bool,
+    /// Scan only records whose [`Record::subject`] is this; others are passed on as
+    /// [`Item::Filtered`].
+    pub subject_id: Option<String>,
+    /// Set to stop reading (Ctrl-C); checked before each record.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Options {
@@ -43,6 +60,9 @@ impl Default for Options {
             batch_records: 1024,
             policy: None,
             mask: false,
+            strip_html: false,
+            subject_id: None,
+            stop: None,
         }
     }
 }
@@ -72,9 +92,13 @@ pub enum Item {
     },
     /// A record that could not be scanned.
     Skipped(Skipped),
+    /// A record left out by [`Options::subject_id`] (read, not scanned; a masked copy
+    /// keeps it unchanged).
+    Filtered(Record),
 }
 
-/// Counts for one run. `records_read == records_scanned + records_skipped` always holds.
+/// Counts for one run. `records_read == records_scanned + records_skipped +
+/// records_filtered` always holds.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Summary {
     /// Records read from the source.
@@ -85,6 +109,8 @@ pub struct Summary {
     pub records_skipped: u64,
     /// Skipped records per reason.
     pub skipped: BTreeMap<String, u64>,
+    /// Records of other subjects than `--subject-id` (read, not scanned, not an error).
+    pub records_filtered: u64,
     /// Fields scanned.
     pub fields_scanned: u64,
     /// Bytes of field text scanned.
@@ -98,6 +124,10 @@ pub struct Summary {
     pub outcomes: BTreeMap<String, u64>,
     /// Whether the run stopped before the end of the input.
     pub stopped_early: bool,
+    /// When stopped early by a stop request: the number of records read until then (the
+    /// next record, 1-based, is where a rerun would resume).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<u64>,
 }
 
 impl Summary {
@@ -123,6 +153,7 @@ impl Summary {
                 self.records_skipped += 1;
                 *self.skipped.entry(s.kind.as_str().to_string()).or_default() += 1;
             }
+            Item::Filtered(_) => self.records_filtered += 1,
             Item::Scanned { record, fields } => {
                 self.records_scanned += 1;
                 let mut any = false;
@@ -161,7 +192,7 @@ impl Summary {
 #[non_exhaustive]
 pub enum PipelineError {
     /// The source could not be read any more (after `records_read` records).
-    #[error("read error after {records_read} records: {source}")]
+    #[error("read error after {records_read} records")]
     Read {
         /// Records read before the error.
         records_read: u64,
@@ -183,13 +214,35 @@ impl PipelineError {
     }
 }
 
+/// Scan one text, with HTML stripped first when asked; offsets refer to `text`.
+fn scan_text(scanner: &Scanner, strip_html: bool, text: &str) -> Vec<Finding> {
+    if !strip_html || !html::may_be_html(text) {
+        return scanner.scan(text);
+    }
+    let stripped = html::strip(text);
+    let mut findings = scanner.scan(stripped.text());
+    // Map back to the original, then recount chars (findings are sorted by start).
+    let (mut byte, mut chars) = (0, 0);
+    for f in &mut findings {
+        let (start, end) = stripped.map_span(f.start, f.end);
+        chars += text[byte..start].chars().count();
+        f.start = start;
+        f.char_start = chars;
+        chars += text[start..end].chars().count();
+        f.end = end;
+        f.char_end = chars;
+        byte = end;
+    }
+    findings
+}
+
 /// Scan one record's fields.
 pub fn process(scanner: &Scanner, options: &Options, record: &Record) -> Vec<FieldResult> {
     record
         .fields
         .iter()
         .map(|field| {
-            let findings = scanner.scan(&field.text);
+            let findings = scan_text(scanner, options.strip_html, &field.text);
             let decision = options
                 .policy
                 .as_ref()
@@ -231,18 +284,31 @@ where
     let batch_records = options.batch_records.max(1);
     let mut summary = Summary::new();
     let (tx, rx) = sync_channel::<io::Result<Vec<Result<Record, Skipped>>>>(QUEUED_BATCHES);
-    std::thread::scope(|scope| {
-        scope.spawn(move || {
+    let stop = options.stop.clone();
+    let stopped = std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
             let mut batch = Vec::with_capacity(batch_records);
             let mut bytes = 0;
-            while let Some(next) = source.next_record() {
+            let mut read: u64 = 0;
+            let is_stopped = || stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed));
+            loop {
+                if is_stopped() {
+                    if !batch.is_empty() {
+                        let _ = tx.send(Ok(batch));
+                    }
+                    return Some(read);
+                }
+                let Some(next) = source.next_record() else {
+                    break;
+                };
+                read += 1;
                 match next {
                     Err(e) => {
                         if !batch.is_empty() {
                             let _ = tx.send(Ok(std::mem::take(&mut batch)));
                         }
                         let _ = tx.send(Err(e));
-                        return;
+                        return None;
                     }
                     Ok(r) => {
                         if let Ok(rec) = &r {
@@ -254,7 +320,7 @@ where
                             let full =
                                 std::mem::replace(&mut batch, Vec::with_capacity(batch_records));
                             if tx.send(Ok(full)).is_err() {
-                                return; // the consumer stopped
+                                return None; // the consumer stopped
                             }
                         }
                     }
@@ -263,6 +329,7 @@ where
             if !batch.is_empty() {
                 let _ = tx.send(Ok(batch));
             }
+            None
         });
         // Owned here so that an early return drops it and unblocks the reader.
         let rx = rx;
@@ -280,6 +347,7 @@ where
                 batch
                     .into_par_iter()
                     .map(|r| match r {
+                        Ok(record) if !is_wanted(options, &record) => Item::Filtered(record),
                         Ok(record) => {
                             let fields = process(scanner, options, &record);
                             Item::Scanned { record, fields }
@@ -297,7 +365,20 @@ where
                 }
             }
         }
-        Ok(())
+        // The reader has sent everything it read; it tells whether it was stopped.
+        Ok(reader.join().unwrap_or(None))
     })?;
+    if let Some(read) = stopped {
+        summary.stopped_early = true;
+        summary.stopped_at = Some(read);
+    }
     Ok(summary)
+}
+
+/// Whether `--subject-id` lets this record through.
+fn is_wanted(options: &Options, record: &Record) -> bool {
+    match &options.subject_id {
+        None => true,
+        Some(id) => record.subject.as_deref() == Some(id.as_str()),
+    }
 }

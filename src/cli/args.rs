@@ -9,7 +9,8 @@ ethnicity, sexual orientation, trade union; Art. 10 criminal) in Dutch, Danish a
 
 const AFTER: &str = "\
 EXIT CODES:
-  scan, mask   0 = no findings, 1 = findings, 2 = error or skipped records
+  scan, mask   0 = no findings, 1 = findings, 2 = error, skipped records, or stopped by
+               Ctrl-C (output so far is flushed and valid; the summary says where it stopped)
   check        0 = accept or mask, 1 = reject, 2 = error
   lexicon      0 = ok, 1 = failures, 2 = error
   A closed output pipe (art9 scan ... | head) is not an error.
@@ -20,6 +21,10 @@ PRIVACY:
 
 EXAMPLES:
   art9 scan examples/crm-notes.jsonl --field note --key id
+  art9 scan examples/crm-notes.csv --field note --key id --subject customer_id \
+      --subjects-out subjects.csv
+  art9 scan export.csv --encoding windows-1252 --field 'Note*' --strip-html
+  art9 mask examples/crm-notes.csv --field note --key id -o masked.csv
   art9 scan notes.txt --text --format jsonl
   art9 mask examples/crm-notes.jsonl --field note --key id --policy default -o masked.jsonl
   art9 check 'Klant heeft diabetes'
@@ -92,25 +97,72 @@ pub struct LexiconArgs {
     pub category: Vec<String>,
 }
 
+/// Input file formats.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InFormatArg {
+    /// Comma- (or ;, |, tab-) separated values with a header row.
+    Csv,
+    /// Tab-separated values (CSV with a tab delimiter).
+    Tsv,
+    /// JSON Lines: one JSON object a line.
+    Jsonl,
+    /// One JSON array of objects (or an object holding one, e.g. {"records": [...]}).
+    Json,
+    /// Plain text: every line is one record.
+    Text,
+}
+
 /// Where records come from.
 #[derive(Args, Debug, Clone)]
 pub struct InputArgs {
     /// Input file, or - for standard input.
     #[arg(value_name = "PATH|-", default_value = "-")]
     pub input: String,
+    /// Input format. Default: from the file extension (.csv, .tsv, .jsonl/.ndjson, .json,
+    /// .txt); standard input and other extensions are read as jsonl.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format_in: Option<InFormatArg>,
     /// Treat the input as plain text: every line is one record (field "text", key = line
-    /// number).
+    /// number). Same as --format-in text.
     #[arg(long)]
     pub text: bool,
-    /// JSON field to scan (dotted path for nested objects). Repeatable. Default: every
-    /// top-level string field except the key.
+    /// Field (JSON; dotted path for nested objects) or column (CSV: header name, or 1-based
+    /// number) to scan. Repeatable. Globs select every matching top-level field or column:
+    /// --field 'note*'. Default: every text field or column except the key and subject.
     #[arg(long, value_name = "NAME")]
     pub field: Vec<String>,
-    /// JSON field holding the record id (repeat for a compound key, joined with ':').
-    /// Default: the line number.
+    /// Field or column holding the record id (repeat for a compound key, joined with ':').
+    /// Default: the line number where the record starts.
     #[arg(long, value_name = "NAME")]
     pub key: Vec<String>,
-    /// Records (lines) longer than this are skipped and reported.
+    /// Field or column naming the data subject the record is about (e.g. customer_id, or
+    /// Salesforce WhoId): enables the per-subject roll-up (--subjects-out) and --subject-id.
+    #[arg(long, value_name = "NAME")]
+    pub subject: Option<String>,
+    /// Scan only the records of this subject (needs --subject). The others are counted as
+    /// "filtered", not as skipped: records read = scanned + skipped + filtered. `mask` copies
+    /// them unchanged.
+    #[arg(long, value_name = "ID", requires = "subject")]
+    pub subject_id: Option<String>,
+    /// CSV delimiter: , ; | or tab (also \t). Default: sniffed from the header line.
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+    /// CSV without a header row: columns are named by 1-based number (--field 3).
+    #[arg(long)]
+    pub no_header: bool,
+    /// Input encoding: utf-8 (default), windows-1252, latin1 (= windows-1252), utf-16le,
+    /// utf-16be, or any WHATWG label. A byte-order mark (UTF-8, UTF-16) is always detected
+    /// and wins. Without it, a record with invalid UTF-8 is skipped with its line. `mask`
+    /// writes its copy in the same encoding (and BOM).
+    #[arg(long, value_name = "LABEL")]
+    pub encoding: Option<String>,
+    /// Strip HTML tags and decode entities (&eacute; &amp; &#233; &nbsp;) before scanning, for
+    /// e-mail-bodied notes. Offsets still point into the original value; `mask` masks the
+    /// original markup.
+    #[arg(long)]
+    pub strip_html: bool,
+    /// Records (lines, CSV rows, JSON array elements) longer than this are skipped and
+    /// reported.
     #[arg(long, value_name = "BYTES", default_value_t = art9::input::DEFAULT_MAX_RECORD_BYTES)]
     pub max_record_bytes: usize,
     /// Worker threads (default: one per core).
@@ -145,7 +197,12 @@ pub struct ScanArgs {
     /// Apply a policy (built-in name or YAML file) and add its action to each finding.
     #[arg(long, value_name = "NAME|FILE")]
     pub policy: Option<String>,
-    /// Do not print the summary on stderr.
+    /// Write the per-subject roll-up (categories, finding counts, record keys, fields of
+    /// every subject with findings) to FILE: CSV when the name ends in .csv, else JSON Lines.
+    /// Needs --subject.
+    #[arg(long, value_name = "FILE", requires = "subject")]
+    pub subjects_out: Option<PathBuf>,
+    /// Do not print the summary (or the progress bar) on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
 }
@@ -160,10 +217,11 @@ pub struct MaskArgs {
     #[arg(long, value_name = "NAME|FILE", default_value = "default")]
     pub policy: String,
     /// Output file (written to a temporary file, then renamed), or - for standard output.
-    /// Never the input file.
+    /// Never the input file. Same format, encoding, BOM, delimiter and per-field quoting as
+    /// the input; only masked fields change.
     #[arg(long, short = 'o', value_name = "OUT|-")]
     pub output: String,
-    /// Do not print the summary on stderr.
+    /// Do not print the summary (or the progress bar) on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
 }

@@ -3,11 +3,14 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use art9::{Category, CompiledPolicy, Lang, LexiconSet, Scanner, ScannerBuilder};
 
 use super::args::LexiconArgs;
+use super::progress::CountingReader;
 
 /// Build the lexicon set the flags ask for.
 pub fn lexicon_set(a: &LexiconArgs) -> Result<LexiconSet> {
@@ -48,16 +51,24 @@ pub fn policy(name: &str) -> Result<CompiledPolicy> {
     Ok(CompiledPolicy::load(name)?)
 }
 
-/// Open the input (`-` = stdin) as a buffered reader.
-pub fn open_input(path: &str) -> Result<Box<dyn BufRead + Send>> {
+/// Open the input (`-` = stdin) as a buffered reader that counts the bytes it reads into
+/// `count`; also returns the file size when known (for the progress bar).
+pub fn open_input(
+    path: &str,
+    count: Arc<AtomicU64>,
+) -> Result<(Box<dyn BufRead + Send>, Option<u64>)> {
     if path == "-" {
-        return Ok(Box::new(BufReader::with_capacity(256 * 1024, io::stdin())));
+        let r = CountingReader::new(io::stdin(), count);
+        return Ok((Box::new(BufReader::with_capacity(256 * 1024, r)), None));
     }
     let f = File::open(path).with_context(|| format!("cannot open {path}"))?;
-    if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+    let meta = f.metadata().ok();
+    if meta.as_ref().is_some_and(|m| m.is_dir()) {
         bail!("{path} is a directory, not a file");
     }
-    Ok(Box::new(BufReader::with_capacity(256 * 1024, f)))
+    let size = meta.filter(|m| m.is_file()).map(|m| m.len());
+    let r = CountingReader::new(f, count);
+    Ok((Box::new(BufReader::with_capacity(256 * 1024, r)), size))
 }
 
 /// Read a whole argument text (`-` = stdin).

@@ -12,7 +12,7 @@ use super::common;
 use super::ExitCode;
 
 pub fn eval(a: EvalArgs) -> Result<ExitCode> {
-    let reader = common::open_input(&a.corpus)?;
+    let (reader, _) = common::open_input(&a.corpus, Default::default())?;
     let mut notes = Vec::new();
     for (i, line) in reader.lines().enumerate() {
         let line = line.with_context(|| format!("{}:{}: cannot read", a.corpus, i + 1))?;
@@ -42,7 +42,7 @@ pub fn eval(a: EvalArgs) -> Result<ExitCode> {
     match &a.findings {
         Some(path) => {
             let by_id: HashMap<&str, &Note> = notes.iter().map(|n| (n.id.as_str(), n)).collect();
-            for line in common::open_input(path)?.lines() {
+            for line in common::open_input(path, Default::default())?.0.lines() {
                 let line = line.with_context(|| format!("reading {path}"))?;
                 if line.trim().is_empty() {
                     continue;

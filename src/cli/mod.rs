@@ -22,6 +22,7 @@ mod check;
 mod common;
 mod eval;
 mod lexicon_cmd;
+mod progress;
 mod scan;
 
 use std::io::IsTerminal;

@@ -2,44 +2,183 @@
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use art9::input::{JsonLines, JsonOptions, RecordSource, Skipped, TextLines};
+use art9::encoding::{self, EncodeWriter, Sniffed, TextEncoding};
+use art9::input::{
+    CsvOptions, CsvSource, JsonArray, JsonLines, JsonOptions, RecordSource, Skipped, TextLines,
+};
 use art9::output::{row, summary_text, Format, Printer};
 use art9::pipeline::{self, Item, Options, Summary};
+use art9::subjects::Rollup;
 
-use super::args::{FormatArg, InputArgs, MaskArgs, ScanArgs};
+use super::args::{FormatArg, InFormatArg, InputArgs, MaskArgs, ScanArgs};
 use super::common;
+use super::progress::{self, Progress};
 use super::ExitCode;
 
 /// At most this many skipped records are reported one by one on stderr.
 const MAX_SKIP_LINES: u64 = 100;
 
-fn source(input: &InputArgs) -> Result<Box<dyn RecordSource>> {
-    let reader = common::open_input(&input.input)?;
+/// The shape of the input, as the masked copy needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Jsonl,
+    JsonArray,
+    Text,
+    Csv { delimiter: u8 },
+}
+
+/// An opened input: the records, and what a copy of it must reproduce.
+struct Opened {
+    source: Box<dyn RecordSource>,
+    kind: Kind,
+    sniffed: Sniffed,
+    /// CSV header bytes (written first in a masked copy).
+    header_raw: Vec<u8>,
+    /// Bytes read from the input so far, and its size when known (progress).
+    bytes: Arc<AtomicU64>,
+    total: Option<u64>,
+}
+
+fn in_format(input: &InputArgs) -> Result<InFormatArg> {
     if input.text {
-        if !input.field.is_empty() || !input.key.is_empty() {
-            bail!("--field and --key apply to JSON input, not to --text");
+        if input.format_in.is_some_and(|f| f != InFormatArg::Text) {
+            bail!("--text and --format-in disagree");
         }
-        return Ok(Box::new(TextLines::new(reader, input.max_record_bytes)));
+        return Ok(InFormatArg::Text);
     }
-    let mut fields: Vec<String> = Vec::new();
-    for f in &input.field {
+    if let Some(f) = input.format_in {
+        return Ok(f);
+    }
+    let ext = Path::new(&input.input)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    Ok(match ext.as_deref() {
+        _ if input.input == "-" => InFormatArg::Jsonl,
+        Some("csv") => InFormatArg::Csv,
+        Some("tsv") | Some("tab") => InFormatArg::Tsv,
+        Some("json") => InFormatArg::Json,
+        Some("txt") => InFormatArg::Text,
+        _ => InFormatArg::Jsonl,
+    })
+}
+
+fn parse_delimiter(d: &str) -> Result<u8> {
+    match d {
+        "\\t" | "tab" | "\t" => Ok(b'\t'),
+        "," | ";" | "|" | ":" => Ok(d.as_bytes()[0]),
+        _ => bail!("--delimiter must be one of , ; | : or tab (got {d:?})"),
+    }
+}
+
+fn names(list: &[String], what: &str) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for f in list {
         if f.is_empty() {
-            bail!("--field needs a name");
+            bail!("{what} needs a name");
         }
-        if !fields.contains(f) {
-            fields.push(f.clone());
+        if !out.contains(f) {
+            out.push(f.clone());
         }
     }
-    Ok(Box::new(JsonLines::new(
-        reader,
-        input.max_record_bytes,
-        JsonOptions {
-            fields,
-            key: input.key.clone(),
-        },
-    )))
+    Ok(out)
+}
+
+/// Open the input as its format says. `spans`: locate fields for masking.
+fn open(input: &InputArgs, spans: bool) -> Result<Opened> {
+    let format = in_format(input)?;
+    let is_csv = matches!(format, InFormatArg::Csv | InFormatArg::Tsv);
+    if !is_csv && (input.delimiter.is_some() || input.no_header) {
+        bail!("--delimiter and --no-header apply to CSV/TSV input");
+    }
+    let requested = input
+        .encoding
+        .as_deref()
+        .map(TextEncoding::from_label)
+        .transpose()?;
+    let bytes = Arc::new(AtomicU64::new(0));
+    let (reader, total) = common::open_input(&input.input, bytes.clone())?;
+    let (reader, sniffed) = encoding::decoded(reader, requested)
+        .with_context(|| format!("cannot read {}", input.input))?;
+    let fields = names(&input.field, "--field")?;
+    let key = names(&input.key, "--key")?;
+    let max = input.max_record_bytes;
+    let (source, kind, header_raw): (Box<dyn RecordSource>, Kind, Vec<u8>) = match format {
+        InFormatArg::Text => {
+            if !fields.is_empty() || !key.is_empty() || input.subject.is_some() {
+                bail!("--field, --key and --subject do not apply to plain text input");
+            }
+            (
+                Box::new(TextLines::new(reader, max)),
+                Kind::Text,
+                Vec::new(),
+            )
+        }
+        InFormatArg::Jsonl | InFormatArg::Json => {
+            let options = JsonOptions {
+                fields,
+                key,
+                subject: input.subject.clone(),
+            };
+            if format == InFormatArg::Json {
+                let src = JsonArray::new(reader, max, options);
+                (Box::new(src), Kind::JsonArray, Vec::new())
+            } else {
+                (
+                    Box::new(JsonLines::new(reader, max, options)),
+                    Kind::Jsonl,
+                    Vec::new(),
+                )
+            }
+        }
+        InFormatArg::Csv | InFormatArg::Tsv => {
+            let delimiter = match (&input.delimiter, format) {
+                (Some(d), _) => Some(parse_delimiter(d)?),
+                (None, InFormatArg::Tsv) => Some(b'\t'),
+                (None, _) => None,
+            };
+            let options = CsvOptions {
+                delimiter,
+                has_header: !input.no_header,
+                fields,
+                key,
+                subject: input.subject.clone(),
+                max_record_bytes: max,
+                spans,
+            };
+            let src = CsvSource::new(reader, options)
+                .with_context(|| format!("cannot read {} as CSV", input.input))?;
+            let kind = Kind::Csv {
+                delimiter: src.delimiter(),
+            };
+            let header = src.header_raw().to_vec();
+            (Box::new(src), kind, header)
+        }
+    };
+    Ok(Opened {
+        source,
+        kind,
+        sniffed,
+        header_raw,
+        bytes,
+        total,
+    })
+}
+
+fn pipeline_options(input: &InputArgs, mask: bool, stop: Arc<AtomicBool>) -> Options {
+    Options {
+        threads: input.threads,
+        batch_records: input.batch_records,
+        mask,
+        strip_html: input.strip_html,
+        subject_id: input.subject_id.clone(),
+        stop: Some(stop),
+        ..Options::default()
+    }
 }
 
 struct BoxedSource(Box<dyn RecordSource>);
@@ -81,7 +220,7 @@ fn finish_skips(count: u64) {
 }
 
 fn exit_for(summary: &Summary) -> ExitCode {
-    if summary.records_skipped > 0 {
+    if summary.records_skipped > 0 || summary.stopped_early {
         ExitCode::Error
     } else if summary.total_findings() > 0 {
         ExitCode::Found
@@ -91,6 +230,8 @@ fn exit_for(summary: &Summary) -> ExitCode {
 }
 
 pub fn scan(a: ScanArgs) -> Result<ExitCode> {
+    // First, so that a Ctrl-C during start-up already stops cleanly.
+    let stop = progress::stop_flag();
     let scanner = common::scanner(&a.lexicons)?;
     let policy = a.policy.as_deref().map(common::policy).transpose()?;
     let format = match a.format {
@@ -101,23 +242,33 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
         None if super::stdout_is_tty() => Format::Table,
         None => Format::Jsonl,
     };
-    let src = BoxedSource(source(&a.input)?);
+    let opened = open(&a.input, false)?;
+    let mut progress = Progress::new(!a.quiet, opened.total, opened.bytes.clone());
+    let src = BoxedSource(opened.source);
     let options = Options {
-        threads: a.input.threads,
-        batch_records: a.input.batch_records,
         policy,
-        mask: false,
+        ..pipeline_options(&a.input, false, stop)
     };
+    let mut rollup = a
+        .input
+        .subject
+        .is_some()
+        .then(|| Rollup::new(a.input.subject_id.clone()));
     let stdout = io::stdout();
     let mut printer = Printer::new(BufWriter::with_capacity(256 * 1024, stdout.lock()), format);
     printer.begin(a.include_text)?;
     let mut skips = 0;
     let input_name = a.input.input.clone();
     let include_text = a.include_text;
-    let summary = pipeline::run(src, &scanner, &options, |item| {
+    let result = pipeline::run(src, &scanner, &options, |item| {
+        progress.record();
         match item {
             Item::Skipped(s) => report_skip(&input_name, s, &mut skips),
+            Item::Filtered(_) => {}
             Item::Scanned { record, fields } => {
+                if let Some(r) = rollup.as_mut() {
+                    r.add(record, fields);
+                }
                 for (fr, field) in fields.iter().zip(&record.fields) {
                     for i in 0..fr.findings.len() {
                         printer.finding(&row(
@@ -133,13 +284,62 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
             }
         }
         Ok(())
-    })?;
+    });
+    progress.finish();
+    let summary = result?;
     finish_skips(skips);
     printer.end(&summary)?;
+    if let (Some(r), Some(path)) = (&rollup, &a.subjects_out) {
+        write_rollup(r, path)?;
+    }
     if !a.quiet {
         eprintln!("{}", summary_text(&summary));
+        if let Some(r) = &rollup {
+            let to = a
+                .subjects_out
+                .as_ref()
+                .map(|p| format!(" (roll-up in {})", p.display()))
+                .unwrap_or_default();
+            eprintln!("art9: {} data subjects with findings{to}", r.affected());
+        }
     }
     Ok(exit_for(&summary))
+}
+
+/// Write the per-subject roll-up: CSV for `*.csv`, JSON Lines otherwise.
+fn write_rollup(rollup: &Rollup, path: &Path) -> Result<()> {
+    let f =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let w = BufWriter::new(f);
+    let is_csv = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    if is_csv {
+        rollup.write_csv(w)
+    } else {
+        rollup.write_jsonl(w)
+    }
+    .with_context(|| format!("writing {}", path.display()))
+}
+
+/// A masked value as it goes back into the raw record.
+fn encode_value(kind: Kind, original_raw: &str, masked: &str) -> io::Result<String> {
+    Ok(match kind {
+        Kind::Jsonl | Kind::JsonArray => serde_json::to_string(masked).map_err(io::Error::other)?,
+        Kind::Text => masked.to_string(),
+        Kind::Csv { delimiter } => {
+            let quoted = original_raw.starts_with('"');
+            let needs = masked
+                .bytes()
+                .any(|b| b == delimiter || b == b'"' || b == b'\n' || b == b'\r');
+            if quoted || needs {
+                format!("\"{}\"", masked.replace('"', "\"\""))
+            } else {
+                masked.to_string()
+            }
+        }
+    })
 }
 
 /// Splice masked field values into the raw record.
@@ -160,6 +360,7 @@ fn masked_record(item_raw: &str, replacements: &mut [(usize, usize, String)]) ->
 }
 
 pub fn mask(a: MaskArgs) -> Result<ExitCode> {
+    let stop = progress::stop_flag();
     let scanner = common::scanner(&a.lexicons)?;
     let policy = common::policy(&a.policy)?;
     if a.output != "-"
@@ -171,15 +372,15 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
             a.output
         );
     }
-    let json = !a.input.text;
-    let src = BoxedSource(source(&a.input)?);
+    let opened = open(&a.input, true)?;
+    let kind = opened.kind;
+    let mut progress = Progress::new(!a.quiet, opened.total, opened.bytes.clone());
+    let src = BoxedSource(opened.source);
     let options = Options {
-        threads: a.input.threads,
-        batch_records: a.input.batch_records,
         policy: Some(policy),
-        mask: true,
+        ..pipeline_options(&a.input, true, stop)
     };
-    let (mut writer, temp): (Box<dyn Write>, Option<tempfile::NamedTempFile>) = if a.output == "-" {
+    let (writer, temp): (Box<dyn Write>, Option<tempfile::NamedTempFile>) = if a.output == "-" {
         (
             Box::new(BufWriter::with_capacity(256 * 1024, io::stdout().lock())),
             None,
@@ -198,33 +399,39 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         let f = tmp.reopen().context("reopening the temporary file")?;
         (Box::new(BufWriter::with_capacity(256 * 1024, f)), Some(tmp))
     };
+    // Same encoding and BOM as the input; the CSV header goes first, byte for byte.
+    let mut writer = EncodeWriter::new(writer, opened.sniffed.encoding, opened.sniffed.bom)
+        .context("writing the masked copy")?;
+    writer
+        .write_all(&opened.header_raw)
+        .context("writing the masked copy")?;
     let mut skips = 0;
     let input_name = a.input.input.clone();
     let summary = pipeline::run(src, &scanner, &options, |item| {
-        match item {
-            Item::Skipped(s) => report_skip(&input_name, s, &mut skips),
-            Item::Scanned { record, fields } => {
-                let mut replacements: Vec<(usize, usize, String)> = Vec::new();
-                for (fr, field) in fields.iter().zip(&record.fields) {
-                    if let (Some(masked), Some((s, e))) = (&fr.masked, field.raw_span) {
-                        let encoded = if json {
-                            serde_json::to_string(masked).map_err(io::Error::other)?
-                        } else {
-                            masked.clone()
-                        };
-                        replacements.push((s, e, encoded));
-                    }
-                }
-                if replacements.is_empty() {
-                    writer.write_all(record.raw.as_bytes())?;
-                } else {
-                    writer.write_all(masked_record(&record.raw, &mut replacements).as_bytes())?;
-                }
-                writer.write_all(record.terminator.as_bytes())?;
+        progress.record();
+        let (record, fields) = match item {
+            Item::Skipped(s) => {
+                report_skip(&input_name, s, &mut skips);
+                return Ok(());
+            }
+            Item::Filtered(record) => (record, &[][..]),
+            Item::Scanned { record, fields } => (record, &fields[..]),
+        };
+        let mut replacements: Vec<(usize, usize, String)> = Vec::new();
+        for (fr, field) in fields.iter().zip(&record.fields) {
+            if let (Some(masked), Some((s, e))) = (&fr.masked, field.raw_span) {
+                let original = record.raw.get(s..e).unwrap_or("");
+                replacements.push((s, e, encode_value(kind, original, masked)?));
             }
         }
-        Ok(())
+        if replacements.is_empty() {
+            writer.write_all(record.raw.as_bytes())?;
+        } else {
+            writer.write_all(masked_record(&record.raw, &mut replacements).as_bytes())?;
+        }
+        writer.write_all(record.terminator.as_bytes())
     });
+    progress.finish();
     let summary = match summary {
         Ok(s) => s,
         Err(e) => {
@@ -232,9 +439,24 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
             return Err(e).context("masking stopped; no output file was written");
         }
     };
+    if summary.stopped_early && temp.is_some() {
+        eprintln!("{}", summary_text(&summary));
+        bail!("interrupted; no output file was written (the masked copy would be incomplete)");
+    }
+    if kind == Kind::JsonArray && summary.records_skipped > 0 {
+        finish_skips(skips);
+        eprintln!("{}", summary_text(&summary));
+        bail!(
+            "{} array elements could not be read; a JSON copy without them would not be valid \
+             JSON, so no output file was written",
+            summary.records_skipped
+        );
+    }
     finish_skips(skips);
-    writer.flush().context("writing the masked copy")?;
-    drop(writer);
+    writer
+        .finish()
+        .and_then(|mut w| w.flush())
+        .context("writing the masked copy")?;
     if let Some(tmp) = temp {
         tmp.as_file().sync_all().ok();
         tmp.persist(&a.output)

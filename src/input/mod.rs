@@ -2,6 +2,16 @@
 //!
 //! Every record read is either handed on as a [`Record`] or reported as [`Skipped`] with the
 //! line and a reason that never contains the record's text; no record is silently lost.
+//!
+//! Sources: [`JsonLines`], [`TextLines`], [`CsvSource`] (CSV/TSV, see [`csv`]) and
+//! [`JsonArray`] (one JSON array file, see [`json_array`]). Field names given by the user may
+//! be `*`/`?` globs ([`is_glob_match`]).
+
+pub mod csv;
+pub mod json_array;
+
+pub use self::csv::{CsvError, CsvOptions, CsvSource};
+pub use self::json_array::JsonArray;
 
 use std::collections::HashMap;
 use std::io::{self, BufRead};
@@ -33,8 +43,12 @@ pub struct Record {
     pub fields: Vec<Field>,
     /// The record as read, without its line terminator (used by `mask`).
     pub raw: String,
-    /// The line terminator that followed it (`"\n"`, `"\r\n"` or `""` at EOF).
+    /// The line terminator that followed it (`"\n"`, `"\r\n"` or `""` at EOF). Sources
+    /// whose records span lines (CSV, JSON arrays) keep the exact bytes in `raw` and leave
+    /// this empty.
     pub terminator: &'static str,
+    /// The data subject the record is about (`--subject`), when the source knows it.
+    pub subject: Option<String>,
 }
 
 /// Why a record was skipped. The kind is what summaries count.
@@ -52,6 +66,8 @@ pub enum SkipKind {
     TooLarge,
     /// Contains a NUL byte.
     NulByte,
+    /// A CSV row with more or fewer fields than the header.
+    RaggedRow,
 }
 
 impl SkipKind {
@@ -64,6 +80,7 @@ impl SkipKind {
             SkipKind::NotText => "not_text",
             SkipKind::TooLarge => "too_large",
             SkipKind::NulByte => "nul_byte",
+            SkipKind::RaggedRow => "ragged_row",
         }
     }
 }
@@ -97,6 +114,38 @@ pub struct JsonOptions {
     pub fields: Vec<String>,
     /// Key field(s); joined with `:` when several. Empty = line number.
     pub key: Vec<String>,
+    /// Field naming the data subject (a string or number; missing or null = none).
+    pub subject: Option<String>,
+}
+
+/// Whether `pattern` holds glob metacharacters (`*`, `?`).
+pub fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?'])
+}
+
+/// Match `name` against a glob: `*` = any run of chars, `?` = one char; case-sensitive.
+pub fn is_glob_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    // Classic backtracking over the last `*`: linear for patterns with one star.
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if let Some((sp, sn)) = star {
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
 }
 
 /// Reads a line of at most `max` bytes (excluding the terminator). Returns the number of
@@ -233,6 +282,7 @@ impl<R: BufRead + Send> RecordSource for TextLines<R> {
                 }],
                 raw: text,
                 terminator,
+                subject: None,
             },
         )))
     }
@@ -344,26 +394,59 @@ pub fn parse_json_record(
         parts.join(":")
     };
 
-    let mut fields = Vec::new();
+    let subject = match &options.subject {
+        None => None,
+        Some(name) => lookup(&top, name)
+            .map_err(|reason| skip(SkipKind::InvalidJson, Some(key.clone()), Some(name), reason))?
+            .and_then(key_text),
+    };
+
+    let mut fields: Vec<Field> = Vec::new();
+    let string_field = |name: &String| -> Option<Field> {
+        let rv = top[name];
+        match serde_json::from_str(rv.get()) {
+            Ok(serde_json::Value::String(s)) => {
+                let start = offset_of(rv);
+                Some(Field {
+                    name: name.clone(),
+                    text: s,
+                    raw_span: Some((start, start + rv.get().len())),
+                })
+            }
+            _ => None,
+        }
+    };
+    let is_key_or_subject = |name: &str| {
+        options.key.iter().any(|k| k == name) || options.subject.as_deref() == Some(name)
+    };
     if options.fields.is_empty() {
         let mut names: Vec<&String> = top.keys().collect();
         names.sort_by_key(|n| offset_of(top[*n]));
         for name in names {
-            if options.key.iter().any(|k| k == name) {
+            if is_key_or_subject(name) {
                 continue;
             }
-            let rv = top[name];
-            if let Ok(serde_json::Value::String(s)) = serde_json::from_str(rv.get()) {
-                let start = offset_of(rv);
-                fields.push(Field {
-                    name: name.clone(),
-                    text: s,
-                    raw_span: Some((start, start + rv.get().len())),
-                });
-            }
+            fields.extend(string_field(name));
         }
     } else {
         for name in &options.fields {
+            if is_glob(name) && !top.contains_key(name) {
+                // A glob selects the top-level string fields it matches (none is fine).
+                let mut names: Vec<&String> = top
+                    .keys()
+                    .filter(|n| is_glob_match(name, n) && !is_key_or_subject(n))
+                    .collect();
+                names.sort_by_key(|n| offset_of(top[*n]));
+                for n in names {
+                    if !fields.iter().any(|f| &f.name == n) {
+                        fields.extend(string_field(n));
+                    }
+                }
+                continue;
+            }
+            if fields.iter().any(|f| &f.name == name) {
+                continue;
+            }
             let rv = lookup(&top, name)
                 .map_err(|reason| {
                     skip(SkipKind::InvalidJson, Some(key.clone()), Some(name), reason)
@@ -415,6 +498,7 @@ pub fn parse_json_record(
         fields,
         raw,
         terminator,
+        subject,
     })
 }
 
@@ -472,7 +556,23 @@ mod tests {
         JsonOptions {
             fields: fields.iter().map(|s| s.to_string()).collect(),
             key: key.iter().map(|s| s.to_string()).collect(),
+            subject: None,
         }
+    }
+
+    #[test]
+    fn globs() {
+        assert!(is_glob_match("note*", "notes"));
+        assert!(is_glob_match("note*", "note"));
+        assert!(is_glob_match("*_note", "call_note"));
+        assert!(is_glob_match("n?te", "note"));
+        assert!(is_glob_match("*a*b*", "xxaxxbxx"));
+        assert!(!is_glob_match("note*", "Note"));
+        assert!(!is_glob_match("n?te", "nte"));
+        let raw = r#"{"id": 1, "note_a": "x", "other": "y", "note_b": "z", "note_n": 3}"#;
+        let r = parse_json_record(raw.into(), "", 1, &opts(&["note*"], &["id"])).unwrap();
+        let names: Vec<&str> = r.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["note_a", "note_b"]);
     }
 
     #[test]
