@@ -3,6 +3,7 @@
 mod args;
 mod check;
 mod common;
+mod db;
 mod lexicon_cmd;
 mod scan;
 

@@ -16,6 +16,9 @@ use super::ExitCode;
 const MAX_SKIP_LINES: u64 = 100;
 
 fn source(input: &InputArgs) -> Result<Box<dyn RecordSource>> {
+    if super::db::is_db_input(input) {
+        return super::db::source(input);
+    }
     let reader = common::open_input(&input.input)?;
     if input.text {
         if !input.field.is_empty() || !input.key.is_empty() {
@@ -42,7 +45,7 @@ fn source(input: &InputArgs) -> Result<Box<dyn RecordSource>> {
     )))
 }
 
-struct BoxedSource(Box<dyn RecordSource>);
+pub(super) struct BoxedSource(pub(super) Box<dyn RecordSource>);
 
 impl RecordSource for BoxedSource {
     fn next_record(&mut self) -> Option<io::Result<Result<art9::input::Record, Skipped>>> {
@@ -51,7 +54,7 @@ impl RecordSource for BoxedSource {
 }
 
 /// Report one skipped record on stderr (no record text, ever).
-fn report_skip(input: &str, s: &Skipped, count: &mut u64) {
+pub(super) fn report_skip(input: &str, s: &Skipped, count: &mut u64) {
     *count += 1;
     if *count > MAX_SKIP_LINES {
         return;
@@ -71,7 +74,7 @@ fn report_skip(input: &str, s: &Skipped, count: &mut u64) {
     eprintln!("{msg}");
 }
 
-fn finish_skips(count: u64) {
+pub(super) fn finish_skips(count: u64) {
     if count > MAX_SKIP_LINES {
         eprintln!(
             "art9: ... and {} more skipped records (see the summary)",
@@ -80,7 +83,7 @@ fn finish_skips(count: u64) {
     }
 }
 
-fn exit_for(summary: &Summary) -> ExitCode {
+pub(super) fn exit_for(summary: &Summary) -> ExitCode {
     if summary.records_skipped > 0 {
         ExitCode::Error
     } else if summary.total_findings() > 0 {
@@ -112,7 +115,7 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
     let mut printer = Printer::new(BufWriter::with_capacity(256 * 1024, stdout.lock()), format);
     printer.begin(a.include_text)?;
     let mut skips = 0;
-    let input_name = a.input.input.clone();
+    let input_name = super::db::display_name(&a.input);
     let include_text = a.include_text;
     let summary = pipeline::run(src, &scanner, &options, |item| {
         match item {
@@ -160,16 +163,19 @@ fn masked_record(item_raw: &str, replacements: &mut [(usize, usize, String)]) ->
 }
 
 pub fn mask(a: MaskArgs) -> Result<ExitCode> {
+    if super::db::is_db_input(&a.input) {
+        return super::db::mask(a);
+    }
     let scanner = common::scanner(&a.lexicons)?;
     let policy = common::policy(&a.policy)?;
-    if a.output != "-"
+    let Some(output) = a.output.clone() else {
+        bail!("mask needs -o OUT (or - for standard output)");
+    };
+    if output != "-"
         && a.input.input != "-"
-        && common::same_file(Path::new(&a.input.input), Path::new(&a.output))
+        && common::same_file(Path::new(&a.input.input), Path::new(&output))
     {
-        bail!(
-            "refusing to write the masked copy over the input ({}); choose another -o",
-            a.output
-        );
+        bail!("refusing to write the masked copy over the input ({output}); choose another -o");
     }
     let json = !a.input.text;
     let src = BoxedSource(source(&a.input)?);
@@ -179,13 +185,13 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         policy: Some(policy),
         mask: true,
     };
-    let (mut writer, temp): (Box<dyn Write>, Option<tempfile::NamedTempFile>) = if a.output == "-" {
+    let (mut writer, temp): (Box<dyn Write>, Option<tempfile::NamedTempFile>) = if output == "-" {
         (
             Box::new(BufWriter::with_capacity(256 * 1024, io::stdout().lock())),
             None,
         )
     } else {
-        let out = Path::new(&a.output);
+        let out = Path::new(&output);
         let dir = match out.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -237,8 +243,8 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
     drop(writer);
     if let Some(tmp) = temp {
         tmp.as_file().sync_all().ok();
-        tmp.persist(&a.output)
-            .with_context(|| format!("cannot rename the masked copy to {}", a.output))?;
+        tmp.persist(&output)
+            .with_context(|| format!("cannot rename the masked copy to {output}"))?;
     }
     if !a.quiet {
         eprintln!("{}", summary_text(&summary));
