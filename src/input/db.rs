@@ -355,6 +355,10 @@ impl DbSpec {
 }
 
 /// A field value as read, before it becomes a [`super::Field`].
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
 pub(crate) enum FieldValue {
     /// Text.
     Text(String),
@@ -367,6 +371,10 @@ pub(crate) enum FieldValue {
 }
 
 /// Turn one row into a record or a skip, naming source, key and column in every reason.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
 pub(crate) fn build_record(
     spec: &DbSpec,
     line: u64,
