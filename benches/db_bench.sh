@@ -22,7 +22,8 @@ BIN=target/release/art9
 
 echo "== generating $rows notes" >&2
 mb=$(( rows / 3000 + 2 ))
-python3 "$gen" --size-mb "$mb" --seed 1 --format jsonl --out - | head -n "$rows" | python3 -c '
+python3 "$gen" --size-mb "$mb" --seed 1 --format jsonl --out "$tmp/notes.jsonl"
+head -n "$rows" "$tmp/notes.jsonl" | python3 -c '
 import json, sys
 esc = lambda s: s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 for line in sys.stdin:
