@@ -27,6 +27,9 @@ EXAMPLES:
   art9 mask examples/crm-notes.csv --field note --key id -o masked.csv
   art9 scan notes.txt --text --format jsonl
   art9 mask examples/crm-notes.jsonl --field note --key id --policy default -o masked.jsonl
+  art9 scan sqlite:crm.db --table notes --field body --key id
+  art9 scan postgres://art9@db.example/crm --table notes --field body --key id
+  art9 mask mysql://root@127.0.0.1/crm --table notes --field body --key id --into notes_masked
   art9 check 'Klant heeft diabetes'
   echo 'she is a devout Muslim' | art9 check - --policy strict
   art9 lexicon test";
@@ -171,6 +174,41 @@ pub struct InputArgs {
     /// Records per batch handed to the workers.
     #[arg(long, value_name = "N", default_value_t = 1024, hide = true)]
     pub batch_records: usize,
+    #[command(flatten)]
+    pub db: DbInputArgs,
+}
+
+/// Database input (the input is `sqlite:FILE`, `postgres://...`, `mysql://...`, or `env:`).
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Database input")]
+pub struct DbInputArgs {
+    /// Database table to read (with a database input: sqlite:FILE, postgres://USER@HOST/DB,
+    /// mysql://USER@HOST/DB, or env: / no input to use $ART9_DATABASE_URL). --field names the
+    /// text column(s), --key the key column(s).
+    #[arg(long, value_name = "TABLE")]
+    pub table: Option<String>,
+    /// SQL query to read instead of a table (scan only); --field and --key name its columns.
+    #[arg(long, value_name = "SQL", conflicts_with = "table")]
+    pub query: Option<String>,
+}
+
+/// How `mask` writes back to a database.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Database masking")]
+pub struct DbMaskArgs {
+    /// Write every row, masked, into this new table (same column types as --table). Rows go
+    /// to a staging table first; it is renamed only after the row count is verified.
+    #[arg(long, value_name = "TABLE", conflicts_with = "update")]
+    pub into: Option<String>,
+    /// With --into: drop and replace an existing table of that name.
+    #[arg(long, requires = "into")]
+    pub replace: bool,
+    /// Mask the source table in place (needs --key; one transaction per batch).
+    #[arg(long)]
+    pub update: bool,
+    /// Print which key/field would change (never the text); write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -218,9 +256,11 @@ pub struct MaskArgs {
     pub policy: String,
     /// Output file (written to a temporary file, then renamed), or - for standard output.
     /// Never the input file. Same format, encoding, BOM, delimiter and per-field quoting as
-    /// the input; only masked fields change.
+    /// the input; only masked fields change. (Databases: --into or --update instead.)
     #[arg(long, short = 'o', value_name = "OUT|-")]
-    pub output: String,
+    pub output: Option<String>,
+    #[command(flatten)]
+    pub db: DbMaskArgs,
     /// Do not print the summary (or the progress bar) on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,

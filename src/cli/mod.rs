@@ -20,6 +20,7 @@ macro_rules! out {
 mod args;
 mod check;
 mod common;
+mod db;
 mod eval;
 mod lexicon_cmd;
 mod progress;

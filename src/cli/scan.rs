@@ -90,6 +90,23 @@ fn names(list: &[String], what: &str) -> Result<Vec<String>> {
 
 /// Open the input as its format says. `spans`: locate fields for masking.
 fn open(input: &InputArgs, spans: bool) -> Result<Opened> {
+    if super::db::is_db_input(input) {
+        if input.subject.is_some() || input.subject_id.is_some() {
+            bail!("--subject and --subject-id are not supported for database input yet (select one subject with --query)");
+        }
+        return Ok(Opened {
+            source: super::db::source(input)?,
+            kind: Kind::Jsonl,
+            sniffed: Sniffed {
+                encoding: TextEncoding::Utf8,
+                bom: false,
+                explicit: false,
+            },
+            header_raw: Vec::new(),
+            bytes: Arc::new(AtomicU64::new(0)),
+            total: None,
+        });
+    }
     let format = in_format(input)?;
     let is_csv = matches!(format, InFormatArg::Csv | InFormatArg::Tsv);
     if !is_csv && (input.delimiter.is_some() || input.no_header) {
@@ -181,7 +198,7 @@ fn pipeline_options(input: &InputArgs, mask: bool, stop: Arc<AtomicBool>) -> Opt
     }
 }
 
-struct BoxedSource(Box<dyn RecordSource>);
+pub(super) struct BoxedSource(pub(super) Box<dyn RecordSource>);
 
 impl RecordSource for BoxedSource {
     fn next_record(&mut self) -> Option<io::Result<Result<art9::input::Record, Skipped>>> {
@@ -190,7 +207,7 @@ impl RecordSource for BoxedSource {
 }
 
 /// Report one skipped record on stderr (no record text, ever).
-fn report_skip(input: &str, s: &Skipped, count: &mut u64) {
+pub(super) fn report_skip(input: &str, s: &Skipped, count: &mut u64) {
     *count += 1;
     if *count > MAX_SKIP_LINES {
         return;
@@ -210,7 +227,7 @@ fn report_skip(input: &str, s: &Skipped, count: &mut u64) {
     eprintln!("{msg}");
 }
 
-fn finish_skips(count: u64) {
+pub(super) fn finish_skips(count: u64) {
     if count > MAX_SKIP_LINES {
         eprintln!(
             "art9: ... and {} more skipped records (see the summary)",
@@ -219,7 +236,7 @@ fn finish_skips(count: u64) {
     }
 }
 
-fn exit_for(summary: &Summary) -> ExitCode {
+pub(super) fn exit_for(summary: &Summary) -> ExitCode {
     if summary.records_skipped > 0 || summary.stopped_early {
         ExitCode::Error
     } else if summary.total_findings() > 0 {
@@ -258,7 +275,7 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
     let mut printer = Printer::new(BufWriter::with_capacity(256 * 1024, stdout.lock()), format);
     printer.begin(a.include_text)?;
     let mut skips = 0;
-    let input_name = a.input.input.clone();
+    let input_name = super::db::display_name(&a.input);
     let include_text = a.include_text;
     let result = pipeline::run(src, &scanner, &options, |item| {
         progress.record();
@@ -360,17 +377,20 @@ fn masked_record(item_raw: &str, replacements: &mut [(usize, usize, String)]) ->
 }
 
 pub fn mask(a: MaskArgs) -> Result<ExitCode> {
+    if super::db::is_db_input(&a.input) {
+        return super::db::mask(a);
+    }
     let stop = progress::stop_flag();
     let scanner = common::scanner(&a.lexicons)?;
     let policy = common::policy(&a.policy)?;
-    if a.output != "-"
+    let Some(output) = a.output.clone() else {
+        bail!("mask needs -o OUT (or - for standard output)");
+    };
+    if output != "-"
         && a.input.input != "-"
-        && common::same_file(Path::new(&a.input.input), Path::new(&a.output))
+        && common::same_file(Path::new(&a.input.input), Path::new(&output))
     {
-        bail!(
-            "refusing to write the masked copy over the input ({}); choose another -o",
-            a.output
-        );
+        bail!("refusing to write the masked copy over the input ({output}); choose another -o");
     }
     let opened = open(&a.input, true)?;
     let kind = opened.kind;
@@ -380,13 +400,13 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         policy: Some(policy),
         ..pipeline_options(&a.input, true, stop)
     };
-    let (writer, temp): (Box<dyn Write>, Option<tempfile::NamedTempFile>) = if a.output == "-" {
+    let (writer, temp): (Box<dyn Write>, Option<tempfile::NamedTempFile>) = if output == "-" {
         (
             Box::new(BufWriter::with_capacity(256 * 1024, io::stdout().lock())),
             None,
         )
     } else {
-        let out = Path::new(&a.output);
+        let out = Path::new(&output);
         let dir = match out.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -459,8 +479,8 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         .context("writing the masked copy")?;
     if let Some(tmp) = temp {
         tmp.as_file().sync_all().ok();
-        tmp.persist(&a.output)
-            .with_context(|| format!("cannot rename the masked copy to {}", a.output))?;
+        tmp.persist(&output)
+            .with_context(|| format!("cannot rename the masked copy to {output}"))?;
     }
     if !a.quiet {
         eprintln!("{}", summary_text(&summary));

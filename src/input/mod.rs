@@ -18,6 +18,14 @@ use std::io::{self, BufRead};
 
 use serde_json::value::RawValue;
 
+pub mod db;
+#[cfg(feature = "mysql")]
+pub mod mysql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
 /// Default limit for one record (line) in bytes: 10 MB.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 10 * 1024 * 1024;
 

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Database scan benchmark: art9 against each database's own export floor.
+#   benches/db_bench.sh [--rows N]     (default 1,000,000)
+# Loads N synthetic notes (shared/bench/gen_corpus.py) into PostgreSQL and MariaDB (table
+# notes in database art9_bench), then times
+#   psql -c "\copy (SELECT id, body FROM notes) TO '/dev/null'"   vs  art9 scan postgres://...
+#   mariadb -e 'SELECT id, body FROM notes' > /dev/null            vs  art9 scan mysql://...
+# with a release build, and prints the ratios. Servers as in ci/db-setup.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rows=1000000
+[ "${1:-}" = "--rows" ] && rows=$2
+gen=${GEN_CORPUS:-../shared/bench/gen_corpus.py}
+[ -f "$gen" ] || gen=/work/shared/bench/gen_corpus.py
+db=art9_bench
+PG="postgres://postgres@127.0.0.1:5432/$db"
+MY="mysql://root@127.0.0.1:3306/$db"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+cargo build --release --quiet
+BIN=target/release/art9
+
+echo "== generating $rows notes" >&2
+mb=$(( rows / 3000 + 2 ))
+python3 "$gen" --size-mb "$mb" --seed 1 --format jsonl --out "$tmp/notes.jsonl"
+head -n "$rows" "$tmp/notes.jsonl" | python3 -c '
+import json, sys
+esc = lambda s: s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+for line in sys.stdin:
+    r = json.loads(line)
+    sys.stdout.write(esc(r["id"]) + "\t" + esc(r["customer_id"]) + "\t" + esc(r["text"]) + "\n")
+' > "$tmp/notes.tsv"
+n=$(wc -l < "$tmp/notes.tsv"); bytes=$(stat -c %s "$tmp/notes.tsv")
+echo "== $n rows, $bytes bytes" >&2
+
+echo "== loading PostgreSQL" >&2
+psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+psql -q -h 127.0.0.1 -U postgres -d $db \
+  -c "CREATE TABLE notes (id text PRIMARY KEY, customer_id text, body text)" \
+  -c "\\copy notes FROM '$tmp/notes.tsv'" -c "VACUUM ANALYZE notes"
+echo "== loading MariaDB" >&2
+mariadb -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
+mariadb --local-infile=1 -h 127.0.0.1 -u root $db -e "SET GLOBAL local_infile=1; CREATE TABLE notes (id varchar(32) PRIMARY KEY, customer_id varchar(16), body text) CHARSET utf8mb4; LOAD DATA LOCAL INFILE '$tmp/notes.tsv' INTO TABLE notes CHARACTER SET utf8mb4; ANALYZE TABLE notes" >/dev/null
+
+t() { local s e; s=$(date +%s.%N); "$@"; e=$(date +%s.%N); echo "$e - $s" | bc; }
+best() { # best of 3 runs
+  local b=999999 x
+  for _ in 1 2 3; do x=$(t "$@"); b=$(echo "if ($x < $b) $x else $b" | bc); done
+  echo "$b"
+}
+pg_floor() { psql -q -h 127.0.0.1 -U postgres -d $db -c "\\copy (SELECT id, body FROM notes) TO '/dev/null'"; }
+pg_art9() { "$BIN" scan "$PG" --table notes --field body --key id --format jsonl -q > /dev/null || [ $? = 1 ]; }
+my_floor() { mariadb -h 127.0.0.1 -u root $db -e 'SELECT id, body FROM notes' > /dev/null; }
+my_art9() { "$BIN" scan "$MY" --table notes --field body --key id --format jsonl -q > /dev/null || [ $? = 1 ]; }
+
+pf=$(best pg_floor); pa=$(best pg_art9); mf=$(best my_floor); ma=$(best my_art9)
+findings=$("$BIN" scan "$PG" --table notes --field body --key id --format jsonl -q | wc -l || true)
+printf 'rows %s  bytes %s  findings %s  (best of 3, seconds)\n' "$n" "$bytes" "$findings"
+printf 'postgres  floor %.2f  art9 %.2f  ratio %.2f\n' "$pf" "$pa" "$(echo "$pa / $pf" | bc -l)"
+printf 'mariadb   floor %.2f  art9 %.2f  ratio %.2f\n' "$mf" "$ma" "$(echo "$ma / $mf" | bc -l)"

@@ -1,0 +1,296 @@
+//! Database input for `scan` and database write-back for `mask`: `sqlite:`, `postgres://`,
+//! `mysql://` connection strings (or `$ART9_DATABASE_URL`). `scan.rs` delegates here when the
+//! input is a database; everything database-specific stays in this file.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+use art9::input::db::{
+    redact, ChannelSource, DbError, DbErrorKind, DbKind, DbSpec, DbUrl, DbWriter, MaskedRow,
+    SourceStats, WriteMode, DATABASE_URL_ENV,
+};
+use art9::input::{Record, RecordSource, Skipped};
+use art9::output::summary_text;
+use art9::pipeline::{self, Item, Options};
+
+use super::args::{InputArgs, MaskArgs};
+use super::common;
+use super::scan::{exit_for, finish_skips, report_skip, BoxedSource};
+use super::ExitCode;
+
+/// Whether the input names a database (a URL, `env:`, or no input with --table/--query).
+pub fn is_db_input(input: &InputArgs) -> bool {
+    DbUrl::is_db_input(&input.input)
+        || (input.input == "-" && (input.db.table.is_some() || input.db.query.is_some()))
+}
+
+/// The input as shown in messages: URLs with the password redacted.
+pub fn display_name(input: &InputArgs) -> String {
+    if !is_db_input(input) {
+        return input.input.clone();
+    }
+    match url(input) {
+        Ok(u) => u.to_string(),
+        Err(_) => redact(&input.input),
+    }
+}
+
+fn url(input: &InputArgs) -> Result<DbUrl, DbError> {
+    if input.input == "-" {
+        if std::env::var_os(DATABASE_URL_ENV).is_none() {
+            return Err(DbError::new(
+                DbErrorKind::Url,
+                format!(
+                    "--table/--query need a database input (sqlite:FILE, postgres://..., \
+                     mysql://...) or {DATABASE_URL_ENV}"
+                ),
+            ));
+        }
+        return DbUrl::parse("env:");
+    }
+    DbUrl::parse(&input.input)
+}
+
+fn spec(input: &InputArgs) -> Result<DbSpec> {
+    if input.text {
+        bail!("--text does not apply to database input");
+    }
+    let mut fields: Vec<String> = Vec::new();
+    for f in &input.field {
+        if !fields.contains(f) {
+            fields.push(f.clone());
+        }
+    }
+    let spec = DbSpec {
+        table: input.db.table.clone(),
+        query: input.db.query.clone(),
+        fields,
+        key: input.key.clone(),
+        max_field_bytes: input.max_record_bytes,
+        ..DbSpec::default()
+    };
+    spec.validate()?;
+    Ok(spec)
+}
+
+fn open_source(url: &DbUrl, spec: &DbSpec, stats: Arc<SourceStats>) -> Result<ChannelSource> {
+    let _ = (spec, &stats);
+    let source = match url.kind {
+        #[cfg(feature = "sqlite")]
+        DbKind::Sqlite => art9::input::sqlite::open_source(url, spec, stats)?,
+        #[cfg(feature = "postgres")]
+        DbKind::Postgres => art9::input::postgres::open_source(url, spec, stats)?,
+        #[cfg(feature = "mysql")]
+        DbKind::Mysql => art9::input::mysql::open_source(url, spec, stats)?,
+        #[allow(unreachable_patterns)]
+        other => bail!("this art9 was built without {} support", other.as_str()),
+    };
+    Ok(source)
+}
+
+fn open_writer(
+    url: &DbUrl,
+    spec: &DbSpec,
+    mode: WriteMode,
+    batch: usize,
+) -> Result<Box<dyn DbWriter>> {
+    let _ = (spec, &mode, batch);
+    let writer = match url.kind {
+        #[cfg(feature = "sqlite")]
+        DbKind::Sqlite => art9::input::sqlite::open_writer(url, spec, mode, batch)?,
+        #[cfg(feature = "postgres")]
+        DbKind::Postgres => art9::input::postgres::open_writer(url, spec, mode, batch)?,
+        #[cfg(feature = "mysql")]
+        DbKind::Mysql => art9::input::mysql::open_writer(url, spec, mode, batch)?,
+        #[allow(unreachable_patterns)]
+        other => bail!("this art9 was built without {} support", other.as_str()),
+    };
+    Ok(writer)
+}
+
+/// Reports NULL field values (scanned as empty text) when the source ends.
+struct CountingSource {
+    inner: ChannelSource,
+    stats: Arc<SourceStats>,
+    what: String,
+}
+
+impl RecordSource for CountingSource {
+    fn next_record(&mut self) -> Option<io::Result<Result<Record, Skipped>>> {
+        let next = self.inner.next_record();
+        if next.is_none() {
+            let n = self.stats.null_count();
+            if n > 0 {
+                eprintln!(
+                    "art9: {}: {n} NULL field values scanned as empty text",
+                    self.what
+                );
+            }
+        }
+        next
+    }
+}
+
+/// The record source for `scan` on a database.
+pub fn source(input: &InputArgs) -> Result<Box<dyn RecordSource>> {
+    let url = url(input)?;
+    let spec = spec(input)?;
+    let stats = Arc::new(SourceStats::default());
+    let inner = open_source(&url, &spec, stats.clone())?;
+    Ok(Box::new(CountingSource {
+        inner,
+        stats,
+        what: format!("{url}: {}", spec.source_name()),
+    }))
+}
+
+/// `art9 mask DB --table T --field F --key K (--into NEW [--replace] | --update) [--dry-run]`.
+pub fn mask(a: MaskArgs) -> Result<ExitCode> {
+    if a.output.is_some() {
+        bail!("-o writes files; for a database use --into TABLE or --update");
+    }
+    let url = url(&a.input)?;
+    let mut spec = spec(&a.input)?;
+    let Some(table) = spec.table.clone() else {
+        bail!("mask on a database needs --table (--query is for scan only)");
+    };
+    let mode = match (&a.db.into, a.db.update) {
+        (Some(into), false) => {
+            art9::input::db::check_ident("table", into, true)?;
+            if into == &table {
+                bail!("--into names the source table {table}; use --update to mask in place");
+            }
+            WriteMode::Into {
+                table: into.clone(),
+                replace: a.db.replace,
+            }
+        }
+        (None, true) => {
+            if spec.key.is_empty() {
+                bail!("--update needs --key (the column(s) that identify a row)");
+            }
+            WriteMode::Update
+        }
+        _ => bail!("mask on a database needs --into NEW_TABLE or --update"),
+    };
+    spec.capture_keys = true;
+    spec.capture_row = matches!(mode, WriteMode::Into { .. }) && !a.db.dry_run;
+
+    let scanner = common::scanner(&a.lexicons)?;
+    let policy = common::policy(&a.policy)?;
+    let options = Options {
+        threads: a.input.threads,
+        batch_records: a.input.batch_records,
+        policy: Some(policy),
+        mask: true,
+        strip_html: a.input.strip_html,
+        subject_id: None,
+        stop: Some(super::progress::stop_flag()),
+    };
+    let stats = Arc::new(SourceStats::default());
+    let src = open_source(&url, &spec, stats.clone())?;
+    let what = format!("{url}: table {table}");
+    let src = BoxedSource(Box::new(CountingSource {
+        inner: src,
+        stats,
+        what: what.clone(),
+    }));
+    let mut writer = if a.db.dry_run {
+        None
+    } else {
+        Some(open_writer(
+            &url,
+            &spec,
+            mode.clone(),
+            a.input.batch_records,
+        )?)
+    };
+    let mut write_error: Option<DbError> = None;
+    let mut skips = 0;
+    let mut would_change = 0u64;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let input_name = url.to_string();
+    let result = pipeline::run(src, &scanner, &options, |item| {
+        match item {
+            Item::Skipped(s) => report_skip(&input_name, s, &mut skips),
+            // Databases are never filtered by subject (subject_id is None above).
+            Item::Filtered(_) => {}
+            Item::Scanned { record, fields } => {
+                let masked: Vec<Option<&str>> =
+                    fields.iter().map(|f| f.masked.as_deref()).collect();
+                if let Some(w) = writer.as_mut() {
+                    if let Err(e) = w.write(MaskedRow { record, masked }) {
+                        let line = e.to_string();
+                        write_error = Some(e);
+                        return Err(io::Error::other(line));
+                    }
+                } else {
+                    for (f, m) in fields.iter().zip(&masked) {
+                        if m.is_some() {
+                            would_change += 1;
+                            writeln!(
+                                out,
+                                "would mask key={} field={} (row {})",
+                                record.key, f.name, record.line
+                            )?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    });
+    out.flush().ok();
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            let written = writer.as_mut().map(|w| w.abort());
+            let err = match write_error {
+                Some(w) => anyhow::Error::new(w),
+                None => anyhow::Error::new(e),
+            };
+            return Err(match written {
+                Some(w) => err.context(format!("masking stopped; {w}")),
+                None => err.context("masking stopped (dry run: nothing was written)"),
+            });
+        }
+    };
+    finish_skips(skips);
+    let report = match writer.as_mut() {
+        Some(w) => match w.finish() {
+            Ok(r) => Some(r),
+            Err(e) => {
+                let written = w.abort();
+                return Err(anyhow::Error::new(e).context(format!("masking stopped; {written}")));
+            }
+        },
+        None => None,
+    };
+    if !a.quiet {
+        eprintln!("{}", summary_text(&summary));
+        match (&mode, report) {
+            (WriteMode::Into { table: into, .. }, Some(r)) => eprintln!(
+                "art9: {what}: wrote {} rows to table {into} (row count verified)",
+                r.rows_written
+            ),
+            (WriteMode::Update, Some(r)) => {
+                eprintln!("art9: {what}: masked {} rows in place", r.rows_updated)
+            }
+            (_, None) => eprintln!(
+                "art9: {what}: dry run: {would_change} field values would be masked; nothing \
+                 was written"
+            ),
+        }
+        if summary.records_skipped > 0 {
+            if let WriteMode::Into { table: into, .. } = &mode {
+                eprintln!(
+                    "art9: {} skipped rows are NOT in table {into} (they could not be read)",
+                    summary.records_skipped
+                );
+            }
+        }
+    }
+    Ok(exit_for(&summary))
+}

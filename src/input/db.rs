@@ -1,0 +1,809 @@
+//! What the database sources and writers share: connection strings (with password redaction),
+//! safe identifiers, the typed [`DbError`], and a thread-backed [`RecordSource`].
+//!
+//! Database drivers hand out row iterators that borrow the connection, so each source runs
+//! its query on its own thread and passes records through a bounded channel
+//! ([`ROWS_IN_FLIGHT`]): memory stays bounded whatever the table size, and the pipeline sees
+//! an ordinary `RecordSource`.
+//!
+//! Nothing in this module ever puts a password or a note's text into a message.
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Record, RecordSource, Skipped};
+
+/// Records buffered between a database reader thread and the pipeline.
+pub const ROWS_IN_FLIGHT: usize = 1024;
+/// Rows fetched from the server per round trip (PostgreSQL cursor, SQLite page).
+pub const FETCH_ROWS: usize = 1000;
+/// Environment variable holding a connection string when the input is omitted or `env:`.
+pub const DATABASE_URL_ENV: &str = "ART9_DATABASE_URL";
+
+/// Which database a connection string names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DbKind {
+    /// `sqlite:path`
+    Sqlite,
+    /// `postgres://` or `postgresql://`
+    Postgres,
+    /// `mysql://` or `mariadb://`
+    Mysql,
+}
+
+impl DbKind {
+    /// Short name for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DbKind::Sqlite => "sqlite",
+            DbKind::Postgres => "postgres",
+            DbKind::Mysql => "mysql",
+        }
+    }
+
+    /// Quote an identifier that [`check_ident`] accepted.
+    pub fn quote(self, ident: &str) -> String {
+        match self {
+            DbKind::Mysql => format!("`{ident}`"),
+            DbKind::Sqlite | DbKind::Postgres => format!("\"{ident}\""),
+        }
+    }
+
+    /// Quote a possibly schema-qualified table name (`schema.table`).
+    pub fn quote_table(self, table: &str) -> String {
+        table
+            .split('.')
+            .map(|p| self.quote(p))
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+}
+
+/// A parsed connection string. `Display` shows it with the password replaced by `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DbUrl {
+    /// The database kind.
+    pub kind: DbKind,
+    /// What the driver gets: a file path for SQLite, the URL otherwise.
+    target: String,
+    /// The password, if any, so that driver messages can be scrubbed.
+    password: Option<String>,
+}
+
+impl fmt::Debug for DbUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DbUrl({self})")
+    }
+}
+
+impl fmt::Display for DbUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            DbKind::Sqlite => write!(f, "sqlite:{}", self.target),
+            _ => f.write_str(&redact(&self.target)),
+        }
+    }
+}
+
+impl DbUrl {
+    /// Whether `input` looks like a database connection string (or `env:`).
+    pub fn is_db_input(input: &str) -> bool {
+        input == "env:"
+            || [
+                "sqlite:",
+                "postgres://",
+                "postgresql://",
+                "mysql://",
+                "mariadb://",
+            ]
+            .iter()
+            .any(|p| input.starts_with(p))
+    }
+
+    /// Parse a connection string; `env:` reads [`DATABASE_URL_ENV`].
+    ///
+    /// # Errors
+    /// An unknown scheme, an empty SQLite path, or `env:` with the variable unset.
+    pub fn parse(input: &str) -> Result<DbUrl, DbError> {
+        if input == "env:" {
+            return match std::env::var(DATABASE_URL_ENV) {
+                Ok(v) if !v.is_empty() && v != "env:" => DbUrl::parse(&v),
+                _ => Err(DbError::new(
+                    DbErrorKind::Url,
+                    format!("{DATABASE_URL_ENV} is not set"),
+                )),
+            };
+        }
+        if let Some(rest) = input.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() {
+                return Err(DbError::new(
+                    DbErrorKind::Url,
+                    "sqlite: needs a file path (sqlite:crm.db)".into(),
+                ));
+            }
+            return Ok(DbUrl {
+                kind: DbKind::Sqlite,
+                target: path.to_string(),
+                password: None,
+            });
+        }
+        let (kind, target) = if let Some(rest) = input.strip_prefix("postgresql://") {
+            (DbKind::Postgres, format!("postgres://{rest}"))
+        } else if input.starts_with("postgres://") {
+            (DbKind::Postgres, input.to_string())
+        } else if let Some(rest) = input.strip_prefix("mariadb://") {
+            (DbKind::Mysql, format!("mysql://{rest}"))
+        } else if input.starts_with("mysql://") {
+            (DbKind::Mysql, input.to_string())
+        } else {
+            return Err(DbError::new(
+                DbErrorKind::Url,
+                format!(
+                    "{}: not a database URL (sqlite:FILE, postgres://..., mysql://...)",
+                    redact(input)
+                ),
+            ));
+        };
+        let password = password_of(&target);
+        Ok(DbUrl {
+            kind,
+            target,
+            password,
+        })
+    }
+
+    /// The SQLite file path, or the URL for the server drivers. Contains the password:
+    /// hand it to the driver only, never print it.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Make a driver message safe to show: one line, the password replaced.
+    pub fn scrub(&self, message: &str) -> String {
+        let mut m = message.replace(['\n', '\r'], " ");
+        if self.password.is_some() {
+            // Drivers may echo the URL with the password percent-encoded.
+            m = m.replace(&self.target, &redact(&self.target));
+        }
+        if let Some(p) = self.password.as_deref().filter(|p| !p.is_empty()) {
+            m = m.replace(p, "***");
+        }
+        m
+    }
+}
+
+/// The userinfo part of `scheme://userinfo@host/...`, if any.
+fn userinfo(url: &str) -> Option<(usize, usize)> {
+    let start = url.find("://")? + 3;
+    let rest = &url[start..];
+    let end_auth = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let at = rest[..end_auth].rfind('@')?;
+    Some((start, start + at))
+}
+
+fn password_of(url: &str) -> Option<String> {
+    let mut found = None;
+    if let Some((s, e)) = userinfo(url) {
+        if let Some(colon) = url[s..e].find(':') {
+            found = Some(percent_decode(&url[s + colon + 1..e]));
+        }
+    }
+    if found.is_none() {
+        if let Some(q) = url.find('?') {
+            for pair in url[q + 1..].split('&') {
+                if let Some(v) = pair.strip_prefix("password=") {
+                    found = Some(percent_decode(v));
+                }
+            }
+        }
+    }
+    found
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Replace the password in a URL (`user:pass@` and `password=` parameters) with `***`.
+pub fn redact(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some((s, e)) = userinfo(url) {
+        if let Some(colon) = url[s..e].find(':') {
+            out = format!("{}***{}", &url[..s + colon + 1], &url[e..]);
+        }
+    }
+    if let Some(q) = out.find('?') {
+        let (head, query) = out.split_at(q + 1);
+        let query = query
+            .split('&')
+            .map(|pair| {
+                if pair.starts_with("password=") {
+                    "password=***".to_string()
+                } else {
+                    pair.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        out = format!("{head}{query}");
+    }
+    out
+}
+
+/// Accept plain identifiers only: `[A-Za-z_][A-Za-z0-9_]*`, at most 63 bytes, so that quoting
+/// them is always safe in every dialect. `allow_schema` also accepts `schema.table`.
+///
+/// # Errors
+/// Anything else, with the name in the message (it is a name the user typed, not note text).
+pub fn check_ident(what: &str, name: &str, allow_schema: bool) -> Result<(), DbError> {
+    let parts: Vec<&str> = if allow_schema {
+        name.split('.').collect()
+    } else {
+        vec![name]
+    };
+    let plain = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 63
+            && p.bytes()
+                .enumerate()
+                .all(|(i, c)| c == b'_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()))
+    };
+    if parts.len() > 2 || !parts.iter().all(|p| plain(p)) {
+        return Err(DbError::new(
+            DbErrorKind::Schema,
+            format!(
+                "{what} {name:?} is not a plain identifier (letters, digits, _; use --query \
+                 for anything else)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What to read: a table (with columns) or a query, and which columns are fields and key.
+#[derive(Clone, Debug, Default)]
+pub struct DbSpec {
+    /// Table to read (plain identifier, optionally `schema.table`).
+    pub table: Option<String>,
+    /// A query to run instead of reading a table.
+    pub query: Option<String>,
+    /// Text columns to scan (at least one).
+    pub fields: Vec<String>,
+    /// Key columns (joined with `:`); empty = the row number.
+    pub key: Vec<String>,
+    /// Put a [`RowImage`] into [`Record::raw`]: key values (for `mask --update`) and, with
+    /// `capture_row`, the whole row (for `mask --into`; tables only).
+    pub capture_keys: bool,
+    /// Also capture the whole row (implies `capture_keys`).
+    pub capture_row: bool,
+    /// Field values longer than this are skipped and reported (0 = no limit).
+    pub max_field_bytes: usize,
+}
+
+impl DbSpec {
+    /// Check names; returns what to call the source in messages (`table notes` / `query`).
+    ///
+    /// # Errors
+    /// No field, both or neither of table and query, or a name that is not plain.
+    pub fn validate(&self) -> Result<(), DbError> {
+        match (&self.table, &self.query) {
+            (Some(_), Some(_)) => {
+                return Err(DbError::new(
+                    DbErrorKind::Schema,
+                    "give either --table or --query, not both".into(),
+                ))
+            }
+            (None, None) => {
+                return Err(DbError::new(
+                    DbErrorKind::Schema,
+                    "database input needs --table NAME or --query SQL".into(),
+                ))
+            }
+            _ => {}
+        }
+        if let Some(t) = &self.table {
+            check_ident("table", t, true)?;
+        }
+        if self.fields.is_empty() {
+            return Err(DbError::new(
+                DbErrorKind::Schema,
+                "database input needs --field COLUMN (the text column to scan)".into(),
+            ));
+        }
+        for f in &self.fields {
+            check_ident("column", f, false)?;
+        }
+        for k in &self.key {
+            check_ident("key column", k, false)?;
+            if self.fields.contains(k) {
+                return Err(DbError::new(
+                    DbErrorKind::Schema,
+                    format!("column {k} is both --key and --field"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `table notes` or `query`, for messages.
+    pub fn source_name(&self) -> String {
+        match &self.table {
+            Some(t) => format!("table {t}"),
+            None => "query".into(),
+        }
+    }
+}
+
+/// A field value as read, before it becomes a [`super::Field`].
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
+pub(crate) enum FieldValue {
+    /// Text.
+    Text(String),
+    /// SQL NULL: scanned as empty text and counted.
+    Null,
+    /// Not a text column; the type name for the message.
+    NotText(String),
+    /// Text bytes that are not valid UTF-8.
+    BadUtf8,
+}
+
+/// Turn one row into a record or a skip, naming source, key and column in every reason.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
+pub(crate) fn build_record(
+    spec: &DbSpec,
+    line: u64,
+    keys: &[Option<String>],
+    values: Vec<FieldValue>,
+    image: Option<RowImage>,
+    stats: &SourceStats,
+) -> Result<Record, Skipped> {
+    use super::{Field, SkipKind};
+    let key = if spec.key.is_empty() {
+        line.to_string()
+    } else {
+        keys.iter()
+            .map(|k| k.as_deref().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    let mut fields = Vec::with_capacity(values.len());
+    for (name, value) in spec.fields.iter().zip(values) {
+        let skip = |kind, what: String| Skipped {
+            line,
+            key: Some(key.clone()),
+            field: Some(name.clone()),
+            kind,
+            reason: format!("{}, key {key}, column {name}: {what}", spec.source_name()),
+        };
+        let text = match value {
+            FieldValue::Text(t) => t,
+            FieldValue::Null => {
+                stats.nulls.fetch_add(1, Ordering::Relaxed);
+                String::new()
+            }
+            FieldValue::NotText(ty) => {
+                return Err(skip(SkipKind::NotText, format!("{ty}, not text")))
+            }
+            FieldValue::BadUtf8 => {
+                return Err(skip(
+                    SkipKind::InvalidUtf8,
+                    "text is not valid UTF-8".into(),
+                ))
+            }
+        };
+        if spec.max_field_bytes > 0 && text.len() > spec.max_field_bytes {
+            return Err(skip(
+                SkipKind::TooLarge,
+                format!(
+                    "{} bytes, over the {} byte limit (--max-record-bytes)",
+                    text.len(),
+                    spec.max_field_bytes
+                ),
+            ));
+        }
+        fields.push(Field {
+            name: name.clone(),
+            text,
+            raw_span: None,
+        });
+    }
+    Ok(Record {
+        line,
+        key,
+        fields,
+        raw: image.map(|i| i.encode()).unwrap_or_default(),
+        terminator: "",
+        subject: None,
+    })
+}
+
+/// What kind of database failure this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DbErrorKind {
+    /// A malformed or unsupported connection string.
+    Url,
+    /// The server cannot be reached or the file cannot be opened.
+    Connect,
+    /// Wrong user or password, or no permission.
+    Auth,
+    /// A missing table or column, a bad identifier, an unsupported column type.
+    Schema,
+    /// The query failed or the connection dropped while reading.
+    Read,
+    /// Writing masked rows failed.
+    Write,
+    /// Row counts did not match; nothing was committed to the target.
+    Verify,
+    /// The target table exists (and `--replace` was not given).
+    Exists,
+}
+
+/// A database error. The message names the database (password redacted), the table, key and
+/// column where known, and never contains note text.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+#[non_exhaustive]
+pub struct DbError {
+    /// What went wrong, for callers that branch on it.
+    pub kind: DbErrorKind,
+    message: String,
+}
+
+impl DbError {
+    /// A new error; `message` must already be safe to show.
+    pub fn new(kind: DbErrorKind, message: String) -> DbError {
+        DbError { kind, message }
+    }
+
+    /// Prefix the message with context (`postgres://u:***@h/db: table notes`).
+    pub fn context(mut self, ctx: impl fmt::Display) -> DbError {
+        self.message = format!("{ctx}: {}", self.message);
+        self
+    }
+
+    /// The message (same as `Display`).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// As an I/O error, for [`RecordSource::next_record`].
+    pub fn into_io(self) -> io::Error {
+        // The message only: a chained source would print it twice under `{:#}`.
+        io::Error::other(self.message)
+    }
+}
+
+/// Counters a database source shares with whoever runs it.
+#[derive(Debug, Default)]
+pub struct SourceStats {
+    /// NULL field values scanned as empty text.
+    pub nulls: AtomicU64,
+}
+
+impl SourceStats {
+    /// NULL values seen so far.
+    pub fn null_count(&self) -> u64 {
+        self.nulls.load(Ordering::Relaxed)
+    }
+}
+
+/// One column value of a captured row (SQLite, MySQL), exact for every type those return.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Cell {
+    /// SQL NULL.
+    N,
+    /// An integer.
+    I(i64),
+    /// A float, as its bits (JSON floats do not always round-trip).
+    F(u64),
+    /// UTF-8 text.
+    T(String),
+    /// Bytes, hex encoded.
+    B(String),
+}
+
+impl Cell {
+    /// Text when valid UTF-8, bytes otherwise.
+    pub fn from_bytes(b: &[u8]) -> Cell {
+        match std::str::from_utf8(b) {
+            Ok(s) => Cell::T(s.to_string()),
+            Err(_) => Cell::B(hex(b)),
+        }
+    }
+
+    /// The bytes of a text or byte cell.
+    pub fn to_bytes(&self) -> Option<Vec<u8>> {
+        match self {
+            Cell::T(s) => Some(s.as_bytes().to_vec()),
+            Cell::B(h) => unhex(h),
+            _ => None,
+        }
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(h: &str) -> Option<Vec<u8>> {
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// What a database source puts into [`Record::raw`] when asked to capture rows: the key
+/// values (for `UPDATE ... WHERE`) and, for `--into`, the whole row.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RowImage {
+    /// Key column values as text (`None` = NULL).
+    pub keys: Vec<Option<String>>,
+    /// All columns (SQLite, MySQL), in table order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cells: Vec<Cell>,
+    /// The row as a JSON object (PostgreSQL `row_to_json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<String>,
+}
+
+impl RowImage {
+    /// Serialise into `Record::raw`.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Read back from `Record::raw`.
+    ///
+    /// # Errors
+    /// The record did not come from a capturing database source.
+    pub fn decode(raw: &str) -> Result<RowImage, DbError> {
+        serde_json::from_str(raw).map_err(|_| {
+            DbError::new(
+                DbErrorKind::Write,
+                "internal: record carries no row image".into(),
+            )
+        })
+    }
+}
+
+enum Msg {
+    Item(Result<Record, Skipped>),
+    Fatal(io::Error),
+    Done,
+}
+
+/// The producer side of a [`ChannelSource`]: the reader thread sends through it.
+pub struct RowSender {
+    tx: SyncSender<Msg>,
+}
+
+impl RowSender {
+    /// Hand on a record; `false` when the consumer has stopped (then stop reading).
+    pub fn send(&self, item: Result<Record, Skipped>) -> bool {
+        self.tx.send(Msg::Item(item)).is_ok()
+    }
+
+    /// Report a fatal read error (the last message).
+    pub fn fail(self, e: DbError) {
+        let _ = self.tx.send(Msg::Fatal(e.into_io()));
+    }
+
+    /// Report the end of the rows.
+    pub fn done(self) {
+        let _ = self.tx.send(Msg::Done);
+    }
+}
+
+/// A [`RecordSource`] fed by a reader thread. A reader that ends without saying `done` (a
+/// panic in a driver) is reported as an error, never as a silently short table.
+pub struct ChannelSource {
+    rx: Receiver<Msg>,
+    finished: bool,
+    what: String,
+}
+
+impl ChannelSource {
+    /// Start `reader` on its own thread; `what` names the source in errors.
+    pub fn spawn<F>(what: String, reader: F) -> ChannelSource
+    where
+        F: FnOnce(RowSender) + Send + 'static,
+    {
+        let (tx, rx) = sync_channel(ROWS_IN_FLIGHT);
+        std::thread::spawn(move || reader(RowSender { tx }));
+        ChannelSource {
+            rx,
+            finished: false,
+            what,
+        }
+    }
+}
+
+impl RecordSource for ChannelSource {
+    fn next_record(&mut self) -> Option<io::Result<Result<Record, Skipped>>> {
+        if self.finished {
+            return None;
+        }
+        match self.rx.recv() {
+            Ok(Msg::Item(item)) => Some(Ok(item)),
+            Ok(Msg::Fatal(e)) => {
+                self.finished = true;
+                Some(Err(e))
+            }
+            Ok(Msg::Done) => {
+                self.finished = true;
+                None
+            }
+            Err(_) => {
+                self.finished = true;
+                Some(Err(io::Error::other(format!(
+                    "{}: the reader stopped unexpectedly",
+                    self.what
+                ))))
+            }
+        }
+    }
+}
+
+/// Shared handle to the statistics of a source.
+pub type Stats = Arc<SourceStats>;
+
+/// How a masked copy is written back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Write every row, masked, into a new table; `replace` drops an existing one.
+    Into {
+        /// The new table.
+        table: String,
+        /// Replace an existing table of that name.
+        replace: bool,
+    },
+    /// Update the masked fields in place.
+    Update,
+}
+
+/// A masked row to write: the record and, per field (in `DbSpec::fields` order), the masked
+/// text or `None` when the field is unchanged.
+pub struct MaskedRow<'a> {
+    /// The record as read (with a [`RowImage`] in `raw`).
+    pub record: &'a Record,
+    /// Masked text per field.
+    pub masked: Vec<Option<&'a str>>,
+}
+
+/// What a finished write did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteReport {
+    /// Rows inserted into the new table (`--into`).
+    pub rows_written: u64,
+    /// Rows updated in place (`--update`).
+    pub rows_updated: u64,
+}
+
+/// Writes masked rows back: per-batch transactions, verified counts, a final commit.
+pub trait DbWriter {
+    /// Queue one row; flushes a batch (one transaction) when enough are queued.
+    ///
+    /// # Errors
+    /// The write failed; the current batch was rolled back.
+    fn write(&mut self, row: MaskedRow<'_>) -> Result<(), DbError>;
+
+    /// Flush, verify the row counts and make the result visible (rename the staging table).
+    ///
+    /// # Errors
+    /// A write or verification failure; then nothing is visible under the target name.
+    fn finish(&mut self) -> Result<WriteReport, DbError>;
+
+    /// Stop after a failure: remove what is not committed; returns one line describing what
+    /// was written (for the error message).
+    fn abort(&mut self) -> String;
+}
+
+/// The staging table `--into` writes to before the final rename.
+pub fn staging_name(target: &str) -> String {
+    match target.rsplit_once('.') {
+        Some((schema, t)) => format!("{schema}.{}", staging_leaf(t)),
+        None => staging_leaf(target),
+    }
+}
+
+fn staging_leaf(t: &str) -> String {
+    let mut s = format!("{t}__art9_partial");
+    s.truncate(63);
+    s
+}
+
+/// The unqualified part of a table name.
+pub fn leaf(table: &str) -> &str {
+    table.rsplit('.').next().unwrap_or(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact("postgres://bob:s3cret@db.example/crm"),
+            "postgres://bob:***@db.example/crm"
+        );
+        assert_eq!(
+            redact("mysql://root@127.0.0.1/db"),
+            "mysql://root@127.0.0.1/db"
+        );
+        assert_eq!(
+            redact("postgres://h/db?user=x&password=s3cret"),
+            "postgres://h/db?user=x&password=***"
+        );
+        let u = DbUrl::parse("postgresql://bob:p%40ss@h/db").unwrap();
+        assert_eq!(u.to_string(), "postgres://bob:***@h/db");
+        assert_eq!(
+            u.scrub("auth failed for p@ss\nbye"),
+            "auth failed for *** bye"
+        );
+        assert!(!format!("{u:?}").contains("p%40ss"));
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(check_ident("table", "notes", true).is_ok());
+        assert!(check_ident("table", "crm.notes", true).is_ok());
+        assert!(check_ident("column", "crm.notes", false).is_err());
+        assert!(check_ident("table", "notes; DROP TABLE x", true).is_err());
+        assert!(check_ident("table", "a\"b", true).is_err());
+        assert!(check_ident("table", "1abc", true).is_err());
+        assert_eq!(DbKind::Mysql.quote_table("a.b"), "`a`.`b`");
+    }
+
+    #[test]
+    fn urls() {
+        assert!(DbUrl::is_db_input("sqlite:crm.db"));
+        assert!(!DbUrl::is_db_input("notes.jsonl"));
+        assert_eq!(
+            DbUrl::parse("sqlite:///tmp/x.db").unwrap().target(),
+            "/tmp/x.db"
+        );
+        assert_eq!(DbUrl::parse("mariadb://r@h/d").unwrap().kind, DbKind::Mysql);
+        assert!(DbUrl::parse("sqlite:").is_err());
+    }
+
+    #[test]
+    fn cells_round_trip() {
+        let c = Cell::from_bytes(&[0xff, 0x00]);
+        assert_eq!(c.to_bytes().unwrap(), vec![0xff, 0x00]);
+        let img = RowImage {
+            keys: vec![Some("1".into()), None],
+            cells: vec![Cell::F(1.1f64.to_bits()), Cell::N],
+            json: None,
+        };
+        let back = RowImage::decode(&img.encode()).unwrap();
+        assert_eq!(back.cells, img.cells);
+    }
+}

@@ -1,0 +1,538 @@
+//! MySQL and MariaDB: `mysql://user@host/db` (or `mariadb://`). Rows are read from an
+//! unbuffered (streamed) text-protocol result set: the client holds one row at a time plus
+//! the pipeline's bounded queue. Writes use a second connection.
+//!
+//! TLS: not built in (the `mysql` crate is compiled without a TLS backend, so no OpenSSL
+//! headers are needed); use a local server, an SSH tunnel or a TLS-terminating proxy.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mysql::consts::ColumnType;
+use mysql::prelude::Queryable;
+use mysql::{Column, Conn, Opts, OptsBuilder, Row, TxOpts, Value};
+
+use super::db::{
+    build_record, leaf, staging_name, Cell, ChannelSource, DbError, DbErrorKind, DbKind, DbSpec,
+    DbUrl, DbWriter, FieldValue, MaskedRow, RowImage, RowSender, SourceStats, WriteMode,
+    WriteReport,
+};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+const BINARY_CHARSET: u16 = 63;
+
+fn describe(url: &DbUrl, e: &mysql::Error, default: DbErrorKind) -> (DbErrorKind, String) {
+    match e {
+        mysql::Error::MySqlError(m) => {
+            let kind = match m.code {
+                1044 | 1045 | 1142 | 1143 | 1227 => DbErrorKind::Auth,
+                1049 => DbErrorKind::Connect,
+                1054 | 1064 | 1146 => DbErrorKind::Schema,
+                _ => default,
+            };
+            (kind, url.scrub(&m.message))
+        }
+        mysql::Error::UrlError(_) => (DbErrorKind::Url, url.scrub(&e.to_string())),
+        other => (default, url.scrub(&other.to_string())),
+    }
+}
+
+fn connect(url: &DbUrl) -> Result<Conn, DbError> {
+    let opts = Opts::from_url(url.target())
+        .map_err(|e| DbError::new(DbErrorKind::Url, url.scrub(&e.to_string())).context(url))?;
+    let opts = OptsBuilder::from_opts(opts).tcp_connect_timeout(Some(CONNECT_TIMEOUT));
+    Conn::new(opts).map_err(|e| {
+        let (kind, msg) = describe(url, &e, DbErrorKind::Connect);
+        DbError::new(kind, format!("{url}: {msg}"))
+    })
+}
+
+fn is_text(c: &Column) -> bool {
+    use ColumnType::*;
+    matches!(
+        c.column_type(),
+        MYSQL_TYPE_VARCHAR
+            | MYSQL_TYPE_VAR_STRING
+            | MYSQL_TYPE_STRING
+            | MYSQL_TYPE_BLOB
+            | MYSQL_TYPE_TINY_BLOB
+            | MYSQL_TYPE_MEDIUM_BLOB
+            | MYSQL_TYPE_LONG_BLOB
+    ) && c.character_set() != BINARY_CHARSET
+}
+
+fn type_name(c: &Column) -> String {
+    if c.character_set() == BINARY_CHARSET
+        && !matches!(
+            c.column_type(),
+            ColumnType::MYSQL_TYPE_LONGLONG
+                | ColumnType::MYSQL_TYPE_LONG
+                | ColumnType::MYSQL_TYPE_SHORT
+                | ColumnType::MYSQL_TYPE_TINY
+                | ColumnType::MYSQL_TYPE_INT24
+        )
+    {
+        let t = format!("{:?}", c.column_type());
+        if t.contains("BLOB") || t.contains("STRING") {
+            return "binary".into();
+        }
+    }
+    format!("{:?}", c.column_type())
+        .trim_start_matches("MYSQL_TYPE_")
+        .to_ascii_lowercase()
+}
+
+struct Layout {
+    keys: Vec<usize>,
+    /// Column index, or the type name when it is not text.
+    fields: Vec<(usize, Option<String>)>,
+    cells_from: Option<usize>,
+}
+
+fn layout(spec: &DbSpec, cols: &[Column]) -> Result<Layout, String> {
+    let find = |c: &String| {
+        cols.iter()
+            .position(|x| x.name_str() == c.as_str())
+            .ok_or_else(|| format!("{} has no column {c}", spec.source_name()))
+    };
+    let keys = spec.key.iter().map(find).collect::<Result<Vec<_>, _>>()?;
+    let mut fields = Vec::new();
+    for f in &spec.fields {
+        let i = find(f)?;
+        fields.push((i, (!is_text(&cols[i])).then(|| type_name(&cols[i]))));
+    }
+    Ok(Layout {
+        keys,
+        fields,
+        cells_from: spec
+            .capture_row
+            .then_some(spec.key.len() + spec.fields.len()),
+    })
+}
+
+fn key_text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::NULL => None,
+        Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        other => Some(other.as_sql(true).trim_matches('\'').to_string()),
+    }
+}
+
+fn to_record(
+    row: &Row,
+    layout: &Layout,
+    spec: &DbSpec,
+    line: u64,
+    stats: &SourceStats,
+) -> Result<super::Record, super::Skipped> {
+    let keys: Vec<Option<String>> = layout
+        .keys
+        .iter()
+        .map(|&i| key_text(row.as_ref(i)))
+        .collect();
+    let values = layout
+        .fields
+        .iter()
+        .map(|(i, not_text)| match (row.as_ref(*i), not_text) {
+            (None | Some(Value::NULL), _) => FieldValue::Null,
+            (Some(_), Some(ty)) => FieldValue::NotText(ty.clone()),
+            (Some(Value::Bytes(b)), None) => match std::str::from_utf8(b) {
+                Ok(s) => FieldValue::Text(s.to_string()),
+                Err(_) => FieldValue::BadUtf8,
+            },
+            (Some(_), None) => FieldValue::NotText("non-text value".into()),
+        })
+        .collect();
+    let image = if let Some(from) = layout.cells_from {
+        let cells = (from..row.len())
+            .map(|i| match row.as_ref(i) {
+                None | Some(Value::NULL) => Cell::N,
+                Some(Value::Bytes(b)) => Cell::from_bytes(b),
+                Some(Value::Int(v)) => Cell::I(*v),
+                Some(other) => Cell::T(other.as_sql(true).trim_matches('\'').to_string()),
+            })
+            .collect();
+        Some(RowImage {
+            keys: keys.clone(),
+            cells,
+            json: None,
+        })
+    } else if spec.capture_keys {
+        Some(RowImage {
+            keys: keys.clone(),
+            ..RowImage::default()
+        })
+    } else {
+        None
+    };
+    build_record(spec, line, &keys, values, image, stats)
+}
+
+/// Open a MySQL/MariaDB record source.
+///
+/// # Errors
+/// Unreachable server, authentication failure, missing table or column, bad query.
+pub fn open_source(
+    url: &DbUrl,
+    spec: &DbSpec,
+    stats: Arc<SourceStats>,
+) -> Result<ChannelSource, DbError> {
+    spec.validate()?;
+    let mut conn = connect(url)?;
+    let m = DbKind::Mysql;
+    let sql = match &spec.table {
+        Some(table) => {
+            let mut cols: Vec<String> = spec
+                .key
+                .iter()
+                .chain(&spec.fields)
+                .map(|c| format!("t.{}", m.quote(c)))
+                .collect();
+            if spec.capture_row {
+                cols.push("t.*".into());
+            }
+            let sql = format!(
+                "SELECT {} FROM {} AS t",
+                cols.join(", "),
+                m.quote_table(table)
+            );
+            // Check table and columns now, for a clear error before anything is read.
+            conn.query_drop(format!("{sql} LIMIT 0")).map_err(|e| {
+                let (kind, msg) = describe(url, &e, DbErrorKind::Schema);
+                DbError::new(kind, format!("{url}: table {table}: {msg}"))
+            })?;
+            sql
+        }
+        None => spec.query.clone().unwrap_or_default(),
+    };
+    let spec = spec.clone();
+    let url = url.clone();
+    let what = format!("{url}: {}", spec.source_name());
+    Ok(ChannelSource::spawn(what.clone(), move |tx: RowSender| {
+        let mut line = 0u64;
+        let fail = |line: u64, msg: String| {
+            DbError::new(
+                DbErrorKind::Read,
+                format!("{what}: after row {line}: {msg}"),
+            )
+        };
+        let mut result = match conn.query_iter(&sql) {
+            Ok(r) => r,
+            Err(e) => return tx.fail(fail(0, describe(&url, &e, DbErrorKind::Read).1)),
+        };
+        let layout = match layout(&spec, result.columns().as_ref()) {
+            Ok(l) => l,
+            Err(msg) => return tx.fail(DbError::new(DbErrorKind::Schema, format!("{url}: {msg}"))),
+        };
+        for row in result.by_ref() {
+            let row = match row {
+                Ok(r) => r,
+                Err(e) => return tx.fail(fail(line, describe(&url, &e, DbErrorKind::Read).1)),
+            };
+            line += 1;
+            if !tx.send(to_record(&row, &layout, &spec, line, &stats)) {
+                return;
+            }
+        }
+        tx.done()
+    }))
+}
+
+/// Writes masked rows to MySQL/MariaDB.
+pub struct MysqlWriter {
+    conn: Conn,
+    url: DbUrl,
+    spec: DbSpec,
+    mode: WriteMode,
+    table: String,
+    /// `--into`: column names of the table, and where the fields are among them.
+    columns: Vec<String>,
+    field_pos: Vec<usize>,
+    pending: Vec<(Vec<Value>, String)>,
+    batch: usize,
+    report: WriteReport,
+}
+
+/// Start writing masked rows (`--into` creates the staging table now).
+///
+/// # Errors
+/// The target exists without `--replace`, or a write fails.
+pub fn open_writer(
+    url: &DbUrl,
+    spec: &DbSpec,
+    mode: WriteMode,
+    batch: usize,
+) -> Result<Box<dyn DbWriter>, DbError> {
+    let conn = connect(url)?;
+    let source = spec.table.clone().unwrap_or_default();
+    let m = DbKind::Mysql;
+    let mut w = MysqlWriter {
+        conn,
+        url: url.clone(),
+        spec: spec.clone(),
+        mode: mode.clone(),
+        table: source.clone(),
+        columns: Vec::new(),
+        field_pos: Vec::new(),
+        pending: Vec::new(),
+        batch: batch.max(1),
+        report: WriteReport::default(),
+    };
+    if let WriteMode::Into { table, replace } = &mode {
+        if w.exists(table)? && !replace {
+            return Err(DbError::new(
+                DbErrorKind::Exists,
+                format!("table {table} already exists (use --replace to overwrite it)"),
+            )
+            .context(url));
+        }
+        let staging = staging_name(table);
+        let s = m.quote_table(&staging);
+        w.table = staging.clone();
+        w.run(&format!("DROP TABLE IF EXISTS {s}"))?;
+        w.run(&format!("CREATE TABLE {s} LIKE {}", m.quote_table(&source)))?;
+        let listed: Result<Vec<String>, mysql::Error> = w
+            .conn
+            .query_iter(format!("SELECT * FROM {s} LIMIT 0"))
+            .map(|r| {
+                r.columns()
+                    .as_ref()
+                    .iter()
+                    .map(|c| c.name_str().into_owned())
+                    .collect()
+            });
+        let cols = listed.map_err(|e| w.wrap(&e))?;
+        w.field_pos = spec
+            .fields
+            .iter()
+            .map(|f| cols.iter().position(|c| c == f).unwrap_or(0))
+            .collect();
+        w.columns = cols;
+    }
+    Ok(Box::new(w))
+}
+
+impl MysqlWriter {
+    fn wrap(&self, e: &mysql::Error) -> DbError {
+        let (kind, msg) = describe(&self.url, e, DbErrorKind::Write);
+        let kind = if kind == DbErrorKind::Schema {
+            DbErrorKind::Write
+        } else {
+            kind
+        };
+        DbError::new(kind, format!("{}: table {}: {msg}", self.url, self.table))
+    }
+
+    fn run(&mut self, sql: &str) -> Result<(), DbError> {
+        self.conn.query_drop(sql).map_err(|e| self.wrap(&e))
+    }
+
+    fn exists(&mut self, table: &str) -> Result<bool, DbError> {
+        let (schema, name) = match table.split_once('.') {
+            Some((s, t)) => (Some(s.to_string()), t.to_string()),
+            None => (None, table.to_string()),
+        };
+        let n: Option<i64> = self
+            .conn
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?",
+                (schema, name),
+            )
+            .map_err(|e| self.wrap(&e))?;
+        Ok(n.unwrap_or(0) > 0)
+    }
+
+    fn flush(&mut self) -> Result<(), DbError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let m = DbKind::Mysql;
+        let sql = match &self.mode {
+            WriteMode::Into { .. } => format!(
+                "INSERT INTO {} ({}) VALUES ({})",
+                m.quote_table(&self.table),
+                self.columns
+                    .iter()
+                    .map(|c| m.quote(c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                vec!["?"; self.columns.len()].join(", ")
+            ),
+            WriteMode::Update => format!(
+                "UPDATE {} SET {} WHERE {}",
+                m.quote_table(&self.table),
+                self.spec
+                    .fields
+                    .iter()
+                    .map(|f| format!("{c} = COALESCE(?, {c})", c = m.quote(f)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.spec
+                    .key
+                    .iter()
+                    .map(|k| format!("{} = ?", m.quote(k)))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            ),
+        };
+        let pending = std::mem::take(&mut self.pending);
+        let update = self.mode == WriteMode::Update;
+        let result = (|| -> Result<Result<u64, (String, u64)>, mysql::Error> {
+            let mut t = self.conn.start_transaction(TxOpts::default())?;
+            let stmt = t.prep(&sql)?;
+            for (params, key) in &pending {
+                t.exec_drop(&stmt, params.clone())?;
+                let n = t.affected_rows();
+                if update && n != 1 {
+                    return Ok(Err((key.clone(), n)));
+                }
+            }
+            t.commit()?;
+            Ok(Ok(pending.len() as u64))
+        })();
+        match result {
+            Ok(Ok(n)) if update => self.report.rows_updated += n,
+            Ok(Ok(n)) => self.report.rows_written += n,
+            Ok(Err((key, n))) => {
+                return Err(DbError::new(
+                    DbErrorKind::Write,
+                    format!(
+                        "{}: table {}: key {key} matched {n} rows, not 1; --key must identify \
+                         one row (this batch was rolled back)",
+                        self.url, self.table
+                    ),
+                ))
+            }
+            Err(e) => return Err(self.wrap(&e)),
+        }
+        Ok(())
+    }
+}
+
+fn cell_value(c: &Cell) -> Value {
+    match c {
+        Cell::N => Value::NULL,
+        Cell::I(i) => Value::Int(*i),
+        Cell::F(b) => Value::Double(f64::from_bits(*b)),
+        Cell::T(_) | Cell::B(_) => Value::Bytes(c.to_bytes().unwrap_or_default()),
+    }
+}
+
+impl DbWriter for MysqlWriter {
+    fn write(&mut self, row: MaskedRow<'_>) -> Result<(), DbError> {
+        let image = RowImage::decode(&row.record.raw)?;
+        match self.mode {
+            WriteMode::Into { .. } => {
+                let mut params: Vec<Value> = image.cells.iter().map(cell_value).collect();
+                for (pos, m) in self.field_pos.iter().zip(&row.masked) {
+                    if let (Some(m), Some(slot)) = (m, params.get_mut(*pos)) {
+                        *slot = Value::Bytes(m.as_bytes().to_vec());
+                    }
+                }
+                self.pending.push((params, row.record.key.clone()));
+            }
+            WriteMode::Update => {
+                if row.masked.iter().all(Option::is_none) {
+                    return Ok(());
+                }
+                let mut params: Vec<Value> = row
+                    .masked
+                    .iter()
+                    .map(|m| m.map_or(Value::NULL, |s| Value::Bytes(s.as_bytes().to_vec())))
+                    .collect();
+                for k in image.keys {
+                    match k {
+                        Some(k) => params.push(Value::Bytes(k.into_bytes())),
+                        None => {
+                            return Err(DbError::new(
+                                DbErrorKind::Write,
+                                format!(
+                                    "{}: table {}: row {} has a NULL key; cannot update it",
+                                    self.url, self.table, row.record.line
+                                ),
+                            ))
+                        }
+                    }
+                }
+                self.pending.push((params, row.record.key.clone()));
+            }
+        }
+        if self.pending.len() >= self.batch {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<WriteReport, DbError> {
+        self.flush()?;
+        if let WriteMode::Into { table, replace } = self.mode.clone() {
+            let m = DbKind::Mysql;
+            let count: Option<i64> = self
+                .conn
+                .query_first(format!(
+                    "SELECT COUNT(*) FROM {}",
+                    m.quote_table(&self.table)
+                ))
+                .map_err(|e| self.wrap(&e))?;
+            let count = count.unwrap_or(-1);
+            if count < 0 || count as u64 != self.report.rows_written {
+                return Err(DbError::new(
+                    DbErrorKind::Verify,
+                    format!(
+                        "{}: staging table {} holds {count} rows, {} were written; not renamed",
+                        self.url, self.table, self.report.rows_written
+                    ),
+                ));
+            }
+            let target = m.quote_table(&table);
+            let staging = m.quote_table(&self.table);
+            if replace && self.exists(&table)? {
+                // One atomic RENAME swaps both names; the old table is dropped afterwards.
+                let old = format!("{}__art9_old", leaf(&table));
+                let old = match table.rsplit_once('.') {
+                    Some((schema, _)) => format!("{schema}.{old}"),
+                    None => old,
+                };
+                let old_q = m.quote_table(&old);
+                self.run(&format!("DROP TABLE IF EXISTS {old_q}"))?;
+                self.run(&format!(
+                    "RENAME TABLE {target} TO {old_q}, {staging} TO {target}"
+                ))?;
+                self.run(&format!("DROP TABLE {old_q}"))?;
+            } else {
+                self.run(&format!("RENAME TABLE {staging} TO {target}"))?;
+            }
+        }
+        Ok(self.report.clone())
+    }
+
+    fn abort(&mut self) -> String {
+        match &self.mode {
+            WriteMode::Into { table, .. } => {
+                let dropped = self
+                    .conn
+                    .query_drop(format!(
+                        "DROP TABLE IF EXISTS {}",
+                        DbKind::Mysql.quote_table(&self.table)
+                    ))
+                    .is_ok();
+                format!(
+                    "nothing was written to {table}; {} rows had gone to the staging table {}{}",
+                    self.report.rows_written,
+                    self.table,
+                    if dropped {
+                        ", which was dropped"
+                    } else {
+                        " (drop it by hand)"
+                    }
+                )
+            }
+            WriteMode::Update => format!(
+                "{} rows of {} were masked in place and committed before the failure; the \
+                 failing batch was rolled back",
+                self.report.rows_updated, self.table
+            ),
+        }
+    }
+}
