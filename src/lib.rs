@@ -48,6 +48,9 @@ pub mod normalize;
 pub mod output;
 pub mod pipeline;
 pub mod policy;
+#[cfg(feature = "serve")]
+pub mod serve;
+pub mod service;
 pub mod suite;
 
 pub use category::{Category, Lang};

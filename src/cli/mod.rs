@@ -5,6 +5,9 @@ mod check;
 mod common;
 mod lexicon_cmd;
 mod scan;
+#[cfg(feature = "serve")]
+mod serve;
+mod stdio;
 
 use std::io::IsTerminal;
 
@@ -61,6 +64,8 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::check(a),
         Command::Explain(a) => check::explain(a),
         Command::Lexicon(a) => lexicon_cmd::run(a),
+        #[cfg(feature = "serve")]
+        Command::Serve(a) => serve::run(a),
     };
     match result {
         Ok(code) => code,
