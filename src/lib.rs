@@ -7,7 +7,7 @@
 //!   normalised lexicon term, checks match modes, word boundaries, case, exclusions and
 //!   context, and returns non-overlapping [`Finding`]s whose byte and char offsets point into
 //!   the ORIGINAL text.
-//! * [`normalize`] is the single normaliser for lexicon terms and notes (case, diacritics,
+//! * [`normalize()`] is the single normaliser for lexicon terms and notes (case, diacritics,
 //!   æ/ø/å, NFKC, zero-width characters) with an offset map back to the original.
 //! * [`CompiledPolicy`] decides per finding (`allow`, `flag`, `mask`, `reject`) and
 //!   [`mask()`] applies that decision, changing only bytes inside findings.

@@ -87,6 +87,9 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", a.addr))?;
         let bound = listener.local_addr()?;
+        // Signal handlers first: a supervisor may signal as soon as it sees the address.
+        server.reload_on_sighup()?;
+        let shutdown = shutdown_signal()?;
         {
             let mut out = std::io::stdout().lock();
             writeln!(out, "art9 serve: listening on http://{bound}")?;
@@ -102,8 +105,6 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
             policy = loaded.engine.default_policy(),
             "serving"
         );
-        server.reload_on_sighup()?;
-        let shutdown = shutdown_signal()?;
         server.run(listener, shutdown).await?;
         tracing::info!("stopped");
         Ok::<_, anyhow::Error>(())

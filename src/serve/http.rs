@@ -215,6 +215,20 @@ pub(crate) async fn auth(State(s): State<Server>, req: Request, next: Next) -> R
 /// Concurrency limit (no queueing: 503 + Retry-After) and per-request timeout.
 pub(crate) async fn limit(State(s): State<Server>, req: Request, next: Next) -> Response {
     let cfg = &s.state.config;
+    // A declared length over the limit is refused before a slot is taken or a byte is read.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > cfg.max_body as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "request body exceeds the server's limit (--max-body)",
+        )
+        .into_response();
+    }
     let Ok(_permit) = s.state.slots.clone().try_acquire_owned() else {
         s.state.metrics.saturated();
         let mut e = ApiError::new(
