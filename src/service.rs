@@ -370,6 +370,9 @@ pub enum EngineError {
     /// A policy failed to load.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// Loading stopped unexpectedly (a panic in the loader thread).
+    #[error("loading lexicons and policies failed unexpectedly")]
+    Aborted,
 }
 
 /// A scanner plus the policies requests may name: immutable, `Send + Sync`, cheap to clone.

@@ -43,8 +43,9 @@ pub enum Command {
     /// Write a copy of the input with findings masked per a policy.
     #[command(after_help = AFTER)]
     Mask(MaskArgs),
-    /// Run one note through the policy: accept, mask or reject (JSON on stdout).
-    #[command(after_help = AFTER)]
+    /// Run one note through the policy: accept, mask or reject (JSON on stdout); with
+    /// --stdio, a co-process answering one JSON request per line.
+    #[command(after_help = CHECK_AFTER)]
     Check(CheckArgs),
     /// Show every candidate match in a text and why it was accepted or rejected.
     ///
@@ -156,7 +157,6 @@ pub struct MaskArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = CHECK_AFTER)]
 pub struct CheckArgs {
     /// The note, or - to read it from standard input.
     #[arg(value_name = "TEXT|-", required_unless_present = "stdio")]
@@ -249,7 +249,16 @@ CO-PROCESS (--stdio):
   stream goes on; blank lines are skipped. --policy sets the default policy; built-in policies
   can be named per request. Exit code 0 at end of input, 2 if stdin/stdout fail.
 
-EXIT CODES (without --stdio): 0 = accept or mask, 1 = reject, 2 = error";
+EXIT CODES (without --stdio): 0 = accept or mask, 1 = reject, 2 = error
+
+PRIVACY:
+  Findings and errors never contain the matched text or the entry id unless --include-text
+  (or \"include_text\": true in a --stdio request) is given.
+
+EXAMPLES:
+  art9 check 'Klant heeft diabetes'
+  echo 'she is a devout Muslim' | art9 check - --policy strict
+  printf '{\"id\":1,\"text\":\"Klant heeft diabetes\"}\\n' | art9 check --stdio";
 
 #[cfg(feature = "serve")]
 const SERVE_AFTER: &str = "\

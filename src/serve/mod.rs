@@ -162,8 +162,8 @@ impl Server {
         let loaded = tokio::task::spawn_blocking(move || Engine::load(&source)).await;
         let result = match loaded {
             Ok(r) => r,
-            // The load panicked: keep the old engine, report it as a build failure.
-            Err(_) => Err(EngineError::Build(crate::BuildError::Empty)),
+            // The load panicked: keep the old engine.
+            Err(_) => Err(EngineError::Aborted),
         };
         match result {
             Ok(engine) => {
