@@ -72,6 +72,17 @@ c = collections.Counter(json.loads(l).get('decision', 'error') for l in open('$O
 print(dict(c))")
 echo "stdio: $best notes/s (best of 3), decisions $decisions" | tee "$OUT/stdio.txt"
 
+if [[ -n "${PRESIDIO_PY:-}" ]]; then
+  # PRESIDIO_PY: a python with presidio-analyzer installed, e.g.
+  #   python3 -m venv /tmp/presidio-venv && /tmp/presidio-venv/bin/pip install presidio-analyzer
+  echo "== peer: Presidio analyzer (deny lists, blank spaCy pipeline) in process, one core"
+  taskset -c 0 "$PRESIDIO_PY" "$ROOT/benches/presidio_peer.py" "$OUT/requests.jsonl" \
+    "$SHARED/bench/lexicon-terms.tsv" "$DUR" | tee "$OUT/presidio.txt"
+  p=$(awk '{print $1}' "$OUT/presidio.txt")
+  echo "art9 check --stdio / Presidio analyzer: $(python3 -c "print(f'{$best / $p:.0f}x')")" \
+    | tee -a "$OUT/presidio.txt"
+fi
+
 echo "== art9 serve on core 1"
 taskset -c 1 "$BIN" serve --addr 127.0.0.1:0 --threads 1 --concurrency 1024 --log-level warn \
   > "$OUT/serve.stdout" 2> "$OUT/serve.stderr" &
@@ -135,3 +146,5 @@ echo "== results ($GEN)"
 echo -e "target\tachieved_rps\tp50_ms\tp99_ms\tp99.9_ms\terrors"
 cat "$OUT/rates.tsv"
 cat "$OUT/stdio.txt"
+[[ -f "$OUT/presidio.txt" && -n "${PRESIDIO_PY:-}" ]] && cat "$OUT/presidio.txt"
+exit 0

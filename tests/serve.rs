@@ -708,3 +708,16 @@ fn canary_never_in_responses_logs_or_metrics() {
     );
     assert_no_canary("the log", &log);
 }
+
+#[test]
+fn slow_request_times_out_with_503() {
+    let srv = Serve::start(&["--timeout-ms", "300"]);
+    let body = format!(r#"{{"text": "{NOTE}"}}"#);
+    let stuck = Partial::start(&srv.addr, "/v1/check", &body, 5);
+    let t = Instant::now();
+    let r = stuck.early_answer();
+    assert_eq!((r.status, r.error_code().as_str()), (503, "timeout"));
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(srv.post("/v1/check", &body).status, 200);
+}
