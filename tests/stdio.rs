@@ -106,3 +106,24 @@ fn empty_input_exits_0_with_no_output() {
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn an_overlong_line_is_skipped_with_an_error() {
+    let mut child = spawn(&[]);
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let long = format!(r#"{{"id": 1, "text": "diabetes {}"}}"#, "a".repeat(1 << 21));
+        writeln!(stdin, "{long}").unwrap();
+        writeln!(stdin, r#"{{"id": 2, "text": "Zij is moslim"}}"#).unwrap();
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0]["error"]["code"], "line_too_long");
+    assert!(!text.contains("diabetes"));
+    assert_eq!(lines[1]["id"], 2);
+    assert_eq!(lines[1]["decision"], "mask");
+}
