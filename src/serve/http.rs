@@ -99,9 +99,13 @@ impl Observed {
         for (a, b) in self.counts.iter_mut().zip(counts) {
             *a += b;
         }
-        if let Some(d) = decision {
-            self.decisions[d as usize] += 1;
-        }
+        let slot = match decision {
+            Some(Outcome::Accept) => 0,
+            Some(Outcome::Mask) => 1,
+            Some(Outcome::Reject) => 2,
+            None => return,
+        };
+        self.decisions[slot] += 1;
     }
 }
 

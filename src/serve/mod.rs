@@ -183,7 +183,11 @@ impl Server {
         }
     }
 
-    /// The axum router (all routes and layers).
+    /// The axum router (all routes and layers), for embedding in an application's own server.
+    ///
+    /// Serve it with `into_make_service_with_connect_info::<SocketAddr>()` (as [`Server::run`]
+    /// does): without a token, `/admin/reload` is taken only from a loopback peer, and a
+    /// request whose peer address is unknown is refused.
     pub fn router(&self) -> Router {
         let st = self.clone();
         let api = Router::new()
