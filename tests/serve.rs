@@ -91,6 +91,16 @@ impl Serve {
         request(&self.addr, "GET", path, &[], b"")
     }
 
+    /// Wait until `n` requests are in flight on the API routes (per /metrics).
+    fn wait_in_flight(&self, n: usize) {
+        let want = format!("art9_in_flight {n}\n");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.get("/metrics").body.contains(&want) {
+            assert!(Instant::now() < deadline, "never saw {want:?}");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn post(&self, path: &str, body: &str) -> Resp {
         request(
             &self.addr,
@@ -510,7 +520,7 @@ fn saturation_gives_503_with_retry_after() {
     let srv = Serve::start(&["--concurrency", "1"]);
     let body = format!(r#"{{"text": "{NOTE}"}}"#);
     let slow = Partial::start(&srv.addr, "/v1/check", &body, 5);
-    thread::sleep(Duration::from_millis(300));
+    srv.wait_in_flight(1);
     let r = srv.post("/v1/check", &body);
     assert_eq!((r.status, r.error_code().as_str()), (503, "overloaded"));
     assert_eq!(r.header("retry-after"), Some("1"));
@@ -609,7 +619,7 @@ fn shutdown_finishes_requests_in_flight() {
     let mut srv = Serve::start(&[]);
     let body = format!(r#"{{"text": "{NOTE}"}}"#);
     let in_flight = Partial::start(&srv.addr, "/v1/check", &body, 10);
-    thread::sleep(Duration::from_millis(300));
+    srv.wait_in_flight(1);
     srv.signal("TERM");
     thread::sleep(Duration::from_millis(300));
     let r = in_flight.finish();
