@@ -11,12 +11,23 @@
 //!   æ/ø/å, NFKC, zero-width characters) with an offset map back to the original.
 //! * [`CompiledPolicy`] decides per finding (`allow`, `flag`, `mask`, `reject`) and
 //!   [`mask()`] applies that decision, changing only bytes inside findings.
+//! * [`service`] is the pre-save check as JSON request → response ([`service::Engine`]),
+//!   shared by `art9 check --stdio` and, with the `serve` feature (on by default), the HTTP
+//!   service `art9 serve` (`serve` module: axum + tokio; see `docs/serve.md`).
 //! * [`pipeline`] scans record streams ([`input`]: JSONL, JSON arrays, CSV/TSV in any
 //!   [`encoding`], plain text) in parallel batches with bounded memory and writes results in
 //!   input order; [`html`] strips e-mail markup with offsets kept; [`subjects`] rolls findings
 //!   up per data subject.
 //!
 //! Findings never carry the matched text: slice the original when you must show it.
+//!
+//! # Features
+//! * `cli` (default): the `art9` binary (clap, anyhow).
+//! * `serve` (default): `art9 serve` and the `serve` module (axum, tokio, tracing,
+//!   arc-swap, subtle).
+//!
+//! With `default-features = false` the library needs neither: no argument parser, no async
+//! runtime, no HTTP.
 //!
 //! # Example: a pre-save check
 //! ```
@@ -53,6 +64,9 @@ pub mod normalize;
 pub mod output;
 pub mod pipeline;
 pub mod policy;
+#[cfg(feature = "serve")]
+pub mod serve;
+pub mod service;
 pub mod subjects;
 pub mod suite;
 

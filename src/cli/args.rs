@@ -32,7 +32,9 @@ EXAMPLES:
   art9 mask mysql://root@127.0.0.1/crm --table notes --field body --key id --into notes_masked
   art9 check 'Klant heeft diabetes'
   echo 'she is a devout Muslim' | art9 check - --policy strict
-  art9 lexicon test";
+  art9 lexicon test
+  art9 serve --addr 127.0.0.1:8009 --token-file /etc/art9/token
+  printf '{\"id\":1,\"text\":\"Klant heeft diabetes\"}\\n' | art9 check --stdio";
 
 #[derive(Parser, Debug)]
 #[command(name = "art9", version, about = ABOUT, after_help = AFTER)]
@@ -49,8 +51,9 @@ pub enum Command {
     /// Write a copy of the input with findings masked per a policy.
     #[command(after_help = AFTER)]
     Mask(MaskArgs),
-    /// Run one note through the policy: accept, mask or reject (JSON on stdout).
-    #[command(after_help = AFTER)]
+    /// Run one note through the policy: accept, mask or reject (JSON on stdout); with
+    /// --stdio, a co-process answering one JSON request per line.
+    #[command(after_help = CHECK_AFTER)]
     Check(CheckArgs),
     /// Show every candidate match in a text and why it was accepted or rejected.
     ///
@@ -61,6 +64,11 @@ pub enum Command {
     Lexicon(LexiconCommand),
     /// Score the scanner on a labelled corpus (same numbers as shared/eval/evaluate.py).
     Eval(EvalArgs),
+    /// Run the pre-save check as an HTTP service (POST /v1/check, /v1/scan, /v1/mask,
+    /// /v1/batch; GET /healthz, /readyz, /metrics, /openapi.json). See docs/serve.md.
+    #[cfg(feature = "serve")]
+    #[command(after_help = SERVE_AFTER)]
+    Serve(ServeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -269,8 +277,13 @@ pub struct MaskArgs {
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// The note, or - to read it from standard input.
-    #[arg(value_name = "TEXT|-")]
-    pub text: String,
+    #[arg(value_name = "TEXT|-", required_unless_present = "stdio")]
+    pub text: Option<String>,
+    /// Co-process mode: read one JSON request per line on stdin ({"text": ...} or
+    /// {"fields": {...}}, optional "id", "policy", "lang", "include_text"), write one JSON
+    /// answer per line on stdout, in order, flushed; exit 0 at end of input.
+    #[arg(long, conflicts_with_all = ["text", "field", "include_text"])]
+    pub stdio: bool,
     #[command(flatten)]
     pub lexicons: LexiconArgs,
     /// Policy: built-in name (default, strict, report) or a YAML file.
@@ -342,4 +355,98 @@ pub struct LexiconExportArgs {
     /// Export format.
     #[arg(long, value_enum, default_value = "tsv")]
     pub format: ExportFormat,
+}
+
+const CHECK_AFTER: &str = "\
+CO-PROCESS (--stdio):
+  One request per line in, one answer per line out, same order, each line flushed:
+    {\"id\": 1, \"text\": \"Klant heeft diabetes\"}
+    -> {\"id\":1,\"decision\":\"mask\",\"policy\":\"default\",\"findings\":[...],\"text\":\"Klant heeft [HEALTH]\"}
+    {\"fields\": {\"notes\": \"...\", \"summary\": \"...\"}, \"policy\": \"strict\"}
+  A line that is not a valid request gets {\"id\":..,\"error\":{\"code\",\"message\"}} and the
+  stream goes on; blank lines are skipped. --policy sets the default policy; built-in policies
+  can be named per request. Exit code 0 at end of input, 2 if stdin/stdout fail.
+
+EXIT CODES (without --stdio): 0 = accept or mask, 1 = reject, 2 = error
+
+PRIVACY:
+  Findings and errors never contain the matched text or the entry id unless --include-text
+  (or \"include_text\": true in a --stdio request) is given.
+
+EXAMPLES:
+  art9 check 'Klant heeft diabetes'
+  echo 'she is a devout Muslim' | art9 check - --policy strict
+  printf '{\"id\":1,\"text\":\"Klant heeft diabetes\"}\\n' | art9 check --stdio";
+
+#[cfg(feature = "serve")]
+const SERVE_AFTER: &str = "\
+The first line on stdout is `art9 serve: listening on http://ADDR` (useful with port 0).
+Logs (one line per request: method, route, status, latency, categories; never note text)
+go to stderr.
+
+SIGNALS:
+  SIGTERM, SIGINT  stop accepting, finish the requests in flight, exit 0
+  SIGHUP           reload lexicons and policies (as POST /admin/reload); a bad lexicon is
+                   rejected and the loaded one stays
+
+LIMITS AND ERRORS:
+  body > --max-body: 413; not application/json: 415; malformed JSON or invalid request: 400;
+  missing/wrong token: 401; more than --concurrency in flight or over --timeout-ms: 503 with
+  Retry-After. Error bodies are {\"error\": {\"code\", \"message\"}} and never quote the note.
+
+EXAMPLES:
+  art9 serve
+  art9 serve --addr 0.0.0.0:8009 --token-file /etc/art9/token --log-format json
+  curl -s localhost:8009/v1/check -H 'content-type: application/json' \\
+       -d '{\"fields\": {\"notes\": \"Klant heeft diabetes\"}}'
+  kill -HUP $(pidof art9)";
+
+#[cfg(feature = "serve")]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[cfg(feature = "serve")]
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:8009")]
+    pub addr: std::net::SocketAddr,
+    #[command(flatten)]
+    pub lexicons: LexiconArgs,
+    /// Policies to preload (built-in name or YAML file; repeatable). The first is the default
+    /// for requests that name none; built-in policies are always available by name.
+    #[arg(long, value_name = "NAME|FILE", default_value = "default")]
+    pub policy: Vec<String>,
+    /// File holding the bearer token clients must send (Authorization: Bearer ...) on /v1/*
+    /// and /admin/*. Without it there is no authentication and /admin/reload is taken from
+    /// loopback only.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Largest request body in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
+    pub max_body: usize,
+    /// Most fields in one request.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_fields: usize,
+    /// Most items in one /v1/batch request.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_batch: usize,
+    /// Time limit per request, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub timeout_ms: u64,
+    /// Requests handled at once on /v1/* and /admin/*; more get 503 + Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub concurrency: usize,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Log level: error, warn, info (one line per request), debug.
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    pub log_level: String,
 }

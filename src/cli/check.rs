@@ -25,9 +25,12 @@ struct CheckFinding<'a> {
 }
 
 pub fn check(a: CheckArgs) -> Result<ExitCode> {
+    if a.stdio {
+        return super::stdio::run(&a);
+    }
     let scanner = common::scanner(&a.lexicons)?;
     let policy = common::policy(&a.policy)?;
-    let text = common::text_arg(&a.text)?;
+    let text = common::text_arg(a.text.as_deref().unwrap_or("-"))?;
     let findings = scanner.scan(&text);
     let decision = policy.decide(a.field.as_deref(), &findings);
     let rows: Vec<CheckFinding<'_>> = findings

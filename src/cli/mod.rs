@@ -25,6 +25,9 @@ mod eval;
 mod lexicon_cmd;
 mod progress;
 mod scan;
+#[cfg(feature = "serve")]
+mod serve;
+mod stdio;
 
 use std::io::IsTerminal;
 
@@ -82,6 +85,8 @@ pub fn main() -> ExitCode {
         Command::Explain(a) => check::explain(a),
         Command::Lexicon(a) => lexicon_cmd::run(a),
         Command::Eval(a) => eval::eval(a),
+        #[cfg(feature = "serve")]
+        Command::Serve(a) => serve::run(a),
     };
     match result {
         Ok(code) => code,
