@@ -13,7 +13,7 @@
 //!   [`mask()`] applies that decision, changing only bytes inside findings.
 //! * [`service`] is the pre-save check as JSON request → response ([`service::Engine`]),
 //!   shared by `art9 check --stdio` and, with the `serve` feature (on by default), the HTTP
-//!   service `art9 serve` (`serve` module: axum + tokio; see `docs/serve.md`).
+//!   service `art9 serve` (`serve` module: axum + tokio; see the README).
 //! * [`pipeline`] scans record streams ([`input`]: JSONL, JSON arrays, CSV/TSV in any
 //!   [`encoding`], plain text) in parallel batches with bounded memory and writes results in
 //!   input order; [`html`] strips e-mail markup with offsets kept; [`subjects`] rolls findings

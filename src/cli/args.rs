@@ -65,7 +65,7 @@ pub enum Command {
     /// Score the scanner on a labelled corpus (same numbers as shared/eval/evaluate.py).
     Eval(EvalArgs),
     /// Run the pre-save check as an HTTP service (POST /v1/check, /v1/scan, /v1/mask,
-    /// /v1/batch; GET /healthz, /readyz, /metrics, /openapi.json). See docs/serve.md.
+    /// /v1/batch; GET /healthz, /readyz, /metrics, /openapi.json). See the README.
     #[cfg(feature = "serve")]
     #[command(after_help = SERVE_AFTER)]
     Serve(ServeArgs),
