@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark of the pre-save paths (issue #6): `art9 serve` under a fixed request rate and
-# `art9 check --stdio` throughput on one core. Figures and how to read them: docs/serve-bench.md.
+# `art9 check --stdio` throughput on one core. Figures and how to read them: BENCHMARKS.md.
 #
 #   benches/serve_bench.sh            # full run (~5 min after the release build)
 #   QUICK=1 benches/serve_bench.sh    # shorter runs, for trying the script
