@@ -76,7 +76,10 @@ fn engine_scanner() -> Scanner {
         "/tests/data/lexicons/engine-health.yaml"
     )))
     .expect("engine lexicon");
-    ScannerBuilder::new().lexicons(set).build().expect("scanner")
+    ScannerBuilder::new()
+        .lexicons(set)
+        .build()
+        .expect("scanner")
 }
 
 fn bench_normalize(c: &mut Criterion) {
@@ -84,7 +87,11 @@ fn bench_normalize(c: &mut Criterion) {
     let latin = "Mw. Ødegård ønsker één afspraak; café crème, naïve patiënt, Ærø. ".repeat(20);
     let caps = "KUNDEN HAR TARMKRÆFT OG ER SYGEMELDT PÅ ÅRHUS SYGEHUS. ".repeat(20);
     let mut g = c.benchmark_group("normalize");
-    for (name, text) in [("ascii", &ascii), ("latin1_heavy", &latin), ("danish_caps", &caps)] {
+    for (name, text) in [
+        ("ascii", &ascii),
+        ("latin1_heavy", &latin),
+        ("danish_caps", &caps),
+    ] {
         g.throughput(Throughput::Bytes(text.len() as u64));
         let mut buf = NormalizedText::new();
         g.bench_function(name, |b| {
@@ -118,7 +125,10 @@ fn bench_builtin(c: &mut Criterion) {
     let notes = corpus(5_000, 11);
     let bytes: usize = notes.iter().map(String::len).sum();
     let expected: usize = notes.iter().map(|t| scanner.scan(t).len()).sum();
-    assert!(expected >= notes.len() / 10, "built-in lexicons found only {expected}");
+    assert!(
+        expected >= notes.len() / 10,
+        "built-in lexicons found only {expected}"
+    );
     let mut g = c.benchmark_group("scan_builtin");
     g.throughput(Throughput::Bytes(bytes as u64));
     for threads in [1usize, 2] {

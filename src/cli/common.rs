@@ -11,7 +11,10 @@ use super::args::LexiconArgs;
 
 /// Build the lexicon set the flags ask for.
 pub fn lexicon_set(a: &LexiconArgs) -> Result<LexiconSet> {
-    let mut set = if a.no_builtin {
+    let mut set = if let Some(path) = &a.terms {
+        LexiconSet::from_terms_file(path)
+            .with_context(|| format!("loading the term list {}", path.display()))?
+    } else if a.no_builtin {
         LexiconSet::new()
     } else {
         LexiconSet::builtin().context("built-in lexicons")?

@@ -365,7 +365,7 @@ fn validate_entry(
 /// replaces an earlier one for the same pair.
 #[derive(Clone, Debug, Default)]
 pub struct LexiconSet {
-    lexicons: BTreeMap<(Lang, Category), Lexicon>,
+    pub(super) lexicons: BTreeMap<(Lang, Category), Lexicon>,
 }
 
 impl LexiconSet {
