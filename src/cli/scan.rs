@@ -91,7 +91,7 @@ fn exit_for(summary: &Summary) -> ExitCode {
 }
 
 pub fn scan(a: ScanArgs) -> Result<ExitCode> {
-    let scanner = common::scanner(&a.lexicons)?;
+    let scanner = common::scanner_for(&a.lexicons, common::input_bytes(&a.input.input))?;
     let policy = a.policy.as_deref().map(common::policy).transpose()?;
     let format = match a.format {
         Some(FormatArg::Table) => Format::Table,
@@ -160,7 +160,7 @@ fn masked_record(item_raw: &str, replacements: &mut [(usize, usize, String)]) ->
 }
 
 pub fn mask(a: MaskArgs) -> Result<ExitCode> {
-    let scanner = common::scanner(&a.lexicons)?;
+    let scanner = common::scanner_for(&a.lexicons, common::input_bytes(&a.input.input))?;
     let policy = common::policy(&a.policy)?;
     if a.output != "-"
         && a.input.input != "-"

@@ -3,7 +3,7 @@
 //! Every record read is either handed on as a [`Record`] or reported as [`Skipped`] with the
 //! line and a reason that never contains the record's text; no record is silently lost.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::io::{self, BufRead};
 
 use serde_json::value::RawValue;
@@ -142,7 +142,7 @@ pub(crate) fn read_line_limited<R: BufRead>(
 }
 
 fn memchr_newline(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&x| x == b'\n')
+    memchr::memchr(b'\n', b)
 }
 
 fn split_terminator(buf: &[u8]) -> (&[u8], &'static str) {
@@ -196,7 +196,7 @@ fn decode_line(
         ));
     }
     let (body, term) = split_terminator(buf);
-    if let Some(i) = body.iter().position(|&b| b == 0) {
+    if let Some(i) = memchr::memchr(0, body) {
         return Err(skip(
             SkipKind::NulByte,
             format!("NUL byte at column {}", i + 1),
@@ -295,7 +295,89 @@ fn json_error_reason(e: &serde_json::Error) -> String {
     }
 }
 
-type RawMap<'a> = HashMap<String, &'a RawValue>;
+/// A JSON object's members in document order, keys borrowed from the line when they hold no
+/// escapes, values as raw spans: one pass, no hashing, no per-key allocation. A repeated key
+/// resolves to its last value (as serde_json's maps do).
+struct RawMap<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'a> RawMap<'a> {
+    fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|&(_, v)| v)
+    }
+
+    /// Members whose key does not occur again later, in document order.
+    fn unique(&self) -> impl Iterator<Item = (&str, &'a RawValue)> + '_ {
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(i, (k, _))| !self.0[i + 1..].iter().any(|(k2, _)| k2 == k))
+            .map(|(_, (k, v))| (k.as_ref(), *v))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RawMap<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RawMap<'de>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawMap<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawMap<'de>, A::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(k) = map.next_key::<CowStr<'de>>()? {
+                    members.push((k.0, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(RawMap(members))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A string borrowed from the input when it holds no escapes (serde's `Cow<str>` always
+/// copies; `#[serde(borrow)]` needs a struct field).
+struct CowStr<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<CowStr<'de>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<CowStr<'de>, E> {
+                Ok(CowStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<CowStr<'de>, E> {
+                Ok(CowStr(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<CowStr<'de>, E> {
+                Ok(CowStr(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A field value that is a string or null, decoded without building a `serde_json::Value`;
+/// `Err(())` for anything else (the caller then asks `Value` what it is, for the message).
+fn string_or_null(rv: &RawValue) -> Result<Option<String>, ()> {
+    let t = rv.get();
+    if t == "null" {
+        return Ok(None);
+    }
+    if !t.starts_with('"') {
+        return Err(());
+    }
+    serde_json::from_str::<CowStr<'_>>(t)
+        .map(|c| Some(c.0.into_owned()))
+        .map_err(|_| ())
+}
 
 /// Parse one JSON line into a record. Field values are located in `raw` for masking.
 pub fn parse_json_record(
@@ -346,17 +428,14 @@ pub fn parse_json_record(
 
     let mut fields = Vec::new();
     if options.fields.is_empty() {
-        let mut names: Vec<&String> = top.keys().collect();
-        names.sort_by_key(|n| offset_of(top[*n]));
-        for name in names {
+        for (name, rv) in top.unique() {
             if options.key.iter().any(|k| k == name) {
                 continue;
             }
-            let rv = top[name];
-            if let Ok(serde_json::Value::String(s)) = serde_json::from_str(rv.get()) {
+            if let Ok(Some(s)) = string_or_null(rv) {
                 let start = offset_of(rv);
                 fields.push(Field {
-                    name: name.clone(),
+                    name: name.to_string(),
                     text: s,
                     raw_span: Some((start, start + rv.get().len())),
                 });
@@ -376,25 +455,26 @@ pub fn parse_json_record(
                         format!("field {name:?} is missing"),
                     )
                 })?;
-            let value: serde_json::Value = serde_json::from_str(rv.get()).map_err(|e| {
-                skip(
-                    SkipKind::InvalidJson,
-                    Some(key.clone()),
-                    Some(name),
-                    json_error_reason(&e),
-                )
-            })?;
             let start = offset_of(rv);
-            let text = match value {
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Null => String::new(),
-                other => {
+            let text = match string_or_null(rv) {
+                Ok(Some(s)) => s,
+                Ok(None) => String::new(),
+                Err(()) => {
+                    // Not a string: decode fully only to name its kind (or the error).
+                    let value: serde_json::Value = serde_json::from_str(rv.get()).map_err(|e| {
+                        skip(
+                            SkipKind::InvalidJson,
+                            Some(key.clone()),
+                            Some(name),
+                            json_error_reason(&e),
+                        )
+                    })?;
                     return Err(skip(
                         SkipKind::NotText,
                         Some(key.clone()),
                         Some(name),
-                        format!("field {name:?} is {}, not a string", json_kind(&other)),
-                    ))
+                        format!("field {name:?} is {}, not a string", json_kind(&value)),
+                    ));
                 }
             };
             let raw_span = if rv.get() == "null" {
