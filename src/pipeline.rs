@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::category::Category;
-use crate::input::{Record, RecordSource, Skipped};
+use crate::input::{Pending, Record, RecordSource, Skipped};
 use crate::mask::mask;
 use crate::matcher::{Finding, Scanner};
 use crate::policy::{CompiledPolicy, Decision, Outcome};
@@ -230,12 +230,14 @@ where
         .map_err(|e| PipelineError::Threads(e.to_string()))?;
     let batch_records = options.batch_records.max(1);
     let mut summary = Summary::new();
-    let (tx, rx) = sync_channel::<io::Result<Vec<Result<Record, Skipped>>>>(QUEUED_BATCHES);
+    // Records travel unparsed (`Pending`) so that JSON parsing runs on the workers: the
+    // reader thread only splits and checks lines, and stops being the bottleneck.
+    let (tx, rx) = sync_channel::<io::Result<Vec<Pending>>>(QUEUED_BATCHES);
     std::thread::scope(|scope| {
         scope.spawn(move || {
             let mut batch = Vec::with_capacity(batch_records);
             let mut bytes = 0;
-            while let Some(next) = source.next_record() {
+            while let Some(next) = source.next_pending() {
                 match next {
                     Err(e) => {
                         if !batch.is_empty() {
@@ -245,9 +247,7 @@ where
                         return;
                     }
                     Ok(r) => {
-                        if let Ok(rec) = &r {
-                            bytes += rec.raw.len();
-                        }
+                        bytes += r.raw_len();
                         batch.push(r);
                         if batch.len() >= batch_records || bytes >= BATCH_BYTES {
                             bytes = 0;
@@ -279,7 +279,7 @@ where
             let items: Vec<Item> = pool.install(|| {
                 batch
                     .into_par_iter()
-                    .map(|r| match r {
+                    .map(|r| match r.resolve() {
                         Ok(record) => {
                             let fields = process(scanner, options, &record);
                             Item::Scanned { record, fields }

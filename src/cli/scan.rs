@@ -48,6 +48,10 @@ impl RecordSource for BoxedSource {
     fn next_record(&mut self) -> Option<io::Result<Result<art9::input::Record, Skipped>>> {
         self.0.next_record()
     }
+
+    fn next_pending(&mut self) -> Option<io::Result<art9::input::Pending>> {
+        self.0.next_pending()
+    }
 }
 
 /// Report one skipped record on stderr (no record text, ever).

@@ -88,6 +88,55 @@ pub trait RecordSource: Send {
     /// The next record, a skipped one, or `None` at the end. An `Err` is a fatal read error
     /// (the file cannot be read any more).
     fn next_record(&mut self) -> Option<io::Result<Result<Record, Skipped>>>;
+
+    /// Like [`RecordSource::next_record`], but a source may hand over a record whose
+    /// parsing is left to [`Pending::resolve`], so that the batch engine parses on its worker
+    /// threads instead of the single reader thread. The default parses at once.
+    fn next_pending(&mut self) -> Option<io::Result<Pending>> {
+        self.next_record().map(|r| r.map(Pending::Ready))
+    }
+}
+
+/// A record as read, possibly not parsed yet; see [`RecordSource::next_pending`].
+#[derive(Debug)]
+pub enum Pending {
+    /// Already a record (or skipped).
+    Ready(Result<Record, Skipped>),
+    /// A JSON line (size, NUL and UTF-8 checked) still to be parsed.
+    Json {
+        /// The line without its terminator.
+        raw: String,
+        /// Its terminator.
+        terminator: &'static str,
+        /// 1-based line number.
+        line: u64,
+        /// How to parse it.
+        options: std::sync::Arc<JsonOptions>,
+    },
+}
+
+impl Pending {
+    /// Bytes of the record as read (for batch sizing).
+    pub fn raw_len(&self) -> usize {
+        match self {
+            Pending::Ready(Ok(r)) => r.raw.len(),
+            Pending::Ready(Err(_)) => 0,
+            Pending::Json { raw, .. } => raw.len(),
+        }
+    }
+
+    /// Parse (if not done yet): the record or why it was skipped.
+    pub fn resolve(self) -> Result<Record, Skipped> {
+        match self {
+            Pending::Ready(r) => r,
+            Pending::Json {
+                raw,
+                terminator,
+                line,
+                options,
+            } => parse_json_record(raw, terminator, line, &options),
+        }
+    }
 }
 
 /// How JSON records are turned into fields.
@@ -244,7 +293,7 @@ pub struct JsonLines<R> {
     line: u64,
     buf: Vec<u8>,
     max: usize,
-    options: JsonOptions,
+    options: std::sync::Arc<JsonOptions>,
 }
 
 impl<R: BufRead + Send> JsonLines<R> {
@@ -255,13 +304,18 @@ impl<R: BufRead + Send> JsonLines<R> {
             line: 0,
             buf: Vec::new(),
             max,
-            options,
+            options: std::sync::Arc::new(options),
         }
     }
 }
 
 impl<R: BufRead + Send> RecordSource for JsonLines<R> {
     fn next_record(&mut self) -> Option<io::Result<Result<Record, Skipped>>> {
+        self.next_pending().map(|p| p.map(Pending::resolve))
+    }
+
+    /// Reads and checks the line; JSON parsing is left to [`Pending::resolve`].
+    fn next_pending(&mut self) -> Option<io::Result<Pending>> {
         loop {
             let (n, too_long) = match read_line_limited(&mut self.reader, &mut self.buf, self.max) {
                 Ok(x) => x,
@@ -275,11 +329,15 @@ impl<R: BufRead + Send> RecordSource for JsonLines<R> {
                 continue;
             }
             let line = self.line;
-            let result =
-                decode_line(&self.buf, too_long, self.max, line).and_then(|(raw, terminator)| {
-                    parse_json_record(raw, terminator, line, &self.options)
-                });
-            return Some(Ok(result));
+            return Some(Ok(match decode_line(&self.buf, too_long, self.max, line) {
+                Ok((raw, terminator)) => Pending::Json {
+                    raw,
+                    terminator,
+                    line,
+                    options: self.options.clone(),
+                },
+                Err(skipped) => Pending::Ready(Err(skipped)),
+            }));
         }
     }
 }
