@@ -32,6 +32,9 @@ pub struct NormalizedText {
     /// Empty when `identity` is set.
     map: Vec<u32>,
     identity: bool,
+    /// Set by [`NormalizedText::normalize_for_search`] when `text` was left empty and the
+    /// original itself is searched (ASCII case-insensitively).
+    zero_copy: bool,
 }
 
 impl NormalizedText {
@@ -52,6 +55,7 @@ impl NormalizedText {
         self.text.clear();
         self.map.clear();
         self.identity = false;
+        self.zero_copy = false;
     }
 
     /// Normalise `original` into this buffer (replacing what was there).
@@ -62,7 +66,32 @@ impl NormalizedText {
             return;
         }
         self.text.clear();
-        fold(original, true, &mut self.text, Some(&mut self.map));
+        fold_fast(original, &mut self.text, Some(&mut self.map));
+    }
+
+    /// Like [`NormalizedText::normalize`], but a plain-ASCII text (no tab, line break or
+    /// doubled space) is not copied at all: [`NormalizedText::search_text`] then returns the
+    /// original, which equals the normalised text up to ASCII case. Callers must compare
+    /// ASCII case-insensitively (the matcher's automaton does); the offset map is the identity.
+    pub fn normalize_for_search(&mut self, original: &str) {
+        self.clear();
+        if ascii_plain(original.as_bytes()) {
+            self.identity = true;
+            self.zero_copy = true;
+            return;
+        }
+        fold_fast(original, &mut self.text, Some(&mut self.map));
+    }
+
+    /// The text to search after [`NormalizedText::normalize_for_search`]: the normalised text,
+    /// or `original` itself on the zero-copy path (normalised up to ASCII case).
+    #[inline]
+    pub fn search_text<'a>(&'a self, original: &'a str) -> &'a str {
+        if self.zero_copy {
+            original
+        } else {
+            &self.text
+        }
     }
 
     /// The normalised text.
@@ -88,7 +117,7 @@ impl NormalizedText {
     /// The end is extended over combining marks that follow the last char, so that "e\u{301}"
     /// is covered whole.
     pub fn original_range(&self, original: &str, start: usize, end: usize) -> (usize, usize) {
-        debug_assert!(start < end && end <= self.text.len());
+        debug_assert!(start < end && (self.zero_copy || end <= self.text.len()));
         if self.identity {
             return (start, end);
         }
@@ -109,7 +138,7 @@ impl NormalizedText {
 /// Normalise a term or a short text to a new `String` (no offset map).
 pub fn normalize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    fold(s, true, &mut out, None);
+    fold_fast(s, &mut out, None);
     out
 }
 
@@ -156,6 +185,170 @@ fn ascii_fast_path(s: &str, out: &mut String) -> bool {
             ok
         }
         Err(_) => false,
+    }
+}
+
+/// ASCII white space as `char::is_whitespace` sees it: tab, line feed, vertical tab, form
+/// feed, carriage return, space.
+#[inline]
+fn is_ascii_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t'..=b'\r')
+}
+
+/// Pure ASCII with no white space other than single spaces: normalises to its own ASCII
+/// lowercase, byte for byte.
+fn ascii_plain(b: &[u8]) -> bool {
+    let mut prev_space = false;
+    for &x in b {
+        if x >= 0x80 || matches!(x, b'\t'..=b'\r') || (x == b' ' && prev_space) {
+            return false;
+        }
+        prev_space = x == b' ';
+    }
+    true
+}
+
+/// What one non-ASCII char folds to when the result does not depend on its neighbours.
+enum Folded {
+    /// Not in the table, or context-dependent: take the general path.
+    Slow,
+    /// White space: one space unless the output already ends with one.
+    Space,
+    /// These bytes (possibly none: an ignorable char).
+    Str(&'static str),
+}
+
+/// Char ranges whose folds are precomputed: Latin-1 Supplement, Latin Extended-A/B, and
+/// General Punctuation plus currency signs (curly quotes, dashes, zero-width chars, €).
+const TABLE_RANGES: [(u32, u32); 2] = [(0x80, 0x250), (0x2000, 0x20D0)];
+
+struct FoldTable {
+    low: Vec<Option<&'static str>>,
+    punct: Vec<Option<&'static str>>,
+}
+
+/// The fold of every char in [`TABLE_RANGES`], computed once with the general path
+/// ([`fold`]), so both paths agree by construction. `None` = not context-free (combining
+/// marks) or white space mixed with other chars; a lone white space result is stored as " ".
+fn fold_table() -> &'static FoldTable {
+    static TABLE: std::sync::OnceLock<FoldTable> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let build = |(lo, hi): (u32, u32)| -> Vec<Option<&'static str>> {
+            (lo..hi)
+                .map(|cp| {
+                    let c = char::from_u32(cp)?;
+                    if is_combining_mark(c) {
+                        return None;
+                    }
+                    let mut out = String::new();
+                    fold(c.encode_utf8(&mut [0; 4]), true, &mut out, None);
+                    if out.contains(char::is_whitespace) && out != " " {
+                        return None;
+                    }
+                    // Leaked once per process: a few hundred short strings.
+                    Some(&*Box::leak(out.into_boxed_str()))
+                })
+                .collect()
+        };
+        FoldTable {
+            low: build(TABLE_RANGES[0]),
+            punct: build(TABLE_RANGES[1]),
+        }
+    })
+}
+
+#[inline]
+fn lookup(table: &FoldTable, c: char) -> Folded {
+    let cp = c as u32;
+    let hit = if cp < TABLE_RANGES[0].1 {
+        table.low.get((cp - TABLE_RANGES[0].0) as usize)
+    } else if (TABLE_RANGES[1].0..TABLE_RANGES[1].1).contains(&cp) {
+        table.punct.get((cp - TABLE_RANGES[1].0) as usize)
+    } else {
+        None
+    };
+    match hit {
+        Some(Some(" ")) => Folded::Space,
+        Some(Some(s)) => Folded::Str(s),
+        _ => Folded::Slow,
+    }
+}
+
+/// The normalising fold (lowercase) used for notes and terms: runs of ASCII are copied and
+/// lowercased in bulk, non-ASCII chars of the common ranges come from [`fold_table`], the rest
+/// (and anything context-dependent) goes through the general path [`fold`], char by char.
+/// Produces exactly what `fold(s, true, ..)` produces (tested).
+fn fold_fast(s: &str, out: &mut String, mut map: Option<&mut Vec<u32>>) {
+    let b = s.as_bytes();
+    let table = fold_table();
+    // Offsets beyond u32 are not reachable: records are limited far below 4 GiB.
+    let off = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+    let mut i = 0;
+    while i < b.len() {
+        let x = b[i];
+        if x < 0x80 {
+            if is_ascii_ws(x) {
+                if !out.ends_with(' ') {
+                    out.push(' ');
+                    if let Some(m) = map.as_deref_mut() {
+                        m.push(off(i));
+                    }
+                }
+                i += 1;
+                continue;
+            }
+            // A run of ASCII: no tab/line break, no doubled space.
+            let start = i;
+            i += 1;
+            while i < b.len() {
+                let y = b[i];
+                if y >= 0x80 || matches!(y, b'\t'..=b'\r') || (y == b' ' && b[i - 1] == b' ') {
+                    break;
+                }
+                i += 1;
+            }
+            let o = out.len();
+            out.push_str(&s[start..i]);
+            out[o..].make_ascii_lowercase();
+            if let Some(m) = map.as_deref_mut() {
+                m.extend(off(start)..off(i));
+            }
+            continue;
+        }
+        let Some(c) = s[i..].chars().next() else {
+            break;
+        };
+        let len = c.len_utf8();
+        match lookup(table, c) {
+            Folded::Str(t) => {
+                out.push_str(t);
+                if let Some(m) = map.as_deref_mut() {
+                    m.resize(m.len() + t.len(), off(i));
+                }
+            }
+            Folded::Space => {
+                if !out.ends_with(' ') {
+                    out.push(' ');
+                    if let Some(m) = map.as_deref_mut() {
+                        m.push(off(i));
+                    }
+                }
+            }
+            Folded::Slow => {
+                // The general path on this one char, with the output so far as context (a
+                // combining ring above looks at the previous char).
+                fold_char(
+                    c,
+                    i,
+                    true,
+                    &mut Sink {
+                        out: &mut *out,
+                        map: map.as_deref_mut(),
+                    },
+                );
+            }
+        }
+        i += len;
     }
 }
 
@@ -272,40 +465,45 @@ impl Sink<'_> {
 fn fold(s: &str, lower: bool, out: &mut String, map: Option<&mut Vec<u32>>) {
     let mut sink = Sink { out, map };
     for (at, c) in s.char_indices() {
-        if c.is_ascii() {
-            let c = if lower { c.to_ascii_lowercase() } else { c };
-            sink.push(c, at);
-            continue;
-        }
-        if is_ignorable(c) {
-            continue;
-        }
-        if is_combining_mark(c) {
-            // A decomposed å ("a" + combining ring above) folds like the precomposed one.
-            if c == '\u{030A}' {
-                if sink.out.ends_with('a') {
-                    sink.push_raw('a', at);
-                } else if sink.out.ends_with('A') {
-                    sink.push_raw(if lower { 'a' } else { 'A' }, at);
-                }
+        fold_char(c, at, lower, &mut sink);
+    }
+}
+
+/// The general path for one char of the original at byte `at`.
+fn fold_char(c: char, at: usize, lower: bool, sink: &mut Sink<'_>) {
+    if c.is_ascii() {
+        let c = if lower { c.to_ascii_lowercase() } else { c };
+        sink.push(c, at);
+        return;
+    }
+    if is_ignorable(c) {
+        return;
+    }
+    if is_combining_mark(c) {
+        // A decomposed å ("a" + combining ring above) folds like the precomposed one.
+        if c == '\u{030A}' {
+            if sink.out.ends_with('a') {
+                sink.push_raw('a', at);
+            } else if sink.out.ends_with('A') {
+                sink.push_raw(if lower { 'a' } else { 'A' }, at);
             }
-            continue;
         }
-        if is_apostrophe(c) {
-            sink.push_raw('\'', at);
-            continue;
+        return;
+    }
+    if is_apostrophe(c) {
+        sink.push_raw('\'', at);
+        return;
+    }
+    if is_dash(c) {
+        sink.push_raw('-', at);
+        return;
+    }
+    if lower {
+        for lc in c.to_lowercase() {
+            fold_one(lc, true, sink, at);
         }
-        if is_dash(c) {
-            sink.push_raw('-', at);
-            continue;
-        }
-        if lower {
-            for lc in c.to_lowercase() {
-                fold_one(lc, true, &mut sink, at);
-            }
-        } else {
-            fold_one(c, false, &mut sink, at);
-        }
+    } else {
+        fold_one(c, false, sink, at);
     }
 }
 
@@ -423,6 +621,55 @@ mod tests {
         ] {
             check_map(s);
         }
+    }
+
+    /// The table-driven fast fold must produce exactly what the general path produces.
+    #[test]
+    fn fast_fold_equals_general_fold() {
+        let slow = |s: &str| {
+            let mut out = String::new();
+            let mut map = Vec::new();
+            fold(s, true, &mut out, Some(&mut map));
+            (out, map)
+        };
+        let fast = |s: &str| {
+            let mut out = String::new();
+            let mut map = Vec::new();
+            fold_fast(s, &mut out, Some(&mut map));
+            (out, map)
+        };
+        let contexts = ["", "a", "A", " ", "x ", "\t"];
+        for cp in (0..0x3100).chain(0xFB00..0xFB10).chain(0xFF00..0xFF70) {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            for pre in contexts {
+                for post in ["", " ", "\u{30A}", "b", "\n x"] {
+                    let s = format!("{pre}{c}{post}{c}");
+                    assert_eq!(fast(&s), slow(&s), "U+{cp:04X} in {s:?}");
+                }
+            }
+        }
+        for s in [
+            "Kræftramt 😀 patiënt  in\u{00A0}\u{00A0}het\n\tZIEKENHUIS",
+            "  leading and trailing  ",
+            "A\u{30A}RHUS \u{2003} \u{00A0}x\u{2019}s",
+            "İstanbul ǅ ½ ¨x",
+        ] {
+            assert_eq!(fast(s), slow(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn zero_copy_search_text() {
+        let mut n = NormalizedText::new();
+        n.normalize_for_search("Plain ASCII Note");
+        assert_eq!(n.search_text("Plain ASCII Note"), "Plain ASCII Note");
+        assert_eq!(n.original_offset(3), 3);
+        n.normalize_for_search("Two  spaces");
+        assert_eq!(n.search_text("Two  spaces"), "two spaces");
+        n.normalize_for_search("Kræft");
+        assert_eq!(n.search_text("Kræft"), "kraeft");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::category::Category;
 use crate::html;
-use crate::input::{Record, RecordSource, Skipped};
+use crate::input::{Pending, Record, RecordSource, Skipped};
 use crate::mask::mask;
 use crate::matcher::{Finding, Scanner};
 use crate::policy::{CompiledPolicy, Decision, Outcome};
@@ -283,7 +283,9 @@ where
         .map_err(|e| PipelineError::Threads(e.to_string()))?;
     let batch_records = options.batch_records.max(1);
     let mut summary = Summary::new();
-    let (tx, rx) = sync_channel::<io::Result<Vec<Result<Record, Skipped>>>>(QUEUED_BATCHES);
+    // Records travel unparsed (`Pending`) so that JSON parsing runs on the workers: the
+    // reader thread only splits and checks lines, and stops being the bottleneck.
+    let (tx, rx) = sync_channel::<io::Result<Vec<Pending>>>(QUEUED_BATCHES);
     let stop = options.stop.clone();
     let stopped = std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
@@ -298,7 +300,7 @@ where
                     }
                     return Some(read);
                 }
-                let Some(next) = source.next_record() else {
+                let Some(next) = source.next_pending() else {
                     break;
                 };
                 read += 1;
@@ -311,9 +313,7 @@ where
                         return None;
                     }
                     Ok(r) => {
-                        if let Ok(rec) = &r {
-                            bytes += rec.raw.len();
-                        }
+                        bytes += r.raw_len();
                         batch.push(r);
                         if batch.len() >= batch_records || bytes >= BATCH_BYTES {
                             bytes = 0;
@@ -346,7 +346,7 @@ where
             let items: Vec<Item> = pool.install(|| {
                 batch
                     .into_par_iter()
-                    .map(|r| match r {
+                    .map(|r| match r.resolve() {
                         Ok(record) if !is_wanted(options, &record) => Item::Filtered(record),
                         Ok(record) => {
                             let fields = process(scanner, options, &record);

@@ -99,6 +99,11 @@ pub struct LexiconArgs {
     /// Do not load the built-in lexicons (use only --lexicon).
     #[arg(long)]
     pub no_builtin: bool,
+    /// Scan with a flat term list instead of the lexicons: a TSV file with the header
+    /// `term<TAB>lang<TAB>category` (lang may list several: da,en,nl), the format of
+    /// `art9 lexicon export`. Every term is a case-insensitive whole word.
+    #[arg(long, value_name = "FILE.tsv", conflicts_with = "lexicon")]
+    pub terms: Option<PathBuf>,
     /// Restrict to these lexicon languages (nl, da, en; comma-separated or repeated).
     #[arg(long, value_delimiter = ',', value_name = "LANG")]
     pub lang: Vec<String>,

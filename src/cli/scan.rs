@@ -204,6 +204,10 @@ impl RecordSource for BoxedSource {
     fn next_record(&mut self) -> Option<io::Result<Result<art9::input::Record, Skipped>>> {
         self.0.next_record()
     }
+
+    fn next_pending(&mut self) -> Option<io::Result<art9::input::Pending>> {
+        self.0.next_pending()
+    }
 }
 
 /// Report one skipped record on stderr (no record text, ever).
@@ -249,7 +253,7 @@ pub(super) fn exit_for(summary: &Summary) -> ExitCode {
 pub fn scan(a: ScanArgs) -> Result<ExitCode> {
     // First, so that a Ctrl-C during start-up already stops cleanly.
     let stop = progress::stop_flag();
-    let scanner = common::scanner(&a.lexicons)?;
+    let scanner = common::scanner_for(&a.lexicons, common::input_bytes(&a.input.input))?;
     let policy = a.policy.as_deref().map(common::policy).transpose()?;
     let format = match a.format {
         Some(FormatArg::Table) => Format::Table,
@@ -381,7 +385,7 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         return super::db::mask(a);
     }
     let stop = progress::stop_flag();
-    let scanner = common::scanner(&a.lexicons)?;
+    let scanner = common::scanner_for(&a.lexicons, common::input_bytes(&a.input.input))?;
     let policy = common::policy(&a.policy)?;
     let Some(output) = a.output.clone() else {
         bail!("mask needs -o OUT (or - for standard output)");

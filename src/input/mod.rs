@@ -13,7 +13,7 @@ pub mod json_array;
 pub use self::csv::{CsvError, CsvOptions, CsvSource};
 pub use self::json_array::JsonArray;
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::io::{self, BufRead};
 
 use serde_json::value::RawValue;
@@ -113,6 +113,55 @@ pub trait RecordSource: Send {
     /// The next record, a skipped one, or `None` at the end. An `Err` is a fatal read error
     /// (the file cannot be read any more).
     fn next_record(&mut self) -> Option<io::Result<Result<Record, Skipped>>>;
+
+    /// Like [`RecordSource::next_record`], but a source may hand over a record whose
+    /// parsing is left to [`Pending::resolve`], so that the batch engine parses on its worker
+    /// threads instead of the single reader thread. The default parses at once.
+    fn next_pending(&mut self) -> Option<io::Result<Pending>> {
+        self.next_record().map(|r| r.map(Pending::Ready))
+    }
+}
+
+/// A record as read, possibly not parsed yet; see [`RecordSource::next_pending`].
+#[derive(Debug)]
+pub enum Pending {
+    /// Already a record (or skipped).
+    Ready(Result<Record, Skipped>),
+    /// A JSON line (size, NUL and UTF-8 checked) still to be parsed.
+    Json {
+        /// The line without its terminator.
+        raw: String,
+        /// Its terminator.
+        terminator: &'static str,
+        /// 1-based line number.
+        line: u64,
+        /// How to parse it.
+        options: std::sync::Arc<JsonOptions>,
+    },
+}
+
+impl Pending {
+    /// Bytes of the record as read (for batch sizing).
+    pub fn raw_len(&self) -> usize {
+        match self {
+            Pending::Ready(Ok(r)) => r.raw.len(),
+            Pending::Ready(Err(_)) => 0,
+            Pending::Json { raw, .. } => raw.len(),
+        }
+    }
+
+    /// Parse (if not done yet): the record or why it was skipped.
+    pub fn resolve(self) -> Result<Record, Skipped> {
+        match self {
+            Pending::Ready(r) => r,
+            Pending::Json {
+                raw,
+                terminator,
+                line,
+                options,
+            } => parse_json_record(raw, terminator, line, &options),
+        }
+    }
 }
 
 /// How JSON records are turned into fields.
@@ -199,7 +248,7 @@ pub(crate) fn read_line_limited<R: BufRead>(
 }
 
 fn memchr_newline(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&x| x == b'\n')
+    memchr::memchr(b'\n', b)
 }
 
 fn split_terminator(buf: &[u8]) -> (&[u8], &'static str) {
@@ -253,7 +302,7 @@ fn decode_line(
         ));
     }
     let (body, term) = split_terminator(buf);
-    if let Some(i) = body.iter().position(|&b| b == 0) {
+    if let Some(i) = memchr::memchr(0, body) {
         return Err(skip(
             SkipKind::NulByte,
             format!("NUL byte at column {}", i + 1),
@@ -302,7 +351,7 @@ pub struct JsonLines<R> {
     line: u64,
     buf: Vec<u8>,
     max: usize,
-    options: JsonOptions,
+    options: std::sync::Arc<JsonOptions>,
 }
 
 impl<R: BufRead + Send> JsonLines<R> {
@@ -313,13 +362,18 @@ impl<R: BufRead + Send> JsonLines<R> {
             line: 0,
             buf: Vec::new(),
             max,
-            options,
+            options: std::sync::Arc::new(options),
         }
     }
 }
 
 impl<R: BufRead + Send> RecordSource for JsonLines<R> {
     fn next_record(&mut self) -> Option<io::Result<Result<Record, Skipped>>> {
+        self.next_pending().map(|p| p.map(Pending::resolve))
+    }
+
+    /// Reads and checks the line; JSON parsing is left to [`Pending::resolve`].
+    fn next_pending(&mut self) -> Option<io::Result<Pending>> {
         loop {
             let (n, too_long) = match read_line_limited(&mut self.reader, &mut self.buf, self.max) {
                 Ok(x) => x,
@@ -333,11 +387,15 @@ impl<R: BufRead + Send> RecordSource for JsonLines<R> {
                 continue;
             }
             let line = self.line;
-            let result =
-                decode_line(&self.buf, too_long, self.max, line).and_then(|(raw, terminator)| {
-                    parse_json_record(raw, terminator, line, &self.options)
-                });
-            return Some(Ok(result));
+            return Some(Ok(match decode_line(&self.buf, too_long, self.max, line) {
+                Ok((raw, terminator)) => Pending::Json {
+                    raw,
+                    terminator,
+                    line,
+                    options: self.options.clone(),
+                },
+                Err(skipped) => Pending::Ready(Err(skipped)),
+            }));
         }
     }
 }
@@ -353,7 +411,89 @@ fn json_error_reason(e: &serde_json::Error) -> String {
     }
 }
 
-type RawMap<'a> = HashMap<String, &'a RawValue>;
+/// A JSON object's members in document order, keys borrowed from the line when they hold no
+/// escapes, values as raw spans: one pass, no hashing, no per-key allocation. A repeated key
+/// resolves to its last value (as serde_json's maps do).
+struct RawMap<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'a> RawMap<'a> {
+    fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|&(_, v)| v)
+    }
+
+    /// Members whose key does not occur again later, in document order.
+    fn unique(&self) -> impl Iterator<Item = (&str, &'a RawValue)> + '_ {
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(i, (k, _))| !self.0[i + 1..].iter().any(|(k2, _)| k2 == k))
+            .map(|(_, (k, v))| (k.as_ref(), *v))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RawMap<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RawMap<'de>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawMap<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawMap<'de>, A::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(k) = map.next_key::<CowStr<'de>>()? {
+                    members.push((k.0, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(RawMap(members))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A string borrowed from the input when it holds no escapes (serde's `Cow<str>` always
+/// copies; `#[serde(borrow)]` needs a struct field).
+struct CowStr<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<CowStr<'de>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<CowStr<'de>, E> {
+                Ok(CowStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<CowStr<'de>, E> {
+                Ok(CowStr(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<CowStr<'de>, E> {
+                Ok(CowStr(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A field value that is a string or null, decoded without building a `serde_json::Value`;
+/// `Err(())` for anything else (the caller then asks `Value` what it is, for the message).
+fn string_or_null(rv: &RawValue) -> Result<Option<String>, ()> {
+    let t = rv.get();
+    if t == "null" {
+        return Ok(None);
+    }
+    if !t.starts_with('"') {
+        return Err(());
+    }
+    serde_json::from_str::<CowStr<'_>>(t)
+        .map(|c| Some(c.0.into_owned()))
+        .map_err(|_| ())
+}
 
 /// Parse one JSON line into a record. Field values are located in `raw` for masking.
 pub fn parse_json_record(
@@ -410,13 +550,12 @@ pub fn parse_json_record(
     };
 
     let mut fields: Vec<Field> = Vec::new();
-    let string_field = |name: &String| -> Option<Field> {
-        let rv = top[name];
-        match serde_json::from_str(rv.get()) {
-            Ok(serde_json::Value::String(s)) => {
+    let string_field = |name: &str, rv: &RawValue| -> Option<Field> {
+        match string_or_null(rv) {
+            Ok(Some(s)) => {
                 let start = offset_of(rv);
                 Some(Field {
-                    name: name.clone(),
+                    name: name.to_string(),
                     text: s,
                     raw_span: Some((start, start + rv.get().len())),
                 })
@@ -428,26 +567,23 @@ pub fn parse_json_record(
         options.key.iter().any(|k| k == name) || options.subject.as_deref() == Some(name)
     };
     if options.fields.is_empty() {
-        let mut names: Vec<&String> = top.keys().collect();
-        names.sort_by_key(|n| offset_of(top[*n]));
-        for name in names {
+        for (name, rv) in top.unique() {
             if is_key_or_subject(name) {
                 continue;
             }
-            fields.extend(string_field(name));
+            fields.extend(string_field(name, rv));
         }
     } else {
         for name in &options.fields {
-            if is_glob(name) && !top.contains_key(name) {
-                // A glob selects the top-level string fields it matches (none is fine).
-                let mut names: Vec<&String> = top
-                    .keys()
-                    .filter(|n| is_glob_match(name, n) && !is_key_or_subject(n))
-                    .collect();
-                names.sort_by_key(|n| offset_of(top[*n]));
-                for n in names {
-                    if !fields.iter().any(|f| &f.name == n) {
-                        fields.extend(string_field(n));
+            if is_glob(name) && top.get(name).is_none() {
+                // A glob selects the top-level string fields it matches (none is fine), in
+                // document order.
+                for (n, rv) in top.unique() {
+                    if is_glob_match(name, n)
+                        && !is_key_or_subject(n)
+                        && !fields.iter().any(|f| f.name == n)
+                    {
+                        fields.extend(string_field(n, rv));
                     }
                 }
                 continue;
@@ -467,25 +603,26 @@ pub fn parse_json_record(
                         format!("field {name:?} is missing"),
                     )
                 })?;
-            let value: serde_json::Value = serde_json::from_str(rv.get()).map_err(|e| {
-                skip(
-                    SkipKind::InvalidJson,
-                    Some(key.clone()),
-                    Some(name),
-                    json_error_reason(&e),
-                )
-            })?;
             let start = offset_of(rv);
-            let text = match value {
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Null => String::new(),
-                other => {
+            let text = match string_or_null(rv) {
+                Ok(Some(s)) => s,
+                Ok(None) => String::new(),
+                Err(()) => {
+                    // Not a string: decode fully only to name its kind (or the error).
+                    let value: serde_json::Value = serde_json::from_str(rv.get()).map_err(|e| {
+                        skip(
+                            SkipKind::InvalidJson,
+                            Some(key.clone()),
+                            Some(name),
+                            json_error_reason(&e),
+                        )
+                    })?;
                     return Err(skip(
                         SkipKind::NotText,
                         Some(key.clone()),
                         Some(name),
-                        format!("field {name:?} is {}, not a string", json_kind(&other)),
-                    ))
+                        format!("field {name:?} is {}, not a string", json_kind(&value)),
+                    ));
                 }
             };
             let raw_span = if rv.get() == "null" {

@@ -103,7 +103,8 @@ pub struct ContextWord {
 }
 
 impl ContextWord {
-    /// Does this context word match the tokens starting at `tokens[0]`?
+    /// Does this context word match the tokens starting at `tokens[0]`? Tokens are compared
+    /// ASCII case-insensitively: the matcher may hand in tokens of an ASCII note as written.
     pub fn matches<'a>(&self, mut tokens: impl Iterator<Item = &'a str>) -> bool {
         let last = self.parts.len() - 1;
         for (i, part) in self.parts.iter().enumerate() {
@@ -111,9 +112,9 @@ impl ContextWord {
                 return false;
             };
             let ok = if i == last && self.prefix {
-                tok.starts_with(part.as_str())
+                crate::matcher::starts_with_ignore_ascii_case(tok, part)
             } else {
-                tok == part
+                tok.eq_ignore_ascii_case(part)
             };
             if !ok {
                 return false;
@@ -365,7 +366,7 @@ fn validate_entry(
 /// replaces an earlier one for the same pair.
 #[derive(Clone, Debug, Default)]
 pub struct LexiconSet {
-    lexicons: BTreeMap<(Lang, Category), Lexicon>,
+    pub(super) lexicons: BTreeMap<(Lang, Category), Lexicon>,
 }
 
 impl LexiconSet {

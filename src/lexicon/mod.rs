@@ -3,6 +3,7 @@
 mod builtin;
 mod load;
 mod model;
+mod terms;
 
 pub use builtin::BUILTIN;
 pub(crate) use load::{read_yaml_file, yaml_error_parts, yaml_options};
