@@ -9,41 +9,9 @@ use std::process::{Command, Stdio};
 
 use art9::input::{CsvOptions, CsvSource, RecordSource};
 
-const BIN: &str = env!("CARGO_BIN_EXE_art9");
+mod common;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn art9(args: &[&str], stdin: Option<&[u8]>) -> Out {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn art9");
-    if let Some(input) = stdin {
-        let mut s = child.stdin.take().expect("stdin");
-        s.write_all(input).expect("write stdin");
-    }
-    let out = child.wait_with_output().expect("wait art9");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use common::{art9, s, BIN};
 
 fn fixture(name: &str) -> String {
     format!("tests/data/files/{name}")
