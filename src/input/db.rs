@@ -706,6 +706,30 @@ pub struct WriteReport {
     pub rows_updated: u64,
 }
 
+impl WriteMode {
+    /// What a failed write left behind, for the error message. `staging` is the table the
+    /// rows went to (`--into`: the staging table; `--update`: the source), `dropped` whether
+    /// a staging table could be dropped.
+    pub fn abort_message(&self, report: &WriteReport, staging: &str, dropped: bool) -> String {
+        match self {
+            WriteMode::Into { table, .. } => format!(
+                "nothing was written to {table}; {} rows had gone to the staging table {staging}{}",
+                report.rows_written,
+                if dropped {
+                    ", which was dropped"
+                } else {
+                    " (drop it by hand)"
+                }
+            ),
+            WriteMode::Update => format!(
+                "{} rows of {staging} were masked in place and committed before the failure; the \
+                 failing batch was rolled back",
+                report.rows_updated
+            ),
+        }
+    }
+}
+
 /// Writes masked rows back: per-batch transactions, verified counts, a final commit.
 pub trait DbWriter {
     /// Queue one row; flushes a batch (one transaction) when enough are queued.

@@ -598,32 +598,18 @@ impl DbWriter for PgWriter {
     }
 
     fn abort(&mut self) -> String {
-        match &self.mode {
-            WriteMode::Into { table, .. } => {
+        let dropped = match &self.mode {
+            WriteMode::Into { .. } => {
                 let _ = self.client.batch_execute("ROLLBACK");
-                let dropped = self
-                    .client
+                self.client
                     .batch_execute(&format!(
                         "DROP TABLE IF EXISTS {}",
                         DbKind::Postgres.quote_table(&self.table)
                     ))
-                    .is_ok();
-                format!(
-                    "nothing was written to {table}; {} rows had gone to the staging table {}{}",
-                    self.report.rows_written,
-                    self.table,
-                    if dropped {
-                        ", which was dropped"
-                    } else {
-                        " (drop it by hand)"
-                    }
-                )
+                    .is_ok()
             }
-            WriteMode::Update => format!(
-                "{} rows of {} were masked in place and committed before the failure; the \
-                 failing batch was rolled back",
-                self.report.rows_updated, self.table
-            ),
-        }
+            WriteMode::Update => false,
+        };
+        self.mode.abort_message(&self.report, &self.table, dropped)
     }
 }

@@ -551,31 +551,16 @@ impl DbWriter for SqliteWriter {
     }
 
     fn abort(&mut self) -> String {
-        match &self.mode {
-            WriteMode::Into { table, .. } => {
-                let dropped = self
-                    .conn
-                    .execute_batch(&format!(
-                        "DROP TABLE IF EXISTS {}",
-                        DbKind::Sqlite.quote_table(&self.table)
-                    ))
-                    .is_ok();
-                format!(
-                    "nothing was written to {table}; {} rows had gone to the staging table {}{}",
-                    self.report.rows_written,
-                    self.table,
-                    if dropped {
-                        ", which was dropped"
-                    } else {
-                        " (drop it by hand)"
-                    }
-                )
-            }
-            WriteMode::Update => format!(
-                "{} rows of {} were masked in place and committed before the failure; the \
-                 failing batch was rolled back",
-                self.report.rows_updated, self.table
-            ),
-        }
+        let dropped = match &self.mode {
+            WriteMode::Into { .. } => self
+                .conn
+                .execute_batch(&format!(
+                    "DROP TABLE IF EXISTS {}",
+                    DbKind::Sqlite.quote_table(&self.table)
+                ))
+                .is_ok(),
+            WriteMode::Update => false,
+        };
+        self.mode.abort_message(&self.report, &self.table, dropped)
     }
 }
