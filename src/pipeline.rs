@@ -162,10 +162,7 @@ impl Summary {
                     self.fields_scanned += 1;
                     for x in &f.findings {
                         any = true;
-                        *self
-                            .findings
-                            .entry(x.category.as_str().to_string())
-                            .or_default() += 1;
+                        bump(&mut self.findings, x.category.as_str());
                     }
                     if let Some(d) = &f.decision {
                         outcome = Some(outcome.map_or(d.outcome, |o| o.max(d.outcome)));
@@ -180,9 +177,19 @@ impl Summary {
                     self.records_with_findings += 1;
                 }
                 if let Some(o) = outcome {
-                    *self.outcomes.entry(o.as_str().to_string()).or_default() += 1;
+                    bump(&mut self.outcomes, o.as_str());
                 }
             }
+        }
+    }
+}
+
+/// `map[key] += 1`, allocating the key only the first time (this runs per finding).
+fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    match map.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(key.to_string(), 1);
         }
     }
 }
@@ -331,10 +338,39 @@ where
             }
             None
         });
-        // Owned here so that an early return drops it and unblocks the reader.
-        let rx = rx;
-        for batch in rx.iter() {
-            let batch = match batch {
+        // The scanning stage runs on its own thread so that the writer (this thread) works
+        // on batch N while the workers scan batch N + 1: with `sink` and the dropping of
+        // records on the critical path, one worker thread would idle while output is
+        // written, and a second one could never double the throughput.
+        let (done_tx, done_rx) = sync_channel::<io::Result<Vec<Item>>>(QUEUED_BATCHES);
+        scope.spawn(move || {
+            for batch in rx.iter() {
+                let items = batch.map(|batch| {
+                    pool.install(|| {
+                        batch
+                            .into_par_iter()
+                            .map(|r| match r.resolve() {
+                                Ok(record) if !is_wanted(options, &record) => {
+                                    Item::Filtered(record)
+                                }
+                                Ok(record) => {
+                                    let fields = process(scanner, options, &record);
+                                    Item::Scanned { record, fields }
+                                }
+                                Err(s) => Item::Skipped(s),
+                            })
+                            .collect()
+                    })
+                });
+                if done_tx.send(items).is_err() {
+                    return; // the writer stopped; dropping `rx` stops the reader
+                }
+            }
+        });
+        // Owned here so that an early return drops it and unblocks the scanners.
+        let done_rx = done_rx;
+        for items in done_rx.iter() {
+            let items = match items {
                 Ok(b) => b,
                 Err(source) => {
                     return Err(PipelineError::Read {
@@ -343,24 +379,11 @@ where
                     })
                 }
             };
-            let items: Vec<Item> = pool.install(|| {
-                batch
-                    .into_par_iter()
-                    .map(|r| match r.resolve() {
-                        Ok(record) if !is_wanted(options, &record) => Item::Filtered(record),
-                        Ok(record) => {
-                            let fields = process(scanner, options, &record);
-                            Item::Scanned { record, fields }
-                        }
-                        Err(s) => Item::Skipped(s),
-                    })
-                    .collect()
-            });
             for item in &items {
                 summary.count(item);
                 if let Err(e) = sink(item) {
                     summary.stopped_early = true;
-                    // Dropping the receiver stops the reader.
+                    // Dropping the receiver stops the scanners, and they the reader.
                     return Err(PipelineError::Write(e));
                 }
             }
