@@ -22,7 +22,9 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::nfa::contiguous;
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored as AcAnchored, MatchKind};
 use serde::Serialize;
 
 use crate::category::{Category, Lang};
@@ -138,7 +140,12 @@ enum Target {
 
 #[derive(Debug)]
 struct Inner {
-    ac: AhoCorasick,
+    /// Patterns that can only be found at a word start (see the module docs), walked
+    /// anchored from each word start; `None` if there are none.
+    anchored: Option<Anchored>,
+    /// Every other pattern, searched overlapping over the whole text; `None` if none.
+    ac: Option<Unanchored>,
+    /// Per global pattern id: what it stands for.
     targets: Vec<Vec<Target>>,
     entries: Vec<Entry>,
     /// Per entry, per term: the case-keeping fold (only filled for case-sensitive entries).
@@ -151,6 +158,23 @@ struct Inner {
     zero_copy: bool,
 }
 
+/// The word-start automaton: a contiguous NFA walked with [`AcAnchored::Yes`].
+#[derive(Debug)]
+struct Anchored {
+    nfa: contiguous::NFA,
+    start: StateID,
+    /// Local pattern id → global pattern id.
+    ids: Vec<u32>,
+}
+
+/// The automaton for patterns that may start inside a word.
+#[derive(Debug)]
+struct Unanchored {
+    ac: AhoCorasick,
+    /// Local pattern id → global pattern id.
+    ids: Vec<u32>,
+}
+
 /// Inputs smaller than this get a contiguous NFA, larger ones (or unknown sizes) a DFA; see
 /// [`ScannerBuilder::expected_input_bytes`].
 pub const DFA_FROM_INPUT_BYTES: u64 = 16_000_000;
@@ -161,6 +185,9 @@ pub struct ScannerBuilder {
     lexicons: LexiconSet,
     expected_input_bytes: Option<u64>,
     zero_copy_ascii: bool,
+    /// `false` puts every pattern into the overlapping automaton (the reference the word-start
+    /// split is tested against).
+    all_overlapping: bool,
 }
 
 impl ScannerBuilder {
@@ -178,6 +205,7 @@ impl ScannerBuilder {
             lexicons: LexiconSet::builtin()?,
             expected_input_bytes: None,
             zero_copy_ascii: false,
+            all_overlapping: false,
         })
     }
 
@@ -206,6 +234,14 @@ impl ScannerBuilder {
     #[doc(hidden)]
     pub fn zero_copy_ascii(&mut self, yes: bool) -> &mut ScannerBuilder {
         self.zero_copy_ascii = yes;
+        self
+    }
+
+    /// Search every pattern with the overlapping automaton instead of walking word-start
+    /// patterns from word starts. Same findings, slower; the reference for the tests.
+    #[doc(hidden)]
+    pub fn all_overlapping(&mut self, yes: bool) -> &mut ScannerBuilder {
+        self.all_overlapping = yes;
         self
     }
 
@@ -265,32 +301,79 @@ impl ScannerBuilder {
                 Vec::new()
             });
         }
-        let kind = match self.expected_input_bytes {
-            Some(n) if n < DFA_FROM_INPUT_BYTES => AhoCorasickKind::ContiguousNFA,
-            _ => AhoCorasickKind::DFA,
-        };
-        // ASCII case-insensitivity would let plain ASCII notes be searched without a copy
-        // (`NormalizedText::normalize_for_search`), but measured on the benchmark corpus it
-        // saves under 0.1% of the per-byte instructions (the lowercase copy is cheap; a third
-        // of the notes are ASCII) while the DFA costs 306M instead of 173M instructions to
-        // build (4,932 terms) and the NFA's failure transitions get dearer too. So it is off;
-        // see BENCHMARKS.md.
-        let zero_copy = self.zero_copy_ascii;
+        // Split the patterns: one that stands only for word- or prefix-mode terms and
+        // begins with a letter or digit can only be accepted where it starts a word, so it
+        // goes to the anchored word-start automaton; the rest (suffix and compound terms,
+        // exclusions, terms beginning with punctuation) to the overlapping one.
+        let mut anchored_ids = Vec::new();
+        let mut unanchored_ids = Vec::new();
+        for (id, (p, ts)) in patterns.iter().zip(&targets).enumerate() {
+            let id =
+                u32::try_from(id).map_err(|_| BuildError::Automaton("too many patterns".into()))?;
+            let word_start_only = p.chars().next().is_some_and(is_word_char)
+                && ts.iter().all(|t| match *t {
+                    Target::Term { entry, .. } => matches!(
+                        entries[entry as usize].mode,
+                        MatchMode::Word | MatchMode::Prefix
+                    ),
+                    Target::Exclude { .. } => false,
+                });
+            if word_start_only && !self.all_overlapping {
+                anchored_ids.push(id);
+            } else {
+                unanchored_ids.push(id);
+            }
+        }
         // Patterns are normalised, so lowercase; ASCII case-insensitivity lets the zero-copy
         // path search an ASCII note as it is (normalised text has no upper-case ASCII, so
-        // on it this is the same as a case-sensitive search). Byte classes make it free.
-        let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(zero_copy)
-            .kind(Some(kind))
-            .build(&patterns)
-            .or_else(|_| {
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .ascii_case_insensitive(zero_copy)
-                    .build(&patterns)
+        // on it this is the same as a case-sensitive search).
+        let zero_copy = self.zero_copy_ascii;
+        let automaton_error = |e: aho_corasick::BuildError| BuildError::Automaton(e.to_string());
+        let anchored = if anchored_ids.is_empty() {
+            None
+        } else {
+            // A contiguous NFA: its states near the root are dense, and an anchored walk
+            // never follows a failure transition, so it is as fast as a DFA here while
+            // building in a tenth of the time and fitting in cache (issue 7, BENCHMARKS.md).
+            let nfa = contiguous::Builder::new()
+                .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(zero_copy)
+                .build(anchored_ids.iter().map(|&i| &patterns[i as usize]))
+                .map_err(automaton_error)?;
+            let start = nfa
+                .start_state(AcAnchored::Yes)
+                .map_err(|e| BuildError::Automaton(e.to_string()))?;
+            Some(Anchored {
+                nfa,
+                start,
+                ids: anchored_ids,
             })
-            .map_err(|e| BuildError::Automaton(e.to_string()))?;
+        };
+        let ac = if unanchored_ids.is_empty() {
+            None
+        } else {
+            let kind = match self.expected_input_bytes {
+                Some(n) if n < DFA_FROM_INPUT_BYTES => AhoCorasickKind::ContiguousNFA,
+                _ => AhoCorasickKind::DFA,
+            };
+            let pats = || unanchored_ids.iter().map(|&i| &patterns[i as usize]);
+            let ac = AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(zero_copy)
+                .kind(Some(kind))
+                .build(pats())
+                .or_else(|_| {
+                    AhoCorasick::builder()
+                        .match_kind(MatchKind::Standard)
+                        .ascii_case_insensitive(zero_copy)
+                        .build(pats())
+                })
+                .map_err(automaton_error)?;
+            Some(Unanchored {
+                ac,
+                ids: unanchored_ids,
+            })
+        };
         let max_exclude_len = entries
             .iter()
             .flat_map(|e| e.exclude.iter().map(String::len))
@@ -298,6 +381,7 @@ impl ScannerBuilder {
             .unwrap_or(0);
         Ok(Scanner {
             inner: Arc::new(Inner {
+                anchored,
                 ac,
                 targets,
                 entries,
@@ -454,31 +538,25 @@ impl Scanner {
         scratch.cands.clear();
         scratch.tokens.clear();
         let norm = scratch.norm.search_text(text);
-        for m in inner.ac.find_overlapping_iter(norm) {
-            for t in &inner.targets[m.pattern().as_usize()] {
-                match *t {
-                    Target::Exclude { entry, phrase } => {
-                        scratch.excludes.push((entry, phrase, m.start(), m.end()));
-                    }
-                    Target::Term { entry, term } => {
-                        let e = &inner.entries[entry as usize];
-                        let (verdict, sstart, send) = check_mode(norm, e, m.start(), m.end());
-                        if verdict != Verdict::Accepted && !explain {
-                            continue;
-                        }
-                        scratch.cands.push(Cand {
-                            entry,
-                            term,
-                            nstart: m.start(),
-                            nend: m.end(),
-                            sstart,
-                            send,
-                            ostart: 0,
-                            oend: 0,
-                            verdict,
-                        });
-                    }
-                }
+        let (excludes, cands) = (&mut scratch.excludes, &mut scratch.cands);
+        if let Some(u) = &inner.ac {
+            for m in u.ac.find_overlapping_iter(norm) {
+                let id = u.ids[m.pattern().as_usize()];
+                inner.candidate(norm, id, m.start(), m.end(), explain, excludes, cands);
+            }
+        }
+        if let Some(a) = &inner.anchored {
+            let mut walk = |at: usize| {
+                a.walk(norm.as_bytes(), at, |id, end| {
+                    inner.candidate(norm, id, at, end, explain, excludes, cands);
+                });
+            };
+            if explain {
+                // Every char start, so that `explain` also shows the matches that fail for
+                // want of a word start.
+                norm.char_indices().for_each(|(i, _)| walk(i));
+            } else {
+                for_each_word_start(norm, walk);
             }
         }
         if scratch.cands.is_empty() {
@@ -559,6 +637,127 @@ impl Scanner {
             }
         }
         resolve_overlaps(cands, &inner.entries);
+    }
+}
+
+impl Inner {
+    /// A pattern occurrence at normalised `start..end`: record an exclusion, or check the
+    /// mode of each term behind it and keep the candidates (all of them when explaining).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn candidate(
+        &self,
+        norm: &str,
+        pattern: u32,
+        start: usize,
+        end: usize,
+        explain: bool,
+        excludes: &mut Vec<(u32, u32, usize, usize)>,
+        cands: &mut Vec<Cand>,
+    ) {
+        for t in &self.targets[pattern as usize] {
+            match *t {
+                Target::Exclude { entry, phrase } => {
+                    excludes.push((entry, phrase, start, end));
+                }
+                Target::Term { entry, term } => {
+                    let e = &self.entries[entry as usize];
+                    let (verdict, sstart, send) = check_mode(norm, e, start, end);
+                    if verdict != Verdict::Accepted && !explain {
+                        continue;
+                    }
+                    cands.push(Cand {
+                        entry,
+                        term,
+                        nstart: start,
+                        nend: end,
+                        sstart,
+                        send,
+                        ostart: 0,
+                        oend: 0,
+                        verdict,
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl Anchored {
+    /// Walk the automaton from `at`; call `found(global pattern id, end)` for every
+    /// pattern that starts exactly at `at`.
+    #[inline]
+    fn walk(&self, text: &[u8], at: usize, mut found: impl FnMut(u32, usize)) {
+        let nfa = &self.nfa;
+        let mut sid = self.start;
+        for (j, &b) in text.iter().enumerate().skip(at) {
+            sid = nfa.next_state(AcAnchored::Yes, sid, b);
+            if nfa.is_special(sid) {
+                if nfa.is_dead(sid) {
+                    return;
+                }
+                if nfa.is_match(sid) {
+                    let end = j + 1;
+                    for k in 0..nfa.match_len(sid) {
+                        let p = nfa.match_pattern(sid, k);
+                        // Match lists also hold the patterns that end here but start later
+                        // (copied from failure states for overlapping search).
+                        if end - nfa.pattern_len(p) == at {
+                            found(self.ids[p.as_usize()], end);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// ASCII letters and digits: the ASCII half of [`is_word_char`], without a branch.
+#[inline(always)]
+fn is_ascii_word_byte(c: u8) -> bool {
+    ((c | 0x20).wrapping_sub(b'a') < 26) | (c.wrapping_sub(b'0') < 10)
+}
+
+/// Call `f` with the byte offset of every word start of `norm`, in order: a letter or digit
+/// not preceded by one ([`is_word_char`], the rule `check_mode` applies).
+///
+/// Works on 64-byte blocks: one bit per byte says "part of a word char" (every byte of a
+/// multi-byte char gets its char's bit), and the starts are the set bits whose predecessor
+/// is clear. Only blocks holding non-ASCII bytes decode chars. Measured on the benchmark
+/// corpus it is ~1.5× a byte-at-a-time loop (fewer mispredicted branches).
+#[inline]
+fn for_each_word_start(norm: &str, mut f: impl FnMut(usize)) {
+    let b = norm.as_bytes();
+    // Bit of the last byte of the previous block, and the word-ness of the char whose
+    // continuation bytes may run into the next block.
+    let mut carry = 0u64;
+    let mut char_is_word = false;
+    for (block, chunk) in b.chunks(64).enumerate() {
+        let base = block * 64;
+        let mut mask = 0u64;
+        let mut high = 0u8;
+        for (k, &c) in chunk.iter().enumerate() {
+            mask |= u64::from(is_ascii_word_byte(c)) << k;
+            high |= c;
+        }
+        if high >= 0x80 {
+            for (k, &c) in chunk.iter().enumerate() {
+                if c < 0x80 {
+                    continue;
+                }
+                if c & 0xC0 != 0x80 {
+                    // A leading byte: `base + k` is a char boundary.
+                    char_is_word = norm[base + k..].chars().next().is_some_and(is_word_char);
+                }
+                mask |= u64::from(char_is_word) << k;
+            }
+        }
+        let mut starts = mask & !((mask << 1) | carry);
+        carry = mask >> 63;
+        while starts != 0 {
+            f(base + starts.trailing_zeros() as usize);
+            starts &= starts - 1;
+        }
     }
 }
 
@@ -870,6 +1069,43 @@ mod tests {
             for t in texts {
                 assert_eq!(plain.scan(t), zc.scan(t), "{t:?}");
                 assert!(!plain.scan(t).is_empty(), "{t:?}");
+            }
+        }
+    }
+
+    fn word_starts_naive(norm: &str) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut prev = false;
+        for (i, c) in norm.char_indices() {
+            let w = is_word_char(c);
+            if w && !prev {
+                out.push(i);
+            }
+            prev = w;
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn word_starts_agree_with_char_rule(
+            s in "[a-zA-Z0-9 .,:•«»…æøåéüß日本\u{300}\u{2014}-]{0,300}"
+        ) {
+            let mut got = Vec::new();
+            for_each_word_start(&s, |i| got.push(i));
+            proptest::prop_assert_eq!(got, word_starts_naive(&s));
+        }
+    }
+
+    #[test]
+    fn word_starts_across_blocks() {
+        // Multi-byte chars straddling the 64-byte block boundary, word and non-word.
+        for pad in 58..66 {
+            for mid in ["æble", "•x", "«ja»", "日本 x", "a\u{300}b", "…é"] {
+                let s = format!("{}{mid} end", "a ".repeat(pad / 2) + &"b".repeat(pad % 2));
+                let mut got = Vec::new();
+                for_each_word_start(&s, |i| got.push(i));
+                assert_eq!(got, word_starts_naive(&s), "{s:?}");
             }
         }
     }

@@ -13,14 +13,8 @@ use proptest::prelude::*;
 fn engine_scanner() -> &'static Scanner {
     static S: OnceLock<Scanner> = OnceLock::new();
     S.get_or_init(|| {
-        let mut set = LexiconSet::new();
-        set.add_path(std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/lexicons/engine-health.yaml"
-        )))
-        .expect("engine lexicon");
         ScannerBuilder::new()
-            .lexicons(set)
+            .lexicons(engine_lexicons())
             .build()
             .expect("scanner")
     })
@@ -29,6 +23,39 @@ fn engine_scanner() -> &'static Scanner {
 fn builtin_scanner() -> &'static Scanner {
     static S: OnceLock<Scanner> = OnceLock::new();
     S.get_or_init(|| Scanner::builtin().expect("built-in lexicons"))
+}
+
+fn engine_lexicons() -> LexiconSet {
+    let mut set = LexiconSet::new();
+    set.add_path(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/lexicons/engine-health.yaml"
+    )))
+    .expect("engine lexicon");
+    set
+}
+
+/// The same lexicons with every pattern in the overlapping automaton.
+fn engine_reference() -> &'static Scanner {
+    static S: OnceLock<Scanner> = OnceLock::new();
+    S.get_or_init(|| {
+        ScannerBuilder::new()
+            .lexicons(engine_lexicons())
+            .all_overlapping(true)
+            .build()
+            .expect("scanner")
+    })
+}
+
+fn builtin_reference() -> &'static Scanner {
+    static S: OnceLock<Scanner> = OnceLock::new();
+    S.get_or_init(|| {
+        ScannerBuilder::builtin()
+            .expect("built-in lexicons")
+            .all_overlapping(true)
+            .build()
+            .expect("scanner")
+    })
 }
 
 /// Text built from terms, tricky characters and noise.
@@ -176,6 +203,14 @@ proptest! {
     #[test]
     fn findings_are_exact_builtin(s in note()) {
         check_findings(builtin_scanner(), &s)?;
+    }
+
+    /// Walking word-start patterns from word starts finds exactly what searching every
+    /// pattern overlapping over the whole text finds.
+    #[test]
+    fn word_start_walk_equals_overlapping_search(s in note()) {
+        prop_assert_eq!(builtin_scanner().scan(&s), builtin_reference().scan(&s));
+        prop_assert_eq!(engine_scanner().scan(&s), engine_reference().scan(&s));
     }
 
     #[test]
