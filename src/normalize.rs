@@ -164,28 +164,18 @@ pub fn is_word_char(c: char) -> bool {
 /// text needs the general path because of doubled or non-space white space.
 fn ascii_fast_path(s: &str, out: &mut String) -> bool {
     let bytes = s.as_bytes();
-    let mut buf = std::mem::take(out).into_bytes();
-    buf.clear();
-    buf.reserve(bytes.len());
-    let mut ok = true;
-    let mut prev_space = false;
-    for &b in bytes {
-        let is_space = b == b' ';
-        if (is_space && prev_space) || matches!(b, b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
-            ok = false;
-            break;
-        }
-        prev_space = is_space;
-        buf.push(b.to_ascii_lowercase());
+    // Branch-free checks the compiler vectorises, then one copy and an in-place lowercase,
+    // instead of a push per byte (issue 7).
+    let has_control_ws = bytes.iter().fold(false, |acc, &b| {
+        acc | (b.wrapping_sub(b'\t') <= b'\r' - b'\t')
+    });
+    if has_control_ws || memchr::memmem::find(bytes, b"  ").is_some() {
+        return false;
     }
-    // Only ASCII bytes were pushed, so this cannot fail; fall back to the slow path if it did.
-    match String::from_utf8(buf) {
-        Ok(s) => {
-            *out = s;
-            ok
-        }
-        Err(_) => false,
-    }
+    out.clear();
+    out.push_str(s);
+    out.make_ascii_lowercase();
+    true
 }
 
 /// ASCII white space as `char::is_whitespace` sees it: tab, line feed, vertical tab, form
