@@ -165,6 +165,102 @@ struct Anchored {
     start: StateID,
     /// Local pattern id → global pattern id.
     ids: Vec<u32>,
+    /// Which word starts can begin a pattern at all.
+    prefilter: StartFilter,
+}
+
+/// A filter on the first bytes at a word start, so that the automaton is only walked where a
+/// pattern may begin: most words share no 4-byte prefix with any term, and skipping them
+/// saves the walk's cache misses (the walk was a third of the scan time; issue 7).
+///
+/// Patterns of 1–3 bytes are kept exactly (a bit per 1/2-byte value, a hashed bit for
+/// 3 bytes); longer ones as a hashed bit of their first 4 bytes. ASCII letters are compared
+/// lowercase (on the zero-copy path the text is not lowercased). No false negatives: a
+/// pattern starting at `i` always sets the bit the text at `i` is tested against.
+#[derive(Clone, Debug)]
+struct StartFilter {
+    one: Box<[u64; 4]>,
+    two: Box<[u64; 1024]>,
+    three: Box<[u64; 1024]>,
+    four: Box<[u64; 1024]>,
+}
+
+impl StartFilter {
+    fn new<'a>(patterns: impl Iterator<Item = &'a [u8]>) -> StartFilter {
+        let mut f = StartFilter {
+            one: Box::new([0; 4]),
+            two: Box::new([0; 1024]),
+            three: Box::new([0; 1024]),
+            four: Box::new([0; 1024]),
+        };
+        for p in patterns {
+            match p.len() {
+                0 => {}
+                1 => set(&mut f.one[..], usize::from(low(p[0]))),
+                2 => set(&mut f.two[..], key2(p)),
+                3 => set(&mut f.three[..], hash16(key3(p))),
+                _ => set(&mut f.four[..], hash16(key4(p))),
+            }
+        }
+        f
+    }
+
+    /// Can a pattern start at the beginning of `rest`?
+    #[inline]
+    fn may_start(&self, rest: &[u8]) -> bool {
+        match rest.len() {
+            0 => false,
+            1 => get(&self.one[..], usize::from(low(rest[0]))),
+            2 => get(&self.one[..], usize::from(low(rest[0]))) || get(&self.two[..], key2(rest)),
+            3 => {
+                get(&self.one[..], usize::from(low(rest[0])))
+                    || get(&self.two[..], key2(rest))
+                    || get(&self.three[..], hash16(key3(rest)))
+            }
+            _ => {
+                get(&self.four[..], hash16(key4(rest)))
+                    || get(&self.three[..], hash16(key3(rest)))
+                    || get(&self.two[..], key2(rest))
+                    || get(&self.one[..], usize::from(low(rest[0])))
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn low(b: u8) -> u8 {
+    b.to_ascii_lowercase()
+}
+
+#[inline(always)]
+fn key2(b: &[u8]) -> usize {
+    usize::from(low(b[0])) << 8 | usize::from(low(b[1]))
+}
+
+#[inline(always)]
+fn key3(b: &[u8]) -> u32 {
+    u32::from_le_bytes([low(b[0]), low(b[1]), low(b[2]), 0])
+}
+
+#[inline(always)]
+fn key4(b: &[u8]) -> u32 {
+    u32::from_le_bytes([low(b[0]), low(b[1]), low(b[2]), low(b[3])])
+}
+
+/// 16 bits of a multiplicative hash.
+#[inline(always)]
+fn hash16(k: u32) -> usize {
+    (k.wrapping_mul(0x9E37_79B1) >> 16) as usize
+}
+
+#[inline(always)]
+fn set(bits: &mut [u64], i: usize) {
+    bits[i >> 6] |= 1 << (i & 63);
+}
+
+#[inline(always)]
+fn get(bits: &[u64], i: usize) -> bool {
+    bits[i >> 6] & (1 << (i & 63)) != 0
 }
 
 /// The automaton for patterns that may start inside a word.
@@ -343,10 +439,16 @@ impl ScannerBuilder {
             let start = nfa
                 .start_state(AcAnchored::Yes)
                 .map_err(|e| BuildError::Automaton(e.to_string()))?;
+            let prefilter = StartFilter::new(
+                anchored_ids
+                    .iter()
+                    .map(|&i| patterns[i as usize].as_bytes()),
+            );
             Some(Anchored {
                 nfa,
                 start,
                 ids: anchored_ids,
+                prefilter,
             })
         };
         let ac = if unanchored_ids.is_empty() {
@@ -546,8 +648,12 @@ impl Scanner {
             }
         }
         if let Some(a) = &inner.anchored {
+            let bytes = norm.as_bytes();
             let mut walk = |at: usize| {
-                a.walk(norm.as_bytes(), at, |id, end| {
+                if !a.prefilter.may_start(&bytes[at..]) {
+                    return;
+                }
+                a.walk(bytes, at, |id, end| {
                     inner.candidate(norm, id, at, end, explain, excludes, cands);
                 });
             };
