@@ -671,3 +671,91 @@ fn mysql_connection_errors_are_one_line_without_password() {
     assert!(!o.stderr.contains("s3cretpw"), "{}", o.stderr);
     assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
 }
+
+/// NULLs, non-text columns, integer keys and the forms a `--query` may take, read through
+/// the binary COPY stream (and the portal fallback for a statement COPY cannot wrap).
+#[test]
+fn postgres_values_keys_and_queries() {
+    let Some(mut db) = Pg::new() else { return };
+    let t = unique("art9_pgval");
+    db.client
+        .batch_execute(&format!(
+            "CREATE TABLE {t} (id int4 PRIMARY KEY, body text, n int4, v varchar(20), c char(6));
+             INSERT INTO {t} VALUES (1, 'Klant heeft diabetes', NULL, 'Zij is moslim', 'abc'),
+               (2, NULL, 5, NULL, NULL), (3, 'Zij is moslim, €', 7, 'x', 'd');"
+        ))
+        .expect("setup");
+    let url = db.url();
+    let o = scan_db(&url, &t);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let keys: BTreeSet<String> = findings(&o).into_iter().map(|f| f.0).collect();
+    assert_eq!(keys, ["1", "3"].map(String::from).into(), "{}", o.stdout);
+    assert!(o.stderr.contains("1 NULL field values"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("3 records read, 3 scanned"),
+        "{}",
+        o.stderr
+    );
+
+    // Two fields, one of them not text: those rows are skipped and named, never echoed.
+    let o = art9(&[
+        "scan", &url, "--table", &t, "--field", "v", "--field", "n", "--key", "id",
+    ]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains(&format!("table {t}, key 3, column n: int4, not text")),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("skipped (not_text=2)"), "{}", o.stderr);
+    assert!(!o.stderr.contains("moslim"), "{}", o.stderr);
+
+    // --query: integer keys, a trailing semicolon, a trailing comment, char(n) and varchar.
+    for q in [
+        format!("SELECT id, body FROM {t} ORDER BY id;"),
+        format!("SELECT id, body FROM {t} -- a comment"),
+        format!("SELECT id::int8 AS id, c || v AS body FROM {t} WHERE v IS NOT NULL"),
+    ] {
+        let o = art9(&[
+            "scan", &url, "--query", &q, "--field", "body", "--key", "id", "--format", "jsonl",
+        ]);
+        assert_eq!(o.code, 1, "{q}: {}", o.stderr);
+        let keys: BTreeSet<String> = findings(&o).into_iter().map(|f| f.0).collect();
+        assert!(keys.contains("1"), "{q}: {}", o.stdout);
+    }
+    let o = art9(&[
+        "scan",
+        &url,
+        "--query",
+        &format!("SELECT id::numeric AS id, body FROM {t}"),
+        "--field",
+        "body",
+        "--key",
+        "id",
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("key column id has type numeric"),
+        "{}",
+        o.stderr
+    );
+    // SHOW prepares but cannot be wrapped in COPY: read through a portal instead.
+    let o = art9(&[
+        "scan",
+        &url,
+        "--query",
+        "SHOW search_path",
+        "--field",
+        "search_path",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("1 records read, 1 scanned"),
+        "{}",
+        o.stderr
+    );
+    db.drop_table(&t);
+}

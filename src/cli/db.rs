@@ -67,6 +67,8 @@ fn spec(input: &InputArgs) -> Result<DbSpec> {
         query: input.db.query.clone(),
         fields,
         key: input.key.clone(),
+        subject: input.subject.clone(),
+        subject_id: input.subject_id.clone(),
         max_field_bytes: input.max_record_bytes,
         ..DbSpec::default()
     };
@@ -176,6 +178,11 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
     };
     spec.capture_keys = true;
     spec.capture_row = matches!(mode, WriteMode::Into { .. }) && !a.db.dry_run;
+    if matches!(mode, WriteMode::Into { .. }) {
+        // The copy holds every row: the other subjects' rows are read (and copied unchanged),
+        // so the filter runs in the pipeline only.
+        spec.subject_id = None;
+    }
 
     let scanner = common::scanner(&a.lexicons)?;
     let policy = common::policy(&a.policy)?;
@@ -185,7 +192,7 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         policy: Some(policy),
         mask: true,
         strip_html: a.input.strip_html,
-        subject_id: None,
+        subject_id: a.input.subject_id.clone(),
         stop: Some(super::progress::stop_flag()),
     };
     let stats = Arc::new(SourceStats::default());
@@ -215,8 +222,18 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
     let result = pipeline::run(src, &scanner, &options, |item| {
         match item {
             Item::Skipped(s) => report_skip(&input_name, s, &mut skips),
-            // Databases are never filtered by subject (subject_id is None above).
-            Item::Filtered(_) => {}
+            // Another subject's row (--subject-id): copied unchanged by --into, left alone
+            // by --update.
+            Item::Filtered(record) => {
+                if let Some(w) = writer.as_mut() {
+                    let masked = vec![None; record.fields.len()];
+                    if let Err(e) = w.write(MaskedRow { record, masked }) {
+                        let line = e.to_string();
+                        write_error = Some(e);
+                        return Err(io::Error::other(line));
+                    }
+                }
+            }
             Item::Scanned { record, fields } => {
                 let masked: Vec<Option<&str>> =
                     fields.iter().map(|f| f.masked.as_deref()).collect();

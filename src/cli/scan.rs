@@ -91,9 +91,6 @@ fn names(list: &[String], what: &str) -> Result<Vec<String>> {
 /// Open the input as its format says. `spans`: locate fields for masking.
 fn open(input: &InputArgs, spans: bool) -> Result<Opened> {
     if super::db::is_db_input(input) {
-        if input.subject.is_some() || input.subject_id.is_some() {
-            bail!("--subject and --subject-id are not supported for database input yet (select one subject with --query)");
-        }
         return Ok(Opened {
             source: super::db::source(input)?,
             kind: Kind::Jsonl,

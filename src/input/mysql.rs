@@ -84,6 +84,7 @@ fn type_name(c: &Column) -> String {
 
 struct Layout {
     keys: Vec<usize>,
+    subject: Option<usize>,
     /// Column index, or the type name when it is not text.
     fields: Vec<(usize, Option<String>)>,
     cells_from: Option<usize>,
@@ -96,6 +97,7 @@ fn layout(spec: &DbSpec, cols: &[Column]) -> Result<Layout, String> {
             .ok_or_else(|| format!("{} has no column {c}", spec.source_name()))
     };
     let keys = spec.key.iter().map(find).collect::<Result<Vec<_>, _>>()?;
+    let subject = spec.subject.as_ref().map(find).transpose()?;
     let mut fields = Vec::new();
     for f in &spec.fields {
         let i = find(f)?;
@@ -103,10 +105,11 @@ fn layout(spec: &DbSpec, cols: &[Column]) -> Result<Layout, String> {
     }
     Ok(Layout {
         keys,
+        subject,
         fields,
         cells_from: spec
             .capture_row
-            .then_some(spec.key.len() + spec.fields.len()),
+            .then_some(spec.key.len() + usize::from(spec.subject.is_some()) + spec.fields.len()),
     })
 }
 
@@ -165,7 +168,8 @@ fn to_record(
     } else {
         None
     };
-    build_record(spec, line, &keys, values, image, stats)
+    let subject = layout.subject.and_then(|i| key_text(row.as_ref(i)));
+    build_record(spec, line, &keys, subject, values, image, stats)
 }
 
 /// Open a MySQL/MariaDB record source.
@@ -185,22 +189,32 @@ pub fn open_source(
             let mut cols: Vec<String> = spec
                 .key
                 .iter()
+                .chain(&spec.subject)
                 .chain(&spec.fields)
                 .map(|c| format!("t.{}", m.quote(c)))
                 .collect();
             if spec.capture_row {
                 cols.push("t.*".into());
             }
-            let sql = format!(
+            let mut sql = format!(
                 "SELECT {} FROM {} AS t",
                 cols.join(", "),
                 m.quote_table(table)
             );
-            // Check table and columns now, for a clear error before anything is read.
-            conn.query_drop(format!("{sql} LIMIT 0")).map_err(|e| {
+            let schema_error = |e: mysql::Error| {
                 let (kind, msg) = describe(url, &e, DbErrorKind::Schema);
                 DbError::new(kind, format!("{url}: table {table}: {msg}"))
-            })?;
+            };
+            if let (Some(s), Some(id)) = (&spec.subject, &spec.subject_id) {
+                // --subject-id as a bound parameter: a prepared SET, so that the rows still
+                // come through the text protocol like every other scan.
+                conn.exec_drop("SET @art9_subject_id = ?", (id.as_str(),))
+                    .map_err(schema_error)?;
+                sql.push_str(&format!(" WHERE t.{} = @art9_subject_id", m.quote(s)));
+            }
+            // Check table and columns now, for a clear error before anything is read.
+            conn.query_drop(format!("{sql} LIMIT 0"))
+                .map_err(schema_error)?;
             sql
         }
         None => spec.query.clone().unwrap_or_default(),
@@ -208,34 +222,39 @@ pub fn open_source(
     let spec = spec.clone();
     let url = url.clone();
     let what = format!("{url}: {}", spec.source_name());
-    Ok(ChannelSource::spawn(what.clone(), move |tx: RowSender| {
-        let mut line = 0u64;
-        let fail = |line: u64, msg: String| {
-            DbError::new(
-                DbErrorKind::Read,
-                format!("{what}: after row {line}: {msg}"),
-            )
-        };
-        let mut result = match conn.query_iter(&sql) {
-            Ok(r) => r,
-            Err(e) => return tx.fail(fail(0, describe(&url, &e, DbErrorKind::Read).1)),
-        };
-        let layout = match layout(&spec, result.columns().as_ref()) {
-            Ok(l) => l,
-            Err(msg) => return tx.fail(DbError::new(DbErrorKind::Schema, format!("{url}: {msg}"))),
-        };
-        for row in result.by_ref() {
-            let row = match row {
-                Ok(r) => r,
-                Err(e) => return tx.fail(fail(line, describe(&url, &e, DbErrorKind::Read).1)),
+    Ok(ChannelSource::spawn(
+        what.clone(),
+        move |mut tx: RowSender| {
+            let mut line = 0u64;
+            let fail = |line: u64, msg: String| {
+                DbError::new(
+                    DbErrorKind::Read,
+                    format!("{what}: after row {line}: {msg}"),
+                )
             };
-            line += 1;
-            if !tx.send(to_record(&row, &layout, &spec, line, &stats)) {
-                return;
+            let mut result = match conn.query_iter(&sql) {
+                Ok(r) => r,
+                Err(e) => return tx.fail(fail(0, describe(&url, &e, DbErrorKind::Read).1)),
+            };
+            let layout = match layout(&spec, result.columns().as_ref()) {
+                Ok(l) => l,
+                Err(msg) => {
+                    return tx.fail(DbError::new(DbErrorKind::Schema, format!("{url}: {msg}")))
+                }
+            };
+            for row in result.by_ref() {
+                let row = match row {
+                    Ok(r) => r,
+                    Err(e) => return tx.fail(fail(line, describe(&url, &e, DbErrorKind::Read).1)),
+                };
+                line += 1;
+                if !tx.send(to_record(&row, &layout, &spec, line, &stats)) {
+                    return;
+                }
             }
-        }
-        tx.done()
-    }))
+            tx.done()
+        },
+    ))
 }
 
 /// Writes masked rows to MySQL/MariaDB.
