@@ -140,6 +140,141 @@ trait Db {
     fn rows(&mut self, table: &str) -> Vec<(i64, Option<String>)>;
     fn exists(&mut self, table: &str) -> bool;
     fn drop_table(&mut self, table: &str);
+    /// Run statements (test setup).
+    fn exec(&mut self, sql: &str);
+}
+
+/// `--subject`, `--subjects-out` and `--subject-id` (pushed into the SQL for `--table`,
+/// filtered by art9 for `--query`), and `mask --into --subject-id`.
+fn subjects(db: &mut dyn Db) {
+    let t = unique("art9_subj");
+    let url = db.url();
+    db.exec(&format!(
+        "CREATE TABLE {t} (id bigint PRIMARY KEY, cust varchar(10), grp integer, body text)"
+    ));
+    db.exec(&format!(
+        "INSERT INTO {t} VALUES (1, 'A', 7, 'Klant heeft diabetes'), (2, 'B', 8, 'Zij is moslim'), \
+         (3, 'A', 7, 'Terugbellen'), (4, NULL, NULL, 'Hij is lid van de FNV'), \
+         (5, 'B', 8, 'Klant heeft kanker'), (6, 'b', 9, 'Zij is moslim')"
+    ));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let roll = dir.path().join("subjects.jsonl");
+    let roll_s = roll.to_str().expect("path");
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", url.as_str(), "--field", "body", "--key", "id"];
+        args.extend(["--format", "jsonl"]);
+        args.extend(extra);
+        art9(&args)
+    };
+    let keys = |o: &Out| -> Vec<String> {
+        let mut k: Vec<String> = findings(o).into_iter().map(|f| f.0).collect();
+        k.dedup();
+        k
+    };
+
+    let o = scan(&["--table", &t, "--subject", "cust", "--subjects-out", roll_s]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&roll)
+        .expect("roll-up")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("jsonl"))
+        .collect();
+    let records = |s: serde_json::Value| -> Vec<String> {
+        rows.iter()
+            .find(|r| r["subject"] == s)
+            .map(|r| {
+                r["records"]
+                    .as_array()
+                    .expect("records")
+                    .iter()
+                    .map(|k| k.as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(records("A".into()), ["1"]);
+    assert_eq!(records("B".into()), ["2", "5"]);
+    assert_eq!(records("b".into()), ["6"]);
+    assert_eq!(records(serde_json::Value::Null), ["4"]);
+    assert!(
+        o.stderr.contains("data subjects with findings"),
+        "{}",
+        o.stderr
+    );
+
+    // --table: the filter runs in the database; art9 still compares exactly ("b" != "B" even
+    // under a case-insensitive collation), and the sums add up.
+    let o = scan(&["--table", &t, "--subject", "cust", "--subject-id", "B"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_eq!(keys(&o), ["2", "5"]);
+    assert!(o.stderr.contains("applied in the database"), "{}", o.stderr);
+    let read: u64 = o
+        .stderr
+        .split(" records read, 2 scanned, 0 skipped")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(read == 2 || read == 3, "{}", o.stderr);
+    if read == 3 {
+        assert!(o.stderr.contains("1 filtered"), "{}", o.stderr);
+    }
+    // An integer subject column (compared in its own type in the database).
+    let o = scan(&["--table", &t, "--subject", "grp", "--subject-id", "7"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_eq!(keys(&o), ["1"]);
+    assert!(
+        o.stderr.contains("2 records read, 2 scanned"),
+        "{}",
+        o.stderr
+    );
+
+    // --query: every row is read; the other subjects are counted as filtered.
+    let q = format!("SELECT id, cust, body FROM {t}");
+    let o = scan(&["--query", &q, "--subject", "cust", "--subject-id", "B"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_eq!(keys(&o), ["2", "5"]);
+    assert!(
+        o.stderr
+            .contains("6 records read, 2 scanned, 0 skipped, 4 filtered (other subjects"),
+        "{}",
+        o.stderr
+    );
+    let o = scan(&["--query", &q, "--subject", "nope", "--subject-id", "B"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("has no column nope"), "{}", o.stderr);
+
+    // An erasure request: mask one subject into a copy; the other rows are copied unchanged.
+    let into = format!("{t}_m");
+    let before = db.rows(&t);
+    let o = art9(&[
+        "mask",
+        &url,
+        "--table",
+        &t,
+        "--field",
+        "body",
+        "--key",
+        "id",
+        "--subject",
+        "cust",
+        "--subject-id",
+        "A",
+        "--into",
+        &into,
+    ]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let after = db.rows(&into);
+    assert_eq!(after.len(), before.len());
+    for (b, a) in before.iter().zip(&after) {
+        if b.0 == 1 {
+            assert_ne!(a.1, b.1, "subject A's note was not masked");
+        } else {
+            assert_eq!(a.1, b.1, "row {} of another subject changed", b.0);
+        }
+    }
+    db.drop_table(&into);
+    db.drop_table(&t);
 }
 
 /// Same findings as JSONL; --into and --update write masked text that re-scans clean.
@@ -339,11 +474,19 @@ impl Db for Sqlite {
             .conn
             .execute_batch(&format!("DROP TABLE IF EXISTS {table}"));
     }
+    fn exec(&mut self, sql: &str) {
+        self.conn.execute_batch(sql).expect("sqlite setup");
+    }
 }
 
 #[test]
 fn sqlite_end_to_end_matches_jsonl() {
     end_to_end(&mut Sqlite::new(), &jsonl_findings());
+}
+
+#[test]
+fn sqlite_subjects() {
+    subjects(&mut Sqlite::new());
 }
 
 #[test]
@@ -537,12 +680,21 @@ impl Db for Pg {
             .client
             .batch_execute(&format!("DROP TABLE IF EXISTS {table}"));
     }
+    fn exec(&mut self, sql: &str) {
+        self.client.batch_execute(sql).expect("postgres setup");
+    }
 }
 
 #[test]
 fn postgres_end_to_end_matches_jsonl() {
     let Some(mut db) = Pg::new() else { return };
     end_to_end(&mut db, &jsonl_findings());
+}
+
+#[test]
+fn postgres_subjects() {
+    let Some(mut db) = Pg::new() else { return };
+    subjects(&mut db);
 }
 
 #[test]
@@ -636,12 +788,21 @@ impl Db for My {
             .conn
             .query_drop(format!("DROP TABLE IF EXISTS {table}"));
     }
+    fn exec(&mut self, sql: &str) {
+        self.conn.query_drop(sql).expect("mysql setup");
+    }
 }
 
 #[test]
 fn mysql_end_to_end_matches_jsonl() {
     let Some(mut db) = My::new() else { return };
     end_to_end(&mut db, &jsonl_findings());
+}
+
+#[test]
+fn mysql_subjects() {
+    let Some(mut db) = My::new() else { return };
+    subjects(&mut db);
 }
 
 #[test]

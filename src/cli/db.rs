@@ -116,6 +116,8 @@ struct CountingSource {
     inner: ChannelSource,
     stats: Arc<SourceStats>,
     what: String,
+    /// `--subject-id` was applied in the database (say so: other rows were never read).
+    filtered_in_db: bool,
 }
 
 impl RecordSource for CountingSource {
@@ -126,6 +128,13 @@ impl RecordSource for CountingSource {
             if n > 0 {
                 eprintln!(
                     "art9: {}: {n} NULL field values scanned as empty text",
+                    self.what
+                );
+            }
+            if std::mem::take(&mut self.filtered_in_db) {
+                eprintln!(
+                    "art9: {}: --subject-id was applied in the database: only that subject's \
+                     rows were read",
                     self.what
                 );
             }
@@ -144,6 +153,7 @@ pub fn source(input: &InputArgs) -> Result<Box<dyn RecordSource>> {
         inner,
         stats,
         what: format!("{url}: {}", spec.source_name()),
+        filtered_in_db: spec.filters_in_database(),
     }))
 }
 
@@ -202,6 +212,7 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         inner: src,
         stats,
         what: what.clone(),
+        filtered_in_db: spec.filters_in_database(),
     }));
     let mut writer = if a.db.dry_run {
         None
