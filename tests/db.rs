@@ -240,6 +240,17 @@ fn subjects(db: &mut dyn Db) {
         "{}",
         o.stderr
     );
+    // The progress bar's count (on a terminal) uses the same filter, and wraps a query.
+    let bar = |extra: &[&str]| {
+        let mut args = vec!["scan", url.as_str(), "--field", "body", "--key", "id"];
+        args.extend(extra);
+        art9_on_tty(&args)
+    };
+    if let Some(tty) = bar(&["--table", &t, "--subject", "grp", "--subject-id", "8"]) {
+        assert!(tty.contains("/2 rows"), "{tty}");
+        let tty = bar(&["--query", &q]).unwrap_or_default();
+        assert!(tty.contains("/6 rows"), "{tty}");
+    }
     let o = scan(&["--query", &q, "--subject", "nope", "--subject-id", "B"]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("has no column nope"), "{}", o.stderr);
@@ -919,4 +930,72 @@ fn postgres_values_keys_and_queries() {
         o.stderr
     );
     db.drop_table(&t);
+}
+
+/// Run `art9 ARGS` with stderr on a terminal (util-linux `script` gives it a pty); `None`
+/// when `script` is not installed.
+fn art9_on_tty(args: &[&str]) -> Option<String> {
+    let quoted: Vec<String> = std::iter::once(BIN)
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    let out = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} > /dev/null", quoted.join(" ")),
+            "/dev/null",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The progress bar counts the rows first (a total), not with --no-count, and is not drawn
+/// at all when stderr is not a terminal.
+#[test]
+fn sqlite_progress_bar_counts_rows_on_a_terminal() {
+    let mut db = Sqlite::new();
+    let t = unique("art9_prog");
+    db.load(&t, &notes()[..1500]);
+    let url = db.url();
+    let args = [
+        "scan",
+        url.as_str(),
+        "--table",
+        &t,
+        "--field",
+        "body",
+        "--key",
+        "id",
+    ];
+    let Some(tty) = art9_on_tty(&args) else {
+        eprintln!("skipped: script (util-linux) not installed");
+        return;
+    };
+    assert!(tty.contains("/1,500 rows"), "{tty}");
+    assert!(!tty.contains("diabetes"), "{tty}");
+    let mut no_count = args.to_vec();
+    no_count.push("--no-count");
+    let tty = art9_on_tty(&no_count).expect("script");
+    assert!(tty.contains(" rows ("), "{tty}");
+    assert!(!tty.contains("/1,500 rows"), "{tty}");
+    let mut query = vec![
+        "scan",
+        url.as_str(),
+        "--field",
+        "body",
+        "--key",
+        "id",
+        "--query",
+    ];
+    let q = format!("SELECT id, body FROM {t} WHERE id <= 700;");
+    query.push(&q);
+    let tty = art9_on_tty(&query).expect("script");
+    assert!(tty.contains("/700 rows"), "{tty}");
+    // Not a terminal: no bar.
+    let o = art9(&args);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(!o.stderr.contains(" rows ("), "{}", o.stderr);
 }

@@ -203,6 +203,10 @@ pub struct DbInputArgs {
     /// SQL query to read instead of a table (scan only); --field and --key name its columns.
     #[arg(long, value_name = "SQL", conflicts_with = "table")]
     pub query: Option<String>,
+    /// Do not count the rows before reading (SELECT count(*), run only when the progress bar
+    /// is shown on a terminal); the bar then has no total or ETA.
+    #[arg(long)]
+    pub no_count: bool,
 }
 
 /// How `mask` writes back to a database.

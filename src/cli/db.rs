@@ -16,6 +16,7 @@ use art9::pipeline::{self, Item, Options};
 
 use super::args::{InputArgs, MaskArgs};
 use super::common;
+use super::progress::{Progress, Unit};
 use super::scan::{exit_for, finish_skips, report_skip, BoxedSource};
 use super::ExitCode;
 
@@ -111,6 +112,26 @@ fn open_writer(
     Ok(writer)
 }
 
+/// Rows the scan will read, for the progress bar: counted only when the bar is shown and
+/// `--no-count` is not given. A count that fails only costs the bar its total.
+fn count(url: &DbUrl, spec: &DbSpec, progress: bool, no_count: bool) -> Option<u64> {
+    if !progress || no_count {
+        return None;
+    }
+    let _ = spec;
+    let n: Result<u64, DbError> = match url.kind {
+        #[cfg(feature = "sqlite")]
+        DbKind::Sqlite => art9::input::sqlite::count_rows(url, spec),
+        #[cfg(feature = "postgres")]
+        DbKind::Postgres => art9::input::postgres::count_rows(url, spec),
+        #[cfg(feature = "mysql")]
+        DbKind::Mysql => art9::input::mysql::count_rows(url, spec),
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    };
+    n.ok()
+}
+
 /// Reports NULL field values (scanned as empty text) when the source ends.
 struct CountingSource {
     inner: ChannelSource,
@@ -143,18 +164,21 @@ impl RecordSource for CountingSource {
     }
 }
 
-/// The record source for `scan` on a database.
-pub fn source(input: &InputArgs) -> Result<Box<dyn RecordSource>> {
+/// The record source for `scan` on a database, and the number of rows it will read when
+/// `progress` (the bar is shown) asked for a count.
+pub fn source(input: &InputArgs, progress: bool) -> Result<(Box<dyn RecordSource>, Option<u64>)> {
     let url = url(input)?;
     let spec = spec(input)?;
+    let total = count(&url, &spec, progress, input.db.no_count);
     let stats = Arc::new(SourceStats::default());
     let inner = open_source(&url, &spec, stats.clone())?;
-    Ok(Box::new(CountingSource {
+    let source = Box::new(CountingSource {
         inner,
         stats,
         what: format!("{url}: {}", spec.source_name()),
         filtered_in_db: spec.filters_in_database(),
-    }))
+    });
+    Ok((source, total))
 }
 
 /// `art9 mask DB --table T --field F --key K (--into NEW [--replace] | --update) [--dry-run]`.
@@ -205,8 +229,11 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         subject_id: a.input.subject_id.clone(),
         stop: Some(super::progress::stop_flag()),
     };
+    let show_bar = super::progress::wanted(!a.quiet);
+    let total = count(&url, &spec, show_bar, a.input.db.no_count);
     let stats = Arc::new(SourceStats::default());
     let src = open_source(&url, &spec, stats.clone())?;
+    let mut progress = Progress::new(!a.quiet, total, Unit::Rows);
     let what = format!("{url}: table {table}");
     let src = BoxedSource(Box::new(CountingSource {
         inner: src,
@@ -231,6 +258,7 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
     let mut out = io::BufWriter::new(stdout.lock());
     let input_name = url.to_string();
     let result = pipeline::run(src, &scanner, &options, |item| {
+        progress.record();
         match item {
             Item::Skipped(s) => report_skip(&input_name, s, &mut skips),
             // Another subject's row (--subject-id): copied unchanged by --into, left alone
@@ -271,6 +299,7 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         Ok(())
     });
     out.flush().ok();
+    progress.finish();
     let summary = match result {
         Ok(s) => s,
         Err(e) => {

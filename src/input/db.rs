@@ -371,6 +371,17 @@ impl DbSpec {
         }
     }
 
+    /// The `--query` without trailing whitespace and semicolons, ready to be wrapped
+    /// (`COPY (...)`, `SELECT count(*) FROM (...)`); empty in table mode.
+    pub fn query_body(&self) -> &str {
+        self.query
+            .as_deref()
+            .unwrap_or("")
+            .trim_end()
+            .trim_end_matches(';')
+            .trim_end()
+    }
+
     /// Whether the source filters by subject in the database (`--table` with a subject id).
     pub fn filters_in_database(&self) -> bool {
         self.table.is_some() && self.subject_id.is_some()

@@ -257,6 +257,38 @@ pub fn open_source(
     ))
 }
 
+/// Count the rows a scan will read (for the progress bar): `SELECT COUNT(*)` over the table
+/// (with the `--subject-id` filter) or over the query as a derived table.
+///
+/// # Errors
+/// As [`open_source`]; also a query that cannot be a derived table.
+pub fn count_rows(url: &DbUrl, spec: &DbSpec) -> Result<u64, DbError> {
+    spec.validate()?;
+    let mut conn = connect(url)?;
+    let m = DbKind::Mysql;
+    let fail = |e: mysql::Error| {
+        let (kind, msg) = describe(url, &e, DbErrorKind::Read);
+        DbError::new(
+            kind,
+            format!("{url}: {}: counting rows: {msg}", spec.source_name()),
+        )
+    };
+    let sql = match &spec.table {
+        Some(table) => {
+            let mut sql = format!("SELECT COUNT(*) FROM {} AS t", m.quote_table(table));
+            if let (Some(s), Some(id)) = (&spec.subject, &spec.subject_id) {
+                conn.exec_drop("SET @art9_subject_id = ?", (id.as_str(),))
+                    .map_err(fail)?;
+                sql.push_str(&format!(" WHERE t.{} = @art9_subject_id", m.quote(s)));
+            }
+            sql
+        }
+        None => format!("SELECT COUNT(*) FROM (\n{}\n) AS q", spec.query_body()),
+    };
+    let n: Option<u64> = conn.query_first(sql).map_err(fail)?;
+    Ok(n.unwrap_or(0))
+}
+
 /// Writes masked rows to MySQL/MariaDB.
 pub struct MysqlWriter {
     conn: Conn,

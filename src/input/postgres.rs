@@ -538,10 +538,7 @@ pub fn open_source(
             }
             (sql, param)
         }
-        None => {
-            let q = spec.query.clone().unwrap_or_default();
-            (q.trim_end().trim_end_matches(';').to_string(), false)
-        }
+        None => (spec.query_body().to_string(), false),
     };
     let stmt = client.prepare(&sql).map_err(|e| {
         classify(
@@ -632,6 +629,39 @@ pub fn open_source(
             }
         },
     ))
+}
+
+/// Count the rows a scan will read (for the progress bar): `SELECT count(*)` over the table
+/// (with the `--subject-id` filter) or over the query as a subquery.
+///
+/// # Errors
+/// As [`open_source`]; also a query that cannot be a subquery.
+pub fn count_rows(url: &DbUrl, spec: &DbSpec) -> Result<u64, DbError> {
+    spec.validate()?;
+    let mut client = connect(url)?;
+    let sql = match &spec.table {
+        Some(table) => {
+            let mut sql = format!(
+                "SELECT count(*) FROM {} AS t",
+                DbKind::Postgres.quote_table(table)
+            );
+            if spec.subject_id.is_some() {
+                sql.push_str(&subject_filter(&mut client, url, spec, table)?);
+            }
+            sql
+        }
+        None => format!("SELECT count(*) FROM (\n{}\n) AS q", spec.query_body()),
+    };
+    let at = format!("{}: counting rows: ", spec.source_name());
+    let row = match (&spec.table, &spec.subject_id) {
+        (Some(_), Some(id)) => client.query_one(&sql, &[id]),
+        _ => client.query_one(&sql, &[]),
+    }
+    .map_err(|e| classify(url, &e, DbErrorKind::Read, &at))?;
+    let n: i64 = row
+        .try_get(0)
+        .map_err(|e| classify(url, &e, DbErrorKind::Read, &at))?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Writes masked rows to PostgreSQL.

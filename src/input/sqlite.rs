@@ -308,6 +308,44 @@ pub fn open_source(
     }))
 }
 
+/// Count the rows a scan will read (for the progress bar): `SELECT count(*)` over the table
+/// (with the `--subject-id` filter) or over the query as a subquery.
+///
+/// # Errors
+/// As [`open_source`]; also a query that cannot be a subquery.
+pub fn count_rows(url: &DbUrl, spec: &DbSpec) -> Result<u64, DbError> {
+    spec.validate()?;
+    let conn = open(url, false)?;
+    let q = DbKind::Sqlite;
+    let fail = |e: rusqlite::Error| {
+        DbError::new(DbErrorKind::Read, url.scrub(&e.to_string()))
+            .context(format!("{url}: {}: counting rows", spec.source_name()))
+    };
+    let n: i64 = match (&spec.table, &spec.subject, &spec.subject_id) {
+        (Some(table), Some(s), Some(id)) => conn.query_row(
+            &format!(
+                "SELECT count(*) FROM {} WHERE {} = ?1",
+                q.quote_table(table),
+                q.quote(s)
+            ),
+            [id],
+            |r| r.get(0),
+        ),
+        (Some(table), _, _) => conn.query_row(
+            &format!("SELECT count(*) FROM {}", q.quote_table(table)),
+            [],
+            |r| r.get(0),
+        ),
+        (None, _, _) => conn.query_row(
+            &format!("SELECT count(*) FROM (\n{}\n)", spec.query_body()),
+            [],
+            |r| r.get(0),
+        ),
+    }
+    .map_err(fail)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// Writes masked rows to a SQLite database.
 pub struct SqliteWriter {
     conn: Connection,
