@@ -144,6 +144,74 @@ trait Db {
     fn exec(&mut self, sql: &str);
 }
 
+/// `--max-field-bytes` (PostgreSQL: the value is skipped in the COPY stream unread) and
+/// `--max-record-bytes` (key, subject and fields together): the row is skipped and named,
+/// never echoed, never truncated.
+fn size_limits(db: &mut dyn Db) {
+    let t = unique("art9_size");
+    let url = db.url();
+    let long = format!("Klant heeft diabetes. {}", "x".repeat(100));
+    db.exec(&format!(
+        "CREATE TABLE {t} (id bigint PRIMARY KEY, body text, summary text)"
+    ));
+    db.exec(&format!(
+        "INSERT INTO {t} VALUES (1, 'Zij is moslim', 'kort'), (2, '{long}', 'kort'), \
+         (3, 'Hij is lid van de FNV', 'Klant heeft kanker')"
+    ));
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "scan",
+            url.as_str(),
+            "--table",
+            &t,
+            "--field",
+            "body",
+            "--field",
+            "summary",
+            "--key",
+            "id",
+            "--format",
+            "jsonl",
+        ];
+        args.extend(extra);
+        art9(&args)
+    };
+    let o = run(&["--max-field-bytes", "50"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!(
+            "table {t}, key 2, column body: {} bytes, over the 50 byte limit (--max-field-bytes)",
+            long.len()
+        )),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr
+            .contains("3 records read, 2 scanned, 1 skipped (field_too_large=1)"),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("diabetes"), "{}", o.stderr);
+    let keys: BTreeSet<String> = findings(&o).into_iter().map(|f| f.0).collect();
+    assert_eq!(keys, ["1", "3"].map(String::from).into());
+    // Each field is under 30 bytes, but row 3's key and fields add up to 40.
+    let o = run(&["--max-record-bytes", "30", "--max-field-bytes", "200"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!(
+            "table {t}, key 3: the row's key, subject and fields are 40 bytes, over the 30 byte \
+             limit (--max-record-bytes)"
+        )),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("too_large=2"), "{}", o.stderr);
+    // Defaults: nothing skipped.
+    assert_eq!(run(&[]).code, 1);
+    db.drop_table(&t);
+}
+
 /// `--subject`, `--subjects-out` and `--subject-id` (pushed into the SQL for `--table`,
 /// filtered by art9 for `--query`), and `mask --into --subject-id`.
 fn subjects(db: &mut dyn Db) {
@@ -496,6 +564,11 @@ fn sqlite_end_to_end_matches_jsonl() {
 }
 
 #[test]
+fn sqlite_size_limits() {
+    size_limits(&mut Sqlite::new());
+}
+
+#[test]
 fn sqlite_subjects() {
     subjects(&mut Sqlite::new());
 }
@@ -703,6 +776,12 @@ fn postgres_end_to_end_matches_jsonl() {
 }
 
 #[test]
+fn postgres_size_limits() {
+    let Some(mut db) = Pg::new() else { return };
+    size_limits(&mut db);
+}
+
+#[test]
 fn postgres_subjects() {
     let Some(mut db) = Pg::new() else { return };
     subjects(&mut db);
@@ -808,6 +887,12 @@ impl Db for My {
 fn mysql_end_to_end_matches_jsonl() {
     let Some(mut db) = My::new() else { return };
     end_to_end(&mut db, &jsonl_findings());
+}
+
+#[test]
+fn mysql_size_limits() {
+    let Some(mut db) = My::new() else { return };
+    size_limits(&mut db);
 }
 
 #[test]

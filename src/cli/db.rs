@@ -70,7 +70,8 @@ fn spec(input: &InputArgs) -> Result<DbSpec> {
         key: input.key.clone(),
         subject: input.subject.clone(),
         subject_id: input.subject_id.clone(),
-        max_field_bytes: input.max_record_bytes,
+        max_field_bytes: input.max_field_bytes,
+        max_record_bytes: input.max_record_bytes,
         ..DbSpec::default()
     };
     spec.validate()?;
@@ -228,6 +229,7 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         strip_html: a.input.strip_html,
         subject_id: a.input.subject_id.clone(),
         stop: Some(super::progress::stop_flag()),
+        max_field_bytes: a.input.max_field_bytes,
     };
     let show_bar = super::progress::wanted(!a.quiet);
     let total = count(&url, &spec, show_bar, a.input.db.no_count);

@@ -194,6 +194,7 @@ fn pipeline_options(input: &InputArgs, mask: bool, stop: Arc<AtomicBool>) -> Opt
         strip_html: input.strip_html,
         subject_id: input.subject_id.clone(),
         stop: Some(stop),
+        max_field_bytes: input.max_field_bytes,
         ..Options::default()
     }
 }

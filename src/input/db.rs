@@ -305,8 +305,12 @@ pub struct DbSpec {
     pub capture_keys: bool,
     /// Also capture the whole row (implies `capture_keys`).
     pub capture_row: bool,
-    /// Field values longer than this are skipped and reported (0 = no limit).
+    /// A row with a field value longer than this is skipped and reported (0 = no limit;
+    /// `--max-field-bytes`).
     pub max_field_bytes: usize,
+    /// A row whose selected columns (key, subject, fields) add up to more than this is
+    /// skipped and reported (0 = no limit; `--max-record-bytes`).
+    pub max_record_bytes: usize,
 }
 
 impl DbSpec {
@@ -440,9 +444,9 @@ pub(crate) fn build_record(
         };
         let too_large = |n: u64| {
             skip(
-                SkipKind::TooLarge,
+                SkipKind::FieldTooLarge,
                 format!(
-                    "{n} bytes, over the {} byte limit (--max-record-bytes)",
+                    "{n} bytes, over the {} byte limit (--max-field-bytes)",
                     spec.max_field_bytes
                 ),
             )
@@ -471,6 +475,23 @@ pub(crate) fn build_record(
             name: name.clone(),
             text,
             raw_span: None,
+        });
+    }
+    let size = key.len()
+        + subject.as_ref().map_or(0, String::len)
+        + fields.iter().map(|f| f.text.len()).sum::<usize>();
+    if spec.max_record_bytes > 0 && size > spec.max_record_bytes {
+        return Err(Skipped {
+            line,
+            key: Some(key.clone()),
+            field: None,
+            kind: SkipKind::TooLarge,
+            reason: format!(
+                "{}, key {key}: the row's key, subject and fields are {size} bytes, over the {} \
+                 byte limit (--max-record-bytes)",
+                spec.source_name(),
+                spec.max_record_bytes
+            ),
         });
     }
     Ok(Record {
