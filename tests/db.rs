@@ -142,6 +142,90 @@ trait Db {
     fn drop_table(&mut self, table: &str);
     /// Run statements (test setup).
     fn exec(&mut self, sql: &str);
+    /// Kill the server session (other than our own) whose current statement mentions
+    /// `marker`; whether one was found.
+    fn kill_session(&mut self, _marker: &str) -> bool {
+        false
+    }
+}
+
+/// The server kills art9's session in the middle of a scan: a clear error naming the table
+/// and the row, exit code 2, no panic, no note text, and the findings written until then
+/// are complete JSON lines.
+fn dropped_connection(db: &mut dyn Db) {
+    let t = unique("art9_dropconn");
+    let url = db.url();
+    let many: Vec<(i64, String)> = (0..5)
+        .flat_map(|round| {
+            notes()
+                .into_iter()
+                .map(move |(id, n)| (id + round * NOTES as i64, n))
+        })
+        .collect();
+    db.load(&t, &many);
+    let mut child = Command::new(BIN)
+        .args([
+            "scan",
+            &url,
+            "--table",
+            &t,
+            "--field",
+            "body",
+            "--key",
+            "id",
+            "--format",
+            "jsonl",
+            "--threads",
+            "1",
+        ])
+        .env_remove("ART9_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(&mut stdout, &mut first).expect("the scan never wrote a finding");
+    let drain = std::thread::spawn(move || {
+        let mut rest = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut rest);
+        rest
+    });
+    let start = Instant::now();
+    let mut killed = false;
+    while !killed && start.elapsed() < Duration::from_secs(30) {
+        killed = db.kill_session(&t);
+        if !killed {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let out = child.wait_with_output().expect("wait");
+    let mut written = first.to_vec();
+    written.extend(drain.join().expect("drain"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("art9 said: {stderr}");
+    assert!(
+        killed,
+        "art9's session was never found (exit {:?}): {stderr}",
+        out.status
+    );
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("table {t}: after row ")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("diabetes"), "{stderr}");
+    let written = String::from_utf8(written).expect("utf-8 output");
+    assert!(written.ends_with('\n') || written.is_empty());
+    for line in written.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("a complete JSON line");
+        assert!(v["record"].is_string(), "{line}");
+    }
+    db.drop_table(&t);
 }
 
 /// `--max-field-bytes` (PostgreSQL: the value is skipped in the COPY stream unread) and
@@ -767,6 +851,16 @@ impl Db for Pg {
     fn exec(&mut self, sql: &str) {
         self.client.batch_execute(sql).expect("postgres setup");
     }
+    fn kill_session(&mut self, marker: &str) -> bool {
+        self.client
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE pid <> pg_backend_pid() AND strpos(query, $1) > 0",
+                &[&marker],
+            )
+            .map(|rows| rows.iter().any(|r| r.get::<_, bool>(0)))
+            .unwrap_or(false)
+    }
 }
 
 #[test]
@@ -779,6 +873,12 @@ fn postgres_end_to_end_matches_jsonl() {
 fn postgres_size_limits() {
     let Some(mut db) = Pg::new() else { return };
     size_limits(&mut db);
+}
+
+#[test]
+fn postgres_dropped_connection_mid_scan() {
+    let Some(mut db) = Pg::new() else { return };
+    dropped_connection(&mut db);
 }
 
 #[test]
@@ -881,6 +981,21 @@ impl Db for My {
     fn exec(&mut self, sql: &str) {
         self.conn.query_drop(sql).expect("mysql setup");
     }
+    fn kill_session(&mut self, marker: &str) -> bool {
+        let ids: Vec<u64> = self
+            .conn
+            .exec(
+                "SELECT ID FROM information_schema.PROCESSLIST \
+                 WHERE ID <> CONNECTION_ID() AND INSTR(INFO, ?) > 0",
+                (marker,),
+            )
+            .unwrap_or_default();
+        ids.iter().any(|id| {
+            self.conn
+                .query_drop(format!("KILL CONNECTION {id}"))
+                .is_ok()
+        })
+    }
 }
 
 #[test]
@@ -893,6 +1008,12 @@ fn mysql_end_to_end_matches_jsonl() {
 fn mysql_size_limits() {
     let Some(mut db) = My::new() else { return };
     size_limits(&mut db);
+}
+
+#[test]
+fn mysql_dropped_connection_mid_scan() {
+    let Some(mut db) = My::new() else { return };
+    dropped_connection(&mut db);
 }
 
 #[test]

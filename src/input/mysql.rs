@@ -37,6 +37,16 @@ fn describe(url: &DbUrl, e: &mysql::Error, default: DbErrorKind) -> (DbErrorKind
     }
 }
 
+/// A failure while rows stream in: a dropped connection (server restarted, session killed,
+/// network gone) is said in words rather than as the codec's debug output.
+fn lost(url: &DbUrl, e: &mysql::Error) -> String {
+    match e {
+        mysql::Error::IoError(io) => url.scrub(&format!("the connection was lost ({io})")),
+        mysql::Error::CodecError(c) => url.scrub(&format!("the connection was lost ({c})")),
+        other => describe(url, other, DbErrorKind::Read).1,
+    }
+}
+
 fn connect(url: &DbUrl) -> Result<Conn, DbError> {
     let opts = Opts::from_url(url.target())
         .map_err(|e| DbError::new(DbErrorKind::Url, url.scrub(&e.to_string())).context(url))?;
@@ -245,7 +255,7 @@ pub fn open_source(
             for row in result.by_ref() {
                 let row = match row {
                     Ok(r) => r,
-                    Err(e) => return tx.fail(fail(line, describe(&url, &e, DbErrorKind::Read).1)),
+                    Err(e) => return tx.fail(fail(line, lost(&url, &e))),
                 };
                 line += 1;
                 if !tx.send(to_record(&row, &layout, &spec, line, &stats)) {
