@@ -1205,3 +1205,170 @@ fn sqlite_progress_bar_counts_rows_on_a_terminal() {
     assert_eq!(o.code, 1, "{}", o.stderr);
     assert!(!o.stderr.contains(" rows ("), "{}", o.stderr);
 }
+
+/// The scan's own session, as seen by the server: `--key` shows what a query returns, and
+/// the note makes sure there is a finding to carry it.
+fn session_key(url: &str, query: &str) -> Out {
+    art9(&[
+        "scan", url, "--query", query, "--field", "body", "--key", "k", "--format", "jsonl",
+    ])
+}
+
+fn with_param(url: &str, param: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{param}")
+}
+
+#[test]
+fn postgres_tls_modes() {
+    let Some(mut db) = Pg::new() else { return };
+    let server_tls = db
+        .client
+        .query_one("SHOW ssl", &[])
+        .map(|r| r.get::<_, String>(0) == "on")
+        .expect("SHOW ssl");
+    let q = "SELECT ssl::text AS k, 'Klant heeft diabetes' AS body FROM pg_stat_ssl \
+             WHERE pid = pg_backend_pid()";
+    let tls_of = |mode: Option<&str>| {
+        let url = match mode {
+            Some(m) => with_param(&db.url, &format!("sslmode={m}")),
+            None => db.url.clone(),
+        };
+        let o = session_key(&url, q);
+        (
+            o.code,
+            findings(&o).into_iter().next().map(|f| f.0),
+            o.stderr,
+        )
+    };
+    let on = Some("true".to_string());
+    let off = Some("false".to_string());
+    assert_eq!(tls_of(Some("disable")).1, off);
+    if server_tls {
+        assert_eq!(tls_of(None).1, on, "the default is prefer");
+        assert_eq!(tls_of(Some("prefer")).1, on);
+        assert_eq!(tls_of(Some("require")).1, on);
+    } else {
+        assert_eq!(tls_of(None).1, off, "prefer falls back to plain");
+        let (code, _, stderr) = tls_of(Some("require"));
+        assert_eq!(code, 2);
+        assert!(stderr.contains("does not support TLS"), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    let (code, _, stderr) = tls_of(Some("verify-full"));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("sslmode"), "{stderr}");
+}
+
+/// A server that declines TLS ('N' to the SSLRequest, as PostgreSQL with ssl=off), then
+/// rejects the startup message with an error of its own: `require` must stop at the 'N',
+/// `prefer` must go on in plain TCP (and so meet the error).
+#[test]
+fn postgres_tls_declined_by_the_server() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let Ok((mut s, _)) = listener.accept() else {
+                return;
+            };
+            s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+            let mut req = [0u8; 8];
+            if s.read_exact(&mut req).is_err() || req != [0, 0, 0, 8, 4, 210, 22, 47] {
+                continue; // not an SSLRequest
+            }
+            let _ = s.write_all(b"N");
+            let mut len = [0u8; 4];
+            if s.read_exact(&mut len).is_err() {
+                continue; // require: the client gave up after the 'N'
+            }
+            let mut rest = vec![0u8; (u32::from_be_bytes(len) as usize).saturating_sub(4)];
+            let _ = s.read_exact(&mut rest);
+            let fields = b"SFATAL\0C28000\0Mplain startup reached the fake server\0\0";
+            let mut msg = vec![b'E'];
+            msg.extend(((fields.len() + 4) as u32).to_be_bytes());
+            msg.extend(fields);
+            let _ = s.write_all(&msg);
+        }
+    });
+    let url = format!("postgres://art9@127.0.0.1:{port}/db");
+    let o = art9(&[
+        "scan",
+        &with_param(&url, "sslmode=require"),
+        "--table",
+        "notes",
+        "--field",
+        "body",
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("server does not support TLS"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+    let o = art9(&["scan", &url, "--table", "notes", "--field", "body"]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("plain startup reached the fake server"),
+        "{}",
+        o.stderr
+    );
+    server.join().expect("fake server");
+}
+
+#[test]
+fn mysql_tls_modes() {
+    let Some(mut db) = My::new() else { return };
+    let have: Option<(String, String)> = db
+        .conn
+        .query_first("SHOW VARIABLES LIKE 'have_ssl'")
+        .expect("have_ssl");
+    let server_tls = have.is_some_and(|(_, v)| v == "YES");
+    let q = "SELECT CONCAT('cipher:', VARIABLE_VALUE) AS k, 'Klant heeft diabetes' AS body \
+             FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'Ssl_cipher'";
+    let cipher = |mode: Option<&str>| {
+        let url = match mode {
+            Some(m) => with_param(&db.url, &format!("sslmode={m}")),
+            None => db.url.clone(),
+        };
+        let o = session_key(&url, q);
+        (
+            o.code,
+            findings(&o).into_iter().next().map(|f| f.0),
+            o.stderr,
+        )
+    };
+    let plain = Some("cipher:".to_string());
+    assert_eq!(cipher(Some("disable")).1, plain);
+    if server_tls {
+        for mode in [None, Some("prefer"), Some("require")] {
+            let (_, k, stderr) = cipher(mode);
+            assert!(
+                k.is_some_and(|k| k.len() > "cipher:".len()),
+                "{mode:?}: {stderr}"
+            );
+        }
+    } else {
+        assert_eq!(
+            cipher(None).1,
+            plain,
+            "the default prefer falls back to plain"
+        );
+        assert_eq!(cipher(Some("prefer")).1, plain);
+        let (code, _, stderr) = cipher(Some("require"));
+        assert_eq!(code, 2);
+        assert!(
+            stderr.contains("sslmode=require, but the server does not offer TLS"),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    let (code, _, stderr) = cipher(Some("verify-full"));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("sslmode=verify-full is not supported"),
+        "{stderr}"
+    );
+}

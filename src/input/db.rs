@@ -226,6 +226,59 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Remove the query parameter `name` from a URL: the URL without it, and its last value.
+pub fn take_param(url: &str, name: &str) -> (String, Option<String>) {
+    let Some(q) = url.find('?') else {
+        return (url.to_string(), None);
+    };
+    let (head, query) = (&url[..q], &url[q + 1..]);
+    let mut value = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.split_once('=') {
+            Some((k, v)) if k == name => {
+                value = Some(v.to_string());
+                false
+            }
+            _ => !pair.is_empty(),
+        })
+        .collect();
+    if kept.is_empty() {
+        (head.to_string(), value)
+    } else {
+        (format!("{head}?{}", kept.join("&")), value)
+    }
+}
+
+/// `sslmode` as libpq spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SslMode {
+    /// Never TLS.
+    Disable,
+    /// TLS when the server offers it, else plain TCP (the default).
+    Prefer,
+    /// TLS or fail.
+    Require,
+}
+
+impl SslMode {
+    /// Parse `disable`, `prefer`, `require`.
+    ///
+    /// # Errors
+    /// Any other value (the message lists the accepted ones).
+    pub fn parse(v: &str) -> Result<SslMode, DbError> {
+        match v {
+            "disable" => Ok(SslMode::Disable),
+            "prefer" => Ok(SslMode::Prefer),
+            "require" => Ok(SslMode::Require),
+            other => Err(DbError::new(
+                DbErrorKind::Url,
+                format!("sslmode={other} is not supported (disable, prefer or require)"),
+            )),
+        }
+    }
+}
+
 /// Replace the password in a URL (`user:pass@` and `password=` parameters) with `***`.
 pub fn redact(url: &str) -> String {
     let mut out = url.to_string();
@@ -885,6 +938,27 @@ mod tests {
             "auth failed for *** bye"
         );
         assert!(!format!("{u:?}").contains("p%40ss"));
+    }
+
+    #[test]
+    fn url_parameters() {
+        assert_eq!(
+            take_param("mysql://u@h/db?sslmode=require", "sslmode"),
+            ("mysql://u@h/db".to_string(), Some("require".to_string()))
+        );
+        assert_eq!(
+            take_param("mysql://u@h/db?a=1&sslmode=disable&b=2", "sslmode"),
+            (
+                "mysql://u@h/db?a=1&b=2".to_string(),
+                Some("disable".to_string())
+            )
+        );
+        assert_eq!(
+            take_param("mysql://u@h/db", "sslmode"),
+            ("mysql://u@h/db".to_string(), None)
+        );
+        assert_eq!(SslMode::parse("prefer").unwrap(), SslMode::Prefer);
+        assert!(SslMode::parse("verify-full").is_err());
     }
 
     #[test]

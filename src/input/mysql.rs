@@ -2,20 +2,23 @@
 //! unbuffered (streamed) text-protocol result set: the client holds one row at a time plus
 //! the pipeline's bounded queue. Writes use a second connection.
 //!
-//! TLS: not built in (the `mysql` crate is compiled without a TLS backend, so no OpenSSL
-//! headers are needed); use a local server, an SSH tunnel or a TLS-terminating proxy.
+//! TLS: `sslmode=disable|prefer|require` in the URL (libpq's names; default `prefer`): `prefer`
+//! encrypts when the server offers TLS and falls back to plain TCP when it does not, `require`
+//! fails then. As in libpq without a root certificate the server's certificate is not
+//! verified. The driver's own parameters (`require_ssl`, `verify_ca`, `root_cert_path`, ...)
+//! take precedence when given. rustls with the ring provider, no OpenSSL.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use mysql::consts::ColumnType;
 use mysql::prelude::Queryable;
-use mysql::{Column, Conn, Opts, OptsBuilder, Row, TxOpts, Value};
+use mysql::{Column, Conn, Opts, OptsBuilder, Row, SslOpts, TxOpts, Value};
 
 use super::db::{
-    build_record, leaf, staging_name, Cell, ChannelSource, DbError, DbErrorKind, DbKind, DbSpec,
-    DbUrl, DbWriter, FieldValue, MaskedRow, RowImage, RowSender, SourceStats, WriteMode,
-    WriteReport,
+    build_record, leaf, staging_name, take_param, Cell, ChannelSource, DbError, DbErrorKind,
+    DbKind, DbSpec, DbUrl, DbWriter, FieldValue, MaskedRow, RowImage, RowSender, SourceStats,
+    SslMode, WriteMode, WriteReport,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -48,13 +51,44 @@ fn lost(url: &DbUrl, e: &mysql::Error) -> String {
 }
 
 fn connect(url: &DbUrl) -> Result<Conn, DbError> {
-    let opts = Opts::from_url(url.target())
+    // `sslmode` is ours (libpq's names); the driver would reject it as unknown.
+    let (target, mode) = take_param(url.target(), "sslmode");
+    let mode = match mode {
+        Some(m) => SslMode::parse(&m).map_err(|e| e.context(url))?,
+        None => SslMode::Prefer,
+    };
+    let opts = Opts::from_url(&target)
         .map_err(|e| DbError::new(DbErrorKind::Url, url.scrub(&e.to_string())).context(url))?;
-    let opts = OptsBuilder::from_opts(opts).tcp_connect_timeout(Some(CONNECT_TIMEOUT));
-    Conn::new(opts).map_err(|e| {
+    // The driver's own TLS parameters (require_ssl, root_cert_path, ...) win over sslmode.
+    let own_tls = opts.get_ssl_opts().is_some();
+    let builder = OptsBuilder::from_opts(opts).tcp_connect_timeout(Some(CONNECT_TIMEOUT));
+    let encrypted = builder.clone().ssl_opts(
+        // As libpq without a root certificate: encrypted, the certificate not verified.
+        SslOpts::default()
+            .with_danger_accept_invalid_certs(true)
+            .with_danger_skip_domain_validation(true),
+    );
+    let fail = |e: mysql::Error| {
         let (kind, msg) = describe(url, &e, DbErrorKind::Connect);
+        let msg = match e {
+            mysql::Error::DriverError(mysql::DriverError::TlsNotSupported) => {
+                format!("sslmode=require, but the server does not offer TLS ({msg})")
+            }
+            _ => msg,
+        };
         DbError::new(kind, format!("{url}: {msg}"))
-    })
+    };
+    match (own_tls, mode) {
+        (true, _) => Conn::new(builder).map_err(fail),
+        (false, SslMode::Disable) => Conn::new(builder).map_err(fail),
+        (false, SslMode::Require) => Conn::new(encrypted).map_err(fail),
+        (false, SslMode::Prefer) => match Conn::new(encrypted) {
+            Err(mysql::Error::DriverError(mysql::DriverError::TlsNotSupported)) => {
+                Conn::new(builder).map_err(fail)
+            }
+            other => other.map_err(fail),
+        },
+    }
 }
 
 fn is_text(c: &Column) -> bool {
