@@ -460,6 +460,7 @@ pub(crate) enum FieldValue {
     /// Text bytes that are not valid UTF-8.
     BadUtf8,
     /// Text over the field size limit, not read into memory (its length in bytes).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     TooLarge(u64),
 }
 
