@@ -59,7 +59,7 @@ fn connect(url: &DbUrl) -> Result<Conn, DbError> {
     };
     let opts = Opts::from_url(&target)
         .map_err(|e| DbError::new(DbErrorKind::Url, url.scrub(&e.to_string())).context(url))?;
-    // The driver's own TLS parameters (require_ssl, root_cert_path, ...) win over sslmode.
+    // The driver's own TLS parameters (root_cert_path, cert_chain_path, ...) win over sslmode.
     let own_tls = opts.get_ssl_opts().is_some();
     let builder = OptsBuilder::from_opts(opts).tcp_connect_timeout(Some(CONNECT_TIMEOUT));
     let encrypted = builder.clone().ssl_opts(
