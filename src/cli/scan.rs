@@ -254,20 +254,8 @@ pub(super) fn exit_for(summary: &Summary) -> ExitCode {
 pub fn scan(a: ScanArgs) -> Result<ExitCode> {
     // First, so that a Ctrl-C during start-up already stops cleanly.
     let stop = progress::stop_flag();
-    // The automaton is built while the input is opened: a database connects, and starts
-    // sending rows (into the bounded queue and the socket), during the build.
-    let (scanner, opened) = std::thread::scope(|s| {
-        let build =
-            s.spawn(|| common::scanner_for(&a.lexicons, common::input_bytes(&a.input.input)));
-        let opened = open(&a.input, false, progress::wanted(!a.quiet));
-        let scanner = build
-            .join()
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("building the scanner failed")));
-        (scanner, opened)
-    });
-    let scanner = scanner?;
+    let scanner = common::scanner_for(&a.lexicons, common::input_bytes(&a.input.input))?;
     let policy = a.policy.as_deref().map(common::policy).transpose()?;
-    let opened = opened?;
     let format = match a.format {
         Some(FormatArg::Table) => Format::Table,
         Some(FormatArg::Jsonl) => Format::Jsonl,
@@ -276,6 +264,7 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
         None if super::stdout_is_tty() => Format::Table,
         None => Format::Jsonl,
     };
+    let opened = open(&a.input, false, progress::wanted(!a.quiet))?;
     let mut progress = Progress::new(!a.quiet, opened.total, opened.unit);
     let src = BoxedSource(opened.source);
     let options = Options {
