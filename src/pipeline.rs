@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::category::Category;
 use crate::html;
-use crate::input::{Pending, Record, RecordSource, Skipped};
+use crate::input::{oversized_field, Pending, Record, RecordSource, Skipped};
 use crate::mask::mask;
 use crate::matcher::{Finding, Scanner};
 use crate::policy::{CompiledPolicy, Decision, Outcome};
@@ -51,6 +51,9 @@ pub struct Options {
     pub subject_id: Option<String>,
     /// Set to stop reading (Ctrl-C); checked before each record.
     pub stop: Option<Arc<AtomicBool>>,
+    /// A record with a field longer than this (bytes of text; 0 = no limit) is skipped
+    /// ([`crate::input::SkipKind::FieldTooLarge`]), never truncated.
+    pub max_field_bytes: usize,
 }
 
 impl Default for Options {
@@ -63,6 +66,7 @@ impl Default for Options {
             strip_html: false,
             subject_id: None,
             stop: None,
+            max_field_bytes: crate::input::DEFAULT_MAX_FIELD_BYTES,
         }
     }
 }
@@ -354,8 +358,13 @@ where
                                     Item::Filtered(record)
                                 }
                                 Ok(record) => {
-                                    let fields = process(scanner, options, &record);
-                                    Item::Scanned { record, fields }
+                                    match oversized_field(&record, options.max_field_bytes) {
+                                        Some(skip) => Item::Skipped(skip),
+                                        None => {
+                                            let fields = process(scanner, options, &record);
+                                            Item::Scanned { record, fields }
+                                        }
+                                    }
                                 }
                                 Err(s) => Item::Skipped(s),
                             })

@@ -297,22 +297,30 @@ fn huge_record_is_skipped_not_fatal() {
         "{}",
         o.stderr
     );
-    // With a higher limit the 50 MB note is scanned.
-    let o = art9(
-        &[
-            "scan",
-            s(&p),
-            "--field",
-            "note",
-            "--key",
-            "id",
-            "--format",
-            "jsonl",
-            "--max-record-bytes",
-            "60000000",
-        ],
-        None,
+    // A higher record limit: now the 50 MB field is over --max-field-bytes (10 MB).
+    let args = [
+        "scan",
+        s(&p),
+        "--field",
+        "note",
+        "--key",
+        "id",
+        "--format",
+        "jsonl",
+        "--max-record-bytes",
+        "60000000",
+    ];
+    let o = art9(&args, None);
+    assert!(
+        o.stderr
+            .contains("2 records read, 1 scanned, 1 skipped (field_too_large=1)"),
+        "{}",
+        o.stderr
     );
+    // With both limits raised the 50 MB note is scanned.
+    let mut args = args.to_vec();
+    args.extend(["--max-field-bytes", "60000000"]);
+    let o = art9(&args, None);
     assert!(
         o.stderr.contains("2 records read, 2 scanned, 0 skipped"),
         "{}",

@@ -590,6 +590,9 @@ fn help_documents_the_file_flags() {
         "--subject ",
         "--subject-id",
         "--subjects-out",
+        "--max-record-bytes",
+        "--max-field-bytes",
+        "--no-count",
     ] {
         assert!(o.stdout.contains(flag), "{flag} missing from --help");
     }
@@ -717,4 +720,116 @@ fn ctrl_c_stops_cleanly_with_valid_output_and_exit_2() {
         "{}",
         findings.len()
     );
+}
+
+/// `--max-field-bytes`: a record with a field over the limit is skipped and reported (key,
+/// field, size; never the text) in every file format, counted as `field_too_large`, and left
+/// out of a masked copy like every skipped record. `--max-record-bytes` stays per record.
+#[test]
+fn max_field_bytes_skips_the_record_in_every_format() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let long = "Klant heeft diabetes en hij is lid van de FNV, bel hem volgende week terug.";
+    let files = [
+        (
+            "notes.jsonl",
+            format!(
+                "{{\"id\": \"a1\", \"note\": \"Zij is moslim\"}}\n{{\"id\": \"a2\", \"note\": \"{long}\"}}\n"
+            ),
+        ),
+        (
+            "notes.csv",
+            format!("id,note\na1,Zij is moslim\na2,\"{long}\"\n"),
+        ),
+        (
+            "notes.json",
+            format!(
+                "[{{\"id\": \"a1\", \"note\": \"Zij is moslim\"}}, {{\"id\": \"a2\", \"note\": \"{long}\"}}]"
+            ),
+        ),
+    ];
+    for (name, body) in &files {
+        let p = d.path().join(name);
+        std::fs::write(&p, body).expect("write");
+        let o = art9(
+            &[
+                "scan",
+                s(&p),
+                "--field",
+                "note",
+                "--key",
+                "id",
+                "--format",
+                "jsonl",
+                "--max-field-bytes",
+                "40",
+            ],
+            None,
+        );
+        assert_eq!(o.code, 2, "{name}: {}", o.stderr);
+        assert!(
+            o.stderr.contains(&format!(
+                "skipped (record a2, field note): field note is {} bytes, over the 40 byte limit \
+                 (--max-field-bytes)",
+                long.len()
+            )),
+            "{name}: {}",
+            o.stderr
+        );
+        assert!(
+            o.stderr
+                .contains("2 records read, 1 scanned, 1 skipped (field_too_large=1)"),
+            "{name}: {}",
+            o.stderr
+        );
+        assert!(!o.stderr.contains("diabetes"), "{name}: {}", o.stderr);
+        let records: Vec<String> = jsonl(&o.stdout)
+            .iter()
+            .map(|f| f["record"].as_str().unwrap_or("").to_string())
+            .collect();
+        assert_eq!(records, ["a1"], "{name}");
+        // The default (10 MB) lets it through.
+        let o = art9(
+            &[
+                "scan",
+                s(&p),
+                "--field",
+                "note",
+                "--key",
+                "id",
+                "--format",
+                "jsonl",
+            ],
+            None,
+        );
+        assert_eq!(o.code, 1, "{name}: {}", o.stderr);
+    }
+    // Plain text: the field is the line.
+    let p = d.path().join("notes.txt");
+    std::fs::write(&p, format!("Zij is moslim\n{long}\n")).expect("write");
+    let o = art9(&["scan", s(&p), "--text", "--max-field-bytes", "40"], None);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("field_too_large=1"), "{}", o.stderr);
+    // mask: the skipped record is not in the copy, and the summary says so.
+    let src = d.path().join("notes.jsonl");
+    let out = d.path().join("masked.jsonl");
+    let o = art9(
+        &[
+            "mask",
+            s(&src),
+            "--field",
+            "note",
+            "--key",
+            "id",
+            "--max-field-bytes",
+            "40",
+            "-o",
+            s(&out),
+        ],
+        None,
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("NOT in the masked copy"), "{}", o.stderr);
+    let copy = std::fs::read_to_string(&out).expect("copy");
+    assert_eq!(copy.lines().count(), 1);
+    assert!(!copy.contains("diabetes"));
 }

@@ -140,6 +140,304 @@ trait Db {
     fn rows(&mut self, table: &str) -> Vec<(i64, Option<String>)>;
     fn exists(&mut self, table: &str) -> bool;
     fn drop_table(&mut self, table: &str);
+    /// Run statements (test setup).
+    fn exec(&mut self, sql: &str);
+    /// Kill the server session (other than our own) whose current statement mentions
+    /// `marker`; whether one was found.
+    fn kill_session(&mut self, _marker: &str) -> bool {
+        false
+    }
+}
+
+/// The server kills art9's session in the middle of a scan: a clear error naming the table
+/// and the row, exit code 2, no panic, no note text, and the findings written until then
+/// are complete JSON lines.
+fn dropped_connection(db: &mut dyn Db) {
+    let t = unique("art9_dropconn");
+    let url = db.url();
+    let many: Vec<(i64, String)> = (0..5)
+        .flat_map(|round| {
+            notes()
+                .into_iter()
+                .map(move |(id, n)| (id + round * NOTES as i64, n))
+        })
+        .collect();
+    db.load(&t, &many);
+    let mut child = Command::new(BIN)
+        .args([
+            "scan",
+            &url,
+            "--table",
+            &t,
+            "--field",
+            "body",
+            "--key",
+            "id",
+            "--format",
+            "jsonl",
+            "--threads",
+            "1",
+        ])
+        .env_remove("ART9_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(&mut stdout, &mut first).expect("the scan never wrote a finding");
+    let drain = std::thread::spawn(move || {
+        let mut rest = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut rest);
+        rest
+    });
+    let start = Instant::now();
+    let mut killed = false;
+    while !killed && start.elapsed() < Duration::from_secs(30) {
+        killed = db.kill_session(&t);
+        if !killed {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let out = child.wait_with_output().expect("wait");
+    let mut written = first.to_vec();
+    written.extend(drain.join().expect("drain"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("art9 said: {stderr}");
+    assert!(
+        killed,
+        "art9's session was never found (exit {:?}): {stderr}",
+        out.status
+    );
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("table {t}: after row ")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("diabetes"), "{stderr}");
+    let written = String::from_utf8(written).expect("utf-8 output");
+    assert!(written.ends_with('\n') || written.is_empty());
+    for line in written.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("a complete JSON line");
+        assert!(v["record"].is_string(), "{line}");
+    }
+    db.drop_table(&t);
+}
+
+/// `--max-field-bytes` (PostgreSQL: the value is skipped in the COPY stream unread) and
+/// `--max-record-bytes` (key, subject and fields together): the row is skipped and named,
+/// never echoed, never truncated.
+fn size_limits(db: &mut dyn Db) {
+    let t = unique("art9_size");
+    let url = db.url();
+    let long = format!("Klant heeft diabetes. {}", "x".repeat(100));
+    db.exec(&format!(
+        "CREATE TABLE {t} (id bigint PRIMARY KEY, body text, summary text)"
+    ));
+    db.exec(&format!(
+        "INSERT INTO {t} VALUES (1, 'Zij is moslim', 'kort'), (2, '{long}', 'kort'), \
+         (3, 'Hij is lid van de FNV', 'Klant heeft kanker')"
+    ));
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "scan",
+            url.as_str(),
+            "--table",
+            &t,
+            "--field",
+            "body",
+            "--field",
+            "summary",
+            "--key",
+            "id",
+            "--format",
+            "jsonl",
+        ];
+        args.extend(extra);
+        art9(&args)
+    };
+    let o = run(&["--max-field-bytes", "50"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!(
+            "table {t}, key 2, column body: {} bytes, over the 50 byte limit (--max-field-bytes)",
+            long.len()
+        )),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr
+            .contains("3 records read, 2 scanned, 1 skipped (field_too_large=1)"),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("diabetes"), "{}", o.stderr);
+    let keys: BTreeSet<String> = findings(&o).into_iter().map(|f| f.0).collect();
+    assert_eq!(keys, ["1", "3"].map(String::from).into());
+    // Each field is under 30 bytes, but row 3's key and fields add up to 40.
+    let o = run(&["--max-record-bytes", "30", "--max-field-bytes", "200"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!(
+            "table {t}, key 3: the row's key, subject and fields are 40 bytes, over the 30 byte \
+             limit (--max-record-bytes)"
+        )),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("too_large=2"), "{}", o.stderr);
+    // Defaults: nothing skipped.
+    assert_eq!(run(&[]).code, 1);
+    db.drop_table(&t);
+}
+
+/// `--subject`, `--subjects-out` and `--subject-id` (pushed into the SQL for `--table`,
+/// filtered by art9 for `--query`), and `mask --into --subject-id`.
+fn subjects(db: &mut dyn Db) {
+    let t = unique("art9_subj");
+    let url = db.url();
+    db.exec(&format!(
+        "CREATE TABLE {t} (id bigint PRIMARY KEY, cust varchar(10), grp integer, body text)"
+    ));
+    db.exec(&format!(
+        "INSERT INTO {t} VALUES (1, 'A', 7, 'Klant heeft diabetes'), (2, 'B', 8, 'Zij is moslim'), \
+         (3, 'A', 7, 'Terugbellen'), (4, NULL, NULL, 'Hij is lid van de FNV'), \
+         (5, 'B', 8, 'Klant heeft kanker'), (6, 'b', 9, 'Zij is moslim')"
+    ));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let roll = dir.path().join("subjects.jsonl");
+    let roll_s = roll.to_str().expect("path");
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", url.as_str(), "--field", "body", "--key", "id"];
+        args.extend(["--format", "jsonl"]);
+        args.extend(extra);
+        art9(&args)
+    };
+    let keys = |o: &Out| -> Vec<String> {
+        let mut k: Vec<String> = findings(o).into_iter().map(|f| f.0).collect();
+        k.dedup();
+        k
+    };
+
+    let o = scan(&["--table", &t, "--subject", "cust", "--subjects-out", roll_s]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&roll)
+        .expect("roll-up")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("jsonl"))
+        .collect();
+    let records = |s: serde_json::Value| -> Vec<String> {
+        rows.iter()
+            .find(|r| r["subject"] == s)
+            .map(|r| {
+                r["records"]
+                    .as_array()
+                    .expect("records")
+                    .iter()
+                    .map(|k| k.as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(records("A".into()), ["1"]);
+    assert_eq!(records("B".into()), ["2", "5"]);
+    assert_eq!(records("b".into()), ["6"]);
+    assert_eq!(records(serde_json::Value::Null), ["4"]);
+    assert!(
+        o.stderr.contains("data subjects with findings"),
+        "{}",
+        o.stderr
+    );
+
+    // --table: the filter runs in the database; art9 still compares exactly ("b" != "B" even
+    // under a case-insensitive collation), and the sums add up.
+    let o = scan(&["--table", &t, "--subject", "cust", "--subject-id", "B"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_eq!(keys(&o), ["2", "5"]);
+    assert!(o.stderr.contains("applied in the database"), "{}", o.stderr);
+    let read: u64 = o
+        .stderr
+        .split(" records read, 2 scanned, 0 skipped")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(read == 2 || read == 3, "{}", o.stderr);
+    if read == 3 {
+        assert!(o.stderr.contains("1 filtered"), "{}", o.stderr);
+    }
+    // An integer subject column (compared in its own type in the database).
+    let o = scan(&["--table", &t, "--subject", "grp", "--subject-id", "7"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_eq!(keys(&o), ["1"]);
+    assert!(
+        o.stderr.contains("2 records read, 2 scanned"),
+        "{}",
+        o.stderr
+    );
+
+    // --query: every row is read; the other subjects are counted as filtered.
+    let q = format!("SELECT id, cust, body FROM {t}");
+    let o = scan(&["--query", &q, "--subject", "cust", "--subject-id", "B"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_eq!(keys(&o), ["2", "5"]);
+    assert!(
+        o.stderr
+            .contains("6 records read, 2 scanned, 0 skipped, 4 filtered (other subjects"),
+        "{}",
+        o.stderr
+    );
+    // The progress bar's count (on a terminal) uses the same filter, and wraps a query.
+    let bar = |extra: &[&str]| {
+        let mut args = vec!["scan", url.as_str(), "--field", "body", "--key", "id"];
+        args.extend(extra);
+        art9_on_tty(&args)
+    };
+    if let Some(tty) = bar(&["--table", &t, "--subject", "grp", "--subject-id", "8"]) {
+        assert!(tty.contains("/2 rows"), "{tty}");
+        let tty = bar(&["--query", &q]).unwrap_or_default();
+        assert!(tty.contains("/6 rows"), "{tty}");
+    }
+    let o = scan(&["--query", &q, "--subject", "nope", "--subject-id", "B"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("has no column nope"), "{}", o.stderr);
+
+    // An erasure request: mask one subject into a copy; the other rows are copied unchanged.
+    let into = format!("{t}_m");
+    let before = db.rows(&t);
+    let o = art9(&[
+        "mask",
+        &url,
+        "--table",
+        &t,
+        "--field",
+        "body",
+        "--key",
+        "id",
+        "--subject",
+        "cust",
+        "--subject-id",
+        "A",
+        "--into",
+        &into,
+    ]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let after = db.rows(&into);
+    assert_eq!(after.len(), before.len());
+    for (b, a) in before.iter().zip(&after) {
+        if b.0 == 1 {
+            assert_ne!(a.1, b.1, "subject A's note was not masked");
+        } else {
+            assert_eq!(a.1, b.1, "row {} of another subject changed", b.0);
+        }
+    }
+    db.drop_table(&into);
+    db.drop_table(&t);
 }
 
 /// Same findings as JSONL; --into and --update write masked text that re-scans clean.
@@ -339,11 +637,24 @@ impl Db for Sqlite {
             .conn
             .execute_batch(&format!("DROP TABLE IF EXISTS {table}"));
     }
+    fn exec(&mut self, sql: &str) {
+        self.conn.execute_batch(sql).expect("sqlite setup");
+    }
 }
 
 #[test]
 fn sqlite_end_to_end_matches_jsonl() {
     end_to_end(&mut Sqlite::new(), &jsonl_findings());
+}
+
+#[test]
+fn sqlite_size_limits() {
+    size_limits(&mut Sqlite::new());
+}
+
+#[test]
+fn sqlite_subjects() {
+    subjects(&mut Sqlite::new());
 }
 
 #[test]
@@ -537,12 +848,43 @@ impl Db for Pg {
             .client
             .batch_execute(&format!("DROP TABLE IF EXISTS {table}"));
     }
+    fn exec(&mut self, sql: &str) {
+        self.client.batch_execute(sql).expect("postgres setup");
+    }
+    fn kill_session(&mut self, marker: &str) -> bool {
+        self.client
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE pid <> pg_backend_pid() AND strpos(query, $1) > 0",
+                &[&marker],
+            )
+            .map(|rows| rows.iter().any(|r| r.get::<_, bool>(0)))
+            .unwrap_or(false)
+    }
 }
 
 #[test]
 fn postgres_end_to_end_matches_jsonl() {
     let Some(mut db) = Pg::new() else { return };
     end_to_end(&mut db, &jsonl_findings());
+}
+
+#[test]
+fn postgres_size_limits() {
+    let Some(mut db) = Pg::new() else { return };
+    size_limits(&mut db);
+}
+
+#[test]
+fn postgres_dropped_connection_mid_scan() {
+    let Some(mut db) = Pg::new() else { return };
+    dropped_connection(&mut db);
+}
+
+#[test]
+fn postgres_subjects() {
+    let Some(mut db) = Pg::new() else { return };
+    subjects(&mut db);
 }
 
 #[test]
@@ -636,12 +978,48 @@ impl Db for My {
             .conn
             .query_drop(format!("DROP TABLE IF EXISTS {table}"));
     }
+    fn exec(&mut self, sql: &str) {
+        self.conn.query_drop(sql).expect("mysql setup");
+    }
+    fn kill_session(&mut self, marker: &str) -> bool {
+        let ids: Vec<u64> = self
+            .conn
+            .exec(
+                "SELECT ID FROM information_schema.PROCESSLIST \
+                 WHERE ID <> CONNECTION_ID() AND INSTR(INFO, ?) > 0",
+                (marker,),
+            )
+            .unwrap_or_default();
+        ids.iter().any(|id| {
+            self.conn
+                .query_drop(format!("KILL CONNECTION {id}"))
+                .is_ok()
+        })
+    }
 }
 
 #[test]
 fn mysql_end_to_end_matches_jsonl() {
     let Some(mut db) = My::new() else { return };
     end_to_end(&mut db, &jsonl_findings());
+}
+
+#[test]
+fn mysql_size_limits() {
+    let Some(mut db) = My::new() else { return };
+    size_limits(&mut db);
+}
+
+#[test]
+fn mysql_dropped_connection_mid_scan() {
+    let Some(mut db) = My::new() else { return };
+    dropped_connection(&mut db);
+}
+
+#[test]
+fn mysql_subjects() {
+    let Some(mut db) = My::new() else { return };
+    subjects(&mut db);
 }
 
 #[test]
@@ -670,4 +1048,327 @@ fn mysql_connection_errors_are_one_line_without_password() {
     assert!(o.stderr.contains("Access denied"), "{}", o.stderr);
     assert!(!o.stderr.contains("s3cretpw"), "{}", o.stderr);
     assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+}
+
+/// NULLs, non-text columns, integer keys and the forms a `--query` may take, read through
+/// the binary COPY stream (and the portal fallback for a statement COPY cannot wrap).
+#[test]
+fn postgres_values_keys_and_queries() {
+    let Some(mut db) = Pg::new() else { return };
+    let t = unique("art9_pgval");
+    db.client
+        .batch_execute(&format!(
+            "CREATE TABLE {t} (id int4 PRIMARY KEY, body text, n int4, v varchar(20), c char(6));
+             INSERT INTO {t} VALUES (1, 'Klant heeft diabetes', NULL, 'Zij is moslim', 'abc'),
+               (2, NULL, 5, NULL, NULL), (3, 'Zij is moslim, €', 7, 'x', 'd');"
+        ))
+        .expect("setup");
+    let url = db.url();
+    let o = scan_db(&url, &t);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let keys: BTreeSet<String> = findings(&o).into_iter().map(|f| f.0).collect();
+    assert_eq!(keys, ["1", "3"].map(String::from).into(), "{}", o.stdout);
+    assert!(o.stderr.contains("1 NULL field values"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("3 records read, 3 scanned"),
+        "{}",
+        o.stderr
+    );
+
+    // Two fields, one of them not text: those rows are skipped and named, never echoed.
+    let o = art9(&[
+        "scan", &url, "--table", &t, "--field", "v", "--field", "n", "--key", "id",
+    ]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains(&format!("table {t}, key 3, column n: int4, not text")),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("skipped (not_text=2)"), "{}", o.stderr);
+    assert!(!o.stderr.contains("moslim"), "{}", o.stderr);
+
+    // --query: integer keys, a trailing semicolon, a trailing comment, char(n) and varchar.
+    for q in [
+        format!("SELECT id, body FROM {t} ORDER BY id;"),
+        format!("SELECT id, body FROM {t} -- a comment"),
+        format!("SELECT id::int8 AS id, c || v AS body FROM {t} WHERE v IS NOT NULL"),
+    ] {
+        let o = art9(&[
+            "scan", &url, "--query", &q, "--field", "body", "--key", "id", "--format", "jsonl",
+        ]);
+        assert_eq!(o.code, 1, "{q}: {}", o.stderr);
+        let keys: BTreeSet<String> = findings(&o).into_iter().map(|f| f.0).collect();
+        assert!(keys.contains("1"), "{q}: {}", o.stdout);
+    }
+    let o = art9(&[
+        "scan",
+        &url,
+        "--query",
+        &format!("SELECT id::numeric AS id, body FROM {t}"),
+        "--field",
+        "body",
+        "--key",
+        "id",
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("key column id has type numeric"),
+        "{}",
+        o.stderr
+    );
+    // SHOW prepares but cannot be wrapped in COPY: read through a portal instead.
+    let o = art9(&[
+        "scan",
+        &url,
+        "--query",
+        "SHOW search_path",
+        "--field",
+        "search_path",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("1 records read, 1 scanned"),
+        "{}",
+        o.stderr
+    );
+    db.drop_table(&t);
+}
+
+/// Run `art9 ARGS` with stderr on a terminal (util-linux `script` gives it a pty); `None`
+/// when `script` is not installed.
+fn art9_on_tty(args: &[&str]) -> Option<String> {
+    let quoted: Vec<String> = std::iter::once(BIN)
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    let out = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} > /dev/null", quoted.join(" ")),
+            "/dev/null",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The progress bar counts the rows first (a total), not with --no-count, and is not drawn
+/// at all when stderr is not a terminal.
+#[test]
+fn sqlite_progress_bar_counts_rows_on_a_terminal() {
+    let mut db = Sqlite::new();
+    let t = unique("art9_prog");
+    db.load(&t, &notes()[..1500]);
+    let url = db.url();
+    let args = [
+        "scan",
+        url.as_str(),
+        "--table",
+        &t,
+        "--field",
+        "body",
+        "--key",
+        "id",
+    ];
+    let Some(tty) = art9_on_tty(&args) else {
+        eprintln!("skipped: script (util-linux) not installed");
+        return;
+    };
+    assert!(tty.contains("/1,500 rows"), "{tty}");
+    assert!(!tty.contains("diabetes"), "{tty}");
+    let mut no_count = args.to_vec();
+    no_count.push("--no-count");
+    let tty = art9_on_tty(&no_count).expect("script");
+    assert!(tty.contains(" rows ("), "{tty}");
+    assert!(!tty.contains("/1,500 rows"), "{tty}");
+    let mut query = vec![
+        "scan",
+        url.as_str(),
+        "--field",
+        "body",
+        "--key",
+        "id",
+        "--query",
+    ];
+    let q = format!("SELECT id, body FROM {t} WHERE id <= 700;");
+    query.push(&q);
+    let tty = art9_on_tty(&query).expect("script");
+    assert!(tty.contains("/700 rows"), "{tty}");
+    // Not a terminal: no bar.
+    let o = art9(&args);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(!o.stderr.contains(" rows ("), "{}", o.stderr);
+}
+
+/// The scan's own session, as seen by the server: `--key` shows what a query returns, and
+/// the note makes sure there is a finding to carry it.
+fn session_key(url: &str, query: &str) -> Out {
+    art9(&[
+        "scan", url, "--query", query, "--field", "body", "--key", "k", "--format", "jsonl",
+    ])
+}
+
+fn with_param(url: &str, param: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{param}")
+}
+
+#[test]
+fn postgres_tls_modes() {
+    let Some(mut db) = Pg::new() else { return };
+    let server_tls = db
+        .client
+        .query_one("SHOW ssl", &[])
+        .map(|r| r.get::<_, String>(0) == "on")
+        .expect("SHOW ssl");
+    let q = "SELECT ssl::text AS k, 'Klant heeft diabetes' AS body FROM pg_stat_ssl \
+             WHERE pid = pg_backend_pid()";
+    let tls_of = |mode: Option<&str>| {
+        let url = match mode {
+            Some(m) => with_param(&db.url, &format!("sslmode={m}")),
+            None => db.url.clone(),
+        };
+        let o = session_key(&url, q);
+        (
+            o.code,
+            findings(&o).into_iter().next().map(|f| f.0),
+            o.stderr,
+        )
+    };
+    let on = Some("true".to_string());
+    let off = Some("false".to_string());
+    assert_eq!(tls_of(Some("disable")).1, off);
+    if server_tls {
+        assert_eq!(tls_of(None).1, on, "the default is prefer");
+        assert_eq!(tls_of(Some("prefer")).1, on);
+        assert_eq!(tls_of(Some("require")).1, on);
+    } else {
+        assert_eq!(tls_of(None).1, off, "prefer falls back to plain");
+        let (code, _, stderr) = tls_of(Some("require"));
+        assert_eq!(code, 2);
+        assert!(stderr.contains("does not support TLS"), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    let (code, _, stderr) = tls_of(Some("verify-full"));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("sslmode"), "{stderr}");
+}
+
+/// A server that declines TLS ('N' to the SSLRequest, as PostgreSQL with ssl=off), then
+/// rejects the startup message with an error of its own: `require` must stop at the 'N',
+/// `prefer` must go on in plain TCP (and so meet the error).
+#[test]
+fn postgres_tls_declined_by_the_server() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let Ok((mut s, _)) = listener.accept() else {
+                return;
+            };
+            s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+            let mut req = [0u8; 8];
+            if s.read_exact(&mut req).is_err() || req != [0, 0, 0, 8, 4, 210, 22, 47] {
+                continue; // not an SSLRequest
+            }
+            let _ = s.write_all(b"N");
+            let mut len = [0u8; 4];
+            if s.read_exact(&mut len).is_err() {
+                continue; // require: the client gave up after the 'N'
+            }
+            let mut rest = vec![0u8; (u32::from_be_bytes(len) as usize).saturating_sub(4)];
+            let _ = s.read_exact(&mut rest);
+            let fields = b"SFATAL\0C28000\0Mplain startup reached the fake server\0\0";
+            let mut msg = vec![b'E'];
+            msg.extend(((fields.len() + 4) as u32).to_be_bytes());
+            msg.extend(fields);
+            let _ = s.write_all(&msg);
+        }
+    });
+    let url = format!("postgres://art9@127.0.0.1:{port}/db");
+    let o = art9(&[
+        "scan",
+        &with_param(&url, "sslmode=require"),
+        "--table",
+        "notes",
+        "--field",
+        "body",
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("server does not support TLS"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+    let o = art9(&["scan", &url, "--table", "notes", "--field", "body"]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("plain startup reached the fake server"),
+        "{}",
+        o.stderr
+    );
+    server.join().expect("fake server");
+}
+
+#[test]
+fn mysql_tls_modes() {
+    let Some(mut db) = My::new() else { return };
+    let have: Option<(String, String)> = db
+        .conn
+        .query_first("SHOW VARIABLES LIKE 'have_ssl'")
+        .expect("have_ssl");
+    let server_tls = have.is_some_and(|(_, v)| v == "YES");
+    let q = "SELECT CONCAT('cipher:', VARIABLE_VALUE) AS k, 'Klant heeft diabetes' AS body \
+             FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'Ssl_cipher'";
+    let cipher = |mode: Option<&str>| {
+        let url = match mode {
+            Some(m) => with_param(&db.url, &format!("sslmode={m}")),
+            None => db.url.clone(),
+        };
+        let o = session_key(&url, q);
+        (
+            o.code,
+            findings(&o).into_iter().next().map(|f| f.0),
+            o.stderr,
+        )
+    };
+    let plain = Some("cipher:".to_string());
+    assert_eq!(cipher(Some("disable")).1, plain);
+    if server_tls {
+        for mode in [None, Some("prefer"), Some("require")] {
+            let (_, k, stderr) = cipher(mode);
+            assert!(
+                k.is_some_and(|k| k.len() > "cipher:".len()),
+                "{mode:?}: {stderr}"
+            );
+        }
+    } else {
+        assert_eq!(
+            cipher(None).1,
+            plain,
+            "the default prefer falls back to plain"
+        );
+        assert_eq!(cipher(Some("prefer")).1, plain);
+        let (code, _, stderr) = cipher(Some("require"));
+        assert_eq!(code, 2);
+        assert!(
+            stderr.contains("sslmode=require, but the server does not offer TLS"),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    let (code, _, stderr) = cipher(Some("verify-full"));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("sslmode=verify-full is not supported"),
+        "{stderr}"
+    );
 }

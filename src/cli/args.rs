@@ -177,10 +177,15 @@ pub struct InputArgs {
     /// original markup.
     #[arg(long)]
     pub strip_html: bool,
-    /// Records (lines, CSV rows, JSON array elements) longer than this are skipped and
-    /// reported.
+    /// Records (lines, CSV rows, JSON array elements; for a database the row's key, subject
+    /// and field columns together) longer than this are skipped and reported, never
+    /// truncated.
     #[arg(long, value_name = "BYTES", default_value_t = art9::input::DEFAULT_MAX_RECORD_BYTES)]
     pub max_record_bytes: usize,
+    /// A record with a field (its text, after decoding) longer than this is skipped and
+    /// reported with its key, field name and size, never truncated. 0 = no limit.
+    #[arg(long, value_name = "BYTES", default_value_t = art9::input::DEFAULT_MAX_FIELD_BYTES)]
+    pub max_field_bytes: usize,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
@@ -203,6 +208,10 @@ pub struct DbInputArgs {
     /// SQL query to read instead of a table (scan only); --field and --key name its columns.
     #[arg(long, value_name = "SQL", conflicts_with = "table")]
     pub query: Option<String>,
+    /// Do not count the rows before reading (SELECT count(*), run only when the progress bar
+    /// is shown on a terminal); the bar then has no total or ETA.
+    #[arg(long)]
+    pub no_count: bool,
 }
 
 /// How `mask` writes back to a database.

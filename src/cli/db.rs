@@ -16,6 +16,7 @@ use art9::pipeline::{self, Item, Options};
 
 use super::args::{InputArgs, MaskArgs};
 use super::common;
+use super::progress::{Progress, Unit};
 use super::scan::{exit_for, finish_skips, report_skip, BoxedSource};
 use super::ExitCode;
 
@@ -67,7 +68,10 @@ fn spec(input: &InputArgs) -> Result<DbSpec> {
         query: input.db.query.clone(),
         fields,
         key: input.key.clone(),
-        max_field_bytes: input.max_record_bytes,
+        subject: input.subject.clone(),
+        subject_id: input.subject_id.clone(),
+        max_field_bytes: input.max_field_bytes,
+        max_record_bytes: input.max_record_bytes,
         ..DbSpec::default()
     };
     spec.validate()?;
@@ -109,11 +113,33 @@ fn open_writer(
     Ok(writer)
 }
 
+/// Rows the scan will read, for the progress bar: counted only when the bar is shown and
+/// `--no-count` is not given. A count that fails only costs the bar its total.
+fn count(url: &DbUrl, spec: &DbSpec, progress: bool, no_count: bool) -> Option<u64> {
+    if !progress || no_count {
+        return None;
+    }
+    let _ = spec;
+    let n: Result<u64, DbError> = match url.kind {
+        #[cfg(feature = "sqlite")]
+        DbKind::Sqlite => art9::input::sqlite::count_rows(url, spec),
+        #[cfg(feature = "postgres")]
+        DbKind::Postgres => art9::input::postgres::count_rows(url, spec),
+        #[cfg(feature = "mysql")]
+        DbKind::Mysql => art9::input::mysql::count_rows(url, spec),
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    };
+    n.ok()
+}
+
 /// Reports NULL field values (scanned as empty text) when the source ends.
 struct CountingSource {
     inner: ChannelSource,
     stats: Arc<SourceStats>,
     what: String,
+    /// `--subject-id` was applied in the database (say so: other rows were never read).
+    filtered_in_db: bool,
 }
 
 impl RecordSource for CountingSource {
@@ -127,22 +153,33 @@ impl RecordSource for CountingSource {
                     self.what
                 );
             }
+            if std::mem::take(&mut self.filtered_in_db) {
+                eprintln!(
+                    "art9: {}: --subject-id was applied in the database: only that subject's \
+                     rows were read",
+                    self.what
+                );
+            }
         }
         next
     }
 }
 
-/// The record source for `scan` on a database.
-pub fn source(input: &InputArgs) -> Result<Box<dyn RecordSource>> {
+/// The record source for `scan` on a database, and the number of rows it will read when
+/// `progress` (the bar is shown) asked for a count.
+pub fn source(input: &InputArgs, progress: bool) -> Result<(Box<dyn RecordSource>, Option<u64>)> {
     let url = url(input)?;
     let spec = spec(input)?;
+    let total = count(&url, &spec, progress, input.db.no_count);
     let stats = Arc::new(SourceStats::default());
     let inner = open_source(&url, &spec, stats.clone())?;
-    Ok(Box::new(CountingSource {
+    let source = Box::new(CountingSource {
         inner,
         stats,
         what: format!("{url}: {}", spec.source_name()),
-    }))
+        filtered_in_db: spec.filters_in_database(),
+    });
+    Ok((source, total))
 }
 
 /// `art9 mask DB --table T --field F --key K (--into NEW [--replace] | --update) [--dry-run]`.
@@ -176,6 +213,11 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
     };
     spec.capture_keys = true;
     spec.capture_row = matches!(mode, WriteMode::Into { .. }) && !a.db.dry_run;
+    if matches!(mode, WriteMode::Into { .. }) {
+        // The copy holds every row: the other subjects' rows are read (and copied unchanged),
+        // so the filter runs in the pipeline only.
+        spec.subject_id = None;
+    }
 
     let scanner = common::scanner(&a.lexicons)?;
     let policy = common::policy(&a.policy)?;
@@ -185,16 +227,21 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         policy: Some(policy),
         mask: true,
         strip_html: a.input.strip_html,
-        subject_id: None,
+        subject_id: a.input.subject_id.clone(),
         stop: Some(super::progress::stop_flag()),
+        max_field_bytes: a.input.max_field_bytes,
     };
+    let show_bar = super::progress::wanted(!a.quiet);
+    let total = count(&url, &spec, show_bar, a.input.db.no_count);
     let stats = Arc::new(SourceStats::default());
     let src = open_source(&url, &spec, stats.clone())?;
+    let mut progress = Progress::new(!a.quiet, total, Unit::Rows);
     let what = format!("{url}: table {table}");
     let src = BoxedSource(Box::new(CountingSource {
         inner: src,
         stats,
         what: what.clone(),
+        filtered_in_db: spec.filters_in_database(),
     }));
     let mut writer = if a.db.dry_run {
         None
@@ -213,10 +260,21 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
     let mut out = io::BufWriter::new(stdout.lock());
     let input_name = url.to_string();
     let result = pipeline::run(src, &scanner, &options, |item| {
+        progress.record();
         match item {
             Item::Skipped(s) => report_skip(&input_name, s, &mut skips),
-            // Databases are never filtered by subject (subject_id is None above).
-            Item::Filtered(_) => {}
+            // Another subject's row (--subject-id): copied unchanged by --into, left alone
+            // by --update.
+            Item::Filtered(record) => {
+                if let Some(w) = writer.as_mut() {
+                    let masked = vec![None; record.fields.len()];
+                    if let Err(e) = w.write(MaskedRow { record, masked }) {
+                        let line = e.to_string();
+                        write_error = Some(e);
+                        return Err(io::Error::other(line));
+                    }
+                }
+            }
             Item::Scanned { record, fields } => {
                 let masked: Vec<Option<&str>> =
                     fields.iter().map(|f| f.masked.as_deref()).collect();
@@ -243,6 +301,7 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         Ok(())
     });
     out.flush().ok();
+    progress.finish();
     let summary = match result {
         Ok(s) => s,
         Err(e) => {

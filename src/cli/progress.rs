@@ -27,29 +27,47 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
+/// What the bar counts.
+pub enum Unit {
+    /// Bytes read from the input file (the counter a [`CountingReader`] fills).
+    Bytes(Arc<AtomicU64>),
+    /// Rows read from a database.
+    Rows,
+}
+
+/// Whether a bar would be drawn: asked for (not `--quiet`) and stderr is a terminal. Work
+/// done only for the bar (counting a table's rows) is skipped when this is false.
+pub fn wanted(enabled: bool) -> bool {
+    enabled && io::stderr().is_terminal()
+}
+
 /// A progress bar that exists only when stderr is a terminal (and not `--quiet`).
 pub struct Progress {
     bar: Option<ProgressBar>,
-    bytes: Arc<AtomicU64>,
+    unit: Unit,
     records: u64,
     started: Instant,
 }
 
 impl Progress {
-    /// `total` = input size in bytes when known (a file).
-    pub fn new(enabled: bool, total: Option<u64>, bytes: Arc<AtomicU64>) -> Progress {
-        let bar = (enabled && io::stderr().is_terminal()).then(|| {
-            let (bar, template) = match total {
-                Some(t) => (
-                    ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr()),
+    /// `total` = input size in bytes (a file) or rows (a counted table), when known.
+    pub fn new(enabled: bool, total: Option<u64>, unit: Unit) -> Progress {
+        let bar = wanted(enabled).then(|| {
+            let template = match (&unit, total) {
+                (Unit::Bytes(_), Some(_)) => {
                     "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} \
-                     ({binary_bytes_per_sec}, ETA {eta}) {msg}",
-                ),
-                None => (
-                    ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-                    "{spinner} [{elapsed_precise}] {bytes} ({binary_bytes_per_sec}) {msg}",
-                ),
+                     ({binary_bytes_per_sec}, ETA {eta}) {msg}"
+                }
+                (Unit::Bytes(_), None) => {
+                    "{spinner} [{elapsed_precise}] {bytes} ({binary_bytes_per_sec}) {msg}"
+                }
+                (Unit::Rows, Some(_)) => {
+                    "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} rows \
+                     ({msg}, ETA {eta})"
+                }
+                (Unit::Rows, None) => "{spinner} [{elapsed_precise}] {human_pos} rows ({msg})",
             };
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
             if let Ok(style) = ProgressStyle::with_template(template) {
                 bar.set_style(style);
             }
@@ -58,7 +76,7 @@ impl Progress {
         });
         Progress {
             bar,
-            bytes,
+            unit,
             records: 0,
             started: Instant::now(),
         }
@@ -71,13 +89,17 @@ impl Progress {
             return;
         }
         if let Some(bar) = &self.bar {
-            bar.set_position(self.bytes.load(Ordering::Relaxed));
-            let secs = self.started.elapsed().as_secs_f64().max(0.001);
-            bar.set_message(format!(
-                "{} records, {:.0} records/s",
-                self.records,
-                self.records as f64 / secs
-            ));
+            let rate = self.records as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+            match &self.unit {
+                Unit::Bytes(bytes) => {
+                    bar.set_position(bytes.load(Ordering::Relaxed));
+                    bar.set_message(format!("{} records, {rate:.0} records/s", self.records));
+                }
+                Unit::Rows => {
+                    bar.set_position(self.records);
+                    bar.set_message(format!("{rate:.0} rows/s"));
+                }
+            }
         }
     }
 

@@ -16,7 +16,7 @@ use art9::subjects::Rollup;
 
 use super::args::{FormatArg, InFormatArg, InputArgs, MaskArgs, ScanArgs};
 use super::common;
-use super::progress::{self, Progress};
+use super::progress::{self, Progress, Unit};
 use super::ExitCode;
 
 /// At most this many skipped records are reported one by one on stderr.
@@ -38,8 +38,9 @@ struct Opened {
     sniffed: Sniffed,
     /// CSV header bytes (written first in a masked copy).
     header_raw: Vec<u8>,
-    /// Bytes read from the input so far, and its size when known (progress).
-    bytes: Arc<AtomicU64>,
+    /// What the progress bar counts (bytes of a file, rows of a database) and the total
+    /// when known.
+    unit: Unit,
     total: Option<u64>,
 }
 
@@ -88,14 +89,13 @@ fn names(list: &[String], what: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Open the input as its format says. `spans`: locate fields for masking.
-fn open(input: &InputArgs, spans: bool) -> Result<Opened> {
+/// Open the input as its format says. `spans`: locate fields for masking. `progress`: a
+/// progress bar will be drawn (a database's rows are then counted first).
+fn open(input: &InputArgs, spans: bool, progress: bool) -> Result<Opened> {
     if super::db::is_db_input(input) {
-        if input.subject.is_some() || input.subject_id.is_some() {
-            bail!("--subject and --subject-id are not supported for database input yet (select one subject with --query)");
-        }
+        let (source, total) = super::db::source(input, progress)?;
         return Ok(Opened {
-            source: super::db::source(input)?,
+            source,
             kind: Kind::Jsonl,
             sniffed: Sniffed {
                 encoding: TextEncoding::Utf8,
@@ -103,8 +103,8 @@ fn open(input: &InputArgs, spans: bool) -> Result<Opened> {
                 explicit: false,
             },
             header_raw: Vec::new(),
-            bytes: Arc::new(AtomicU64::new(0)),
-            total: None,
+            unit: Unit::Rows,
+            total,
         });
     }
     let format = in_format(input)?;
@@ -181,7 +181,7 @@ fn open(input: &InputArgs, spans: bool) -> Result<Opened> {
         kind,
         sniffed,
         header_raw,
-        bytes,
+        unit: Unit::Bytes(bytes),
         total,
     })
 }
@@ -194,6 +194,7 @@ fn pipeline_options(input: &InputArgs, mask: bool, stop: Arc<AtomicBool>) -> Opt
         strip_html: input.strip_html,
         subject_id: input.subject_id.clone(),
         stop: Some(stop),
+        max_field_bytes: input.max_field_bytes,
         ..Options::default()
     }
 }
@@ -263,8 +264,8 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
         None if super::stdout_is_tty() => Format::Table,
         None => Format::Jsonl,
     };
-    let opened = open(&a.input, false)?;
-    let mut progress = Progress::new(!a.quiet, opened.total, opened.bytes.clone());
+    let opened = open(&a.input, false, progress::wanted(!a.quiet))?;
+    let mut progress = Progress::new(!a.quiet, opened.total, opened.unit);
     let src = BoxedSource(opened.source);
     let options = Options {
         policy,
@@ -396,9 +397,9 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
     {
         bail!("refusing to write the masked copy over the input ({output}); choose another -o");
     }
-    let opened = open(&a.input, true)?;
+    let opened = open(&a.input, true, progress::wanted(!a.quiet))?;
     let kind = opened.kind;
-    let mut progress = Progress::new(!a.quiet, opened.total, opened.bytes.clone());
+    let mut progress = Progress::new(!a.quiet, opened.total, opened.unit);
     let src = BoxedSource(opened.source);
     let options = Options {
         policy: Some(policy),

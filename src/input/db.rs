@@ -20,6 +20,8 @@ use super::{Record, RecordSource, Skipped};
 
 /// Records buffered between a database reader thread and the pipeline.
 pub const ROWS_IN_FLIGHT: usize = 1024;
+/// Records handed over together (one channel message): fewer thread wake-ups per row.
+pub const ROWS_PER_MESSAGE: usize = 64;
 /// Rows fetched from the server per round trip (PostgreSQL cursor, SQLite page).
 pub const FETCH_ROWS: usize = 1000;
 /// Environment variable holding a connection string when the input is omitted or `env:`.
@@ -224,6 +226,59 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Remove the query parameter `name` from a URL: the URL without it, and its last value.
+pub fn take_param(url: &str, name: &str) -> (String, Option<String>) {
+    let Some(q) = url.find('?') else {
+        return (url.to_string(), None);
+    };
+    let (head, query) = (&url[..q], &url[q + 1..]);
+    let mut value = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.split_once('=') {
+            Some((k, v)) if k == name => {
+                value = Some(v.to_string());
+                false
+            }
+            _ => !pair.is_empty(),
+        })
+        .collect();
+    if kept.is_empty() {
+        (head.to_string(), value)
+    } else {
+        (format!("{head}?{}", kept.join("&")), value)
+    }
+}
+
+/// `sslmode` as libpq spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SslMode {
+    /// Never TLS.
+    Disable,
+    /// TLS when the server offers it, else plain TCP (the default).
+    Prefer,
+    /// TLS or fail.
+    Require,
+}
+
+impl SslMode {
+    /// Parse `disable`, `prefer`, `require`.
+    ///
+    /// # Errors
+    /// Any other value (the message lists the accepted ones).
+    pub fn parse(v: &str) -> Result<SslMode, DbError> {
+        match v {
+            "disable" => Ok(SslMode::Disable),
+            "prefer" => Ok(SslMode::Prefer),
+            "require" => Ok(SslMode::Require),
+            other => Err(DbError::new(
+                DbErrorKind::Url,
+                format!("sslmode={other} is not supported (disable, prefer or require)"),
+            )),
+        }
+    }
+}
+
 /// Replace the password in a URL (`user:pass@` and `password=` parameters) with `***`.
 pub fn redact(url: &str) -> String {
     let mut out = url.to_string();
@@ -291,13 +346,24 @@ pub struct DbSpec {
     pub fields: Vec<String>,
     /// Key columns (joined with `:`); empty = the row number.
     pub key: Vec<String>,
+    /// Column naming the data subject ([`Record::subject`]; NULL = none).
+    pub subject: Option<String>,
+    /// Read only the rows of this subject (needs `subject`). With `table` the filter runs in
+    /// the database (a bound parameter); a `query` is not rewritten. Either way the pipeline
+    /// still compares [`Record::subject`] exactly (`pipeline::Options::subject_id`), since a
+    /// database comparison may be looser (collations, numeric conversion).
+    pub subject_id: Option<String>,
     /// Put a [`RowImage`] into [`Record::raw`]: key values (for `mask --update`) and, with
     /// `capture_row`, the whole row (for `mask --into`; tables only).
     pub capture_keys: bool,
     /// Also capture the whole row (implies `capture_keys`).
     pub capture_row: bool,
-    /// Field values longer than this are skipped and reported (0 = no limit).
+    /// A row with a field value longer than this is skipped and reported (0 = no limit;
+    /// `--max-field-bytes`).
     pub max_field_bytes: usize,
+    /// A row whose selected columns (key, subject, fields) add up to more than this is
+    /// skipped and reported (0 = no limit; `--max-record-bytes`).
+    pub max_record_bytes: usize,
 }
 
 impl DbSpec {
@@ -333,6 +399,15 @@ impl DbSpec {
         for f in &self.fields {
             check_ident("column", f, false)?;
         }
+        if let Some(s) = &self.subject {
+            check_ident("subject column", s, false)?;
+        }
+        if self.subject_id.is_some() && self.subject.is_none() {
+            return Err(DbError::new(
+                DbErrorKind::Schema,
+                "--subject-id needs --subject COLUMN".into(),
+            ));
+        }
         for k in &self.key {
             check_ident("key column", k, false)?;
             if self.fields.contains(k) {
@@ -352,6 +427,22 @@ impl DbSpec {
             None => "query".into(),
         }
     }
+
+    /// The `--query` without trailing whitespace and semicolons, ready to be wrapped
+    /// (`COPY (...)`, `SELECT count(*) FROM (...)`); empty in table mode.
+    pub fn query_body(&self) -> &str {
+        self.query
+            .as_deref()
+            .unwrap_or("")
+            .trim_end()
+            .trim_end_matches(';')
+            .trim_end()
+    }
+
+    /// Whether the source filters by subject in the database (`--table` with a subject id).
+    pub fn filters_in_database(&self) -> bool {
+        self.table.is_some() && self.subject_id.is_some()
+    }
 }
 
 /// A field value as read, before it becomes a [`super::Field`].
@@ -368,6 +459,9 @@ pub(crate) enum FieldValue {
     NotText(String),
     /// Text bytes that are not valid UTF-8.
     BadUtf8,
+    /// Text over the field size limit, not read into memory (its length in bytes).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    TooLarge(u64),
 }
 
 /// Turn one row into a record or a skip, naming source, key and column in every reason.
@@ -379,6 +473,7 @@ pub(crate) fn build_record(
     spec: &DbSpec,
     line: u64,
     keys: &[Option<String>],
+    subject: Option<String>,
     values: Vec<FieldValue>,
     image: Option<RowImage>,
     stats: &SourceStats,
@@ -401,6 +496,15 @@ pub(crate) fn build_record(
             kind,
             reason: format!("{}, key {key}, column {name}: {what}", spec.source_name()),
         };
+        let too_large = |n: u64| {
+            skip(
+                SkipKind::FieldTooLarge,
+                format!(
+                    "{n} bytes, over the {} byte limit (--max-field-bytes)",
+                    spec.max_field_bytes
+                ),
+            )
+        };
         let text = match value {
             FieldValue::Text(t) => t,
             FieldValue::Null => {
@@ -416,21 +520,32 @@ pub(crate) fn build_record(
                     "text is not valid UTF-8".into(),
                 ))
             }
+            FieldValue::TooLarge(n) => return Err(too_large(n)),
         };
         if spec.max_field_bytes > 0 && text.len() > spec.max_field_bytes {
-            return Err(skip(
-                SkipKind::TooLarge,
-                format!(
-                    "{} bytes, over the {} byte limit (--max-record-bytes)",
-                    text.len(),
-                    spec.max_field_bytes
-                ),
-            ));
+            return Err(too_large(text.len() as u64));
         }
         fields.push(Field {
             name: name.clone(),
             text,
             raw_span: None,
+        });
+    }
+    let size = key.len()
+        + subject.as_ref().map_or(0, String::len)
+        + fields.iter().map(|f| f.text.len()).sum::<usize>();
+    if spec.max_record_bytes > 0 && size > spec.max_record_bytes {
+        return Err(Skipped {
+            line,
+            key: Some(key.clone()),
+            field: None,
+            kind: SkipKind::TooLarge,
+            reason: format!(
+                "{}, key {key}: the row's key, subject and fields are {size} bytes, over the {} \
+                 byte limit (--max-record-bytes)",
+                spec.source_name(),
+                spec.max_record_bytes
+            ),
         });
     }
     Ok(Record {
@@ -439,7 +554,7 @@ pub(crate) fn build_record(
         fields,
         raw: image.map(|i| i.encode()).unwrap_or_default(),
         terminator: "",
-        subject: None,
+        subject,
     })
 }
 
@@ -594,30 +709,49 @@ impl RowImage {
 }
 
 enum Msg {
-    Item(Result<Record, Skipped>),
+    Items(Vec<Result<Record, Skipped>>),
     Fatal(io::Error),
     Done,
 }
 
-/// The producer side of a [`ChannelSource`]: the reader thread sends through it.
+/// The producer side of a [`ChannelSource`]: the reader thread sends through it. Records
+/// travel [`ROWS_PER_MESSAGE`] at a time; [`RowSender::fail`] and [`RowSender::done`] hand
+/// on what is pending first, so no record read is ever held back.
 pub struct RowSender {
     tx: SyncSender<Msg>,
+    pending: Vec<Result<Record, Skipped>>,
 }
 
 impl RowSender {
     /// Hand on a record; `false` when the consumer has stopped (then stop reading).
-    pub fn send(&self, item: Result<Record, Skipped>) -> bool {
-        self.tx.send(Msg::Item(item)).is_ok()
+    pub fn send(&mut self, item: Result<Record, Skipped>) -> bool {
+        self.pending.push(item);
+        if self.pending.len() < ROWS_PER_MESSAGE {
+            return true;
+        }
+        self.flush()
     }
 
-    /// Report a fatal read error (the last message).
-    pub fn fail(self, e: DbError) {
-        let _ = self.tx.send(Msg::Fatal(e.into_io()));
+    fn flush(&mut self) -> bool {
+        if self.pending.is_empty() {
+            return true;
+        }
+        let items = std::mem::replace(&mut self.pending, Vec::with_capacity(ROWS_PER_MESSAGE));
+        self.tx.send(Msg::Items(items)).is_ok()
+    }
+
+    /// Report a fatal read error (the last message), after the records read before it.
+    pub fn fail(mut self, e: DbError) {
+        if self.flush() {
+            let _ = self.tx.send(Msg::Fatal(e.into_io()));
+        }
     }
 
     /// Report the end of the rows.
-    pub fn done(self) {
-        let _ = self.tx.send(Msg::Done);
+    pub fn done(mut self) {
+        if self.flush() {
+            let _ = self.tx.send(Msg::Done);
+        }
     }
 }
 
@@ -625,6 +759,7 @@ impl RowSender {
 /// panic in a driver) is reported as an error, never as a silently short table.
 pub struct ChannelSource {
     rx: Receiver<Msg>,
+    current: std::vec::IntoIter<Result<Record, Skipped>>,
     finished: bool,
     what: String,
 }
@@ -635,10 +770,16 @@ impl ChannelSource {
     where
         F: FnOnce(RowSender) + Send + 'static,
     {
-        let (tx, rx) = sync_channel(ROWS_IN_FLIGHT);
-        std::thread::spawn(move || reader(RowSender { tx }));
+        let (tx, rx) = sync_channel(ROWS_IN_FLIGHT / ROWS_PER_MESSAGE);
+        std::thread::spawn(move || {
+            reader(RowSender {
+                tx,
+                pending: Vec::with_capacity(ROWS_PER_MESSAGE),
+            })
+        });
         ChannelSource {
             rx,
+            current: Vec::new().into_iter(),
             finished: false,
             what,
         }
@@ -647,25 +788,30 @@ impl ChannelSource {
 
 impl RecordSource for ChannelSource {
     fn next_record(&mut self) -> Option<io::Result<Result<Record, Skipped>>> {
-        if self.finished {
-            return None;
-        }
-        match self.rx.recv() {
-            Ok(Msg::Item(item)) => Some(Ok(item)),
-            Ok(Msg::Fatal(e)) => {
-                self.finished = true;
-                Some(Err(e))
+        loop {
+            if let Some(item) = self.current.next() {
+                return Some(Ok(item));
             }
-            Ok(Msg::Done) => {
-                self.finished = true;
-                None
+            if self.finished {
+                return None;
             }
-            Err(_) => {
-                self.finished = true;
-                Some(Err(io::Error::other(format!(
-                    "{}: the reader stopped unexpectedly",
-                    self.what
-                ))))
+            match self.rx.recv() {
+                Ok(Msg::Items(items)) => self.current = items.into_iter(),
+                Ok(Msg::Fatal(e)) => {
+                    self.finished = true;
+                    return Some(Err(e));
+                }
+                Ok(Msg::Done) => {
+                    self.finished = true;
+                    return None;
+                }
+                Err(_) => {
+                    self.finished = true;
+                    return Some(Err(io::Error::other(format!(
+                        "{}: the reader stopped unexpectedly",
+                        self.what
+                    ))));
+                }
             }
         }
     }
@@ -793,6 +939,27 @@ mod tests {
             "auth failed for *** bye"
         );
         assert!(!format!("{u:?}").contains("p%40ss"));
+    }
+
+    #[test]
+    fn url_parameters() {
+        assert_eq!(
+            take_param("mysql://u@h/db?sslmode=require", "sslmode"),
+            ("mysql://u@h/db".to_string(), Some("require".to_string()))
+        );
+        assert_eq!(
+            take_param("mysql://u@h/db?a=1&sslmode=disable&b=2", "sslmode"),
+            (
+                "mysql://u@h/db?a=1&b=2".to_string(),
+                Some("disable".to_string())
+            )
+        );
+        assert_eq!(
+            take_param("mysql://u@h/db", "sslmode"),
+            ("mysql://u@h/db".to_string(), None)
+        );
+        assert_eq!(SslMode::parse("prefer").unwrap(), SslMode::Prefer);
+        assert!(SslMode::parse("verify-full").is_err());
     }
 
     #[test]

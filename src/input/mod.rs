@@ -26,8 +26,11 @@ pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-/// Default limit for one record (line) in bytes: 10 MB.
+/// Default limit for one record (line, CSV row, JSON array element, database row) in bytes:
+/// 10 MiB.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 10 * 1024 * 1024;
+/// Default limit for one field's text in bytes: 10 MB (`--max-field-bytes`).
+pub const DEFAULT_MAX_FIELD_BYTES: usize = 10_000_000;
 
 /// One text field of a record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +75,8 @@ pub enum SkipKind {
     NotText,
     /// Over the record size limit.
     TooLarge,
+    /// A field over the field size limit.
+    FieldTooLarge,
     /// Contains a NUL byte.
     NulByte,
     /// A CSV row with more or fewer fields than the header.
@@ -87,6 +92,7 @@ impl SkipKind {
             SkipKind::MissingField => "missing_field",
             SkipKind::NotText => "not_text",
             SkipKind::TooLarge => "too_large",
+            SkipKind::FieldTooLarge => "field_too_large",
             SkipKind::NulByte => "nul_byte",
             SkipKind::RaggedRow => "ragged_row",
         }
@@ -397,6 +403,41 @@ impl<R: BufRead + Send> RecordSource for JsonLines<R> {
                 Err(skipped) => Pending::Ready(Err(skipped)),
             }));
         }
+    }
+}
+
+/// The first field of `record` over `max` bytes (0 = no limit), as a skip naming the record,
+/// the field and its size; never its text.
+pub fn oversized_field(record: &Record, max: usize) -> Option<Skipped> {
+    if max == 0 {
+        return None;
+    }
+    let f = record.fields.iter().find(|f| f.text.len() > max)?;
+    Some(field_too_large(
+        record.line,
+        Some(record.key.clone()),
+        &f.name,
+        f.text.len() as u64,
+        max,
+    ))
+}
+
+/// The skip for a field of `size` bytes over the `max` of `--max-field-bytes`.
+pub fn field_too_large(
+    line: u64,
+    key: Option<String>,
+    field: &str,
+    size: u64,
+    max: usize,
+) -> Skipped {
+    Skipped {
+        line,
+        key,
+        field: Some(field.to_string()),
+        kind: SkipKind::FieldTooLarge,
+        reason: format!(
+            "field {field} is {size} bytes, over the {max} byte limit (--max-field-bytes)"
+        ),
     }
 }
 

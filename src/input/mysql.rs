@@ -2,20 +2,23 @@
 //! unbuffered (streamed) text-protocol result set: the client holds one row at a time plus
 //! the pipeline's bounded queue. Writes use a second connection.
 //!
-//! TLS: not built in (the `mysql` crate is compiled without a TLS backend, so no OpenSSL
-//! headers are needed); use a local server, an SSH tunnel or a TLS-terminating proxy.
+//! TLS: `sslmode=disable|prefer|require` in the URL (libpq's names; default `prefer`): `prefer`
+//! encrypts when the server offers TLS and falls back to plain TCP when it does not, `require`
+//! fails then. As in libpq without a root certificate the server's certificate is not
+//! verified. The driver's own parameters (`require_ssl`, `verify_ca`, `root_cert_path`, ...)
+//! take precedence when given. rustls with the ring provider, no OpenSSL.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use mysql::consts::ColumnType;
 use mysql::prelude::Queryable;
-use mysql::{Column, Conn, Opts, OptsBuilder, Row, TxOpts, Value};
+use mysql::{Column, Conn, Opts, OptsBuilder, Row, SslOpts, TxOpts, Value};
 
 use super::db::{
-    build_record, leaf, staging_name, Cell, ChannelSource, DbError, DbErrorKind, DbKind, DbSpec,
-    DbUrl, DbWriter, FieldValue, MaskedRow, RowImage, RowSender, SourceStats, WriteMode,
-    WriteReport,
+    build_record, leaf, staging_name, take_param, Cell, ChannelSource, DbError, DbErrorKind,
+    DbKind, DbSpec, DbUrl, DbWriter, FieldValue, MaskedRow, RowImage, RowSender, SourceStats,
+    SslMode, WriteMode, WriteReport,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -37,14 +40,55 @@ fn describe(url: &DbUrl, e: &mysql::Error, default: DbErrorKind) -> (DbErrorKind
     }
 }
 
+/// A failure while rows stream in: a dropped connection (server restarted, session killed,
+/// network gone) is said in words rather than as the codec's debug output.
+fn lost(url: &DbUrl, e: &mysql::Error) -> String {
+    match e {
+        mysql::Error::IoError(io) => url.scrub(&format!("the connection was lost ({io})")),
+        mysql::Error::CodecError(c) => url.scrub(&format!("the connection was lost ({c})")),
+        other => describe(url, other, DbErrorKind::Read).1,
+    }
+}
+
 fn connect(url: &DbUrl) -> Result<Conn, DbError> {
-    let opts = Opts::from_url(url.target())
+    // `sslmode` is ours (libpq's names); the driver would reject it as unknown.
+    let (target, mode) = take_param(url.target(), "sslmode");
+    let mode = match mode {
+        Some(m) => SslMode::parse(&m).map_err(|e| e.context(url))?,
+        None => SslMode::Prefer,
+    };
+    let opts = Opts::from_url(&target)
         .map_err(|e| DbError::new(DbErrorKind::Url, url.scrub(&e.to_string())).context(url))?;
-    let opts = OptsBuilder::from_opts(opts).tcp_connect_timeout(Some(CONNECT_TIMEOUT));
-    Conn::new(opts).map_err(|e| {
+    // The driver's own TLS parameters (root_cert_path, cert_chain_path, ...) win over sslmode.
+    let own_tls = opts.get_ssl_opts().is_some();
+    let builder = OptsBuilder::from_opts(opts).tcp_connect_timeout(Some(CONNECT_TIMEOUT));
+    let encrypted = builder.clone().ssl_opts(
+        // As libpq without a root certificate: encrypted, the certificate not verified.
+        SslOpts::default()
+            .with_danger_accept_invalid_certs(true)
+            .with_danger_skip_domain_validation(true),
+    );
+    let fail = |e: mysql::Error| {
         let (kind, msg) = describe(url, &e, DbErrorKind::Connect);
+        let msg = match e {
+            mysql::Error::DriverError(mysql::DriverError::TlsNotSupported) => {
+                format!("sslmode=require, but the server does not offer TLS ({msg})")
+            }
+            _ => msg,
+        };
         DbError::new(kind, format!("{url}: {msg}"))
-    })
+    };
+    match (own_tls, mode) {
+        (true, _) => Conn::new(builder).map_err(fail),
+        (false, SslMode::Disable) => Conn::new(builder).map_err(fail),
+        (false, SslMode::Require) => Conn::new(encrypted).map_err(fail),
+        (false, SslMode::Prefer) => match Conn::new(encrypted) {
+            Err(mysql::Error::DriverError(mysql::DriverError::TlsNotSupported)) => {
+                Conn::new(builder).map_err(fail)
+            }
+            other => other.map_err(fail),
+        },
+    }
 }
 
 fn is_text(c: &Column) -> bool {
@@ -84,6 +128,7 @@ fn type_name(c: &Column) -> String {
 
 struct Layout {
     keys: Vec<usize>,
+    subject: Option<usize>,
     /// Column index, or the type name when it is not text.
     fields: Vec<(usize, Option<String>)>,
     cells_from: Option<usize>,
@@ -96,6 +141,7 @@ fn layout(spec: &DbSpec, cols: &[Column]) -> Result<Layout, String> {
             .ok_or_else(|| format!("{} has no column {c}", spec.source_name()))
     };
     let keys = spec.key.iter().map(find).collect::<Result<Vec<_>, _>>()?;
+    let subject = spec.subject.as_ref().map(find).transpose()?;
     let mut fields = Vec::new();
     for f in &spec.fields {
         let i = find(f)?;
@@ -103,10 +149,11 @@ fn layout(spec: &DbSpec, cols: &[Column]) -> Result<Layout, String> {
     }
     Ok(Layout {
         keys,
+        subject,
         fields,
         cells_from: spec
             .capture_row
-            .then_some(spec.key.len() + spec.fields.len()),
+            .then_some(spec.key.len() + usize::from(spec.subject.is_some()) + spec.fields.len()),
     })
 }
 
@@ -165,7 +212,8 @@ fn to_record(
     } else {
         None
     };
-    build_record(spec, line, &keys, values, image, stats)
+    let subject = layout.subject.and_then(|i| key_text(row.as_ref(i)));
+    build_record(spec, line, &keys, subject, values, image, stats)
 }
 
 /// Open a MySQL/MariaDB record source.
@@ -185,22 +233,32 @@ pub fn open_source(
             let mut cols: Vec<String> = spec
                 .key
                 .iter()
+                .chain(&spec.subject)
                 .chain(&spec.fields)
                 .map(|c| format!("t.{}", m.quote(c)))
                 .collect();
             if spec.capture_row {
                 cols.push("t.*".into());
             }
-            let sql = format!(
+            let mut sql = format!(
                 "SELECT {} FROM {} AS t",
                 cols.join(", "),
                 m.quote_table(table)
             );
-            // Check table and columns now, for a clear error before anything is read.
-            conn.query_drop(format!("{sql} LIMIT 0")).map_err(|e| {
+            let schema_error = |e: mysql::Error| {
                 let (kind, msg) = describe(url, &e, DbErrorKind::Schema);
                 DbError::new(kind, format!("{url}: table {table}: {msg}"))
-            })?;
+            };
+            if let (Some(s), Some(id)) = (&spec.subject, &spec.subject_id) {
+                // --subject-id as a bound parameter: a prepared SET, so that the rows still
+                // come through the text protocol like every other scan.
+                conn.exec_drop("SET @art9_subject_id = ?", (id.as_str(),))
+                    .map_err(schema_error)?;
+                sql.push_str(&format!(" WHERE t.{} = @art9_subject_id", m.quote(s)));
+            }
+            // Check table and columns now, for a clear error before anything is read.
+            conn.query_drop(format!("{sql} LIMIT 0"))
+                .map_err(schema_error)?;
             sql
         }
         None => spec.query.clone().unwrap_or_default(),
@@ -208,34 +266,71 @@ pub fn open_source(
     let spec = spec.clone();
     let url = url.clone();
     let what = format!("{url}: {}", spec.source_name());
-    Ok(ChannelSource::spawn(what.clone(), move |tx: RowSender| {
-        let mut line = 0u64;
-        let fail = |line: u64, msg: String| {
-            DbError::new(
-                DbErrorKind::Read,
-                format!("{what}: after row {line}: {msg}"),
-            )
-        };
-        let mut result = match conn.query_iter(&sql) {
-            Ok(r) => r,
-            Err(e) => return tx.fail(fail(0, describe(&url, &e, DbErrorKind::Read).1)),
-        };
-        let layout = match layout(&spec, result.columns().as_ref()) {
-            Ok(l) => l,
-            Err(msg) => return tx.fail(DbError::new(DbErrorKind::Schema, format!("{url}: {msg}"))),
-        };
-        for row in result.by_ref() {
-            let row = match row {
-                Ok(r) => r,
-                Err(e) => return tx.fail(fail(line, describe(&url, &e, DbErrorKind::Read).1)),
+    Ok(ChannelSource::spawn(
+        what.clone(),
+        move |mut tx: RowSender| {
+            let mut line = 0u64;
+            let fail = |line: u64, msg: String| {
+                DbError::new(
+                    DbErrorKind::Read,
+                    format!("{what}: after row {line}: {msg}"),
+                )
             };
-            line += 1;
-            if !tx.send(to_record(&row, &layout, &spec, line, &stats)) {
-                return;
+            let mut result = match conn.query_iter(&sql) {
+                Ok(r) => r,
+                Err(e) => return tx.fail(fail(0, describe(&url, &e, DbErrorKind::Read).1)),
+            };
+            let layout = match layout(&spec, result.columns().as_ref()) {
+                Ok(l) => l,
+                Err(msg) => {
+                    return tx.fail(DbError::new(DbErrorKind::Schema, format!("{url}: {msg}")))
+                }
+            };
+            for row in result.by_ref() {
+                let row = match row {
+                    Ok(r) => r,
+                    Err(e) => return tx.fail(fail(line, lost(&url, &e))),
+                };
+                line += 1;
+                if !tx.send(to_record(&row, &layout, &spec, line, &stats)) {
+                    return;
+                }
             }
+            tx.done()
+        },
+    ))
+}
+
+/// Count the rows a scan will read (for the progress bar): `SELECT COUNT(*)` over the table
+/// (with the `--subject-id` filter) or over the query as a derived table.
+///
+/// # Errors
+/// As [`open_source`]; also a query that cannot be a derived table.
+pub fn count_rows(url: &DbUrl, spec: &DbSpec) -> Result<u64, DbError> {
+    spec.validate()?;
+    let mut conn = connect(url)?;
+    let m = DbKind::Mysql;
+    let fail = |e: mysql::Error| {
+        let (kind, msg) = describe(url, &e, DbErrorKind::Read);
+        DbError::new(
+            kind,
+            format!("{url}: {}: counting rows: {msg}", spec.source_name()),
+        )
+    };
+    let sql = match &spec.table {
+        Some(table) => {
+            let mut sql = format!("SELECT COUNT(*) FROM {} AS t", m.quote_table(table));
+            if let (Some(s), Some(id)) = (&spec.subject, &spec.subject_id) {
+                conn.exec_drop("SET @art9_subject_id = ?", (id.as_str(),))
+                    .map_err(fail)?;
+                sql.push_str(&format!(" WHERE t.{} = @art9_subject_id", m.quote(s)));
+            }
+            sql
         }
-        tx.done()
-    }))
+        None => format!("SELECT COUNT(*) FROM (\n{}\n) AS q", spec.query_body()),
+    };
+    let n: Option<u64> = conn.query_first(sql).map_err(fail)?;
+    Ok(n.unwrap_or(0))
 }
 
 /// Writes masked rows to MySQL/MariaDB.

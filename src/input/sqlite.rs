@@ -66,7 +66,7 @@ struct ColumnInfo {
 }
 
 fn missing_column(url: &DbUrl, spec: &DbSpec, names: &[String]) -> Result<(), DbError> {
-    for c in spec.key.iter().chain(&spec.fields) {
+    for c in spec.key.iter().chain(&spec.subject).chain(&spec.fields) {
         if !names.iter().any(|n| n == c) {
             return Err(DbError::new(
                 DbErrorKind::Schema,
@@ -114,6 +114,7 @@ fn cell(v: ValueRef<'_>) -> Cell {
 /// Where key, field and captured columns sit in a result row.
 struct Layout {
     keys: Vec<usize>,
+    subject: Option<usize>,
     fields: Vec<usize>,
     /// First captured column (`*`), when capturing the row.
     cells_from: Option<usize>,
@@ -154,7 +155,13 @@ fn row_to_record(
     } else {
         None
     };
-    Ok(build_record(spec, line, &keys, values, image, stats))
+    let subject = match layout.subject {
+        Some(i) => key_text(row.get_ref(i)?),
+        None => None,
+    };
+    Ok(build_record(
+        spec, line, &keys, subject, values, image, stats,
+    ))
 }
 
 /// Open a SQLite record source.
@@ -182,12 +189,23 @@ pub fn open_source(
         let names: Vec<String> = cols.into_iter().map(|c| c.name).collect();
         missing_column(url, &spec, &names)?;
         let mut select: Vec<String> = vec!["rowid".into()];
-        select.extend(spec.key.iter().chain(&spec.fields).map(|c| q(c)));
+        select.extend(
+            spec.key
+                .iter()
+                .chain(&spec.subject)
+                .chain(&spec.fields)
+                .map(|c| q(c)),
+        );
         if spec.capture_row {
             select.push("*".into());
         }
+        // --subject-id: filtered here as a bound parameter (the pipeline compares exactly).
+        let filter = match (&spec.subject, &spec.subject_id) {
+            (Some(s), Some(_)) => format!(" AND {} = ?2", q(s)),
+            _ => String::new(),
+        };
         let sql = format!(
-            "SELECT {} FROM {} WHERE rowid > ?1 ORDER BY rowid LIMIT {FETCH_ROWS}",
+            "SELECT {} FROM {} WHERE rowid > ?1{filter} ORDER BY rowid LIMIT {FETCH_ROWS}",
             select.join(", "),
             DbKind::Sqlite.quote_table(&table)
         );
@@ -202,13 +220,17 @@ pub fn open_source(
             .context(url)
         })?;
         let nk = spec.key.len();
+        let ns = usize::from(spec.subject.is_some());
+        let nf = spec.fields.len();
         let layout = Layout {
             keys: (1..=nk).collect(),
-            fields: (nk + 1..=nk + spec.fields.len()).collect(),
-            cells_from: spec.capture_row.then_some(1 + nk + spec.fields.len()),
+            subject: spec.subject.as_ref().map(|_| nk + 1),
+            fields: (nk + ns + 1..=nk + ns + nf).collect(),
+            cells_from: spec.capture_row.then_some(1 + nk + ns + nf),
         };
+        let subject_id = spec.subject_id.clone();
         let url = url.clone();
-        return Ok(ChannelSource::spawn(what, move |tx: RowSender| {
+        return Ok(ChannelSource::spawn(what, move |mut tx: RowSender| {
             let fail = |e: rusqlite::Error| {
                 DbError::new(DbErrorKind::Read, url.scrub(&e.to_string()))
                     .context(format!("{url}: table {table}"))
@@ -219,7 +241,10 @@ pub fn open_source(
                 let mut page = Vec::with_capacity(FETCH_ROWS);
                 let result = (|| -> Result<(), rusqlite::Error> {
                     let mut stmt = conn.prepare_cached(&sql)?;
-                    let mut rows = stmt.query([last])?;
+                    let mut rows = match &subject_id {
+                        Some(id) => stmt.query(rusqlite::params![last, id])?,
+                        None => stmt.query(rusqlite::params![last])?,
+                    };
                     while let Some(row) = rows.next()? {
                         last = row.get(0)?;
                         line += 1;
@@ -254,11 +279,12 @@ pub fn open_source(
     let pos = |c: &String| names.iter().position(|n| n == c).unwrap_or(0);
     let layout = Layout {
         keys: spec.key.iter().map(pos).collect(),
+        subject: spec.subject.as_ref().map(pos),
         fields: spec.fields.iter().map(pos).collect(),
         cells_from: None,
     };
     let url = url.clone();
-    Ok(ChannelSource::spawn(what, move |tx: RowSender| {
+    Ok(ChannelSource::spawn(what, move |mut tx: RowSender| {
         let mut line = 0u64;
         let result = (|| -> Result<bool, rusqlite::Error> {
             let mut stmt = conn.prepare(&query)?;
@@ -280,6 +306,44 @@ pub fn open_source(
             ),
         }
     }))
+}
+
+/// Count the rows a scan will read (for the progress bar): `SELECT count(*)` over the table
+/// (with the `--subject-id` filter) or over the query as a subquery.
+///
+/// # Errors
+/// As [`open_source`]; also a query that cannot be a subquery.
+pub fn count_rows(url: &DbUrl, spec: &DbSpec) -> Result<u64, DbError> {
+    spec.validate()?;
+    let conn = open(url, false)?;
+    let q = DbKind::Sqlite;
+    let fail = |e: rusqlite::Error| {
+        DbError::new(DbErrorKind::Read, url.scrub(&e.to_string()))
+            .context(format!("{url}: {}: counting rows", spec.source_name()))
+    };
+    let n: i64 = match (&spec.table, &spec.subject, &spec.subject_id) {
+        (Some(table), Some(s), Some(id)) => conn.query_row(
+            &format!(
+                "SELECT count(*) FROM {} WHERE {} = ?1",
+                q.quote_table(table),
+                q.quote(s)
+            ),
+            [id],
+            |r| r.get(0),
+        ),
+        (Some(table), _, _) => conn.query_row(
+            &format!("SELECT count(*) FROM {}", q.quote_table(table)),
+            [],
+            |r| r.get(0),
+        ),
+        (None, _, _) => conn.query_row(
+            &format!("SELECT count(*) FROM (\n{}\n)", spec.query_body()),
+            [],
+            |r| r.get(0),
+        ),
+    }
+    .map_err(fail)?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Writes masked rows to a SQLite database.
