@@ -333,38 +333,30 @@ where
         });
         // Owned here so that an early return drops it and unblocks the reader.
         let rx = rx;
+        // Batch N is written (and its records dropped) on this thread while the workers
+        // scan batch N+1, so that the writer's share of the work does not leave them idle.
+        let mut ready: Vec<Item> = Vec::new();
         for batch in rx.iter() {
             let batch = match batch {
                 Ok(b) => b,
                 Err(source) => {
+                    write_items(&ready, &mut summary, &mut sink)?;
                     return Err(PipelineError::Read {
                         records_read: summary.records_read,
                         source,
-                    })
+                    });
                 }
             };
-            let items: Vec<Item> = pool.install(|| {
-                batch
-                    .into_par_iter()
-                    .map(|r| match r.resolve() {
-                        Ok(record) if !is_wanted(options, &record) => Item::Filtered(record),
-                        Ok(record) => {
-                            let fields = process(scanner, options, &record);
-                            Item::Scanned { record, fields }
-                        }
-                        Err(s) => Item::Skipped(s),
-                    })
-                    .collect()
-            });
-            for item in &items {
-                summary.count(item);
-                if let Err(e) = sink(item) {
-                    summary.stopped_early = true;
-                    // Dropping the receiver stops the reader.
-                    return Err(PipelineError::Write(e));
-                }
-            }
+            let done = std::mem::take(&mut ready);
+            let next_slot = &mut ready;
+            pool.in_place_scope(|s| {
+                s.spawn(move |_| *next_slot = scan_batch(batch, scanner, options));
+                let written = write_items(&done, &mut summary, &mut sink);
+                drop(done); // freeing the records is work too
+                written
+            })?;
         }
+        write_items(&ready, &mut summary, &mut sink)?;
         // The reader has sent everything it read; it tells whether it was stopped.
         Ok(reader.join().unwrap_or(None))
     })?;
@@ -373,6 +365,37 @@ where
         summary.stopped_at = Some(read);
     }
     Ok(summary)
+}
+
+/// Resolve and scan one batch on the pool's threads, in input order.
+fn scan_batch(batch: Vec<Pending>, scanner: &Scanner, options: &Options) -> Vec<Item> {
+    batch
+        .into_par_iter()
+        .map(|r| match r.resolve() {
+            Ok(record) if !is_wanted(options, &record) => Item::Filtered(record),
+            Ok(record) => {
+                let fields = process(scanner, options, &record);
+                Item::Scanned { record, fields }
+            }
+            Err(s) => Item::Skipped(s),
+        })
+        .collect()
+}
+
+/// Count and write scanned items in order; a write error stops the run.
+fn write_items<F>(items: &[Item], summary: &mut Summary, sink: &mut F) -> Result<(), PipelineError>
+where
+    F: FnMut(&Item) -> io::Result<()>,
+{
+    for item in items {
+        summary.count(item);
+        if let Err(e) = sink(item) {
+            summary.stopped_early = true;
+            // Returning drops the receiver, which stops the reader.
+            return Err(PipelineError::Write(e));
+        }
+    }
+    Ok(())
 }
 
 /// Whether `--subject-id` lets this record through.
