@@ -286,9 +286,11 @@ impl RowScan {
     }
 }
 
-/// Byte ranges of the fields of one record in `raw` (quotes included), stopping at the
-/// record's terminator; appended to `out`, which is cleared first.
-fn split_fields(raw: &[u8], delimiter: u8, out: &mut Vec<(usize, usize)>) {
+/// Byte ranges of the fields of one record in `raw` (quotes included), appended to `out`,
+/// which is cleared first. With `to_line_end`, a line end outside quotes ends the record;
+/// without, `raw` must be a record without its terminator (as [`RowScan`] finds it), which
+/// holds line ends only inside quotes.
+fn split_fields(raw: &[u8], delimiter: u8, to_line_end: bool, out: &mut Vec<(usize, usize)>) {
     out.clear();
     let n = raw.len();
     let (mut i, mut start) = (0, 0);
@@ -314,7 +316,13 @@ fn split_fields(raw: &[u8], delimiter: u8, out: &mut Vec<(usize, usize)>) {
             }
         }
         // Unquoted (or the rest after a closing quote): quotes are ordinary bytes.
-        match memchr::memchr3(delimiter, b'\r', b'\n', &raw[i..]) {
+        let rest = &raw[i..];
+        let found = if to_line_end {
+            memchr::memchr3(delimiter, b'\r', b'\n', rest)
+        } else {
+            memchr::memchr(delimiter, rest)
+        };
+        match found {
             None => {
                 out.push((start, n));
                 return;
@@ -336,7 +344,7 @@ fn split_fields(raw: &[u8], delimiter: u8, out: &mut Vec<(usize, usize)>) {
 /// record terminator.
 pub fn field_spans(raw: &[u8], delimiter: u8) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
-    split_fields(raw, delimiter, &mut spans);
+    split_fields(raw, delimiter, true, &mut spans);
     spans
 }
 
@@ -397,6 +405,8 @@ pub struct CsvRow {
     raw: Vec<u8>,
     /// Where the record proper starts in `raw` (after blank lines at the start of a file).
     body_start: usize,
+    /// Where its terminator starts in `raw`.
+    body_end: usize,
     /// Line where the record proper starts.
     line: u64,
     too_long: bool,
@@ -429,6 +439,7 @@ impl CsvRow {
         let CsvRow {
             raw,
             body_start,
+            body_end,
             line,
             too_long,
             layout,
@@ -474,7 +485,7 @@ impl CsvRow {
             ));
         }
         let mut spans = SPANS.take();
-        let record = build_record(raw, body_start, line, &layout, &mut spans);
+        let record = build_record(raw, (body_start, body_end), line, &layout, &mut spans);
         SPANS.set(spans);
         record.map_err(|(kind, reason)| skip(kind, reason))
     }
@@ -483,13 +494,13 @@ impl CsvRow {
 /// Split a checked record and take what `layout` asks for.
 fn build_record(
     raw: String,
-    body_start: usize,
+    (body_start, body_end): (usize, usize),
     line: u64,
     layout: &CsvLayout,
     spans: &mut Vec<(usize, usize)>,
 ) -> Result<Record, (SkipKind, String)> {
-    let body = raw.get(body_start..).unwrap_or_default();
-    split_fields(body.as_bytes(), layout.delimiter, spans);
+    let body = raw.get(body_start..body_end).unwrap_or_default();
+    split_fields(body.as_bytes(), layout.delimiter, false, spans);
     if spans.len() != layout.header.len() {
         return Err((
             SkipKind::RaggedRow,
@@ -574,9 +585,19 @@ fn fill<R: BufRead>(r: &mut R) -> io::Result<&[u8]> {
 struct RowBytes {
     raw: Vec<u8>,
     body_start: usize,
+    body_end: usize,
     line: u64,
     too_long: bool,
     unterminated: bool,
+}
+
+impl RowBytes {
+    /// The record without leading blank lines and terminator.
+    fn body(&self) -> &[u8] {
+        self.raw
+            .get(self.body_start..self.body_end)
+            .unwrap_or_default()
+    }
 }
 
 /// Reads records from a CSV file (UTF-8; decode other encodings first).
@@ -633,7 +654,7 @@ impl<R: BufRead + Send> CsvSource<R> {
         }
         let mut spans = Vec::new();
         if !first.too_long {
-            split_fields(&first.raw[first.body_start..], delimiter, &mut spans);
+            split_fields(first.body(), delimiter, false, &mut spans);
         }
         let header = if options.has_header {
             if first.too_long {
@@ -642,7 +663,7 @@ impl<R: BufRead + Send> CsvSource<R> {
                     max: options.max_record_bytes,
                 });
             }
-            let body = &first.raw[first.body_start..];
+            let body = first.body();
             let mut header = Vec::with_capacity(spans.len());
             for &(s, e) in &spans {
                 let name = std::str::from_utf8(&body[s..e])
@@ -714,6 +735,11 @@ impl<R: BufRead + Send> CsvSource<R> {
         Ok(Some(RowBytes {
             raw,
             body_start: if too_long { 0 } else { scan.body_start },
+            body_end: if too_long {
+                0
+            } else {
+                scan.body_end.unwrap_or(scan.pos)
+            },
             line,
             too_long,
             unterminated: scan.state == ScanState::Quoted,
@@ -724,6 +750,7 @@ impl<R: BufRead + Send> CsvSource<R> {
         CsvRow {
             raw: r.raw,
             body_start: r.body_start,
+            body_end: r.body_end,
             line: r.line,
             too_long: r.too_long,
             layout: Arc::clone(&self.layout),
@@ -1046,7 +1073,11 @@ mod tests {
     /// Read every row with the real reader through a buffer of `cap` bytes: (line, field
     /// values, raw bytes, body start, unterminated).
     #[allow(clippy::type_complexity)]
-    fn rows(input: &[u8], d: u8, cap: usize) -> Vec<(u64, Vec<Vec<u8>>, Vec<u8>, usize, bool)> {
+    fn rows(
+        input: &[u8],
+        d: u8,
+        cap: usize,
+    ) -> Vec<(u64, Vec<Vec<u8>>, Vec<u8>, (usize, usize), bool)> {
         let reader = io::BufReader::with_capacity(cap, input);
         let options = CsvOptions {
             delimiter: Some(d),
@@ -1067,8 +1098,8 @@ mod tests {
         let mut out = Vec::new();
         while let Some(r) = src.read_row().unwrap() {
             let mut spans = Vec::new();
-            split_fields(&r.raw[r.body_start..], d, &mut spans);
-            let body = &r.raw[r.body_start..];
+            split_fields(r.body(), d, false, &mut spans);
+            let body = r.body();
             let values = spans
                 .iter()
                 .map(|&(s, e)| match std::str::from_utf8(&body[s..e]) {
@@ -1077,7 +1108,13 @@ mod tests {
                 })
                 .collect();
             let stop = r.unterminated;
-            out.push((r.line, values, r.raw, r.body_start, r.unterminated));
+            out.push((
+                r.line,
+                values,
+                r.raw,
+                (r.body_start, r.body_end),
+                r.unterminated,
+            ));
             if stop {
                 break;
             }
@@ -1119,17 +1156,20 @@ mod tests {
             let expected = reference::records(&input, d);
             let got = rows(&input, d, cap);
             prop_assert!(got.len() <= expected.len());
-            for (i, (line, values, raw, body_start, unterminated)) in got.iter().enumerate() {
+            for (i, (line, values, raw, (body_start, body_end), unterminated)) in got.iter().enumerate() {
                 let (eline, evalues, eunterminated) = &expected[i];
                 prop_assert_eq!(line, eline, "record {}", i);
                 prop_assert_eq!(unterminated, eunterminated, "record {}", i);
                 if !unterminated {
                     prop_assert_eq!(values, evalues, "record {}", i);
                 }
-                let body = &raw[*body_start..];
+                let body = &raw[*body_start..*body_end];
+                prop_assert!(raw[..*body_start].iter().chain(&raw[*body_end..]).all(|&b| b == b'\r' || b == b'\n'));
                 let mut spans = Vec::new();
-                split_fields(body, d, &mut spans);
-                prop_assert_eq!(spans, reference::field_spans(body, d));
+                split_fields(body, d, false, &mut spans);
+                prop_assert_eq!(&spans, &reference::field_spans(body, d));
+                split_fields(raw, d, true, &mut spans);
+                prop_assert_eq!(&spans, &reference::field_spans(raw, d));
             }
             match got.last() {
                 Some(last) if last.4 => {}
