@@ -827,3 +827,26 @@ fn csv_records_built_on_workers_keep_lines_bytes_and_order() {
         "{sm}"
     );
 }
+
+#[test]
+fn blank_lines_before_a_headerless_first_row_do_not_unmask_it() {
+    // The first row's field positions used to be taken from the blank lines before it, so
+    // its note was copied unmasked.
+    let o = art9(
+        &[
+            "mask",
+            "-",
+            "--format-in",
+            "csv",
+            "--no-header",
+            "--field",
+            "2",
+            "-o",
+            "-",
+            "-q",
+        ],
+        Some(b"\n\r\n1,Klant heeft diabetes\n2,ook diabetes\n"),
+    );
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_eq!(o.stdout, "\n\r\n1,Klant heeft [HEALTH]\n2,ook [HEALTH]\n");
+}
