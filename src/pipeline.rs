@@ -1,9 +1,11 @@
 //! The batch engine: read records in batches on one thread, scan each batch in parallel
 //! (rayon), hand results to one writer in input order.
 //!
-//! Memory is bounded whatever the input size: at most [`QUEUED_BATCHES`] batches wait between
-//! the reader and the scanners, and each batch holds at most `batch_records` records or
-//! about [`BATCH_BYTES`] bytes.
+//! Memory is bounded whatever the input size: at most [`QUEUED_BATCHES`] + 1 batches are
+//! being scanned or wait to be written, and each batch holds at most `batch_records` records
+//! or about [`BATCH_BYTES`] bytes. The reader hands each full batch to the workers at once;
+//! the writer (the caller's thread) takes the results in input order and writes them while
+//! the workers go on with the next batches.
 //!
 //! Every record read is accounted for: `records_read = records_scanned + records_skipped +
 //! records_filtered` (filtered = not the subject asked for with [`Options::subject_id`]).
@@ -14,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -27,7 +29,7 @@ use crate::mask::mask;
 use crate::matcher::{Finding, Scanner};
 use crate::policy::{CompiledPolicy, Decision, Outcome};
 
-/// Batches waiting between reader and scanners.
+/// Batches being scanned or waiting to be written, besides the one being written.
 pub const QUEUED_BATCHES: usize = 4;
 /// Soft byte limit of one batch.
 pub const BATCH_BYTES: usize = 4 * 1024 * 1024;
@@ -294,111 +296,98 @@ where
         .map_err(|e| PipelineError::Threads(e.to_string()))?;
     let batch_records = options.batch_records.max(1);
     let mut summary = Summary::new();
-    // Records travel unparsed (`Pending`) so that JSON parsing runs on the workers: the
-    // reader thread only splits and checks lines, and stops being the bottleneck.
-    let (tx, rx) = sync_channel::<io::Result<Vec<Pending>>>(QUEUED_BATCHES);
+    // Records travel unparsed (`Pending`) so that parsing runs on the workers: the reader
+    // thread only finds where records end, and stops being the bottleneck. It spawns each
+    // full batch into the pool at once and sends a receiver for its results, in input
+    // order, to this thread, which writes them. So the workers go from batch to batch
+    // without waiting for the writer, and the writer's share of the work (counting,
+    // printing, freeing the records) runs beside them. At most `QUEUED_BATCHES` + 1 batches
+    // are being scanned or waiting to be written.
+    type Results = Receiver<Vec<Item>>;
+    let (tx, rx) = sync_channel::<io::Result<Results>>(QUEUED_BATCHES);
     let stop = options.stop.clone();
-    let stopped = std::thread::scope(|scope| {
-        let reader = scope.spawn(move || {
-            let mut batch = Vec::with_capacity(batch_records);
-            let mut bytes = 0;
-            let mut read: u64 = 0;
-            let is_stopped = || stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed));
-            loop {
-                if is_stopped() {
-                    if !batch.is_empty() {
-                        let _ = tx.send(Ok(batch));
+    let stopped = pool.in_place_scope(|pool_scope| {
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(move || {
+                // Hand a batch to the workers; false when the writer has stopped.
+                let submit = |batch: Vec<Pending>| -> bool {
+                    let (done_tx, done_rx) = sync_channel(1);
+                    if tx.send(Ok(done_rx)).is_err() {
+                        return false;
                     }
-                    return Some(read);
-                }
-                let Some(next) = source.next_pending() else {
-                    break;
+                    pool_scope.spawn(move |_| {
+                        // The writer may have stopped: then nobody wants the results.
+                        let _ = done_tx.send(scan_batch(batch, scanner, options));
+                    });
+                    true
                 };
-                read += 1;
-                match next {
-                    Err(e) => {
+                let mut batch = Vec::with_capacity(batch_records);
+                let mut bytes = 0;
+                let mut read: u64 = 0;
+                let is_stopped = || stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed));
+                loop {
+                    if is_stopped() {
                         if !batch.is_empty() {
-                            let _ = tx.send(Ok(std::mem::take(&mut batch)));
+                            submit(batch);
                         }
-                        let _ = tx.send(Err(e));
-                        return None;
+                        return Some(read);
                     }
-                    Ok(r) => {
-                        bytes += r.raw_len();
-                        batch.push(r);
-                        if batch.len() >= batch_records || bytes >= BATCH_BYTES {
-                            bytes = 0;
-                            let full =
-                                std::mem::replace(&mut batch, Vec::with_capacity(batch_records));
-                            if tx.send(Ok(full)).is_err() {
-                                return None; // the consumer stopped
+                    let Some(next) = source.next_pending() else {
+                        break;
+                    };
+                    read += 1;
+                    match next {
+                        Err(e) => {
+                            if !batch.is_empty() {
+                                submit(std::mem::take(&mut batch));
+                            }
+                            let _ = tx.send(Err(e));
+                            return None;
+                        }
+                        Ok(r) => {
+                            bytes += r.raw_len();
+                            batch.push(r);
+                            if batch.len() >= batch_records || bytes >= BATCH_BYTES {
+                                bytes = 0;
+                                let full = std::mem::replace(
+                                    &mut batch,
+                                    Vec::with_capacity(batch_records),
+                                );
+                                if !submit(full) {
+                                    return None; // the writer stopped
+                                }
                             }
                         }
                     }
                 }
-            }
-            if !batch.is_empty() {
-                let _ = tx.send(Ok(batch));
-            }
-            None
-        });
-        // The scanning stage runs on its own thread so that the writer (this thread) works
-        // on batch N while the workers scan batch N + 1: with `sink` and the dropping of
-        // records on the critical path, one worker thread would idle while output is
-        // written, and a second one could never double the throughput.
-        let (done_tx, done_rx) = sync_channel::<io::Result<Vec<Item>>>(QUEUED_BATCHES);
-        scope.spawn(move || {
-            for batch in rx.iter() {
-                let items = batch.map(|batch| {
-                    pool.install(|| {
-                        batch
-                            .into_par_iter()
-                            .map(|r| match r.resolve() {
-                                Ok(record) if !is_wanted(options, &record) => {
-                                    Item::Filtered(record)
-                                }
-                                Ok(record) => {
-                                    match oversized_field(&record, options.max_field_bytes) {
-                                        Some(skip) => Item::Skipped(skip),
-                                        None => {
-                                            let fields = process(scanner, options, &record);
-                                            Item::Scanned { record, fields }
-                                        }
-                                    }
-                                }
-                                Err(s) => Item::Skipped(s),
-                            })
-                            .collect()
-                    })
-                });
-                if done_tx.send(items).is_err() {
-                    return; // the writer stopped; dropping `rx` stops the reader
+                if !batch.is_empty() {
+                    submit(batch);
                 }
+                None
+            });
+            // Owned here so that an early return drops it and unblocks the reader.
+            let rx = rx;
+            for results in rx.iter() {
+                let results = match results {
+                    Ok(r) => r,
+                    Err(source) => {
+                        return Err(PipelineError::Read {
+                            records_read: summary.records_read,
+                            source,
+                        })
+                    }
+                };
+                // A scan job that panicked dropped its sender; the panic resurfaces when
+                // the pool scope ends.
+                let Ok(items) = results.recv() else {
+                    break;
+                };
+                write_items(&items, &mut summary, &mut sink)?;
             }
-        });
-        // Owned here so that an early return drops it and unblocks the scanners.
-        let done_rx = done_rx;
-        for items in done_rx.iter() {
-            let items = match items {
-                Ok(b) => b,
-                Err(source) => {
-                    return Err(PipelineError::Read {
-                        records_read: summary.records_read,
-                        source,
-                    })
-                }
-            };
-            for item in &items {
-                summary.count(item);
-                if let Err(e) = sink(item) {
-                    summary.stopped_early = true;
-                    // Dropping the receiver stops the scanners, and they the reader.
-                    return Err(PipelineError::Write(e));
-                }
-            }
-        }
-        // The reader has sent everything it read; it tells whether it was stopped.
-        Ok(reader.join().unwrap_or(None))
+            drop(rx);
+            // The reader has sent everything it read; it tells whether it was stopped.
+            Ok(reader.join().unwrap_or(None))
+        })
     })?;
     if let Some(read) = stopped {
         summary.stopped_early = true;
@@ -407,10 +396,190 @@ where
     Ok(summary)
 }
 
+/// Resolve and scan one batch on the pool's threads, in input order.
+fn scan_batch(batch: Vec<Pending>, scanner: &Scanner, options: &Options) -> Vec<Item> {
+    batch
+        .into_par_iter()
+        .map(|r| match r.resolve() {
+            Ok(record) if !is_wanted(options, &record) => Item::Filtered(record),
+            Ok(record) => match oversized_field(&record, options.max_field_bytes) {
+                Some(skip) => Item::Skipped(skip),
+                None => {
+                    let fields = process(scanner, options, &record);
+                    Item::Scanned { record, fields }
+                }
+            },
+            Err(s) => Item::Skipped(s),
+        })
+        .collect()
+}
+
+/// Count and write scanned items in order; a write error stops the run.
+fn write_items<F>(items: &[Item], summary: &mut Summary, sink: &mut F) -> Result<(), PipelineError>
+where
+    F: FnMut(&Item) -> io::Result<()>,
+{
+    for item in items {
+        summary.count(item);
+        if let Err(e) = sink(item) {
+            summary.stopped_early = true;
+            // Returning drops the receiver, which stops the reader.
+            return Err(PipelineError::Write(e));
+        }
+    }
+    Ok(())
+}
+
 /// Whether `--subject-id` lets this record through.
 fn is_wanted(options: &Options, record: &Record) -> bool {
     match &options.subject_id {
         None => true,
         Some(id) => record.subject.as_deref() == Some(id.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::Field;
+
+    /// `n` one-field records, then a read error if `fail`.
+    struct Numbers {
+        next: u64,
+        n: u64,
+        fail: bool,
+    }
+
+    impl RecordSource for Numbers {
+        fn next_record(&mut self) -> Option<io::Result<Result<Record, Skipped>>> {
+            if self.next == self.n {
+                self.next += 1;
+                return self.fail.then(|| Err(io::Error::other("disk gone")));
+            }
+            if self.next > self.n {
+                return None;
+            }
+            self.next += 1;
+            let line = self.next;
+            let text = if line % 5 == 0 {
+                "Klant heeft diabetes."
+            } else {
+                "Geen bijzonderheden."
+            };
+            Some(Ok(Ok(Record {
+                line,
+                key: line.to_string(),
+                fields: vec![Field {
+                    name: "note".into(),
+                    text: text.into(),
+                    raw_span: None,
+                }],
+                raw: text.into(),
+                terminator: "\n",
+                subject: None,
+            })))
+        }
+    }
+
+    fn options(threads: usize) -> Options {
+        Options {
+            threads,
+            batch_records: 3,
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn many_small_batches_come_out_in_order() {
+        let scanner = Scanner::builtin().unwrap();
+        for threads in [1, 2, 3] {
+            let src = Numbers {
+                next: 0,
+                n: 200,
+                fail: false,
+            };
+            let mut lines = Vec::new();
+            let summary = run(src, &scanner, &options(threads), |item| {
+                if let Item::Scanned { record, .. } = item {
+                    lines.push(record.line);
+                }
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(lines, (1..=200).collect::<Vec<u64>>());
+            assert_eq!((summary.records_read, summary.records_scanned), (200, 200));
+            assert_eq!(summary.findings["health"], 40);
+        }
+    }
+
+    #[test]
+    fn read_and_write_errors_stop_the_run_after_what_was_written() {
+        let scanner = Scanner::builtin().unwrap();
+        let src = Numbers {
+            next: 0,
+            n: 50,
+            fail: true,
+        };
+        let mut written = 0;
+        let e = run(src, &scanner, &options(2), |_| {
+            written += 1;
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PipelineError::Read {
+                    records_read: 50,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(written, 50);
+
+        let src = Numbers {
+            next: 0,
+            n: 10_000,
+            fail: false,
+        };
+        let mut written = 0;
+        let e = run(src, &scanner, &options(2), |_| {
+            written += 1;
+            if written == 7 {
+                return Err(io::Error::new(io::ErrorKind::BrokenPipe, "closed"));
+            }
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(e.is_broken_pipe(), "{e:?}");
+        assert_eq!(written, 7);
+    }
+
+    #[test]
+    fn a_stop_request_ends_the_run_with_what_was_read() {
+        let scanner = Scanner::builtin().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let src = Numbers {
+            next: 0,
+            n: u64::MAX - 1,
+            fail: false,
+        };
+        let opts = Options {
+            stop: Some(stop.clone()),
+            ..options(2)
+        };
+        let mut written = 0u64;
+        let summary = run(src, &scanner, &opts, |_| {
+            written += 1;
+            if written == 100 {
+                stop.store(true, Ordering::Relaxed);
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert!(summary.stopped_early);
+        assert_eq!(summary.stopped_at, Some(summary.records_read));
+        assert_eq!(summary.records_read, written);
     }
 }

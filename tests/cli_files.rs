@@ -833,3 +833,135 @@ fn max_field_bytes_skips_the_record_in_every_format() {
     assert_eq!(copy.lines().count(), 1);
     assert!(!copy.contains("diabetes"));
 }
+
+/// A CSV with a BOM, `;`, CRLF, multi-line quoted notes, a blank line and bad rows.
+const TRICKY_CSV: &[u8] = b"\xef\xbb\xbfid;customer;note\r\n\
+1;C1;\"Eerste regel.\r\nKlant heeft diabetes.\r\n\"\r\n\
+\r\n\
+2;C2;Geen bijzonderheden.\r\n\
+3;C1;\"te;veel\";x\r\n\
+4;C3;\"Hij zegt: \"\"diabetes\"\", al jaren.\"\r\n\
+5;C2;\"bad\r\nbyte \xff here\"\r\n\
+6;C1;Klant heeft diabetes\r\n\
+7;C3;\"nul\x00\"\r\n\
+8;C2;\"laatste\nregel: diabetes\"";
+
+#[test]
+fn csv_records_built_on_workers_keep_lines_bytes_and_order() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let input = d.path().join("tricky.csv");
+    std::fs::write(&input, TRICKY_CSV).expect("write");
+    let name = s(&input);
+    // The same results whatever the threads and batch sizes.
+    let mut runs = Vec::new();
+    for (threads, batch) in [("1", "1024"), ("2", "1"), ("2", "2"), ("2", "1024")] {
+        let base = ["--key", "id", "--field", "note", "--threads", threads];
+        let mut scan = vec!["scan", name, "--format", "jsonl", "--batch-records", batch];
+        scan.extend_from_slice(&base);
+        let o = art9(&scan, None);
+        assert_eq!(o.code, 2, "{}", o.stderr);
+        let out = d.path().join(format!("masked-{threads}-{batch}.csv"));
+        let mut mask = vec!["mask", name, "-o", s(&out), "--batch-records", batch];
+        mask.extend_from_slice(&base);
+        let m = art9(&mask, None);
+        assert_eq!(m.code, 2, "{}", m.stderr);
+        runs.push((o.stdout, o.stderr, std::fs::read(&out).expect("read")));
+    }
+    for r in &runs[1..] {
+        assert_eq!(r, &runs[0]);
+    }
+    let (stdout, stderr, masked) = &runs[0];
+    let found: Vec<(String, u64)> = jsonl(stdout)
+        .iter()
+        .map(|v| {
+            (
+                v["record"].as_str().unwrap_or("").to_string(),
+                v["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let expected = [("1", 2), ("4", 8), ("6", 11), ("8", 13)];
+    let expected: Vec<(String, u64)> = expected.iter().map(|(r, l)| (r.to_string(), *l)).collect();
+    assert_eq!(found, expected);
+    for msg in [
+        "tricky.csv:7: skipped: row has 4 fields, the header has 3",
+        "tricky.csv:9: skipped: invalid UTF-8 on line 10; if the file is not UTF-8, pass --encoding",
+        "tricky.csv:12: skipped: NUL byte on line 12",
+        "8 records read, 5 scanned, 3 skipped (invalid_utf8=1, nul_byte=1, ragged_row=1)",
+    ] {
+        assert!(stderr.contains(msg), "{msg}\n{stderr}");
+    }
+    // The copy: the input's bytes without the skipped rows, only the findings replaced.
+    let expected: &[u8] = b"\xef\xbb\xbfid;customer;note\r\n\
+1;C1;\"Eerste regel.\r\nKlant heeft [HEALTH].\r\n\"\r\n\
+\r\n\
+2;C2;Geen bijzonderheden.\r\n\
+4;C3;\"Hij zegt: \"\"[HEALTH]\"\", al jaren.\"\r\n\
+6;C1;Klant heeft [HEALTH]\r\n\
+8;C2;\"laatste\nregel: [HEALTH]\"";
+    assert_eq!(
+        String::from_utf8_lossy(masked),
+        String::from_utf8_lossy(expected)
+    );
+    assert_eq!(masked, expected);
+
+    // One subject: the others are filtered, and the counts still add up.
+    let o = art9(
+        &[
+            "scan",
+            name,
+            "--key",
+            "id",
+            "--field",
+            "note",
+            "--subject",
+            "customer",
+            "--subject-id",
+            "C1",
+            "--format",
+            "json",
+            "--threads",
+            "2",
+            "--batch-records",
+            "1",
+        ],
+        None,
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&o.stdout).expect("json");
+    let sm = &doc["summary"];
+    let n = |k: &str| sm[k].as_u64().unwrap_or(u64::MAX);
+    assert_eq!(
+        (
+            n("records_read"),
+            n("records_scanned"),
+            n("records_skipped"),
+            n("records_filtered")
+        ),
+        (8, 2, 3, 3),
+        "{sm}"
+    );
+}
+
+#[test]
+fn blank_lines_before_a_headerless_first_row_do_not_unmask_it() {
+    // The first row's field positions used to be taken from the blank lines before it, so
+    // its note was copied unmasked.
+    let o = art9(
+        &[
+            "mask",
+            "-",
+            "--format-in",
+            "csv",
+            "--no-header",
+            "--field",
+            "2",
+            "-o",
+            "-",
+            "-q",
+        ],
+        Some(b"\n\r\n1,Klant heeft diabetes\n2,ook diabetes\n"),
+    );
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_eq!(o.stdout, "\n\r\n1,Klant heeft [HEALTH]\n2,ook [HEALTH]\n");
+}

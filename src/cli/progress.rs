@@ -72,6 +72,9 @@ impl Progress {
                 bar.set_style(style);
             }
             bar.enable_steady_tick(Duration::from_millis(200));
+            // Draw once now: a short scan may end before the first tick, and the user should
+            // still see what is being counted.
+            bar.tick();
             bar
         });
         Progress {

@@ -1,10 +1,21 @@
 //! CSV and TSV exports (Salesforce, HubSpot, Dynamics, Odoo, CiviCRM, …).
 //!
-//! The parser is `csv_core`, the engine of the `csv` crate, driven directly: a masked copy
-//! must keep every byte outside the masked fields, so each [`Record::raw`] holds the record's
-//! exact bytes (line terminator and any blank lines after it included; `terminator` is empty),
-//! which `csv::Reader` does not expose. What the `csv` crate's `flexible(true)` would accept is
-//! accepted here too, then checked:
+//! The grammar is that of `csv_core` (the engine of the `csv` crate) with its defaults: `"`
+//! quotes, `""` is an escaped quote, a quote opens a quoted field only at the start of a
+//! field (elsewhere it is an ordinary character), `\r`, `\n` and `\r\n` end a record and blank
+//! lines are no records. A masked copy must keep every byte outside the masked fields, so each
+//! [`Record::raw`] holds the record's exact bytes (line terminator and any blank lines after
+//! it included; `terminator` is empty), which `csv::Reader` does not expose. The reader is
+//! split in two for speed (the unit tests check both halves against `csv_core`):
+//!
+//! * on the reader thread, [`CsvSource`] only finds where each record ends: a few `memchr`
+//!   searches per record (for `"` and line ends outside quotes, for `"` inside them), counting
+//!   lines as it goes; it hands the record's bytes on as a [`CsvRow`]
+//!   ([`super::Pending::Csv`]);
+//! * on the worker threads, [`CsvRow::resolve`] checks UTF-8 and NUL bytes, splits the fields,
+//!   unquotes the ones it needs and builds the [`Record`].
+//!
+//! What the `csv` crate's `flexible(true)` would accept is accepted here too, then checked:
 //!
 //! * the delimiter is sniffed from the header line (`,` `;` tab `|`, the most frequent outside
 //!   quotes wins; ties in that order) unless given;
@@ -13,14 +24,19 @@
 //! * invalid UTF-8 skips the record with a reason naming the line and suggesting `--encoding`
 //!   (other encodings are decoded before this reader, see [`crate::encoding`]);
 //! * a quote that is never closed is a fatal error naming the line where it opened: the rest
-//!   of the file would otherwise vanish into one field.
+//!   of the file would otherwise vanish into one field;
+//! * a record over [`CsvOptions::max_record_bytes`] (line terminator not counted) is skipped
+//!   ([`SkipKind::TooLarge`]); its bytes are never held in memory.
 //!
 //! Columns are named by the header, or by 1-based number (`--no-header`, or a number that is
 //! not a header name). `--field` takes names, numbers or globs (`note*`).
 
+use std::cell::Cell;
+use std::fmt;
 use std::io::{self, BufRead};
+use std::sync::Arc;
 
-use super::{is_glob, is_glob_match, Field, Record, RecordSource, SkipKind, Skipped};
+use super::{is_glob, is_glob_match, Field, Pending, Record, RecordSource, SkipKind, Skipped};
 
 /// How to read a CSV file.
 #[derive(Clone, Debug)]
@@ -102,6 +118,9 @@ pub enum CsvError {
         /// The name.
         name: String,
     },
+    /// The delimiter is a quote or a line end, which cannot work.
+    #[error("the delimiter cannot be a quote or a line end")]
+    BadDelimiter,
     /// A quoted field is never closed.
     #[error(
         "line {line}: unterminated quoted field: a quote opened in the record starting on this \
@@ -113,30 +132,210 @@ pub enum CsvError {
     },
 }
 
-/// Where the quote tracker is inside a record.
+/// Where [`RowScan`] is inside a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum QuoteState {
+enum ScanState {
+    /// Before the record: line ends (blank lines) are skipped.
+    Lead,
+    /// At the start of a field: a quote here opens a quoted field.
     FieldStart,
+    /// Inside an unquoted field (or after a quoted one was closed): quotes are ordinary.
     Unquoted,
+    /// Inside a quoted field.
     Quoted,
+    /// Just after a quote inside a quoted field: `"` again is an escaped quote.
     MaybeClosed,
+    /// After the record's terminator: further line ends (blank lines) belong to it.
+    Trailing,
 }
 
-impl QuoteState {
-    #[inline]
-    fn step(self, b: u8, delimiter: u8) -> QuoteState {
-        match self {
-            QuoteState::Quoted => {
-                if b == b'"' {
-                    QuoteState::MaybeClosed
-                } else {
-                    QuoteState::Quoted
+/// Finds where one record ends, fed the input a buffer at a time. Positions count from the
+/// record's first byte (leading blank lines included).
+#[derive(Debug)]
+struct RowScan {
+    state: ScanState,
+    delimiter: u8,
+    /// Bytes fed so far.
+    pos: usize,
+    /// Where the record proper starts (after leading line ends).
+    body_start: usize,
+    /// Where its terminator starts (or the end of input).
+    body_end: Option<usize>,
+    /// `\n` bytes passed so far.
+    lines: u64,
+    /// `\n` bytes before `body_start`.
+    lead_lines: u64,
+}
+
+impl RowScan {
+    fn new(delimiter: u8) -> RowScan {
+        RowScan {
+            state: ScanState::Lead,
+            delimiter,
+            pos: 0,
+            body_start: 0,
+            body_end: None,
+            lines: 0,
+            lead_lines: 0,
+        }
+    }
+
+    /// Whether any byte of the record proper has been seen.
+    fn started(&self) -> bool {
+        self.state != ScanState::Lead
+    }
+
+    /// Bytes of the record proper seen so far (terminator and blank lines not counted).
+    fn body_len(&self) -> usize {
+        if !self.started() {
+            return 0;
+        }
+        self.body_end.unwrap_or(self.pos) - self.body_start
+    }
+
+    /// Feed the next bytes of input. Returns how many belong to this record and whether it
+    /// ends there (then the rest of `buf` is the next record's).
+    fn advance(&mut self, buf: &[u8]) -> (usize, bool) {
+        let d = self.delimiter;
+        let n = buf.len();
+        let mut i = 0;
+        while i < n {
+            match self.state {
+                ScanState::Lead => {
+                    while i < n && (buf[i] == b'\r' || buf[i] == b'\n') {
+                        self.lines += u64::from(buf[i] == b'\n');
+                        i += 1;
+                    }
+                    if i < n {
+                        self.body_start = self.pos + i;
+                        self.lead_lines = self.lines;
+                        self.state = ScanState::FieldStart;
+                    }
+                }
+                ScanState::FieldStart | ScanState::MaybeClosed => {
+                    let b = buf[i];
+                    if b == b'"' {
+                        // Opens a quoted field, or is an escaped quote inside one.
+                        self.state = ScanState::Quoted;
+                        i += 1;
+                    } else if b == d {
+                        self.state = ScanState::FieldStart;
+                        i += 1;
+                    } else if b == b'\r' || b == b'\n' {
+                        self.body_end = Some(self.pos + i);
+                        self.state = ScanState::Trailing;
+                    } else {
+                        self.state = ScanState::Unquoted;
+                        i += 1;
+                    }
+                }
+                ScanState::Unquoted => {
+                    // Only a quote right after a delimiter (a field start) or a line end
+                    // changes anything here; delimiters themselves need no stop. The byte
+                    // before `i` is never a delimiter in this state (see the `None` arm).
+                    match memchr::memchr3(b'"', b'\n', b'\r', &buf[i..]) {
+                        None => {
+                            self.state = if buf[n - 1] == d {
+                                ScanState::FieldStart
+                            } else {
+                                ScanState::Unquoted
+                            };
+                            i = n;
+                        }
+                        Some(k) => {
+                            let p = i + k;
+                            if buf[p] == b'"' {
+                                if k > 0 && buf[p - 1] == d {
+                                    self.state = ScanState::Quoted;
+                                }
+                                i = p + 1;
+                            } else {
+                                self.body_end = Some(self.pos + p);
+                                self.state = ScanState::Trailing;
+                                i = p;
+                            }
+                        }
+                    }
+                }
+                ScanState::Quoted => match memchr::memchr2(b'"', b'\n', &buf[i..]) {
+                    None => i = n,
+                    Some(k) => {
+                        let p = i + k;
+                        if buf[p] == b'\n' {
+                            self.lines += 1;
+                        } else {
+                            self.state = ScanState::MaybeClosed;
+                        }
+                        i = p + 1;
+                    }
+                },
+                ScanState::Trailing => {
+                    while i < n && (buf[i] == b'\r' || buf[i] == b'\n') {
+                        self.lines += u64::from(buf[i] == b'\n');
+                        i += 1;
+                    }
+                    if i < n {
+                        self.pos += i;
+                        return (i, true);
+                    }
                 }
             }
-            QuoteState::FieldStart if b == b'"' => QuoteState::Quoted,
-            QuoteState::MaybeClosed if b == b'"' => QuoteState::Quoted,
-            _ if b == delimiter || b == b'\n' || b == b'\r' => QuoteState::FieldStart,
-            _ => QuoteState::Unquoted,
+        }
+        self.pos += n;
+        (n, false)
+    }
+}
+
+/// Byte ranges of the fields of one record in `raw` (quotes included), appended to `out`,
+/// which is cleared first. With `to_line_end`, a line end outside quotes ends the record;
+/// without, `raw` must be a record without its terminator (as [`RowScan`] finds it), which
+/// holds line ends only inside quotes.
+fn split_fields(raw: &[u8], delimiter: u8, to_line_end: bool, out: &mut Vec<(usize, usize)>) {
+    out.clear();
+    let n = raw.len();
+    let (mut i, mut start) = (0, 0);
+    loop {
+        if i < n && raw[i] == b'"' {
+            // A quoted field: skip to its closing quote (`""` is an escaped quote).
+            i += 1;
+            loop {
+                match memchr::memchr(b'"', &raw[i..]) {
+                    None => {
+                        i = n;
+                        break;
+                    }
+                    Some(k) => {
+                        i += k + 1;
+                        if i < n && raw[i] == b'"' {
+                            i += 1;
+                        } else {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        // Unquoted (or the rest after a closing quote): quotes are ordinary bytes.
+        let rest = &raw[i..];
+        let found = if to_line_end {
+            memchr::memchr3(delimiter, b'\r', b'\n', rest)
+        } else {
+            memchr::memchr(delimiter, rest)
+        };
+        match found {
+            None => {
+                out.push((start, n));
+                return;
+            }
+            Some(k) => {
+                let p = i + k;
+                out.push((start, p));
+                if raw[p] != delimiter {
+                    return;
+                }
+                i = p + 1;
+                start = i;
+            }
         }
     }
 }
@@ -145,38 +344,203 @@ impl QuoteState {
 /// record terminator.
 pub fn field_spans(raw: &[u8], delimiter: u8) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
-    let mut start = 0;
-    let mut q = QuoteState::FieldStart;
-    for (i, &b) in raw.iter().enumerate() {
-        let inside = q == QuoteState::Quoted;
-        q = q.step(b, delimiter);
-        if !inside && (b == delimiter || b == b'\n' || b == b'\r') && q == QuoteState::FieldStart {
-            spans.push((start, i));
-            start = i + 1;
-            if b != delimiter {
-                return spans;
-            }
-        }
-    }
-    spans.push((start, raw.len()));
+    split_fields(raw, delimiter, true, &mut spans);
     spans
 }
 
-/// One row as parsed, before it becomes a [`Record`].
-struct Row {
-    raw: Vec<u8>,
-    out: Vec<u8>,
-    ends: Vec<usize>,
-    line: u64,
-    too_long: bool,
-    unterminated: bool,
+/// The value of one field as `csv_core` decodes it: outer quotes removed, `""` unescaped;
+/// after a closing quote the rest of the field is taken as it is.
+fn unquote(field: &str) -> String {
+    let Some(mut rest) = field.strip_prefix('"') else {
+        return field.to_string();
+    };
+    let mut out = String::with_capacity(rest.len());
+    loop {
+        // A quote is ASCII, so the slices around it lie on char boundaries.
+        let Some(k) = memchr::memchr(b'"', rest.as_bytes()) else {
+            out.push_str(rest); // never closed
+            return out;
+        };
+        out.push_str(rest.get(..k).unwrap_or_default());
+        let after = rest.get(k + 1..).unwrap_or_default();
+        match after.strip_prefix('"') {
+            Some(r) => {
+                out.push('"');
+                rest = r;
+            }
+            None => {
+                out.push_str(after);
+                return out;
+            }
+        }
+    }
 }
 
-impl Row {
-    fn field(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.out[start..self.ends[i]]
+/// `\n` bytes in `b`.
+fn count_lines(b: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', b).count() as u64
+}
+
+/// The columns of a CSV file and what to take from them, shared by every [`CsvRow`].
+#[derive(Debug)]
+struct CsvLayout {
+    delimiter: u8,
+    header: Vec<String>,
+    field_cols: Vec<usize>,
+    key_cols: Vec<usize>,
+    subject_col: Option<usize>,
+    max_record_bytes: usize,
+    spans: bool,
+}
+
+thread_local! {
+    /// Field ranges of the record being resolved (reused, one per worker thread).
+    static SPANS: Cell<Vec<(usize, usize)>> = const { Cell::new(Vec::new()) };
+}
+
+/// One CSV record as read: its exact bytes and where it starts, not yet split into fields
+/// (see [`CsvRow::resolve`]). Its `Debug` output shows no record text.
+pub struct CsvRow {
+    /// The record's bytes (empty when too long).
+    raw: Vec<u8>,
+    /// Where the record proper starts in `raw` (after blank lines at the start of a file).
+    body_start: usize,
+    /// Where its terminator starts in `raw`.
+    body_end: usize,
+    /// Line where the record proper starts.
+    line: u64,
+    too_long: bool,
+    layout: Arc<CsvLayout>,
+}
+
+impl fmt::Debug for CsvRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CsvRow")
+            .field("line", &self.line)
+            .field("bytes", &self.raw.len())
+            .field("too_long", &self.too_long)
+            .finish()
     }
+}
+
+impl CsvRow {
+    /// Bytes of the record as read.
+    pub fn raw_len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Check the record (size, UTF-8, NUL bytes, number of fields) and build it: key,
+    /// subject and the fields to scan, unquoted, with their spans in [`Record::raw`] when
+    /// [`CsvOptions::spans`] is set.
+    ///
+    /// # Errors
+    /// Why the record was skipped; the reason never contains record text.
+    pub fn resolve(self) -> Result<Record, Skipped> {
+        let CsvRow {
+            raw,
+            body_start,
+            body_end,
+            line,
+            too_long,
+            layout,
+        } = self;
+        let skip = |kind, reason: String| Skipped {
+            line,
+            key: None,
+            field: None,
+            kind,
+            reason,
+        };
+        // The line of byte `at`, which lies in the record proper.
+        let line_of = |bytes: &[u8], at: usize| {
+            line + count_lines(bytes.get(body_start..at).unwrap_or_default())
+        };
+        if too_long {
+            return Err(skip(
+                SkipKind::TooLarge,
+                format!(
+                    "record is over the {} byte limit (--max-record-bytes)",
+                    layout.max_record_bytes
+                ),
+            ));
+        }
+        let raw = match String::from_utf8(raw) {
+            Ok(s) => s,
+            Err(e) => {
+                let bad_line = line_of(e.as_bytes(), e.utf8_error().valid_up_to());
+                return Err(skip(
+                    SkipKind::InvalidUtf8,
+                    format!(
+                        "invalid UTF-8 on line {bad_line}; if the file is not UTF-8, pass \
+                         --encoding (e.g. --encoding windows-1252 or latin1)"
+                    ),
+                ));
+            }
+        };
+        if let Some(i) = memchr::memchr(0, raw.as_bytes()) {
+            let bad_line = line_of(raw.as_bytes(), i);
+            return Err(skip(
+                SkipKind::NulByte,
+                format!("NUL byte on line {bad_line}"),
+            ));
+        }
+        let mut spans = SPANS.take();
+        let record = build_record(raw, (body_start, body_end), line, &layout, &mut spans);
+        SPANS.set(spans);
+        record.map_err(|(kind, reason)| skip(kind, reason))
+    }
+}
+
+/// Split a checked record and take what `layout` asks for.
+fn build_record(
+    raw: String,
+    (body_start, body_end): (usize, usize),
+    line: u64,
+    layout: &CsvLayout,
+    spans: &mut Vec<(usize, usize)>,
+) -> Result<Record, (SkipKind, String)> {
+    let body = raw.get(body_start..body_end).unwrap_or_default();
+    split_fields(body.as_bytes(), layout.delimiter, false, spans);
+    if spans.len() != layout.header.len() {
+        return Err((
+            SkipKind::RaggedRow,
+            format!(
+                "row has {} fields, the header has {}",
+                spans.len(),
+                layout.header.len()
+            ),
+        ));
+    }
+    // Field ranges start and end at ASCII delimiters and line ends, so on char boundaries.
+    let text = |c: usize| {
+        let (s, e) = spans[c];
+        unquote(body.get(s..e).unwrap_or_default())
+    };
+    let key = match layout.key_cols.as_slice() {
+        [] => line.to_string(),
+        [c] => text(*c),
+        cols => cols.iter().map(|&c| text(c)).collect::<Vec<_>>().join(":"),
+    };
+    let subject = layout.subject_col.map(text).filter(|s| !s.is_empty());
+    let fields = layout
+        .field_cols
+        .iter()
+        .map(|&c| Field {
+            name: layout.header[c].clone(),
+            text: text(c),
+            raw_span: layout
+                .spans
+                .then(|| (body_start + spans[c].0, body_start + spans[c].1)),
+        })
+        .collect();
+    Ok(Record {
+        line,
+        key,
+        fields,
+        raw,
+        terminator: "",
+        subject,
+    })
 }
 
 /// Sniff the delimiter from the first line in `buf`: the most frequent of `,` `;` tab `|`
@@ -217,20 +581,36 @@ fn fill<R: BufRead>(r: &mut R) -> io::Result<&[u8]> {
     r.fill_buf()
 }
 
+/// One record's bytes as the reader found them.
+struct RowBytes {
+    raw: Vec<u8>,
+    body_start: usize,
+    body_end: usize,
+    line: u64,
+    too_long: bool,
+    unterminated: bool,
+}
+
+impl RowBytes {
+    /// The record without leading blank lines and terminator.
+    fn body(&self) -> &[u8] {
+        self.raw
+            .get(self.body_start..self.body_end)
+            .unwrap_or_default()
+    }
+}
+
 /// Reads records from a CSV file (UTF-8; decode other encodings first).
 pub struct CsvSource<R> {
     reader: R,
-    core: csv_core::Reader,
     delimiter: u8,
-    options: CsvOptions,
-    header: Vec<String>,
+    max_record_bytes: usize,
+    layout: Arc<CsvLayout>,
     header_raw: Vec<u8>,
-    field_cols: Vec<usize>,
-    key_cols: Vec<usize>,
-    subject_col: Option<usize>,
     /// `\n` bytes consumed so far.
     lines: u64,
-    pending: Option<Row>,
+    /// The first row, with `has_header: false`.
+    pending: Option<RowBytes>,
     failed: bool,
 }
 
@@ -245,17 +625,23 @@ impl<R: BufRead + Send> CsvSource<R> {
             Some(d) => d,
             None => sniff_delimiter(fill(&mut reader)?),
         };
-        let core = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
+        if matches!(delimiter, b'"' | b'\r' | b'\n') {
+            return Err(CsvError::BadDelimiter);
+        }
         let mut src = CsvSource {
             reader,
-            core,
             delimiter,
-            options,
-            header: Vec::new(),
+            max_record_bytes: options.max_record_bytes,
+            layout: Arc::new(CsvLayout {
+                delimiter,
+                header: Vec::new(),
+                field_cols: Vec::new(),
+                key_cols: Vec::new(),
+                subject_col: None,
+                max_record_bytes: options.max_record_bytes,
+                spans: options.spans,
+            }),
             header_raw: Vec::new(),
-            field_cols: Vec::new(),
-            key_cols: Vec::new(),
-            subject_col: None,
             lines: 0,
             pending: None,
             failed: false,
@@ -266,31 +652,38 @@ impl<R: BufRead + Send> CsvSource<R> {
         if first.unterminated {
             return Err(CsvError::Unterminated { line: first.line });
         }
-        if src.options.has_header {
+        let mut spans = Vec::new();
+        if !first.too_long {
+            split_fields(first.body(), delimiter, false, &mut spans);
+        }
+        let header = if options.has_header {
             if first.too_long {
                 return Err(CsvError::HeaderTooLarge {
                     line: first.line,
-                    max: src.options.max_record_bytes,
+                    max: options.max_record_bytes,
                 });
             }
-            for i in 0..first.ends.len() {
-                let name = std::str::from_utf8(first.field(i))
+            let body = first.body();
+            let mut header = Vec::with_capacity(spans.len());
+            for &(s, e) in &spans {
+                let name = std::str::from_utf8(&body[s..e])
                     .map_err(|_| CsvError::HeaderEncoding { line: first.line })?;
-                src.header.push(name.to_string());
+                header.push(unquote(name));
             }
             src.header_raw = first.raw;
+            header
         } else {
-            let n = if first.too_long { 0 } else { first.ends.len() };
-            src.header = (1..=n).map(|i| i.to_string()).collect();
+            let n = spans.len();
             src.pending = Some(first);
-        }
-        src.resolve()?;
+            (1..=n).map(|i| i.to_string()).collect()
+        };
+        src.layout = Arc::new(resolve_columns(header, delimiter, &options)?);
         Ok(src)
     }
 
     /// The column names (numbers with `--no-header`).
     pub fn header(&self) -> &[String] {
-        &self.header
+        &self.layout.header
     }
 
     /// The header row's exact bytes (empty with `--no-header`), for writing a copy.
@@ -303,254 +696,154 @@ impl<R: BufRead + Send> CsvSource<R> {
         self.delimiter
     }
 
-    fn columns_list(&self) -> String {
-        self.header
-            .iter()
-            .map(|h| format!("{h:?}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// Resolve one column name or number.
-    fn column(&self, name: &str) -> Result<usize, CsvError> {
-        let mut hits = self.header.iter().enumerate().filter(|(_, h)| *h == name);
-        if let Some((i, _)) = hits.next() {
-            if hits.next().is_some() {
-                return Err(CsvError::Ambiguous { name: name.into() });
-            }
-            return Ok(i);
-        }
-        match name.parse::<usize>() {
-            Ok(n) if n >= 1 && n <= self.header.len() => Ok(n - 1),
-            _ => Err(CsvError::UnknownColumn {
-                name: name.into(),
-                columns: self.columns_list(),
-            }),
-        }
-    }
-
-    fn resolve(&mut self) -> Result<(), CsvError> {
-        self.key_cols = self
-            .options
-            .key
-            .iter()
-            .map(|k| self.column(k))
-            .collect::<Result<_, _>>()?;
-        self.subject_col = match &self.options.subject {
-            Some(s) => Some(self.column(s)?),
-            None => None,
-        };
-        let mut cols = Vec::new();
-        if self.options.fields.is_empty() {
-            cols.extend(
-                (0..self.header.len())
-                    .filter(|i| !self.key_cols.contains(i) && self.subject_col != Some(*i)),
-            );
-        } else {
-            for f in &self.options.fields {
-                if is_glob(f) && !self.header.contains(f) {
-                    let matched: Vec<usize> = (0..self.header.len())
-                        .filter(|&i| is_glob_match(f, &self.header[i]))
-                        .collect();
-                    if matched.is_empty() {
-                        return Err(CsvError::NoMatch {
-                            pattern: f.clone(),
-                            columns: self.columns_list(),
-                        });
-                    }
-                    cols.extend(matched);
-                } else {
-                    cols.push(self.column(f)?);
-                }
-            }
-        }
-        let mut seen = Vec::new();
-        cols.retain(|c| {
-            let new = !seen.contains(c);
-            seen.push(*c);
-            new
-        });
-        self.field_cols = cols;
-        Ok(())
-    }
-
-    /// Consume `\r` and `\n` bytes (line ends, blank lines) into `raw`.
-    fn take_line_ends(&mut self, raw: &mut Vec<u8>, keep: bool) -> io::Result<()> {
+    /// Find the next record's end and take its bytes (none when over the size limit).
+    fn read_row(&mut self) -> io::Result<Option<RowBytes>> {
+        let max = self.max_record_bytes;
+        let mut scan = RowScan::new(self.delimiter);
+        let mut raw: Vec<u8> = Vec::new();
+        let mut too_long = false;
         loop {
             let buf = fill(&mut self.reader)?;
-            let n = buf
-                .iter()
-                .take_while(|&&b| b == b'\r' || b == b'\n')
-                .count();
-            if n == 0 {
-                return Ok(());
+            if buf.is_empty() {
+                if !scan.started() {
+                    // Nothing but line ends (or nothing) before the end of the input.
+                    self.lines += scan.lines;
+                    return Ok(None);
+                }
+                break;
             }
-            self.lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-            if keep {
-                raw.extend_from_slice(&buf[..n]);
-            }
-            self.reader.consume(n);
-        }
-    }
-
-    fn read_row(&mut self) -> io::Result<Option<Row>> {
-        let max = self.options.max_record_bytes;
-        let mut raw = Vec::new();
-        self.take_line_ends(&mut raw, true)?;
-        let line = self.lines + 1;
-        let mut out = vec![0u8; 256];
-        let mut ends = vec![0usize; 16];
-        let (mut outlen, mut endlen) = (0, 0);
-        let mut too_long = false;
-        let mut q = QuoteState::FieldStart;
-        loop {
-            let input = fill(&mut self.reader)?;
-            let (res, nin, nout, nend) =
-                self.core
-                    .read_record(input, &mut out[outlen..], &mut ends[endlen..]);
-            let consumed = &input[..nin];
-            for &b in consumed {
-                q = q.step(b, self.delimiter);
-            }
-            self.lines += consumed.iter().filter(|&&b| b == b'\n').count() as u64;
-            if !too_long && raw.len() + nin > max + 2 {
+            let (n, done) = scan.advance(buf);
+            if !too_long && scan.body_len() > max {
                 too_long = true;
                 raw = Vec::new();
             }
             if !too_long {
-                raw.extend_from_slice(consumed);
+                if done && raw.is_empty() {
+                    // The usual case: the whole record was in the buffer.
+                    raw = buf[..n].to_vec();
+                } else {
+                    raw.extend_from_slice(&buf[..n]);
+                }
             }
-            self.reader.consume(nin);
-            outlen += nout;
-            endlen += nend;
-            if too_long {
-                // Keep parsing to find the record's end, but keep none of it.
-                outlen = 0;
-                endlen = 0;
-            }
-            match res {
-                csv_core::ReadRecordResult::InputEmpty => {}
-                csv_core::ReadRecordResult::OutputFull => {
-                    let n = out.len() * 2;
-                    out.resize(n, 0);
-                }
-                csv_core::ReadRecordResult::OutputEndsFull => {
-                    let n = ends.len() * 2;
-                    ends.resize(n, 0);
-                }
-                csv_core::ReadRecordResult::Record => {
-                    let unterminated = q == QuoteState::Quoted;
-                    self.take_line_ends(&mut raw, !too_long)?;
-                    out.truncate(outlen);
-                    ends.truncate(endlen);
-                    return Ok(Some(Row {
-                        raw,
-                        out,
-                        ends,
-                        line,
-                        too_long,
-                        unterminated,
-                    }));
-                }
-                csv_core::ReadRecordResult::End => return Ok(None),
+            self.reader.consume(n);
+            if done {
+                break;
             }
         }
+        let line = self.lines + scan.lead_lines + 1;
+        self.lines += scan.lines;
+        Ok(Some(RowBytes {
+            raw,
+            body_start: if too_long { 0 } else { scan.body_start },
+            body_end: if too_long {
+                0
+            } else {
+                scan.body_end.unwrap_or(scan.pos)
+            },
+            line,
+            too_long,
+            unterminated: scan.state == ScanState::Quoted,
+        }))
     }
 
-    fn record(&self, mut row: Row) -> Result<Record, Skipped> {
-        let line = row.line;
-        let skip = |kind, key: Option<String>, reason: String| Skipped {
-            line,
-            key,
-            field: None,
-            kind,
-            reason,
-        };
-        if row.too_long {
-            return Err(skip(
-                SkipKind::TooLarge,
-                None,
-                format!(
-                    "record is over the {} byte limit (--max-record-bytes)",
-                    self.options.max_record_bytes
-                ),
-            ));
+    fn row(&self, r: RowBytes) -> CsvRow {
+        CsvRow {
+            raw: r.raw,
+            body_start: r.body_start,
+            body_end: r.body_end,
+            line: r.line,
+            too_long: r.too_long,
+            layout: Arc::clone(&self.layout),
         }
-        let raw = match String::from_utf8(std::mem::take(&mut row.raw)) {
-            Ok(s) => s,
-            Err(e) => {
-                let bytes = e.as_bytes();
-                let at = e.utf8_error().valid_up_to();
-                let bad_line = line + bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64;
-                return Err(skip(
-                    SkipKind::InvalidUtf8,
-                    None,
-                    format!(
-                        "invalid UTF-8 on line {bad_line}; if the file is not UTF-8, pass \
-                         --encoding (e.g. --encoding windows-1252 or latin1)"
-                    ),
-                ));
-            }
-        };
-        if let Some(i) = raw.bytes().position(|b| b == 0) {
-            let bad_line =
-                line + raw.as_bytes()[..i].iter().filter(|&&b| b == b'\n').count() as u64;
-            return Err(skip(
-                SkipKind::NulByte,
-                None,
-                format!("NUL byte on line {bad_line}"),
-            ));
-        }
-        if row.ends.len() != self.header.len() {
-            return Err(skip(
-                SkipKind::RaggedRow,
-                None,
-                format!(
-                    "row has {} fields, the header has {}",
-                    row.ends.len(),
-                    self.header.len()
-                ),
-            ));
-        }
-        // The raw bytes are UTF-8, and unescaping only drops quote characters.
-        let text = |i: usize| String::from_utf8_lossy(row.field(i)).into_owned();
-        let key = if self.key_cols.is_empty() {
-            line.to_string()
-        } else {
-            self.key_cols
-                .iter()
-                .map(|&c| text(c))
-                .collect::<Vec<_>>()
-                .join(":")
-        };
-        let subject = self.subject_col.map(text).filter(|s| !s.is_empty());
-        let spans = if self.options.spans {
-            field_spans(raw.as_bytes(), self.delimiter)
-        } else {
-            Vec::new()
-        };
-        let fields = self
-            .field_cols
-            .iter()
-            .map(|&c| Field {
-                name: self.header[c].clone(),
-                text: text(c),
-                raw_span: spans.get(c).copied(),
-            })
-            .collect();
-        Ok(Record {
-            line,
-            key,
-            fields,
-            raw,
-            terminator: "",
-            subject,
-        })
     }
+}
+
+fn columns_list(header: &[String]) -> String {
+    header
+        .iter()
+        .map(|h| format!("{h:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Resolve one column name or number.
+fn column(header: &[String], name: &str) -> Result<usize, CsvError> {
+    let mut hits = header.iter().enumerate().filter(|(_, h)| *h == name);
+    if let Some((i, _)) = hits.next() {
+        if hits.next().is_some() {
+            return Err(CsvError::Ambiguous { name: name.into() });
+        }
+        return Ok(i);
+    }
+    match name.parse::<usize>() {
+        Ok(n) if n >= 1 && n <= header.len() => Ok(n - 1),
+        _ => Err(CsvError::UnknownColumn {
+            name: name.into(),
+            columns: columns_list(header),
+        }),
+    }
+}
+
+/// Turn the `--field`, `--key` and `--subject` names into column numbers.
+fn resolve_columns(
+    header: Vec<String>,
+    delimiter: u8,
+    options: &CsvOptions,
+) -> Result<CsvLayout, CsvError> {
+    let key_cols = options
+        .key
+        .iter()
+        .map(|k| column(&header, k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let subject_col = match &options.subject {
+        Some(s) => Some(column(&header, s)?),
+        None => None,
+    };
+    let mut cols = Vec::new();
+    if options.fields.is_empty() {
+        cols.extend((0..header.len()).filter(|i| !key_cols.contains(i) && subject_col != Some(*i)));
+    } else {
+        for f in &options.fields {
+            if is_glob(f) && !header.contains(f) {
+                let matched: Vec<usize> = (0..header.len())
+                    .filter(|&i| is_glob_match(f, &header[i]))
+                    .collect();
+                if matched.is_empty() {
+                    return Err(CsvError::NoMatch {
+                        pattern: f.clone(),
+                        columns: columns_list(&header),
+                    });
+                }
+                cols.extend(matched);
+            } else {
+                cols.push(column(&header, f)?);
+            }
+        }
+    }
+    let mut seen = Vec::new();
+    cols.retain(|c| {
+        let new = !seen.contains(c);
+        seen.push(*c);
+        new
+    });
+    Ok(CsvLayout {
+        delimiter,
+        header,
+        field_cols: cols,
+        key_cols,
+        subject_col,
+        max_record_bytes: options.max_record_bytes,
+        spans: options.spans,
+    })
 }
 
 impl<R: BufRead + Send> RecordSource for CsvSource<R> {
     fn next_record(&mut self) -> Option<io::Result<Result<Record, Skipped>>> {
+        self.next_pending().map(|p| p.map(Pending::resolve))
+    }
+
+    /// Finds the record's end and hands its bytes on; [`CsvRow::resolve`] does the rest.
+    fn next_pending(&mut self) -> Option<io::Result<Pending>> {
         if self.failed {
             return None;
         }
@@ -572,13 +865,14 @@ impl<R: BufRead + Send> RecordSource for CsvSource<R> {
                 CsvError::Unterminated { line: row.line },
             )));
         }
-        Some(Ok(self.record(row)))
+        Some(Ok(Pending::Csv(self.row(row))))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn read_all(data: &[u8], options: CsvOptions) -> Vec<Result<Record, Skipped>> {
         let mut src = CsvSource::new(data, options).unwrap();
@@ -675,6 +969,311 @@ mod tests {
         assert_eq!((r.key.as_str(), r.fields[0].text.as_str()), ("8", "bye"));
         assert_eq!(r.fields[0].name, "2");
         assert!(read_all(b"", opts(&["x"], &[])).is_empty());
+    }
+
+    /// The tracker the reader used before (one step per byte), as a reference for where
+    /// records and fields end.
+    mod reference {
+        #[derive(Clone, Copy, PartialEq, Eq)]
+        pub enum Q {
+            FieldStart,
+            Unquoted,
+            Quoted,
+            MaybeClosed,
+        }
+
+        pub fn step(q: Q, b: u8, d: u8) -> Q {
+            match q {
+                Q::Quoted if b == b'"' => Q::MaybeClosed,
+                Q::Quoted => Q::Quoted,
+                Q::FieldStart if b == b'"' => Q::Quoted,
+                Q::MaybeClosed if b == b'"' => Q::Quoted,
+                _ if b == d || b == b'\n' || b == b'\r' => Q::FieldStart,
+                _ => Q::Unquoted,
+            }
+        }
+
+        pub fn field_spans(raw: &[u8], d: u8) -> Vec<(usize, usize)> {
+            let mut spans = Vec::new();
+            let mut start = 0;
+            let mut q = Q::FieldStart;
+            for (i, &b) in raw.iter().enumerate() {
+                let inside = q == Q::Quoted;
+                q = step(q, b, d);
+                if !inside && (b == d || b == b'\n' || b == b'\r') && q == Q::FieldStart {
+                    spans.push((start, i));
+                    start = i + 1;
+                    if b != d {
+                        return spans;
+                    }
+                }
+            }
+            spans.push((start, raw.len()));
+            spans
+        }
+
+        /// Records as `csv_core` reads them: (line where it starts, decoded fields,
+        /// whether a quote was left open).
+        pub fn records(input: &[u8], d: u8) -> Vec<(u64, Vec<Vec<u8>>, bool)> {
+            let mut rdr = csv_core::ReaderBuilder::new().delimiter(d).build();
+            let mut out = vec![0u8; input.len() + 1];
+            let mut ends = vec![0usize; input.len() + 2];
+            let mut pos = 0;
+            let mut recs = Vec::new();
+            loop {
+                // Where the record proper starts: csv_core skips line ends first.
+                let mut start = pos;
+                while start < input.len() && (input[start] == b'\r' || input[start] == b'\n') {
+                    start += 1;
+                }
+                let (mut outlen, mut endlen) = (0, 0);
+                let res = loop {
+                    let (res, nin, nout, nend) =
+                        rdr.read_record(&input[pos..], &mut out[outlen..], &mut ends[endlen..]);
+                    pos += nin;
+                    outlen += nout;
+                    endlen += nend;
+                    match res {
+                        // Everything was given: an empty input tells csv_core it ended.
+                        csv_core::ReadRecordResult::InputEmpty if pos < input.len() => {}
+                        csv_core::ReadRecordResult::InputEmpty if nin > 0 => {}
+                        csv_core::ReadRecordResult::InputEmpty => {
+                            let (res, _, nout, nend) =
+                                rdr.read_record(&[], &mut out[outlen..], &mut ends[endlen..]);
+                            outlen += nout;
+                            endlen += nend;
+                            break res;
+                        }
+                        other => break other,
+                    }
+                };
+                let _ = outlen;
+                match res {
+                    csv_core::ReadRecordResult::Record => {
+                        let mut q = Q::FieldStart;
+                        for &b in &input[start..pos] {
+                            q = step(q, b, d);
+                        }
+                        let mut fields = Vec::new();
+                        let mut from = 0;
+                        for &e in &ends[..endlen] {
+                            fields.push(out[from..e].to_vec());
+                            from = e;
+                        }
+                        let line = 1 + input[..start].iter().filter(|&&b| b == b'\n').count();
+                        recs.push((line as u64, fields, q == Q::Quoted));
+                    }
+                    csv_core::ReadRecordResult::End => return recs,
+                    other => panic!("reference buffers too small: {other:?}"),
+                }
+            }
+        }
+    }
+
+    /// Read every row with the real reader through a buffer of `cap` bytes: (line, field
+    /// values, raw bytes, body start, unterminated).
+    #[allow(clippy::type_complexity)]
+    fn rows(
+        input: &[u8],
+        d: u8,
+        cap: usize,
+    ) -> Vec<(u64, Vec<Vec<u8>>, Vec<u8>, (usize, usize), bool)> {
+        let reader = io::BufReader::with_capacity(cap, input);
+        let options = CsvOptions {
+            delimiter: Some(d),
+            has_header: false,
+            max_record_bytes: usize::MAX,
+            ..CsvOptions::default()
+        };
+        let mut src = CsvSource {
+            reader,
+            delimiter: d,
+            max_record_bytes: options.max_record_bytes,
+            layout: Arc::new(resolve_columns(Vec::new(), d, &options).unwrap()),
+            header_raw: Vec::new(),
+            lines: 0,
+            pending: None,
+            failed: false,
+        };
+        let mut out = Vec::new();
+        while let Some(r) = src.read_row().unwrap() {
+            let mut spans = Vec::new();
+            split_fields(r.body(), d, false, &mut spans);
+            let body = r.body();
+            let values = spans
+                .iter()
+                .map(|&(s, e)| match std::str::from_utf8(&body[s..e]) {
+                    Ok(t) => unquote(t).into_bytes(),
+                    Err(_) => b"<not utf-8>".to_vec(),
+                })
+                .collect();
+            let stop = r.unterminated;
+            out.push((
+                r.line,
+                values,
+                r.raw,
+                (r.body_start, r.body_end),
+                r.unterminated,
+            ));
+            if stop {
+                break;
+            }
+        }
+        out
+    }
+
+    fn piece() -> impl Strategy<Value = &'static [u8]> {
+        prop_oneof![
+            Just(&b"a"[..]),
+            Just(&b"bc"[..]),
+            Just("é".as_bytes()),
+            Just(&b","[..]),
+            Just(&b";"[..]),
+            Just(&b"\""[..]),
+            Just(&b"\"\""[..]),
+            Just(&b"\r"[..]),
+            Just(&b"\n"[..]),
+            Just(&b"\r\n"[..]),
+            Just(&b" "[..]),
+            Just(&b",\"x\"\""[..]),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// The reader splits records where csv_core does, on every buffer size; fields decode
+        /// to csv_core's values; field ranges are the per-byte tracker's; the raw bytes of the
+        /// records are the whole input; line numbers count from the start of each record.
+        #[test]
+        fn reader_agrees_with_csv_core(
+            pieces in proptest::collection::vec(piece(), 0..40),
+            cap in 1usize..9,
+            semicolon in any::<bool>(),
+        ) {
+            let input: Vec<u8> = pieces.concat();
+            let d = if semicolon { b';' } else { b',' };
+            let expected = reference::records(&input, d);
+            let got = rows(&input, d, cap);
+            prop_assert!(got.len() <= expected.len());
+            for (i, (line, values, raw, (body_start, body_end), unterminated)) in got.iter().enumerate() {
+                let (eline, evalues, eunterminated) = &expected[i];
+                prop_assert_eq!(line, eline, "record {}", i);
+                prop_assert_eq!(unterminated, eunterminated, "record {}", i);
+                if !unterminated {
+                    prop_assert_eq!(values, evalues, "record {}", i);
+                }
+                let body = &raw[*body_start..*body_end];
+                prop_assert!(raw[..*body_start].iter().chain(&raw[*body_end..]).all(|&b| b == b'\r' || b == b'\n'));
+                let mut spans = Vec::new();
+                split_fields(body, d, false, &mut spans);
+                prop_assert_eq!(&spans, &reference::field_spans(body, d));
+                split_fields(raw, d, true, &mut spans);
+                prop_assert_eq!(&spans, &reference::field_spans(raw, d));
+            }
+            match got.last() {
+                Some(last) if last.4 => {}
+                _ => {
+                    prop_assert_eq!(got.len(), expected.len());
+                    if !got.is_empty() {
+                        let all: Vec<u8> = got.iter().flat_map(|r| r.2.clone()).collect();
+                        prop_assert_eq!(all, input);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lines_after_multiline_records_and_skips() {
+        // Across buffer sizes: records after multi-line quoted fields, CRLF, blank lines and
+        // skipped rows keep their line numbers.
+        let data = b"id,note\r\n\r\n1,\"a\r\nb\r\nc\"\r\n2,ok\n\n\n3,\"x\ny\",extra\n4,\"\xff\"\n5,\"p\nq\0\"\n6,\"long long long\nlong\"\n7,end";
+        for cap in [1, 2, 3, 5, 8, 64, 8192] {
+            let reader = io::BufReader::with_capacity(cap, &data[..]);
+            let options = CsvOptions {
+                max_record_bytes: 15,
+                ..opts(&["note"], &["id"])
+            };
+            let mut src = CsvSource::new(reader, options).unwrap();
+            let mut got = Vec::new();
+            while let Some(r) = src.next_record() {
+                got.push(match r.unwrap() {
+                    Ok(r) => (r.line, r.key, String::new()),
+                    Err(s) => (s.line, s.kind.as_str().to_string(), s.reason),
+                });
+            }
+            let lines: Vec<(u64, &str)> = got.iter().map(|g| (g.0, g.1.as_str())).collect();
+            assert_eq!(
+                lines,
+                [
+                    (3, "1"),
+                    (6, "2"),
+                    (9, "ragged_row"),
+                    (11, "invalid_utf8"),
+                    (12, "nul_byte"),
+                    (14, "too_large"),
+                    (16, "7"),
+                ],
+                "buffer {cap}"
+            );
+            assert!(got[3].2.contains("line 11"), "{}", got[3].2);
+            assert!(got[4].2.contains("line 13"), "{}", got[4].2);
+        }
+    }
+
+    #[test]
+    fn blank_lines_before_the_first_row_stay_in_its_bytes() {
+        let data = b"\n\r\n7,\"a,b\"\n8,c";
+        let options = CsvOptions {
+            has_header: false,
+            ..opts(&["2"], &["1"])
+        };
+        let recs: Vec<Record> = read_all(data, options)
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!((recs[0].line, recs[0].key.as_str()), (3, "7"));
+        assert_eq!(recs[0].raw, "\n\r\n7,\"a,b\"\n");
+        let (s, e) = recs[0].fields[0].raw_span.unwrap();
+        assert_eq!(&recs[0].raw[s..e], "\"a,b\"");
+        assert_eq!(recs[0].fields[0].text, "a,b");
+        assert_eq!((recs[1].line, recs[1].fields[0].text.as_str()), (4, "c"));
+    }
+
+    #[test]
+    fn pending_rows_resolve_like_records_and_hide_their_text() {
+        let data = b"id,note\n1,\"Klant heeft diabetes\"\n";
+        let mut src = CsvSource::new(&data[..], opts(&["note"], &["id"])).unwrap();
+        let p = src.next_pending().unwrap().unwrap();
+        assert!(matches!(p, Pending::Csv(_)));
+        assert_eq!(p.raw_len(), 25);
+        let debug = format!("{p:?}");
+        assert!(!debug.contains("diabetes"), "{debug}");
+        let r = p.resolve().unwrap();
+        assert_eq!(r.fields[0].text, "Klant heeft diabetes");
+        assert!(src.next_pending().is_none());
+    }
+
+    #[test]
+    fn quote_and_line_end_delimiters_are_refused() {
+        for d in [b'"', b'\n', b'\r'] {
+            let options = CsvOptions {
+                delimiter: Some(d),
+                ..CsvOptions::default()
+            };
+            let e = CsvSource::new(&b"a,b\n"[..], options).err();
+            assert!(matches!(e, Some(CsvError::BadDelimiter)), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn unquoting() {
+        assert_eq!(unquote("plain \"x\""), "plain \"x\"");
+        assert_eq!(unquote("\"a\"\"b\""), "a\"b");
+        assert_eq!(unquote("\"ab\"c\"d\""), "abc\"d\"");
+        assert_eq!(unquote("\"\""), "");
+        assert_eq!(unquote("\"é\nx\""), "é\nx");
     }
 
     #[test]

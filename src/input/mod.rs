@@ -10,7 +10,7 @@
 pub mod csv;
 pub mod json_array;
 
-pub use self::csv::{CsvError, CsvOptions, CsvSource};
+pub use self::csv::{CsvError, CsvOptions, CsvRow, CsvSource};
 pub use self::json_array::JsonArray;
 
 use std::borrow::Cow;
@@ -144,6 +144,8 @@ pub enum Pending {
         /// How to parse it.
         options: std::sync::Arc<JsonOptions>,
     },
+    /// A CSV record's bytes (its end found, its fields not split yet).
+    Csv(CsvRow),
 }
 
 impl Pending {
@@ -153,6 +155,7 @@ impl Pending {
             Pending::Ready(Ok(r)) => r.raw.len(),
             Pending::Ready(Err(_)) => 0,
             Pending::Json { raw, .. } => raw.len(),
+            Pending::Csv(row) => row.raw_len(),
         }
     }
 
@@ -166,6 +169,7 @@ impl Pending {
                 line,
                 options,
             } => parse_json_record(raw, terminator, line, &options),
+            Pending::Csv(row) => row.resolve(),
         }
     }
 }
