@@ -1,5 +1,6 @@
-//! The matcher: one Aho-Corasick automaton over every normalised term, then mode, boundary,
-//! case, exclusion and context checks, then overlap resolution.
+//! The matcher: Aho-Corasick over every normalised term (word-start patterns walked from word
+//! starts, the rest searched overlapping; see DESIGN.md), then mode, boundary, case,
+//! exclusion and context checks, then overlap resolution.
 //!
 //! # Why overlapping search
 //! aho-corasick knows nothing of word boundaries. A leftmost-longest search could report
