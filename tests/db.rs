@@ -1140,7 +1140,21 @@ fn postgres_values_keys_and_queries() {
 
 /// Run `art9 ARGS` with stderr on a terminal (util-linux `script` gives it a pty); `None`
 /// when `script` is not installed.
+/// [`art9_on_tty_once`], retried (up to 3 runs) until a bar was drawn at all: whether a very
+/// short scan gets a frame out before it ends depends on scheduling on a loaded machine. The
+/// bar's content is still asserted by the callers.
 fn art9_on_tty(args: &[&str]) -> Option<String> {
+    let mut last = art9_on_tty_once(args)?;
+    for _ in 0..2 {
+        if last.contains(" rows") {
+            break;
+        }
+        last = art9_on_tty_once(args)?;
+    }
+    Some(last)
+}
+
+fn art9_on_tty_once(args: &[&str]) -> Option<String> {
     let quoted: Vec<String> = std::iter::once(BIN)
         .chain(args.iter().copied())
         .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
