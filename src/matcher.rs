@@ -313,8 +313,11 @@ impl ScannerBuilder {
     }
 
     /// How much text the scanner is expected to see (`None` = unknown, the default), which
-    /// picks the automaton: below [`DFA_FROM_INPUT_BYTES`] a contiguous NFA, else a DFA.
+    /// picks the kind of the overlapping automaton (suffix/compound terms and exclusions;
+    /// word-start patterns always use a contiguous NFA): below [`DFA_FROM_INPUT_BYTES`] a
+    /// contiguous NFA, else a DFA.
     ///
+    /// The figures below were measured when every pattern was in that automaton:
     /// Measured with callgrind (issue 7): the DFA searches in about half the instructions
     /// per byte of the contiguous NFA (overlapping search, 4,932 terms: 16 vs 33 per byte of
     /// text) but costs 3–4× as much to build (built-in lexicons: ~820M vs ~190M
