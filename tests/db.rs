@@ -530,8 +530,10 @@ fn kill_during_into(db: &mut dyn Db) {
             "id",
             "--into",
             &into,
+            // One row per transaction: the run lasts long after the first commit, however
+            // fast the scan, so the kill always lands mid-run.
             "--batch-records",
-            "50",
+            "1",
             "--threads",
             "1",
         ])
