@@ -261,6 +261,9 @@ fn memchr_newline(b: &[u8]) -> Option<usize> {
     memchr::memchr(b'\n', b)
 }
 
+/// Room for a typical note line, so that reading one rarely grows its buffer.
+const LINE_CAPACITY: usize = 512;
+
 fn split_terminator(buf: &[u8]) -> (&[u8], &'static str) {
     if let Some(b) = buf.strip_suffix(b"\r\n") {
         (b, "\r\n")
@@ -292,8 +295,11 @@ impl<R: BufRead + Send> TextLines<R> {
 }
 
 /// Check size, NUL and UTF-8 of a line; returns the text and terminator.
+///
+/// The line's bytes are moved out of `buf` (which is left with room for the next line), so
+/// the text is not copied again.
 fn decode_line(
-    buf: &[u8],
+    buf: &mut Vec<u8>,
     too_long: bool,
     max: usize,
     line: u64,
@@ -318,11 +324,17 @@ fn decode_line(
             format!("NUL byte at column {}", i + 1),
         ));
     }
-    match std::str::from_utf8(body) {
-        Ok(s) => Ok((s.to_string(), term)),
+    let body_len = body.len();
+    let mut bytes = std::mem::replace(buf, Vec::with_capacity(LINE_CAPACITY));
+    bytes.truncate(body_len);
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok((s, term)),
         Err(e) => Err(skip(
             SkipKind::InvalidUtf8,
-            format!("invalid UTF-8 at column {}", e.valid_up_to() + 1),
+            format!(
+                "invalid UTF-8 at column {}",
+                e.utf8_error().valid_up_to() + 1
+            ),
         )),
     }
 }
@@ -338,8 +350,8 @@ impl<R: BufRead + Send> RecordSource for TextLines<R> {
         }
         self.line += 1;
         let line = self.line;
-        Some(Ok(decode_line(&self.buf, too_long, self.max, line).map(
-            |(text, terminator)| Record {
+        Some(Ok(decode_line(&mut self.buf, too_long, self.max, line)
+            .map(|(text, terminator)| Record {
                 line,
                 key: line.to_string(),
                 fields: vec![Field {
@@ -350,8 +362,7 @@ impl<R: BufRead + Send> RecordSource for TextLines<R> {
                 raw: text,
                 terminator,
                 subject: None,
-            },
-        )))
+            })))
     }
 }
 
@@ -397,15 +408,17 @@ impl<R: BufRead + Send> RecordSource for JsonLines<R> {
                 continue;
             }
             let line = self.line;
-            return Some(Ok(match decode_line(&self.buf, too_long, self.max, line) {
-                Ok((raw, terminator)) => Pending::Json {
-                    raw,
-                    terminator,
-                    line,
-                    options: self.options.clone(),
+            return Some(Ok(
+                match decode_line(&mut self.buf, too_long, self.max, line) {
+                    Ok((raw, terminator)) => Pending::Json {
+                        raw,
+                        terminator,
+                        line,
+                        options: self.options.clone(),
+                    },
+                    Err(skipped) => Pending::Ready(Err(skipped)),
                 },
-                Err(skipped) => Pending::Ready(Err(skipped)),
-            }));
+            ));
         }
     }
 }
