@@ -1,6 +1,7 @@
 //! The matcher: Aho-Corasick over every normalised term (word-start patterns walked from word
 //! starts, the rest searched overlapping; see DESIGN.md), then mode, boundary, case,
-//! exclusion and context checks, then overlap resolution.
+//! exclusion and context checks, then overlap resolution. Exclusion phrases are not in the
+//! automata: they are compared at the few places where a candidate was found.
 //!
 //! # Why overlapping search
 //! aho-corasick knows nothing of word boundaries. A leftmost-longest search could report
@@ -133,10 +134,11 @@ pub enum BuildError {
     Empty,
 }
 
+/// A term behind a pattern.
 #[derive(Clone, Copy, Debug)]
-enum Target {
-    Term { entry: u32, term: u32 },
-    Exclude { entry: u32, phrase: u32 },
+struct Target {
+    entry: u32,
+    term: u32,
 }
 
 #[derive(Debug)]
@@ -152,8 +154,6 @@ struct Inner {
     /// Per entry, per term: the case-keeping fold (only filled for case-sensitive entries).
     keep_case: Vec<Vec<String>>,
     pattern_count: usize,
-    /// Length of the longest exclusion phrase (bytes, normalised).
-    max_exclude_len: usize,
     /// The automaton is ASCII case-insensitive, so plain ASCII notes are searched as they are
     /// ([`NormalizedText::normalize_for_search`]); otherwise every note is normalised.
     zero_copy: bool,
@@ -368,18 +368,9 @@ impl ScannerBuilder {
             for (ti, term) in e.terms.iter().enumerate() {
                 add(
                     normalize(term),
-                    Target::Term {
+                    Target {
                         entry: ei,
                         term: ti as u32,
-                    },
-                );
-            }
-            for (xi, x) in e.exclude.iter().enumerate() {
-                add(
-                    x.clone(),
-                    Target::Exclude {
-                        entry: ei,
-                        phrase: xi as u32,
                     },
                 );
             }
@@ -392,19 +383,18 @@ impl ScannerBuilder {
         // Split the patterns: one that stands only for word- or prefix-mode terms and
         // begins with a letter or digit can only be accepted where it starts a word, so it
         // goes to the anchored word-start automaton; the rest (suffix and compound terms,
-        // exclusions, terms beginning with punctuation) to the overlapping one.
+        // terms beginning with punctuation) to the overlapping one.
         let mut anchored_ids = Vec::new();
         let mut unanchored_ids = Vec::new();
         for (id, (p, ts)) in patterns.iter().zip(&targets).enumerate() {
             let id =
                 u32::try_from(id).map_err(|_| BuildError::Automaton("too many patterns".into()))?;
             let word_start_only = p.chars().next().is_some_and(is_word_char)
-                && ts.iter().all(|t| match *t {
-                    Target::Term { entry, .. } => matches!(
-                        entries[entry as usize].mode,
+                && ts.iter().all(|t| {
+                    matches!(
+                        entries[t.entry as usize].mode,
                         MatchMode::Word | MatchMode::Prefix
-                    ),
-                    Target::Exclude { .. } => false,
+                    )
                 });
             if word_start_only && !self.all_overlapping {
                 anchored_ids.push(id);
@@ -468,11 +458,6 @@ impl ScannerBuilder {
                 ids: unanchored_ids,
             })
         };
-        let max_exclude_len = entries
-            .iter()
-            .flat_map(|e| e.exclude.iter().map(String::len))
-            .max()
-            .unwrap_or(0);
         Ok(Scanner {
             inner: Arc::new(Inner {
                 anchored,
@@ -481,7 +466,6 @@ impl ScannerBuilder {
                 entries,
                 keep_case,
                 pattern_count: patterns.len(),
-                max_exclude_len,
                 zero_copy,
             }),
         })
@@ -507,7 +491,6 @@ pub struct Scanner {
 #[derive(Default)]
 struct Scratch {
     norm: NormalizedText,
-    excludes: Vec<(u32, u32, usize, usize)>,
     cands: Vec<Cand>,
     tokens: Vec<(usize, usize)>,
 }
@@ -551,7 +534,8 @@ impl Scanner {
         &self.inner.entries[id.index()]
     }
 
-    /// Number of distinct normalised patterns (terms and exclusions) in the automaton.
+    /// Number of distinct normalised terms in the automata (exclusion phrases are not in
+    /// them; they are compared where a candidate was found).
     pub fn pattern_count(&self) -> usize {
         self.inner.pattern_count
     }
@@ -628,15 +612,14 @@ impl Scanner {
         } else {
             scratch.norm.normalize(text);
         }
-        scratch.excludes.clear();
         scratch.cands.clear();
         scratch.tokens.clear();
         let norm = scratch.norm.search_text(text);
-        let (excludes, cands) = (&mut scratch.excludes, &mut scratch.cands);
+        let cands = &mut scratch.cands;
         if let Some(u) = &inner.ac {
             for m in u.ac.find_overlapping_iter(norm) {
                 let id = u.ids[m.pattern().as_usize()];
-                inner.candidate(norm, id, m.start(), m.end(), explain, excludes, cands);
+                inner.candidate(norm, id, m.start(), m.end(), explain, cands);
             }
         }
         if let Some(a) = &inner.anchored {
@@ -646,7 +629,7 @@ impl Scanner {
                     return;
                 }
                 a.walk(bytes, at, |id, end| {
-                    inner.candidate(norm, id, at, end, explain, excludes, cands);
+                    inner.candidate(norm, id, at, end, explain, cands);
                 });
             };
             if explain {
@@ -662,12 +645,10 @@ impl Scanner {
         }
         let Scratch {
             norm: normtext,
-            excludes,
             cands,
             tokens,
         } = scratch;
         let norm = normtext.search_text(text);
-        excludes.sort_unstable_by_key(|x| (x.2, x.3));
         for c in cands.iter_mut() {
             let (os, oe) = normtext.original_range(text, c.sstart, c.send);
             c.ostart = os;
@@ -684,16 +665,9 @@ impl Scanner {
                     continue;
                 }
             }
-            // Exclusions are sorted by start; only those starting within the longest
-            // exclusion's length before the match can cover it.
-            let lo = excludes.partition_point(|x| x.2 + inner.max_exclude_len < c.nend);
-            let hi = excludes.partition_point(|x| x.2 <= c.nstart);
-            if let Some(&(_, phrase, _, _)) = excludes[lo..hi.max(lo)]
-                .iter()
-                .find(|&&(xe, _, _, xend)| xe == c.entry && xend >= c.nend)
-            {
+            if let Some(phrase) = covering_exclusion(norm, &e.exclude, c.nstart, c.nend) {
                 c.verdict = Verdict::Excluded {
-                    phrase: e.exclude[phrase as usize].clone(),
+                    phrase: phrase.clone(),
                 };
                 continue;
             }
@@ -739,9 +713,8 @@ impl Scanner {
 }
 
 impl Inner {
-    /// A pattern occurrence at normalised `start..end`: record an exclusion, or check the
-    /// mode of each term behind it and keep the candidates (all of them when explaining).
-    #[allow(clippy::too_many_arguments)]
+    /// A pattern occurrence at normalised `start..end`: check the mode of each term behind
+    /// it and keep the candidates (all of them when explaining).
     #[inline]
     fn candidate(
         &self,
@@ -750,35 +723,60 @@ impl Inner {
         start: usize,
         end: usize,
         explain: bool,
-        excludes: &mut Vec<(u32, u32, usize, usize)>,
         cands: &mut Vec<Cand>,
     ) {
-        for t in &self.targets[pattern as usize] {
-            match *t {
-                Target::Exclude { entry, phrase } => {
-                    excludes.push((entry, phrase, start, end));
-                }
-                Target::Term { entry, term } => {
-                    let e = &self.entries[entry as usize];
-                    let (verdict, sstart, send) = check_mode(norm, e, start, end);
-                    if verdict != Verdict::Accepted && !explain {
-                        continue;
-                    }
-                    cands.push(Cand {
-                        entry,
-                        term,
-                        nstart: start,
-                        nend: end,
-                        sstart,
-                        send,
-                        ostart: 0,
-                        oend: 0,
-                        verdict,
-                    });
-                }
+        for &Target { entry, term } in &self.targets[pattern as usize] {
+            let e = &self.entries[entry as usize];
+            let (verdict, sstart, send) = check_mode(norm, e, start, end);
+            if verdict != Verdict::Accepted && !explain {
+                continue;
+            }
+            cands.push(Cand {
+                entry,
+                term,
+                nstart: start,
+                nend: end,
+                sstart,
+                send,
+                ostart: 0,
+                oend: 0,
+                verdict,
+            });
+        }
+    }
+}
+
+/// The exclusion phrase of an entry whose occurrence in `norm` covers the term found at
+/// `start..end` (phrases are plain substrings, LEXICONS.md); of several, the occurrence that
+/// starts first, then ends first, then the phrase listed first.
+///
+/// Exclusions only matter where a candidate was found, which is rare, so they are compared
+/// here (a covering occurrence starts within a phrase's length before the term) instead of
+/// being searched over every note: they were five sixths of the overlapping automaton.
+/// ASCII case is ignored, as the automata do on the zero-copy path (elsewhere `norm` and the
+/// phrases are both folded to lower case).
+fn covering_exclusion<'a>(
+    norm: &str,
+    phrases: &'a [String],
+    start: usize,
+    end: usize,
+) -> Option<&'a String> {
+    let b = norm.as_bytes();
+    let mut best: Option<(usize, usize, &String)> = None;
+    for x in phrases {
+        let n = x.len();
+        if n < end - start || n > b.len() {
+            continue;
+        }
+        // An occurrence at `p` covers the term iff p <= start and p + n >= end.
+        let (lo, hi) = (end.saturating_sub(n), start.min(b.len() - n));
+        if let Some(p) = (lo..=hi).find(|&p| b[p..p + n].eq_ignore_ascii_case(x.as_bytes())) {
+            if best.is_none_or(|(bs, be, _)| (p, p + n) < (bs, be)) {
+                best = Some((p, p + n, x));
             }
         }
     }
+    best.map(|(_, _, x)| x)
 }
 
 impl Anchored {
@@ -1259,6 +1257,28 @@ mod tests {
             let text = format!("{p}{after}");
             proptest::prop_assert!(f.may_start(text.as_bytes()));
         }
+    }
+
+    #[test]
+    fn covering_exclusion_needs_an_occurrence_around_the_term() {
+        let x = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let phrases = x(&["kankerfonds", "kwf kanker", "fonds", "kankerfondsen"]);
+        // "kanker" at 4..10 in "kwf kankerfonds"
+        let norm = "kwf kankerfonds";
+        let got = covering_exclusion(norm, &phrases, 4, 10);
+        // Both "kankerfonds" (4..15) and "kwf kanker" (0..10) cover it; the earlier wins.
+        assert_eq!(got.map(String::as_str), Some("kwf kanker"));
+        // "fonds" does not contain the term; "kankerfondsen" runs past the text.
+        assert_eq!(
+            covering_exclusion("kankerfonds", &x(&["fonds", "kankerfondsen"]), 0, 6),
+            None
+        );
+        // At the very end and the very start of the text.
+        assert!(covering_exclusion("hekanker", &x(&["hekanker"]), 2, 8).is_some());
+        assert!(covering_exclusion("kankeraar", &x(&["kankeraar"]), 0, 6).is_some());
+        // The zero-copy path hands over text in its own case.
+        assert!(covering_exclusion("KWF Kankerfonds", &phrases, 4, 10).is_some());
+        assert_eq!(covering_exclusion("mijn kanker", &phrases, 5, 11), None);
     }
 
     #[test]
