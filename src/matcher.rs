@@ -168,6 +168,84 @@ struct Anchored {
     ids: Vec<u32>,
     /// Which word starts can begin a pattern at all.
     prefilter: StartFilter,
+    /// The state after the first four bytes of the patterns of four or more bytes.
+    prefix4: Prefix4,
+}
+
+/// The automaton's state after the first four bytes of every pattern of four or more bytes,
+/// in an open-addressing table: a walk that passed the start filter takes one probe instead
+/// of its first four transitions, which were dependent loads and the walk's main cost in
+/// cache misses (issue 7). Keys are the four bytes, little-endian, ASCII-lowercased (a
+/// pattern never starts with a NUL byte, so 0 marks an empty slot).
+#[derive(Clone, Debug)]
+struct Prefix4 {
+    keys: Box<[u32]>,
+    states: Box<[StateID]>,
+    shift: u32,
+}
+
+impl Prefix4 {
+    fn new<'a>(
+        nfa: &contiguous::NFA,
+        start: StateID,
+        patterns: impl Iterator<Item = &'a [u8]>,
+    ) -> Prefix4 {
+        let mut prefixes: HashMap<u32, StateID> = HashMap::new();
+        for p in patterns.filter(|p| p.len() >= 4 && p[0] != 0) {
+            prefixes.entry(lower4(p)).or_insert_with(|| {
+                p[..4].iter().fold(start, |sid, &b| {
+                    nfa.next_state(AcAnchored::Yes, sid, b.to_ascii_lowercase())
+                })
+            });
+        }
+        let size = (prefixes.len() * 2).next_power_of_two().max(16);
+        let mut t = Prefix4 {
+            keys: vec![0; size].into_boxed_slice(),
+            states: vec![start; size].into_boxed_slice(),
+            shift: 32 - size.trailing_zeros(),
+        };
+        for (key, sid) in prefixes {
+            let mut i = t.slot(key);
+            while t.keys[i] != 0 {
+                i = (i + 1) & (size - 1);
+            }
+            t.keys[i] = key;
+            t.states[i] = sid;
+        }
+        t
+    }
+
+    #[inline(always)]
+    fn slot(&self, key: u32) -> usize {
+        (key.wrapping_mul(0x9E37_79B1) >> self.shift) as usize
+    }
+
+    /// The state after `key`'s four bytes, if a pattern starts with them.
+    #[inline]
+    fn get(&self, key: u32) -> Option<StateID> {
+        let mask = self.keys.len() - 1;
+        let mut i = self.slot(key);
+        loop {
+            let k = self.keys[i];
+            if k == key {
+                return Some(self.states[i]);
+            }
+            if k == 0 {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+/// The first four bytes of `b` (at least four), little-endian, ASCII letters lowercased
+/// (SWAR: for a byte `c < 0x80`, `c + (0x80 - lo)` has its high bit set iff `c >= lo`).
+#[inline(always)]
+fn lower4(b: &[u8]) -> u32 {
+    let x = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let low7 = x & 0x7f7f_7f7f;
+    let upper = low7.wrapping_add(0x3f3f_3f3f) & !low7.wrapping_add(0x2525_2525) & !x & 0x8080_8080;
+    x | (upper >> 2)
 }
 
 /// A filter on the first bytes at a word start, so that the automaton is only walked where a
@@ -210,6 +288,14 @@ impl StartFilter {
             }
         }
         f
+    }
+
+    /// May a pattern of one to three bytes start at the beginning of `rest` (four or more
+    /// bytes)?
+    #[inline]
+    fn may_start_short(&self, rest: &[u8]) -> bool {
+        // `short` also holds every byte pair that starts with a one-byte pattern.
+        get(&self.short[..], key2(rest))
     }
 
     /// Can a pattern start at the beginning of `rest`?
@@ -421,16 +507,19 @@ impl ScannerBuilder {
             let start = nfa
                 .start_state(AcAnchored::Yes)
                 .map_err(|e| BuildError::Automaton(e.to_string()))?;
-            let prefilter = StartFilter::new(
+            let anchored_patterns = || {
                 anchored_ids
                     .iter()
-                    .map(|&i| patterns[i as usize].as_bytes()),
-            );
+                    .map(|&i| patterns[i as usize].as_bytes())
+            };
+            let prefilter = StartFilter::new(anchored_patterns());
+            let prefix4 = Prefix4::new(&nfa, start, anchored_patterns());
             Some(Anchored {
                 nfa,
                 start,
                 ids: anchored_ids,
                 prefilter,
+                prefix4,
             })
         };
         let ac = if unanchored_ids.is_empty() {
@@ -625,9 +714,6 @@ impl Scanner {
         if let Some(a) = &inner.anchored {
             let bytes = norm.as_bytes();
             let mut walk = |at: usize| {
-                if !a.prefilter.may_start(&bytes[at..]) {
-                    return;
-                }
                 a.walk(bytes, at, |id, end| {
                     inner.candidate(norm, id, at, end, explain, cands);
                 });
@@ -781,28 +867,50 @@ fn covering_exclusion<'a>(
 
 impl Anchored {
     /// Walk the automaton from `at`; call `found(global pattern id, end)` for every
-    /// pattern that starts exactly at `at`.
+    /// pattern that starts exactly at `at`. The start filter rules out most positions; where
+    /// no pattern of under four bytes may start, the first four transitions are one probe
+    /// of [`Prefix4`].
     #[inline]
     fn walk(&self, text: &[u8], at: usize, mut found: impl FnMut(u32, usize)) {
+        let rest = &text[at..];
+        if !self.prefilter.may_start(rest) {
+            return;
+        }
+        let (sid, from) = if rest.len() >= 4 && !self.prefilter.may_start_short(rest) {
+            let Some(sid) = self.prefix4.get(lower4(rest)) else {
+                return;
+            };
+            self.report(sid, at, at + 4, &mut found);
+            (sid, at + 4)
+        } else {
+            (self.start, at)
+        };
         let nfa = &self.nfa;
-        let mut sid = self.start;
-        for (j, &b) in text.iter().enumerate().skip(at) {
+        let mut sid = sid;
+        for (j, &b) in text.iter().enumerate().skip(from) {
             sid = nfa.next_state(AcAnchored::Yes, sid, b);
             if nfa.is_special(sid) {
                 if nfa.is_dead(sid) {
                     return;
                 }
-                if nfa.is_match(sid) {
-                    let end = j + 1;
-                    for k in 0..nfa.match_len(sid) {
-                        let p = nfa.match_pattern(sid, k);
-                        // Match lists also hold the patterns that end here but start later
-                        // (copied from failure states for overlapping search).
-                        if end - nfa.pattern_len(p) == at {
-                            found(self.ids[p.as_usize()], end);
-                        }
-                    }
-                }
+                self.report(sid, at, j + 1, &mut found);
+            }
+        }
+    }
+
+    /// The patterns of state `sid` (reached at `end`) that start at `at`.
+    #[inline(always)]
+    fn report(&self, sid: StateID, at: usize, end: usize, found: &mut impl FnMut(u32, usize)) {
+        let nfa = &self.nfa;
+        if !nfa.is_match(sid) {
+            return;
+        }
+        for k in 0..nfa.match_len(sid) {
+            let p = nfa.match_pattern(sid, k);
+            // Match lists also hold the patterns that end here but start later (copied
+            // from failure states for overlapping search).
+            if end - nfa.pattern_len(p) == at {
+                found(self.ids[p.as_usize()], end);
             }
         }
     }
@@ -1279,6 +1387,16 @@ mod tests {
         // The zero-copy path hands over text in its own case.
         assert!(covering_exclusion("KWF Kankerfonds", &phrases, 4, 10).is_some());
         assert_eq!(covering_exclusion("mijn kanker", &phrases, 5, 11), None);
+    }
+
+    #[test]
+    fn lower4_lowers_ascii_letters_only() {
+        for w in ["ABCD", "aZ@[", "`{zA", "ÆØ\u{1}", "0123", "Ab\u{7f}\u{80}"] {
+            let b = w.as_bytes();
+            let want: Vec<u8> = b[..4].iter().map(u8::to_ascii_lowercase).collect();
+            assert_eq!(lower4(b), lower4(&want), "{w:?}");
+            assert_eq!(lower4(b).to_le_bytes(), want[..4], "{w:?}");
+        }
     }
 
     #[test]
