@@ -270,15 +270,11 @@ pub fn open_source(
         what.clone(),
         move |mut tx: RowSender| {
             let mut line = 0u64;
-            let fail = |line: u64, msg: String| {
-                DbError::new(
-                    DbErrorKind::Read,
-                    format!("{what}: after row {line}: {msg}"),
-                )
-            };
+            // The pipeline's error says how many records were read before this one.
+            let fail = |msg: String| DbError::new(DbErrorKind::Read, format!("{what}: {msg}"));
             let mut result = match conn.query_iter(&sql) {
                 Ok(r) => r,
-                Err(e) => return tx.fail(fail(0, describe(&url, &e, DbErrorKind::Read).1)),
+                Err(e) => return tx.fail(fail(describe(&url, &e, DbErrorKind::Read).1)),
             };
             let layout = match layout(&spec, result.columns().as_ref()) {
                 Ok(l) => l,
@@ -289,7 +285,7 @@ pub fn open_source(
             for row in result.by_ref() {
                 let row = match row {
                     Ok(r) => r,
-                    Err(e) => return tx.fail(fail(line, lost(&url, &e))),
+                    Err(e) => return tx.fail(fail(lost(&url, &e))),
                 };
                 line += 1;
                 if !tx.send(to_record(&row, &layout, &spec, line, &stats)) {

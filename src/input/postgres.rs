@@ -688,7 +688,8 @@ pub fn open_source(
                 Ok(false) => {}
                 Err(e) => tx.fail(DbError::new(
                     DbErrorKind::Read,
-                    format!("{what}: after row {line}: {}", e.describe(&url)),
+                    // The pipeline's error says how many records were read before this.
+                    format!("{what}: {}", e.describe(&url)),
                 )),
             }
         },
