@@ -179,7 +179,7 @@ pub struct InputArgs {
     pub strip_html: bool,
     /// Records (lines, CSV rows, JSON array elements; for a database the row's key, subject
     /// and field columns together) longer than this are skipped and reported, never
-    /// truncated.
+    /// truncated. 0 = no limit.
     #[arg(long, value_name = "BYTES", default_value_t = art9::input::DEFAULT_MAX_RECORD_BYTES)]
     pub max_record_bytes: usize,
     /// A record with a field (its text, after decoding) longer than this is skipped and

@@ -123,7 +123,12 @@ fn open(input: &InputArgs, spans: bool, progress: bool) -> Result<Opened> {
         .with_context(|| format!("cannot read {}", input.input))?;
     let fields = names(&input.field, "--field")?;
     let key = names(&input.key, "--key")?;
-    let max = input.max_record_bytes;
+    // 0 = no limit, as for --max-field-bytes (a quarter of the address space leaves room for
+    // the readers' own arithmetic on the limit).
+    let max = match input.max_record_bytes {
+        0 => usize::MAX / 4,
+        n => n,
+    };
     let (source, kind, header_raw): (Box<dyn RecordSource>, Kind, Vec<u8>) = match format {
         InFormatArg::Text => {
             if !fields.is_empty() || !key.is_empty() || input.subject.is_some() {
