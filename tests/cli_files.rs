@@ -965,3 +965,42 @@ fn blank_lines_before_a_headerless_first_row_do_not_unmask_it() {
     assert_eq!(o.code, 1, "{}", o.stderr);
     assert_eq!(o.stdout, "\n\r\n1,Klant heeft [HEALTH]\n2,ook [HEALTH]\n");
 }
+
+/// `--max-record-bytes 0` means no limit (as `--max-field-bytes 0` does), in every file
+/// format; a small limit still skips (a CSV header, 7 bytes here, must fit it too).
+#[test]
+fn max_record_bytes_zero_is_no_limit() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let files = [
+        ("n.jsonl", "{\"id\": \"a1\", \"note\": \"Zij is moslim\"}\n"),
+        ("n.csv", "id,note\na1,Zij is moslim\n"),
+        ("n.json", "[{\"id\": \"a1\", \"note\": \"Zij is moslim\"}]"),
+        ("n.txt", "Zij is moslim\n"),
+    ];
+    for (name, body) in files {
+        let p = d.path().join(name);
+        std::fs::write(&p, body).expect("write");
+        let fields: &[&str] = if name.ends_with(".txt") {
+            &[]
+        } else {
+            &["--field", "note"]
+        };
+        for (limit, code, summary) in [
+            ("0", 1, "1 records read, 1 scanned, 0 skipped"),
+            ("8", 2, "1 records read, 0 scanned, 1 skipped (too_large=1)"),
+        ] {
+            let mut args = vec![
+                "scan",
+                s(&p),
+                "--format",
+                "jsonl",
+                "--max-record-bytes",
+                limit,
+            ];
+            args.extend_from_slice(fields);
+            let o = art9(&args, None);
+            assert_eq!(o.code, code, "{name} {limit}: {}", o.stderr);
+            assert!(o.stderr.contains(summary), "{name} {limit}: {}", o.stderr);
+        }
+    }
+}
