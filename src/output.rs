@@ -184,6 +184,27 @@ impl<W: Write> Printer<W> {
         }
     }
 
+    /// Write findings already formatted by [`Printer::format_finding`], in input order.
+    ///
+    /// # Errors
+    /// On write errors.
+    pub fn prepared(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)
+    }
+
+    /// Whether findings in this format can be formatted apart, each by itself
+    /// ([`Printer::format_finding`]) and written later with [`Printer::prepared`]: all but
+    /// `json`, whose separators depend on what came before.
+    pub fn formats_apart(&self) -> bool {
+        self.format != Format::Json
+    }
+
+    /// Append one finding in `format` to `buf`, as [`Printer::finding`] would write it
+    /// (formats where [`Printer::formats_apart`] holds).
+    pub fn format_finding(format: Format, buf: &mut Vec<u8>, r: &FindingRow<'_>) -> io::Result<()> {
+        Printer::new(buf, format).finding(r)
+    }
+
     /// Write what comes after the last finding (the summary, for `json`).
     ///
     /// # Errors

@@ -147,6 +147,26 @@ impl Summary {
         }
     }
 
+    /// Add the counts of `other` (a later part of the same run) to these.
+    pub fn add(&mut self, other: &Summary) {
+        self.records_read += other.records_read;
+        self.records_scanned += other.records_scanned;
+        self.records_skipped += other.records_skipped;
+        self.records_filtered += other.records_filtered;
+        self.fields_scanned += other.fields_scanned;
+        self.bytes_scanned += other.bytes_scanned;
+        self.records_with_findings += other.records_with_findings;
+        for (map, from) in [
+            (&mut self.skipped, &other.skipped),
+            (&mut self.findings, &other.findings),
+            (&mut self.outcomes, &other.outcomes),
+        ] {
+            for (k, n) in from {
+                add_to(map, k, *n);
+            }
+        }
+    }
+
     /// Total findings.
     pub fn total_findings(&self) -> u64 {
         self.findings.values().sum()
@@ -157,7 +177,7 @@ impl Summary {
         match item {
             Item::Skipped(s) => {
                 self.records_skipped += 1;
-                *self.skipped.entry(s.kind.as_str().to_string()).or_default() += 1;
+                bump(&mut self.skipped, s.kind.as_str());
             }
             Item::Filtered(_) => self.records_filtered += 1,
             Item::Scanned { record, fields } => {
@@ -192,10 +212,15 @@ impl Summary {
 
 /// `map[key] += 1`, allocating the key only the first time (this runs per finding).
 fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    add_to(map, key, 1);
+}
+
+/// `map[key] += n`, allocating the key only the first time.
+fn add_to(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
     match map.get_mut(key) {
-        Some(n) => *n += 1,
+        Some(m) => *m += n,
         None => {
-            map.insert(key.to_string(), 1);
+            map.insert(key.to_string(), n);
         }
     }
 }
@@ -281,7 +306,7 @@ pub fn process(scanner: &Scanner, options: &Options, record: &Record) -> Vec<Fie
 /// # Errors
 /// A fatal read error, a write error from `sink`, or no worker threads.
 pub fn run<S, F>(
-    mut source: S,
+    source: S,
     scanner: &Scanner,
     options: &Options,
     mut sink: F,
@@ -289,6 +314,59 @@ pub fn run<S, F>(
 where
     S: RecordSource,
     F: FnMut(&Item) -> io::Result<()>,
+{
+    // Freeing a batch is a fifth of the writer's work when the writer only prints findings,
+    // and the writer is the one serial stage: with several workers, a worker frees it (most
+    // of it was allocated there, so the frees are thread-local). With one worker the writer
+    // has a core to itself and keeps the job.
+    let free_on_workers = options.threads > 1;
+    run_prepared(
+        source,
+        scanner,
+        options,
+        |items: Vec<Item>| items,
+        |items, written| {
+            let result = items.iter().try_for_each(&mut sink);
+            if free_on_workers {
+                written.free(items);
+            }
+            result
+        },
+    )
+}
+
+/// A handle the writer uses to give a written batch back to the workers to free.
+pub struct Written<'a, 'scope> {
+    scope: &'a rayon::Scope<'scope>,
+}
+
+impl<'scope> Written<'_, 'scope> {
+    /// Drop `value` on a worker thread instead of the writer's.
+    pub fn free<T: Send + 'scope>(&self, value: T) {
+        self.scope.spawn(move |_| drop(value));
+    }
+}
+
+/// Like [`run`], but each scanned batch is first turned into a `T` by `prepare` on the
+/// worker that scanned it, and `sink` gets the `T`s in input order. Counting also runs on
+/// the workers. So the writer's share of the work can be as small as copying bytes: a
+/// `prepare` that formats a batch's findings leaves the writer only `write_all`, and the
+/// records are freed where they were built.
+///
+/// # Errors
+/// A fatal read error, a write error from `sink`, or no worker threads.
+pub fn run_prepared<S, P, T, F>(
+    mut source: S,
+    scanner: &Scanner,
+    options: &Options,
+    prepare: P,
+    mut sink: F,
+) -> Result<Summary, PipelineError>
+where
+    S: RecordSource,
+    P: Fn(Vec<Item>) -> T + Sync,
+    T: Send,
+    F: FnMut(T, &Written<'_, '_>) -> io::Result<()>,
 {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
@@ -300,12 +378,12 @@ where
     // thread only finds where records end, and stops being the bottleneck. It spawns each
     // full batch into the pool at once and sends a receiver for its results, in input
     // order, to this thread, which writes them. So the workers go from batch to batch
-    // without waiting for the writer, and the writer's share of the work (counting,
-    // printing, freeing the records) runs beside them. At most `QUEUED_BATCHES` + 1 batches
-    // are being scanned or waiting to be written.
-    type Results = Receiver<Vec<Item>>;
-    let (tx, rx) = sync_channel::<io::Result<Results>>(QUEUED_BATCHES);
+    // without waiting for the writer, and the writer's share of the work runs beside them.
+    // At most `QUEUED_BATCHES` + 1 batches are being scanned or waiting to be written.
+    type Results<T> = Receiver<(Summary, T)>;
+    let (tx, rx) = sync_channel::<io::Result<Results<T>>>(QUEUED_BATCHES);
     let stop = options.stop.clone();
+    let prepare = &prepare;
     let stopped = pool.in_place_scope(|pool_scope| {
         std::thread::scope(|scope| {
             let reader = scope.spawn(move || {
@@ -316,8 +394,13 @@ where
                         return false;
                     }
                     pool_scope.spawn(move |_| {
+                        let items = scan_batch(batch, scanner, options);
+                        let mut counts = Summary::default();
+                        for item in &items {
+                            counts.count(item);
+                        }
                         // The writer may have stopped: then nobody wants the results.
-                        let _ = done_tx.send(scan_batch(batch, scanner, options));
+                        let _ = done_tx.send((counts, prepare(items)));
                     });
                     true
                 };
@@ -367,6 +450,7 @@ where
             });
             // Owned here so that an early return drops it and unblocks the reader.
             let rx = rx;
+            let written = Written { scope: pool_scope };
             for results in rx.iter() {
                 let results = match results {
                     Ok(r) => r,
@@ -379,16 +463,14 @@ where
                 };
                 // A scan job that panicked dropped its sender; the panic resurfaces when
                 // the pool scope ends.
-                let Ok(items) = results.recv() else {
+                let Ok((counts, out)) = results.recv() else {
                     break;
                 };
-                write_items(&items, &mut summary, &mut sink)?;
-                if options.threads > 1 {
-                    // Freeing a batch is a fifth of the writer's work, and the writer is
-                    // the one serial stage: with several workers, a worker frees it (most
-                    // of it was allocated there, so the frees are thread-local). With one
-                    // worker the writer has a core to itself and keeps the job.
-                    pool_scope.spawn(move |_| drop(items));
+                summary.add(&counts);
+                if let Err(e) = sink(out, &written) {
+                    summary.stopped_early = true;
+                    // Returning drops the receiver, which stops the reader.
+                    return Err(PipelineError::Write(e));
                 }
             }
             drop(rx);
@@ -419,22 +501,6 @@ fn scan_batch(batch: Vec<Pending>, scanner: &Scanner, options: &Options) -> Vec<
             Err(s) => Item::Skipped(s),
         })
         .collect()
-}
-
-/// Count and write scanned items in order; a write error stops the run.
-fn write_items<F>(items: &[Item], summary: &mut Summary, sink: &mut F) -> Result<(), PipelineError>
-where
-    F: FnMut(&Item) -> io::Result<()>,
-{
-    for item in items {
-        summary.count(item);
-        if let Err(e) = sink(item) {
-            summary.stopped_early = true;
-            // Returning drops the receiver, which stops the reader.
-            return Err(PipelineError::Write(e));
-        }
-    }
-    Ok(())
 }
 
 /// Whether `--subject-id` lets this record through.

@@ -1004,3 +1004,93 @@ fn max_record_bytes_zero_is_no_limit() {
         }
     }
 }
+
+/// `scan` formats findings on the workers for jsonl, csv and table, and on the writer for
+/// json and with `--subject`: both ways must give the same findings, in the same order, and
+/// the same summary, whatever the threads and batch sizes, with skipped records among them.
+#[test]
+fn findings_formatted_on_workers_match_the_writer_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("notes.jsonl");
+    let mut input = String::new();
+    for i in 0..600 {
+        match i % 7 {
+            0 => input.push_str("{\"id\":\"x\",\"note\":\n"), // invalid JSON: skipped
+            1 => input.push_str(&format!("{{\"id\":\"{i}\",\"note\":5}}\n")), // not text
+            2 => input.push_str(&format!(
+                "{{\"id\":\"{i}\",\"c\":\"C{}\",\"note\":\"Klant heeft diabetes en is lid van de vakbond.\"}}\n",
+                i % 5
+            )),
+            3 => input.push_str(&format!(
+                "{{\"id\":\"{i}\",\"c\":\"C{}\",\"note\":\"She is a devout Muslim; kræftramt sidste år.\"}}\n",
+                i % 5
+            )),
+            _ => input.push_str(&format!(
+                "{{\"id\":\"{i}\",\"c\":\"C{}\",\"note\":\"Called about the invoice.\"}}\n",
+                i % 5
+            )),
+        }
+    }
+    std::fs::write(&path, &input).expect("write");
+    let file = s(&path);
+    let run = |format: &str, threads: &str, batch: &str, extra: &[&str]| {
+        let mut args = vec![
+            "scan",
+            file,
+            "--field",
+            "note",
+            "--key",
+            "id",
+            "--format",
+            format,
+            "--threads",
+            threads,
+            "--batch-records",
+            batch,
+        ];
+        args.extend_from_slice(extra);
+        let out = art9(&args, None);
+        assert_eq!(
+            out.code, 2,
+            "skips: exit 2; {format} {threads} {batch}: {}",
+            out.stderr
+        );
+        out
+    };
+    let reference = run("json", "1", "1000", &[]);
+    let doc: serde_json::Value = serde_json::from_str(&reference.stdout).expect("json");
+    let expected = doc["findings"].as_array().expect("findings").clone();
+    assert_eq!(doc["summary"]["records_read"], 600);
+    assert_eq!(doc["summary"]["records_skipped"], 172);
+    assert!(expected.len() > 300, "{}", expected.len());
+    for (threads, batch) in [("1", "1000"), ("2", "1"), ("2", "7"), ("3", "64")] {
+        let out = run("jsonl", threads, batch, &[]);
+        assert_eq!(jsonl(&out.stdout), expected, "jsonl {threads} {batch}");
+        assert_eq!(
+            out.stderr.lines().last(),
+            reference.stderr.lines().last(),
+            "summary line, jsonl {threads} {batch}"
+        );
+        let skips = |e: &str| e.lines().filter(|l| l.contains(": skipped")).count();
+        assert_eq!(skips(&out.stderr), skips(&reference.stderr));
+        let csv = run("csv", threads, batch, &[]);
+        assert_eq!(
+            csv.stdout.lines().count(),
+            expected.len() + 1,
+            "csv header + rows"
+        );
+        let table = run("table", threads, batch, &[]);
+        assert_eq!(
+            table.stdout.lines().count(),
+            expected.len() + 1,
+            "table header + rows"
+        );
+        // --subject keeps the writer path: same findings.
+        let with_subject = run("jsonl", threads, batch, &["--subject", "c"]);
+        assert_eq!(
+            jsonl(&with_subject.stdout),
+            expected,
+            "--subject {threads} {batch}"
+        );
+    }
+}

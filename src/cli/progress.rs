@@ -87,8 +87,14 @@ impl Progress {
 
     /// One more record written.
     pub fn record(&mut self) {
-        self.records += 1;
-        if self.records % 512 != 0 {
+        self.records(1);
+    }
+
+    /// `n` more records written.
+    pub fn records(&mut self, n: u64) {
+        let before = self.records;
+        self.records += n;
+        if self.records / 512 == before / 512 {
             return;
         }
         if let Some(bar) = &self.bar {

@@ -287,31 +287,64 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
     let mut skips = 0;
     let input_name = super::db::display_name(&a.input);
     let include_text = a.include_text;
-    let result = pipeline::run(src, &scanner, &options, |item| {
-        progress.record();
-        match item {
-            Item::Skipped(s) => report_skip(&input_name, s, &mut skips),
-            Item::Filtered(_) => {}
-            Item::Scanned { record, fields } => {
-                if let Some(r) = rollup.as_mut() {
-                    r.add(record, fields);
-                }
-                for (fr, field) in fields.iter().zip(&record.fields) {
-                    for i in 0..fr.findings.len() {
-                        printer.finding(&row(
-                            &scanner,
-                            record,
-                            &field.text,
-                            fr,
-                            i,
-                            include_text,
-                        ))?;
+    let result = if rollup.is_none() && printer.formats_apart() {
+        // The workers format each batch's findings and keep its skips; this thread only
+        // copies bytes to stdout, so it never waits on the records.
+        let prepare = |items: Vec<Item>| -> (Vec<u8>, Vec<Skipped>, u64) {
+            let mut out = Vec::new();
+            let mut skipped = Vec::new();
+            let n = items.len() as u64;
+            for item in items {
+                match item {
+                    Item::Skipped(s) => skipped.push(s),
+                    Item::Filtered(_) => {}
+                    Item::Scanned { record, fields } => {
+                        for (fr, field) in fields.iter().zip(&record.fields) {
+                            for i in 0..fr.findings.len() {
+                                let r = row(&scanner, &record, &field.text, fr, i, include_text);
+                                // Writing to a Vec cannot fail.
+                                let _ = Printer::<Vec<u8>>::format_finding(format, &mut out, &r);
+                            }
+                        }
                     }
                 }
             }
-        }
-        Ok(())
-    });
+            (out, skipped, n)
+        };
+        pipeline::run_prepared(src, &scanner, &options, prepare, |(out, skipped, n), _| {
+            progress.records(n);
+            for s in &skipped {
+                report_skip(&input_name, s, &mut skips);
+            }
+            printer.prepared(&out)
+        })
+    } else {
+        pipeline::run(src, &scanner, &options, |item| {
+            progress.record();
+            match item {
+                Item::Skipped(s) => report_skip(&input_name, s, &mut skips),
+                Item::Filtered(_) => {}
+                Item::Scanned { record, fields } => {
+                    if let Some(r) = rollup.as_mut() {
+                        r.add(record, fields);
+                    }
+                    for (fr, field) in fields.iter().zip(&record.fields) {
+                        for i in 0..fr.findings.len() {
+                            printer.finding(&row(
+                                &scanner,
+                                record,
+                                &field.text,
+                                fr,
+                                i,
+                                include_text,
+                            ))?;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+    };
     progress.finish();
     let summary = result?;
     finish_skips(skips);
