@@ -1,9 +1,10 @@
 //! The batch engine: read records in batches on one thread, scan each batch in parallel
 //! (rayon), hand results to one writer in input order.
 //!
-//! Memory is bounded whatever the input size: at most [`QUEUED_BATCHES`] + 1 batches are
-//! being scanned or wait to be written, and each batch holds at most `batch_records` records
-//! or about [`BATCH_BYTES`] bytes. The reader hands each full batch to the workers at once;
+//! Memory is bounded whatever the input size: at most [`QUEUED_BATCHES`] (or twice the
+//! worker threads, if more) + 1 batches are being scanned or wait to be written, and each
+//! batch holds at most `batch_records` records or about [`BATCH_BYTES`] bytes. A batch is
+//! scanned by one worker from start to end; the workers share the batches. The reader hands each full batch to the workers at once;
 //! the writer (the caller's thread) takes the results in input order and writes them while
 //! the workers go on with the next batches.
 //!
@@ -19,7 +20,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::category::Category;
@@ -29,7 +29,8 @@ use crate::mask::mask;
 use crate::matcher::{Finding, Scanner};
 use crate::policy::{CompiledPolicy, Decision, Outcome};
 
-/// Batches being scanned or waiting to be written, besides the one being written.
+/// Batches being scanned or waiting to be written, besides the one being written (at least;
+/// twice the worker threads when there are more than two).
 pub const QUEUED_BATCHES: usize = 4;
 /// Soft byte limit of one batch.
 pub const BATCH_BYTES: usize = 4 * 1024 * 1024;
@@ -381,7 +382,9 @@ where
     // without waiting for the writer, and the writer's share of the work runs beside them.
     // At most `QUEUED_BATCHES` + 1 batches are being scanned or waiting to be written.
     type Results<T> = Receiver<(Summary, T)>;
-    let (tx, rx) = sync_channel::<io::Result<Results<T>>>(QUEUED_BATCHES);
+    // Each batch runs on one worker, so there must be batches enough for every worker.
+    let queued = QUEUED_BATCHES.max(2 * pool.current_num_threads());
+    let (tx, rx) = sync_channel::<io::Result<Results<T>>>(queued);
     let stop = options.stop.clone();
     let prepare = &prepare;
     let stopped = pool.in_place_scope(|pool_scope| {
@@ -485,10 +488,12 @@ where
     Ok(summary)
 }
 
-/// Resolve and scan one batch on the pool's threads, in input order.
+/// Resolve and scan one batch, in input order, on the one worker thread that runs it: the
+/// workers share the load batch by batch (several are in flight), so a record is built,
+/// scanned, prepared and freed on one thread, and no allocation crosses to another.
 fn scan_batch(batch: Vec<Pending>, scanner: &Scanner, options: &Options) -> Vec<Item> {
     batch
-        .into_par_iter()
+        .into_iter()
         .map(|r| match r.resolve() {
             Ok(record) if !is_wanted(options, &record) => Item::Filtered(record),
             Ok(record) => match oversized_field(&record, options.max_field_bytes) {

@@ -237,3 +237,118 @@ fn regression_context_shift_after_masking() {
     let r = check_mask(engine_scanner(), &p, "MS kanker[HEALTH]heeft");
     assert!(r.is_ok(), "{r:?}");
 }
+
+/// One line of a JSON Lines input for [`json_lines_read_in_blocks_equal_line_by_line`].
+fn jsonl_line() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        4 => ("[a-z ]{0,12}", "[a-zæøé ]{0,80}").prop_map(|(id, note)| {
+            format!("{{\"id\":\"{id}\",\"note\":\"{note}\"}}").into_bytes()
+        }),
+        1 => Just(Vec::new()),
+        1 => Just(b"  \t ".to_vec()),
+        1 => Just(b"{\"id\":\"x\",\"note\":".to_vec()),
+        1 => Just(b"{\"id\":\"n\",\"note\":\"a\0b\"}".to_vec()),
+        1 => Just(b"{\"id\":\"u\",\"note\":\"\xff\xfe\"}".to_vec()),
+        1 => Just(b"{\"id\":\"r\",\"note\":\"crlf\"}\r".to_vec()),
+    ]
+}
+
+/// The reference: split the input at `\n` and check each line by itself.
+fn reference_records(
+    input: &[u8],
+    max: usize,
+    options: &art9::input::JsonOptions,
+) -> Vec<Result<art9::input::Record, art9::input::Skipped>> {
+    use art9::input::{parse_json_record, SkipKind, Skipped};
+    let mut out = Vec::new();
+    let mut rest = input;
+    let mut line = 0;
+    while !rest.is_empty() {
+        let (with_term, next) = match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => rest.split_at(i + 1),
+            None => (rest, &rest[rest.len()..]),
+        };
+        rest = next;
+        line += 1;
+        let skip = |kind, reason: String| Skipped {
+            line,
+            key: None,
+            field: None,
+            kind,
+            reason,
+        };
+        if with_term.len() > max + 2 {
+            out.push(Err(skip(
+                SkipKind::TooLarge,
+                format!("record is over the {max} byte limit (--max-record-bytes)"),
+            )));
+            continue;
+        }
+        if with_term.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let (body, term) = if let Some(b) = with_term.strip_suffix(b"\r\n") {
+            (b, "\r\n")
+        } else if let Some(b) = with_term.strip_suffix(b"\n") {
+            (b, "\n")
+        } else {
+            (with_term, "")
+        };
+        if let Some(i) = body.iter().position(|&b| b == 0) {
+            out.push(Err(skip(
+                SkipKind::NulByte,
+                format!("NUL byte at column {}", i + 1),
+            )));
+            continue;
+        }
+        match std::str::from_utf8(body) {
+            Err(e) => out.push(Err(skip(
+                SkipKind::InvalidUtf8,
+                format!("invalid UTF-8 at column {}", e.valid_up_to() + 1),
+            ))),
+            Ok(text) => out.push(parse_json_record(text.to_string(), term, line, options)),
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Reading JSON Lines in blocks (lines crossing blocks, lines longer than a block, lines
+    /// over the limit dropped while read) gives what reading line by line gives: the same
+    /// records, skips and line numbers.
+    #[test]
+    fn json_lines_read_in_blocks_equal_line_by_line(
+        lines in proptest::collection::vec(jsonl_line(), 0..40),
+        last_newline in any::<bool>(),
+        block in 1usize..64,
+        max in 8usize..160,
+        keep_raw in any::<bool>(),
+    ) {
+        use art9::input::{JsonLines, JsonOptions, RecordSource};
+        let mut input = lines.join(&b'\n');
+        if last_newline && !lines.is_empty() {
+            input.push(b'\n');
+        }
+        let options = || JsonOptions {
+            fields: vec!["note".into()],
+            key: vec!["id".into()],
+            subject: None,
+        };
+        let mut expected = reference_records(&input, max, &options());
+        if !keep_raw {
+            for r in expected.iter_mut().flatten() {
+                r.raw.clear();
+            }
+        }
+        let src = JsonLines::new(std::io::BufReader::with_capacity(7, &input[..]), max, options())
+            .block_bytes(block);
+        let mut src = if keep_raw { src } else { src.without_raw() };
+        let mut got = Vec::new();
+        while let Some(r) = src.next_record() {
+            got.push(r.expect("no read error"));
+        }
+        prop_assert_eq!(got, expected);
+    }
+}

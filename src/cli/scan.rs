@@ -150,11 +150,10 @@ fn open(input: &InputArgs, spans: bool, progress: bool) -> Result<Opened> {
                 let src = JsonArray::new(reader, max, options);
                 (Box::new(src), Kind::JsonArray, Vec::new())
             } else {
-                (
-                    Box::new(JsonLines::new(reader, max, options)),
-                    Kind::Jsonl,
-                    Vec::new(),
-                )
+                let src = JsonLines::new(reader, max, options);
+                // Only a masked copy rewrites the lines; a scan needs the fields alone.
+                let src = if spans { src } else { src.without_raw() };
+                (Box::new(src), Kind::Jsonl, Vec::new())
             }
         }
         InFormatArg::Csv | InFormatArg::Tsv => {

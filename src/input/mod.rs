@@ -15,6 +15,7 @@ pub use self::json_array::JsonArray;
 
 use std::borrow::Cow;
 use std::io::{self, BufRead};
+use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
@@ -133,17 +134,8 @@ pub trait RecordSource: Send {
 pub enum Pending {
     /// Already a record (or skipped).
     Ready(Result<Record, Skipped>),
-    /// A JSON line (size, NUL and UTF-8 checked) still to be parsed.
-    Json {
-        /// The line without its terminator.
-        raw: String,
-        /// Its terminator.
-        terminator: &'static str,
-        /// 1-based line number.
-        line: u64,
-        /// How to parse it.
-        options: std::sync::Arc<JsonOptions>,
-    },
+    /// A JSON line (its size checked) still to be checked for NUL and UTF-8 and parsed.
+    Json(JsonLine),
     /// A CSV record's bytes (its end found, its fields not split yet).
     Csv(CsvRow),
 }
@@ -154,7 +146,7 @@ impl Pending {
         match self {
             Pending::Ready(Ok(r)) => r.raw.len(),
             Pending::Ready(Err(_)) => 0,
-            Pending::Json { raw, .. } => raw.len(),
+            Pending::Json(j) => j.end - j.start,
             Pending::Csv(row) => row.raw_len(),
         }
     }
@@ -163,15 +155,59 @@ impl Pending {
     pub fn resolve(self) -> Result<Record, Skipped> {
         match self {
             Pending::Ready(r) => r,
-            Pending::Json {
-                raw,
-                terminator,
-                line,
-                options,
-            } => parse_json_record(raw, terminator, line, &options),
+            Pending::Json(j) => j.resolve(),
             Pending::Csv(row) => row.resolve(),
         }
     }
+}
+
+/// One line of a [`JsonLines`] input, not parsed yet. Its bytes stay in the block they were
+/// read in, shared with the other lines of that block: the reader thread neither copies nor
+/// allocates per line, and the worker that parses the line reads it where it is.
+#[derive(Debug)]
+pub struct JsonLine {
+    block: Arc<Vec<u8>>,
+    /// The line's bytes in `block`, terminator included.
+    start: usize,
+    end: usize,
+    line: u64,
+    options: Arc<JsonOptions>,
+    keep_raw: bool,
+}
+
+impl JsonLine {
+    fn resolve(self) -> Result<Record, Skipped> {
+        let (body, terminator) = split_terminator(&self.block[self.start..self.end]);
+        let text = check_line(body, self.line)?;
+        let mut record = parse_json_fields(text, terminator, self.line, &self.options)?;
+        if self.keep_raw {
+            record.raw = text.to_string();
+        }
+        Ok(record)
+    }
+}
+
+/// NUL and UTF-8 checks of a line without its terminator.
+fn check_line(body: &[u8], line: u64) -> Result<&str, Skipped> {
+    let skip = |kind, reason: String| Skipped {
+        line,
+        key: None,
+        field: None,
+        kind,
+        reason,
+    };
+    if let Some(i) = memchr::memchr(0, body) {
+        return Err(skip(
+            SkipKind::NulByte,
+            format!("NUL byte at column {}", i + 1),
+        ));
+    }
+    std::str::from_utf8(body).map_err(|e| {
+        skip(
+            SkipKind::InvalidUtf8,
+            format!("invalid UTF-8 at column {}", e.valid_up_to() + 1),
+        )
+    })
 }
 
 /// How JSON records are turned into fields.
@@ -366,13 +402,34 @@ impl<R: BufRead + Send> RecordSource for TextLines<R> {
     }
 }
 
+/// Bytes read from the input in one go; the lines in a block share it ([`JsonLine`]).
+const BLOCK_BYTES: usize = 256 * 1024;
+/// Blocks kept for reuse once the workers are done with them (so that reading does not keep
+/// asking the allocator, and the kernel, for fresh memory).
+const SPARE_BLOCKS: usize = 32;
+
 /// JSON Lines: one JSON object a line. Blank lines are ignored (not records).
+///
+/// The input is read in blocks of [`BLOCK_BYTES`] (more for a longer line); each line is
+/// handed on as a range of its block ([`JsonLine`]), so the reader thread only looks for
+/// line ends. A line over the record limit is skipped while it is read, without being kept.
 pub struct JsonLines<R> {
     reader: R,
     line: u64,
-    buf: Vec<u8>,
     max: usize,
-    options: std::sync::Arc<JsonOptions>,
+    options: Arc<JsonOptions>,
+    keep_raw: bool,
+    /// The current block; its bytes `..filled` are input, `pos..filled` not handed on yet.
+    block: Arc<Vec<u8>>,
+    pos: usize,
+    filled: usize,
+    eof: bool,
+    /// Inside a line over the limit (already reported): drop bytes up to its end.
+    discarding: bool,
+    /// Bytes to read at a time ([`BLOCK_BYTES`]; tests use small blocks).
+    block_bytes: usize,
+    /// Earlier blocks, oldest first, to reuse when no line refers to them any more.
+    spare: std::collections::VecDeque<Arc<Vec<u8>>>,
 }
 
 impl<R: BufRead + Send> JsonLines<R> {
@@ -381,10 +438,105 @@ impl<R: BufRead + Send> JsonLines<R> {
         JsonLines {
             reader,
             line: 0,
-            buf: Vec::new(),
             max,
-            options: std::sync::Arc::new(options),
+            options: Arc::new(options),
+            keep_raw: true,
+            block: Arc::new(Vec::new()),
+            pos: 0,
+            filled: 0,
+            eof: false,
+            discarding: false,
+            block_bytes: BLOCK_BYTES,
+            spare: std::collections::VecDeque::new(),
         }
+    }
+
+    /// Records keep no copy of their line ([`Record::raw`] is empty): for scans that only
+    /// need the fields (not for masked copies, which rewrite the line).
+    pub fn without_raw(mut self) -> JsonLines<R> {
+        self.keep_raw = false;
+        self
+    }
+
+    /// Read `bytes` at a time instead of [`BLOCK_BYTES`] (for tests of lines that cross
+    /// blocks).
+    #[doc(hidden)]
+    pub fn block_bytes(mut self, bytes: usize) -> JsonLines<R> {
+        self.block_bytes = bytes.max(1);
+        self
+    }
+
+    /// A block of at least `len` initialised bytes: a spare one no line refers to any
+    /// more, else a new one.
+    fn take_block(&mut self, len: usize) -> Vec<u8> {
+        if let Some(old) = self.spare.pop_front() {
+            match Arc::try_unwrap(old) {
+                Ok(mut b) => {
+                    if b.len() < len {
+                        b.resize(len, 0);
+                    }
+                    return b;
+                }
+                Err(old) => self.spare.push_front(old),
+            }
+        }
+        vec![0; len.max(self.block_bytes)]
+    }
+
+    /// Move the unread rest of the block to the start of a new block and read more input
+    /// after it, until the new bytes hold a line end, the input ends, or the line is over
+    /// the limit. Returns `false` at the end of the input with nothing left to hand on.
+    fn refill(&mut self) -> io::Result<bool> {
+        let rest = self.filled - self.pos;
+        if self.eof {
+            return Ok(rest > 0);
+        }
+        let mut next = self.take_block(rest.saturating_mul(2).max(self.block_bytes));
+        next[..rest].copy_from_slice(&self.block[self.pos..self.filled]);
+        let mut filled = rest;
+        loop {
+            if filled == next.len() {
+                let grown = next.len().saturating_mul(2);
+                next.resize(grown, 0);
+            }
+            let n = match self.reader.read(&mut next[filled..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                self.eof = true;
+                break;
+            }
+            let new = filled..filled + n;
+            filled += n;
+            if memchr::memchr(b'\n', &next[new]).is_some() || filled > self.max.saturating_add(2) {
+                break;
+            }
+        }
+        let old = std::mem::replace(&mut self.block, Arc::new(next));
+        if !old.is_empty() {
+            if self.spare.len() == SPARE_BLOCKS {
+                self.spare.pop_front();
+            }
+            self.spare.push_back(old);
+        }
+        self.pos = 0;
+        self.filled = filled;
+        Ok(filled > 0)
+    }
+
+    fn too_large(&self, line: u64) -> Pending {
+        Pending::Ready(Err(Skipped {
+            line,
+            key: None,
+            field: None,
+            kind: SkipKind::TooLarge,
+            reason: format!(
+                "record is over the {} byte limit (--max-record-bytes)",
+                self.max
+            ),
+        }))
     }
 }
 
@@ -393,32 +545,61 @@ impl<R: BufRead + Send> RecordSource for JsonLines<R> {
         self.next_pending().map(|p| p.map(Pending::resolve))
     }
 
-    /// Reads and checks the line; JSON parsing is left to [`Pending::resolve`].
+    /// Finds the next line; checking and parsing it is left to [`Pending::resolve`].
     fn next_pending(&mut self) -> Option<io::Result<Pending>> {
+        // A line is at most the limit plus a CRLF terminator.
+        let limit = self.max.saturating_add(2);
         loop {
-            let (n, too_long) = match read_line_limited(&mut self.reader, &mut self.buf, self.max) {
-                Ok(x) => x,
-                Err(e) => return Some(Err(e)),
+            let unread = &self.block[self.pos..self.filled];
+            let end = match memchr::memchr(b'\n', unread) {
+                Some(i) => self.pos + i + 1,
+                None if self.eof => self.filled,
+                None if self.discarding => {
+                    // Still inside the long line: drop what was read of it.
+                    self.pos = self.filled;
+                    match self.refill() {
+                        Ok(true) => continue,
+                        Ok(false) => return None,
+                        Err(e) => return Some(Err(e)),
+                    }
+                }
+                None if unread.len() > limit => {
+                    // A line over the limit: report it now, drop it while reading on.
+                    self.line += 1;
+                    self.discarding = true;
+                    self.pos = self.filled;
+                    return Some(Ok(self.too_large(self.line)));
+                }
+                None => match self.refill() {
+                    Ok(true) => continue,
+                    Ok(false) => return None,
+                    Err(e) => return Some(Err(e)),
+                },
             };
-            if n == 0 {
-                return None;
+            if end == self.pos {
+                return None; // the end of the input
             }
-            self.line += 1;
-            if !too_long && self.buf.iter().all(|b| b.is_ascii_whitespace()) {
+            let start = std::mem::replace(&mut self.pos, end);
+            if self.discarding {
+                self.discarding = false;
                 continue;
             }
-            let line = self.line;
-            return Some(Ok(
-                match decode_line(&mut self.buf, too_long, self.max, line) {
-                    Ok((raw, terminator)) => Pending::Json {
-                        raw,
-                        terminator,
-                        line,
-                        options: self.options.clone(),
-                    },
-                    Err(skipped) => Pending::Ready(Err(skipped)),
-                },
-            ));
+            self.line += 1;
+            let bytes = &self.block[start..end];
+            if bytes.len() > limit {
+                return Some(Ok(self.too_large(self.line)));
+            }
+            if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            return Some(Ok(Pending::Json(JsonLine {
+                block: Arc::clone(&self.block),
+                start,
+                end,
+                line: self.line,
+                options: Arc::clone(&self.options),
+                keep_raw: self.keep_raw,
+            })));
         }
     }
 }
@@ -568,6 +749,18 @@ pub fn parse_json_record(
     line: u64,
     options: &JsonOptions,
 ) -> Result<Record, Skipped> {
+    let mut record = parse_json_fields(&raw, terminator, line, options)?;
+    record.raw = raw;
+    Ok(record)
+}
+
+/// [`parse_json_record`] without the copy of the line: [`Record::raw`] is left empty.
+fn parse_json_fields(
+    raw: &str,
+    terminator: &'static str,
+    line: u64,
+    options: &JsonOptions,
+) -> Result<Record, Skipped> {
     let skip = |kind, key: Option<String>, field: Option<&str>, reason: String| Skipped {
         line,
         key,
@@ -577,7 +770,7 @@ pub fn parse_json_record(
     };
     let base = raw.as_ptr() as usize;
     let offset_of = |r: &RawValue| r.get().as_ptr() as usize - base;
-    let top: RawMap<'_> = serde_json::from_str(&raw)
+    let top: RawMap<'_> = serde_json::from_str(raw)
         .map_err(|e| skip(SkipKind::InvalidJson, None, None, json_error_reason(&e)))?;
 
     // The key first, so that later skips can name it.
@@ -707,7 +900,7 @@ pub fn parse_json_record(
         line,
         key,
         fields,
-        raw,
+        raw: String::new(),
         terminator,
         subject,
     })
