@@ -166,20 +166,27 @@ impl Pending {
 /// allocates per line, and the worker that parses the line reads it where it is.
 #[derive(Debug)]
 pub struct JsonLine {
-    block: Arc<Vec<u8>>,
+    block: Arc<Block>,
     /// The line's bytes in `block`, terminator included.
     start: usize,
     end: usize,
     line: u64,
-    options: Arc<JsonOptions>,
     keep_raw: bool,
+}
+
+/// Input bytes read in one go, with what the lines in them need for parsing (one shared
+/// counter a line, not two).
+#[derive(Debug, Default)]
+struct Block {
+    bytes: Vec<u8>,
+    options: Arc<JsonOptions>,
 }
 
 impl JsonLine {
     fn resolve(self) -> Result<Record, Skipped> {
-        let (body, terminator) = split_terminator(&self.block[self.start..self.end]);
+        let (body, terminator) = split_terminator(&self.block.bytes[self.start..self.end]);
         let text = check_line(body, self.line)?;
-        let mut record = parse_json_fields(text, terminator, self.line, &self.options)?;
+        let mut record = parse_json_fields(text, terminator, self.line, &self.block.options)?;
         if self.keep_raw {
             record.raw = text.to_string();
         }
@@ -420,7 +427,7 @@ pub struct JsonLines<R> {
     options: Arc<JsonOptions>,
     keep_raw: bool,
     /// The current block; its bytes `..filled` are input, `pos..filled` not handed on yet.
-    block: Arc<Vec<u8>>,
+    block: Arc<Block>,
     pos: usize,
     filled: usize,
     eof: bool,
@@ -429,7 +436,7 @@ pub struct JsonLines<R> {
     /// Bytes to read at a time ([`BLOCK_BYTES`]; tests use small blocks).
     block_bytes: usize,
     /// Earlier blocks, oldest first, to reuse when no line refers to them any more.
-    spare: std::collections::VecDeque<Arc<Vec<u8>>>,
+    spare: std::collections::VecDeque<Arc<Block>>,
 }
 
 impl<R: BufRead + Send> JsonLines<R> {
@@ -441,7 +448,7 @@ impl<R: BufRead + Send> JsonLines<R> {
             max,
             options: Arc::new(options),
             keep_raw: true,
-            block: Arc::new(Vec::new()),
+            block: Arc::new(Block::default()),
             pos: 0,
             filled: 0,
             eof: false,
@@ -471,7 +478,7 @@ impl<R: BufRead + Send> JsonLines<R> {
     fn take_block(&mut self, len: usize) -> Vec<u8> {
         if let Some(old) = self.spare.pop_front() {
             match Arc::try_unwrap(old) {
-                Ok(mut b) => {
+                Ok(Block { bytes: mut b, .. }) => {
                     if b.len() < len {
                         b.resize(len, 0);
                     }
@@ -492,7 +499,7 @@ impl<R: BufRead + Send> JsonLines<R> {
             return Ok(rest > 0);
         }
         let mut next = self.take_block(rest.saturating_mul(2).max(self.block_bytes));
-        next[..rest].copy_from_slice(&self.block[self.pos..self.filled]);
+        next[..rest].copy_from_slice(&self.block.bytes[self.pos..self.filled]);
         let mut filled = rest;
         loop {
             if filled == next.len() {
@@ -514,8 +521,12 @@ impl<R: BufRead + Send> JsonLines<R> {
                 break;
             }
         }
-        let old = std::mem::replace(&mut self.block, Arc::new(next));
-        if !old.is_empty() {
+        let block = Block {
+            bytes: next,
+            options: Arc::clone(&self.options),
+        };
+        let old = std::mem::replace(&mut self.block, Arc::new(block));
+        if !old.bytes.is_empty() {
             if self.spare.len() == SPARE_BLOCKS {
                 self.spare.pop_front();
             }
@@ -550,7 +561,7 @@ impl<R: BufRead + Send> RecordSource for JsonLines<R> {
         // A line is at most the limit plus a CRLF terminator.
         let limit = self.max.saturating_add(2);
         loop {
-            let unread = &self.block[self.pos..self.filled];
+            let unread = &self.block.bytes[self.pos..self.filled];
             let end = match memchr::memchr(b'\n', unread) {
                 Some(i) => self.pos + i + 1,
                 None if self.eof => self.filled,
@@ -585,7 +596,7 @@ impl<R: BufRead + Send> RecordSource for JsonLines<R> {
                 continue;
             }
             self.line += 1;
-            let bytes = &self.block[start..end];
+            let bytes = &self.block.bytes[start..end];
             if bytes.len() > limit {
                 return Some(Ok(self.too_large(self.line)));
             }
@@ -597,7 +608,6 @@ impl<R: BufRead + Send> RecordSource for JsonLines<R> {
                 start,
                 end,
                 line: self.line,
-                options: Arc::clone(&self.options),
                 keep_raw: self.keep_raw,
             })));
         }
