@@ -1,12 +1,14 @@
-//! The batch engine: read records in batches on one thread, scan each batch in parallel
-//! (rayon), hand results to one writer in input order.
+//! The batch engine: read records in batches on one thread, scan each batch on one of the
+//! worker threads (rayon), hand results to one writer in input order.
 //!
 //! Memory is bounded whatever the input size: at most [`QUEUED_BATCHES`] (or twice the
 //! worker threads, if more) + 1 batches are being scanned or wait to be written, and each
-//! batch holds at most `batch_records` records or about [`BATCH_BYTES`] bytes. A batch is
-//! scanned by one worker from start to end; the workers share the batches. The reader hands each full batch to the workers at once;
-//! the writer (the caller's thread) takes the results in input order and writes them while
-//! the workers go on with the next batches.
+//! batch holds at most `batch_records` records or about [`BATCH_BYTES`] bytes. The reader
+//! hands each full batch to the workers at once; a batch is scanned by one worker from start
+//! to end (the workers share the batches), so a record is built, scanned and freed on one
+//! thread. The writer (the caller's thread) takes the results in input order and writes
+//! them while the workers go on with the next batches; with [`run_prepared`] the workers
+//! also turn each batch into what the writer needs (formatted findings, say).
 //!
 //! Every record read is accounted for: `records_read = records_scanned + records_skipped +
 //! records_filtered` (filtered = not the subject asked for with [`Options::subject_id`]).
