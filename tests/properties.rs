@@ -270,13 +270,7 @@ fn reference_records(
         };
         rest = next;
         line += 1;
-        let skip = |kind, reason: String| Skipped {
-            line,
-            key: None,
-            field: None,
-            kind,
-            reason,
-        };
+        let skip = |kind, reason: String| Skipped::at_line(line, kind, reason);
         if with_term.len() > max + 2 {
             out.push(Err(skip(
                 SkipKind::TooLarge,

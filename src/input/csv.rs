@@ -444,25 +444,13 @@ impl CsvRow {
             too_long,
             layout,
         } = self;
-        let skip = |kind, reason: String| Skipped {
-            line,
-            key: None,
-            field: None,
-            kind,
-            reason,
-        };
+        let skip = |kind, reason: String| Skipped::at_line(line, kind, reason);
         // The line of byte `at`, which lies in the record proper.
         let line_of = |bytes: &[u8], at: usize| {
             line + count_lines(bytes.get(body_start..at).unwrap_or_default())
         };
         if too_long {
-            return Err(skip(
-                SkipKind::TooLarge,
-                format!(
-                    "record is over the {} byte limit (--max-record-bytes)",
-                    layout.max_record_bytes
-                ),
-            ));
+            return Err(Skipped::too_large(line, layout.max_record_bytes));
         }
         let raw = match String::from_utf8(raw) {
             Ok(s) => s,

@@ -295,21 +295,9 @@ impl<R: BufRead + Send> JsonArray<R> {
                 ))
             }
         }
-        let skip = |kind, reason: String| Skipped {
-            line,
-            key: None,
-            field: None,
-            kind,
-            reason,
-        };
+        let skip = |kind, reason: String| Skipped::at_line(line, kind, reason);
         if !fits {
-            return Ok(Some(Err(skip(
-                SkipKind::TooLarge,
-                format!(
-                    "record is over the {} byte limit (--max-record-bytes)",
-                    self.max
-                ),
-            ))));
+            return Ok(Some(Err(Skipped::too_large(line, self.max))));
         }
         let element = match String::from_utf8(element) {
             Ok(s) => s,

@@ -115,6 +115,28 @@ pub struct Skipped {
     pub reason: String,
 }
 
+impl Skipped {
+    /// A record skipped as a whole, before its key or fields could be read.
+    pub fn at_line(line: u64, kind: SkipKind, reason: String) -> Skipped {
+        Skipped {
+            line,
+            key: None,
+            field: None,
+            kind,
+            reason,
+        }
+    }
+
+    /// A record over the `--max-record-bytes` limit of `max` bytes.
+    pub fn too_large(line: u64, max: usize) -> Skipped {
+        Skipped::at_line(
+            line,
+            SkipKind::TooLarge,
+            format!("record is over the {max} byte limit (--max-record-bytes)"),
+        )
+    }
+}
+
 /// A source of records.
 pub trait RecordSource: Send {
     /// The next record, a skipped one, or `None` at the end. An `Err` is a fatal read error
@@ -196,18 +218,9 @@ impl JsonLine {
 
 /// NUL and UTF-8 checks of a line without its terminator.
 fn check_line(body: &[u8], line: u64) -> Result<&str, Skipped> {
-    let skip = |kind, reason: String| Skipped {
-        line,
-        key: None,
-        field: None,
-        kind,
-        reason,
-    };
+    let skip = |kind, reason: String| Skipped::at_line(line, kind, reason);
     if let Some(i) = memchr::memchr(0, body) {
-        return Err(skip(
-            SkipKind::NulByte,
-            format!("NUL byte at column {}", i + 1),
-        ));
+        return Err(nul_byte(line, i));
     }
     std::str::from_utf8(body).map_err(|e| {
         skip(
@@ -215,6 +228,15 @@ fn check_line(body: &[u8], line: u64) -> Result<&str, Skipped> {
             format!("invalid UTF-8 at column {}", e.valid_up_to() + 1),
         )
     })
+}
+
+/// The skip for a NUL byte at byte `at` of a line.
+fn nul_byte(line: u64, at: usize) -> Skipped {
+    Skipped::at_line(
+        line,
+        SkipKind::NulByte,
+        format!("NUL byte at column {}", at + 1),
+    )
 }
 
 /// How JSON records are turned into fields.
@@ -347,25 +369,13 @@ fn decode_line(
     max: usize,
     line: u64,
 ) -> Result<(String, &'static str), Skipped> {
-    let skip = |kind, reason: String| Skipped {
-        line,
-        key: None,
-        field: None,
-        kind,
-        reason,
-    };
+    let skip = |kind, reason: String| Skipped::at_line(line, kind, reason);
     if too_long {
-        return Err(skip(
-            SkipKind::TooLarge,
-            format!("record is over the {max} byte limit (--max-record-bytes)"),
-        ));
+        return Err(Skipped::too_large(line, max));
     }
     let (body, term) = split_terminator(buf);
     if let Some(i) = memchr::memchr(0, body) {
-        return Err(skip(
-            SkipKind::NulByte,
-            format!("NUL byte at column {}", i + 1),
-        ));
+        return Err(nul_byte(line, i));
     }
     let body_len = body.len();
     let mut bytes = std::mem::replace(buf, Vec::with_capacity(LINE_CAPACITY));
@@ -410,7 +420,7 @@ impl<R: BufRead + Send> RecordSource for TextLines<R> {
 }
 
 /// Bytes read from the input in one go; the lines in a block share it ([`JsonLine`]).
-const BLOCK_BYTES: usize = 256 * 1024;
+pub const BLOCK_BYTES: usize = 256 * 1024;
 /// Blocks kept for reuse once the workers are done with them (so that reading does not keep
 /// asking the allocator, and the kernel, for fresh memory).
 const SPARE_BLOCKS: usize = 32;
@@ -538,16 +548,7 @@ impl<R: BufRead + Send> JsonLines<R> {
     }
 
     fn too_large(&self, line: u64) -> Pending {
-        Pending::Ready(Err(Skipped {
-            line,
-            key: None,
-            field: None,
-            kind: SkipKind::TooLarge,
-            reason: format!(
-                "record is over the {} byte limit (--max-record-bytes)",
-                self.max
-            ),
-        }))
+        Pending::Ready(Err(Skipped::too_large(line, self.max)))
     }
 }
 
