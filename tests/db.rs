@@ -1271,9 +1271,56 @@ fn postgres_tls_modes() {
         assert!(stderr.contains("does not support TLS"), "{stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
     }
-    let (code, _, stderr) = tls_of(Some("verify-full"));
+    // verify-full without sslrootcert looks for libpq's default root file.
+    let (code, _, stderr) = tls_of(Some("verify-full&sslrootcert=/nonexistent/root.crt"));
     assert_eq!(code, 2);
-    assert!(stderr.contains("sslmode"), "{stderr}");
+    assert!(
+        stderr.contains("root certificate file /nonexistent/root.crt"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let (code, _, stderr) = tls_of(Some("require&sslrootcert=/nonexistent/root.crt"));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("sslrootcert is only used with"), "{stderr}");
+    if !server_tls {
+        return;
+    }
+    // The server's own certificate as the root: self-signed on this machine kind (Debian's
+    // snakeoil certificate, issued to "localhost").
+    let cert: String = db
+        .client
+        .query_one("SHOW ssl_cert_file", &[])
+        .map(|r| r.get(0))
+        .expect("SHOW ssl_cert_file");
+    if std::fs::metadata(&cert).is_err() {
+        eprintln!(
+            "SKIPPED: verify-ca/verify-full: the server's certificate {cert} is not readable"
+        );
+        return;
+    }
+    let (_, tls, stderr) = tls_of(Some(&format!("verify-ca&sslrootcert={cert}")));
+    assert_eq!(
+        tls, on,
+        "verify-ca with the server's certificate as root: {stderr}"
+    );
+    let (code, _, stderr) = tls_of(Some(&format!("verify-full&sslrootcert={cert}")));
+    if code == 2 {
+        // Connected to 127.0.0.1: only a certificate for that address would do.
+        assert!(stderr.contains("not valid for name"), "{stderr}");
+    }
+    if cert.ends_with("ssl-cert-snakeoil.pem") {
+        let local = db.url.replacen("127.0.0.1", "localhost", 1);
+        let url = with_param(&local, &format!("sslmode=verify-full&sslrootcert={cert}"));
+        let o = session_key(&url, q);
+        let tls = findings(&o).into_iter().next().map(|f| f.0);
+        assert_eq!(tls, on, "verify-full to localhost: {}", o.stderr);
+    }
+    let system_roots = "/etc/ssl/certs/ca-certificates.crt";
+    if std::fs::metadata(system_roots).is_ok() {
+        let (code, _, stderr) = tls_of(Some(&format!("verify-ca&sslrootcert={system_roots}")));
+        assert_eq!(code, 2, "a certificate no public CA signed");
+        assert!(stderr.contains("UnknownIssuer"), "{stderr}");
+    }
 }
 
 /// A server that declines TLS ('N' to the SSLRequest, as PostgreSQL with ssl=off), then

@@ -6,11 +6,13 @@
 //! wrap) a portal (server-side cursor) reads [`FETCH_ROWS`] rows a round trip instead; both
 //! decode the same binary values, so keys and fields are identical either way.
 //!
-//! TLS: `sslmode=disable|prefer|require` in the URL, default `prefer`, as libpq: `prefer`
-//! encrypts when the server offers TLS and falls back to plain TCP when it does not; `require`
-//! fails then. As in libpq without a root certificate, the server's certificate is not
-//! verified (the connection is encrypted against eavesdropping, not authenticated); rustls
-//! with the ring provider, no OpenSSL.
+//! TLS: `sslmode=disable|prefer|require|verify-ca|verify-full` in the URL, default `prefer`,
+//! as libpq: `prefer` encrypts when the server offers TLS and falls back to plain TCP when it
+//! does not; `require` fails then. With those three the server's certificate is not verified
+//! (as libpq without a root certificate: encrypted against eavesdropping, not authenticated).
+//! `verify-ca` checks the certificate chain against the roots in `sslrootcert=FILE` (PEM;
+//! default `~/.postgresql/root.crt`), `verify-full` also that the certificate names the host.
+//! rustls with the ring provider, no OpenSSL.
 
 use std::io::{BufRead, Read};
 use std::sync::Arc;
@@ -138,19 +140,159 @@ impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
     }
 }
 
-fn tls(url: &DbUrl) -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbError> {
+/// How the server's certificate is checked (libpq's `sslmode` values that verify).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verify {
+    /// `disable`, `prefer`, `require`: encrypted, certificate not checked (as libpq without
+    /// a root certificate).
+    None,
+    /// `verify-ca`: the certificate chain must lead to a root in `sslrootcert`.
+    Ca,
+    /// `verify-full`: `verify-ca`, and the certificate must name the host connected to.
+    Full,
+}
+
+/// `verify-ca`: the chain is checked by webpki, a host name mismatch is accepted.
+#[derive(Debug)]
+struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::{CertificateError, Error};
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// The root certificates of `sslrootcert` (libpq's default: `~/.postgresql/root.crt`).
+fn root_store(url: &DbUrl, path: Option<&str>) -> Result<rustls::RootCertStore, DbError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let err = |msg: String| DbError::new(DbErrorKind::Connect, format!("{url}: {msg}"));
+    let path = match path {
+        Some(p) => std::path::PathBuf::from(p),
+        None => match std::env::var_os("HOME") {
+            Some(home) => std::path::Path::new(&home).join(".postgresql/root.crt"),
+            None => {
+                return Err(err(
+                    "sslmode=verify-ca/verify-full needs sslrootcert=FILE (no HOME for the \
+                     default ~/.postgresql/root.crt)"
+                        .into(),
+                ))
+            }
+        },
+    };
+    let shown = path.display();
+    let certs = CertificateDer::pem_file_iter(&path)
+        .map_err(|e| err(format!("root certificate file {shown}: {e}")))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err(format!("root certificate file {shown}: {e}")))?;
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _ignored) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(err(format!(
+            "root certificate file {shown} holds no usable certificate"
+        )));
+    }
+    Ok(roots)
+}
+
+fn tls(
+    url: &DbUrl,
+    verify: Verify,
+    root_cert: Option<&str>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+    let setup = |e: &dyn std::fmt::Display| {
+        DbError::new(DbErrorKind::Connect, format!("{url}: TLS setup: {e}"))
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| DbError::new(DbErrorKind::Connect, format!("{url}: TLS setup: {e}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
-        .with_no_client_auth();
+        .map_err(|e| setup(&e))?;
+    let config = match verify {
+        Verify::None => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
+            .with_no_client_auth(),
+        Verify::Ca | Verify::Full => {
+            let roots = Arc::new(root_store(url, root_cert)?);
+            let webpki =
+                rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
+                    .build()
+                    .map_err(|e| setup(&e))?;
+            if verify == Verify::Full {
+                builder.with_webpki_verifier(webpki).with_no_client_auth()
+            } else {
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
+                    .with_no_client_auth()
+            }
+        }
+    };
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 fn connect(url: &DbUrl) -> Result<Client, DbError> {
-    let mut config: Config = url.target().parse().map_err(|e: postgres::Error| {
+    // `verify-ca`/`verify-full` and `sslrootcert` are ours: the driver knows only
+    // disable/prefer/require, and verifying means `require` plus our certificate check.
+    let (target, mode) = super::db::take_param(url.target(), "sslmode");
+    let (target, root_cert) = super::db::take_param(&target, "sslrootcert");
+    let (verify, mode) = match mode.as_deref() {
+        Some("verify-ca") => (Verify::Ca, Some("require")),
+        Some("verify-full") => (Verify::Full, Some("require")),
+        other => (Verify::None, other),
+    };
+    if root_cert.is_some() && verify == Verify::None {
+        return Err(DbError::new(
+            DbErrorKind::Url,
+            format!("{url}: sslrootcert is only used with sslmode=verify-ca or verify-full"),
+        ));
+    }
+    let target = match mode {
+        Some(m) => format!(
+            "{target}{}sslmode={m}",
+            if target.contains('?') { '&' } else { '?' }
+        ),
+        None => target,
+    };
+    let mut config: Config = target.parse().map_err(|e: postgres::Error| {
         DbError::new(DbErrorKind::Url, url.scrub(&e.to_string())).context(url)
     })?;
     if config.get_connect_timeout().is_none() {
@@ -159,15 +301,17 @@ fn connect(url: &DbUrl) -> Result<Client, DbError> {
     if config.get_application_name().is_none() {
         config.application_name("art9");
     }
-    config.connect(tls(url)?).map_err(|e| {
-        let (kind, msg) = describe(url, &e, DbErrorKind::Connect);
-        let kind = if kind == DbErrorKind::Read {
-            DbErrorKind::Connect
-        } else {
-            kind
-        };
-        DbError::new(kind, format!("{url}: {msg}"))
-    })
+    config
+        .connect(tls(url, verify, root_cert.as_deref())?)
+        .map_err(|e| {
+            let (kind, msg) = describe(url, &e, DbErrorKind::Connect);
+            let kind = if kind == DbErrorKind::Read {
+                DbErrorKind::Connect
+            } else {
+                kind
+            };
+            DbError::new(kind, format!("{url}: {msg}"))
+        })
 }
 
 fn is_text(ty: &Type) -> bool {
