@@ -319,10 +319,10 @@ where
     F: FnMut(&Item) -> io::Result<()>,
 {
     // Freeing a batch is a fifth of the writer's work when the writer only prints findings,
-    // and the writer is the one serial stage: with several workers, a worker frees it (most
-    // of it was allocated there, so the frees are thread-local). With one worker the writer
-    // has a core to itself and keeps the job.
-    let free_on_workers = options.threads > 1;
+    // and the writer is the one serial stage: with several workers (or one per core, 0), a
+    // worker frees it (most of it was allocated there, so the frees are thread-local). With
+    // one worker the writer has a core to itself and keeps the job.
+    let free_on_workers = options.threads != 1;
     run_prepared(
         source,
         scanner,

@@ -8,10 +8,12 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use art9::encoding::{self, EncodeWriter, Sniffed, TextEncoding};
 use art9::input::{
-    CsvOptions, CsvSource, JsonArray, JsonLines, JsonOptions, RecordSource, Skipped, TextLines,
+    CsvOptions, CsvSource, JsonArray, JsonLines, JsonOptions, Record, RecordSource, Skipped,
+    TextLines,
 };
-use art9::output::{row, summary_text, Format, Printer};
-use art9::pipeline::{self, Item, Options, Summary};
+use art9::matcher::Scanner;
+use art9::output::{row, summary_text, FindingRow, Format, Printer};
+use art9::pipeline::{self, FieldResult, Item, Options, Summary};
 use art9::subjects::Rollup;
 
 use super::args::{FormatArg, InFormatArg, InputArgs, MaskArgs, ScanArgs};
@@ -255,6 +257,22 @@ pub(super) fn exit_for(summary: &Summary) -> ExitCode {
     }
 }
 
+/// Hand every finding of a scanned record to `f` as an output row, in field order.
+fn each_row(
+    scanner: &Scanner,
+    record: &Record,
+    fields: &[FieldResult],
+    include_text: bool,
+    mut f: impl FnMut(&FindingRow<'_>) -> io::Result<()>,
+) -> io::Result<()> {
+    for (fr, field) in fields.iter().zip(&record.fields) {
+        for i in 0..fr.findings.len() {
+            f(&row(scanner, record, &field.text, fr, i, include_text))?;
+        }
+    }
+    Ok(())
+}
+
 pub fn scan(a: ScanArgs) -> Result<ExitCode> {
     // First, so that a Ctrl-C during start-up already stops cleanly.
     let stop = progress::stop_flag();
@@ -289,7 +307,7 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
     let result = if rollup.is_none() && printer.formats_apart() {
         // The workers format each batch's findings and keep its skips; this thread only
         // copies bytes to stdout, so it never waits on the records.
-        let prepare = |items: Vec<Item>| -> (Vec<u8>, Vec<Skipped>, u64) {
+        let prepare = |items: Vec<Item>| -> io::Result<(Vec<u8>, Vec<Skipped>, u64)> {
             let mut out = Vec::new();
             let mut skipped = Vec::new();
             let n = items.len() as u64;
@@ -298,19 +316,16 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
                     Item::Skipped(s) => skipped.push(s),
                     Item::Filtered(_) => {}
                     Item::Scanned { record, fields } => {
-                        for (fr, field) in fields.iter().zip(&record.fields) {
-                            for i in 0..fr.findings.len() {
-                                let r = row(&scanner, &record, &field.text, fr, i, include_text);
-                                // Writing to a Vec cannot fail.
-                                let _ = Printer::<Vec<u8>>::format_finding(format, &mut out, &r);
-                            }
-                        }
+                        each_row(&scanner, &record, &fields, include_text, |r| {
+                            Printer::<Vec<u8>>::format_finding(format, &mut out, r)
+                        })?;
                     }
                 }
             }
-            (out, skipped, n)
+            Ok((out, skipped, n))
         };
-        pipeline::run_prepared(src, &scanner, &options, prepare, |(out, skipped, n), _| {
+        pipeline::run_prepared(src, &scanner, &options, prepare, |prepared, _| {
+            let (out, skipped, n) = prepared?;
             progress.records(n);
             for s in &skipped {
                 report_skip(&input_name, s, &mut skips);
@@ -327,18 +342,9 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
                     if let Some(r) = rollup.as_mut() {
                         r.add(record, fields);
                     }
-                    for (fr, field) in fields.iter().zip(&record.fields) {
-                        for i in 0..fr.findings.len() {
-                            printer.finding(&row(
-                                &scanner,
-                                record,
-                                &field.text,
-                                fr,
-                                i,
-                                include_text,
-                            ))?;
-                        }
-                    }
+                    each_row(&scanner, record, fields, include_text, |r| {
+                        printer.finding(r)
+                    })?;
                 }
             }
             Ok(())
