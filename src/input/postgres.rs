@@ -89,22 +89,50 @@ impl<'a> FromSql<'a> for RawCol<'a> {
     }
 }
 
-/// libpq's `sslmode=prefer|require` without a root certificate: any certificate is
-/// accepted, but the handshake signatures are still checked (so the session keys belong to
-/// whoever holds the certificate's key).
-#[derive(Debug)]
-struct EncryptOnly(Arc<rustls::crypto::CryptoProvider>);
+/// How the server's certificate is checked (libpq's `sslmode` values that verify).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verify {
+    /// `disable`, `prefer`, `require`: encrypted, certificate not checked (as libpq without
+    /// a root certificate).
+    None,
+    /// `verify-ca`: the certificate chain must lead to a root in `sslrootcert`.
+    Ca,
+    /// `verify-full`: `verify-ca`, and the certificate must name the host connected to.
+    Full,
+}
 
-impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
+/// The certificate check of every mode but `verify-full` (which is plain webpki).
+///
+/// Without roots (`prefer`, `require`, as libpq without a root certificate) any certificate
+/// is accepted; with roots (`verify-ca`) webpki checks the chain and only a host name
+/// mismatch is accepted. Either way the handshake signatures are checked, so the session keys
+/// belong to whoever holds the certificate's key.
+#[derive(Debug)]
+struct LibpqVerifier {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    chain: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for LibpqVerifier {
     fn verify_server_cert(
         &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
+        use rustls::client::danger::ServerCertVerified;
+        use rustls::{CertificateError, Error};
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
     }
 
     fn verify_tls12_signature(
@@ -117,7 +145,7 @@ impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -131,72 +159,14 @@ impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// How the server's certificate is checked (libpq's `sslmode` values that verify).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Verify {
-    /// `disable`, `prefer`, `require`: encrypted, certificate not checked (as libpq without
-    /// a root certificate).
-    None,
-    /// `verify-ca`: the certificate chain must lead to a root in `sslrootcert`.
-    Ca,
-    /// `verify-full`: `verify-ca`, and the certificate must name the host connected to.
-    Full,
-}
-
-/// `verify-ca`: the chain is checked by webpki, a host name mismatch is accepted.
-#[derive(Debug)]
-struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
-
-impl rustls::client::danger::ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &rustls::pki_types::CertificateDer<'_>,
-        intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        server_name: &rustls::pki_types::ServerName<'_>,
-        ocsp_response: &[u8],
-        now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        use rustls::{CertificateError, Error};
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
-            Err(Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -245,26 +215,27 @@ fn tls(
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| setup(&e))?;
-    let config = match verify {
-        Verify::None => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
-            .with_no_client_auth(),
+    let chain = match verify {
+        Verify::None => None,
         Verify::Ca | Verify::Full => {
             let roots = Arc::new(root_store(url, root_cert)?);
-            let webpki =
-                rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
-                    .build()
-                    .map_err(|e| setup(&e))?;
-            if verify == Verify::Full {
-                builder.with_webpki_verifier(webpki).with_no_client_auth()
-            } else {
-                builder
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
-                    .with_no_client_auth()
-            }
+            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                roots,
+                provider.clone(),
+            )
+            .build()
+            .map_err(|e| setup(&e))?;
+            Some(webpki)
         }
+    };
+    let config = match chain {
+        Some(webpki) if verify == Verify::Full => {
+            builder.with_webpki_verifier(webpki).with_no_client_auth()
+        }
+        chain => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(LibpqVerifier { provider, chain }))
+            .with_no_client_auth(),
     };
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
