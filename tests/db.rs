@@ -1271,7 +1271,7 @@ fn postgres_tls_modes() {
         assert!(stderr.contains("does not support TLS"), "{stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
     }
-    // verify-full without sslrootcert looks for libpq's default root file.
+    // A root certificate file that is not there: one line naming it, exit 2.
     let (code, _, stderr) = tls_of(Some("verify-full&sslrootcert=/nonexistent/root.crt"));
     assert_eq!(code, 2);
     assert!(
