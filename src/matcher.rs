@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::nfa::contiguous;
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored as AcAnchored, MatchKind};
+use aho_corasick::{AhoCorasick, Anchored as AcAnchored, MatchKind};
 use serde::Serialize;
 
 use crate::category::{Category, Lang};
@@ -262,6 +262,8 @@ fn lower4(b: &[u8]) -> u32 {
 /// sets the bit the text at `i` is tested against (property-tested).
 #[derive(Clone, Debug)]
 struct StartFilter {
+    /// Whether any pattern is shorter than four bytes (else `short` is empty).
+    has_short: bool,
     one: Box<[u64; 4]>,
     short: Box<[u64; 1024]>,
     four: Box<[u64; 1024]>,
@@ -270,11 +272,13 @@ struct StartFilter {
 impl StartFilter {
     fn new<'a>(patterns: impl Iterator<Item = &'a [u8]>) -> StartFilter {
         let mut f = StartFilter {
+            has_short: false,
             one: Box::new([0; 4]),
             short: Box::new([0; 1024]),
             four: Box::new([0; 1024]),
         };
         for p in patterns {
+            f.has_short |= (1..4).contains(&p.len());
             match p.len() {
                 0 => {}
                 1 => {
@@ -296,6 +300,28 @@ impl StartFilter {
     fn may_start_short(&self, rest: &[u8]) -> bool {
         // `short` also holds every byte pair that starts with a one-byte pattern.
         get(&self.short[..], key2(rest))
+    }
+
+    /// Bit `i` set if a pattern of four or more bytes (or, with `SHORT`, of fewer) may start
+    /// at `window[i]`, for `i` in `0..64`. Kept out of line so that the loop has the
+    /// registers to itself.
+    #[inline(never)]
+    fn may_start64<const SHORT: bool>(&self, window: &[u8; 67]) -> u64 {
+        let mut mask = 0u64;
+        for i in (0..64).step_by(4) {
+            // One load gives the keys of four positions.
+            let w = &window[i..i + 7];
+            let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], 0]);
+            for j in 0..4 {
+                let key = (x >> (8 * j)) as u32 | 0x2020_2020;
+                let mut hit = get(&self.four[..], hash16(key));
+                if SHORT {
+                    hit |= get(&self.short[..], key2(&window[i + j..]));
+                }
+                mask |= u64::from(hit) << (i + j);
+            }
+        }
+        mask
     }
 
     /// Can a pattern start at the beginning of `rest`?
@@ -338,23 +364,27 @@ fn get(bits: &[u64], i: usize) -> bool {
     bits[i >> 6] & (1 << (i & 63)) != 0
 }
 
-/// The automaton for patterns that may start inside a word.
+/// The patterns that may start inside a word (suffix and compound terms, terms that begin
+/// with punctuation).
 #[derive(Debug)]
-struct Unanchored {
-    ac: AhoCorasick,
-    /// Local pattern id → global pattern id.
-    ids: Vec<u32>,
+enum Unanchored {
+    /// Walked anchored from every position where the start filter lets a pattern begin:
+    /// the filter is one independent load per byte, where a DFA's transitions are a chain of
+    /// dependent loads (issue 7).
+    Everywhere(Box<Anchored>),
+    /// Searched overlapping over the whole text (the reference, see
+    /// [`ScannerBuilder::all_overlapping`]).
+    Overlapping {
+        ac: AhoCorasick,
+        /// Local pattern id → global pattern id.
+        ids: Vec<u32>,
+    },
 }
-
-/// Inputs smaller than this get a contiguous NFA, larger ones (or unknown sizes) a DFA; see
-/// [`ScannerBuilder::expected_input_bytes`].
-pub const DFA_FROM_INPUT_BYTES: u64 = 16_000_000;
 
 /// Builds a [`Scanner`] from lexicons.
 #[derive(Clone, Debug, Default)]
 pub struct ScannerBuilder {
     lexicons: LexiconSet,
-    expected_input_bytes: Option<u64>,
     zero_copy_ascii: bool,
     /// `false` puts every pattern into the overlapping automaton (the reference the word-start
     /// split is tested against).
@@ -374,7 +404,6 @@ impl ScannerBuilder {
     pub fn builtin() -> Result<ScannerBuilder, LexiconError> {
         Ok(ScannerBuilder {
             lexicons: LexiconSet::builtin()?,
-            expected_input_bytes: None,
             zero_copy_ascii: false,
             all_overlapping: false,
         })
@@ -383,22 +412,6 @@ impl ScannerBuilder {
     /// Use this lexicon set.
     pub fn lexicons(&mut self, set: LexiconSet) -> &mut ScannerBuilder {
         self.lexicons = set;
-        self
-    }
-
-    /// How much text the scanner is expected to see (`None` = unknown, the default), which
-    /// picks the kind of the overlapping automaton (suffix/compound terms and exclusions;
-    /// word-start patterns always use a contiguous NFA): below [`DFA_FROM_INPUT_BYTES`] a
-    /// contiguous NFA, else a DFA.
-    ///
-    /// The figures below were measured when every pattern was in that automaton:
-    /// Measured with callgrind (issue 7): the DFA searches in about half the instructions
-    /// per byte of the contiguous NFA (overlapping search, 4,932 terms: 16 vs 33 per byte of
-    /// text) but costs 3–4× as much to build (built-in lexicons: ~820M vs ~190M
-    /// instructions, ~0.25 s vs ~0.06 s). One note (`art9 check`) wants the NFA; a CRM
-    /// export wants the DFA; the break-even lies between 10 and 30 MB.
-    pub fn expected_input_bytes(&mut self, bytes: Option<u64>) -> &mut ScannerBuilder {
-        self.expected_input_bytes = bytes;
         self
     }
 
@@ -496,56 +509,26 @@ impl ScannerBuilder {
         let anchored = if anchored_ids.is_empty() {
             None
         } else {
-            // A contiguous NFA: its states near the root are dense, and an anchored walk
-            // never follows a failure transition, so it is as fast as a DFA here while
-            // building in a tenth of the time and fitting in cache (issue 7, BENCHMARKS.md).
-            let nfa = contiguous::Builder::new()
-                .match_kind(MatchKind::Standard)
-                .ascii_case_insensitive(zero_copy)
-                .build(anchored_ids.iter().map(|&i| &patterns[i as usize]))
-                .map_err(automaton_error)?;
-            let start = nfa
-                .start_state(AcAnchored::Yes)
-                .map_err(|e| BuildError::Automaton(e.to_string()))?;
-            let anchored_patterns = || {
-                anchored_ids
-                    .iter()
-                    .map(|&i| patterns[i as usize].as_bytes())
-            };
-            let prefilter = StartFilter::new(anchored_patterns());
-            let prefix4 = Prefix4::new(&nfa, start, anchored_patterns());
-            Some(Anchored {
-                nfa,
-                start,
-                ids: anchored_ids,
-                prefilter,
-                prefix4,
-            })
+            Some(Anchored::new(&patterns, anchored_ids, zero_copy)?)
         };
         let ac = if unanchored_ids.is_empty() {
             None
-        } else {
-            let kind = match self.expected_input_bytes {
-                Some(n) if n < DFA_FROM_INPUT_BYTES => AhoCorasickKind::ContiguousNFA,
-                _ => AhoCorasickKind::DFA,
-            };
-            let pats = || unanchored_ids.iter().map(|&i| &patterns[i as usize]);
+        } else if self.all_overlapping {
             let ac = AhoCorasick::builder()
                 .match_kind(MatchKind::Standard)
                 .ascii_case_insensitive(zero_copy)
-                .kind(Some(kind))
-                .build(pats())
-                .or_else(|_| {
-                    AhoCorasick::builder()
-                        .match_kind(MatchKind::Standard)
-                        .ascii_case_insensitive(zero_copy)
-                        .build(pats())
-                })
+                .build(unanchored_ids.iter().map(|&i| &patterns[i as usize]))
                 .map_err(automaton_error)?;
-            Some(Unanchored {
+            Some(Unanchored::Overlapping {
                 ac,
                 ids: unanchored_ids,
             })
+        } else {
+            Some(Unanchored::Everywhere(Box::new(Anchored::new(
+                &patterns,
+                unanchored_ids,
+                zero_copy,
+            )?)))
         };
         Ok(Scanner {
             inner: Arc::new(Inner {
@@ -705,10 +688,18 @@ impl Scanner {
         scratch.tokens.clear();
         let norm = scratch.norm.search_text(text);
         let cands = &mut scratch.cands;
-        if let Some(u) = &inner.ac {
-            for m in u.ac.find_overlapping_iter(norm) {
-                let id = u.ids[m.pattern().as_usize()];
-                inner.candidate(norm, id, m.start(), m.end(), explain, cands);
+        match &inner.ac {
+            None => {}
+            Some(Unanchored::Everywhere(a)) => {
+                a.walk_everywhere(norm.as_bytes(), |start, id, end| {
+                    inner.candidate(norm, id, start, end, explain, cands);
+                });
+            }
+            Some(Unanchored::Overlapping { ac, ids }) => {
+                for m in ac.find_overlapping_iter(norm) {
+                    let id = ids[m.pattern().as_usize()];
+                    inner.candidate(norm, id, m.start(), m.end(), explain, cands);
+                }
             }
         }
         if let Some(a) = &inner.anchored {
@@ -866,6 +857,61 @@ fn covering_exclusion<'a>(
 }
 
 impl Anchored {
+    /// The automaton, start filter and prefix table for `patterns[ids]`.
+    fn new(patterns: &[String], ids: Vec<u32>, zero_copy: bool) -> Result<Anchored, BuildError> {
+        let automaton_error = |e: aho_corasick::BuildError| BuildError::Automaton(e.to_string());
+        // A contiguous NFA: its states near the root are dense, and an anchored walk never
+        // follows a failure transition, so it is as fast as a DFA here while building in a
+        // tenth of the time and fitting in cache (issue 7, BENCHMARKS.md).
+        let nfa = contiguous::Builder::new()
+            .match_kind(MatchKind::Standard)
+            .ascii_case_insensitive(zero_copy)
+            .build(ids.iter().map(|&i| &patterns[i as usize]))
+            .map_err(automaton_error)?;
+        let start = nfa
+            .start_state(AcAnchored::Yes)
+            .map_err(|e| BuildError::Automaton(e.to_string()))?;
+        let bytes = || ids.iter().map(|&i| patterns[i as usize].as_bytes());
+        let prefilter = StartFilter::new(bytes());
+        let prefix4 = Prefix4::new(&nfa, start, bytes());
+        Ok(Anchored {
+            nfa,
+            start,
+            ids,
+            prefilter,
+            prefix4,
+        })
+    }
+
+    /// Walk from every position of `text` where a pattern may start; call
+    /// `found(start, global pattern id, end)` for every occurrence (what an overlapping
+    /// search reports, in order of start instead of end).
+    fn walk_everywhere(&self, text: &[u8], mut found: impl FnMut(usize, u32, usize)) {
+        let f = &self.prefilter;
+        let mut base = 0;
+        // 64 positions at a time: a branch-free pass gives the mask of the positions where a
+        // pattern may start (the 4-byte keys of positions base..base + 64 need 67 bytes).
+        while let Some(window) = text
+            .get(base..base + 67)
+            .and_then(|w| <&[u8; 67]>::try_from(w).ok())
+        {
+            let mut starts = if f.has_short {
+                f.may_start64::<true>(window)
+            } else {
+                f.may_start64::<false>(window)
+            };
+            while starts != 0 {
+                let at = base + starts.trailing_zeros() as usize;
+                starts &= starts - 1;
+                self.walk(text, at, |id, end| found(at, id, end));
+            }
+            base += 64;
+        }
+        for at in base..text.len() {
+            self.walk(text, at, |id, end| found(at, id, end));
+        }
+    }
+
     /// Walk the automaton from `at`; call `found(global pattern id, end)` for every
     /// pattern that starts exactly at `at`. The start filter rules out most positions; where
     /// no pattern of under four bytes may start, the first four transitions are one probe
@@ -1299,15 +1345,15 @@ mod tests {
             "klant heeft [HEALTH] en Health",
             "in  het\tziekenhuis, patiënten",
         ];
-        for bytes in [None, Some(0)] {
+        for all_overlapping in [false, true] {
             let plain = ScannerBuilder::new()
                 .lexicons(set.clone())
-                .expected_input_bytes(bytes)
+                .all_overlapping(all_overlapping)
                 .build()
                 .unwrap();
             let zc = ScannerBuilder::new()
                 .lexicons(set.clone())
-                .expected_input_bytes(bytes)
+                .all_overlapping(all_overlapping)
                 .zero_copy_ascii(true)
                 .build()
                 .unwrap();

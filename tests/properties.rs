@@ -213,6 +213,29 @@ proptest! {
         prop_assert_eq!(engine_scanner().scan(&s), engine_reference().scan(&s));
     }
 
+    /// The same on long texts (the inside-word walk filters 64 positions at a time), down
+    /// to every candidate and its verdict.
+    #[test]
+    fn inside_word_walk_equals_overlapping_search(
+        notes in prop::collection::vec(note(), 1..12),
+        sep in prop_oneof![Just(""), Just(" "), Just("kanker"), Just("\n")],
+    ) {
+        let s = notes.join(sep);
+        prop_assert_eq!(builtin_scanner().scan(&s), builtin_reference().scan(&s));
+        prop_assert_eq!(engine_scanner().scan(&s), engine_reference().scan(&s));
+        let all = |scanner: &Scanner| {
+            let mut v: Vec<String> = scanner
+                .explain(&s)
+                .iter()
+                .map(|x| format!("{:?}", (x.start, x.end, x.term_start, x.term_end, x.entry, x.term, &x.verdict)))
+                .collect();
+            v.sort();
+            v
+        };
+        prop_assert_eq!(all(builtin_scanner()), all(builtin_reference()));
+        prop_assert_eq!(all(engine_scanner()), all(engine_reference()));
+    }
+
     #[test]
     fn mask_changes_only_findings_label(s in note()) {
         let p = CompiledPolicy::load("default").expect("policy");

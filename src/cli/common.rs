@@ -43,31 +43,10 @@ pub fn lexicon_set(a: &LexiconArgs) -> Result<LexiconSet> {
     Ok(set)
 }
 
-/// Build the scanner the flags ask for, for a small input (one note, a test corpus): the
-/// automaton that is quickest to build.
+/// Build the scanner the flags ask for.
 pub fn scanner(a: &LexiconArgs) -> Result<Scanner> {
-    scanner_for(a, Some(0))
-}
-
-/// Build the scanner for an input of about `input_bytes` (`None` = unknown, e.g. a pipe):
-/// the automaton kind follows the size (see `ScannerBuilder::expected_input_bytes`).
-pub fn scanner_for(a: &LexiconArgs, input_bytes: Option<u64>) -> Result<Scanner> {
     let set = lexicon_set(a)?;
-    Ok(ScannerBuilder::new()
-        .lexicons(set)
-        .expected_input_bytes(input_bytes)
-        .build()?)
-}
-
-/// Size of a regular input file; `None` for standard input or anything else.
-pub fn input_bytes(path: &str) -> Option<u64> {
-    if path == "-" {
-        return None;
-    }
-    std::fs::metadata(path)
-        .ok()
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
+    Ok(ScannerBuilder::new().lexicons(set).build()?)
 }
 
 /// Load a policy by name or path.

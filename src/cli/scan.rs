@@ -276,7 +276,7 @@ fn each_row(
 pub fn scan(a: ScanArgs) -> Result<ExitCode> {
     // First, so that a Ctrl-C during start-up already stops cleanly.
     let stop = progress::stop_flag();
-    let scanner = common::scanner_for(&a.lexicons, common::input_bytes(&a.input.input))?;
+    let scanner = common::scanner(&a.lexicons)?;
     let policy = a.policy.as_deref().map(common::policy).transpose()?;
     let format = match a.format {
         Some(FormatArg::Table) => Format::Table,
@@ -429,7 +429,7 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         return super::db::mask(a);
     }
     let stop = progress::stop_flag();
-    let scanner = common::scanner_for(&a.lexicons, common::input_bytes(&a.input.input))?;
+    let scanner = common::scanner(&a.lexicons)?;
     let policy = common::policy(&a.policy)?;
     let Some(output) = a.output.clone() else {
         bail!("mask needs -o OUT (or - for standard output)");
