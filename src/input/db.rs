@@ -472,20 +472,22 @@ pub(crate) enum FieldValue {
 pub(crate) fn build_record(
     spec: &DbSpec,
     line: u64,
-    keys: &[Option<String>],
+    keys: Vec<Option<String>>,
     subject: Option<String>,
     values: Vec<FieldValue>,
     image: Option<RowImage>,
     stats: &SourceStats,
 ) -> Result<Record, Skipped> {
     use super::{Field, SkipKind};
-    let key = if spec.key.is_empty() {
-        line.to_string()
-    } else {
-        keys.iter()
+    let key = match <[_; 1]>::try_from(keys) {
+        _ if spec.key.is_empty() => line.to_string(),
+        // One key column (the common case): its value as it is, no join.
+        Ok([key]) => key.unwrap_or_default(),
+        Err(keys) => keys
+            .iter()
             .map(|k| k.as_deref().unwrap_or(""))
             .collect::<Vec<_>>()
-            .join(":")
+            .join(":"),
     };
     let mut fields = Vec::with_capacity(values.len());
     for (name, value) in spec.fields.iter().zip(values) {

@@ -492,7 +492,7 @@ fn to_record(
         None
     };
     Ok(build_record(
-        spec, line, &keys, subject, values, image, stats,
+        spec, line, keys, subject, values, image, stats,
     ))
 }
 
