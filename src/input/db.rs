@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Record, RecordSource, Skipped};
+use super::{Pending, Record, RecordSource, Skipped};
 
 /// Records buffered between a database reader thread and the pipeline.
 pub const ROWS_IN_FLIGHT: usize = 1024;
@@ -711,7 +711,7 @@ impl RowImage {
 }
 
 enum Msg {
-    Items(Vec<Result<Record, Skipped>>),
+    Items(Vec<Pending>),
     Fatal(io::Error),
     Done,
 }
@@ -721,12 +721,18 @@ enum Msg {
 /// on what is pending first, so no record read is ever held back.
 pub struct RowSender {
     tx: SyncSender<Msg>,
-    pending: Vec<Result<Record, Skipped>>,
+    pending: Vec<Pending>,
 }
 
 impl RowSender {
     /// Hand on a record; `false` when the consumer has stopped (then stop reading).
     pub fn send(&mut self, item: Result<Record, Skipped>) -> bool {
+        self.send_pending(Pending::Ready(item))
+    }
+
+    /// Hand on a row still to be decoded (on a worker, by [`Pending::resolve`]); `false`
+    /// when the consumer has stopped.
+    pub fn send_pending(&mut self, item: Pending) -> bool {
         self.pending.push(item);
         if self.pending.len() < ROWS_PER_MESSAGE {
             return true;
@@ -761,7 +767,7 @@ impl RowSender {
 /// panic in a driver) is reported as an error, never as a silently short table.
 pub struct ChannelSource {
     rx: Receiver<Msg>,
-    current: std::vec::IntoIter<Result<Record, Skipped>>,
+    current: std::vec::IntoIter<Pending>,
     finished: bool,
     what: String,
 }
@@ -790,6 +796,10 @@ impl ChannelSource {
 
 impl RecordSource for ChannelSource {
     fn next_record(&mut self) -> Option<io::Result<Result<Record, Skipped>>> {
+        self.next_pending().map(|p| p.map(Pending::resolve))
+    }
+
+    fn next_pending(&mut self) -> Option<io::Result<Pending>> {
         loop {
             if let Some(item) = self.current.next() {
                 return Some(Ok(item));
