@@ -10,6 +10,7 @@
 # Servers as in ci/db-setup.sh.
 # --reuse skips generating and loading when both tables already hold N rows (from an earlier
 # run with the same N; the generated files are then kept in target/db_bench-N/).
+# ART9_BIN=path times that binary instead of building this tree (before/after comparisons).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=1000000
@@ -32,8 +33,12 @@ else
   tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fi
 
-cargo build --release --quiet
-BIN=target/release/art9
+if [ -n "${ART9_BIN:-}" ]; then
+  BIN=$ART9_BIN
+else
+  cargo build --release --quiet
+  BIN=target/release/art9
+fi
 
 loaded() {
   [ -s "$tmp/notes-n.jsonl" ] \
