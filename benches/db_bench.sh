@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Database scan benchmark: art9 against each database's own export floor.
-#   benches/db_bench.sh [--rows N]     (default 1,000,000)
+#   benches/db_bench.sh [--rows N] [--reuse]     (default 1,000,000 rows)
 # Loads N synthetic notes (shared/bench/gen_corpus.py) into PostgreSQL and MariaDB (table
 # notes in database art9_bench), then times
 #   psql -c "\copy (SELECT id, body FROM notes) TO '/dev/null'"   vs  art9 scan postgres://...
@@ -8,20 +8,47 @@
 # with a release build, and prints the ratios; also art9 on the same notes from a JSON Lines
 # file, which splits art9's own scanning cost from the cost of reading the database.
 # Servers as in ci/db-setup.sh.
+# --reuse skips generating and loading when both tables already hold N rows (from an earlier
+# run with the same N; the generated files are then kept in target/db_bench-N/).
+# ART9_BIN=path times that binary instead of building this tree (before/after comparisons).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=1000000
-[ "${1:-}" = "--rows" ] && rows=$2
+reuse=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --rows) rows=$2; shift 2 ;;
+    --reuse) reuse=1; shift ;;
+    *) echo "usage: $0 [--rows N] [--reuse]" >&2; exit 2 ;;
+  esac
+done
 gen=${GEN_CORPUS:-../shared/bench/gen_corpus.py}
 [ -f "$gen" ] || gen=/work/shared/bench/gen_corpus.py
 db=art9_bench
 PG="postgres://postgres@127.0.0.1:5432/$db"
 MY="mysql://root@127.0.0.1:3306/$db"
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+if [ $reuse = 1 ]; then
+  tmp=target/db_bench-$rows; mkdir -p "$tmp"
+else
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fi
 
-cargo build --release --quiet
-BIN=target/release/art9
+if [ -n "${ART9_BIN:-}" ]; then
+  BIN=$ART9_BIN
+else
+  cargo build --release --quiet
+  BIN=target/release/art9
+fi
 
+loaded() {
+  [ -s "$tmp/notes-n.jsonl" ] \
+  && [ "$(psql -Atq -h 127.0.0.1 -U postgres -d $db -c 'SELECT count(*) FROM notes' 2>/dev/null)" = "$rows" ] \
+  && [ "$(mariadb -N -h 127.0.0.1 -u root $db -e 'SELECT count(*) FROM notes' 2>/dev/null)" = "$rows" ]
+}
+if [ $reuse = 1 ] && loaded; then
+  echo "== reusing the loaded tables ($rows rows)" >&2
+  n=$rows; bytes=$(stat -c %s "$tmp/notes.tsv")
+else
 echo "== generating $rows notes" >&2
 mb=$(( rows / 3000 + 2 ))
 python3 "$gen" --size-mb "$mb" --seed 1 --format jsonl --out "$tmp/notes.jsonl"
@@ -44,6 +71,7 @@ psql -q -h 127.0.0.1 -U postgres -d $db \
 echo "== loading MariaDB" >&2
 mariadb -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
 mariadb --local-infile=1 -h 127.0.0.1 -u root $db -e "SET GLOBAL local_infile=1; CREATE TABLE notes (id varchar(32) PRIMARY KEY, customer_id varchar(16), body text) CHARSET utf8mb4; LOAD DATA LOCAL INFILE '$tmp/notes.tsv' INTO TABLE notes CHARACTER SET utf8mb4; ANALYZE TABLE notes" >/dev/null
+fi
 
 t() { local s e; s=$(date +%s.%N); "$@"; e=$(date +%s.%N); echo "$e - $s" | bc; }
 best() { # best of 3 runs

@@ -895,6 +895,74 @@ fn postgres_kill_during_into_leaves_source_intact() {
     kill_during_into(&mut db);
 }
 
+/// Rows far longer than the client's read buffer and a TLS record (the reader finds row ends
+/// in whatever pieces the socket gives), among many short ones; an integer key through
+/// `--query` (its size is checked on the reader thread); `--max-field-bytes` on a long value.
+#[test]
+fn postgres_long_rows_among_short_ones() {
+    let Some(mut db) = Pg::new() else { return };
+    let t = unique("art9_long");
+    let url = db.url();
+    db.exec(&format!("CREATE TABLE {t} (id int PRIMARY KEY, body text)"));
+    db.exec(&format!(
+        "INSERT INTO {t} SELECT i, CASE WHEN i % 50 = 0 THEN repeat('lange tekst ', 30000) \
+         || 'Klant heeft diabetes.' WHEN i % 7 = 0 THEN NULL ELSE 'Zij is moslim, ref ' || i \
+         END FROM generate_series(1, 500) AS i"
+    ));
+    let scan = |extra: &[&str]| {
+        let mut args = vec![
+            url.as_str(),
+            "--field",
+            "body",
+            "--key",
+            "id",
+            "--format",
+            "jsonl",
+        ];
+        args.extend(extra);
+        let mut all = vec!["scan"];
+        all.extend(args);
+        art9(&all)
+    };
+    let by_key = |o: &Out| -> BTreeSet<(u64, String)> {
+        findings(o)
+            .into_iter()
+            .map(|f| (f.0.parse().expect("numeric key"), f.2))
+            .collect()
+    };
+    let mut want = BTreeSet::new();
+    for i in 1..=500u64 {
+        if i % 50 == 0 {
+            want.insert((i, "health".to_string()));
+        } else if i % 7 != 0 {
+            want.insert((i, "religion".to_string()));
+        }
+    }
+    let table = scan(&["--table", &t]);
+    assert_eq!(table.code, 1, "{}", table.stderr);
+    assert_eq!(by_key(&table), want);
+    let nulls = (1..=500).filter(|i| i % 7 == 0 && i % 50 != 0).count();
+    assert!(
+        table.stderr.contains(&format!("{nulls} NULL field values")),
+        "{}",
+        table.stderr
+    );
+    let q = format!("SELECT id, body FROM {t}");
+    let query = scan(&["--query", &q]);
+    assert_eq!(query.code, 1, "{}", query.stderr);
+    assert_eq!(by_key(&query), want);
+    let limited = scan(&["--table", &t, "--max-field-bytes", "1000"]);
+    assert_eq!(limited.code, 2, "{}", limited.stderr);
+    assert!(
+        limited.stderr.contains("field_too_large=10"),
+        "{}",
+        limited.stderr
+    );
+    want.retain(|f| f.0 % 50 != 0);
+    assert_eq!(by_key(&limited), want);
+    db.drop_table(&t);
+}
+
 #[test]
 fn postgres_connection_errors_are_one_line_without_password() {
     let o = art9(&[

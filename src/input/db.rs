@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Record, RecordSource, Skipped};
+use super::{Pending, Record, RecordSource, Skipped};
 
 /// Records buffered between a database reader thread and the pipeline.
 pub const ROWS_IN_FLIGHT: usize = 1024;
@@ -472,20 +472,22 @@ pub(crate) enum FieldValue {
 pub(crate) fn build_record(
     spec: &DbSpec,
     line: u64,
-    keys: &[Option<String>],
+    keys: Vec<Option<String>>,
     subject: Option<String>,
     values: Vec<FieldValue>,
     image: Option<RowImage>,
     stats: &SourceStats,
 ) -> Result<Record, Skipped> {
     use super::{Field, SkipKind};
-    let key = if spec.key.is_empty() {
-        line.to_string()
-    } else {
-        keys.iter()
+    let key = match <[_; 1]>::try_from(keys) {
+        _ if spec.key.is_empty() => line.to_string(),
+        // One key column (the common case): its value as it is, no join.
+        Ok([key]) => key.unwrap_or_default(),
+        Err(keys) => keys
+            .iter()
             .map(|k| k.as_deref().unwrap_or(""))
             .collect::<Vec<_>>()
-            .join(":")
+            .join(":"),
     };
     let mut fields = Vec::with_capacity(values.len());
     for (name, value) in spec.fields.iter().zip(values) {
@@ -709,7 +711,7 @@ impl RowImage {
 }
 
 enum Msg {
-    Items(Vec<Result<Record, Skipped>>),
+    Items(Vec<Pending>),
     Fatal(io::Error),
     Done,
 }
@@ -719,12 +721,18 @@ enum Msg {
 /// on what is pending first, so no record read is ever held back.
 pub struct RowSender {
     tx: SyncSender<Msg>,
-    pending: Vec<Result<Record, Skipped>>,
+    pending: Vec<Pending>,
 }
 
 impl RowSender {
     /// Hand on a record; `false` when the consumer has stopped (then stop reading).
     pub fn send(&mut self, item: Result<Record, Skipped>) -> bool {
+        self.send_pending(Pending::Ready(item))
+    }
+
+    /// Hand on a row still to be decoded (on a worker, by [`Pending::resolve`]); `false`
+    /// when the consumer has stopped.
+    pub fn send_pending(&mut self, item: Pending) -> bool {
         self.pending.push(item);
         if self.pending.len() < ROWS_PER_MESSAGE {
             return true;
@@ -759,7 +767,7 @@ impl RowSender {
 /// panic in a driver) is reported as an error, never as a silently short table.
 pub struct ChannelSource {
     rx: Receiver<Msg>,
-    current: std::vec::IntoIter<Result<Record, Skipped>>,
+    current: std::vec::IntoIter<Pending>,
     finished: bool,
     what: String,
 }
@@ -788,6 +796,10 @@ impl ChannelSource {
 
 impl RecordSource for ChannelSource {
     fn next_record(&mut self) -> Option<io::Result<Result<Record, Skipped>>> {
+        self.next_pending().map(|p| p.map(Pending::resolve))
+    }
+
+    fn next_pending(&mut self) -> Option<io::Result<Pending>> {
         loop {
             if let Some(item) = self.current.next() {
                 return Some(Ok(item));

@@ -160,6 +160,9 @@ pub enum Pending {
     Json(JsonLine),
     /// A CSV record's bytes (its end found, its fields not split yet).
     Csv(CsvRow),
+    /// A PostgreSQL row as the server sent it (its end found, its values not decoded yet).
+    #[cfg(feature = "postgres")]
+    Postgres(postgres::PgRow),
 }
 
 impl Pending {
@@ -170,6 +173,8 @@ impl Pending {
             Pending::Ready(Err(_)) => 0,
             Pending::Json(j) => j.end - j.start,
             Pending::Csv(row) => row.raw_len(),
+            #[cfg(feature = "postgres")]
+            Pending::Postgres(row) => row.raw_len(),
         }
     }
 
@@ -179,6 +184,8 @@ impl Pending {
             Pending::Ready(r) => r,
             Pending::Json(j) => j.resolve(),
             Pending::Csv(row) => row.resolve(),
+            #[cfg(feature = "postgres")]
+            Pending::Postgres(row) => row.resolve(),
         }
     }
 }

@@ -213,7 +213,7 @@ fn to_record(
         None
     };
     let subject = layout.subject.and_then(|i| key_text(row.as_ref(i)));
-    build_record(spec, line, &keys, subject, values, image, stats)
+    build_record(spec, line, keys, subject, values, image, stats)
 }
 
 /// Open a MySQL/MariaDB record source.

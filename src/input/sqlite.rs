@@ -160,7 +160,7 @@ fn row_to_record(
         None => None,
     };
     Ok(build_record(
-        spec, line, &keys, subject, values, image, stats,
+        spec, line, keys, subject, values, image, stats,
     ))
 }
 
