@@ -10,7 +10,7 @@ use art9::input::db::{
     redact, ChannelSource, DbError, DbErrorKind, DbKind, DbSpec, DbUrl, DbWriter, MaskedRow,
     SourceStats, WriteMode, DATABASE_URL_ENV,
 };
-use art9::input::{Record, RecordSource, Skipped};
+use art9::input::RecordSource;
 use art9::output::summary_text;
 use art9::pipeline::{self, Item, Options};
 
@@ -133,53 +133,54 @@ fn count(url: &DbUrl, spec: &DbSpec, progress: bool, no_count: bool) -> Option<u
     n.ok()
 }
 
-/// Reports NULL field values (scanned as empty text) when the source ends.
-struct CountingSource {
-    inner: ChannelSource,
+/// What a database scan says on stderr once every record has been scanned: NULL field
+/// values (scanned as empty text) and a `--subject-id` applied in the database. Printed
+/// after the pipeline, not when the source ends, because the workers decode rows (and
+/// count the NULLs) after the reader has finished.
+pub struct SourceNotes {
     stats: Arc<SourceStats>,
     what: String,
     /// `--subject-id` was applied in the database (say so: other rows were never read).
     filtered_in_db: bool,
 }
 
-impl RecordSource for CountingSource {
-    fn next_record(&mut self) -> Option<io::Result<Result<Record, Skipped>>> {
-        let next = self.inner.next_record();
-        if next.is_none() {
-            let n = self.stats.null_count();
-            if n > 0 {
-                eprintln!(
-                    "art9: {}: {n} NULL field values scanned as empty text",
-                    self.what
-                );
-            }
-            if std::mem::take(&mut self.filtered_in_db) {
-                eprintln!(
-                    "art9: {}: --subject-id was applied in the database: only that subject's \
-                     rows were read",
-                    self.what
-                );
-            }
+impl SourceNotes {
+    /// Print the notes (after a scan that read the whole source).
+    pub fn print(&self) {
+        let n = self.stats.null_count();
+        if n > 0 {
+            eprintln!(
+                "art9: {}: {n} NULL field values scanned as empty text",
+                self.what
+            );
         }
-        next
+        if self.filtered_in_db {
+            eprintln!(
+                "art9: {}: --subject-id was applied in the database: only that subject's \
+                 rows were read",
+                self.what
+            );
+        }
     }
 }
 
-/// The record source for `scan` on a database, and the number of rows it will read when
-/// `progress` (the bar is shown) asked for a count.
-pub fn source(input: &InputArgs, progress: bool) -> Result<(Box<dyn RecordSource>, Option<u64>)> {
+/// The record source for `scan` on a database, the number of rows it will read when
+/// `progress` (the bar is shown) asked for a count, and the notes to print after the scan.
+pub fn source(
+    input: &InputArgs,
+    progress: bool,
+) -> Result<(Box<dyn RecordSource>, Option<u64>, SourceNotes)> {
     let url = url(input)?;
     let spec = spec(input)?;
     let total = count(&url, &spec, progress, input.db.no_count);
     let stats = Arc::new(SourceStats::default());
-    let inner = open_source(&url, &spec, stats.clone())?;
-    let source = Box::new(CountingSource {
-        inner,
+    let source = Box::new(open_source(&url, &spec, stats.clone())?);
+    let notes = SourceNotes {
         stats,
         what: format!("{url}: {}", spec.source_name()),
         filtered_in_db: spec.filters_in_database(),
-    });
-    Ok((source, total))
+    };
+    Ok((source, total, notes))
 }
 
 /// `art9 mask DB --table T --field F --key K (--into NEW [--replace] | --update) [--dry-run]`.
@@ -237,12 +238,12 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
     let src = open_source(&url, &spec, stats.clone())?;
     let mut progress = Progress::new(!a.quiet, total, Unit::Rows);
     let what = format!("{url}: table {table}");
-    let src = BoxedSource(Box::new(CountingSource {
-        inner: src,
+    let notes = SourceNotes {
         stats,
         what: what.clone(),
         filtered_in_db: spec.filters_in_database(),
-    }));
+    };
+    let src = BoxedSource(Box::new(src));
     let mut writer = if a.db.dry_run {
         None
     } else {
@@ -317,6 +318,7 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         }
     };
     finish_skips(skips);
+    notes.print();
     let report = match writer.as_mut() {
         Some(w) => match w.finish() {
             Ok(r) => Some(r),

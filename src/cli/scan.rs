@@ -44,6 +44,8 @@ struct Opened {
     /// when known.
     unit: Unit,
     total: Option<u64>,
+    /// A database's notes, printed once the scan is done.
+    notes: Option<super::db::SourceNotes>,
 }
 
 fn in_format(input: &InputArgs) -> Result<InFormatArg> {
@@ -95,9 +97,10 @@ fn names(list: &[String], what: &str) -> Result<Vec<String>> {
 /// progress bar will be drawn (a database's rows are then counted first).
 fn open(input: &InputArgs, spans: bool, progress: bool) -> Result<Opened> {
     if super::db::is_db_input(input) {
-        let (source, total) = super::db::source(input, progress)?;
+        let (source, total, notes) = super::db::source(input, progress)?;
         return Ok(Opened {
             source,
+            notes: Some(notes),
             kind: Kind::Jsonl,
             sniffed: Sniffed {
                 encoding: TextEncoding::Utf8,
@@ -189,6 +192,7 @@ fn open(input: &InputArgs, spans: bool, progress: bool) -> Result<Opened> {
         header_raw,
         unit: Unit::Bytes(bytes),
         total,
+        notes: None,
     })
 }
 
@@ -288,6 +292,7 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
     };
     let opened = open(&a.input, false, progress::wanted(!a.quiet))?;
     let mut progress = Progress::new(!a.quiet, opened.total, opened.unit);
+    let notes = opened.notes;
     let src = BoxedSource(opened.source);
     let options = Options {
         policy,
@@ -352,6 +357,9 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
     };
     progress.finish();
     let summary = result?;
+    if let Some(n) = &notes {
+        n.print();
+    }
     finish_skips(skips);
     printer.end(&summary)?;
     if let (Some(r), Some(path)) = (&rollup, &a.subjects_out) {
