@@ -169,48 +169,82 @@ struct Anchored {
     /// Which word starts can begin a pattern at all.
     prefilter: StartFilter,
     /// The state after the first four bytes of the patterns of four or more bytes.
-    prefix4: Prefix4,
+    prefix4: StateTable,
+    /// The state after each pattern of one to three bytes, keyed by [`short_key`].
+    short: StateTable,
+    /// Bit `n` set if a pattern of `n` bytes (1 to 3) exists.
+    short_lens: u8,
 }
 
-/// The automaton's state after the first four bytes of every pattern of four or more bytes,
-/// in an open-addressing table: a walk that passed the start filter takes one probe instead
-/// of its first four transitions, which were dependent loads and the walk's main cost in
-/// cache misses (issue 7). Keys are the four bytes, little-endian, ASCII-lowercased (a
-/// pattern never starts with a NUL byte, so 0 marks an empty slot).
+/// Automaton states by key, in an open-addressing table: the state after the first four
+/// bytes of every pattern of four or more bytes (a walk that passed the start filter takes
+/// one probe instead of its first four transitions, which were dependent loads and the
+/// walk's main cost in cache misses; issue 7), or after each pattern of one to three bytes.
+/// Keys are [`lower4`] keys (a pattern never starts with a NUL byte, so 0 marks an empty
+/// slot). Each slot also holds the set of bytes that can follow (see [`next_bit`]): most
+/// walks past four bytes die at the fifth, and the set says so without touching the
+/// automaton. Key, state and set share one 16-byte slot, so a probe is one cache line.
 #[derive(Clone, Debug)]
-struct Prefix4 {
-    keys: Box<[u32]>,
-    states: Box<[StateID]>,
+struct StateTable {
+    slots: Box<[Slot]>,
     shift: u32,
 }
 
-impl Prefix4 {
-    fn new<'a>(
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    key: u32,
+    state: StateID,
+    /// Bit [`next_bit`]`(b)` set if the state has a transition on a byte `b`.
+    next: u64,
+}
+
+/// The bit of byte `b` in a [`Slot`]'s set: ASCII letters in either case share one, other
+/// bytes may share one too (a set only ever says "maybe").
+#[inline(always)]
+fn next_bit(b: u8) -> u64 {
+    1 << ((b | 0x20) & 63)
+}
+
+impl StateTable {
+    /// The table of the states after the first four bytes of `patterns` of four or more
+    /// bytes.
+    fn prefixes<'a>(
         nfa: &contiguous::NFA,
         start: StateID,
         patterns: impl Iterator<Item = &'a [u8]>,
-    ) -> Prefix4 {
-        let mut prefixes: HashMap<u32, StateID> = HashMap::new();
+    ) -> StateTable {
+        let mut prefixes: HashMap<u32, (StateID, u64)> = HashMap::new();
         for p in patterns.filter(|p| p.len() >= 4 && p[0] != 0) {
-            prefixes.entry(lower4(p)).or_insert_with(|| {
-                p[..4].iter().fold(start, |sid, &b| {
-                    nfa.next_state(AcAnchored::Yes, sid, b.to_ascii_lowercase())
-                })
-            });
+            let slot = prefixes
+                .entry(lower4(p))
+                .or_insert_with(|| (walk_bytes(nfa, start, &p[..4]), 0));
+            // An anchored walk has no failure transitions: the bytes that can follow the
+            // first four are the fifth bytes of the patterns that begin with them.
+            if let Some(&b) = p.get(4) {
+                slot.1 |= next_bit(b);
+            }
         }
-        let size = (prefixes.len() * 2).next_power_of_two().max(16);
-        let mut t = Prefix4 {
-            keys: vec![0; size].into_boxed_slice(),
-            states: vec![start; size].into_boxed_slice(),
+        StateTable::from_map(prefixes, start)
+    }
+
+    /// The table of `states` and their next-byte sets (keys never 0).
+    fn from_map(states: HashMap<u32, (StateID, u64)>, start: StateID) -> StateTable {
+        let size = (states.len() * 2).next_power_of_two().max(16);
+        let empty = Slot {
+            key: 0,
+            state: start,
+            next: 0,
+        };
+        let mut t = StateTable {
+            slots: vec![empty; size].into_boxed_slice(),
             shift: 32 - size.trailing_zeros(),
         };
-        for (key, sid) in prefixes {
+        for (key, (state, next)) in states {
             let mut i = t.slot(key);
-            while t.keys[i] != 0 {
+            while t.slots[i].key != 0 {
                 i = (i + 1) & (size - 1);
             }
-            t.keys[i] = key;
-            t.states[i] = sid;
+            t.slots[i] = Slot { key, state, next };
         }
         t
     }
@@ -220,17 +254,17 @@ impl Prefix4 {
         (key.wrapping_mul(0x9E37_79B1) >> self.shift) as usize
     }
 
-    /// The state after `key`'s four bytes, if a pattern starts with them.
+    /// The slot of `key`, if a pattern starts with its bytes.
     #[inline]
-    fn get(&self, key: u32) -> Option<StateID> {
-        let mask = self.keys.len() - 1;
+    fn get(&self, key: u32) -> Option<&Slot> {
+        let mask = self.slots.len() - 1;
         let mut i = self.slot(key);
         loop {
-            let k = self.keys[i];
-            if k == key {
-                return Some(self.states[i]);
+            let s = &self.slots[i];
+            if s.key == key {
+                return Some(s);
             }
-            if k == 0 {
+            if s.key == 0 {
                 return None;
             }
             i = (i + 1) & mask;
@@ -246,6 +280,20 @@ fn lower4(b: &[u8]) -> u32 {
     let low7 = x & 0x7f7f_7f7f;
     let upper = low7.wrapping_add(0x3f3f_3f3f) & !low7.wrapping_add(0x2525_2525) & !x & 0x8080_8080;
     x | (upper >> 2)
+}
+
+/// The automaton's state after `bytes` from `sid` (ASCII-lowercased, as the keys are).
+fn walk_bytes(nfa: &contiguous::NFA, sid: StateID, bytes: &[u8]) -> StateID {
+    bytes.iter().fold(sid, |sid, &b| {
+        nfa.next_state(AcAnchored::Yes, sid, b.to_ascii_lowercase())
+    })
+}
+
+/// The key of the first `len` (1 to 3) bytes of a [`lower4`] key: those bytes, and the
+/// length in the top byte (so that keys of different lengths never meet).
+#[inline(always)]
+fn short_key(lower: u32, len: usize) -> u32 {
+    (lower & (u32::MAX >> (32 - 8 * len))) | (len as u32) << 24
 }
 
 /// A filter on the first bytes at a word start, so that the automaton is only walked where a
@@ -873,13 +921,27 @@ impl Anchored {
             .map_err(|e| BuildError::Automaton(e.to_string()))?;
         let bytes = || ids.iter().map(|&i| patterns[i as usize].as_bytes());
         let prefilter = StartFilter::new(bytes());
-        let prefix4 = Prefix4::new(&nfa, start, bytes());
+        let prefix4 = StateTable::prefixes(&nfa, start, bytes());
+        // (The next-byte sets of short patterns are not used: their walk ends there.)
+        let mut short_states: HashMap<u32, (StateID, u64)> = HashMap::new();
+        let mut short_lens = 0u8;
+        for p in bytes().filter(|p| (1..4).contains(&p.len()) && p[0] != 0) {
+            let mut four = [0u8; 4];
+            four[..p.len()].copy_from_slice(p);
+            short_states
+                .entry(short_key(lower4(&four), p.len()))
+                .or_insert_with(|| (walk_bytes(&nfa, start, p), 0));
+            short_lens |= 1 << p.len();
+        }
+        let short = StateTable::from_map(short_states, start);
         Ok(Anchored {
             nfa,
             start,
             ids,
             prefilter,
             prefix4,
+            short,
+            short_lens,
         })
     }
 
@@ -913,22 +975,47 @@ impl Anchored {
     }
 
     /// Walk the automaton from `at`; call `found(global pattern id, end)` for every
-    /// pattern that starts exactly at `at`. The start filter rules out most positions; where
-    /// no pattern of under four bytes may start, the first four transitions are one probe
-    /// of [`Prefix4`].
+    /// pattern that starts exactly at `at`. The start filter rules out most positions;
+    /// patterns of one to three bytes are one probe per length, and the first four
+    /// transitions one probe of the prefix table; where the fifth byte cannot follow, the
+    /// walk ends without touching the automaton.
     #[inline]
     fn walk(&self, text: &[u8], at: usize, mut found: impl FnMut(u32, usize)) {
         let rest = &text[at..];
-        if !self.prefilter.may_start(rest) {
-            return;
-        }
-        let (sid, from) = if rest.len() >= 4 && !self.prefilter.may_start_short(rest) {
-            let Some(sid) = self.prefix4.get(lower4(rest)) else {
+        let (sid, from) = if rest.len() >= 4 {
+            let f = &self.prefilter;
+            let four = get(&f.four[..], hash16(key4(rest)));
+            let short = f.has_short && f.may_start_short(rest);
+            if !four && !short {
+                return;
+            }
+            let key = lower4(rest);
+            if short {
+                // Patterns of one to three bytes: one probe per length instead of a walk
+                // from the root.
+                for len in 1..4 {
+                    if self.short_lens & (1 << len) != 0 {
+                        if let Some(slot) = self.short.get(short_key(key, len)) {
+                            self.report(slot.state, at, at + len, &mut found);
+                        }
+                    }
+                }
+            }
+            if !four {
+                return;
+            }
+            let Some(slot) = self.prefix4.get(key) else {
                 return;
             };
-            self.report(sid, at, at + 4, &mut found);
-            (sid, at + 4)
+            self.report(slot.state, at, at + 4, &mut found);
+            if rest.get(4).is_none_or(|&b| slot.next & next_bit(b) == 0) {
+                return;
+            }
+            (slot.state, at + 4)
         } else {
+            if !self.prefilter.may_start(rest) {
+                return;
+            }
             (self.start, at)
         };
         let nfa = &self.nfa;
