@@ -804,20 +804,11 @@ impl Scanner {
                 let last = tokens.partition_point(|&(ts, _)| ts < c.send);
                 let lo = first.saturating_sub(ctx.window);
                 let hi = (last + ctx.window).min(tokens.len());
-                let mut required_seen = ctx.require.is_empty();
-                let mut forbidden = None;
-                // Windows before and after the match; a phrase must lie within one window.
-                for range in [lo..first, last..hi] {
-                    for i in range.clone() {
-                        let toks = || tokens[i..range.end].iter().map(|&(ts, te)| &norm[ts..te]);
-                        if !required_seen && ctx.require.iter().any(|w| w.matches(toks())) {
-                            required_seen = true;
-                        }
-                        if forbidden.is_none() {
-                            forbidden = ctx.forbid.iter().find(|w| w.matches(toks()));
-                        }
-                    }
-                }
+                let tokens = &*tokens;
+                let (required_seen, forbidden) = ctx.check([lo..first, last..hi], |i| {
+                    let (ts, te) = tokens[i];
+                    &norm[ts..te]
+                });
                 if let Some(w) = forbidden {
                     c.verdict = Verdict::ContextForbidden {
                         word: w.word.clone(),

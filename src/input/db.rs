@@ -21,7 +21,7 @@ use super::{Pending, Record, RecordSource, Skipped};
 /// Records buffered between a database reader thread and the pipeline.
 pub const ROWS_IN_FLIGHT: usize = 1024;
 /// Records handed over together (one channel message): fewer thread wake-ups per row.
-pub const ROWS_PER_MESSAGE: usize = 64;
+pub const ROWS_PER_MESSAGE: usize = 256;
 /// Rows fetched from the server per round trip (PostgreSQL cursor, SQLite page).
 pub const FETCH_ROWS: usize = 1000;
 /// Environment variable holding a connection string when the input is omitted or `env:`.

@@ -1,6 +1,6 @@
 //! Reading lexicon YAML with limits, validating it, and reporting errors with file:line.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -133,6 +133,98 @@ pub struct Context {
     pub require: Vec<ContextWord>,
     /// None may occur.
     pub forbid: Vec<ContextWord>,
+    /// The words by their first part, so that a token is one lookup instead of a comparison
+    /// with every word (rules list up to ~170 words; issue 7).
+    index: ContextIndex,
+}
+
+/// Word ids: `0..require.len()` for the required words, then the forbidden ones.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct ContextIndex {
+    /// Words whose first part must equal a token (lowercase), by that part.
+    by_first: HashMap<String, Vec<u32>>,
+    /// One-part prefix words (`stem*`): their part must begin a token.
+    open: Vec<u32>,
+}
+
+impl Context {
+    /// A rule of `window` words either side.
+    pub fn new(window: usize, require: Vec<ContextWord>, forbid: Vec<ContextWord>) -> Context {
+        let mut index = ContextIndex::default();
+        for (id, w) in require.iter().chain(&forbid).enumerate() {
+            let id = u32::try_from(id).unwrap_or(u32::MAX);
+            match w.parts.first() {
+                Some(_) if w.prefix && w.parts.len() == 1 => index.open.push(id),
+                Some(first) => index
+                    .by_first
+                    .entry(first.to_ascii_lowercase())
+                    .or_default()
+                    .push(id),
+                None => {}
+            }
+        }
+        Context {
+            window,
+            require,
+            forbid,
+            index,
+        }
+    }
+
+    /// Look for the rule's words in the windows around a match (`windows[0]` before it,
+    /// `windows[1]` after it; token `i` is `token(i)`; a phrase must lie within one window).
+    /// Returns whether a required word occurs (`true` when none is required) and the
+    /// forbidden word found first: at the earliest position, the one listed first.
+    pub fn check<'t>(
+        &self,
+        windows: [std::ops::Range<usize>; 2],
+        token: impl Fn(usize) -> &'t str,
+    ) -> (bool, Option<&ContextWord>) {
+        let nreq = self.require.len();
+        let mut required_seen = self.require.is_empty();
+        let mut forbidden: Option<&ContextWord> = None;
+        for range in windows {
+            for i in range.clone() {
+                if required_seen && forbidden.is_some() {
+                    return (required_seen, forbidden);
+                }
+                let t = token(i);
+                let lower;
+                let key = if t.bytes().any(|b| b.is_ascii_uppercase()) {
+                    lower = t.to_ascii_lowercase();
+                    lower.as_str()
+                } else {
+                    t
+                };
+                let exact = self.index.by_first.get(key).map_or(&[][..], Vec::as_slice);
+                let mut first_forbidden: Option<usize> = None;
+                for &id in exact.iter().chain(&self.index.open) {
+                    let id = id as usize;
+                    let (word, required) = match id.checked_sub(nreq) {
+                        None => (&self.require[id], true),
+                        Some(f) => (&self.forbid[f], false),
+                    };
+                    let wanted = if required {
+                        !required_seen
+                    } else {
+                        forbidden.is_none() && first_forbidden.is_none_or(|b| id < b)
+                    };
+                    if !wanted || !word.matches((i..range.end).map(&token)) {
+                        continue;
+                    }
+                    if required {
+                        required_seen = true;
+                    } else {
+                        first_forbidden = Some(id);
+                    }
+                }
+                if forbidden.is_none() {
+                    forbidden = first_forbidden.map(|id| &self.forbid[id - nreq]);
+                }
+            }
+        }
+        (required_seen, forbidden)
+    }
 }
 
 /// A validated lexicon entry.
@@ -338,11 +430,11 @@ fn validate_entry(
                     })
                     .collect()
             };
-            Some(Context {
-                window: c.window,
-                require: words(&c.require)?,
-                forbid: words(&c.forbid)?,
-            })
+            Some(Context::new(
+                c.window,
+                words(&c.require)?,
+                words(&c.forbid)?,
+            ))
         }
     };
     Ok(Entry {
@@ -496,6 +588,72 @@ mod tests {
     use super::*;
 
     const GOOD: &str = "lang: nl\ncategory: health\ndescription: test\nentries:\n  - id: nl.health.kanker\n    terms: [kanker]\n    match: prefix\n";
+
+    /// The scan of every word at every position that the index replaces.
+    fn check_naive<'c>(
+        ctx: &'c Context,
+        windows: [std::ops::Range<usize>; 2],
+        tokens: &[&str],
+    ) -> (bool, Option<&'c ContextWord>) {
+        let mut required_seen = ctx.require.is_empty();
+        let mut forbidden = None;
+        for range in windows {
+            for i in range.clone() {
+                let toks = || tokens[i..range.end].iter().copied();
+                if !required_seen && ctx.require.iter().any(|w| w.matches(toks())) {
+                    required_seen = true;
+                }
+                if forbidden.is_none() {
+                    forbidden = ctx.forbid.iter().find(|w| w.matches(toks()));
+                }
+            }
+        }
+        (required_seen, forbidden)
+    }
+
+    fn context_word(spec: &str) -> ContextWord {
+        let prefix = spec.ends_with('*');
+        let word = spec.trim_end_matches('*').to_string();
+        ContextWord {
+            parts: word.split(' ').map(str::to_string).collect(),
+            word,
+            prefix,
+        }
+    }
+
+    proptest::proptest! {
+        /// The indexed check finds what comparing every word at every position finds: the
+        /// same required verdict and the same first forbidden word (the test's words share
+        /// first parts, prefixes and case so that lookups, prefix words and ordering meet).
+        #[test]
+        fn context_index_equals_every_word_compared(
+            tokens in proptest::collection::vec(
+                proptest::sample::select(vec!["de", "De", "partij", "partijen", "stem", "stemt", "STEMT", "x", "mee"]),
+                0..10,
+            ),
+            require in proptest::collection::vec(
+                proptest::sample::select(vec!["partij", "stem*", "de partij", "de part*", "mee", "x x"]),
+                0..4,
+            ),
+            forbid in proptest::collection::vec(
+                proptest::sample::select(vec!["stemt", "de", "partij*", "de stem*", "x", "mee de"]),
+                0..4,
+            ),
+            cut in 0usize..10,
+        ) {
+            let ctx = Context::new(
+                2,
+                require.iter().map(|w| context_word(w)).collect(),
+                forbid.iter().map(|w| context_word(w)).collect(),
+            );
+            let cut = cut.min(tokens.len());
+            let windows = [0..cut, cut..tokens.len()];
+            let (req, forb) = ctx.check(windows.clone(), |i| tokens[i]);
+            let (req_naive, forb_naive) = check_naive(&ctx, windows, &tokens);
+            proptest::prop_assert_eq!(req, req_naive);
+            proptest::prop_assert_eq!(forb.map(|w| w as *const ContextWord), forb_naive.map(|w| w as *const ContextWord));
+        }
+    }
 
     #[test]
     fn loads_a_good_file() {
