@@ -71,10 +71,11 @@ impl Progress {
             if let Ok(style) = ProgressStyle::with_template(template) {
                 bar.set_style(style);
             }
-            bar.enable_steady_tick(Duration::from_millis(200));
-            // Draw once now: a short scan may end before the first tick, and the user should
-            // still see what is being counted.
+            // Draw once now: a short scan may end before the ticker thread's first tick, and
+            // the user should still see what is being counted. (Before the ticker is
+            // installed: with a ticker, `tick` does nothing.)
             bar.tick();
+            bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
         Progress {
