@@ -1303,6 +1303,28 @@ fn with_param(url: &str, param: &str) -> String {
     format!("{url}{sep}{param}")
 }
 
+/// Scan query `q` (its key column says what the session sees) over `url` with `sslmode=mode`
+/// (none: the default): exit code, the first finding's key, stderr.
+fn with_sslmode(url: &str, mode: Option<&str>, q: &str) -> (i32, Option<String>, String) {
+    let url = match mode {
+        Some(m) => with_param(url, &format!("sslmode={m}")),
+        None => url.to_string(),
+    };
+    let o = session_key(&url, q);
+    (
+        o.code,
+        findings(&o).into_iter().next().map(|f| f.0),
+        o.stderr,
+    )
+}
+
+/// A failed run (exit 2) whose error is one line containing `needle`.
+fn assert_one_line_error((code, _, stderr): (i32, Option<String>, String), needle: &str) {
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(needle), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
 #[test]
 fn postgres_tls_modes() {
     let Some(mut db) = Pg::new() else { return };
@@ -1313,18 +1335,7 @@ fn postgres_tls_modes() {
         .expect("SHOW ssl");
     let q = "SELECT ssl::text AS k, 'Klant heeft diabetes' AS body FROM pg_stat_ssl \
              WHERE pid = pg_backend_pid()";
-    let tls_of = |mode: Option<&str>| {
-        let url = match mode {
-            Some(m) => with_param(&db.url, &format!("sslmode={m}")),
-            None => db.url.clone(),
-        };
-        let o = session_key(&url, q);
-        (
-            o.code,
-            findings(&o).into_iter().next().map(|f| f.0),
-            o.stderr,
-        )
-    };
+    let tls_of = |mode: Option<&str>| with_sslmode(&db.url, mode, q);
     let on = Some("true".to_string());
     let off = Some("false".to_string());
     assert_eq!(tls_of(Some("disable")).1, off);
@@ -1334,22 +1345,17 @@ fn postgres_tls_modes() {
         assert_eq!(tls_of(Some("require")).1, on);
     } else {
         assert_eq!(tls_of(None).1, off, "prefer falls back to plain");
-        let (code, _, stderr) = tls_of(Some("require"));
-        assert_eq!(code, 2);
-        assert!(stderr.contains("does not support TLS"), "{stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert_one_line_error(tls_of(Some("require")), "does not support TLS");
     }
     // A root certificate file that is not there: one line naming it, exit 2.
-    let (code, _, stderr) = tls_of(Some("verify-full&sslrootcert=/nonexistent/root.crt"));
-    assert_eq!(code, 2);
-    assert!(
-        stderr.contains("root certificate file /nonexistent/root.crt"),
-        "{stderr}"
+    assert_one_line_error(
+        tls_of(Some("verify-full&sslrootcert=/nonexistent/root.crt")),
+        "root certificate file /nonexistent/root.crt",
     );
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    let (code, _, stderr) = tls_of(Some("require&sslrootcert=/nonexistent/root.crt"));
-    assert_eq!(code, 2);
-    assert!(stderr.contains("sslrootcert is only used with"), "{stderr}");
+    assert_one_line_error(
+        tls_of(Some("require&sslrootcert=/nonexistent/root.crt")),
+        "sslrootcert is only used with",
+    );
     if !server_tls {
         return;
     }
@@ -1459,18 +1465,7 @@ fn mysql_tls_modes() {
     let server_tls = have.is_some_and(|(_, v)| v == "YES");
     let q = "SELECT CONCAT('cipher:', VARIABLE_VALUE) AS k, 'Klant heeft diabetes' AS body \
              FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'Ssl_cipher'";
-    let cipher = |mode: Option<&str>| {
-        let url = match mode {
-            Some(m) => with_param(&db.url, &format!("sslmode={m}")),
-            None => db.url.clone(),
-        };
-        let o = session_key(&url, q);
-        (
-            o.code,
-            findings(&o).into_iter().next().map(|f| f.0),
-            o.stderr,
-        )
-    };
+    let cipher = |mode: Option<&str>| with_sslmode(&db.url, mode, q);
     let plain = Some("cipher:".to_string());
     assert_eq!(cipher(Some("disable")).1, plain);
     if server_tls {
@@ -1488,13 +1483,10 @@ fn mysql_tls_modes() {
             "the default prefer falls back to plain"
         );
         assert_eq!(cipher(Some("prefer")).1, plain);
-        let (code, _, stderr) = cipher(Some("require"));
-        assert_eq!(code, 2);
-        assert!(
-            stderr.contains("sslmode=require, but the server does not offer TLS"),
-            "{stderr}"
+        assert_one_line_error(
+            cipher(Some("require")),
+            "sslmode=require, but the server does not offer TLS",
         );
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
     }
     let (code, _, stderr) = cipher(Some("verify-full"));
     assert_eq!(code, 2);
