@@ -229,12 +229,22 @@ fn check_line(body: &[u8], line: u64) -> Result<&str, Skipped> {
     if let Some(i) = memchr::memchr(0, body) {
         return Err(nul_byte(line, i));
     }
-    std::str::from_utf8(body).map_err(|e| {
+    utf8(body).map_err(|e| {
         skip(
             SkipKind::InvalidUtf8,
             format!("invalid UTF-8 at column {}", e.valid_up_to() + 1),
         )
     })
+}
+
+/// `bytes` as text if they are UTF-8: `simdutf8`'s vectorised check (1.7× std's on the
+/// benchmark's notes, where std's check was 3–4% of a scan), std's for the error position.
+#[inline]
+pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    match simdutf8::basic::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(_) => std::str::from_utf8(bytes),
+    }
 }
 
 /// The skip for a NUL byte at byte `at` of a line.
@@ -979,6 +989,22 @@ mod tests {
             fields: fields.iter().map(|s| s.to_string()).collect(),
             key: key.iter().map(|s| s.to_string()).collect(),
             subject: None,
+        }
+    }
+
+    proptest::proptest! {
+        /// The vectorised check says what std's says, error position included: on text, on
+        /// text cut anywhere (inside a char, too) and on arbitrary bytes.
+        #[test]
+        fn utf8_check_equals_std(
+            text in "[a-zæøåé€😀 ]{0,80}",
+            cut in 0usize..400,
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..80),
+        ) {
+            let t = text.as_bytes();
+            for b in [t, &t[..cut.min(t.len())], &t[cut.min(t.len())..], &bytes[..]] {
+                proptest::prop_assert_eq!(utf8(b), std::str::from_utf8(b));
+            }
         }
     }
 

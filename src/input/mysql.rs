@@ -183,7 +183,7 @@ fn to_record(
         .map(|(i, not_text)| match (row.as_ref(*i), not_text) {
             (None | Some(Value::NULL), _) => FieldValue::Null,
             (Some(_), Some(ty)) => FieldValue::NotText(ty.clone()),
-            (Some(Value::Bytes(b)), None) => match std::str::from_utf8(b) {
+            (Some(Value::Bytes(b)), None) => match super::utf8(b) {
                 Ok(s) => FieldValue::Text(s.to_string()),
                 Err(_) => FieldValue::BadUtf8,
             },

@@ -353,11 +353,21 @@ fn key_type(ty: &Type) -> Option<KeyType> {
 
 /// A key or subject value as text (`None` = NULL). Text that is not UTF-8 is replaced
 /// lossily: a key only names the row in findings.
+/// A text value of the binary COPY format: its UTF-8 bytes, checked with
+/// [`super::utf8`]; the `ltree` types, whose binary form starts with a version byte, are
+/// left to `postgres-types`.
+fn text_from_sql<'a>(ty: &Type, raw: &'a [u8]) -> Result<&'a str, ()> {
+    match ty.name() {
+        "ltree" | "lquery" | "ltxtquery" => <&str as FromSql>::from_sql(ty, raw).map_err(drop),
+        _ => super::utf8(raw).map_err(drop),
+    }
+}
+
 fn key_value(ty: &Type, t: KeyType, raw: Option<&[u8]>) -> Result<Option<String>, String> {
     let Some(raw) = raw else { return Ok(None) };
     let bad = |e: Box<dyn std::error::Error + Sync + Send>| format!("bad {} value: {e}", ty.name());
     Ok(Some(match t {
-        KeyType::Text => match <&str as FromSql>::from_sql(ty, raw) {
+        KeyType::Text => match text_from_sql(ty, raw) {
             Ok(s) => s.to_string(),
             Err(_) => String::from_utf8_lossy(raw).into_owned(),
         },
@@ -918,7 +928,7 @@ fn to_record(
             (Some(Slot::Oversize(n)), None) => FieldValue::TooLarge(*n),
             (Some(_), Some(ty)) => FieldValue::NotText(ty.clone()),
             (Some(Slot::Bytes(..)), None) => {
-                match <&str as FromSql>::from_sql(&layout.types[*i], raw(*i).unwrap_or_default()) {
+                match text_from_sql(&layout.types[*i], raw(*i).unwrap_or_default()) {
                     Ok(text) => FieldValue::Text(text.to_string()),
                     Err(_) => FieldValue::BadUtf8,
                 }

@@ -91,7 +91,7 @@ fn key_text(v: ValueRef<'_>) -> Option<String> {
 fn field_value(v: ValueRef<'_>) -> FieldValue {
     match v {
         ValueRef::Null => FieldValue::Null,
-        ValueRef::Text(t) => match std::str::from_utf8(t) {
+        ValueRef::Text(t) => match super::utf8(t) {
             Ok(s) => FieldValue::Text(s.to_string()),
             Err(_) => FieldValue::BadUtf8,
         },
