@@ -354,20 +354,24 @@ impl StartFilter {
     /// at `window[i]`, for `i` in `0..64`. Kept out of line so that the loop has the
     /// registers to itself.
     #[inline(never)]
-    fn may_start64<const SHORT: bool>(&self, window: &[u8; 67]) -> u64 {
+    fn may_start64<const SHORT: bool>(&self, window: &[u8; 68]) -> u64 {
+        let (four, short) = (&*self.four, &*self.short);
         let mut mask = 0u64;
         for i in (0..64).step_by(4) {
-            // One load gives the keys of four positions.
-            let w = &window[i..i + 7];
-            let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], 0]);
+            // One load gives the keys of four positions; their four bits are gathered
+            // before one variable shift puts them in place.
+            let w = &window[i..i + 8];
+            let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            let mut nibble = 0u64;
             for j in 0..4 {
                 let key = (x >> (8 * j)) as u32 | 0x2020_2020;
-                let mut hit = get(&self.four[..], hash16(key));
+                let mut hit = bit(four, hash16(key));
                 if SHORT {
-                    hit |= get(&self.short[..], key2(&window[i + j..]));
+                    hit |= bit(short, usize::from((x >> (8 * j)) as u16 | 0x2020));
                 }
-                mask |= u64::from(hit) << (i + j);
+                nibble |= hit << j;
             }
+            mask |= nibble << i;
         }
         mask
     }
@@ -405,6 +409,13 @@ fn hash16(k: u32) -> usize {
 #[inline(always)]
 fn set(bits: &mut [u64], i: usize) {
     bits[i >> 6] |= 1 << (i & 63);
+}
+
+/// Bit `i` of a 65,536-bit set, as 0 or 1 (the array type makes the index provably in
+/// bounds for a 16-bit `i`).
+#[inline(always)]
+fn bit(bits: &[u64; 1024], i: usize) -> u64 {
+    (bits[(i >> 6) & 1023] >> (i & 63)) & 1
 }
 
 #[inline(always)]
@@ -943,10 +954,11 @@ impl Anchored {
         let f = &self.prefilter;
         let mut base = 0;
         // 64 positions at a time: a branch-free pass gives the mask of the positions where a
-        // pattern may start (the 4-byte keys of positions base..base + 64 need 67 bytes).
+        // pattern may start (the 4-byte keys of positions base..base + 64 need 67 bytes; 68
+        // let the last group of four be one 8-byte load).
         while let Some(window) = text
-            .get(base..base + 67)
-            .and_then(|w| <&[u8; 67]>::try_from(w).ok())
+            .get(base..base + 68)
+            .and_then(|w| <&[u8; 68]>::try_from(w).ok())
         {
             let mut starts = if f.has_short {
                 f.may_start64::<true>(window)
@@ -1488,6 +1500,36 @@ mod tests {
             let p = if upper { p.to_ascii_uppercase() } else { p.clone() };
             let text = format!("{p}{after}");
             proptest::prop_assert!(f.may_start(text.as_bytes()));
+        }
+    }
+
+    proptest::proptest! {
+        /// The 64-position pass sets bit `i` exactly where the one-position check lets a
+        /// pattern start at `i` (texts built from the patterns, in either case, so that
+        /// both answers occur).
+        #[test]
+        fn start_filter_64_positions_equal_one_at_a_time(
+            pats in proptest::collection::vec("[a-zæøå0-9@`\x10 -]{1,7}", 1..20),
+            picks in proptest::collection::vec((0usize..20, proptest::bool::ANY, "[a-z .]{0,3}"), 1..40),
+        ) {
+            let f = StartFilter::new(pats.iter().map(|p| p.as_bytes()));
+            let mut text = Vec::new();
+            for (pick, upper, filler) in &picks {
+                let p = &pats[pick % pats.len()];
+                let p = if *upper { p.to_ascii_uppercase() } else { p.clone() };
+                text.extend_from_slice(p.as_bytes());
+                text.extend_from_slice(filler.as_bytes());
+            }
+            text.resize(68.max(text.len()), b' ');
+            let window = <&[u8; 68]>::try_from(&text[..68]).unwrap();
+            let mut want = 0u64;
+            for i in 0..64 {
+                want |= u64::from(f.may_start(&window[i..])) << i;
+            }
+            proptest::prop_assert_eq!(f.may_start64::<true>(window), want);
+            if !f.has_short {
+                proptest::prop_assert_eq!(f.may_start64::<false>(window), want);
+            }
         }
     }
 
