@@ -351,13 +351,13 @@ impl StartFilter {
     }
 
     /// Bit `i` set if a pattern of four or more bytes (or, with `SHORT`, of fewer) may start
-    /// at `window[i]`, for `i` in `0..64`. Kept out of line so that the loop has the
-    /// registers to itself.
+    /// at `window[i]`, for `i` below `4 * groups` (at most 64; a text's last window needs
+    /// fewer groups). Kept out of line so that the loop has the registers to itself.
     #[inline(never)]
-    fn may_start64<const SHORT: bool>(&self, window: &[u8; 68]) -> u64 {
+    fn may_start64<const SHORT: bool>(&self, window: &[u8; 68], groups: usize) -> u64 {
         let (four, short) = (&*self.four, &*self.short);
         let mut mask = 0u64;
-        for i in (0..64).step_by(4) {
+        for i in (0..4 * groups.min(16)).step_by(4) {
             // One load gives the keys of four positions; their four bits are gathered
             // before one variable shift puts them in place.
             let w = &window[i..i + 8];
@@ -952,6 +952,20 @@ impl Anchored {
     /// search reports, in order of start instead of end).
     fn walk_everywhere(&self, text: &[u8], mut found: impl FnMut(usize, u32, usize)) {
         let f = &self.prefilter;
+        let pass = |window: &[u8; 68], groups: usize| {
+            if f.has_short {
+                f.may_start64::<true>(window, groups)
+            } else {
+                f.may_start64::<false>(window, groups)
+            }
+        };
+        let mut walk_from = |base: usize, mut starts: u64| {
+            while starts != 0 {
+                let at = base + starts.trailing_zeros() as usize;
+                starts &= starts - 1;
+                self.walk(text, at, |id, end| found(at, id, end));
+            }
+        };
         let mut base = 0;
         // 64 positions at a time: a branch-free pass gives the mask of the positions where a
         // pattern may start (the 4-byte keys of positions base..base + 64 need 67 bytes; 68
@@ -960,20 +974,22 @@ impl Anchored {
             .get(base..base + 68)
             .and_then(|w| <&[u8; 68]>::try_from(w).ok())
         {
-            let mut starts = if f.has_short {
-                f.may_start64::<true>(window)
-            } else {
-                f.may_start64::<false>(window)
-            };
-            while starts != 0 {
-                let at = base + starts.trailing_zeros() as usize;
-                starts &= starts - 1;
-                self.walk(text, at, |id, end| found(at, id, end));
-            }
+            walk_from(base, pass(window, 16));
             base += 64;
         }
-        for at in base..text.len() {
-            self.walk(text, at, |id, end| found(at, id, end));
+        // The last 0 to 67 bytes, padded with NULs (which the filter reads as spaces): the
+        // filter may pass a position whose pattern would run past the end, and the walk,
+        // which reads the text itself, rejects it. Walking every tail position instead cost
+        // more than the rest of the inside-word search (a note is a few windows long).
+        let tail = &text[base..];
+        if !tail.is_empty() {
+            let mut window = [0u8; 68];
+            window[..tail.len()].copy_from_slice(tail);
+            let in_text = u64::MAX >> 64usize.saturating_sub(tail.len());
+            walk_from(base, pass(&window, tail.len().div_ceil(4)) & in_text);
+            if tail.len() > 64 {
+                walk_from(base + 64, (1u64 << (tail.len() - 64)) - 1);
+            }
         }
     }
 
@@ -1526,10 +1542,14 @@ mod tests {
             for i in 0..64 {
                 want |= u64::from(f.may_start(&window[i..])) << i;
             }
-            proptest::prop_assert_eq!(f.may_start64::<true>(window), want);
+            proptest::prop_assert_eq!(f.may_start64::<true>(window, 16), want);
             if !f.has_short {
-                proptest::prop_assert_eq!(f.may_start64::<false>(window), want);
+                proptest::prop_assert_eq!(f.may_start64::<false>(window, 16), want);
             }
+            // Fewer groups: the first 4 × groups positions only.
+            let groups = picks.len() % 17;
+            let first = u64::MAX.checked_shr(64 - 4 * groups as u32).unwrap_or(0);
+            proptest::prop_assert_eq!(f.may_start64::<true>(window, groups), want & first);
         }
     }
 

@@ -58,6 +58,28 @@ fn builtin_reference() -> &'static Scanner {
     })
 }
 
+/// Inside-word terms of one to three bytes (the built-ins have none): the scanner and its
+/// all-overlapping reference.
+fn short_terms_scanners() -> &'static (Scanner, Scanner) {
+    static S: OnceLock<(Scanner, Scanner)> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut set = LexiconSet::new();
+        set.add_path(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/lexicons/engine-short.yaml"
+        )))
+        .expect("short-term lexicon");
+        let build = |overlapping| {
+            ScannerBuilder::new()
+                .lexicons(set.clone())
+                .all_overlapping(overlapping)
+                .build()
+                .expect("scanner")
+        };
+        (build(false), build(true))
+    })
+}
+
 /// Text built from terms, tricky characters and noise.
 fn note() -> impl Strategy<Value = String> {
     let piece = prop_oneof![
@@ -234,6 +256,33 @@ proptest! {
         };
         prop_assert_eq!(all(builtin_scanner()), all(builtin_reference()));
         prop_assert_eq!(all(engine_scanner()), all(engine_reference()));
+    }
+
+    /// Short inside-word terms anywhere, above all in the last bytes of a text, where the
+    /// inside-word walk pads its last window.
+    #[test]
+    fn short_inside_word_terms_up_to_the_last_byte(
+        pieces in prop::collection::vec(
+            prop_oneof![
+                Just("tb"), Just("hiv"), Just("Q"), Just("q"), Just("+x"), Just(" "),
+                Just("ab"), Just("é"), Just("xyz"), Just("patient"),
+            ],
+            0..80,
+        ),
+    ) {
+        let s = pieces.concat();
+        let (scanner, reference) = short_terms_scanners();
+        prop_assert_eq!(scanner.scan(&s), reference.scan(&s));
+        let all = |scanner: &Scanner| {
+            let mut v: Vec<String> = scanner
+                .explain(&s)
+                .iter()
+                .map(|x| format!("{:?}", (x.start, x.end, x.entry, x.term, &x.verdict)))
+                .collect();
+            v.sort();
+            v
+        };
+        prop_assert_eq!(all(scanner), all(reference));
     }
 
     #[test]
