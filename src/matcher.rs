@@ -347,7 +347,7 @@ impl StartFilter {
     #[inline]
     fn may_start_short(&self, rest: &[u8]) -> bool {
         // `short` also holds every byte pair that starts with a one-byte pattern.
-        get(&self.short[..], key2(rest))
+        bit(&self.short, key2(rest)) != 0
     }
 
     /// Bit `i` set if a pattern of four or more bytes (or, with `SHORT`, of fewer) may start
@@ -998,45 +998,70 @@ impl Anchored {
     /// patterns of one to three bytes are one probe per length, and the first four
     /// transitions one probe of the prefix table; where the fifth byte cannot follow, the
     /// walk ends without touching the automaton.
-    #[inline]
-    fn walk(&self, text: &[u8], at: usize, mut found: impl FnMut(u32, usize)) {
+    #[inline(always)]
+    fn walk(&self, text: &[u8], at: usize, found: impl FnMut(u32, usize)) {
         let rest = &text[at..];
-        let (sid, from) = if rest.len() >= 4 {
+        if rest.len() >= 4 {
+            // The filter inline, the rest out of line: two thirds of the word starts stop
+            // here, and a call per word start was a tenth of the word-start walk.
             let f = &self.prefilter;
-            let four = get(&f.four[..], hash16(key4(rest)));
+            let four = bit(&f.four, hash16(key4(rest))) != 0;
             let short = f.has_short && f.may_start_short(rest);
-            if !four && !short {
-                return;
+            if four || short {
+                self.walk_passed(text, at, four, short, found);
             }
-            let key = lower4(rest);
-            if short {
-                // Patterns of one to three bytes: one probe per length instead of a walk
-                // from the root.
-                for len in 1..4 {
-                    if self.short_lens & (1 << len) != 0 {
-                        if let Some(slot) = self.short.get(short_key(key, len)) {
-                            self.report(slot.state, at, at + len, &mut found);
-                        }
+        } else if self.prefilter.may_start(rest) {
+            self.walk_nfa(text, at, self.start, at, found);
+        }
+    }
+
+    /// [`Anchored::walk`] from a position (with four or more bytes left) that passed the
+    /// filter for patterns of four or more bytes (`four`) or of fewer (`short`).
+    #[inline(never)]
+    fn walk_passed(
+        &self,
+        text: &[u8],
+        at: usize,
+        four: bool,
+        short: bool,
+        mut found: impl FnMut(u32, usize),
+    ) {
+        let rest = &text[at..];
+        let key = lower4(rest);
+        if short {
+            // Patterns of one to three bytes: one probe per length instead of a walk from
+            // the root.
+            for len in 1..4 {
+                if self.short_lens & (1 << len) != 0 {
+                    if let Some(slot) = self.short.get(short_key(key, len)) {
+                        self.report(slot.state, at, at + len, &mut found);
                     }
                 }
             }
-            if !four {
-                return;
-            }
-            let Some(slot) = self.prefix4.get(key) else {
-                return;
-            };
-            self.report(slot.state, at, at + 4, &mut found);
-            if rest.get(4).is_none_or(|&b| slot.next & next_bit(b) == 0) {
-                return;
-            }
-            (slot.state, at + 4)
-        } else {
-            if !self.prefilter.may_start(rest) {
-                return;
-            }
-            (self.start, at)
+        }
+        if !four {
+            return;
+        }
+        let Some(slot) = self.prefix4.get(key) else {
+            return;
         };
+        self.report(slot.state, at, at + 4, &mut found);
+        if rest.get(4).is_none_or(|&b| slot.next & next_bit(b) == 0) {
+            return;
+        }
+        self.walk_nfa(text, at, slot.state, at + 4, found);
+    }
+
+    /// Walk the automaton on from state `sid` at byte `from` (a walk that started at `at`).
+    #[inline]
+    fn walk_nfa(
+        &self,
+        text: &[u8],
+        at: usize,
+        sid: StateID,
+        from: usize,
+        mut found: impl FnMut(u32, usize),
+    ) {
         let nfa = &self.nfa;
         let mut sid = sid;
         for (j, &b) in text.iter().enumerate().skip(from) {
