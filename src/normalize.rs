@@ -13,7 +13,7 @@
 //! * every run of white space becomes one space.
 //!
 //! Normalising keeps an offset map: for each byte of the normalised text, the byte offset in
-//! the original text of the character that produced it (stored as runs, [`OffsetMap`]).
+//! the original text of the character that produced it (stored as runs of bytes that stay in step).
 //! Matches found in the normalised text map back to char boundaries of the original; nothing
 //! downstream changes offsets.
 //!
