@@ -13,9 +13,9 @@
 //! * every run of white space becomes one space.
 //!
 //! Normalising keeps an offset map: for each byte of the normalised text, the byte offset in
-//! the original text of the character that produced it (stored as runs of bytes that stay in step).
-//! Matches found in the normalised text map back to char boundaries of the original; nothing
-//! downstream changes offsets.
+//! the original text of the character that produced it (stored as runs of bytes that stay
+//! in step). Matches found in the normalised text map back to char boundaries of the
+//! original; nothing downstream changes offsets.
 //!
 //! Pure ASCII text without doubled white space takes a fast path: a byte-wise lowercase copy
 //! with an identity offset map.
