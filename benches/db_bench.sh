@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Database scan benchmark: art9 against each database's own export floor.
-#   benches/db_bench.sh [--rows N] [--reuse]     (default 1,000,000 rows)
+#   benches/db_bench.sh [--rows N] [--reuse] [--rounds R]   (default 1,000,000 rows, 3 rounds)
 # Loads N synthetic notes (shared/bench/gen_corpus.py) into PostgreSQL and MariaDB (table
 # notes in database art9_bench), then times
 #   psql -c "\copy (SELECT id, body FROM notes) TO '/dev/null'"   vs  art9 scan postgres://...
 #   mariadb -e 'SELECT id, body FROM notes' > /dev/null            vs  art9 scan mysql://...
 # with a release build, and prints the ratios; also art9 on the same notes from a JSON Lines
 # file, which splits art9's own scanning cost from the cost of reading the database.
+# Each round times the floor and then art9, so that a machine whose speed drifts (a shared
+# VM) affects both alike; the script prints the best of the rounds for each and the median
+# of the per-round ratios.
 # Servers as in ci/db-setup.sh.
 # --reuse skips generating and loading when both tables already hold N rows (from an earlier
 # run with the same N; the generated files are then kept in target/db_bench-N/).
@@ -15,11 +18,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=1000000
 reuse=0
+rounds=3
 while [ $# -gt 0 ]; do
   case $1 in
     --rows) rows=$2; shift 2 ;;
     --reuse) reuse=1; shift ;;
-    *) echo "usage: $0 [--rows N] [--reuse]" >&2; exit 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    *) echo "usage: $0 [--rows N] [--reuse] [--rounds R]" >&2; exit 2 ;;
   esac
 done
 gen=${GEN_CORPUS:-../shared/bench/gen_corpus.py}
@@ -74,9 +79,16 @@ mariadb --local-infile=1 -h 127.0.0.1 -u root $db -e "SET GLOBAL local_infile=1;
 fi
 
 t() { local s e; s=$(date +%s.%N); "$@"; e=$(date +%s.%N); echo "$e - $s" | bc; }
-best() { # best of 3 runs
+# pair FLOOR ART9: $rounds rounds of (floor, art9); prints "best_floor best_art9 median_ratio".
+pair() {
+  for _ in $(seq "$rounds"); do echo "$(t "$1") $(t "$2")"; done | python3 -c '
+import sys, statistics
+r = [tuple(map(float, l.split())) for l in sys.stdin]
+print("%.2f %.2f %.2f" % (min(f for f, _ in r), min(a for _, a in r), statistics.median(a / f for f, a in r)))'
+}
+best() { # best of $rounds runs
   local b=999999 x
-  for _ in 1 2 3; do x=$(t "$@"); b=$(echo "if ($x < $b) $x else $b" | bc); done
+  for _ in $(seq "$rounds"); do x=$(t "$@"); b=$(echo "if ($x < $b) $x else $b" | bc); done
   echo "$b"
 }
 pg_floor() { psql -q -h 127.0.0.1 -U postgres -d $db -c "\\copy (SELECT id, body FROM notes) TO '/dev/null'"; }
@@ -85,10 +97,12 @@ my_floor() { mariadb -h 127.0.0.1 -u root $db -e 'SELECT id, body FROM notes' > 
 my_art9() { "$BIN" scan "$MY" --table notes --field body --key id --format jsonl -q > /dev/null || [ $? = 1 ]; }
 file_art9() { "$BIN" scan "$tmp/notes-n.jsonl" --field text --key id --format jsonl -q > /dev/null || [ $? = 1 ]; }
 
-pf=$(best pg_floor); pa=$(best pg_art9); mf=$(best my_floor); ma=$(best my_art9); fa=$(best file_art9)
+read -r pf pa pm < <(pair pg_floor pg_art9)
+read -r mf ma mm < <(pair my_floor my_art9)
+fa=$(best file_art9)
 findings=$("$BIN" scan "$PG" --table notes --field body --key id --format jsonl -q | wc -l || true)
-printf 'rows %s  bytes %s  findings %s  (best of 3, seconds)\n' "$n" "$bytes" "$findings"
-printf 'postgres  floor %.2f  art9 %.2f  ratio %.2f\n' "$pf" "$pa" "$(echo "$pa / $pf" | bc -l)"
-printf 'mariadb   floor %.2f  art9 %.2f  ratio %.2f\n' "$mf" "$ma" "$(echo "$ma / $mf" | bc -l)"
+printf 'rows %s  bytes %s  findings %s  (%s rounds, floor and art9 alternating; seconds)\n' "$n" "$bytes" "$findings" "$rounds"
+printf 'postgres  floor %.2f  art9 %.2f  ratio of bests %.2f  median ratio %.2f\n' "$pf" "$pa" "$(echo "$pa / $pf" | bc -l)" "$pm"
+printf 'mariadb   floor %.2f  art9 %.2f  ratio of bests %.2f  median ratio %.2f\n' "$mf" "$ma" "$(echo "$ma / $mf" | bc -l)" "$mm"
 printf 'jsonl     art9 %.2f  (the same notes from a file: art9 scanning alone)\n' "$fa"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
