@@ -55,14 +55,18 @@ pub fn policy(name: &str) -> Result<CompiledPolicy> {
 }
 
 /// Open the input (`-` = stdin) as a buffered reader that counts the bytes it reads into
-/// `count`; also returns the file size when known (for the progress bar).
+/// `count`; also returns the file size when known (for the progress bar). Its buffer is one
+/// input block, so that the block-sized reads of the JSON Lines reader bypass it.
 pub fn open_input(
     path: &str,
     count: Arc<AtomicU64>,
 ) -> Result<(Box<dyn BufRead + Send>, Option<u64>)> {
     if path == "-" {
         let r = CountingReader::new(io::stdin(), count);
-        return Ok((Box::new(BufReader::with_capacity(256 * 1024, r)), None));
+        return Ok((
+            Box::new(BufReader::with_capacity(art9::input::BLOCK_BYTES, r)),
+            None,
+        ));
     }
     let f = File::open(path).with_context(|| format!("cannot open {path}"))?;
     let meta = f.metadata().ok();
@@ -71,7 +75,10 @@ pub fn open_input(
     }
     let size = meta.filter(|m| m.is_file()).map(|m| m.len());
     let r = CountingReader::new(f, count);
-    Ok((Box::new(BufReader::with_capacity(256 * 1024, r)), size))
+    Ok((
+        Box::new(BufReader::with_capacity(art9::input::BLOCK_BYTES, r)),
+        size,
+    ))
 }
 
 /// Read a whole argument text (`-` = stdin).
