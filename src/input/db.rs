@@ -474,7 +474,7 @@ pub(crate) fn build_record(
     line: u64,
     keys: Vec<Option<String>>,
     subject: Option<String>,
-    values: Vec<FieldValue>,
+    values: impl IntoIterator<Item = FieldValue>,
     image: Option<RowImage>,
     stats: &SourceStats,
 ) -> Result<Record, Skipped> {
@@ -489,7 +489,7 @@ pub(crate) fn build_record(
             .collect::<Vec<_>>()
             .join(":"),
     };
-    let mut fields = Vec::with_capacity(values.len());
+    let mut fields = Vec::with_capacity(spec.fields.len());
     for (name, value) in spec.fields.iter().zip(values) {
         let skip = |kind, what: String| Skipped {
             line,

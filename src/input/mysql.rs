@@ -188,8 +188,7 @@ fn to_record(
                 Err(_) => FieldValue::BadUtf8,
             },
             (Some(_), None) => FieldValue::NotText("non-text value".into()),
-        })
-        .collect();
+        });
     let image = if let Some(from) = layout.cells_from {
         let cells = (from..row.len())
             .map(|i| match row.as_ref(i) {

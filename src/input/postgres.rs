@@ -877,17 +877,24 @@ impl PgRow {
 
     /// Decode the row: the record, or why it was skipped.
     pub fn resolve(self) -> Result<super::Record, super::Skipped> {
+        thread_local! {
+            /// The column slots of the row being decoded, reused row after row.
+            static COLS: std::cell::Cell<Vec<Slot>> = const { std::cell::Cell::new(Vec::new()) };
+        }
         let ctx = &*self.ctx;
-        let mut cols = Vec::with_capacity(ctx.layout.shape.columns());
-        if slots(&self.tuple, &ctx.layout.shape.limits, &mut cols).is_none() {
+        let mut cols = COLS.take();
+        cols.clear();
+        let result = match slots(&self.tuple, &ctx.layout.shape.limits, &mut cols) {
+            Some(()) => to_record(&self.tuple, &cols, ctx, self.line),
             // The reader checked the tuple's lengths: not reached.
-            return Err(super::Skipped::at_line(
+            None => Err(super::Skipped::at_line(
                 self.line,
                 super::SkipKind::MissingField,
                 format!("{}: malformed row", ctx.spec.source_name()),
-            ));
-        }
-        to_record(&self.tuple, &cols, ctx, self.line)
+            )),
+        };
+        COLS.set(cols);
+        result
     }
 }
 
@@ -921,9 +928,11 @@ fn to_record(
         Some((i, t)) => key_value(&layout.types[i], t, raw(i)).map_err(bad_key)?,
         None => None,
     };
-    let mut values = Vec::with_capacity(layout.fields.len());
-    for (i, not_text) in &layout.fields {
-        values.push(match (cols.get(*i), not_text) {
+    // Decoded as `build_record` takes them (no list of values in between).
+    let values = layout
+        .fields
+        .iter()
+        .map(|(i, not_text)| match (cols.get(*i), not_text) {
             (None | Some(Slot::Null), _) => FieldValue::Null,
             (Some(Slot::Oversize(n)), None) => FieldValue::TooLarge(*n),
             (Some(_), Some(ty)) => FieldValue::NotText(ty.clone()),
@@ -934,7 +943,6 @@ fn to_record(
                 }
             }
         });
-    }
     let image = if spec.capture_keys || spec.capture_row {
         Some(RowImage {
             keys: keys.clone(),
