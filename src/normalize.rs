@@ -294,14 +294,17 @@ fn space_bits(x: u64) -> u64 {
 }
 
 /// The high bit of every byte of `x` that ends a plain ASCII run: a byte of 0x80 or more, a
-/// tab or line break (`\t..=\r`), or a space after a space (`prev` holds the bytes one
-/// position earlier).
+/// tab or line break (`\t..=\r`), or a space after a space. `before` is 0x80 if the byte
+/// before `x` is a space, else 0; the second value is the same for the byte after `x`.
 #[inline(always)]
-fn run_stop_bits(x: u64, prev: u64) -> u64 {
+fn run_stop_bits(x: u64, before: u64) -> (u64, u64) {
     let b = x & LOW_7;
     // For b < 0x80, b + (0x80 - lo) has its high bit set iff b >= lo; nothing carries.
     let ctrl = (b + splat(0x80 - b'\t')) & !(b + splat(0x7f - b'\r')) & HIGH_BITS;
-    (x & HIGH_BITS) | ctrl | (space_bits(x) & space_bits(prev))
+    let space = space_bits(x);
+    // The spaces one byte earlier: this word's shifted up, and the byte before it.
+    let doubled = space & ((space << 8) | before);
+    ((x & HIGH_BITS) | ctrl | doubled, space >> 56)
 }
 
 /// The end of the plain ASCII run going on at `i` (`i >= 1`, `b[i - 1]` part of it): the
@@ -314,11 +317,13 @@ fn ascii_run_end(b: &[u8], mut i: usize) -> usize {
         let w = &b[at..at + 8];
         u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]])
     };
+    let mut before = if b[i - 1] == b' ' { 0x80 } else { 0 };
     while i + 8 <= b.len() {
-        let stop = run_stop_bits(word(i), word(i - 1));
+        let (stop, after) = run_stop_bits(word(i), before);
         if stop != 0 {
             return i + (stop.trailing_zeros() / 8) as usize;
         }
+        before = after;
         i += 8;
     }
     while i < b.len() {
@@ -404,6 +409,11 @@ fn lookup(table: &FoldTable, c: char) -> Folded {
 fn fold_fast(s: &str, out: &mut String, mut map: Option<&mut OffsetMap>) {
     let b = s.as_bytes();
     let table = fold_table();
+    // ASCII runs are copied as they are and lowercased at the end in one pass (one long
+    // loop the compiler vectorises, not one short one per run). Nothing below looks at the
+    // case of what is already out: the folds of non-ASCII chars are lowercase, and the
+    // general path's look back (a combining ring after `a`) accepts either case.
+    let first = out.len();
     // Offsets beyond u32 are not reachable: records are limited far below 4 GiB.
     let off = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
     let mut i = 0;
@@ -423,9 +433,7 @@ fn fold_fast(s: &str, out: &mut String, mut map: Option<&mut OffsetMap>) {
             // A run of ASCII: no tab/line break, no doubled space.
             let start = i;
             i = ascii_run_end(b, i + 1);
-            let o = out.len();
             out.push_str(&s[start..i]);
-            out[o..].make_ascii_lowercase();
             if let Some(m) = map.as_deref_mut() {
                 m.copy(off(start), off(i - start));
             }
@@ -466,6 +474,7 @@ fn fold_fast(s: &str, out: &mut String, mut map: Option<&mut OffsetMap>) {
         }
         i += len;
     }
+    out[first..].make_ascii_lowercase();
 }
 
 /// Characters dropped entirely: zero-width spaces and joiners, word joiner, BOM, soft hyphen,
