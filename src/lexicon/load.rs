@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde_saphyr::{Budget, DuplicateKeyPolicy, Options};
 
-use super::builtin::BUILTIN;
-use super::model::{CaseMode, EntrySpec, LexiconFile, MatchMode, Source};
+use super::builtin::{BUILTIN, BUILTIN_BAKED};
+use super::model::{BakedFile, CaseMode, EntrySpec, LexiconFile, MatchMode, Source};
 use crate::category::{Category, Lang};
 use crate::normalize::normalize;
 
@@ -296,18 +296,34 @@ impl Lexicon {
                 let (line, msg) = yaml_error_parts(&e);
                 err(line, None, msg)
             })?;
+        Lexicon::validate(path, BakedFile::from(file))
+    }
+
+    /// A built-in lexicon as `build.rs` baked it (JSON of a [`BakedFile`]), validated like
+    /// [`Lexicon::from_yaml`] validates the YAML it came from (tested equal).
+    pub(crate) fn from_baked(path: &str, json: &str) -> Result<Lexicon, LexiconError> {
+        let file: BakedFile = serde_json::from_str(json).map_err(|e| LexiconError {
+            path: path.to_string(),
+            line: None,
+            entry: None,
+            message: format!("baked lexicon does not read back: {e}"),
+        })?;
+        Lexicon::validate(path, file)
+    }
+
+    /// Check every entry and compile the file.
+    fn validate(path: &str, file: BakedFile) -> Result<Lexicon, LexiconError> {
         let mut entries = Vec::with_capacity(file.entries.len());
         let mut ids = HashSet::new();
-        for spanned in file.entries {
-            let line = spanned.referenced.line() as usize;
-            let spec = spanned.value;
+        for (line, spec) in file.entries {
             let entry = validate_entry(spec, file.lang, file.category, path, line)?;
             if !ids.insert(entry.id.clone()) {
-                return Err(err(
-                    Some(line),
-                    Some(&entry.id),
-                    "duplicate entry id".into(),
-                ));
+                return Err(LexiconError {
+                    path: path.to_string(),
+                    line: Some(line),
+                    entry: Some(entry.id.clone()),
+                    message: "duplicate entry id".into(),
+                });
             }
             entries.push(entry);
         }
@@ -473,11 +489,18 @@ impl LexiconSet {
     /// Only if a built-in file is broken, which the test suite rules out.
     pub fn builtin() -> Result<LexiconSet, LexiconError> {
         use rayon::prelude::*;
-        // Parsing the YAML is over half of `art9 check`'s start-up: the files are parsed
-        // side by side, then inserted in their fixed order (so the first error is the same).
+        // The YAML was parsed when the crate was built (`build.rs`: parsing it here was over
+        // half of `art9 check`'s start-up); the files are read back side by side, then
+        // inserted in their fixed order (so the first error is the same).
+        // A file `build.rs` could not parse is not baked: its YAML is parsed here, for the
+        // error with its line.
         let parsed: Vec<Result<Lexicon, LexiconError>> = BUILTIN
             .par_iter()
-            .map(|(path, yaml)| Lexicon::from_yaml(path, yaml))
+            .zip(BUILTIN_BAKED)
+            .map(|(&(path, yaml), &baked)| match baked {
+                Some(json) => Lexicon::from_baked(path, json),
+                None => Lexicon::from_yaml(path, yaml),
+            })
             .collect();
         let mut set = LexiconSet::new();
         for lexicon in parsed {
@@ -694,6 +717,42 @@ mod tests {
             "]".repeat(40)
         );
         assert!(Lexicon::from_yaml("t.yaml", &yaml).is_err());
+    }
+
+    /// Every built-in file was baked at build time, and reads back to exactly what its YAML
+    /// gives (entries, lines, sources and all).
+    #[test]
+    fn baked_builtins_equal_their_yaml() {
+        assert_eq!(BUILTIN.len(), BUILTIN_BAKED.len());
+        for (&(path, yaml), baked) in BUILTIN.iter().zip(BUILTIN_BAKED) {
+            let json = baked.unwrap_or_else(|| panic!("{path} was not baked"));
+            // What validation gets, both ways (the compiled lexicons hold hash maps, whose
+            // order differs from one build of them to the next).
+            let file: LexiconFile = serde_saphyr::from_str_with_options(yaml, yaml_options())
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+            let from_yaml = BakedFile::from(file);
+            let read_back: BakedFile = serde_json::from_str(json).unwrap();
+            assert_eq!(format!("{from_yaml:?}"), format!("{read_back:?}"), "{path}");
+            let (a, b) = (
+                Lexicon::from_yaml(path, yaml).unwrap(),
+                Lexicon::from_baked(path, json).unwrap(),
+            );
+            let lines = |l: &Lexicon| {
+                l.entries
+                    .iter()
+                    .map(|e| (e.id.clone(), e.line))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(lines(&a), lines(&b), "{path}");
+        }
+    }
+
+    /// A baked file that does not read back is an error naming the file, not a panic.
+    #[test]
+    fn bad_baked_file_is_an_error() {
+        let e = Lexicon::from_baked("lexicons/x.yaml", "{\"lang\": \"nl\"}").unwrap_err();
+        assert_eq!(e.path, "lexicons/x.yaml");
+        assert!(e.message.contains("baked lexicon"), "{}", e.message);
     }
 
     #[test]
