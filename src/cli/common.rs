@@ -55,8 +55,8 @@ pub fn policy(name: &str) -> Result<CompiledPolicy> {
 }
 
 /// Open the input (`-` = stdin) as a buffered reader that counts the bytes it reads into
-/// `count`; also returns the file size when known (for the progress bar). Its buffer is one
-/// input block, so that the block-sized reads of the JSON Lines reader bypass it.
+/// `count`; also returns the file size when known (for the progress bar). Its capacity is
+/// [`art9::input::READ_BUFFER_BYTES`], so that the JSON Lines reader's reads bypass it.
 pub fn open_input(
     path: &str,
     count: Arc<AtomicU64>,
@@ -64,7 +64,7 @@ pub fn open_input(
     if path == "-" {
         let r = CountingReader::new(io::stdin(), count);
         return Ok((
-            Box::new(BufReader::with_capacity(art9::input::BLOCK_BYTES, r)),
+            Box::new(BufReader::with_capacity(art9::input::READ_BUFFER_BYTES, r)),
             None,
         ));
     }
@@ -76,7 +76,7 @@ pub fn open_input(
     let size = meta.filter(|m| m.is_file()).map(|m| m.len());
     let r = CountingReader::new(f, count);
     Ok((
-        Box::new(BufReader::with_capacity(art9::input::BLOCK_BYTES, r)),
+        Box::new(BufReader::with_capacity(art9::input::READ_BUFFER_BYTES, r)),
         size,
     ))
 }
