@@ -490,9 +490,9 @@ impl LexiconSet {
     pub fn builtin() -> Result<LexiconSet, LexiconError> {
         use rayon::prelude::*;
         // The YAML was parsed when the crate was built (`build.rs`: parsing it here was over
-        // half of `art9 check`'s start-up); the files are read back side by side, then
-        // inserted in their fixed order (so the first error is the same).
-        // A file `build.rs` could not parse is not baked: its YAML is parsed here, for the
+        // half of `art9 check`'s start-up). The files are read back side by side, then
+        // inserted in their fixed order (so the first error is the same); one that
+        // `build.rs` could not parse was not baked, and its YAML is parsed here for the
         // error with its line.
         let parsed: Vec<Result<Lexicon, LexiconError>> = BUILTIN
             .par_iter()
