@@ -46,7 +46,9 @@ pub fn lexicon_set(a: &LexiconArgs) -> Result<LexiconSet> {
 /// Build the scanner the flags ask for.
 pub fn scanner(a: &LexiconArgs) -> Result<Scanner> {
     let set = lexicon_set(a)?;
-    Ok(ScannerBuilder::new().lexicons(set).build()?)
+    let mut builder = ScannerBuilder::new();
+    builder.lexicons(set);
+    Ok(builder.into_scanner()?)
 }
 
 /// Load a policy by name or path.

@@ -587,6 +587,11 @@ impl LexiconSet {
         self.lexicons.values()
     }
 
+    /// The lexicons, by value, in the order of [`LexiconSet::iter`].
+    pub fn into_lexicons(self) -> impl Iterator<Item = Lexicon> {
+        self.lexicons.into_values()
+    }
+
     /// Number of lexicons.
     pub fn len(&self) -> usize {
         self.lexicons.len()
