@@ -1626,6 +1626,24 @@ mod tests {
         }
     }
 
+    /// The patterns picked (index modulo their number, upper-cased or not), each followed by
+    /// its filler, padded with spaces to at least one 68-byte window.
+    fn picked_text(pats: &[String], picks: &[(usize, bool, String)]) -> Vec<u8> {
+        let mut text = Vec::new();
+        for (pick, upper, filler) in picks {
+            let p = &pats[pick % pats.len()];
+            let p = if *upper {
+                p.to_ascii_uppercase()
+            } else {
+                p.clone()
+            };
+            text.extend_from_slice(p.as_bytes());
+            text.extend_from_slice(filler.as_bytes());
+        }
+        text.resize(68.max(text.len()), b' ');
+        text
+    }
+
     proptest::proptest! {
         /// The 64-position pass sets bit `i` exactly where the one-position check lets a
         /// pattern start at `i` (texts built from the patterns, in either case, so that
@@ -1636,14 +1654,7 @@ mod tests {
             picks in proptest::collection::vec((0usize..20, proptest::bool::ANY, "[a-z .]{0,3}"), 1..40),
         ) {
             let f = StartFilter::new(pats.iter().map(|p| p.as_bytes()));
-            let mut text = Vec::new();
-            for (pick, upper, filler) in &picks {
-                let p = &pats[pick % pats.len()];
-                let p = if *upper { p.to_ascii_uppercase() } else { p.clone() };
-                text.extend_from_slice(p.as_bytes());
-                text.extend_from_slice(filler.as_bytes());
-            }
-            text.resize(68.max(text.len()), b' ');
+            let text = picked_text(&pats, &picks);
             let window = <&[u8; 68]>::try_from(&text[..68]).unwrap();
             let mut want = 0u64;
             for i in 0..64 {
@@ -1675,14 +1686,7 @@ mod tests {
                 proptest::prop_assert!(four_byte > SAMPLED_MAX_FOUR_BYTE);
                 return Ok(());
             };
-            let mut text = Vec::new();
-            for (pick, upper, filler) in &picks {
-                let p = &pats[pick % pats.len()];
-                let p = if *upper { p.to_ascii_uppercase() } else { p.clone() };
-                text.extend_from_slice(p.as_bytes());
-                text.extend_from_slice(filler.as_bytes());
-            }
-            text.resize(68.max(text.len()), b' ');
+            let text = picked_text(&pats, &picks);
             let window = <&[u8; 68]>::try_from(&text[..68]).unwrap();
             let first = u64::MAX.checked_shr(64 - 4 * groups as u32).unwrap_or(0);
             let got = f.may_start64_sampled(sampled, window, groups);
