@@ -3,17 +3,19 @@
 //!
 //! Memory is bounded whatever the input size: at most [`QUEUED_BATCHES`] (or twice the
 //! worker threads, if more) + 1 batches are being scanned or wait to be written, and each
-//! batch holds at most `batch_records` records or about [`BATCH_BYTES`] bytes. The reader
-//! hands each full batch to the workers at once; a batch is scanned by one worker from start
-//! to end (the workers share the batches), so a record is built, scanned and freed on one
-//! thread. The writer (the caller's thread) takes the results in input order and writes
+//! batch holds about `batch_records` input lines (less than twice that) or about
+//! [`BATCH_BYTES`] bytes. The reader takes records from the source in runs
+//! ([`RecordSource::next_run`]: one record, or for JSON Lines the whole lines of a block,
+//! which the worker splits) and hands each full batch to the workers at once; a batch is
+//! split, parsed and scanned by one worker from start to end (the workers share the
+//! batches), so a record is built, scanned and freed on one thread. The writer (the caller's thread) takes the results in input order and writes
 //! them while the workers go on with the next batches; with [`run_prepared`] the workers
 //! also turn each batch into what the writer needs (formatted findings, say).
 //!
 //! Every record read is accounted for: `records_read = records_scanned + records_skipped +
 //! records_filtered` (filtered = not the subject asked for with [`Options::subject_id`]).
 //! A stop request ([`Options::stop`], set by Ctrl-C) is checked by the reader before each
-//! record: records already read are still scanned and handed to the writer, then the run
+//! run of records: records already read are still scanned and handed to the writer, then the scan
 //! ends with [`Summary::stopped_early`] set and [`Summary::stopped_at`] naming the record.
 
 use std::collections::BTreeMap;
@@ -26,7 +28,7 @@ use serde::Serialize;
 
 use crate::category::Category;
 use crate::html;
-use crate::input::{oversized_field, Pending, Record, RecordSource, Skipped};
+use crate::input::{oversized_field, Record, RecordSource, Run, Skipped};
 use crate::mask::mask;
 use crate::matcher::{Finding, Scanner};
 use crate::policy::{CompiledPolicy, Decision, Outcome};
@@ -393,7 +395,7 @@ where
         std::thread::scope(|scope| {
             let reader = scope.spawn(move || {
                 // Hand a batch to the workers; false when the writer has stopped.
-                let submit = |batch: Vec<Pending>| -> bool {
+                let submit = |batch: Vec<Run>| -> bool {
                     let (done_tx, done_rx) = sync_channel(1);
                     if tx.send(Ok(done_rx)).is_err() {
                         return false;
@@ -409,40 +411,39 @@ where
                     });
                     true
                 };
+                // A batch holds runs of records (one record each, or many JSON lines): the
+                // next batch is sized like the last one.
                 let mut batch = Vec::with_capacity(batch_records);
-                let mut bytes = 0;
-                let mut read: u64 = 0;
+                let (mut bytes, mut lines) = (0, 0);
                 let is_stopped = || stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed));
                 loop {
                     if is_stopped() {
                         if !batch.is_empty() {
                             submit(batch);
                         }
-                        return Some(read);
+                        return true;
                     }
-                    let Some(next) = source.next_pending() else {
+                    let Some(next) = source.next_run(batch_records) else {
                         break;
                     };
-                    read += 1;
                     match next {
                         Err(e) => {
                             if !batch.is_empty() {
                                 submit(std::mem::take(&mut batch));
                             }
                             let _ = tx.send(Err(e));
-                            return None;
+                            return false;
                         }
                         Ok(r) => {
                             bytes += r.raw_len();
+                            lines += r.lines();
                             batch.push(r);
-                            if batch.len() >= batch_records || bytes >= BATCH_BYTES {
-                                bytes = 0;
-                                let full = std::mem::replace(
-                                    &mut batch,
-                                    Vec::with_capacity(batch_records),
-                                );
+                            if lines >= batch_records || bytes >= BATCH_BYTES {
+                                (bytes, lines) = (0, 0);
+                                let runs = batch.len();
+                                let full = std::mem::replace(&mut batch, Vec::with_capacity(runs));
                                 if !submit(full) {
-                                    return None; // the writer stopped
+                                    return false; // the writer stopped
                                 }
                             }
                         }
@@ -451,7 +452,7 @@ where
                 if !batch.is_empty() {
                     submit(batch);
                 }
-                None
+                false
             });
             // Owned here so that an early return drops it and unblocks the reader.
             let rx = rx;
@@ -480,12 +481,13 @@ where
             }
             drop(rx);
             // The reader has sent everything it read; it tells whether it was stopped.
-            Ok(reader.join().unwrap_or(None))
+            Ok(reader.join().unwrap_or(false))
         })
     })?;
-    if let Some(read) = stopped {
+    if stopped {
+        // Every batch read was scanned and written: the records counted are those read.
         summary.stopped_early = true;
-        summary.stopped_at = Some(read);
+        summary.stopped_at = Some(summary.records_read);
     }
     Ok(summary)
 }
@@ -493,21 +495,24 @@ where
 /// Resolve and scan one batch, in input order, on the one worker thread that runs it: the
 /// workers share the load batch by batch (several are in flight), so a record is built,
 /// scanned, prepared and freed on one thread, and no allocation crosses to another.
-fn scan_batch(batch: Vec<Pending>, scanner: &Scanner, options: &Options) -> Vec<Item> {
-    batch
-        .into_iter()
-        .map(|r| match r.resolve() {
-            Ok(record) if !is_wanted(options, &record) => Item::Filtered(record),
-            Ok(record) => match oversized_field(&record, options.max_field_bytes) {
-                Some(skip) => Item::Skipped(skip),
-                None => {
-                    let fields = process(scanner, options, &record);
-                    Item::Scanned { record, fields }
-                }
-            },
-            Err(s) => Item::Skipped(s),
-        })
-        .collect()
+fn scan_batch(batch: Vec<Run>, scanner: &Scanner, options: &Options) -> Vec<Item> {
+    let mut items = Vec::with_capacity(batch.iter().map(Run::lines).sum());
+    for run in batch {
+        run.resolve_each(|r| {
+            items.push(match r {
+                Ok(record) if !is_wanted(options, &record) => Item::Filtered(record),
+                Ok(record) => match oversized_field(&record, options.max_field_bytes) {
+                    Some(skip) => Item::Skipped(skip),
+                    None => {
+                        let fields = process(scanner, options, &record);
+                        Item::Scanned { record, fields }
+                    }
+                },
+                Err(s) => Item::Skipped(s),
+            });
+        });
+    }
+    items
 }
 
 /// Whether `--subject-id` lets this record through.

@@ -219,6 +219,10 @@ impl RecordSource for BoxedSource {
     fn next_pending(&mut self) -> Option<io::Result<art9::input::Pending>> {
         self.0.next_pending()
     }
+
+    fn next_run(&mut self, max_lines: usize) -> Option<io::Result<art9::input::Run>> {
+        self.0.next_run(max_lines)
+    }
 }
 
 /// Report one skipped record on stderr (no record text, ever).

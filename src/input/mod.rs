@@ -149,6 +149,51 @@ pub trait RecordSource: Send {
     fn next_pending(&mut self) -> Option<io::Result<Pending>> {
         self.next_record().map(|r| r.map(Pending::Ready))
     }
+
+    /// Like [`RecordSource::next_pending`], for the batch engine: a source may hand over
+    /// many records in one piece, to be split on a worker thread ([`Run::resolve_each`]), so
+    /// that the reader thread does not have to find where each record ends. A run holds at
+    /// most `max_lines` input lines. The default hands over one record at a time.
+    fn next_run(&mut self, max_lines: usize) -> Option<io::Result<Run>> {
+        let _ = max_lines;
+        self.next_pending().map(|r| r.map(Run::One))
+    }
+}
+
+/// Records as the batch engine receives them from [`RecordSource::next_run`].
+#[derive(Debug)]
+pub enum Run {
+    /// One record, possibly not parsed yet.
+    One(Pending),
+    /// Whole lines of a JSON Lines input, not split yet.
+    JsonLines(JsonRun),
+}
+
+impl Run {
+    /// Input lines in the run (for a JSON run, blank lines included): for batch sizing.
+    pub fn lines(&self) -> usize {
+        match self {
+            Run::One(_) => 1,
+            Run::JsonLines(r) => r.lines,
+        }
+    }
+
+    /// Bytes of the run as read (for batch sizing).
+    pub fn raw_len(&self) -> usize {
+        match self {
+            Run::One(p) => p.raw_len(),
+            Run::JsonLines(r) => r.end - r.start,
+        }
+    }
+
+    /// Split and parse: `each` gets every record of the run, or why it was skipped, in input
+    /// order. Blank lines of a JSON run are not records and give nothing.
+    pub fn resolve_each(self, mut each: impl FnMut(Result<Record, Skipped>)) {
+        match self {
+            Run::One(p) => each(p.resolve()),
+            Run::JsonLines(r) => r.resolve_each(each),
+        }
+    }
 }
 
 /// A record as read, possibly not parsed yet; see [`RecordSource::next_pending`].
@@ -213,14 +258,78 @@ struct Block {
 
 impl JsonLine {
     fn resolve(self) -> Result<Record, Skipped> {
-        let (body, terminator) = split_terminator(&self.block.bytes[self.start..self.end]);
-        let text = check_line(body, self.line)?;
-        let mut record = parse_json_fields(text, terminator, self.line, &self.block.options)?;
-        if self.keep_raw {
-            record.raw = text.to_string();
-        }
-        Ok(record)
+        resolve_line(&self.block, self.start, self.end, self.line, self.keep_raw)
     }
+}
+
+/// Line `line`, bytes `start..end` (terminator included) of `block`, parsed.
+fn resolve_line(
+    block: &Block,
+    start: usize,
+    end: usize,
+    line: u64,
+    keep_raw: bool,
+) -> Result<Record, Skipped> {
+    let (body, terminator) = split_terminator(&block.bytes[start..end]);
+    let text = check_line(body, line)?;
+    let mut record = parse_json_fields(text, terminator, line, &block.options)?;
+    if keep_raw {
+        record.raw = text.to_string();
+    }
+    Ok(record)
+}
+
+/// Whole lines of a [`JsonLines`] block, handed on in one piece: the reader thread only
+/// finds the block's last line end and counts the lines (for their numbers); the worker that
+/// parses them finds each line's end, and applies the checks the reader applies to a single
+/// line (blank lines are not records; a line over the limit is skipped as too large).
+#[derive(Debug)]
+pub struct JsonRun {
+    block: Arc<Block>,
+    /// The lines' bytes in `block`; `end` is just after a line end.
+    start: usize,
+    end: usize,
+    /// The number of the first line, and how many lines there are.
+    first_line: u64,
+    lines: usize,
+    keep_raw: bool,
+    /// The record limit (`--max-record-bytes`).
+    max: usize,
+}
+
+impl JsonRun {
+    fn resolve_each(self, mut each: impl FnMut(Result<Record, Skipped>)) {
+        // A line is at most the limit plus a CRLF terminator (as in `next_pending`).
+        let limit = self.max.saturating_add(2);
+        let bytes = &self.block.bytes[self.start..self.end];
+        let mut from = 0;
+        for (this, nl) in (self.first_line..).zip(memchr::memchr_iter(b'\n', bytes)) {
+            let (start, end) = (from, nl + 1);
+            from = end;
+            if end - start > limit {
+                each(Err(Skipped::too_large(this, self.max)));
+            } else if !is_blank(&bytes[start..end]) {
+                each(resolve_line(
+                    &self.block,
+                    self.start + start,
+                    self.start + end,
+                    this,
+                    self.keep_raw,
+                ));
+            }
+        }
+    }
+}
+
+/// A line of nothing but ASCII whitespace (not a record).
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(|b| b.is_ascii_whitespace())
+}
+
+/// The number of line ends in `bytes` (`bytecount`: 32 bytes a step; a plain iterator
+/// count compiled to 4 bytes a step and cost more than the per-line search it replaced).
+fn count_line_ends(bytes: &[u8]) -> usize {
+    bytecount::count(bytes, b'\n')
 }
 
 /// NUL and UTF-8 checks of a line without its terminator.
@@ -583,6 +692,52 @@ impl<R: BufRead + Send> RecordSource for JsonLines<R> {
         self.next_pending().map(|p| p.map(Pending::resolve))
     }
 
+    /// The whole lines left in the current block, at most `max_lines` of them: the reader
+    /// thread looks for the last line end only (and counts the lines), and a worker splits
+    /// them ([`JsonRun`]). A line that continues into the next block, or one over the limit
+    /// being skipped, goes through [`JsonLines::next_pending`]. Finding every line end on
+    /// the reader thread was most of its work, and the reader shares the cores with the
+    /// workers (issue 7).
+    fn next_run(&mut self, max_lines: usize) -> Option<io::Result<Run>> {
+        if !self.discarding && self.pos == self.filled && !self.eof {
+            // Nothing left in the block (at the start): read the next one first.
+            match self.refill() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        if !self.discarding {
+            let unread = &self.block.bytes[self.pos..self.filled];
+            if let Some(last) = memchr::memrchr(b'\n', unread) {
+                let mut run = &unread[..=last];
+                let mut lines = count_line_ends(run);
+                let max_lines = max_lines.max(1);
+                if lines > max_lines {
+                    // Rare (a block of many short lines): cut after the last line allowed.
+                    if let Some(cut) = memchr::memchr_iter(b'\n', run).nth(max_lines - 1) {
+                        run = &run[..=cut];
+                        lines = max_lines;
+                    }
+                }
+                let start = self.pos;
+                self.pos += run.len();
+                let first_line = self.line + 1;
+                self.line += lines as u64;
+                return Some(Ok(Run::JsonLines(JsonRun {
+                    block: Arc::clone(&self.block),
+                    start,
+                    end: self.pos,
+                    first_line,
+                    lines,
+                    keep_raw: self.keep_raw,
+                    max: self.max,
+                })));
+            }
+        }
+        self.next_pending().map(|p| p.map(Run::One))
+    }
+
     /// Finds the next line; checking and parsing it is left to [`Pending::resolve`].
     fn next_pending(&mut self) -> Option<io::Result<Pending>> {
         // A line is at most the limit plus a CRLF terminator.
@@ -627,7 +782,7 @@ impl<R: BufRead + Send> RecordSource for JsonLines<R> {
             if bytes.len() > limit {
                 return Some(Ok(self.too_large(self.line)));
             }
-            if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            if is_blank(bytes) {
                 continue;
             }
             return Some(Ok(Pending::Json(JsonLine {
@@ -1067,6 +1222,85 @@ mod tests {
         let asked = asked.lock().unwrap();
         assert!(asked.len() > 10, "{asked:?}");
         assert!(asked.iter().all(|&len| len >= block / 4 * 3), "{asked:?}");
+    }
+
+    /// Lines for the run tests: records, blank and whitespace lines, CRLF, bad JSON, bad
+    /// UTF-8, a NUL, and lines over the 40-byte limit the tests use.
+    const RUN_LINES: [&[u8]; 11] = [
+        b"{\"id\": 1, \"t\": \"short\"}\n",
+        b"{\"id\": 2, \"t\": \"crlf\"}\r\n",
+        b"\n",
+        b"  \t \n",
+        b"{\"id\": 3, \"t\": \"a note that is over the limit\"}\n",
+        b"{\"id\": 4, \"t\": \"x\\u00e9\"}\n",
+        b"not json\n",
+        b"{\"id\": 5, \"t\": \"\xff\"}\n",
+        b"{\"id\": 6, \"t\": \"\x00\"}\n",
+        b"{\"t\": \"no id\"}\n",
+        b"{\"id\": 7, \"t\": \"long line, no end, that is well over the limit\"}",
+    ];
+
+    /// Every record of `input` (or skip), via `next_record`, or via `next_run` and a
+    /// worker's split, with blocks of `block` bytes.
+    fn records_of(input: &[u8], block: usize, runs: Option<usize>) -> Vec<Result<Record, Skipped>> {
+        let mut src = JsonLines::new(input, 40, opts(&["t"], &["id"])).block_bytes(block);
+        let mut out = Vec::new();
+        match runs {
+            None => {
+                while let Some(r) = src.next_record() {
+                    out.push(r.unwrap());
+                }
+            }
+            Some(max_lines) => {
+                while let Some(run) = src.next_run(max_lines) {
+                    let run = run.unwrap();
+                    assert!(run.lines() <= max_lines.max(1));
+                    run.resolve_each(|r| out.push(r));
+                }
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Handing lines on in runs (split on a worker) gives the records and skips, line
+        /// numbers included, that reading line by line gives: whatever the block size, the
+        /// run size, blank lines, CRLF, bad lines, lines over the limit (also across blocks)
+        /// and a last line without a line end.
+        #[test]
+        fn runs_give_what_lines_give(
+            picks in proptest::collection::vec(0usize..10, 0..60),
+            last in proptest::bool::ANY,
+            block in 8usize..200,
+            max_lines in 1usize..40,
+        ) {
+            let mut input: Vec<u8> = picks.iter().flat_map(|&i| RUN_LINES[i].to_vec()).collect();
+            if last {
+                input.extend_from_slice(RUN_LINES[10]);
+            }
+            let by_line = records_of(&input, block, None);
+            proptest::prop_assert_eq!(records_of(&input, block, Some(max_lines)), by_line);
+        }
+    }
+
+    /// Runs hold whole lines of a block: with the default block, a file of short lines comes
+    /// in runs of many lines (the reader thread does not look at every line end), split at
+    /// `max_lines`.
+    #[test]
+    fn runs_hold_many_lines() {
+        let input: Vec<u8> = (0..3000)
+            .flat_map(|i| format!("{{\"id\": {i}, \"t\": \"note {i}\"}}\n").into_bytes())
+            .collect();
+        let mut src = JsonLines::new(&input[..], 1 << 20, opts(&["t"], &["id"]));
+        let mut sizes = Vec::new();
+        let mut keys = Vec::new();
+        while let Some(run) = src.next_run(1000) {
+            let run = run.unwrap();
+            sizes.push(run.lines());
+            run.resolve_each(|r| keys.push(r.unwrap().key));
+        }
+        assert_eq!(sizes, [1000, 1000, 1000]);
+        assert_eq!(keys, (0..3000).map(|i| i.to_string()).collect::<Vec<_>>());
     }
 
     #[test]
