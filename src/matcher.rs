@@ -276,7 +276,7 @@ impl StateTable {
 /// (SWAR: for a byte `c < 0x80`, `c + (0x80 - lo)` has its high bit set iff `c >= lo`).
 #[inline(always)]
 fn lower4(b: &[u8]) -> u32 {
-    let x = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let x = load4(b);
     let low7 = x & 0x7f7f_7f7f;
     let upper = low7.wrapping_add(0x3f3f_3f3f) & !low7.wrapping_add(0x2525_2525) & !x & 0x8080_8080;
     x | (upper >> 2)
@@ -447,13 +447,22 @@ impl StartFilter {
 /// The first two bytes with bit 5 set, as a 16-bit index.
 #[inline(always)]
 fn key2(b: &[u8]) -> usize {
-    usize::from(u16::from_le_bytes([b[0], b[1]]) | 0x2020)
+    // One 2-byte load (indexing byte by byte gave a load and a bounds check per byte).
+    usize::from(u16::from_le_bytes(b[..2].try_into().unwrap_or([0; 2])) | 0x2020)
 }
 
 /// The first four bytes with bit 5 set.
 #[inline(always)]
 fn key4(b: &[u8]) -> u32 {
-    u32::from_le_bytes([b[0], b[1], b[2], b[3]]) | 0x2020_2020
+    load4(b) | 0x2020_2020
+}
+
+/// The first four bytes of `b` (at least four), little-endian, as one load: indexing them
+/// one by one left a load and a bounds check per byte where the length was not known.
+#[inline(always)]
+fn load4(b: &[u8]) -> u32 {
+    // `b[..4]` has four bytes, so the conversion cannot fail.
+    u32::from_le_bytes(b[..4].try_into().unwrap_or([0; 4]))
 }
 
 /// 16 bits of a multiplicative hash.
