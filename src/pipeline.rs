@@ -8,15 +8,17 @@
 //! ([`RecordSource::next_run`]: one record, or for JSON Lines the whole lines of a block,
 //! which the worker splits) and hands each full batch to the workers at once; a batch is
 //! split, parsed and scanned by one worker from start to end (the workers share the
-//! batches), so a record is built, scanned and freed on one thread. The writer (the caller's thread) takes the results in input order and writes
-//! them while the workers go on with the next batches; with [`run_prepared`] the workers
-//! also turn each batch into what the writer needs (formatted findings, say).
+//! batches), so a record is built, scanned and freed on one thread. The writer (the
+//! caller's thread) takes the results in input order and writes them while the workers go
+//! on with the next batches; with [`run_prepared`] the workers also turn each batch into
+//! what the writer needs (formatted findings, say).
 //!
 //! Every record read is accounted for: `records_read = records_scanned + records_skipped +
 //! records_filtered` (filtered = not the subject asked for with [`Options::subject_id`]).
 //! A stop request ([`Options::stop`], set by Ctrl-C) is checked by the reader before each
-//! run of records: records already read are still scanned and handed to the writer, then the scan
-//! ends with [`Summary::stopped_early`] set and [`Summary::stopped_at`] naming the record.
+//! run of records: records already read are still scanned and handed to the writer, then
+//! the scan ends with [`Summary::stopped_early`] set and [`Summary::stopped_at`] naming the
+//! record.
 
 use std::collections::BTreeMap;
 use std::io;

@@ -250,10 +250,19 @@ pub struct JsonLine {
 
 /// Input bytes read in one go, with what the lines in them need for parsing (one shared
 /// counter a line, not two).
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Block {
     bytes: Vec<u8>,
     options: Arc<JsonOptions>,
+}
+
+impl std::fmt::Debug for Block {
+    // Never the bytes: they hold note text (a `Pending` or `Run` may end up in a log).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Block")
+            .field("bytes", &self.bytes.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl JsonLine {
@@ -1301,6 +1310,24 @@ mod tests {
         }
         assert_eq!(sizes, [1000, 1000, 1000]);
         assert_eq!(keys, (0..3000).map(|i| i.to_string()).collect::<Vec<_>>());
+    }
+
+    /// A line or run not parsed yet shows its size, never its text.
+    #[test]
+    fn pending_lines_and_runs_hide_their_text() {
+        let input = b"{\"t\": \"Klant heeft diabetes\"}\n{\"t\": \"kankerpatient\"}\n";
+        let mut src = JsonLines::new(&input[..], 1 << 20, opts(&["t"], &[]));
+        let line = src.next_pending().unwrap().unwrap();
+        let run = src.next_run(10).unwrap().unwrap();
+        for debug in [format!("{line:?}"), format!("{run:?}")] {
+            assert!(
+                !debug.contains("diabetes") && !debug.contains("kanker"),
+                "{debug}"
+            );
+        }
+        let mut texts = vec![line.resolve().unwrap().fields[0].text.clone()];
+        run.resolve_each(|r| texts.push(r.unwrap().fields[0].text.clone()));
+        assert_eq!(texts, ["Klant heeft diabetes", "kankerpatient"]);
     }
 
     #[test]
