@@ -189,7 +189,8 @@ pub struct InputArgs {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
-    /// Records per batch handed to the workers.
+    /// Input lines (records) per batch handed to the workers, about: a batch takes whole runs
+    /// of lines, so it may hold up to twice this many.
     #[arg(long, value_name = "N", default_value_t = 1024, hide = true)]
     pub batch_records: usize,
     #[command(flatten)]
