@@ -1,29 +1,31 @@
-//! The batch engine: read records in batches on one thread, scan each batch on one of the
-//! worker threads (rayon), hand results to one writer in input order.
+//! The batch engine: the worker threads (rayon) read records in batches, one read at a
+//! time and in input order, and each scans the batch it read; one writer takes the results
+//! in input order.
 //!
 //! Memory is bounded whatever the input size: at most [`QUEUED_BATCHES`] (or twice the
 //! worker threads, if more) + 1 batches are being scanned or wait to be written, and each
 //! batch holds about `batch_records` input lines (less than twice that) or about
-//! [`BATCH_BYTES`] bytes. The reader takes records from the source in runs
+//! [`BATCH_BYTES`] bytes. A batch job takes records from the source in runs
 //! ([`RecordSource::next_run`]: one record, or for JSON Lines the whole lines of a block,
-//! which the worker splits) and hands each full batch to the workers at once; a batch is
-//! split, parsed and scanned by one worker from start to end (the workers share the
-//! batches), so a record is built, scanned and freed on one thread. The writer (the
-//! caller's thread) takes the results in input order and writes them while the workers go
-//! on with the next batches; with [`run_prepared`] the workers also turn each batch into
-//! what the writer needs (formatted findings, say).
+//! which the job splits), sends the writer a receiver for the batch's results, starts the
+//! job that reads the next batch (another worker takes it), and then splits, parses and
+//! scans its own batch: a record is read, built, scanned and freed on one thread, and
+//! there is no reading thread besides the workers (`--threads N` keeps N threads busy).
+//! The writer (the caller's thread) takes the results in input order and writes them
+//! while the workers go on with the next batches; with [`run_prepared`] the workers also
+//! turn each batch into what the writer needs (formatted findings, say).
 //!
 //! Every record read is accounted for: `records_read = records_scanned + records_skipped +
 //! records_filtered` (filtered = not the subject asked for with [`Options::subject_id`]).
-//! A stop request ([`Options::stop`], set by Ctrl-C) is checked by the reader before each
-//! run of records: records already read are still scanned and handed to the writer, then
+//! A stop request ([`Options::stop`], set by Ctrl-C) is checked before each run of records
+//! is read: records already read are still scanned and handed to the writer, then
 //! the scan ends with [`Summary::stopped_early`] set and [`Summary::stopped_at`] naming the
 //! record.
 
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -63,6 +65,13 @@ pub struct Options {
     /// A record with a field longer than this (bytes of text; 0 = no limit) is skipped
     /// ([`crate::input::SkipKind::FieldTooLarge`]), never truncated.
     pub max_field_bytes: usize,
+    /// Read on the worker threads, one read at a time in input order, each worker scanning
+    /// the batch it read, instead of on a thread of its own. For sources whose reading is
+    /// work (a file: copying it in, finding record ends), so that `threads` workers keep
+    /// that many cores busy, not one more, and a batch is scanned where its bytes are
+    /// cached. Not for sources whose reading waits (a database connection, a pipe): a
+    /// reading thread of its own waits for them without holding up a worker.
+    pub read_on_workers: bool,
 }
 
 impl Default for Options {
@@ -76,6 +85,7 @@ impl Default for Options {
             subject_id: None,
             stop: None,
             max_field_bytes: crate::input::DEFAULT_MAX_FIELD_BYTES,
+            read_on_workers: false,
         }
     }
 }
@@ -363,7 +373,7 @@ impl<'scope> Written<'_, 'scope> {
 /// # Errors
 /// A fatal read error, a write error from `sink`, or no worker threads.
 pub fn run_prepared<S, P, T, F>(
-    mut source: S,
+    source: S,
     scanner: &Scanner,
     options: &Options,
     prepare: P,
@@ -381,82 +391,38 @@ where
         .map_err(|e| PipelineError::Threads(e.to_string()))?;
     let batch_records = options.batch_records.max(1);
     let mut summary = Summary::new();
-    // Records travel unparsed (`Pending`) so that parsing runs on the workers: the reader
-    // thread only finds where records end, and stops being the bottleneck. It spawns each
-    // full batch into the pool at once and sends a receiver for its results, in input
-    // order, to this thread, which writes them. So the workers go from batch to batch
-    // without waiting for the writer, and the writer's share of the work runs beside them.
-    // At most `QUEUED_BATCHES` + 1 batches are being scanned or waiting to be written.
-    type Results<T> = Receiver<(Summary, T)>;
+    // Records travel unparsed (`Pending`, JSON runs) so that parsing runs on the workers.
+    // Each batch job reads its batch, sends a receiver for its results, in input order, to
+    // this thread (which writes them), starts the job for the next batch, then scans its
+    // own (`step`). So the workers go from batch to batch without waiting for the writer,
+    // and the writer's share of the work runs beside them. At most `QUEUED_BATCHES` + 1
+    // batches are being scanned or waiting to be written.
     // Each batch runs on one worker, so there must be batches enough for every worker.
     let queued = QUEUED_BATCHES.max(2 * pool.current_num_threads());
     let (tx, rx) = sync_channel::<io::Result<Results<T>>>(queued);
-    let stop = options.stop.clone();
-    let prepare = &prepare;
-    let stopped = pool.in_place_scope(|pool_scope| {
-        std::thread::scope(|scope| {
-            let reader = scope.spawn(move || {
-                // Hand a batch to the workers; false when the writer has stopped.
-                let submit = |batch: Vec<Run>| -> bool {
-                    let (done_tx, done_rx) = sync_channel(1);
-                    if tx.send(Ok(done_rx)).is_err() {
-                        return false;
-                    }
-                    pool_scope.spawn(move |_| {
-                        let items = scan_batch(batch, scanner, options);
-                        let mut counts = Summary::default();
-                        for item in &items {
-                            counts.count(item);
-                        }
-                        // The writer may have stopped: then nobody wants the results.
-                        let _ = done_tx.send((counts, prepare(items)));
-                    });
-                    true
-                };
-                // A batch holds runs of records (one record each, or many JSON lines): the
-                // next batch is sized like the last one.
-                let mut batch = Vec::with_capacity(batch_records);
-                let (mut bytes, mut lines) = (0, 0);
-                let is_stopped = || stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed));
-                loop {
-                    if is_stopped() {
-                        if !batch.is_empty() {
-                            submit(batch);
-                        }
-                        return true;
-                    }
-                    let Some(next) = source.next_run(batch_records) else {
-                        break;
-                    };
-                    match next {
-                        Err(e) => {
-                            if !batch.is_empty() {
-                                submit(std::mem::take(&mut batch));
-                            }
-                            let _ = tx.send(Err(e));
-                            return false;
-                        }
-                        Ok(r) => {
-                            bytes += r.raw_len();
-                            lines += r.lines();
-                            batch.push(r);
-                            if lines >= batch_records || bytes >= BATCH_BYTES {
-                                (bytes, lines) = (0, 0);
-                                let runs = batch.len();
-                                let full = std::mem::replace(&mut batch, Vec::with_capacity(runs));
-                                if !submit(full) {
-                                    return false; // the writer stopped
-                                }
-                            }
-                        }
-                    }
-                }
-                if !batch.is_empty() {
-                    submit(batch);
-                }
-                false
-            });
-            // Owned here so that an early return drops it and unblocks the reader.
+    let stopped = AtomicBool::new(false);
+    let env = Env {
+        scanner,
+        options,
+        prepare: &prepare,
+        stopped: &stopped,
+        batch_records,
+    };
+    let env = &env;
+    let reader = Reader {
+        source,
+        tx,
+        runs: batch_records,
+    };
+    pool.in_place_scope(|pool_scope| {
+        std::thread::scope(|thread_scope| {
+            if options.read_on_workers {
+                // The first worker free reads the first batch; each read starts the next.
+                pool_scope.spawn(move |s| step(s, reader, env));
+            } else {
+                thread_scope.spawn(move || read_all(pool_scope, reader, env));
+            }
+            // Owned here so that an early return drops it and stops the reading.
             let rx = rx;
             let written = Written { scope: pool_scope };
             for results in rx.iter() {
@@ -477,21 +443,167 @@ where
                 summary.add(&counts);
                 if let Err(e) = sink(out, &written) {
                     summary.stopped_early = true;
-                    // Returning drops the receiver, which stops the reader.
+                    // Returning drops the receiver, which stops the reading.
                     return Err(PipelineError::Write(e));
                 }
             }
-            drop(rx);
-            // The reader has sent everything it read; it tells whether it was stopped.
-            Ok(reader.join().unwrap_or(false))
+            Ok(())
         })
     })?;
+    // Every batch read has been sent; the last read tells whether it was stopped.
+    let stopped = stopped.into_inner();
     if stopped {
         // Every batch read was scanned and written: the records counted are those read.
         summary.stopped_early = true;
         summary.stopped_at = Some(summary.records_read);
     }
     Ok(summary)
+}
+
+/// The results of one batch, in the order the batches were read.
+type Results<T> = Receiver<(Summary, T)>;
+
+/// What every batch job shares.
+struct Env<'a, P> {
+    scanner: &'a Scanner,
+    options: &'a Options,
+    prepare: &'a P,
+    /// Set by the last read when a stop request ended it.
+    stopped: &'a AtomicBool,
+    batch_records: usize,
+}
+
+/// The input and where batches go, handed from one read to the next.
+struct Reader<S, T> {
+    source: S,
+    tx: SyncSender<io::Result<Results<T>>>,
+    /// Runs in the last batch (the next one is sized like it).
+    runs: usize,
+}
+
+/// How a read ended short of a full batch.
+enum End {
+    Input,
+    Stopped,
+    Failed(io::Error),
+}
+
+/// A batch read: its scan job (none when it holds no records, or the writer has stopped),
+/// and whether more input may follow.
+struct Read<T> {
+    job: Option<(Vec<Run>, Done<T>)>,
+    more: bool,
+}
+
+impl<S: RecordSource, T> Reader<S, T> {
+    /// Read the next batch and send the writer the receiver for its results. A read error
+    /// follows the batch read before it, like any record; a stop request ends the input,
+    /// and `env.stopped` says so.
+    fn next_batch<P>(&mut self, env: &Env<'_, P>) -> Read<T> {
+        let stop = env.options.stop.as_deref();
+        let mut batch = Vec::with_capacity(self.runs);
+        let (mut bytes, mut lines) = (0, 0);
+        let end = loop {
+            if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                break Some(End::Stopped);
+            }
+            match self.source.next_run(env.batch_records) {
+                None => break Some(End::Input),
+                Some(Err(e)) => break Some(End::Failed(e)),
+                Some(Ok(run)) => {
+                    bytes += run.raw_len();
+                    lines += run.lines();
+                    batch.push(run);
+                    if lines >= env.batch_records || bytes >= BATCH_BYTES {
+                        break None;
+                    }
+                }
+            }
+        };
+        let mut job = None;
+        if !batch.is_empty() {
+            self.runs = batch.len();
+            let (done_tx, done_rx) = sync_channel(1);
+            if self.tx.send(Ok(done_rx)).is_err() {
+                return Read { job, more: false }; // the writer stopped
+            }
+            job = Some((batch, done_tx));
+        }
+        match end {
+            None => return Read { job, more: true },
+            Some(End::Input) => {}
+            Some(End::Stopped) => env.stopped.store(true, Ordering::Relaxed),
+            Some(End::Failed(e)) => {
+                let _ = self.tx.send(Err(e));
+            }
+        }
+        Read { job, more: false }
+    }
+}
+
+/// Where a batch's results go: to the writer, through the receiver sent before.
+type Done<T> = SyncSender<(Summary, T)>;
+
+/// Scan one batch and send its counts and prepared results.
+fn scan_job<P, T>(batch: Vec<Run>, done: Done<T>, env: &Env<'_, P>)
+where
+    P: Fn(Vec<Item>) -> T,
+{
+    let items = scan_batch(batch, env.scanner, env.options);
+    let mut counts = Summary::default();
+    for item in &items {
+        counts.count(item);
+    }
+    // The writer may have stopped: then nobody wants the results.
+    let _ = done.send((counts, (env.prepare)(items)));
+}
+
+/// One batch job ([`Options::read_on_workers`]): read the next batch, send the receiver
+/// for its results to the writer, start the next job (which reads the batch after this
+/// one) unless the input ended, then scan the batch on this thread.
+///
+/// So reading moves from worker to worker, one read at a time and in input order: the
+/// batch is scanned by the thread that just read it (its bytes are still in that core's
+/// cache), and `threads` workers keep that many cores busy, not one more (issue 7). The
+/// writer's receiver queue (`queued` long) holds reading back when the writer falls
+/// behind; every batch sent before a full queue is scanned by the job that sent it, so the
+/// writer always has one to take.
+fn step<'s, S, P, T>(scope: &rayon::Scope<'s>, mut r: Reader<S, T>, env: &'s Env<'s, P>)
+where
+    S: RecordSource + 's,
+    P: Fn(Vec<Item>) -> T + Sync,
+    T: Send + 's,
+{
+    // Batches the writer gave back to free (`Written::free`) wait in the pool's queue
+    // behind the next batch job, which is always there to take: run them first.
+    while let Some(rayon::Yield::Executed) = rayon::yield_now() {}
+    let Read { job, more } = r.next_batch(env);
+    if more {
+        scope.spawn(move |s| step(s, r, env));
+    } else {
+        drop(r); // the writer's queue ends after the last batch
+    }
+    if let Some((batch, done)) = job {
+        scan_job(batch, done, env);
+    }
+}
+
+/// Read every batch on a thread of its own and hand each to the workers.
+fn read_all<'s, S, P, T>(scope: &rayon::Scope<'s>, mut r: Reader<S, T>, env: &'s Env<'s, P>)
+where
+    S: RecordSource,
+    P: Fn(Vec<Item>) -> T + Sync,
+    T: Send + 's,
+{
+    loop {
+        let Read { job, more } = r.next_batch(env);
+        if let Some((batch, done)) = job {
+            scope.spawn(move |_| scan_job(batch, done, env));
+        }
+        if !more {
+            return;
+        }
+    }
 }
 
 /// Resolve and scan one batch, in input order, on the one worker thread that runs it: the
@@ -568,10 +680,14 @@ mod tests {
         }
     }
 
-    fn options(threads: usize) -> Options {
+    /// Both ways of reading: on a thread of its own, and on the workers.
+    const READ_ON_WORKERS: [bool; 2] = [false, true];
+
+    fn options(threads: usize, read_on_workers: bool) -> Options {
         Options {
             threads,
             batch_records: 3,
+            read_on_workers,
             ..Options::default()
         }
     }
@@ -579,14 +695,14 @@ mod tests {
     #[test]
     fn many_small_batches_come_out_in_order() {
         let scanner = Scanner::builtin().unwrap();
-        for threads in [1, 2, 3] {
+        for (threads, on_workers) in [1, 2, 3].map(|t| READ_ON_WORKERS.map(|w| (t, w))).concat() {
             let src = Numbers {
                 next: 0,
                 n: 200,
                 fail: false,
             };
             let mut lines = Vec::new();
-            let summary = run(src, &scanner, &options(threads), |item| {
+            let summary = run(src, &scanner, &options(threads, on_workers), |item| {
                 if let Item::Scanned { record, .. } = item {
                     lines.push(record.line);
                 }
@@ -602,71 +718,119 @@ mod tests {
     #[test]
     fn read_and_write_errors_stop_the_run_after_what_was_written() {
         let scanner = Scanner::builtin().unwrap();
-        let src = Numbers {
-            next: 0,
-            n: 50,
-            fail: true,
-        };
-        let mut written = 0;
-        let e = run(src, &scanner, &options(2), |_| {
-            written += 1;
-            Ok(())
-        })
-        .unwrap_err();
-        assert!(
-            matches!(
-                e,
-                PipelineError::Read {
-                    records_read: 50,
-                    ..
-                }
-            ),
-            "{e:?}"
-        );
-        assert_eq!(written, 50);
+        for on_workers in READ_ON_WORKERS {
+            let src = Numbers {
+                next: 0,
+                n: 50,
+                fail: true,
+            };
+            let mut written = 0;
+            let e = run(src, &scanner, &options(2, on_workers), |_| {
+                written += 1;
+                Ok(())
+            })
+            .unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    PipelineError::Read {
+                        records_read: 50,
+                        ..
+                    }
+                ),
+                "{e:?}"
+            );
+            assert_eq!(written, 50);
 
-        let src = Numbers {
-            next: 0,
-            n: 10_000,
-            fail: false,
-        };
-        let mut written = 0;
-        let e = run(src, &scanner, &options(2), |_| {
-            written += 1;
-            if written == 7 {
-                return Err(io::Error::new(io::ErrorKind::BrokenPipe, "closed"));
+            let src = Numbers {
+                next: 0,
+                n: 10_000,
+                fail: false,
+            };
+            let mut written = 0;
+            let e = run(src, &scanner, &options(2, on_workers), |_| {
+                written += 1;
+                if written == 7 {
+                    return Err(io::Error::new(io::ErrorKind::BrokenPipe, "closed"));
+                }
+                Ok(())
+            })
+            .unwrap_err();
+            assert!(e.is_broken_pipe(), "{e:?}");
+            assert_eq!(written, 7);
+        }
+    }
+
+    #[test]
+    fn batches_given_back_to_free_do_not_pile_up() {
+        // When the workers read, the next batch job is always there for one to take, so the
+        // jobs that free written batches (`Written::free`) would wait behind every one of
+        // them until the end of the input, holding every batch, unless the batch jobs run
+        // them first.
+        struct Counted(Arc<std::sync::atomic::AtomicUsize>);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::Relaxed);
             }
-            Ok(())
-        })
-        .unwrap_err();
-        assert!(e.is_broken_pipe(), "{e:?}");
-        assert_eq!(written, 7);
+        }
+        let scanner = Scanner::builtin().unwrap();
+        for threads in [2, 3] {
+            let freed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let src = Numbers {
+                next: 0,
+                n: 6_000,
+                fail: false,
+            };
+            let (mut written, mut most_held) = (0, 0);
+            let summary = run_prepared(
+                src,
+                &scanner,
+                &options(threads, true),
+                |items: Vec<Item>| items.len(),
+                |_, w| {
+                    written += 1;
+                    most_held = most_held.max(written - freed.load(Ordering::Relaxed));
+                    w.free(Counted(Arc::clone(&freed)));
+                    Ok(())
+                },
+            )
+            .unwrap();
+            assert_eq!(summary.records_read, 6_000);
+            assert_eq!(written, 2_000);
+            assert_eq!(freed.load(Ordering::Relaxed), 2_000);
+            assert!(
+                most_held <= 20,
+                "{most_held} batches held at once ({threads} threads)"
+            );
+        }
     }
 
     #[test]
     fn a_stop_request_ends_the_run_with_what_was_read() {
         let scanner = Scanner::builtin().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let src = Numbers {
-            next: 0,
-            n: u64::MAX - 1,
-            fail: false,
-        };
-        let opts = Options {
-            stop: Some(stop.clone()),
-            ..options(2)
-        };
-        let mut written = 0u64;
-        let summary = run(src, &scanner, &opts, |_| {
-            written += 1;
-            if written == 100 {
-                stop.store(true, Ordering::Relaxed);
-            }
-            Ok(())
-        })
-        .unwrap();
-        assert!(summary.stopped_early);
-        assert_eq!(summary.stopped_at, Some(summary.records_read));
-        assert_eq!(summary.records_read, written);
+        for on_workers in READ_ON_WORKERS {
+            let stop = Arc::new(AtomicBool::new(false));
+            let src = Numbers {
+                next: 0,
+                n: u64::MAX - 1,
+                fail: false,
+            };
+            let opts = Options {
+                stop: Some(stop.clone()),
+                ..options(2, on_workers)
+            };
+            let mut written = 0u64;
+            let summary = run(src, &scanner, &opts, |_| {
+                written += 1;
+                if written == 100 {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                Ok(())
+            })
+            .unwrap();
+            assert!(summary.stopped_early);
+            assert_eq!(summary.stopped_at, Some(summary.records_read));
+            assert_eq!(summary.records_read, written);
+        }
     }
 }

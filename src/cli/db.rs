@@ -231,6 +231,8 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         subject_id: a.input.subject_id.clone(),
         stop: Some(super::progress::stop_flag()),
         max_field_bytes: a.input.max_field_bytes,
+        // The database is read on a thread of its own, which waits for the server.
+        read_on_workers: false,
     };
     let show_bar = super::progress::wanted(!a.quiet);
     let total = count(&url, &spec, show_bar, a.input.db.no_count);

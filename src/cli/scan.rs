@@ -205,6 +205,11 @@ fn pipeline_options(input: &InputArgs, mask: bool, stop: Arc<AtomicBool>) -> Opt
         subject_id: input.subject_id.clone(),
         stop: Some(stop),
         max_field_bytes: input.max_field_bytes,
+        // Reading a file is work (the kernel's copy, finding record ends): the workers take
+        // it in turns. A pipe or a database is waited for on a thread of its own.
+        read_on_workers: !super::db::is_db_input(input)
+            && input.input != "-"
+            && std::fs::metadata(&input.input).is_ok_and(|m| m.is_file()),
         ..Options::default()
     }
 }
