@@ -19,9 +19,11 @@ use serde::{Deserialize, Serialize};
 use super::{Pending, Record, RecordSource, Skipped};
 
 /// Records buffered between a database reader thread and the pipeline.
-pub const ROWS_IN_FLIGHT: usize = 1024;
-/// Records handed over together (one channel message): fewer thread wake-ups per row.
-pub const ROWS_PER_MESSAGE: usize = 256;
+pub const ROWS_IN_FLIGHT: usize = 4096;
+/// Records handed over together (one channel message): fewer thread wake-ups per row (a
+/// wake-up on another core is dear on a VM; 1024 instead of 256 took 2% off a 1,000,000-row
+/// PostgreSQL scan and 5% off MariaDB's, session 10).
+pub const ROWS_PER_MESSAGE: usize = 1024;
 /// Rows fetched from the server per round trip (PostgreSQL cursor, SQLite page).
 pub const FETCH_ROWS: usize = 1000;
 /// Environment variable holding a connection string when the input is omitted or `env:`.
