@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Pending, Record, RecordSource, Skipped};
+use super::{Pending, Record, RecordSource, Run, Skipped};
 
 /// Records buffered between a database reader thread and the pipeline.
 pub const ROWS_IN_FLIGHT: usize = 4096;
@@ -806,28 +806,54 @@ impl RecordSource for ChannelSource {
             if let Some(item) = self.current.next() {
                 return Some(Ok(item));
             }
-            if self.finished {
-                return None;
-            }
-            match self.rx.recv() {
-                Ok(Msg::Items(items)) => self.current = items.into_iter(),
-                Ok(Msg::Fatal(e)) => {
-                    self.finished = true;
-                    return Some(Err(e));
-                }
-                Ok(Msg::Done) => {
-                    self.finished = true;
-                    return None;
-                }
-                Err(_) => {
-                    self.finished = true;
-                    return Some(Err(io::Error::other(format!(
-                        "{}: the reader stopped unexpectedly",
-                        self.what
-                    ))));
-                }
+            if let Some(e) = self.receive()? {
+                return Some(Err(e));
             }
         }
+    }
+
+    /// The records of the reader thread's message (at most `max_lines` of them) in one run:
+    /// the pipeline's reading thread then does nothing per record.
+    fn next_run(&mut self, max_lines: usize) -> Option<io::Result<Run>> {
+        while self.current.len() == 0 {
+            if let Some(e) = self.receive()? {
+                return Some(Err(e));
+            }
+        }
+        let run: Vec<Pending> = if self.current.len() <= max_lines {
+            // The message's own vector, not a copy.
+            std::mem::take(&mut self.current).collect()
+        } else {
+            self.current.by_ref().take(max_lines.max(1)).collect()
+        };
+        Some(Ok(Run::Many(run)))
+    }
+}
+
+impl ChannelSource {
+    /// Take the next message: `None` at the end, `Some(Some(e))` for an error, else
+    /// `Some(None)` (its records are in `current`).
+    fn receive(&mut self) -> Option<Option<io::Error>> {
+        if self.finished {
+            return None;
+        }
+        let (finished, result) = match self.rx.recv() {
+            Ok(Msg::Items(items)) => {
+                self.current = items.into_iter();
+                return Some(None);
+            }
+            Ok(Msg::Fatal(e)) => (true, Some(Some(e))),
+            Ok(Msg::Done) => (true, None),
+            Err(_) => (
+                true,
+                Some(Some(io::Error::other(format!(
+                    "{}: the reader stopped unexpectedly",
+                    self.what
+                )))),
+            ),
+        };
+        self.finished = finished;
+        result
     }
 }
 
@@ -931,6 +957,80 @@ pub fn leaf(table: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A source whose reader thread sends `n` records, then ends as `end` says: 0 = done,
+    /// 1 = a read error, 2 = without a word (as a panicking driver would).
+    fn numbers(n: u64, end: u8) -> ChannelSource {
+        ChannelSource::spawn("t".into(), move |mut tx: RowSender| {
+            for line in 1..=n {
+                let record = Record {
+                    line,
+                    key: line.to_string(),
+                    fields: Vec::new(),
+                    raw: String::new(),
+                    terminator: "",
+                    subject: None,
+                };
+                if !tx.send(Ok(record)) {
+                    return;
+                }
+            }
+            match end {
+                0 => tx.done(),
+                1 => tx.fail(DbError::new(DbErrorKind::Read, "connection dropped".into())),
+                _ => drop(tx),
+            }
+        })
+    }
+
+    #[test]
+    fn runs_give_the_records_one_by_one_reading_gives() {
+        // Lines of every record, then how the source ended.
+        fn by_records(mut src: ChannelSource) -> (Vec<u64>, Option<String>) {
+            let mut lines = Vec::new();
+            while let Some(r) = src.next_pending() {
+                match r {
+                    Ok(p) => lines.push(p.resolve().unwrap().line),
+                    Err(e) => return (lines, Some(e.to_string())),
+                }
+            }
+            (lines, None)
+        }
+        fn by_runs(mut src: ChannelSource, max: usize) -> (Vec<u64>, Option<String>) {
+            let mut lines = Vec::new();
+            while let Some(r) = src.next_run(max) {
+                match r {
+                    Ok(run) => {
+                        assert!(run.lines() <= max.max(1), "{} > {max}", run.lines());
+                        run.resolve_each(|r| lines.push(r.unwrap().line));
+                    }
+                    Err(e) => return (lines, Some(e.to_string())),
+                }
+            }
+            (lines, None)
+        }
+        for n in [0, 1, 1023, 1024, 1025, 2 * ROWS_PER_MESSAGE as u64 + 7] {
+            for end in [0, 1, 2] {
+                let want = by_records(numbers(n, end));
+                // A reader that ends without a word loses what it had not sent yet, and
+                // the source says it stopped unexpectedly.
+                let sent = if end == 2 {
+                    n - n % ROWS_PER_MESSAGE as u64
+                } else {
+                    n
+                };
+                assert_eq!(want.0, (1..=sent).collect::<Vec<_>>());
+                assert_eq!(want.1.is_some(), end != 0, "{want:?}");
+                for max in [0, 1, 300, ROWS_PER_MESSAGE, usize::MAX] {
+                    assert_eq!(
+                        by_runs(numbers(n, end), max),
+                        want,
+                        "n {n} end {end} max {max}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn redacts_passwords() {

@@ -167,6 +167,9 @@ pub enum Run {
     One(Pending),
     /// Whole lines of a JSON Lines input, not split yet.
     JsonLines(JsonRun),
+    /// Records as a database reader thread handed them over, many at a time, so that the
+    /// pipeline does not take them one by one.
+    Many(Vec<Pending>),
 }
 
 impl Run {
@@ -175,6 +178,7 @@ impl Run {
         match self {
             Run::One(_) => 1,
             Run::JsonLines(r) => r.lines,
+            Run::Many(v) => v.len(),
         }
     }
 
@@ -183,6 +187,7 @@ impl Run {
         match self {
             Run::One(p) => p.raw_len(),
             Run::JsonLines(r) => r.end - r.start,
+            Run::Many(v) => v.iter().map(Pending::raw_len).sum(),
         }
     }
 
@@ -192,6 +197,7 @@ impl Run {
         match self {
             Run::One(p) => each(p.resolve()),
             Run::JsonLines(r) => r.resolve_each(each),
+            Run::Many(v) => v.into_iter().for_each(|p| each(p.resolve())),
         }
     }
 }
