@@ -8,7 +8,7 @@
 //! it included; `terminator` is empty), which `csv::Reader` does not expose. The reader is
 //! split in two for speed (the unit tests check both halves against `csv_core`):
 //!
-//! * on the reader thread, [`CsvSource`] only finds where each record ends: a few `memchr`
+//! * where the input is read, [`CsvSource`] only finds where each record ends: a few `memchr`
 //!   searches per record (for `"` and line ends outside quotes, for `"` inside them), counting
 //!   lines as it goes; it hands the record's bytes on as a [`CsvRow`]
 //!   ([`super::Pending::Csv`]);

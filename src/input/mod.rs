@@ -145,14 +145,14 @@ pub trait RecordSource: Send {
 
     /// Like [`RecordSource::next_record`], but a source may hand over a record whose
     /// parsing is left to [`Pending::resolve`], so that the batch engine parses on its worker
-    /// threads instead of the single reader thread. The default parses at once.
+    /// threads instead of where it is read. The default parses at once.
     fn next_pending(&mut self) -> Option<io::Result<Pending>> {
         self.next_record().map(|r| r.map(Pending::Ready))
     }
 
     /// Like [`RecordSource::next_pending`], for the batch engine: a source may hand over
     /// many records in one piece, to be split on a worker thread ([`Run::resolve_each`]), so
-    /// that the reader thread does not have to find where each record ends. A run holds at
+    /// that reading does not have to find where each record ends. A run holds at
     /// most `max_lines` input lines. The default hands over one record at a time.
     fn next_run(&mut self, max_lines: usize) -> Option<io::Result<Run>> {
         let _ = max_lines;
@@ -242,7 +242,7 @@ impl Pending {
 }
 
 /// One line of a [`JsonLines`] input, not parsed yet. Its bytes stay in the block they were
-/// read in, shared with the other lines of that block: the reader thread neither copies nor
+/// read in, shared with the other lines of that block: reading neither copies nor
 /// allocates per line, and the worker that parses the line reads it where it is.
 #[derive(Debug)]
 pub struct JsonLine {
@@ -294,7 +294,7 @@ fn resolve_line(
     Ok(record)
 }
 
-/// Whole lines of a [`JsonLines`] block, handed on in one piece: the reader thread only
+/// Whole lines of a [`JsonLines`] block, handed on in one piece: reading only
 /// finds the block's last line end and counts the lines (for their numbers); the worker that
 /// parses them finds each line's end, and applies the checks the reader applies to a single
 /// line (blank lines are not records; a line over the limit is skipped as too large).
@@ -574,7 +574,7 @@ const SPARE_BLOCKS: usize = 32;
 /// JSON Lines: one JSON object a line. Blank lines are ignored (not records).
 ///
 /// The input is read in blocks of [`BLOCK_BYTES`] (more for a longer line); each line is
-/// handed on as a range of its block ([`JsonLine`]), so the reader thread only looks for
+/// handed on as a range of its block ([`JsonLine`]), so reading only looks for
 /// line ends. A line over the record limit is skipped while it is read, without being kept.
 pub struct JsonLines<R> {
     reader: R,
@@ -657,7 +657,7 @@ impl<R: BufRead + Send> JsonLines<R> {
         // The rest moves to the start of a block; a block of fresh input follows unless the
         // rest is over a quarter block, so reads ask for at least `READ_BUFFER_BYTES` and a
         // `BufReader` of that capacity hands them to the file instead of copying them
-        // through its own buffer (that copy was a quarter of the reader thread's time).
+        // through its own buffer (that copy was a quarter of the reading time).
         let mut next = self.take_block(rest.saturating_mul(2).max(self.block_bytes));
         next[..rest].copy_from_slice(&self.block.bytes[self.pos..self.filled]);
         let mut filled = rest;
@@ -710,9 +710,9 @@ impl<R: BufRead + Send> RecordSource for JsonLines<R> {
     /// The whole lines left in the current block, at most `max_lines` of them: the reader
     /// thread looks for the last line end only (and counts the lines), and a worker splits
     /// them ([`JsonRun`]). A line that continues into the next block, or one over the limit
-    /// being skipped, goes through [`JsonLines::next_pending`]. Finding every line end on
-    /// the reader thread was most of its work, and the reader shares the cores with the
-    /// workers (issue 7).
+    /// being skipped, goes through [`JsonLines::next_pending`]. Finding every line end while
+    /// reading was most of the reading work, which shares the cores with the scanning
+    /// (issue 7).
     fn next_run(&mut self, max_lines: usize) -> Option<io::Result<Run>> {
         if !self.discarding && self.pos == self.filled && !self.eof {
             // Nothing left in the block (at the start): read the next one first.
@@ -1299,7 +1299,7 @@ mod tests {
     }
 
     /// Runs hold whole lines of a block: with the default block, a file of short lines comes
-    /// in runs of many lines (the reader thread does not look at every line end), split at
+    /// in runs of many lines (reading does not look at every line end), split at
     /// `max_lines`.
     #[test]
     fn runs_hold_many_lines() {
