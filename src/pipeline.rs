@@ -392,11 +392,12 @@ where
     let batch_records = options.batch_records.max(1);
     let mut summary = Summary::new();
     // Records travel unparsed (`Pending`, JSON runs) so that parsing runs on the workers.
-    // Each batch job reads its batch, sends a receiver for its results, in input order, to
-    // this thread (which writes them), starts the job for the next batch, then scans its
-    // own (`step`). So the workers go from batch to batch without waiting for the writer,
-    // and the writer's share of the work runs beside them. At most `QUEUED_BATCHES` + 1
-    // batches are being scanned or waiting to be written.
+    // Each batch read sends a receiver for its results, in input order, to this thread
+    // (which writes them). Reading on the workers, a batch job reads its batch, starts the
+    // job for the next one, then scans its own (`step`); else a reading thread spawns a
+    // scan job per batch (`read_all`). So the workers go from batch to batch without
+    // waiting for the writer, and the writer's share of the work runs beside them. At most
+    // `QUEUED_BATCHES` + 1 batches are being scanned or waiting to be written.
     // Each batch runs on one worker, so there must be batches enough for every worker.
     let queued = QUEUED_BATCHES.max(2 * pool.current_num_threads());
     let (tx, rx) = sync_channel::<io::Result<Results<T>>>(queued);
