@@ -52,11 +52,16 @@ impl LexiconSet {
             if line.trim().is_empty() || line.starts_with('#') {
                 continue;
             }
-            let cols: Vec<&str> = line.split('\t').collect();
-            let [term, langs, category] = cols[..] else {
+            let mut cols = line.split('\t');
+            let (Some(term), Some(langs), Some(category), None) =
+                (cols.next(), cols.next(), cols.next(), cols.next())
+            else {
                 return Err(err(
                     n,
-                    format!("expected 3 tab-separated columns, found {}", cols.len()),
+                    format!(
+                        "expected 3 tab-separated columns, found {}",
+                        line.split('\t').count()
+                    ),
                 ));
             };
             let category: Category = category
@@ -164,5 +169,17 @@ mod tests {
         assert!(!e.to_string().contains("kanker"), "{e}");
         let e = LexiconSet::from_terms_tsv("t.tsv", "term\tlang\nkanker\tnl\n").unwrap_err();
         assert_eq!(e.line, Some(1));
+        for (row, found) in [
+            ("kanker\tnl", 2),
+            ("kanker\tnl\thealth\textra", 4),
+            ("kanker", 1),
+        ] {
+            let tsv = format!("term\tlang\tcategory\ndiabetes\ten\thealth\n{row}\n");
+            let e = LexiconSet::from_terms_tsv("t.tsv", &tsv).unwrap_err();
+            assert_eq!(e.line, Some(3), "{e}");
+            let shown = e.to_string();
+            assert!(shown.contains(&format!("found {found}")), "{shown}");
+            assert!(!shown.contains("kanker"), "{shown}");
+        }
     }
 }
