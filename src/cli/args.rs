@@ -226,9 +226,20 @@ pub struct DbMaskArgs {
     /// With --into: drop and replace an existing table of that name.
     #[arg(long, requires = "into")]
     pub replace: bool,
-    /// Mask the source table in place (needs --key; one transaction per batch).
+    /// Mask the source table in place (needs --key; one transaction per batch). A row is
+    /// written only while its masked fields still hold the text that was read; a row changed
+    /// meanwhile (by the CRM, a user) is left alone and reported as a conflict (exit code 2;
+    /// a rerun masks it).
     #[arg(long)]
     pub update: bool,
+    /// With --update: write the conflicts (rows changed since they were read, not masked) to
+    /// FILE as JSON Lines, {"key": ..., "fields": [...]} per row; never text.
+    #[arg(long, value_name = "FILE", requires = "update")]
+    pub conflicts_out: Option<PathBuf>,
+    /// Write the run's summary as one JSON object to FILE: the scan counts ("summary") and
+    /// what was written ("write": mode, rows written or updated, conflicts and their keys).
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
     /// Print which key/field would change (never the text); write nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -5,14 +5,16 @@
 use std::io::{self, Write};
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
 use art9::input::db::{
-    redact, ChannelSource, DbError, DbErrorKind, DbKind, DbSpec, DbUrl, DbWriter, MaskedRow,
-    SourceStats, WriteMode, DATABASE_URL_ENV,
+    redact, ChannelSource, Conflict, DbError, DbErrorKind, DbKind, DbSpec, DbUrl, DbWriter,
+    MaskedRow, SourceStats, WriteMode, WriteReport, DATABASE_URL_ENV,
 };
 use art9::input::RecordSource;
 use art9::output::summary_text;
-use art9::pipeline::{self, Item, Options};
+use art9::pipeline::{self, Item, Options, Summary};
 
 use super::args::{InputArgs, MaskArgs};
 use super::common;
@@ -331,16 +333,50 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         },
         None => None,
     };
+    let conflicts = report.as_ref().map_or(&[][..], |r| &r.conflicts[..]);
+    for c in conflicts.iter().take(MAX_CONFLICT_LINES) {
+        eprintln!(
+            "art9: {what}: key {}, field {}: changed since it was read; not masked (a rerun \
+             masks the new value)",
+            c.key,
+            c.fields.join(", ")
+        );
+    }
+    if conflicts.len() > MAX_CONFLICT_LINES {
+        eprintln!(
+            "art9: ... and {} more conflicts{}",
+            conflicts.len() - MAX_CONFLICT_LINES,
+            if a.db.conflicts_out.is_some() {
+                " (all in --conflicts-out)"
+            } else {
+                " (--conflicts-out FILE lists them all)"
+            }
+        );
+    }
+    if let Some(path) = &a.db.conflicts_out {
+        write_conflicts(path, conflicts)
+            .with_context(|| format!("writing conflicts to {}", path.display()))?;
+    }
+    if let Some(path) = &a.db.summary_json {
+        write_summary_json(path, &summary, &mode, report.as_ref(), would_change)
+            .with_context(|| format!("writing the summary to {}", path.display()))?;
+    }
     if !a.quiet {
         eprintln!("{}", summary_text(&summary));
-        match (&mode, report) {
+        match (&mode, report.as_ref()) {
             (WriteMode::Into { table: into, .. }, Some(r)) => eprintln!(
                 "art9: {what}: wrote {} rows to table {into} (row count verified)",
                 r.rows_written
             ),
-            (WriteMode::Update, Some(r)) => {
+            (WriteMode::Update, Some(r)) if r.conflicts.is_empty() => {
                 eprintln!("art9: {what}: masked {} rows in place", r.rows_updated)
             }
+            (WriteMode::Update, Some(r)) => eprintln!(
+                "art9: {what}: masked {} rows in place; {} rows changed since they were read \
+                 and were left alone (conflicts; rerun to mask them)",
+                r.rows_updated,
+                r.conflicts.len()
+            ),
             (_, None) => eprintln!(
                 "art9: {what}: dry run: {would_change} field values would be masked; nothing \
                  was written"
@@ -355,5 +391,48 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
             }
         }
     }
+    if !conflicts.is_empty() {
+        return Ok(ExitCode::Error);
+    }
     Ok(exit_for(&summary))
+}
+
+/// Conflicts listed on stderr; the rest are counted (and all go to `--conflicts-out`).
+const MAX_CONFLICT_LINES: usize = 20;
+
+fn write_conflicts(path: &Path, conflicts: &[Conflict]) -> Result<()> {
+    let mut out = io::BufWriter::new(std::fs::File::create(path)?);
+    for c in conflicts {
+        serde_json::to_writer(&mut out, c)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn write_summary_json(
+    path: &Path,
+    summary: &Summary,
+    mode: &WriteMode,
+    report: Option<&WriteReport>,
+    would_change: u64,
+) -> Result<()> {
+    let write = match (mode, report) {
+        (_, None) => serde_json::json!({"mode": "dry_run", "fields_to_mask": would_change}),
+        (WriteMode::Into { table, .. }, Some(r)) => serde_json::json!({
+            "mode": "into", "table": table, "rows_written": r.rows_written,
+        }),
+        (WriteMode::Update, Some(r)) => serde_json::json!({
+            "mode": "update",
+            "rows_updated": r.rows_updated,
+            "conflicts": r.conflicts.len(),
+            "conflict_rows": r.conflicts,
+        }),
+    };
+    let doc = serde_json::json!({"summary": summary, "write": write});
+    let mut out = io::BufWriter::new(std::fs::File::create(path)?);
+    serde_json::to_writer_pretty(&mut out, &doc)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
 }

@@ -460,6 +460,9 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
     if super::db::is_db_input(&a.input) {
         return super::db::mask(a);
     }
+    if a.db.into.is_some() || a.db.update || a.db.summary_json.is_some() {
+        bail!("--into, --update and --summary-json are for database masking; a file is masked with -o OUT");
+    }
     let stop = progress::stop_flag();
     let scanner = common::scanner(&a.lexicons)?;
     let policy = common::policy(&a.policy)?;

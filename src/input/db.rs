@@ -875,7 +875,9 @@ pub enum WriteMode {
 }
 
 /// A masked row to write: the record and, per field (in `DbSpec::fields` order), the masked
-/// text or `None` when the field is unchanged.
+/// text or `None` when the field is unchanged. `--update` writes a masked field only while
+/// the column still holds the record's field text (what was read); otherwise the row is a
+/// [`Conflict`].
 pub struct MaskedRow<'a> {
     /// The record as read (with a [`RowImage`] in `raw`).
     pub record: &'a Record,
@@ -890,6 +892,43 @@ pub struct WriteReport {
     pub rows_written: u64,
     /// Rows updated in place (`--update`).
     pub rows_updated: u64,
+    /// Rows `--update` left alone because they changed after they were read, in input order.
+    pub conflicts: Vec<Conflict>,
+    /// Rows of a batch whose commit was cut off (the connection dropped during `COMMIT`):
+    /// the server may or may not have applied them, and nothing can tell the client which.
+    pub uncertain: u64,
+}
+
+/// A row that `--update` did not write: one of the fields it was about to mask no longer
+/// held the value that was read (someone edited the note meanwhile), or the row was gone.
+/// Names the row and fields only, never text. A rerun scans the new value and masks it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Conflict {
+    /// The record key (`--key` columns joined with `:`).
+    pub key: String,
+    /// The fields that were to be masked.
+    pub fields: Vec<String>,
+}
+
+/// How one batch of `--update` went: the rows written and the conflicts, or the key of a row
+/// that matched more than one row (with the count; the batch is then rolled back).
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+pub(crate) type BatchOutcome = Result<(u64, Vec<Conflict>), (String, u64)>;
+
+impl Conflict {
+    /// The conflict of a row whose fields `masked` (in `spec.fields` order) were to be written.
+    pub fn of<T>(spec: &DbSpec, key: &str, masked: &[Option<T>]) -> Conflict {
+        Conflict {
+            key: key.to_string(),
+            fields: spec
+                .fields
+                .iter()
+                .zip(masked)
+                .filter(|(_, m)| m.is_some())
+                .map(|(f, _)| f.clone())
+                .collect(),
+        }
+    }
 }
 
 impl WriteMode {
@@ -907,10 +946,20 @@ impl WriteMode {
                     " (drop it by hand)"
                 }
             ),
+            WriteMode::Update if report.uncertain > 0 => format!(
+                "{} rows of {staging} were masked in place and committed before the failure ({} \
+                 left alone as changed since read); the connection was lost while committing \
+                 the last batch of {} rows, which the server may or may not have applied (a \
+                 rerun masks whatever is left)",
+                report.rows_updated,
+                report.conflicts.len(),
+                report.uncertain
+            ),
             WriteMode::Update => format!(
-                "{} rows of {staging} were masked in place and committed before the failure; the \
-                 failing batch was rolled back",
-                report.rows_updated
+                "{} rows of {staging} were masked in place and committed before the failure ({} \
+                 left alone as changed since read); the failing batch was rolled back",
+                report.rows_updated,
+                report.conflicts.len()
             ),
         }
     }

@@ -16,9 +16,9 @@ use mysql::prelude::Queryable;
 use mysql::{Column, Conn, Opts, OptsBuilder, Row, SslOpts, TxOpts, Value};
 
 use super::db::{
-    build_record, leaf, staging_name, take_param, Cell, ChannelSource, DbError, DbErrorKind,
-    DbKind, DbSpec, DbUrl, DbWriter, FieldValue, MaskedRow, RowImage, RowSender, SourceStats,
-    SslMode, WriteMode, WriteReport,
+    build_record, leaf, staging_name, take_param, BatchOutcome, Cell, ChannelSource, Conflict,
+    DbError, DbErrorKind, DbKind, DbSpec, DbUrl, DbWriter, FieldValue, MaskedRow, RowImage,
+    RowSender, SourceStats, SslMode, WriteMode, WriteReport,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -458,32 +458,56 @@ impl MysqlWriter {
                     .map(|f| format!("{c} = COALESCE(?, {c})", c = m.quote(f)))
                     .collect::<Vec<_>>()
                     .join(", "),
+                // Compare-and-set: a masked field is written only while it holds exactly the
+                // text that was read, compared as UTF-8 bytes (a collation would ignore case
+                // and trailing spaces).
                 self.spec
                     .key
                     .iter()
                     .map(|k| format!("{} = ?", m.quote(k)))
+                    .chain(self.spec.fields.iter().map(|f| format!(
+                        "(? IS NULL OR CAST(CONVERT({} USING utf8mb4) AS BINARY) = CAST(? AS BINARY))",
+                        m.quote(f)
+                    )))
                     .collect::<Vec<_>>()
                     .join(" AND ")
             ),
         };
         let pending = std::mem::take(&mut self.pending);
         let update = self.mode == WriteMode::Update;
-        let result = (|| -> Result<Result<u64, (String, u64)>, mysql::Error> {
+        let nf = self.spec.fields.len();
+        let spec = &self.spec;
+        let mut committing = 0;
+        let result = (|| -> Result<BatchOutcome, mysql::Error> {
             let mut t = self.conn.start_transaction(TxOpts::default())?;
             let stmt = t.prep(&sql)?;
+            let mut conflicts = Vec::new();
             for (params, key) in &pending {
                 t.exec_drop(&stmt, params.clone())?;
-                let n = t.affected_rows();
-                if update && n != 1 {
-                    return Ok(Err((key.clone(), n)));
+                // Rows changed: a matched row always changes, since a masked value differs
+                // from the one read, which the row still holds.
+                match t.affected_rows() {
+                    0 if update => {
+                        let masked: Vec<Option<()>> = params[..nf.min(params.len())]
+                            .iter()
+                            .map(|v| (*v != Value::NULL).then_some(()))
+                            .collect();
+                        conflicts.push(Conflict::of(spec, key, &masked));
+                    }
+                    n if update && n != 1 => return Ok(Err((key.clone(), n))),
+                    _ => {}
                 }
             }
+            committing = pending.len() as u64 - conflicts.len() as u64;
             t.commit()?;
-            Ok(Ok(pending.len() as u64))
+            Ok(Ok((committing, conflicts)))
         })();
         match result {
-            Ok(Ok(n)) if update => self.report.rows_updated += n,
-            Ok(Ok(n)) => self.report.rows_written += n,
+            Ok(Ok((n, conflicts))) if update => {
+                self.report.rows_updated += n;
+                self.report.conflicts.extend(conflicts);
+            }
+            Ok(Ok((n, _))) => self.report.rows_written += n,
             Ok(Err((key, n))) => {
                 return Err(DbError::new(
                     DbErrorKind::Write,
@@ -494,7 +518,12 @@ impl MysqlWriter {
                     ),
                 ))
             }
-            Err(e) => return Err(self.wrap(&e)),
+            Err(e) => {
+                if update {
+                    self.report.uncertain = committing;
+                }
+                return Err(self.wrap(&e));
+            }
         }
         Ok(())
     }
@@ -544,6 +573,12 @@ impl DbWriter for MysqlWriter {
                             ))
                         }
                     }
+                }
+                // The text that was read, twice per field (`? IS NULL OR ... = ?`).
+                for (m, f) in row.masked.iter().zip(&row.record.fields) {
+                    let read = m.map_or(Value::NULL, |_| Value::Bytes(f.text.as_bytes().to_vec()));
+                    params.push(read.clone());
+                    params.push(read);
                 }
                 self.pending.push((params, row.record.key.clone()));
             }

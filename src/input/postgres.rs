@@ -32,9 +32,9 @@ use postgres::{Client, Config, Statement};
 use super::Pending;
 
 use super::db::{
-    build_record, leaf, staging_name, ChannelSource, DbError, DbErrorKind, DbKind, DbSpec, DbUrl,
-    DbWriter, FieldValue, MaskedRow, RowImage, RowSender, SourceStats, WriteMode, WriteReport,
-    FETCH_ROWS,
+    build_record, leaf, staging_name, BatchOutcome, ChannelSource, Conflict, DbError, DbErrorKind,
+    DbKind, DbSpec, DbUrl, DbWriter, FieldValue, MaskedRow, RowImage, RowSender, SourceStats,
+    WriteMode, WriteReport, FETCH_ROWS,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -1318,11 +1318,25 @@ pub struct PgWriter {
     table: String,
     /// `--update`: SQL type names of the key columns.
     key_types: Vec<String>,
-    /// `--into`: JSON objects of the pending rows; `--update`: (masked, keys).
+    /// `--update`: SQL type names of the field columns.
+    field_types: Vec<String>,
+    /// `--into`: JSON objects of the pending rows; `--update`: the rows to update.
     pending_json: Vec<String>,
-    pending_updates: Vec<(Vec<Option<String>>, Vec<String>, String)>,
+    pending_updates: Vec<PendingUpdate>,
     batch: usize,
     report: WriteReport,
+}
+
+/// One row `--update` is to write.
+struct PendingUpdate {
+    /// Masked text per field (`None`: unchanged).
+    masked: Vec<Option<String>>,
+    /// The text that was read, for the fields that are masked (`None` for the others).
+    read: Vec<Option<String>>,
+    /// Key column values.
+    keys: Vec<String>,
+    /// The record key, for messages and conflicts.
+    key: String,
 }
 
 /// Start writing masked rows (`--into` creates the staging table now).
@@ -1345,6 +1359,7 @@ pub fn open_writer(
         mode: mode.clone(),
         table: source.clone(),
         key_types: Vec::new(),
+        field_types: Vec::new(),
         pending_json: Vec::new(),
         pending_updates: Vec::new(),
         batch: batch.max(1),
@@ -1381,6 +1396,7 @@ pub fn open_writer(
             let cols = spec
                 .key
                 .iter()
+                .chain(&spec.fields)
                 .map(|k| format!("t.{}", p.quote(k)))
                 .collect::<Vec<_>>()
                 .join(", ");
@@ -1391,10 +1407,14 @@ pub fn open_writer(
                     p.quote_table(&source)
                 ))
                 .map_err(|e| wrap(e, &source))?;
-            for c in stmt.columns() {
+            for (i, c) in stmt.columns().iter().enumerate() {
                 let name = c.type_().name().to_string();
-                super::db::check_ident("key column type", &name, true)?;
-                w.key_types.push(name);
+                if i < spec.key.len() {
+                    super::db::check_ident("key column type", &name, true)?;
+                    w.key_types.push(name);
+                } else {
+                    w.field_types.push(name);
+                }
             }
         }
     }
@@ -1456,43 +1476,71 @@ impl PgWriter {
                     .map(|(i, f)| format!("{c} = COALESCE(${}, {c})", i + 1, c = p.quote(f)))
                     .collect::<Vec<_>>()
                     .join(", ");
-                let cond = self
+                let nk = self.spec.key.len();
+                let keys =
+                    self.spec
+                        .key
+                        .iter()
+                        .zip(&self.key_types)
+                        .enumerate()
+                        .map(|(i, (k, ty))| {
+                            format!("{} = CAST(${}::text AS {ty})", p.quote(k), nf + i + 1)
+                        });
+                // Compare-and-set: a masked field is written only while it holds exactly the
+                // text that was read (byte equality: the "C" collation; `bpchar` compares as
+                // itself, since its text form drops the padding the read value has).
+                let unchanged = self
                     .spec
-                    .key
+                    .fields
                     .iter()
-                    .zip(&self.key_types)
+                    .zip(&self.field_types)
                     .enumerate()
-                    .map(|(i, (k, ty))| {
-                        format!("{} = CAST(${}::text AS {ty})", p.quote(k), nf + i + 1)
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" AND ");
+                    .map(|(i, (f, ty))| {
+                        let (c, o) = (p.quote(f), nf + nk + i + 1);
+                        if ty == "bpchar" {
+                            format!("(${o}::text IS NULL OR {c} = CAST(${o}::text AS bpchar))")
+                        } else {
+                            format!("(${o}::text IS NULL OR {c}::text = ${o}::text COLLATE \"C\")")
+                        }
+                    });
+                let cond = keys.chain(unchanged).collect::<Vec<_>>().join(" AND ");
                 let sql = format!(
                     "UPDATE {} SET {set} WHERE {cond}",
                     p.quote_table(&self.table)
                 );
                 let pending = std::mem::take(&mut self.pending_updates);
-                let result = (|| -> Result<Result<u64, (String, u64)>, postgres::Error> {
+                let spec = &self.spec;
+                let mut committing = 0;
+                let result = (|| -> Result<BatchOutcome, postgres::Error> {
                     let mut t = self.client.transaction()?;
                     let stmt = t.prepare(&sql)?;
-                    for (masked, keys, key) in &pending {
+                    let (mut written, mut conflicts) = (0, Vec::new());
+                    for u in &pending {
                         let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = Vec::new();
-                        for m in masked {
+                        for m in &u.masked {
                             params.push(m);
                         }
-                        for k in keys {
+                        for k in &u.keys {
                             params.push(k);
                         }
-                        let n = t.execute(&stmt, &params)?;
-                        if n != 1 {
-                            return Ok(Err((key.clone(), n)));
+                        for r in &u.read {
+                            params.push(r);
+                        }
+                        match t.execute(&stmt, &params)? {
+                            1 => written += 1,
+                            0 => conflicts.push(Conflict::of(spec, &u.key, &u.masked)),
+                            n => return Ok(Err((u.key.clone(), n))),
                         }
                     }
+                    committing = written;
                     t.commit()?;
-                    Ok(Ok(pending.len() as u64))
+                    Ok(Ok((written, conflicts)))
                 })();
                 match result {
-                    Ok(Ok(n)) => self.report.rows_updated += n,
+                    Ok(Ok((n, conflicts))) => {
+                        self.report.rows_updated += n;
+                        self.report.conflicts.extend(conflicts);
+                    }
                     Ok(Err((key, n))) => {
                         return Err(DbError::new(
                             DbErrorKind::Write,
@@ -1503,7 +1551,10 @@ impl PgWriter {
                             ),
                         ))
                     }
-                    Err(e) => return Err(self.wrap(&e)),
+                    Err(e) => {
+                        self.report.uncertain = committing;
+                        return Err(self.wrap(&e));
+                    }
                 }
             }
         }
@@ -1557,9 +1608,19 @@ impl DbWriter for PgWriter {
                         }
                     }
                 }
-                let masked = row.masked.iter().map(|m| m.map(str::to_string)).collect();
-                self.pending_updates
-                    .push((masked, keys, row.record.key.clone()));
+                let masked: Vec<Option<String>> =
+                    row.masked.iter().map(|m| m.map(str::to_string)).collect();
+                let read = masked
+                    .iter()
+                    .zip(&row.record.fields)
+                    .map(|(m, f)| m.as_ref().map(|_| f.text.clone()))
+                    .collect();
+                self.pending_updates.push(PendingUpdate {
+                    masked,
+                    read,
+                    keys,
+                    key: row.record.key.clone(),
+                });
                 if self.pending_updates.len() >= self.batch {
                     self.flush()?;
                 }

@@ -9,8 +9,8 @@ use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params_from_iter, Connection, OpenFlags};
 
 use super::db::{
-    build_record, leaf, staging_name, Cell, ChannelSource, DbError, DbErrorKind, DbKind, DbSpec,
-    DbUrl, DbWriter, FieldValue, MaskedRow, RowImage, RowSender, SourceStats, WriteMode,
+    build_record, leaf, staging_name, Cell, ChannelSource, Conflict, DbError, DbErrorKind, DbKind,
+    DbSpec, DbUrl, DbWriter, FieldValue, MaskedRow, RowImage, RowSender, SourceStats, WriteMode,
     WriteReport, FETCH_ROWS,
 };
 
@@ -467,14 +467,20 @@ impl SqliteWriter {
                     .map(|(i, f)| format!("{c} = COALESCE(?{}, {c})", i + 1, c = q.quote(f)))
                     .collect::<Vec<_>>()
                     .join(", ");
-                let cond = self
+                let nk = self.spec.key.len();
+                let keys = self
                     .spec
                     .key
                     .iter()
                     .enumerate()
-                    .map(|(i, k)| format!("{} = ?{}", q.quote(k), n + i + 1))
-                    .collect::<Vec<_>>()
-                    .join(" AND ");
+                    .map(|(i, k)| format!("{} = ?{}", q.quote(k), n + i + 1));
+                // Compare-and-set: a masked field is written only while it holds exactly the
+                // text that was read (BINARY: byte equality whatever the column's collation).
+                let unchanged = self.spec.fields.iter().enumerate().map(|(i, f)| {
+                    let o = n + nk + i + 1;
+                    format!("(?{o} IS NULL OR {} = ?{o} COLLATE BINARY)", q.quote(f))
+                });
+                let cond = keys.chain(unchanged).collect::<Vec<_>>().join(" AND ");
                 format!(
                     "UPDATE {} SET {set} WHERE {cond}",
                     q.quote_table(&self.table)
@@ -487,6 +493,7 @@ impl SqliteWriter {
             DbError::new(DbErrorKind::Write, url.scrub(&e.to_string()))
                 .context(format!("{url}: table {table}"))
         };
+        let mut conflicts = Vec::new();
         let tx = self.conn.transaction().map_err(wrap)?;
         {
             let mut stmt = tx.prepare_cached(&sql).map_err(wrap)?;
@@ -494,7 +501,14 @@ impl SqliteWriter {
                 let n = stmt
                     .execute(params_from_iter(params.iter()))
                     .map_err(wrap)?;
-                if self.mode == WriteMode::Update && n != 1 {
+                if self.mode == WriteMode::Update && n == 0 {
+                    let masked = &params[..self.spec.fields.len().min(params.len())];
+                    let masked: Vec<Option<()>> = masked
+                        .iter()
+                        .map(|v| (*v != Value::Null).then_some(()))
+                        .collect();
+                    conflicts.push(Conflict::of(&self.spec, key, &masked));
+                } else if self.mode == WriteMode::Update && n != 1 {
                     return Err(DbError::new(
                         DbErrorKind::Write,
                         format!(
@@ -507,11 +521,12 @@ impl SqliteWriter {
             }
         }
         tx.commit().map_err(wrap)?;
-        let n = self.pending.len() as u64;
+        let n = (self.pending.len() - conflicts.len()) as u64;
         match self.mode {
             WriteMode::Into { .. } => self.report.rows_written += n,
             WriteMode::Update => self.report.rows_updated += n,
         }
+        self.report.conflicts.extend(conflicts);
         self.pending.clear();
         Ok(())
     }
@@ -562,6 +577,10 @@ impl DbWriter for SqliteWriter {
                             ))
                         }
                     }
+                }
+                // The text that was read, for the fields to be masked.
+                for (m, f) in row.masked.iter().zip(&row.record.fields) {
+                    params.push(m.map_or(Value::Null, |_| Value::Text(f.text.clone())));
                 }
                 self.pending.push((params, row.record.key.clone()));
             }
