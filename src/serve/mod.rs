@@ -220,8 +220,18 @@ impl Server {
     pub async fn reload(&self) -> Result<u64, ReloadError> {
         let _one_at_a_time = self.state.reload_lock.lock().await;
         let version = self.reload_engine().await?;
-        if let Some(tls) = &self.state.tls {
-            if let Err(e) = tls.reload() {
+        if self.state.tls.is_some() {
+            let server = self.clone();
+            let reloaded = tokio::task::spawn_blocking(move || {
+                server.state.tls.as_ref().map_or(Ok(()), Tls::reload)
+            })
+            .await;
+            let result = match reloaded {
+                Ok(r) => r,
+                // The load panicked: keep the old certificate.
+                Err(_) => Err(TlsError::Aborted),
+            };
+            if let Err(e) = result {
                 self.state.metrics.reloaded(false);
                 tracing::warn!(error = %e, "TLS reload failed; keeping the certificate in service");
                 return Err(e.into());

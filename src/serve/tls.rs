@@ -45,6 +45,9 @@ pub enum TlsError {
         /// rustls's reason.
         reason: String,
     },
+    /// The reload stopped before it finished.
+    #[error("the reload was aborted")]
+    Aborted,
 }
 
 /// The TLS configuration in service and the files it came from.
