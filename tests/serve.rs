@@ -24,8 +24,13 @@ struct Serve {
 
 impl Serve {
     fn start(args: &[&str]) -> Serve {
+        Serve::start_at("127.0.0.1:0", args)
+    }
+
+    /// Start on `addr`; `addr` in the result is where to connect (127.0.0.1 for 0.0.0.0).
+    fn start_at(listen: &str, args: &[&str]) -> Serve {
         let mut child = Command::new(BIN)
-            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(["serve", "--addr", listen])
             .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stdin(Stdio::null())
@@ -47,8 +52,8 @@ impl Serve {
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut first)
             .expect("first line");
-        let addr = match first.trim().split_once("http://") {
-            Some((_, a)) => a.to_string(),
+        let addr = match first.trim().split_once("://") {
+            Some((_, a)) => a.replace("0.0.0.0:", "127.0.0.1:"),
             None => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -168,6 +173,10 @@ fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body:
 fn read_response(s: &mut TcpStream) -> Resp {
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).expect("read response");
+    parse_response(buf)
+}
+
+fn parse_response(buf: Vec<u8>) -> Resp {
     let text = String::from_utf8(buf).expect("utf-8 response");
     let (head, body) = text.split_once("\r\n\r\n").expect("header end");
     let mut lines = head.split("\r\n");
@@ -730,4 +739,404 @@ fn slow_request_times_out_with_503() {
     assert_eq!(r.header("retry-after"), Some("1"));
     assert!(t.elapsed() < Duration::from_secs(5));
     assert_eq!(srv.post("/v1/check", &body).status, 200);
+}
+
+/// Runs `art9 serve` with `args` expecting a refusal: exit 2, one line on stderr, nothing on
+/// stdout (it never listened).
+fn refused(args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .arg("serve")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run art9 serve");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "{args:?} listened");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    stderr
+}
+
+#[test]
+fn network_address_without_token_is_refused_before_binding() {
+    let dir = tmp();
+    let cert = write(dir.path(), "cert.pem", include_str!("data/tls/cert-a.pem"));
+    let key = write(dir.path(), "key.pem", include_str!("data/tls/key-a.pem"));
+    for args in [
+        &["--addr", "0.0.0.0:0"][..],
+        &["--addr", "[::]:0"],
+        // Not an address of this machine: refused before any bind is tried.
+        &["--addr", "192.0.2.7:8009"],
+        &["--addr", "[::ffff:0.0.0.0]:0"],
+        // TLS is not authentication.
+        &[
+            "--addr",
+            "0.0.0.0:0",
+            "--tls-cert",
+            s(&cert),
+            "--tls-key",
+            s(&key),
+        ],
+    ] {
+        let err = refused(args);
+        assert!(err.starts_with("art9: error: --addr "), "{err}");
+        for needle in [
+            "--token-file",
+            "--allow-unauthenticated-network",
+            "127.0.0.1",
+        ] {
+            assert!(err.contains(needle), "{needle} not in {err}");
+        }
+    }
+    let err = refused(&["--addr", "no-port"]);
+    assert!(err.contains("HOST:PORT"), "{err}");
+}
+
+#[test]
+fn loopback_names_start_without_token() {
+    for listen in ["localhost:0", "127.0.0.2:0"] {
+        let srv = Serve::start_at(listen, &[]);
+        assert_eq!(srv.get("/healthz").status, 200, "{listen}");
+    }
+}
+
+#[test]
+fn network_address_starts_with_a_token() {
+    let dir = tmp();
+    let token = "network-token-0123456789";
+    let file = write(dir.path(), "token", token);
+    let mut srv = Serve::start_at("0.0.0.0:0", &["--token-file", s(&file)]);
+    let body = br#"{"text": "x"}"#;
+    let json = ("Content-Type", "application/json");
+    let bearer = format!("Bearer {token}");
+    let r = request(
+        &srv.addr,
+        "POST",
+        "/v1/check",
+        &[json, ("Authorization", &bearer)],
+        body,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = request(&srv.addr, "POST", "/v1/check", &[json], body);
+    assert_eq!(r.status, 401);
+    let (code, log) = srv.stop();
+    assert_eq!(code, Some(0));
+    assert!(!log.contains("WARN"), "{log}");
+}
+
+#[test]
+fn network_address_without_token_needs_the_explicit_flag() {
+    let mut srv = Serve::start_at("0.0.0.0:0", &["--allow-unauthenticated-network"]);
+    let r = srv.post("/v1/check", &format!(r#"{{"text": "{NOTE}"}}"#));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (code, log) = srv.stop();
+    assert_eq!(code, Some(0));
+    let warning = log
+        .lines()
+        .find(|l| l.contains("WARN"))
+        .unwrap_or_else(|| panic!("no warning in {log}"));
+    assert!(
+        warning.contains("--allow-unauthenticated-network") && warning.contains("--token-file"),
+        "{warning}"
+    );
+}
+
+/// A client that sends `bytes` one at a time, `gap` apart, and reads whatever the server
+/// answers until it closes the connection. Returns (seconds until closed, bytes sent, answer).
+fn trickle(addr: &str, bytes: Vec<u8>, gap: Duration) -> thread::JoinHandle<(f64, usize, String)> {
+    let addr = addr.to_string();
+    thread::spawn(move || {
+        let start = Instant::now();
+        let mut stream = TcpStream::connect(&addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        let mut reader = stream.try_clone().expect("clone");
+        let read = thread::spawn(move || {
+            let mut answer = Vec::new();
+            let _ = reader.read_to_end(&mut answer);
+            (start.elapsed().as_secs_f64(), answer)
+        });
+        let mut sent = 0;
+        for b in bytes {
+            if read.is_finished() || stream.write_all(&[b]).is_err() {
+                break;
+            }
+            sent += 1;
+            thread::sleep(gap);
+        }
+        let (closed_after, answer) = read.join().expect("reader");
+        (
+            closed_after,
+            sent,
+            String::from_utf8_lossy(&answer).to_string(),
+        )
+    })
+}
+
+#[test]
+fn slow_clients_are_cut_off_while_others_are_served() {
+    let srv = Serve::start(&["--header-timeout-ms", "1000", "--body-timeout-ms", "1500"]);
+    let body = format!(r#"{{"text": "{NOTE}"}}"#);
+    let second = Duration::from_secs(1);
+    // Headers at one byte a second; at most 12 bytes (12 s) are ever sent.
+    let slow_head = trickle(
+        &srv.addr,
+        head("POST", "/v1/check", &[], body.len()).into_bytes()[..12].to_vec(),
+        second,
+    );
+    // Whole headers at once, then the body at one byte a second.
+    let mut slow_body_bytes = head(
+        "POST",
+        "/v1/check",
+        &[("Content-Type", "application/json")],
+        body.len(),
+    )
+    .into_bytes();
+    let head_len = slow_body_bytes.len();
+    slow_body_bytes.extend_from_slice(body.as_bytes());
+    let slow_body = {
+        let addr = srv.addr.clone();
+        thread::spawn(move || {
+            let start = Instant::now();
+            let mut stream = TcpStream::connect(&addr).expect("connect");
+            stream
+                .set_read_timeout(Some(Duration::from_secs(15)))
+                .unwrap();
+            stream.write_all(&slow_body_bytes[..head_len]).unwrap();
+            let rest = slow_body_bytes[head_len..].to_vec();
+            let t = trickle_on(stream, rest, second);
+            (start.elapsed().as_secs_f64(), t)
+        })
+    };
+    // Connects and sends nothing.
+    let silent = trickle(&srv.addr, Vec::new(), second);
+
+    // Meanwhile a normal client is answered, again and again, promptly.
+    let start = Instant::now();
+    let mut answered = 0;
+    while start.elapsed() < Duration::from_millis(3500) && answered < 200 {
+        let t = Instant::now();
+        let r = srv.post("/v1/check", &body);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(
+            t.elapsed() < Duration::from_millis(900),
+            "{:?}",
+            t.elapsed()
+        );
+        answered += 1;
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(answered >= 10, "only {answered} answers");
+
+    let (closed_after, sent, answer) = slow_head.join().unwrap();
+    assert!(
+        (0.9..4.0).contains(&closed_after),
+        "slow headers closed after {closed_after} s"
+    );
+    assert!(sent < 6, "{sent} header bytes taken");
+    assert!(!answer.contains(" 200 "), "{answer}");
+
+    let (closed_after, (sent, answer)) = slow_body.join().unwrap();
+    assert!(
+        (1.4..4.5).contains(&closed_after),
+        "slow body closed after {closed_after} s"
+    );
+    assert!(sent < body.len(), "the whole body was sent");
+    let r = parse_response(answer.into_bytes());
+    assert_eq!((r.status, r.error_code().as_str()), (408, "body_timeout"));
+    assert_eq!(r.header("connection"), Some("close"));
+
+    let (closed_after, _, answer) = silent.join().unwrap();
+    assert!(
+        (0.9..4.0).contains(&closed_after),
+        "silent client closed after {closed_after} s"
+    );
+    assert!(answer.is_empty(), "{answer}");
+
+    let m = srv.get("/metrics").body;
+    assert!(
+        m.contains("art9_requests_total{path=\"/v1/check\",status=\"408\"} 1"),
+        "{m}"
+    );
+}
+
+/// Sends `bytes` on `stream` one at a time, `gap` apart, until the server closes; returns
+/// (bytes sent, everything the server answered).
+fn trickle_on(stream: TcpStream, bytes: Vec<u8>, gap: Duration) -> (usize, String) {
+    let mut reader = stream.try_clone().expect("clone");
+    let read = thread::spawn(move || {
+        let mut answer = Vec::new();
+        let _ = reader.read_to_end(&mut answer);
+        answer
+    });
+    let mut stream = stream;
+    let mut sent = 0;
+    for b in bytes {
+        if read.is_finished() || stream.write_all(&[b]).is_err() {
+            break;
+        }
+        sent += 1;
+        thread::sleep(gap);
+    }
+    let answer = read.join().expect("reader");
+    (sent, String::from_utf8_lossy(&answer).to_string())
+}
+
+/// A TLS client that trusts only `ca_pem` and expects the name `localhost`.
+fn tls_request(
+    addr: &str,
+    ca_pem: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Resp> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).expect("test CA"))
+        .expect("add CA");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from("localhost").expect("name");
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).expect("client");
+    let tcp = TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(head(method, path, headers, body.len()).as_bytes())?;
+    tls.write_all(body)?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match tls.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            // A peer that closes without close_notify after a whole answer.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !buf.is_empty() => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(parse_response(buf))
+}
+
+// Test certificates (tests/data/tls, EC P-256, for localhost and 127.0.0.1, valid to 2126):
+//   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 36500 \
+//     -keyout key-a.pem -out cert-a.pem -subj "/CN=art9 test a" \
+//     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+//     -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature" \
+//     -addext "extendedKeyUsage=serverAuth"
+const CERT_A: &str = include_str!("data/tls/cert-a.pem");
+const KEY_A: &str = include_str!("data/tls/key-a.pem");
+const CERT_B: &str = include_str!("data/tls/cert-b.pem");
+const KEY_B: &str = include_str!("data/tls/key-b.pem");
+
+#[test]
+fn tls_serves_https_and_reloads_the_certificate() {
+    let dir = tmp();
+    let cert = write(dir.path(), "cert.pem", CERT_A);
+    let key = write(dir.path(), "key.pem", KEY_A);
+    let srv = Serve::start(&[
+        "--tls-cert",
+        s(&cert),
+        "--tls-key",
+        s(&key),
+        "--header-timeout-ms",
+        "1000",
+    ]);
+    let json = ("Content-Type", "application/json");
+    let note = format!(r#"{{"text": "{NOTE}"}}"#);
+    let r = tls_request(&srv.addr, CERT_A, "GET", "/healthz", &[], b"").expect("https");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = tls_request(
+        &srv.addr,
+        CERT_A,
+        "POST",
+        "/v1/check",
+        &[json],
+        note.as_bytes(),
+    )
+    .expect("https");
+    assert_eq!(r.json()["decision"], "mask");
+    // Plain HTTP on the TLS port gets no answer.
+    let mut plain = TcpStream::connect(&srv.addr).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    plain
+        .write_all(head("GET", "/healthz", &[], 0).as_bytes())
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer);
+    assert!(!String::from_utf8_lossy(&answer).contains("200 OK"));
+    // A client that never finishes the handshake is cut off after the header timeout.
+    let silent = trickle(&srv.addr, Vec::new(), Duration::from_secs(1));
+    let (closed_after, _, _) = silent.join().unwrap();
+    assert!((0.9..4.0).contains(&closed_after), "{closed_after}");
+
+    // New certificate and key, SIGHUP: new connections get the new certificate.
+    std::fs::write(&cert, CERT_B).unwrap();
+    std::fs::write(&key, KEY_B).unwrap();
+    srv.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tls_request(&srv.addr, CERT_B, "GET", "/healthz", &[], b"").is_err() {
+        assert!(Instant::now() < deadline, "the new certificate never came");
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(tls_request(&srv.addr, CERT_A, "GET", "/healthz", &[], b"").is_err());
+
+    // A key that does not fit: the reload fails and the certificate in service stays.
+    std::fs::write(&key, KEY_A).unwrap();
+    let r = tls_request(&srv.addr, CERT_B, "POST", "/admin/reload", &[], b"").expect("https");
+    assert_eq!((r.status, r.error_code().as_str()), (500, "reload_failed"));
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("TLS certificate not reloaded"),
+        "{message}"
+    );
+    assert!(!message.contains("BEGIN"), "{message}");
+    let r = tls_request(
+        &srv.addr,
+        CERT_B,
+        "POST",
+        "/v1/check",
+        &[json],
+        note.as_bytes(),
+    )
+    .expect("https with the old certificate");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(srv
+        .get_tls_metrics(CERT_B)
+        .contains("art9_reloads_total{result=\"error\"} 1"));
+}
+
+impl Serve {
+    fn get_tls_metrics(&self, ca: &str) -> String {
+        tls_request(&self.addr, ca, "GET", "/metrics", &[], b"")
+            .expect("https")
+            .body
+    }
+}
+
+#[test]
+fn bad_tls_files_are_a_one_line_error() {
+    let dir = tmp();
+    let cert = write(dir.path(), "cert.pem", CERT_A);
+    let key = write(dir.path(), "key.pem", KEY_B);
+    let err = refused(&["--tls-cert", s(&cert), "--tls-key", s(&key)]);
+    assert!(err.contains("cert.pem") && err.contains("key.pem"), "{err}");
+    assert!(!err.contains("BEGIN"), "{err}");
+    // A certificate without its key is a usage error (clap's, several lines).
+    let out = Command::new(BIN)
+        .args(["serve", "--tls-cert", s(&cert)])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tls-key"));
 }

@@ -437,9 +437,21 @@ pub enum LogFormat {
 #[cfg(feature = "serve")]
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// Address to listen on (port 0: any free port).
-    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:8009")]
-    pub addr: std::net::SocketAddr,
+    /// Address to listen on: IP:PORT or HOST:PORT (port 0: any free port). An address beyond
+    /// loopback needs --token-file (or --allow-unauthenticated-network).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8009")]
+    pub addr: String,
+    /// Listen beyond loopback without --token-file: anyone who reaches the port can have notes
+    /// checked and masked, and read the findings. Without this flag such an --addr is refused.
+    #[arg(long)]
+    pub allow_unauthenticated_network: bool,
+    /// Serve HTTPS with this certificate chain (PEM; needs --tls-key). Reloaded on SIGHUP and
+    /// /admin/reload; a certificate that fails to load keeps the old one in service.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub lexicons: LexiconArgs,
     /// Policies to preload (built-in name or YAML file; repeatable). The first is the default
@@ -460,9 +472,18 @@ pub struct ServeArgs {
     /// Most items in one /v1/batch request.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_batch: usize,
-    /// Time limit per request, in milliseconds.
+    /// Time limit per request, in milliseconds (reading the body included).
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     pub timeout_ms: u64,
+    /// A request's headers must arrive within this many milliseconds of the connection opening
+    /// (or of the previous answer on a kept-alive connection); otherwise the connection is
+    /// closed. Also how long an idle kept-alive connection stays open.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
+    /// A request's body must arrive whole within this many milliseconds of its headers;
+    /// otherwise 408 and the connection is closed.
+    #[arg(long, value_name = "MS", default_value_t = 5_000)]
+    pub body_timeout_ms: u64,
     /// Requests handled at once on /v1/* and /admin/*; more get 503 + Retry-After.
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub concurrency: usize,

@@ -5,21 +5,33 @@
 use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::http::{json_body, require_json, ApiError, Observed};
-use super::{Loaded, Server, OPENAPI_JSON};
+use super::{Loaded, ReloadError, Server, OPENAPI_JSON};
 use crate::service::{parse_batch, parse_request, ItemResult, Op};
 
 /// Bodies above this size are scanned on the blocking pool.
 const INLINE_BYTES: usize = 64 * 1024;
 
-fn body_bytes(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    require_json(headers)?;
+/// The body of a JSON request: 415 for another content type, 413 over `--max-body` (the
+/// router's `DefaultBodyLimit`), 408 when it does not arrive whole within the body timeout
+/// (with `Connection: close`: the rest of a trickled body is not waited for).
+async fn body_bytes(s: &Server, req: Request) -> Result<Bytes, ApiError> {
+    require_json(req.headers())?;
+    let read = tokio::time::timeout(s.state.config.body_timeout, Bytes::from_request(req, &()));
+    let Ok(body) = read.await else {
+        let mut e = ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            "the request body did not arrive within the server's time limit (--body-timeout-ms)",
+        );
+        e.close = true;
+        return Err(e);
+    };
     body.map_err(|rej| {
         if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -71,13 +83,8 @@ where
     })
 }
 
-async fn one(
-    s: &Server,
-    op: Op,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let body = body_bytes(headers, body)?;
+async fn one(s: &Server, op: Op, req: Request) -> Result<Response, ApiError> {
+    let body = body_bytes(s, req).await?;
     let req = parse_request(&body)?;
     // The engine is held by this request until it ends, whatever reloads happen meanwhile.
     let loaded = s.state.engine.load_full();
@@ -88,28 +95,16 @@ async fn one(
     Ok(to_json(&resp, observed))
 }
 
-pub(crate) async fn check(
-    State(s): State<Server>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    one(&s, Op::Check, &headers, body).await
+pub(crate) async fn check(State(s): State<Server>, req: Request) -> Result<Response, ApiError> {
+    one(&s, Op::Check, req).await
 }
 
-pub(crate) async fn scan(
-    State(s): State<Server>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    one(&s, Op::Scan, &headers, body).await
+pub(crate) async fn scan(State(s): State<Server>, req: Request) -> Result<Response, ApiError> {
+    one(&s, Op::Scan, req).await
 }
 
-pub(crate) async fn mask(
-    State(s): State<Server>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    one(&s, Op::Mask, &headers, body).await
+pub(crate) async fn mask(State(s): State<Server>, req: Request) -> Result<Response, ApiError> {
+    one(&s, Op::Mask, req).await
 }
 
 #[derive(Serialize)]
@@ -117,12 +112,8 @@ struct BatchResponse {
     results: Vec<ItemResult>,
 }
 
-pub(crate) async fn batch(
-    State(s): State<Server>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let body = body_bytes(&headers, body)?;
+pub(crate) async fn batch(State(s): State<Server>, req: Request) -> Result<Response, ApiError> {
+    let body = body_bytes(&s, req).await?;
     let limits = s.state.config.limits;
     let batch = parse_batch(&body, &limits)?;
     let loaded = s.state.engine.load_full();
@@ -169,11 +160,19 @@ pub(crate) async fn reload(State(s): State<Server>) -> Result<Response, ApiError
                 Observed::default(),
             ))
         }
-        Err(e) => Err(ApiError::new(
+        Err(e @ ReloadError::Engine(_)) => Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "reload_failed",
             format!(
                 "{e}; still serving version {}",
+                s.state.engine.load().version
+            ),
+        )),
+        Err(e @ ReloadError::Tls(_)) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "reload_failed",
+            format!(
+                "{e}; lexicons and policies are version {}",
                 s.state.engine.load().version
             ),
         )),

@@ -22,6 +22,8 @@ pub(crate) struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub retry_after: Option<u32>,
+    /// Answer with `Connection: close` (the connection is not reused).
+    pub close: bool,
 }
 
 impl ApiError {
@@ -31,6 +33,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            close: false,
         }
     }
 }
@@ -48,6 +51,10 @@ impl IntoResponse for ApiError {
         if let Some(secs) = self.retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.close {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         resp
     }
