@@ -463,8 +463,12 @@ fn write_rollup(rollup: &Rollup, path: &Path) -> Result<()> {
 }
 
 /// How a masked copy is compressed: as its `-o` name says (`.gz`, `.zst`), else as the
-/// input was. A compressed copy under a name that does not say so gets a note.
+/// input was, except on a terminal (`-o -`), which gets text. A compressed copy under a
+/// name that does not say so gets a note.
 fn out_compression(output: &str, input: Compression, quiet: bool) -> Compression {
+    if output == "-" && super::stdout_is_tty() {
+        return Compression::None;
+    }
     match Compression::from_name(output) {
         Compression::None if input != Compression::None => {
             if !quiet && output != "-" {

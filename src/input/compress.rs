@@ -63,14 +63,19 @@ impl Read for Labelled {
                 return e;
             }
             // The decoders' messages name what is wrong ("corrupt deflate stream", "Unknown
-            // frame descriptor"), never the data.
-            io::Error::new(
-                e.kind(),
-                format!(
+            // frame descriptor"), never the data. Their errors are of these kinds (zstd's
+            // all `Other`); an error of the file itself (EIO, ...) is said as it is.
+            let message = match e.kind() {
+                io::ErrorKind::InvalidInput
+                | io::ErrorKind::InvalidData
+                | io::ErrorKind::UnexpectedEof
+                | io::ErrorKind::Other => format!(
                     "{}: the {} data is truncated or corrupt ({e})",
                     self.label, self.compression
                 ),
-            )
+                _ => format!("{}: {e}", self.label),
+            };
+            io::Error::new(e.kind(), message)
         })
     }
 }
