@@ -61,7 +61,7 @@ fn in_format(input: &InputArgs) -> Result<InFormatArg> {
     if let Some(f) = input.format_in {
         return Ok(f);
     }
-    // The format is named by the extension under a compression's: notes.csv.gz is CSV.
+    // The extension under a compression extension names the format: notes.csv.gz is CSV.
     let mut name = Path::new(&input.input);
     if Compression::from_name(&input.input) != Compression::None {
         name = name.file_stem().map_or(name, Path::new);
@@ -139,7 +139,7 @@ fn open(input: &InputArgs, spans: bool, progress: bool, command: &str) -> Result
     }
     let bytes = Arc::new(AtomicU64::new(0));
     let (reader, total) = common::open_input(&input.input, bytes.clone())?;
-    // gzip and zstd are read decompressed; a binary format is one error, not a skip a line.
+    // gzip and zstd are read decompressed; a binary format is one error, not a skip per line.
     let utf16 = matches!(
         requested,
         Some(TextEncoding::Utf16Le | TextEncoding::Utf16Be)
