@@ -25,6 +25,7 @@ EXAMPLES:
       --subjects-out subjects.csv
   art9 scan export.csv --encoding windows-1252 --field 'Note*' --strip-html
   art9 mask examples/crm-notes.csv --field note --key id -o masked.csv
+  art9 mask export.jsonl.gz --field note --key id -o masked.jsonl.gz
   art9 scan notes.txt --text --format jsonl
   art9 mask examples/crm-notes.jsonl --field note --key id --policy default -o masked.jsonl
   art9 scan sqlite:crm.db --table notes --field body --key id
@@ -131,11 +132,14 @@ pub enum InFormatArg {
 /// Where records come from.
 #[derive(Args, Debug, Clone)]
 pub struct InputArgs {
-    /// Input file, or - for standard input.
+    /// Input file, or - for standard input (the default). gzip and zstd are read
+    /// decompressed (found by their first bytes); a binary file (XLSX, ZIP, PDF, SQLite, an
+    /// executable, ...) is one error saying what to do instead.
     #[arg(value_name = "PATH|-", default_value = "-")]
     pub input: String,
     /// Input format. Default: from the file extension (.csv, .tsv, .jsonl/.ndjson, .json,
-    /// .txt); standard input and other extensions are read as jsonl.
+    /// .txt; under .gz/.zst: notes.csv.gz is csv); standard input and other extensions are
+    /// read as jsonl.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format_in: Option<InFormatArg>,
     /// Treat the input as plain text: every line is one record (field "text", key = line
@@ -288,9 +292,10 @@ pub struct MaskArgs {
     /// Policy: built-in name (default, strict, report) or a YAML file.
     #[arg(long, value_name = "NAME|FILE", default_value = "default")]
     pub policy: String,
-    /// Output file (written to a temporary file, then renamed), or - for standard output.
-    /// Never the input file. Same format, encoding, BOM, delimiter and per-field quoting as
-    /// the input; only masked fields change. (Databases: --into or --update instead.)
+    /// Output file (written to a temporary file, synced, then renamed), or - for standard
+    /// output. Never the input file. Same format, encoding, BOM, delimiter and per-field
+    /// quoting as the input; only masked fields change. Compressed as the name says (.gz,
+    /// .zst), else as the input was. (Databases: --into or --update instead.)
     #[arg(long, short = 'o', value_name = "OUT|-")]
     pub output: Option<String>,
     #[command(flatten)]

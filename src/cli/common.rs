@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
@@ -116,5 +116,77 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(x), Ok(y)) => x == y,
         _ => false,
+    }
+}
+
+/// An output file written atomically and durably: the content goes to a temporary file in
+/// the same directory; [`AtomicFile::commit`] flushes it to the disk (`fsync`), renames it
+/// over the name, then syncs the directory so that the rename itself survives a crash. Until
+/// then the name is untouched, and a temporary file that is dropped is removed.
+pub struct AtomicFile {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+    dir: PathBuf,
+}
+
+impl AtomicFile {
+    /// A temporary file (`.art9-PREFIX-*.tmp`) beside `path`.
+    pub fn create(path: &Path, prefix: &str) -> Result<AtomicFile> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".art9-{prefix}-"))
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        Ok(AtomicFile {
+            tmp,
+            path: path.to_path_buf(),
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// A handle to write the content with (the caller flushes its buffers before
+    /// [`AtomicFile::commit`]).
+    pub fn file(&self) -> Result<File> {
+        self.tmp.reopen().context("reopening the temporary file")
+    }
+
+    /// Sync the content, rename the temporary file to the name, sync the directory.
+    pub fn commit(self) -> Result<()> {
+        let path = self.path.display().to_string();
+        self.tmp
+            .as_file()
+            .sync_all()
+            .with_context(|| format!("cannot flush {path} to the disk"))?;
+        self.tmp
+            .persist(&self.path)
+            .with_context(|| format!("cannot rename the temporary file to {path}"))?;
+        sync_dir(&self.dir).with_context(|| {
+            format!(
+                "{path} is written, but its directory {} could not be synced",
+                self.dir.display()
+            )
+        })
+    }
+}
+
+/// Sync a directory, so that a rename in it is on the disk. A file system that cannot sync
+/// directories (it says `EINVAL`) is left as it is; elsewhere than Unix this does nothing
+/// (Windows cannot open a directory as a file).
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        match File::open(dir).and_then(|d| d.sync_all()) {
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(()),
+            other => other,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
     }
 }

@@ -1,15 +1,16 @@
 //! `art9 scan` and `art9 mask`: the batch commands.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use art9::encoding::{self, EncodeWriter, Sniffed, TextEncoding};
+use art9::input::compress::CompressWriter;
 use art9::input::{
-    CsvOptions, CsvSource, JsonArray, JsonLines, JsonOptions, Record, RecordSource, Skipped,
-    TextLines,
+    Compression, CsvOptions, CsvSource, InputError, JsonArray, JsonLines, JsonOptions, Record,
+    RecordSource, Skipped, TextLines,
 };
 use art9::matcher::Scanner;
 use art9::output::{row, summary_text, FindingRow, Format, Printer};
@@ -38,6 +39,8 @@ struct Opened {
     source: Box<dyn RecordSource>,
     kind: Kind,
     sniffed: Sniffed,
+    /// How the file was compressed (a masked copy is compressed the same way).
+    compression: Compression,
     /// CSV header bytes (written first in a masked copy).
     header_raw: Vec<u8>,
     /// What the progress bar counts (bytes of a file, rows of a database) and the total
@@ -58,7 +61,12 @@ fn in_format(input: &InputArgs) -> Result<InFormatArg> {
     if let Some(f) = input.format_in {
         return Ok(f);
     }
-    let ext = Path::new(&input.input)
+    // The extension under a compression extension names the format: notes.csv.gz is CSV.
+    let mut name = Path::new(&input.input);
+    if Compression::from_name(&input.input) != Compression::None {
+        name = name.file_stem().map_or(name, Path::new);
+    }
+    let ext = name
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
@@ -94,8 +102,9 @@ fn names(list: &[String], what: &str) -> Result<Vec<String>> {
 }
 
 /// Open the input as its format says. `spans`: locate fields for masking. `progress`: a
-/// progress bar will be drawn (a database's rows are then counted first).
-fn open(input: &InputArgs, spans: bool, progress: bool) -> Result<Opened> {
+/// progress bar will be drawn (a database's rows are then counted first). `command`: the
+/// command's name, for the hint on a terminal.
+fn open(input: &InputArgs, spans: bool, progress: bool, command: &str) -> Result<Opened> {
     if super::db::is_db_input(input) {
         let (source, total, notes) = super::db::source(input, progress)?;
         return Ok(Opened {
@@ -107,6 +116,7 @@ fn open(input: &InputArgs, spans: bool, progress: bool) -> Result<Opened> {
                 bom: false,
                 explicit: false,
             },
+            compression: Compression::None,
             header_raw: Vec::new(),
             unit: Unit::Rows,
             total,
@@ -122,8 +132,29 @@ fn open(input: &InputArgs, spans: bool, progress: bool) -> Result<Opened> {
         .as_deref()
         .map(TextEncoding::from_label)
         .transpose()?;
+    if input.input == "-" && io::stdin().is_terminal() {
+        eprintln!(
+            "art9: reading notes from standard input (end with Ctrl-D; see art9 {command} --help)"
+        );
+    }
     let bytes = Arc::new(AtomicU64::new(0));
     let (reader, total) = common::open_input(&input.input, bytes.clone())?;
+    // gzip and zstd are read decompressed; a binary format is one error, not a skip per line.
+    let utf16 = matches!(
+        requested,
+        Some(TextEncoding::Utf16Le | TextEncoding::Utf16Be)
+    );
+    let name = if input.input == "-" {
+        "standard input"
+    } else {
+        &input.input
+    };
+    let (reader, compression) =
+        art9::input::unwrap_input(reader, utf16, name).map_err(|e| match e {
+            InputError::Read(e) => anyhow::Error::new(e).context(format!("cannot read {name}")),
+            InputError::NotReadable(e) => anyhow::anyhow!("{name}: {e}"),
+            e @ InputError::Decompress(_) => anyhow::Error::new(e),
+        })?;
     let (reader, sniffed) = encoding::decoded(reader, requested)
         .with_context(|| format!("cannot read {}", input.input))?;
     let fields = names(&input.field, "--field")?;
@@ -189,6 +220,7 @@ fn open(input: &InputArgs, spans: bool, progress: bool) -> Result<Opened> {
         source,
         kind,
         sniffed,
+        compression,
         header_raw,
         unit: Unit::Bytes(bytes),
         total,
@@ -196,7 +228,12 @@ fn open(input: &InputArgs, spans: bool, progress: bool) -> Result<Opened> {
     })
 }
 
-fn pipeline_options(input: &InputArgs, mask: bool, stop: Arc<AtomicBool>) -> Options {
+fn pipeline_options(
+    input: &InputArgs,
+    compression: Compression,
+    mask: bool,
+    stop: Arc<AtomicBool>,
+) -> Options {
     Options {
         threads: input.threads,
         batch_records: input.batch_records,
@@ -206,9 +243,11 @@ fn pipeline_options(input: &InputArgs, mask: bool, stop: Arc<AtomicBool>) -> Opt
         stop: Some(stop),
         max_field_bytes: input.max_field_bytes,
         // Reading a file is work (the kernel's copy, finding record ends): the workers take
-        // it in turns. A pipe or a database is waited for on a thread of its own.
+        // it in turns. A pipe or a database is waited for on a thread of its own, and so
+        // is a decompressing reader (as for a pipe, its reads are not the file's).
         read_on_workers: !super::db::is_db_input(input)
             && input.input != "-"
+            && compression == Compression::None
             && std::fs::metadata(&input.input).is_ok_and(|m| m.is_file()),
         ..Options::default()
     }
@@ -294,7 +333,7 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
     // order the steps are listed here.
     let (scanner, opened) = std::thread::scope(|s| {
         let building = s.spawn(|| common::scanner(&a.lexicons));
-        let opened = open(&a.input, false, progress::wanted(!a.quiet));
+        let opened = open(&a.input, false, progress::wanted(!a.quiet), "scan");
         let scanner = building
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -311,12 +350,13 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
         None => Format::Jsonl,
     };
     let opened = opened?;
+    let compression = opened.compression;
     let mut progress = Progress::new(!a.quiet, opened.total, opened.unit);
     let notes = opened.notes;
     let src = BoxedSource(opened.source);
     let options = Options {
         policy,
-        ..pipeline_options(&a.input, false, stop)
+        ..pipeline_options(&a.input, compression, false, stop)
     };
     let mut rollup = a
         .input
@@ -403,21 +443,45 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
     Ok(exit_for(&summary))
 }
 
-/// Write the per-subject roll-up: CSV for `*.csv`, JSON Lines otherwise.
+/// Write the per-subject roll-up: CSV for `*.csv`, JSON Lines otherwise; atomically, as a
+/// masked copy is.
 fn write_rollup(rollup: &Rollup, path: &Path) -> Result<()> {
-    let f =
-        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    let w = BufWriter::new(f);
+    let file = common::AtomicFile::create(path, "subjects")?;
+    let mut w = BufWriter::new(file.file()?);
     let is_csv = path
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     if is_csv {
-        rollup.write_csv(w)
+        rollup.write_csv(&mut w)
     } else {
-        rollup.write_jsonl(w)
+        rollup.write_jsonl(&mut w)
     }
-    .with_context(|| format!("writing {}", path.display()))
+    .and_then(|()| w.flush())
+    .with_context(|| format!("writing {}", path.display()))?;
+    file.commit()
+}
+
+/// How a masked copy is compressed: as its `-o` name says (`.gz`, `.zst`), else as the
+/// input was, except on a terminal (`-o -`), which gets text. A compressed copy under a
+/// name that does not say so gets a note.
+fn out_compression(output: &str, input: Compression, quiet: bool) -> Compression {
+    if output == "-" && super::stdout_is_tty() {
+        return Compression::None;
+    }
+    match Compression::from_name(output) {
+        Compression::None if input != Compression::None => {
+            if !quiet && output != "-" {
+                eprintln!(
+                    "art9: note: the input is {input}-compressed, and so is the masked copy \
+                     {output}"
+                );
+            }
+            input
+        }
+        Compression::None => Compression::None,
+        named => named,
+    }
 }
 
 /// A masked value as it goes back into the raw record.
@@ -475,33 +539,26 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
     {
         bail!("refusing to write the masked copy over the input ({output}); choose another -o");
     }
-    let opened = open(&a.input, true, progress::wanted(!a.quiet))?;
+    let opened = open(&a.input, true, progress::wanted(!a.quiet), "mask")?;
     let kind = opened.kind;
     let mut progress = Progress::new(!a.quiet, opened.total, opened.unit);
     let src = BoxedSource(opened.source);
     let options = Options {
         policy: Some(policy),
-        ..pipeline_options(&a.input, true, stop)
+        ..pipeline_options(&a.input, opened.compression, true, stop)
     };
-    let (writer, temp): (Box<dyn Write>, Option<tempfile::NamedTempFile>) = if output == "-" {
+    let compression = out_compression(&output, opened.compression, a.quiet);
+    let (writer, temp): (Box<dyn Write>, Option<common::AtomicFile>) = if output == "-" {
         (
             Box::new(BufWriter::with_capacity(256 * 1024, io::stdout().lock())),
             None,
         )
     } else {
-        let out = Path::new(&output);
-        let dir = match out.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix(".art9-mask-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-        let f = tmp.reopen().context("reopening the temporary file")?;
+        let tmp = common::AtomicFile::create(Path::new(&output), "mask")?;
+        let f = tmp.file()?;
         (Box::new(BufWriter::with_capacity(256 * 1024, f)), Some(tmp))
     };
+    let writer = CompressWriter::new(writer, compression).context("writing the masked copy")?;
     // Same encoding and BOM as the input; the CSV header goes first, byte for byte.
     let mut writer = EncodeWriter::new(writer, opened.sniffed.encoding, opened.sniffed.bom)
         .context("writing the masked copy")?;
@@ -558,12 +615,13 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
     finish_skips(skips);
     writer
         .finish()
+        .and_then(CompressWriter::finish)
         .and_then(|mut w| w.flush())
         .context("writing the masked copy")?;
+    // Synced, renamed, the directory synced: a masked copy that has its name is complete
+    // on the disk.
     if let Some(tmp) = temp {
-        tmp.as_file().sync_all().ok();
-        tmp.persist(&output)
-            .with_context(|| format!("cannot rename the masked copy to {output}"))?;
+        tmp.commit()?;
     }
     if !a.quiet {
         eprintln!("{}", summary_text(&summary));

@@ -7,10 +7,13 @@
 //! [`JsonArray`] (one JSON array file, see [`json_array`]). Field names given by the user may
 //! be `*`/`?` globs ([`is_glob_match`]).
 
+pub mod compress;
 pub mod csv;
+pub mod detect;
 pub mod json_array;
 
 pub use self::csv::{CsvError, CsvOptions, CsvRow, CsvSource};
+pub use self::detect::{BinaryKind, Compression, Detected, NotReadable};
 pub use self::json_array::JsonArray;
 
 use std::borrow::Cow;
@@ -26,6 +29,84 @@ pub mod mysql;
 pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+
+/// Why [`unwrap_input`] could not hand on a reader of text.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The input is a binary format (or compressed in a way this build does not read).
+    #[error(transparent)]
+    NotReadable(#[from] NotReadable),
+    /// Reading the input's first bytes failed.
+    #[error(transparent)]
+    Read(io::Error),
+    /// Decompressing the input's first bytes failed (the message names the input).
+    #[error(transparent)]
+    Decompress(io::Error),
+}
+
+/// The first bytes `reader` holds (one read, retried when interrupted; empty at the end).
+fn head_of(reader: &mut dyn BufRead) -> io::Result<&[u8]> {
+    loop {
+        match reader.fill_buf() {
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    reader.fill_buf()
+}
+
+/// Look at the first bytes of `reader` ([`detect::detect`]): text is handed back as it is,
+/// gzip and zstd as a reader of the decompressed bytes (feature `compress`), with the
+/// compression found; a binary format is an error saying what it looks like. `utf16`: the
+/// input was declared UTF-16 (NUL bytes are expected). `label` names the input in
+/// decompression errors. Nothing is consumed, so the byte-order mark is still there for
+/// [`crate::encoding::decoded`].
+///
+/// # Errors
+/// [`InputError`]: a binary format, a compressed one this build cannot read, or a read error.
+pub fn unwrap_input(
+    mut reader: Box<dyn BufRead + Send>,
+    utf16: bool,
+    label: &str,
+) -> Result<(Box<dyn BufRead + Send>, Compression), InputError> {
+    let head = head_of(&mut *reader).map_err(InputError::Read)?;
+    let compression = match detect::detect(head, utf16) {
+        Detected::Text => return Ok((reader, Compression::None)),
+        Detected::Binary(kind) => {
+            return Err(NotReadable::Binary {
+                kind,
+                within: Compression::None,
+            }
+            .into())
+        }
+        Detected::Compressed(c) => c,
+    };
+    #[cfg(feature = "compress")]
+    {
+        let mut inner =
+            compress::decompressing(reader, compression, label).map_err(InputError::Decompress)?;
+        let head = head_of(&mut *inner).map_err(InputError::Decompress)?;
+        match detect::detect(head, utf16) {
+            Detected::Text => Ok((inner, compression)),
+            Detected::Binary(kind) => Err(NotReadable::Binary {
+                kind,
+                within: compression,
+            }
+            .into()),
+            Detected::Compressed(c) => Err(NotReadable::Nested {
+                outer: compression,
+                inner: c,
+            }
+            .into()),
+        }
+    }
+    #[cfg(not(feature = "compress"))]
+    {
+        let _ = label;
+        Err(NotReadable::NoSupport(compression).into())
+    }
+}
 
 /// Default limit for one record (line, CSV row, JSON array element, database row) in bytes:
 /// 10 MiB.
