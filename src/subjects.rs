@@ -3,11 +3,13 @@
 //! C123 hold special-category data?").
 //!
 //! Memory: per subject with findings, counts per category plus the keys of the records and
-//! the names of the fields with findings; never note text. A subject without findings is
-//! not kept (a million clean customers cost nothing), except the one named by `--subject-id`,
-//! which is always reported so that "nothing found" is an explicit answer.
+//! the names of the fields with findings; never note text. A subject without findings costs
+//! one count of its records (its id and a number: the records scanned before a subject's
+//! first finding must be counted too, or `records_scanned` would start there). Only subjects
+//! with findings are reported, and the one named by `--subject-id`, which is always reported
+//! so that "nothing found" is an explicit answer.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -43,6 +45,9 @@ impl SubjectEntry {
 #[derive(Clone, Debug, Default)]
 pub struct Rollup {
     entries: BTreeMap<Option<String>, SubjectEntry>,
+    /// Records scanned per subject without a finding so far; moved into the subject's entry
+    /// at its first finding.
+    clean: HashMap<Option<String>, u64>,
     /// The subject reported even without findings (`--subject-id`).
     always: Option<String>,
 }
@@ -52,6 +57,7 @@ impl Rollup {
     pub fn new(always: Option<String>) -> Rollup {
         let mut r = Rollup {
             entries: BTreeMap::new(),
+            clean: HashMap::new(),
             always: always.clone(),
         };
         if let Some(id) = always {
@@ -71,13 +77,21 @@ impl Rollup {
         let any = fields.iter().any(|f| !f.findings.is_empty());
         let kept = self.entries.contains_key(&record.subject);
         if !any && !kept {
+            match self.clean.get_mut(&record.subject) {
+                Some(n) => *n += 1,
+                None => {
+                    self.clean.insert(record.subject.clone(), 1);
+                }
+            }
             return;
         }
+        let clean = &mut self.clean;
         let e = self
             .entries
             .entry(record.subject.clone())
             .or_insert_with(|| SubjectEntry {
                 subject: record.subject.clone(),
+                records_scanned: clean.remove(&record.subject).unwrap_or(0),
                 ..SubjectEntry::default()
             });
         e.records_scanned += 1;
