@@ -14,7 +14,7 @@ CREATE TABLE lu (id int PRIMARY KEY, body text);
 INSERT INTO lu
 SELECT i, CASE i % 3 WHEN 0 THEN 'Klant heeft diabetes, belt terug op dinsdag ' || i
                      WHEN 1 THEN 'Kunden er medlem af 3F og vil have et tilbud ' || i
-                     ELSE 'Customer asked for a quote on the yearly plan ' || i END
+                     ELSE 'She is a devout Muslim, asked for a quote ' || i END
 FROM generate_series(1, 400000) AS i;
 SQL
 start=$(date +%s.%N)
@@ -31,5 +31,4 @@ echo "rows 399000, 399500, 399999 now:"
 psql -qXAt "$url" -c "SELECT id, body FROM lu WHERE id IN (399000, 399500, 399999) ORDER BY id"
 echo "conflicts file:"; cat /tmp/lu-conflicts.jsonl
 echo "summary: $(python3 -c 'import json;d=json.load(open("/tmp/lu-summary.json"))["write"];print(d["mode"],"rows_updated",d["rows_updated"],"conflicts",d["conflicts"])')"
-echo "rows still unmasked (should be 3, the app's new notes are clean... or masked on rerun):"
-psql -qXAt "$url" -c "SELECT count(*) FROM lu WHERE body LIKE '%diabetes%' OR body LIKE '%3F%'"
+echo "rows not masked: $(psql -qXAt "$url" -c "SELECT count(*) FROM lu WHERE body NOT LIKE '%[%'")"
