@@ -36,6 +36,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -48,7 +49,7 @@ use crate::category::{Category, Lang};
 use crate::lexicon::{LexiconError, LexiconSet};
 use crate::mask::mask;
 use crate::matcher::{BuildError, Finding, Scanner, ScannerBuilder};
-use crate::policy::{Action, CompiledPolicy, Outcome, PolicyError, BUILTIN_POLICIES};
+use crate::policy::{CompiledPolicy, Outcome, PolicyError, BUILTIN_POLICIES};
 
 /// What a request asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -125,34 +126,9 @@ pub struct BatchRequest {
     pub items: Vec<Box<RawValue>>,
 }
 
-/// One finding in a response.
-#[derive(Clone, Debug, Serialize)]
-pub struct FindingOut {
-    /// The field it was found in (requests with `fields`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// Category.
-    pub category: Category,
-    /// Language of the lexicon that matched.
-    pub lang: Lang,
-    /// Byte start in the original field text.
-    pub start: usize,
-    /// Byte end (exclusive).
-    pub end: usize,
-    /// Char start.
-    pub char_start: usize,
-    /// Char end (exclusive).
-    pub char_end: usize,
-    /// The policy's action (check only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub action: Option<Action>,
-    /// The matched text (only with `include_text`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    /// The entry id (only with `include_text`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub entry: Option<String>,
-}
+/// One finding in a response: the finding type every command prints (see
+/// [`crate::output::FindingOut`]); here without `record` and `line`.
+pub use crate::output::FindingOut;
 
 /// The answer to one [`Request`].
 #[derive(Clone, Debug, Default, Serialize)]
@@ -168,7 +144,7 @@ pub struct Response {
     pub policy: Option<String>,
     /// Findings (check and scan).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub findings: Option<Vec<FindingOut>>,
+    pub findings: Option<Vec<FindingOut<'static>>>,
     /// The text with `mask` and `reject` findings replaced (requests with `text`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -509,20 +485,11 @@ impl Engine {
             }
             if op != Op::Mask {
                 for (i, f) in scratch.iter().enumerate() {
-                    findings_out.push(FindingOut {
-                        field: field.map(str::to_string),
-                        category: f.category,
-                        lang: f.lang,
-                        start: f.start,
-                        end: f.end,
-                        char_start: f.char_start,
-                        char_end: f.char_end,
-                        action: decision.as_ref().map(|d| d.actions[i].0),
-                        text: req.include_text.then(|| text[f.start..f.end].to_string()),
-                        entry: req
-                            .include_text
-                            .then(|| self.scanner.entry(f.entry).id.clone()),
-                    });
+                    let action = decision.as_ref().map(|d| d.actions[i].0);
+                    let mut out = FindingOut::new(&self.scanner, text, f, action, req.include_text)
+                        .into_owned();
+                    out.field = field.map(|n| Cow::Owned(n.to_string()));
+                    findings_out.push(out);
                 }
             }
             match (policy, &decision) {

@@ -450,12 +450,14 @@ fn check_decisions_and_exit_codes() {
 
     let o = art9(
         &["check", "-", "--policy", "strict"],
-        Some(b"She is a devout Muslim"),
+        Some(b"She is a devout Muslim\n"),
     );
     assert_eq!(o.code, 1);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("json");
     assert_eq!(v["decision"], "reject");
-    assert!(v.get("text").is_none());
+    // As check --stdio and POST /v1/check: the text with the rejected finding replaced, and
+    // the one trailing newline of standard input is not part of the note.
+    assert_eq!(v["text"], "She is a [RELIGION]");
 
     let o = art9(
         &["check", "Klant heeft diabetes", "--policy", "report"],
@@ -471,6 +473,7 @@ fn check_decisions_and_exit_codes() {
     let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("json");
     assert_eq!(v["decision"], "accept");
     assert_eq!(v["findings"].as_array().map(Vec::len), Some(0));
+    assert_eq!(v["text"], "Offerte verstuurd, bel dinsdag.");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use art9::input::{
     RecordSource, Skipped, TextLines,
 };
 use art9::matcher::Scanner;
-use art9::output::{row, summary_text, FindingRow, Format, Printer};
+use art9::output::{row, summary_text, FindingOut, Format, Printer};
 use art9::pipeline::{self, FieldResult, Item, Options, Summary};
 use art9::subjects::Rollup;
 
@@ -315,7 +315,7 @@ fn each_row(
     record: &Record,
     fields: &[FieldResult],
     include_text: bool,
-    mut f: impl FnMut(&FindingRow<'_>) -> io::Result<()>,
+    mut f: impl FnMut(&FindingOut<'_>) -> io::Result<()>,
 ) -> io::Result<()> {
     for (fr, field) in fields.iter().zip(&record.fields) {
         for i in 0..fr.findings.len() {
