@@ -606,3 +606,49 @@ fn exact_offsets_with_unicode() {
     }
     assert!(n >= 2, "{}", o.stdout);
 }
+
+/// Every flag is listed under the heading it belongs to (a clap `next_help_heading` of a
+/// flattened group used to pull the output flags under "Database input").
+#[test]
+fn help_groups_flags_under_their_headings() {
+    let section_of = |help: &str, flag: &str| -> String {
+        let mut heading = String::new();
+        for line in help.lines() {
+            if !line.starts_with(' ') && line.ends_with(':') {
+                heading = line.trim_end_matches(':').to_string();
+            }
+            let t = line.trim_start();
+            let t = t
+                .split_once(", ")
+                .filter(|(short, _)| short.len() == 2)
+                .map_or(t, |x| x.1);
+            if t.split_whitespace().next() == Some(flag) {
+                return heading;
+            }
+        }
+        panic!("{flag} not in help:\n{help}");
+    };
+    for cmd in ["scan", "mask"] {
+        let o = art9(&[cmd, "--help"], None);
+        assert_eq!(o.code, 0);
+        for flag in ["--policy", "--quiet"] {
+            assert_eq!(section_of(&o.stdout, flag), "Output", "{cmd} {flag}");
+        }
+        assert_eq!(section_of(&o.stdout, "--lexicon"), "Lexicons", "{cmd}");
+        assert_eq!(section_of(&o.stdout, "--table"), "Database input", "{cmd}");
+        assert_eq!(section_of(&o.stdout, "--field"), "Input", "{cmd}");
+        assert!(!o.stdout.contains("[default: 0]"), "{cmd}");
+        assert!(!o.stdout.contains("id --subject customer_id \\"), "{cmd}");
+    }
+    let o = art9(&["scan", "--help"], None);
+    for flag in ["--format", "--include-text", "--subjects-out"] {
+        assert_eq!(section_of(&o.stdout, flag), "Output", "{flag}");
+    }
+    assert_eq!(
+        section_of(&art9(&["mask", "--help"], None).stdout, "--output"),
+        "Output"
+    );
+    let o = art9(&["check", "--help"], None);
+    assert_eq!(section_of(&o.stdout, "--policy"), "Options");
+    assert_eq!(section_of(&o.stdout, "--lang"), "Lexicons");
+}
