@@ -652,3 +652,72 @@ fn help_groups_flags_under_their_headings() {
     assert_eq!(section_of(&o.stdout, "--policy"), "Options");
     assert_eq!(section_of(&o.stdout, "--lang"), "Lexicons");
 }
+
+/// A mistyped `--field` on JSON Lines is one error naming the field and the fields the first
+/// record has (exit 2), not one skip a record; a field missing from only some records is
+/// still a skip each.
+#[test]
+fn mistyped_field_on_json_lines_is_one_error() {
+    let dir = tmp();
+    let mut many = String::new();
+    for i in 0..250 {
+        many.push_str(&format!(
+            "{{\"id\": {i}, \"note\": \"Klant heeft diabetes\"}}\n"
+        ));
+    }
+    let p = write(dir.path(), "n.jsonl", many.as_bytes());
+    for cmd in ["scan", "mask"] {
+        let mut args = vec![cmd, s(&p), "--field", "nots", "--key", "id"];
+        let out = dir.path().join("m.jsonl");
+        if cmd == "mask" {
+            args.extend(["-o", s(&out)]);
+        }
+        let o = art9(&args, None);
+        assert_eq!(o.code, 2, "{}", o.stderr);
+        assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+        assert!(o.stderr.contains("\"nots\""), "{}", o.stderr);
+        assert!(o.stderr.contains("fields: id, note"), "{}", o.stderr);
+        assert!(!o.stderr.contains("diabetes"), "{}", o.stderr);
+        assert!(!out.exists());
+    }
+    // Fewer than 100 records, from standard input: all of them.
+    let o = art9(
+        &["scan", "-", "--field", "nots"],
+        Some(b"{\"note\": \"x\"}\n{\"note\": \"y\"}\n"),
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("any of the 2 records"), "{}", o.stderr);
+    // Missing from the first record only: a skip, reported, and the rest is scanned.
+    let o = art9(
+        &["scan", "-", "--field", "note", "--format", "jsonl"],
+        Some(b"{\"other\": \"x\"}\n{\"note\": \"Klant heeft diabetes\"}\n"),
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("-:1: skipped"), "{}", o.stderr);
+    assert_eq!(o.stdout.lines().count(), 1, "{}", o.stdout);
+}
+
+/// `--table` and `--query` with a file input are refused, not ignored.
+#[test]
+fn table_or_query_with_a_file_is_an_error() {
+    for flag in ["--table", "--query"] {
+        let o = art9(
+            &[
+                "scan",
+                "examples/crm-notes.jsonl",
+                "--field",
+                "note",
+                flag,
+                "x",
+            ],
+            None,
+        );
+        assert_eq!(o.code, 2, "{}", o.stderr);
+        assert!(
+            o.stderr.contains(flag) && o.stderr.contains("database input"),
+            "{}",
+            o.stderr
+        );
+        assert!(o.stdout.is_empty());
+    }
+}
