@@ -141,6 +141,7 @@ pub struct Printer<W: Write> {
     format: Format,
     first: bool,
     header_done: bool,
+    action_column: bool,
 }
 
 impl<W: Write> Printer<W> {
@@ -151,7 +152,16 @@ impl<W: Write> Printer<W> {
             format,
             first: true,
             header_done: false,
+            action_column: false,
         }
+    }
+
+    /// Show the policy's action in a column of its own in the `table` format (when a policy
+    /// is applied). The other formats always carry it: `csv` in its `action` column (empty
+    /// without a policy), `jsonl` and `json` as the `action` key.
+    pub fn with_action_column(mut self, on: bool) -> Printer<W> {
+        self.action_column = on;
+        self
     }
 
     /// Write what comes before the first finding.
@@ -167,6 +177,9 @@ impl<W: Write> Printer<W> {
                     "{:<16} {:<20} {:<18} {:<4} {:>7} {:>7}",
                     "RECORD", "FIELD", "CATEGORY", "LANG", "START", "END"
                 );
+                if self.action_column {
+                    h.push_str("  ACTION");
+                }
                 if include_text {
                     h.push_str("  TEXT / ENTRY");
                 }
@@ -215,6 +228,14 @@ impl<W: Write> Printer<W> {
                     r.start,
                     r.end
                 );
+                if self.action_column {
+                    let action = r.action.map(Action::as_str).unwrap_or("");
+                    if r.text.is_some() {
+                        line.push_str(&format!("  {action:<6}"));
+                    } else {
+                        line.push_str(&format!("  {action}"));
+                    }
+                }
                 if let (Some(t), Some(e)) = (&r.text, &r.entry) {
                     line.push_str(&format!("  {:?} {e}", t));
                 }
@@ -257,10 +278,13 @@ impl<W: Write> Printer<W> {
         self.format != Format::Json
     }
 
-    /// Append one finding in `format` to `buf`, as [`Printer::finding`] would write it
-    /// (formats where [`Printer::formats_apart`] holds).
-    pub fn format_finding(format: Format, buf: &mut Vec<u8>, r: &FindingOut<'_>) -> io::Result<()> {
-        Printer::new(buf, format).finding(r)
+    /// Append one finding to `buf` as this printer's [`Printer::finding`] would write it
+    /// (formats where [`Printer::formats_apart`] holds); for worker threads, which each
+    /// have their own buffer.
+    pub fn format_finding(&self, buf: &mut Vec<u8>, r: &FindingOut<'_>) -> io::Result<()> {
+        Printer::new(buf, self.format)
+            .with_action_column(self.action_column)
+            .finding(r)
     }
 
     /// Write what comes after the last finding (the summary, for `json`).

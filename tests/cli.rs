@@ -721,3 +721,43 @@ fn table_or_query_with_a_file_is_an_error() {
         assert!(o.stdout.is_empty());
     }
 }
+
+/// With a policy, the table view shows each finding's action, as CSV does.
+#[test]
+fn table_shows_the_policy_action() {
+    let o = art9(
+        &[
+            "scan",
+            "examples/crm-notes.jsonl",
+            "--field",
+            "note",
+            "--key",
+            "id",
+            "--format",
+            "table",
+            "--policy",
+            "strict",
+        ],
+        None,
+    );
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let mut lines = o.stdout.lines();
+    assert!(
+        lines.next().unwrap().trim_end().ends_with("END  ACTION"),
+        "{}",
+        o.stdout
+    );
+    assert!(lines.all(|l| l.ends_with("  reject")), "{}", o.stdout);
+    let o = art9(
+        &[
+            "scan",
+            "examples/crm-notes.jsonl",
+            "--field",
+            "note",
+            "--format",
+            "table",
+        ],
+        None,
+    );
+    assert!(!o.stdout.contains("ACTION"), "{}", o.stdout);
+}

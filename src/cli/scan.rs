@@ -514,8 +514,12 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
         .is_some()
         .then(|| Rollup::new(a.input.subject_id.clone()));
     let stdout = io::stdout();
-    let mut printer = Printer::new(BufWriter::with_capacity(256 * 1024, stdout.lock()), format);
+    let action_column = options.policy.is_some();
+    let mut printer = Printer::new(BufWriter::with_capacity(256 * 1024, stdout.lock()), format)
+        .with_action_column(action_column);
     printer.begin(a.include_text)?;
+    // How the workers format findings (they write to buffers of their own).
+    let formatter = Printer::new(io::sink(), format).with_action_column(action_column);
     let input_name = super::db::display_name(&a.input);
     let mut skips = SkipReport::new(&input_name, &a.input.input);
     let include_text = a.include_text;
@@ -532,7 +536,7 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
                     Item::Filtered(_) => {}
                     Item::Scanned { record, fields } => {
                         each_row(&scanner, &record, &fields, include_text, |r| {
-                            Printer::<Vec<u8>>::format_finding(format, &mut out, r)
+                            formatter.format_finding(&mut out, r)
                         })?;
                     }
                 }
