@@ -320,10 +320,14 @@ pub fn parse_batch(bytes: &[u8], limits: &Limits) -> Result<BatchRequest, Reques
 /// Where an [`Engine`] is loaded from; kept so that it can be loaded again (reload).
 #[derive(Clone, Debug, Default)]
 pub struct EngineSource {
-    /// Lexicon directories or files added to (or replacing) the built-in ones.
+    /// Lexicon directories or files added to the built-in ones (a file that says
+    /// `replace: true` replaces the one of its language and category).
     pub lexicon_paths: Vec<PathBuf>,
     /// Do not load the built-in lexicons.
     pub no_builtin: bool,
+    /// Every file of `lexicon_paths` replaces the lexicon of its language and category (as
+    /// if it said `replace: true`) instead of adding its entries to it.
+    pub replace_lexicons: bool,
     /// Keep only these languages (empty = all).
     pub langs: Vec<Lang>,
     /// Keep only these categories (empty = all).
@@ -400,7 +404,11 @@ impl Engine {
             LexiconSet::builtin()?
         };
         for path in &source.lexicon_paths {
-            set.add_path(path)?;
+            if source.replace_lexicons {
+                set.add_path_replacing(path)?;
+            } else {
+                set.add_path(path)?;
+            }
         }
         set.retain(&source.langs, &source.categories);
         let scanner = ScannerBuilder::new().lexicons(set).build()?;

@@ -521,20 +521,78 @@ fn lexicon_flags_restrict_and_replace() {
     assert_eq!(v["findings"][0]["lang"], "en");
     let d = tmp();
     std::fs::create_dir_all(d.path().join("nl")).expect("mkdir");
-    write(&d.path().join("nl"), "health.yaml", b"lang: nl\ncategory: health\ndescription: x\nsources: [{name: test, licence: MIT}]\nentries:\n  - id: nl.health.griep\n    terms: [griepje]\n");
+    let file = |header: &str, id: &str| {
+        let yaml = format!(
+            "lang: nl\ncategory: health\ndescription: x\n{header}sources: [{{name: test, licence: MIT}}]\nentries:\n  - id: {id}\n    terms: [griepje]\n"
+        );
+        write(&d.path().join("nl"), "health.yaml", yaml.as_bytes());
+    };
+    let run = || {
+        let o = art9(
+            &[
+                "check",
+                "Heeft een griepje en diabetes",
+                "--lexicon",
+                s(d.path()),
+                "--lang",
+                "nl",
+            ],
+            None,
+        );
+        let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap_or_default();
+        (o, v)
+    };
+    // A user file adds to the built-in lexicon of its language and category.
+    file("", "nl.health.griepje");
+    let (o, v) = run();
+    assert_eq!(v["decision"], "mask", "{}", o.stdout);
+    assert_eq!(
+        v["findings"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
+    // replace: true replaces it, and stderr says so with the entry count.
+    file("replace: true\n", "nl.health.griepje");
+    let (o, v) = run();
+    assert_eq!(
+        v["findings"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stderr.contains("replaces the nl health lexicon"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains(" entries"), "{}", o.stderr);
+    // An id the built-in lexicon uses already: one clear error.
+    file("", "nl.health.griep");
+    let (o, _) = run();
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("nl.health.griep") && o.stderr.contains("replace: true"),
+        "{}",
+        o.stderr
+    );
+    // --replace-lexicons: every --lexicon file replaces.
     let o = art9(
         &[
             "check",
-            "Heeft een griepje",
+            "Heeft diabetes",
             "--lexicon",
             s(d.path()),
             "--lang",
             "nl",
+            "--replace-lexicons",
         ],
         None,
     );
     let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("json");
-    assert_eq!(v["decision"], "mask", "{}", o.stdout);
+    assert_eq!(v["decision"], "accept", "{}", o.stdout);
+    assert!(o.stderr.contains("replaces"), "{}", o.stderr);
 }
 
 #[test]

@@ -93,10 +93,16 @@ pub struct EvalArgs {
 #[derive(Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Lexicons")]
 pub struct LexiconArgs {
-    /// Add lexicons from a directory (all *.yaml below it) or one file; a file for the same
-    /// language and category replaces the built-in one. Repeatable.
+    /// Add lexicons from a directory (all *.yaml below it) or one file: a file's entries are
+    /// added to the lexicon of its language and category (an entry id used there already is
+    /// an error); a file with `replace: true` at the top replaces that lexicon instead (said
+    /// on stderr). Repeatable.
     #[arg(long = "lexicon", value_name = "DIR|FILE")]
     pub lexicon: Vec<PathBuf>,
+    /// Every --lexicon file replaces the lexicon of its language and category, as if it said
+    /// `replace: true` (e.g. an edited copy of the built-in lexicons: --lexicon lexicons).
+    #[arg(long, requires = "lexicon")]
+    pub replace_lexicons: bool,
     /// Do not load the built-in lexicons (use only --lexicon).
     #[arg(long)]
     pub no_builtin: bool,

@@ -25,9 +25,10 @@ fn load(dir: Option<&Path>) -> Result<LexiconSet> {
     match dir {
         None => Ok(LexiconSet::builtin()?),
         Some(d) => {
-            // A directory given on the command line replaces the built-ins pair by pair.
+            // A directory given on the command line replaces the built-ins pair by pair (it is
+            // a lexicon under test, typically an edited copy of `lexicons/`).
             let mut set = LexiconSet::builtin()?;
-            set.add_path(d)
+            set.add_path_replacing(d)
                 .with_context(|| format!("loading lexicons from {}", d.display()))?;
             Ok(set)
         }

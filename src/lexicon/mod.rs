@@ -8,7 +8,7 @@ mod terms;
 pub use builtin::BUILTIN;
 pub(crate) use load::{read_yaml_file, yaml_error_parts, yaml_options};
 pub use load::{
-    Context, ContextWord, Entry, Lexicon, LexiconError, LexiconSet, MAX_YAML_ALIASES,
+    Context, ContextWord, Entry, Lexicon, LexiconError, LexiconSet, Replaced, MAX_YAML_ALIASES,
     MAX_YAML_BYTES, MAX_YAML_DEPTH,
 };
 pub use model::{CaseMode, ContextSpec, EntrySpec, LexiconFile, MatchMode, Source};

@@ -111,6 +111,7 @@ impl LexiconSet {
                     category,
                     description: format!("term list {path}"),
                     sources: Vec::new(),
+                    replace: false,
                     entries,
                 },
             );
