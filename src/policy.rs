@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::category::Category;
-use crate::lexicon::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
 use crate::matcher::Finding;
+use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
 
 /// What to do with a finding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

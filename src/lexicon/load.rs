@@ -4,62 +4,18 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde_saphyr::{Budget, DuplicateKeyPolicy, Options};
-
 use super::builtin::{BUILTIN, BUILTIN_BAKED};
 use super::model::{BakedFile, CaseMode, EntrySpec, LexiconFile, MatchMode, Source};
 use crate::category::{Category, Lang};
 use crate::normalize::normalize;
+use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
 
-/// Largest lexicon or policy file we parse (bytes). Ours are far smaller; this guards the
-/// parser against a runaway or hostile file.
-pub const MAX_YAML_BYTES: usize = 4 * 1024 * 1024;
-/// Deepest nesting accepted in lexicon and policy YAML.
-pub const MAX_YAML_DEPTH: usize = 16;
-/// Aliases (`*ref`) accepted in one file; lexicons need none, a few are tolerated.
-pub const MAX_YAML_ALIASES: usize = 64;
-
-/// YAML options with our size/depth/alias limits (shared with policy loading).
-pub(crate) fn yaml_options() -> Options {
-    let mut budget = Budget::default();
-    budget.max_depth = MAX_YAML_DEPTH;
-    budget.max_aliases = MAX_YAML_ALIASES;
-    budget.max_anchors = MAX_YAML_ALIASES;
-    budget.max_documents = 1;
-    budget.max_reader_input_bytes = Some(MAX_YAML_BYTES);
-    budget.max_total_scalar_bytes = MAX_YAML_BYTES;
-    let mut options = Options::default();
-    options.budget = Some(budget);
-    options.duplicate_keys = DuplicateKeyPolicy::Error;
-    options
-}
-
-/// Turn a YAML error into (line, one-line message).
-pub(crate) fn yaml_error_parts(err: &serde_saphyr::Error) -> (Option<usize>, String) {
-    let line = err.location().map(|l| l.line() as usize).filter(|&l| l > 0);
-    let text = err.without_snippet().to_string();
-    let msg = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("invalid YAML")
-        .to_string();
-    (line, msg)
-}
-
-/// Read a YAML file into a string, enforcing the size limit.
-pub(crate) fn read_yaml_file(path: &Path) -> Result<String, String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if meta.len() > MAX_YAML_BYTES as u64 {
-        return Err(format!(
-            "file is {} bytes, over the {} byte limit",
-            meta.len(),
-            MAX_YAML_BYTES
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    String::from_utf8(bytes)
-        .map_err(|e| format!("not UTF-8 at byte {}", e.utf8_error().valid_up_to()))
+/// `s.starts_with(prefix)`, ASCII case-insensitively (`prefix` is normalised, so lowercase).
+/// Here, not in `matcher`, so that `lexicon` does not call into `matcher` (which builds on
+/// `lexicon`).
+#[inline]
+fn starts_with_ignore_ascii_case(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
 /// A lexicon that failed to load or validate.
@@ -112,7 +68,7 @@ impl ContextWord {
                 return false;
             };
             let ok = if i == last && self.prefix {
-                crate::matcher::starts_with_ignore_ascii_case(tok, part)
+                starts_with_ignore_ascii_case(tok, part)
             } else {
                 tok.eq_ignore_ascii_case(part)
             };
