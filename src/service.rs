@@ -46,7 +46,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::category::{Category, Lang};
-use crate::lexicon::{LexiconError, LexiconSet};
+use crate::lexicon::{LexiconError, LexiconSet, Replaced};
 use crate::mask::mask;
 use crate::matcher::{BuildError, Finding, Scanner, ScannerBuilder};
 use crate::policy::{CompiledPolicy, Outcome, PolicyError, BUILTIN_POLICIES};
@@ -361,6 +361,7 @@ pub struct Engine {
     scanner: Scanner,
     policies: BTreeMap<String, CompiledPolicy>,
     default_policy: String,
+    replaced: Vec<Replaced>,
 }
 
 impl Engine {
@@ -379,6 +380,7 @@ impl Engine {
             scanner,
             policies,
             default_policy: default_name,
+            replaced: Vec::new(),
         }
     }
 
@@ -411,15 +413,23 @@ impl Engine {
             }
         }
         set.retain(&source.langs, &source.categories);
+        let replaced = set.replaced().to_vec();
         let scanner = ScannerBuilder::new().lexicons(set).build()?;
         let mut names = source.policies.iter();
         let first = names.next().map(String::as_str).unwrap_or("default");
         let mut engine = Engine::new(scanner, CompiledPolicy::load(first)?);
+        engine.replaced = replaced;
         for name in names {
             let p = CompiledPolicy::load(name)?;
             engine.policies.insert(p.name().to_string(), p);
         }
         Ok(engine)
+    }
+
+    /// The lexicons that files with `replace: true` (or `replace_lexicons`) replaced when
+    /// [`Engine::load`] loaded this engine, for the operator to be told.
+    pub fn replaced(&self) -> &[Replaced] {
+        &self.replaced
     }
 
     /// The scanner.
