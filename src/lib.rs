@@ -69,6 +69,7 @@ pub mod serve;
 pub mod service;
 pub mod subjects;
 pub mod suite;
+mod yaml;
 
 pub use category::{Category, Lang};
 pub use lexicon::{Lexicon, LexiconError, LexiconSet};

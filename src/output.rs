@@ -5,11 +5,15 @@
 
 use std::io::{self, Write};
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
+use crate::category::{Category, Lang};
 use crate::input::Record;
 use crate::matcher::{Finding, Scanner};
 use crate::pipeline::{FieldResult, Summary};
+use crate::policy::Action;
 
 /// Output format of findings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,39 +28,95 @@ pub enum Format {
     Csv,
 }
 
-/// One finding as printed.
-#[derive(Serialize)]
-pub struct FindingRow<'a> {
-    /// Record key.
-    pub record: &'a str,
-    /// Line in the input where the record starts.
-    pub line: u64,
-    /// Field name.
-    pub field: &'a str,
+/// One finding as written by every command that prints findings as JSON: `art9 scan`
+/// (`jsonl`, `json`; `csv` has the same columns), `art9 check`, `art9 check --stdio` and
+/// `art9 serve` (the `Finding` schema of `openapi.json`). Fields that do not apply are left
+/// out: `record` and `line` exist only in scan output, `field` only where the input has
+/// named fields, `action` only when a policy was applied, `text` and `entry` only when the
+/// matched text was asked for (`--include-text`, `"include_text": true`).
+///
+/// The order of the fields is the order of the keys in the output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FindingOut<'a> {
+    /// Record key (scan output only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<Cow<'a, str>>,
+    /// Line in the input where the record starts (scan output only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// Field name (scan output, and requests with named fields).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<Cow<'a, str>>,
     /// Category.
-    pub category: &'static str,
-    /// Lexicon language.
-    pub lang: &'static str,
-    /// Byte start in the field text.
+    pub category: Category,
+    /// Language of the lexicon that matched.
+    pub lang: Lang,
+    /// Byte start in the original field text.
     pub start: usize,
-    /// Byte end.
+    /// Byte end (exclusive).
     pub end: usize,
     /// Char start.
     pub char_start: usize,
-    /// Char end.
+    /// Char end (exclusive).
     pub char_end: usize,
     /// Policy action, when a policy was applied.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub action: Option<&'static str>,
-    /// The matched text (only with `include_text`).
+    pub action: Option<Action>,
+    /// The matched text (only when asked for).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub text: Option<&'a str>,
-    /// The entry id (only with `include_text`).
+    pub text: Option<Cow<'a, str>>,
+    /// The entry id (only when asked for).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub entry: Option<&'a str>,
+    pub entry: Option<Cow<'a, str>>,
 }
 
-/// Build the printable row of a finding.
+impl<'a> FindingOut<'a> {
+    /// A finding of `scanner` in `text`, without record, line or field; `action` is the
+    /// policy's action for it, if any; `include_text` adds the matched text and entry id.
+    pub fn new(
+        scanner: &'a Scanner,
+        text: &'a str,
+        f: &Finding,
+        action: Option<Action>,
+        include_text: bool,
+    ) -> FindingOut<'a> {
+        FindingOut {
+            record: None,
+            line: None,
+            field: None,
+            category: f.category,
+            lang: f.lang,
+            start: f.start,
+            end: f.end,
+            char_start: f.char_start,
+            char_end: f.char_end,
+            action,
+            text: include_text.then(|| Cow::Borrowed(text.get(f.start..f.end).unwrap_or(""))),
+            entry: include_text.then(|| Cow::Borrowed(scanner.entry(f.entry).id.as_str())),
+        }
+    }
+
+    /// The same finding owning its strings.
+    pub fn into_owned(self) -> FindingOut<'static> {
+        let own = |c: Option<Cow<'a, str>>| c.map(|c| Cow::Owned(c.into_owned()));
+        FindingOut {
+            record: own(self.record),
+            line: self.line,
+            field: own(self.field),
+            category: self.category,
+            lang: self.lang,
+            start: self.start,
+            end: self.end,
+            char_start: self.char_start,
+            char_end: self.char_end,
+            action: self.action,
+            text: own(self.text),
+            entry: own(self.entry),
+        }
+    }
+}
+
+/// Build the printable finding `index` of a field of a record (scan output).
 pub fn row<'a>(
     scanner: &'a Scanner,
     record: &'a Record,
@@ -64,21 +124,14 @@ pub fn row<'a>(
     field: &'a FieldResult,
     index: usize,
     include_text: bool,
-) -> FindingRow<'a> {
+) -> FindingOut<'a> {
     let f: &Finding = &field.findings[index];
-    FindingRow {
-        record: &record.key,
-        line: record.line,
-        field: &field.name,
-        category: f.category.as_str(),
-        lang: f.lang.as_str(),
-        start: f.start,
-        end: f.end,
-        char_start: f.char_start,
-        char_end: f.char_end,
-        action: field.decision.as_ref().map(|d| d.actions[index].0.as_str()),
-        text: include_text.then(|| &field_text[f.start..f.end]),
-        entry: include_text.then(|| scanner.entry(f.entry).id.as_str()),
+    let action = field.decision.as_ref().map(|d| d.actions[index].0);
+    FindingOut {
+        record: Some(Cow::Borrowed(&record.key)),
+        line: Some(record.line),
+        field: Some(Cow::Borrowed(&field.name)),
+        ..FindingOut::new(scanner, field_text, f, action, include_text)
     }
 }
 
@@ -88,6 +141,7 @@ pub struct Printer<W: Write> {
     format: Format,
     first: bool,
     header_done: bool,
+    action_column: bool,
 }
 
 impl<W: Write> Printer<W> {
@@ -98,7 +152,16 @@ impl<W: Write> Printer<W> {
             format,
             first: true,
             header_done: false,
+            action_column: false,
         }
+    }
+
+    /// Show the policy's action in a column of its own in the `table` format (when a policy
+    /// is applied). The other formats always carry it: `csv` in its `action` column (empty
+    /// without a policy), `jsonl` and `json` as the `action` key.
+    pub fn with_action_column(mut self, on: bool) -> Printer<W> {
+        self.action_column = on;
+        self
     }
 
     /// Write what comes before the first finding.
@@ -114,6 +177,9 @@ impl<W: Write> Printer<W> {
                     "{:<16} {:<20} {:<18} {:<4} {:>7} {:>7}",
                     "RECORD", "FIELD", "CATEGORY", "LANG", "START", "END"
                 );
+                if self.action_column {
+                    h.push_str("  ACTION");
+                }
                 if include_text {
                     h.push_str("  TEXT / ENTRY");
                 }
@@ -137,7 +203,7 @@ impl<W: Write> Printer<W> {
     ///
     /// # Errors
     /// On write errors.
-    pub fn finding(&mut self, r: &FindingRow<'_>) -> io::Result<()> {
+    pub fn finding(&mut self, r: &FindingOut<'_>) -> io::Result<()> {
         match self.format {
             Format::Jsonl => {
                 serde_json::to_writer(&mut self.out, r)?;
@@ -155,27 +221,40 @@ impl<W: Write> Printer<W> {
             Format::Table => {
                 let mut line = format!(
                     "{:<16} {:<20} {:<18} {:<4} {:>7} {:>7}",
-                    r.record, r.field, r.category, r.lang, r.start, r.end
+                    r.record.as_deref().unwrap_or(""),
+                    r.field.as_deref().unwrap_or(""),
+                    r.category.as_str(),
+                    r.lang.as_str(),
+                    r.start,
+                    r.end
                 );
-                if let (Some(t), Some(e)) = (r.text, r.entry) {
+                if self.action_column {
+                    let action = r.action.map(Action::as_str).unwrap_or("");
+                    if r.text.is_some() {
+                        line.push_str(&format!("  {action:<6}"));
+                    } else {
+                        line.push_str(&format!("  {action}"));
+                    }
+                }
+                if let (Some(t), Some(e)) = (&r.text, &r.entry) {
                     line.push_str(&format!("  {:?} {e}", t));
                 }
                 writeln!(self.out, "{line}")
             }
             Format::Csv => {
                 let mut cells = vec![
-                    csv_cell(r.record),
-                    r.line.to_string(),
-                    csv_cell(r.field),
+                    csv_cell(r.record.as_deref().unwrap_or("")),
+                    r.line.map(|l| l.to_string()).unwrap_or_default(),
+                    csv_cell(r.field.as_deref().unwrap_or("")),
                     r.category.to_string(),
                     r.lang.to_string(),
                     r.start.to_string(),
                     r.end.to_string(),
                     r.char_start.to_string(),
                     r.char_end.to_string(),
-                    r.action.unwrap_or("").to_string(),
+                    r.action.map(Action::as_str).unwrap_or("").to_string(),
                 ];
-                if let (Some(t), Some(e)) = (r.text, r.entry) {
+                if let (Some(t), Some(e)) = (&r.text, &r.entry) {
                     cells.push(csv_cell(t));
                     cells.push(csv_cell(e));
                 }
@@ -199,10 +278,13 @@ impl<W: Write> Printer<W> {
         self.format != Format::Json
     }
 
-    /// Append one finding in `format` to `buf`, as [`Printer::finding`] would write it
-    /// (formats where [`Printer::formats_apart`] holds).
-    pub fn format_finding(format: Format, buf: &mut Vec<u8>, r: &FindingRow<'_>) -> io::Result<()> {
-        Printer::new(buf, format).finding(r)
+    /// Append one finding to `buf` as this printer's [`Printer::finding`] would write it
+    /// (formats where [`Printer::formats_apart`] holds); for worker threads, which each
+    /// have their own buffer.
+    pub fn format_finding(&self, buf: &mut Vec<u8>, r: &FindingOut<'_>) -> io::Result<()> {
+        Printer::new(buf, self.format)
+            .with_action_column(self.action_column)
+            .finding(r)
     }
 
     /// Write what comes after the last finding (the summary, for `json`).
@@ -278,4 +360,69 @@ pub fn summary_text(s: &Summary) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A finding with every optional field set.
+    fn full() -> FindingOut<'static> {
+        FindingOut {
+            record: Some("r1".into()),
+            line: Some(3),
+            field: Some("notes".into()),
+            category: Category::Health,
+            lang: Lang::Nl,
+            start: 12,
+            end: 20,
+            char_start: 12,
+            char_end: 20,
+            action: Some(Action::Mask),
+            text: Some("diabetes".into()),
+            entry: Some("nl.health.diabetes".into()),
+        }
+    }
+
+    #[test]
+    fn keys_in_order_and_optional_ones_left_out() {
+        let v = serde_json::to_string(&full()).unwrap();
+        assert_eq!(
+            v,
+            r#"{"record":"r1","line":3,"field":"notes","category":"health","lang":"nl","start":12,"end":20,"char_start":12,"char_end":20,"action":"mask","text":"diabetes","entry":"nl.health.diabetes"}"#
+        );
+        let bare = FindingOut {
+            record: None,
+            line: None,
+            field: None,
+            action: None,
+            text: None,
+            entry: None,
+            ..full()
+        };
+        assert_eq!(
+            serde_json::to_string(&bare).unwrap(),
+            r#"{"category":"health","lang":"nl","start":12,"end":20,"char_start":12,"char_end":20}"#
+        );
+    }
+
+    /// The OpenAPI document's `Finding` schema lists exactly the keys of [`FindingOut`].
+    #[cfg(feature = "serve")]
+    #[test]
+    fn openapi_finding_schema_is_this_type() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("serve/openapi.json")).unwrap();
+        let schema = &doc["components"]["schemas"]["Finding"]["properties"];
+        let mut documented: Vec<&str> = schema
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        documented.sort_unstable();
+        let v = serde_json::to_value(full()).unwrap();
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(documented, keys);
+    }
 }

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::category::Category;
-use crate::lexicon::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
 use crate::matcher::Finding;
+use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
 
 /// What to do with a finding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -261,7 +261,7 @@ impl CompiledPolicy {
                 let (line, msg) = yaml_error_parts(&e);
                 err(line, msg)
             })?;
-        CompiledPolicy::compile(source, spec)
+        CompiledPolicy::compile_from(source, spec, Some(yaml))
     }
 
     /// Compile a parsed policy.
@@ -269,10 +269,24 @@ impl CompiledPolicy {
     /// # Errors
     /// As [`CompiledPolicy::load`].
     pub fn compile(source: &str, spec: PolicySpec) -> Result<CompiledPolicy, PolicyError> {
+        CompiledPolicy::compile_from(source, spec, None)
+    }
+
+    /// [`CompiledPolicy::compile`]; with the YAML text, an unknown category is reported with
+    /// the line where it is written.
+    fn compile_from(
+        source: &str,
+        spec: PolicySpec,
+        yaml: Option<&str>,
+    ) -> Result<CompiledPolicy, PolicyError> {
         let err = |message: String| PolicyError {
             source: source.to_string(),
             line: None,
             message,
+        };
+        let err_at = |section: Option<&str>, key: &str, message: String| PolicyError {
+            line: yaml.and_then(|y| line_of_key(y, section, key)),
+            ..err(message)
         };
         let to_rule = |r: &Rule| CompiledRule {
             action: r.action,
@@ -280,7 +294,9 @@ impl CompiledPolicy {
         };
         let mut rules = [to_rule(&spec.default); 7];
         for (name, rule) in &spec.categories {
-            let cat: Category = name.parse().map_err(|e| err(format!("{e}")))?;
+            let cat: Category = name
+                .parse()
+                .map_err(|e| err_at(Some("categories"), name, format!("{e}")))?;
             rules[cat.index()] = to_rule(rule);
         }
         let mut fields = BTreeMap::new();
@@ -289,7 +305,7 @@ impl CompiledPolicy {
             for (name, rule) in overrides {
                 let cat: Category = name
                     .parse()
-                    .map_err(|e| err(format!("field {field:?}: {e}")))?;
+                    .map_err(|e| err_at(Some(field), name, format!("field {field:?}: {e}")))?;
                 r[cat.index()] = to_rule(rule);
             }
             fields.insert(field.clone(), r);
@@ -383,6 +399,26 @@ impl CompiledPolicy {
     }
 }
 
+/// The 1-based line where `key:` is written as a mapping key in `yaml`: the first such line
+/// after the line where `section:` is (if given and found). A plain text search, for error
+/// messages only: quoted keys (`"key":`, `'key':`) are found too.
+fn line_of_key(yaml: &str, section: Option<&str>, key: &str) -> Option<usize> {
+    let is_key = |line: &str, k: &str| {
+        let t = line.trim_start();
+        [format!("{k}:"), format!("\"{k}\":"), format!("'{k}':")]
+            .iter()
+            .any(|p| t.starts_with(p.as_str()))
+    };
+    let start = section
+        .and_then(|sec| yaml.lines().position(|l| is_key(l, sec)))
+        .unwrap_or(0);
+    yaml.lines()
+        .enumerate()
+        .skip(start)
+        .find(|(_, l)| is_key(l, key))
+        .map(|(i, _)| i + 1)
+}
+
 fn load_hash_key(spec: Option<&HashKeySpec>) -> Result<Vec<u8>, String> {
     const DEFAULT_ENV: &str = "ART9_HASH_KEY";
     let key = match spec {
@@ -426,6 +462,14 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("helth"), "{e}");
+        assert_eq!(e.line, Some(3), "{e}");
+        let e = CompiledPolicy::from_yaml(
+            "p",
+            "default: {action: mask}\nfields:\n  notes:\n    health: {action: flag}\n  summary:\n    'helth': {action: flag}\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(6), "{e}");
+        assert!(e.to_string().contains("p:6"), "{e}");
         let e =
             CompiledPolicy::from_yaml("p", "default: {action: mask}\ncolour: red\n").unwrap_err();
         assert_eq!(e.line, Some(2), "{e}");

@@ -36,6 +36,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -45,10 +46,10 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::category::{Category, Lang};
-use crate::lexicon::{LexiconError, LexiconSet};
+use crate::lexicon::{LexiconError, LexiconSet, Replaced};
 use crate::mask::mask;
 use crate::matcher::{BuildError, Finding, Scanner, ScannerBuilder};
-use crate::policy::{Action, CompiledPolicy, Outcome, PolicyError, BUILTIN_POLICIES};
+use crate::policy::{CompiledPolicy, Outcome, PolicyError, BUILTIN_POLICIES};
 
 /// What a request asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -125,34 +126,9 @@ pub struct BatchRequest {
     pub items: Vec<Box<RawValue>>,
 }
 
-/// One finding in a response.
-#[derive(Clone, Debug, Serialize)]
-pub struct FindingOut {
-    /// The field it was found in (requests with `fields`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// Category.
-    pub category: Category,
-    /// Language of the lexicon that matched.
-    pub lang: Lang,
-    /// Byte start in the original field text.
-    pub start: usize,
-    /// Byte end (exclusive).
-    pub end: usize,
-    /// Char start.
-    pub char_start: usize,
-    /// Char end (exclusive).
-    pub char_end: usize,
-    /// The policy's action (check only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub action: Option<Action>,
-    /// The matched text (only with `include_text`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    /// The entry id (only with `include_text`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub entry: Option<String>,
-}
+/// One finding in a response: the finding type every command prints (see
+/// [`crate::output::FindingOut`]); here without `record` and `line`.
+pub use crate::output::FindingOut;
 
 /// The answer to one [`Request`].
 #[derive(Clone, Debug, Default, Serialize)]
@@ -168,7 +144,7 @@ pub struct Response {
     pub policy: Option<String>,
     /// Findings (check and scan).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub findings: Option<Vec<FindingOut>>,
+    pub findings: Option<Vec<FindingOut<'static>>>,
     /// The text with `mask` and `reject` findings replaced (requests with `text`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -344,10 +320,14 @@ pub fn parse_batch(bytes: &[u8], limits: &Limits) -> Result<BatchRequest, Reques
 /// Where an [`Engine`] is loaded from; kept so that it can be loaded again (reload).
 #[derive(Clone, Debug, Default)]
 pub struct EngineSource {
-    /// Lexicon directories or files added to (or replacing) the built-in ones.
+    /// Lexicon directories or files added to the built-in ones (a file that says
+    /// `replace: true` replaces the one of its language and category).
     pub lexicon_paths: Vec<PathBuf>,
     /// Do not load the built-in lexicons.
     pub no_builtin: bool,
+    /// Every file of `lexicon_paths` replaces the lexicon of its language and category (as
+    /// if it said `replace: true`) instead of adding its entries to it.
+    pub replace_lexicons: bool,
     /// Keep only these languages (empty = all).
     pub langs: Vec<Lang>,
     /// Keep only these categories (empty = all).
@@ -381,6 +361,7 @@ pub struct Engine {
     scanner: Scanner,
     policies: BTreeMap<String, CompiledPolicy>,
     default_policy: String,
+    replaced: Vec<Replaced>,
 }
 
 impl Engine {
@@ -399,6 +380,7 @@ impl Engine {
             scanner,
             policies,
             default_policy: default_name,
+            replaced: Vec::new(),
         }
     }
 
@@ -424,18 +406,30 @@ impl Engine {
             LexiconSet::builtin()?
         };
         for path in &source.lexicon_paths {
-            set.add_path(path)?;
+            if source.replace_lexicons {
+                set.add_path_replacing(path)?;
+            } else {
+                set.add_path(path)?;
+            }
         }
         set.retain(&source.langs, &source.categories);
+        let replaced = set.replaced().to_vec();
         let scanner = ScannerBuilder::new().lexicons(set).build()?;
         let mut names = source.policies.iter();
         let first = names.next().map(String::as_str).unwrap_or("default");
         let mut engine = Engine::new(scanner, CompiledPolicy::load(first)?);
+        engine.replaced = replaced;
         for name in names {
             let p = CompiledPolicy::load(name)?;
             engine.policies.insert(p.name().to_string(), p);
         }
         Ok(engine)
+    }
+
+    /// The lexicons that files with `replace: true` (or `replace_lexicons`) replaced when
+    /// [`Engine::load`] loaded this engine, for the operator to be told.
+    pub fn replaced(&self) -> &[Replaced] {
+        &self.replaced
     }
 
     /// The scanner.
@@ -509,20 +503,11 @@ impl Engine {
             }
             if op != Op::Mask {
                 for (i, f) in scratch.iter().enumerate() {
-                    findings_out.push(FindingOut {
-                        field: field.map(str::to_string),
-                        category: f.category,
-                        lang: f.lang,
-                        start: f.start,
-                        end: f.end,
-                        char_start: f.char_start,
-                        char_end: f.char_end,
-                        action: decision.as_ref().map(|d| d.actions[i].0),
-                        text: req.include_text.then(|| text[f.start..f.end].to_string()),
-                        entry: req
-                            .include_text
-                            .then(|| self.scanner.entry(f.entry).id.clone()),
-                    });
+                    let action = decision.as_ref().map(|d| d.actions[i].0);
+                    let mut out = FindingOut::new(&self.scanner, text, f, action, req.include_text)
+                        .into_owned();
+                    out.field = field.map(|n| Cow::Owned(n.to_string()));
+                    findings_out.push(out);
                 }
             }
             match (policy, &decision) {

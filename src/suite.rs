@@ -19,8 +19,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::category::Category;
-use crate::lexicon::{read_yaml_file, yaml_error_parts, yaml_options, LexiconSet};
+use crate::lexicon::LexiconSet;
 use crate::matcher::{Scanner, ScannerBuilder, Verdict};
+use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options};
 
 /// One suite file.
 #[derive(Debug, Deserialize)]

@@ -450,12 +450,14 @@ fn check_decisions_and_exit_codes() {
 
     let o = art9(
         &["check", "-", "--policy", "strict"],
-        Some(b"She is a devout Muslim"),
+        Some(b"She is a devout Muslim\n"),
     );
     assert_eq!(o.code, 1);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("json");
     assert_eq!(v["decision"], "reject");
-    assert!(v.get("text").is_none());
+    // As check --stdio and POST /v1/check: the text with the rejected finding replaced, and
+    // the one trailing newline of standard input is not part of the note.
+    assert_eq!(v["text"], "She is a [RELIGION]");
 
     let o = art9(
         &["check", "Klant heeft diabetes", "--policy", "report"],
@@ -471,6 +473,7 @@ fn check_decisions_and_exit_codes() {
     let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("json");
     assert_eq!(v["decision"], "accept");
     assert_eq!(v["findings"].as_array().map(Vec::len), Some(0));
+    assert_eq!(v["text"], "Offerte verstuurd, bel dinsdag.");
 }
 
 #[test]
@@ -518,20 +521,78 @@ fn lexicon_flags_restrict_and_replace() {
     assert_eq!(v["findings"][0]["lang"], "en");
     let d = tmp();
     std::fs::create_dir_all(d.path().join("nl")).expect("mkdir");
-    write(&d.path().join("nl"), "health.yaml", b"lang: nl\ncategory: health\ndescription: x\nsources: [{name: test, licence: MIT}]\nentries:\n  - id: nl.health.griep\n    terms: [griepje]\n");
+    let file = |header: &str, id: &str| {
+        let yaml = format!(
+            "lang: nl\ncategory: health\ndescription: x\n{header}sources: [{{name: test, licence: MIT}}]\nentries:\n  - id: {id}\n    terms: [griepje]\n"
+        );
+        write(&d.path().join("nl"), "health.yaml", yaml.as_bytes());
+    };
+    let run = || {
+        let o = art9(
+            &[
+                "check",
+                "Heeft een griepje en diabetes",
+                "--lexicon",
+                s(d.path()),
+                "--lang",
+                "nl",
+            ],
+            None,
+        );
+        let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap_or_default();
+        (o, v)
+    };
+    // A user file adds to the built-in lexicon of its language and category.
+    file("", "nl.health.griepje");
+    let (o, v) = run();
+    assert_eq!(v["decision"], "mask", "{}", o.stdout);
+    assert_eq!(
+        v["findings"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
+    // replace: true replaces it, and stderr says so with the entry count.
+    file("replace: true\n", "nl.health.griepje");
+    let (o, v) = run();
+    assert_eq!(
+        v["findings"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stderr.contains("replaces the nl health lexicon"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains(" entries"), "{}", o.stderr);
+    // An id the built-in lexicon uses already: one clear error.
+    file("", "nl.health.griep");
+    let (o, _) = run();
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("nl.health.griep") && o.stderr.contains("replace: true"),
+        "{}",
+        o.stderr
+    );
+    // --replace-lexicons: every --lexicon file replaces.
     let o = art9(
         &[
             "check",
-            "Heeft een griepje",
+            "Heeft diabetes",
             "--lexicon",
             s(d.path()),
             "--lang",
             "nl",
+            "--replace-lexicons",
         ],
         None,
     );
     let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("json");
-    assert_eq!(v["decision"], "mask", "{}", o.stdout);
+    assert_eq!(v["decision"], "accept", "{}", o.stdout);
+    assert!(o.stderr.contains("replaces"), "{}", o.stderr);
 }
 
 #[test]
@@ -602,4 +663,159 @@ fn exact_offsets_with_unicode() {
         n += 1;
     }
     assert!(n >= 2, "{}", o.stdout);
+}
+
+/// Every flag is listed under the heading it belongs to (a clap `next_help_heading` of a
+/// flattened group used to pull the output flags under "Database input").
+#[test]
+fn help_groups_flags_under_their_headings() {
+    let section_of = |help: &str, flag: &str| -> String {
+        let mut heading = String::new();
+        for line in help.lines() {
+            if !line.starts_with(' ') && line.ends_with(':') {
+                heading = line.trim_end_matches(':').to_string();
+            }
+            let t = line.trim_start();
+            let t = t
+                .split_once(", ")
+                .filter(|(short, _)| short.len() == 2)
+                .map_or(t, |x| x.1);
+            if t.split_whitespace().next() == Some(flag) {
+                return heading;
+            }
+        }
+        panic!("{flag} not in help:\n{help}");
+    };
+    for cmd in ["scan", "mask"] {
+        let o = art9(&[cmd, "--help"], None);
+        assert_eq!(o.code, 0);
+        for flag in ["--policy", "--quiet"] {
+            assert_eq!(section_of(&o.stdout, flag), "Output", "{cmd} {flag}");
+        }
+        assert_eq!(section_of(&o.stdout, "--lexicon"), "Lexicons", "{cmd}");
+        assert_eq!(section_of(&o.stdout, "--table"), "Database input", "{cmd}");
+        assert_eq!(section_of(&o.stdout, "--field"), "Input", "{cmd}");
+        assert!(!o.stdout.contains("[default: 0]"), "{cmd}");
+        assert!(!o.stdout.contains("id --subject customer_id \\"), "{cmd}");
+    }
+    let o = art9(&["scan", "--help"], None);
+    for flag in ["--format", "--include-text", "--subjects-out"] {
+        assert_eq!(section_of(&o.stdout, flag), "Output", "{flag}");
+    }
+    assert_eq!(
+        section_of(&art9(&["mask", "--help"], None).stdout, "--output"),
+        "Output"
+    );
+    let o = art9(&["check", "--help"], None);
+    assert_eq!(section_of(&o.stdout, "--policy"), "Options");
+    assert_eq!(section_of(&o.stdout, "--lang"), "Lexicons");
+}
+
+/// A mistyped `--field` on JSON Lines is one error naming the field and the fields the first
+/// record has (exit 2), not one skip a record; a field missing from only some records is
+/// still a skip each.
+#[test]
+fn mistyped_field_on_json_lines_is_one_error() {
+    let dir = tmp();
+    let mut many = String::new();
+    for i in 0..250 {
+        many.push_str(&format!(
+            "{{\"id\": {i}, \"note\": \"Klant heeft diabetes\"}}\n"
+        ));
+    }
+    let p = write(dir.path(), "n.jsonl", many.as_bytes());
+    for cmd in ["scan", "mask"] {
+        let mut args = vec![cmd, s(&p), "--field", "nots", "--key", "id"];
+        let out = dir.path().join("m.jsonl");
+        if cmd == "mask" {
+            args.extend(["-o", s(&out)]);
+        }
+        let o = art9(&args, None);
+        assert_eq!(o.code, 2, "{}", o.stderr);
+        assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+        assert!(o.stderr.contains("\"nots\""), "{}", o.stderr);
+        assert!(o.stderr.contains("fields: id, note"), "{}", o.stderr);
+        assert!(!o.stderr.contains("diabetes"), "{}", o.stderr);
+        assert!(!out.exists());
+    }
+    // Fewer than 100 records, from standard input: all of them.
+    let o = art9(
+        &["scan", "-", "--field", "nots"],
+        Some(b"{\"note\": \"x\"}\n{\"note\": \"y\"}\n"),
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("any of the 2 records"), "{}", o.stderr);
+    // Missing from the first record only: a skip, reported, and the rest is scanned.
+    let o = art9(
+        &["scan", "-", "--field", "note", "--format", "jsonl"],
+        Some(b"{\"other\": \"x\"}\n{\"note\": \"Klant heeft diabetes\"}\n"),
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("-:1: skipped"), "{}", o.stderr);
+    assert_eq!(o.stdout.lines().count(), 1, "{}", o.stdout);
+}
+
+/// `--table` and `--query` with a file input are refused, not ignored.
+#[test]
+fn table_or_query_with_a_file_is_an_error() {
+    for flag in ["--table", "--query"] {
+        let o = art9(
+            &[
+                "scan",
+                "examples/crm-notes.jsonl",
+                "--field",
+                "note",
+                flag,
+                "x",
+            ],
+            None,
+        );
+        assert_eq!(o.code, 2, "{}", o.stderr);
+        assert!(
+            o.stderr.contains(flag) && o.stderr.contains("database input"),
+            "{}",
+            o.stderr
+        );
+        assert!(o.stdout.is_empty());
+    }
+}
+
+/// With a policy, the table view shows each finding's action, as CSV does.
+#[test]
+fn table_shows_the_policy_action() {
+    let o = art9(
+        &[
+            "scan",
+            "examples/crm-notes.jsonl",
+            "--field",
+            "note",
+            "--key",
+            "id",
+            "--format",
+            "table",
+            "--policy",
+            "strict",
+        ],
+        None,
+    );
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let mut lines = o.stdout.lines();
+    assert!(
+        lines.next().unwrap().trim_end().ends_with("END  ACTION"),
+        "{}",
+        o.stdout
+    );
+    assert!(lines.all(|l| l.ends_with("  reject")), "{}", o.stdout);
+    let o = art9(
+        &[
+            "scan",
+            "examples/crm-notes.jsonl",
+            "--field",
+            "note",
+            "--format",
+            "table",
+        ],
+        None,
+    );
+    assert!(!o.stdout.contains("ACTION"), "{}", o.stdout);
 }

@@ -1140,3 +1140,97 @@ fn bad_tls_files_are_a_one_line_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--tls-key"));
 }
+
+/// `art9 check TEXT`, `art9 check -`, `art9 check --stdio` and `POST /v1/check` answer the same
+/// note under the same policy with the same JSON: all go through `service::Engine` and print
+/// the one finding type. (No field differs: the HTTP answer has no request id in its body,
+/// only in the `X-Request-Id` header; `--stdio` and HTTP echo a request `id` only when the
+/// request has one, and these requests have none.)
+#[test]
+fn check_stdio_and_http_give_the_same_json() {
+    let dir = tmp();
+    let policy = write(
+        dir.path(),
+        "p.yaml",
+        "name: mixed\ndefault: {action: mask, style: label}\ncategories:\n  religion: {action: reject}\n  politics: {action: flag}\nfields:\n  summary:\n    health: {action: reject}\n",
+    );
+    let srv = Serve::start(&["--policy", s(&policy)]);
+    let notes = [
+        "Klant heeft diabetes, bel volgende week.",
+        "Hij is moslim.",
+        "Lid van de SP, terugbellen.",
+        "Terugbellen over de factuur.",
+        "Patient has asthma; prays daily as a Catholic.",
+    ];
+    for note in notes {
+        for (field, include_text) in [(None, false), (None, true), (Some("summary"), false)] {
+            let mut req = serde_json::Map::new();
+            match field {
+                Some(f) => req.insert("fields".into(), serde_json::json!({ f: note })),
+                None => req.insert("text".into(), Value::from(note)),
+            };
+            if include_text {
+                req.insert("include_text".into(), Value::Bool(true));
+            }
+            let req = Value::Object(req).to_string();
+            let http = srv.post("/v1/check", &req);
+            assert_eq!(http.status, 200, "{}", http.body);
+            let http = http.json();
+
+            let mut args = vec!["check", "--policy", s(&policy)];
+            if let Some(f) = field {
+                args.extend(["--field", f]);
+            }
+            if include_text {
+                args.push("--include-text");
+            }
+            let cli = |extra: &[&str], stdin: &str| -> Value {
+                let mut child = Command::new(BIN)
+                    .args(&args)
+                    .args(extra)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(stdin.as_bytes())
+                    .unwrap();
+                let out = child.wait_with_output().unwrap();
+                let rc = out.status.code();
+                let v: Value = serde_json::from_slice(&out.stdout)
+                    .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+                let want = if v["decision"] == "reject" { 1 } else { 0 };
+                assert_eq!(rc, Some(want), "{v}");
+                v
+            };
+            let arg = cli(&[note], "");
+            let piped = cli(&["-"], &format!("{note}\n"));
+            let mut child = Command::new(BIN)
+                .args(["check", "--stdio", "--policy", s(&policy)])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(format!("{req}\n").as_bytes())
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
+            let stdio: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(arg, http, "check TEXT vs POST /v1/check for {req}");
+            assert_eq!(piped, http, "check - vs POST /v1/check for {req}");
+            assert_eq!(stdio, http, "check --stdio vs POST /v1/check for {req}");
+            assert!(
+                http["text"].is_string() || http["fields"].is_object(),
+                "{http}"
+            );
+        }
+    }
+}

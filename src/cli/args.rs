@@ -21,8 +21,7 @@ PRIVACY:
 
 EXAMPLES:
   art9 scan examples/crm-notes.jsonl --field note --key id
-  art9 scan examples/crm-notes.csv --field note --key id --subject customer_id \
-      --subjects-out subjects.csv
+  art9 scan examples/crm-notes.csv --field note --key id --subject customer_id --subjects-out s.csv
   art9 scan export.csv --encoding windows-1252 --field 'Note*' --strip-html
   art9 mask examples/crm-notes.csv --field note --key id -o masked.csv
   art9 mask export.jsonl.gz --field note --key id -o masked.jsonl.gz
@@ -80,23 +79,30 @@ pub struct EvalArgs {
     /// Score this findings file (art9 scan --format jsonl output) instead of scanning.
     #[arg(long, value_name = "FILE")]
     pub findings: Option<String>,
-    #[command(flatten)]
-    pub lexicons: LexiconArgs,
     /// Print the report as JSON (the keys of evaluate.py --json, plus id lists).
     #[arg(long)]
     pub json: bool,
     /// Also print the text of false positives and negatives (they hold sensitive data).
     #[arg(long)]
     pub show_text: bool,
+    #[command(flatten)]
+    pub lexicons: LexiconArgs,
 }
 
 /// Which lexicons to load.
 #[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Lexicons")]
 pub struct LexiconArgs {
-    /// Add lexicons from a directory (all *.yaml below it) or one file; a file for the same
-    /// language and category replaces the built-in one. Repeatable.
+    /// Add lexicons from a directory (all *.yaml below it) or one file: a file's entries are
+    /// added to the lexicon of its language and category (an entry id used there already is
+    /// an error); a file with `replace: true` at the top replaces that lexicon instead (said
+    /// on stderr). Repeatable.
     #[arg(long = "lexicon", value_name = "DIR|FILE")]
     pub lexicon: Vec<PathBuf>,
+    /// Every --lexicon file replaces the lexicon of its language and category, as if it said
+    /// `replace: true` (e.g. an edited copy of the built-in lexicons: --lexicon lexicons).
+    #[arg(long, requires = "lexicon")]
+    pub replace_lexicons: bool,
     /// Do not load the built-in lexicons (use only --lexicon).
     #[arg(long)]
     pub no_builtin: bool,
@@ -131,6 +137,7 @@ pub enum InFormatArg {
 
 /// Where records come from.
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Input")]
 pub struct InputArgs {
     /// Input file, or - for standard input (the default). gzip and zstd are read
     /// decompressed (found by their first bytes); a binary file (XLSX, ZIP, PDF, SQLite, an
@@ -191,7 +198,7 @@ pub struct InputArgs {
     #[arg(long, value_name = "BYTES", default_value_t = art9::input::DEFAULT_MAX_FIELD_BYTES)]
     pub max_field_bytes: usize,
     /// Worker threads (default: one per core).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     pub threads: usize,
     /// Input lines (records) per batch handed to the workers, about: a batch takes whole runs
     /// of lines, so it may hold up to twice this many.
@@ -264,22 +271,27 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub lexicons: LexiconArgs,
     /// Output format (default: table on a terminal, jsonl otherwise).
-    #[arg(long, value_enum)]
+    #[arg(help_heading = "Output", long, value_enum)]
     pub format: Option<FormatArg>,
     /// Add the matched text and the entry id to each finding. Off by default: findings are
     /// themselves special-category data.
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub include_text: bool,
     /// Apply a policy (built-in name or YAML file) and add its action to each finding.
-    #[arg(long, value_name = "NAME|FILE")]
+    #[arg(help_heading = "Output", long, value_name = "NAME|FILE")]
     pub policy: Option<String>,
     /// Write the per-subject roll-up (categories, finding counts, record keys, fields of
     /// every subject with findings) to FILE: CSV when the name ends in .csv, else JSON Lines.
     /// Needs --subject.
-    #[arg(long, value_name = "FILE", requires = "subject")]
+    #[arg(
+        help_heading = "Output",
+        long,
+        value_name = "FILE",
+        requires = "subject"
+    )]
     pub subjects_out: Option<PathBuf>,
     /// Do not print the summary (or the progress bar) on stderr.
-    #[arg(long, short = 'q')]
+    #[arg(help_heading = "Output", long, short = 'q')]
     pub quiet: bool,
 }
 
@@ -290,18 +302,23 @@ pub struct MaskArgs {
     #[command(flatten)]
     pub lexicons: LexiconArgs,
     /// Policy: built-in name (default, strict, report) or a YAML file.
-    #[arg(long, value_name = "NAME|FILE", default_value = "default")]
+    #[arg(
+        help_heading = "Output",
+        long,
+        value_name = "NAME|FILE",
+        default_value = "default"
+    )]
     pub policy: String,
     /// Output file (written to a temporary file, synced, then renamed), or - for standard
     /// output. Never the input file. Same format, encoding, BOM, delimiter and per-field
     /// quoting as the input; only masked fields change. Compressed as the name says (.gz,
     /// .zst), else as the input was. (Databases: --into or --update instead.)
-    #[arg(long, short = 'o', value_name = "OUT|-")]
+    #[arg(help_heading = "Output", long, short = 'o', value_name = "OUT|-")]
     pub output: Option<String>,
     #[command(flatten)]
     pub db: DbMaskArgs,
     /// Do not print the summary (or the progress bar) on stderr.
-    #[arg(long, short = 'q')]
+    #[arg(help_heading = "Output", long, short = 'q')]
     pub quiet: bool,
 }
 
@@ -315,8 +332,6 @@ pub struct CheckArgs {
     /// answer per line on stdout, in order, flushed; exit 0 at end of input.
     #[arg(long, conflicts_with_all = ["text", "field", "include_text"])]
     pub stdio: bool,
-    #[command(flatten)]
-    pub lexicons: LexiconArgs,
     /// Policy: built-in name (default, strict, report) or a YAML file.
     #[arg(long, value_name = "NAME|FILE", default_value = "default")]
     pub policy: String,
@@ -326,6 +341,8 @@ pub struct CheckArgs {
     /// Add the matched text and entry id to each finding.
     #[arg(long)]
     pub include_text: bool,
+    #[command(flatten)]
+    pub lexicons: LexiconArgs,
 }
 
 #[derive(Args, Debug)]
@@ -333,11 +350,11 @@ pub struct ExplainArgs {
     /// The text, or - to read it from standard input.
     #[arg(value_name = "TEXT|-")]
     pub text: String,
-    #[command(flatten)]
-    pub lexicons: LexiconArgs,
     /// Output JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub lexicons: LexiconArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -367,11 +384,11 @@ pub struct LexiconTestArgs {
 
 #[derive(Args, Debug)]
 pub struct LexiconStatsArgs {
-    #[command(flatten)]
-    pub lexicons: LexiconArgs,
     /// Output JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub lexicons: LexiconArgs,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -381,11 +398,11 @@ pub enum ExportFormat {
 
 #[derive(Args, Debug)]
 pub struct LexiconExportArgs {
-    #[command(flatten)]
-    pub lexicons: LexiconArgs,
     /// Export format.
     #[arg(long, value_enum, default_value = "tsv")]
     pub format: ExportFormat,
+    #[command(flatten)]
+    pub lexicons: LexiconArgs,
 }
 
 const CHECK_AFTER: &str = "\
@@ -457,8 +474,6 @@ pub struct ServeArgs {
     /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    #[command(flatten)]
-    pub lexicons: LexiconArgs,
     /// Policies to preload (built-in name or YAML file; repeatable). The first is the default
     /// for requests that name none; built-in policies are always available by name.
     #[arg(long, value_name = "NAME|FILE", default_value = "default")]
@@ -493,7 +508,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub concurrency: usize,
     /// Worker threads (default: one per core).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     pub threads: usize,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value = "text")]
@@ -501,4 +516,6 @@ pub struct ServeArgs {
     /// Log level: error, warn, info (one line per request), debug.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     pub log_level: String,
+    #[command(flatten)]
+    pub lexicons: LexiconArgs,
 }

@@ -1,67 +1,61 @@
 //! `art9 check` (one note through the policy) and `art9 explain` (why each candidate matched).
 
+use std::collections::BTreeMap;
+
 use anyhow::Result;
-use art9::{mask, Outcome, Verdict};
-use serde::Serialize;
+use art9::service::{Engine, Limits, Op, Request};
+use art9::{Outcome, Verdict};
 use serde_json::json;
 
 use super::args::{CheckArgs, ExplainArgs};
 use super::common;
 use super::ExitCode;
 
-#[derive(Serialize)]
-struct CheckFinding<'a> {
-    category: &'static str,
-    lang: &'static str,
-    start: usize,
-    end: usize,
-    char_start: usize,
-    char_end: usize,
-    action: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    text: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    entry: Option<&'a str>,
-}
-
+/// `art9 check TEXT` and `art9 check -`: one request to the same [`Engine`] that answers
+/// `check --stdio` and `POST /v1/check`, so that all three print the same JSON for the same
+/// note and policy. `--field NAME` makes it a request with named fields (`{"fields":
+/// {NAME: TEXT}}`), so that the policy's per-field rules apply. Exit 1 on `reject`.
 pub fn check(a: CheckArgs) -> Result<ExitCode> {
     if a.stdio {
         return super::stdio::run(&a);
     }
     let scanner = common::scanner(&a.lexicons)?;
     let policy = common::policy(&a.policy)?;
-    let text = common::text_arg(a.text.as_deref().unwrap_or("-"))?;
-    let findings = scanner.scan(&text);
-    let decision = policy.decide(a.field.as_deref(), &findings);
-    let rows: Vec<CheckFinding<'_>> = findings
-        .iter()
-        .zip(&decision.actions)
-        .map(|(f, (action, _))| CheckFinding {
-            category: f.category.as_str(),
-            lang: f.lang.as_str(),
-            start: f.start,
-            end: f.end,
-            char_start: f.char_start,
-            char_end: f.char_end,
-            action: action.as_str(),
-            text: a.include_text.then(|| &text[f.start..f.end]),
-            entry: a.include_text.then(|| scanner.entry(f.entry).id.as_str()),
-        })
-        .collect();
-    let mut out = json!({
-        "decision": decision.outcome.as_str(),
-        "policy": policy.name(),
-        "findings": rows,
-    });
-    if decision.outcome == Outcome::Mask {
-        out["text"] = json!(mask(&text, &findings, &decision, &policy));
+    let engine = Engine::new(scanner, policy);
+    let arg = a.text.as_deref().unwrap_or("-");
+    let mut text = common::text_arg(arg)?;
+    if arg == "-" {
+        strip_one_newline(&mut text);
     }
-    outln!("{out}");
-    Ok(if decision.outcome == Outcome::Reject {
+    let mut req = Request {
+        include_text: a.include_text,
+        ..Request::default()
+    };
+    match a.field {
+        Some(name) => req.fields = Some(BTreeMap::from([(name, text)])),
+        None => req.text = Some(text),
+    }
+    let limits = Limits::default();
+    let resp = engine
+        .handle(Op::Check, req, &limits)
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    outln!("{}", serde_json::to_string(&resp)?);
+    Ok(if resp.decision == Some(Outcome::Reject) {
         ExitCode::Found
     } else {
         ExitCode::Clean
     })
+}
+
+/// Remove one line end (`\n` or `\r\n`) from the end of a text read from standard input: the
+/// newline that `echo` and editors add is not part of the note.
+fn strip_one_newline(text: &mut String) {
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
 }
 
 pub fn explain(a: ExplainArgs) -> Result<ExitCode> {

@@ -23,9 +23,22 @@ pub fn lexicon_set(a: &LexiconArgs) -> Result<LexiconSet> {
         LexiconSet::builtin().context("built-in lexicons")?
     };
     for dir in &a.lexicon {
-        set.add_path(dir)
-            .with_context(|| format!("loading lexicons from {}", dir.display()))?;
+        if a.replace_lexicons {
+            set.add_path_replacing(dir)
+        } else {
+            set.add_path(dir)
+        }
+        .map_err(|e| {
+            let hint = if e.message.starts_with("entry id already used") {
+                " (to replace the loaded lexicons with these files, as for an edited copy of \
+                 the built-in ones, add --replace-lexicons)"
+            } else {
+                ""
+            };
+            anyhow::Error::new(e).context(format!("loading lexicons from {}{hint}", dir.display()))
+        })?;
     }
+    report_replaced(&set);
     let langs = a
         .lang
         .iter()
@@ -41,6 +54,17 @@ pub fn lexicon_set(a: &LexiconArgs) -> Result<LexiconSet> {
         bail!("no lexicons left to scan with (check --lang, --category, --lexicon, --no-builtin)");
     }
     Ok(set)
+}
+
+/// Say on stderr which lexicons were replaced (`replace: true`, `--replace-lexicons`), with
+/// how many entries each had: a lexicon file that drops the built-in entries is never silent.
+pub fn report_replaced(set: &LexiconSet) {
+    for r in set.replaced() {
+        eprintln!(
+            "art9: {} replaces the {} {} lexicon {} ({} entries, no longer used)",
+            r.by, r.lang, r.category, r.path, r.entries
+        );
+    }
 }
 
 /// Build the scanner the flags ask for.

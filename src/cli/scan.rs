@@ -10,10 +10,10 @@ use art9::encoding::{self, EncodeWriter, Sniffed, TextEncoding};
 use art9::input::compress::CompressWriter;
 use art9::input::{
     Compression, CsvOptions, CsvSource, InputError, JsonArray, JsonLines, JsonOptions, Record,
-    RecordSource, Skipped, TextLines,
+    RecordSource, SkipKind, Skipped, TextLines,
 };
 use art9::matcher::Scanner;
-use art9::output::{row, summary_text, FindingRow, Format, Printer};
+use art9::output::{row, summary_text, FindingOut, Format, Printer};
 use art9::pipeline::{self, FieldResult, Item, Options, Summary};
 use art9::subjects::Rollup;
 
@@ -121,6 +121,18 @@ fn open(input: &InputArgs, spans: bool, progress: bool, command: &str) -> Result
             unit: Unit::Rows,
             total,
         });
+    }
+    if input.db.table.is_some() || input.db.query.is_some() {
+        let flag = if input.db.table.is_some() {
+            "--table"
+        } else {
+            "--query"
+        };
+        bail!(
+            "{flag} needs a database input (sqlite:FILE, postgres://USER@HOST/DB, \
+             mysql://USER@HOST/DB, or env:); {} is a file: drop {flag}, or name the database",
+            input.input
+        );
     }
     let format = in_format(input)?;
     let is_csv = matches!(format, InFormatArg::Csv | InFormatArg::Tsv);
@@ -299,6 +311,144 @@ pub(super) fn finish_skips(count: u64) {
     }
 }
 
+/// No record among the first this many has a field that `--field` or `--key` names: the name
+/// is taken for a typo and the run stops.
+const MISSING_FIELD_RECORDS: usize = 100;
+
+/// Reports skipped records on stderr, except while every record so far was skipped because
+/// the same field is missing: those reports are held back until a record has the field
+/// (then they are printed, in order). If none of the first [`MISSING_FIELD_RECORDS`]
+/// records has it, or none at all in a shorter input, the run stops with one error naming
+/// the field and, when they can be read, the fields the first record has (a CSV input gets
+/// that error from its header already).
+pub(super) struct SkipReport {
+    input: String,
+    path: String,
+    count: u64,
+    held: Vec<Skipped>,
+    deciding: bool,
+    tripped: Option<String>,
+}
+
+impl SkipReport {
+    /// Reports naming `input`, the input given as `path`.
+    pub(super) fn new(input: &str, path: &str) -> SkipReport {
+        SkipReport {
+            input: input.to_string(),
+            path: path.to_string(),
+            count: 0,
+            held: Vec::new(),
+            deciding: true,
+            tripped: None,
+        }
+    }
+
+    /// `n` records were read, of which `skipped` were skipped (in input order).
+    ///
+    /// # Errors
+    /// When the missing field is taken for a typo: an error that stops the pipeline (the
+    /// message is in [`SkipReport::finish`]).
+    pub(super) fn batch(&mut self, n: u64, skipped: &[Skipped]) -> io::Result<()> {
+        if self.deciding {
+            let field = self
+                .held
+                .first()
+                .or(skipped.first())
+                .and_then(|s| s.field.clone());
+            let all_missing = field.is_some()
+                && skipped.len() as u64 == n
+                && skipped
+                    .iter()
+                    .all(|s| s.kind == SkipKind::MissingField && s.field == field);
+            if all_missing {
+                self.held.extend(skipped.iter().cloned());
+                if self.held.len() >= MISSING_FIELD_RECORDS {
+                    self.trip();
+                    return Err(io::Error::other("a requested field is missing"));
+                }
+                return Ok(());
+            }
+            self.deciding = false;
+            for s in std::mem::take(&mut self.held) {
+                report_skip(&self.input, &s, &mut self.count);
+            }
+        }
+        for s in skipped {
+            report_skip(&self.input, s, &mut self.count);
+        }
+        Ok(())
+    }
+
+    /// One record read: skipped (`Some`) or not.
+    pub(super) fn item(&mut self, skipped: Option<&Skipped>) -> io::Result<()> {
+        match skipped {
+            Some(s) => self.batch(1, std::slice::from_ref(s)),
+            None => self.batch(1, &[]),
+        }
+    }
+
+    fn trip(&mut self) {
+        let Some(field) = self.held.first().and_then(|s| s.field.clone()) else {
+            return;
+        };
+        let n = self.held.len();
+        let which = if n >= MISSING_FIELD_RECORDS {
+            format!("any of the first {MISSING_FIELD_RECORDS} records")
+        } else if n == 1 {
+            "the only record".to_string()
+        } else {
+            format!("any of the {n} records")
+        };
+        let mut msg = format!(
+            "field {field:?} (from --field or --key) is not in {which} of {}",
+            self.input
+        );
+        if let Some(seen) = first_record_fields(&self.path) {
+            msg.push_str(&format!(
+                "; the first record has the fields: {}",
+                seen.join(", ")
+            ));
+        }
+        msg.push_str("; check the spelling (nested fields: --field parent.child)");
+        self.tripped = Some(msg);
+    }
+
+    /// After the run: the error that stopped it, if the field was taken for a typo (also
+    /// when the input ended with every record missing it); otherwise the reports still
+    /// held back are printed and the number of skipped records reported is returned.
+    pub(super) fn finish(mut self) -> Result<u64> {
+        if self.deciding && !self.held.is_empty() && self.tripped.is_none() {
+            self.trip();
+        }
+        if let Some(msg) = self.tripped.take() {
+            bail!(msg);
+        }
+        for s in std::mem::take(&mut self.held) {
+            report_skip(&self.input, &s, &mut self.count);
+        }
+        finish_skips(self.count);
+        Ok(self.count)
+    }
+}
+
+/// The top-level field names of the first line of a JSON Lines file (not standard input,
+/// not compressed), to name them in an error. Field names only, never values.
+fn first_record_fields(path: &str) -> Option<Vec<String>> {
+    use std::io::{BufRead, Read};
+    if path == "-" {
+        return None;
+    }
+    let f = std::fs::File::open(path).ok()?;
+    let mut line = Vec::new();
+    io::BufReader::new(f)
+        .take(1024 * 1024)
+        .read_until(b'\n', &mut line)
+        .ok()?;
+    let line = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&line);
+    let v: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(line).ok()?;
+    Some(v.keys().cloned().collect())
+}
+
 pub(super) fn exit_for(summary: &Summary) -> ExitCode {
     if summary.records_skipped > 0 || summary.stopped_early {
         ExitCode::Error
@@ -315,7 +465,7 @@ fn each_row(
     record: &Record,
     fields: &[FieldResult],
     include_text: bool,
-    mut f: impl FnMut(&FindingRow<'_>) -> io::Result<()>,
+    mut f: impl FnMut(&FindingOut<'_>) -> io::Result<()>,
 ) -> io::Result<()> {
     for (fr, field) in fields.iter().zip(&record.fields) {
         for i in 0..fr.findings.len() {
@@ -364,10 +514,14 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
         .is_some()
         .then(|| Rollup::new(a.input.subject_id.clone()));
     let stdout = io::stdout();
-    let mut printer = Printer::new(BufWriter::with_capacity(256 * 1024, stdout.lock()), format);
+    let action_column = options.policy.is_some();
+    let mut printer = Printer::new(BufWriter::with_capacity(256 * 1024, stdout.lock()), format)
+        .with_action_column(action_column);
     printer.begin(a.include_text)?;
-    let mut skips = 0;
+    // How the workers format findings (they write to buffers of their own).
+    let formatter = Printer::new(io::sink(), format).with_action_column(action_column);
     let input_name = super::db::display_name(&a.input);
+    let mut skips = SkipReport::new(&input_name, &a.input.input);
     let include_text = a.include_text;
     let result = if rollup.is_none() && printer.formats_apart() {
         // The workers format each batch's findings and keep its skips; this thread only
@@ -382,7 +536,7 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
                     Item::Filtered(_) => {}
                     Item::Scanned { record, fields } => {
                         each_row(&scanner, &record, &fields, include_text, |r| {
-                            Printer::<Vec<u8>>::format_finding(format, &mut out, r)
+                            formatter.format_finding(&mut out, r)
                         })?;
                     }
                 }
@@ -392,18 +546,17 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
         pipeline::run_prepared(src, &scanner, &options, prepare, |prepared, _| {
             let (out, skipped, n) = prepared?;
             progress.records(n);
-            for s in &skipped {
-                report_skip(&input_name, s, &mut skips);
-            }
+            skips.batch(n, &skipped)?;
             printer.prepared(&out)
         })
     } else {
         pipeline::run(src, &scanner, &options, |item| {
             progress.record();
             match item {
-                Item::Skipped(s) => report_skip(&input_name, s, &mut skips),
-                Item::Filtered(_) => {}
+                Item::Skipped(s) => skips.item(Some(s))?,
+                Item::Filtered(_) => skips.item(None)?,
                 Item::Scanned { record, fields } => {
+                    skips.item(None)?;
                     if let Some(r) = rollup.as_mut() {
                         r.add(record, fields);
                     }
@@ -416,11 +569,11 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
         })
     };
     progress.finish();
+    let result = skips.finish().and(result.map_err(anyhow::Error::from));
     let summary = result?;
     if let Some(n) = &notes {
         n.print();
     }
-    finish_skips(skips);
     printer.end(&summary)?;
     if let (Some(r), Some(path)) = (&rollup, &a.subjects_out) {
         write_rollup(r, path)?;
@@ -565,18 +718,18 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
     writer
         .write_all(&opened.header_raw)
         .context("writing the masked copy")?;
-    let mut skips = 0;
-    let input_name = a.input.input.clone();
+    let mut skips = SkipReport::new(&a.input.input, &a.input.input);
     let summary = pipeline::run(src, &scanner, &options, |item| {
         progress.record();
         let (record, fields) = match item {
             Item::Skipped(s) => {
-                report_skip(&input_name, s, &mut skips);
+                skips.item(Some(s))?;
                 return Ok(());
             }
             Item::Filtered(record) => (record, &[][..]),
             Item::Scanned { record, fields } => (record, &fields[..]),
         };
+        skips.item(None)?;
         let mut replacements: Vec<(usize, usize, String)> = Vec::new();
         for (fr, field) in fields.iter().zip(&record.fields) {
             if let (Some(masked), Some((s, e))) = (&fr.masked, field.raw_span) {
@@ -592,6 +745,9 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         writer.write_all(record.terminator.as_bytes())
     });
     progress.finish();
+    // A field missing from every record stops the run: that error, not the pipeline's.
+    // The temporary file is removed when dropped; the output is not touched.
+    skips.finish().context("no output file was written")?;
     let summary = match summary {
         Ok(s) => s,
         Err(e) => {
@@ -604,7 +760,6 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         bail!("interrupted; no output file was written (the masked copy would be incomplete)");
     }
     if kind == Kind::JsonArray && summary.records_skipped > 0 {
-        finish_skips(skips);
         eprintln!("{}", summary_text(&summary));
         bail!(
             "{} array elements could not be read; a JSON copy without them would not be valid \
@@ -612,7 +767,6 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
             summary.records_skipped
         );
     }
-    finish_skips(skips);
     writer
         .finish()
         .and_then(CompressWriter::finish)

@@ -100,6 +100,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     let source = EngineSource {
         lexicon_paths: a.lexicons.lexicon.clone(),
         no_builtin: a.lexicons.no_builtin,
+        replace_lexicons: a.lexicons.replace_lexicons,
         langs: a
             .lexicons
             .lang

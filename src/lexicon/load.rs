@@ -4,62 +4,18 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde_saphyr::{Budget, DuplicateKeyPolicy, Options};
-
 use super::builtin::{BUILTIN, BUILTIN_BAKED};
 use super::model::{BakedFile, CaseMode, EntrySpec, LexiconFile, MatchMode, Source};
 use crate::category::{Category, Lang};
 use crate::normalize::normalize;
+use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
 
-/// Largest lexicon or policy file we parse (bytes). Ours are far smaller; this guards the
-/// parser against a runaway or hostile file.
-pub const MAX_YAML_BYTES: usize = 4 * 1024 * 1024;
-/// Deepest nesting accepted in lexicon and policy YAML.
-pub const MAX_YAML_DEPTH: usize = 16;
-/// Aliases (`*ref`) accepted in one file; lexicons need none, a few are tolerated.
-pub const MAX_YAML_ALIASES: usize = 64;
-
-/// YAML options with our size/depth/alias limits (shared with policy loading).
-pub(crate) fn yaml_options() -> Options {
-    let mut budget = Budget::default();
-    budget.max_depth = MAX_YAML_DEPTH;
-    budget.max_aliases = MAX_YAML_ALIASES;
-    budget.max_anchors = MAX_YAML_ALIASES;
-    budget.max_documents = 1;
-    budget.max_reader_input_bytes = Some(MAX_YAML_BYTES);
-    budget.max_total_scalar_bytes = MAX_YAML_BYTES;
-    let mut options = Options::default();
-    options.budget = Some(budget);
-    options.duplicate_keys = DuplicateKeyPolicy::Error;
-    options
-}
-
-/// Turn a YAML error into (line, one-line message).
-pub(crate) fn yaml_error_parts(err: &serde_saphyr::Error) -> (Option<usize>, String) {
-    let line = err.location().map(|l| l.line() as usize).filter(|&l| l > 0);
-    let text = err.without_snippet().to_string();
-    let msg = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("invalid YAML")
-        .to_string();
-    (line, msg)
-}
-
-/// Read a YAML file into a string, enforcing the size limit.
-pub(crate) fn read_yaml_file(path: &Path) -> Result<String, String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if meta.len() > MAX_YAML_BYTES as u64 {
-        return Err(format!(
-            "file is {} bytes, over the {} byte limit",
-            meta.len(),
-            MAX_YAML_BYTES
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    String::from_utf8(bytes)
-        .map_err(|e| format!("not UTF-8 at byte {}", e.utf8_error().valid_up_to()))
+/// `s.starts_with(prefix)`, ASCII case-insensitively (`prefix` is normalised, so lowercase).
+/// Here, not in `matcher`, so that `lexicon` does not call into `matcher` (which builds on
+/// `lexicon`).
+#[inline]
+fn starts_with_ignore_ascii_case(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
 /// A lexicon that failed to load or validate.
@@ -112,7 +68,7 @@ impl ContextWord {
                 return false;
             };
             let ok = if i == last && self.prefix {
-                crate::matcher::starts_with_ignore_ascii_case(tok, part)
+                starts_with_ignore_ascii_case(tok, part)
             } else {
                 tok.eq_ignore_ascii_case(part)
             };
@@ -271,6 +227,9 @@ pub struct Lexicon {
     pub description: String,
     /// Sources and licences.
     pub sources: Vec<Source>,
+    /// Whether it replaces the lexicon already loaded for its language and category
+    /// (`replace: true` in the file) rather than adding to it; see [`LexiconSet::insert`].
+    pub replace: bool,
     /// Entries.
     pub entries: Vec<Entry>,
 }
@@ -296,7 +255,10 @@ impl Lexicon {
                 let (line, msg) = yaml_error_parts(&e);
                 err(line, None, msg)
             })?;
-        Lexicon::validate(path, BakedFile::from(file))
+        let replace = file.replace;
+        let mut lexicon = Lexicon::validate(path, BakedFile::from(file))?;
+        lexicon.replace = replace;
+        Ok(lexicon)
     }
 
     /// A built-in lexicon as `build.rs` baked it (JSON of a [`BakedFile`]), validated like
@@ -333,6 +295,7 @@ impl Lexicon {
             category: file.category,
             description: file.description,
             sources: file.sources,
+            replace: false,
             entries,
         })
     }
@@ -470,11 +433,28 @@ fn validate_entry(
     })
 }
 
-/// The lexicons a scanner is built from: at most one per (language, category); a later one
-/// replaces an earlier one for the same pair.
+/// The lexicons a scanner is built from: at most one per (language, category). A later file
+/// for the same pair adds its entries to it, or replaces it if the file says `replace: true`
+/// (see [`LexiconSet::insert`]).
 #[derive(Clone, Debug, Default)]
 pub struct LexiconSet {
     pub(super) lexicons: BTreeMap<(Lang, Category), Lexicon>,
+    replaced: Vec<Replaced>,
+}
+
+/// A lexicon that a later file replaced (`replace: true`), for the user to be told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replaced {
+    /// The file that replaced it.
+    pub by: String,
+    /// The lexicon replaced (its file, or the first of the files merged into it).
+    pub path: String,
+    /// Its language.
+    pub lang: Lang,
+    /// Its category.
+    pub category: Category,
+    /// How many entries it had (none of them is used any more).
+    pub entries: usize,
 }
 
 impl LexiconSet {
@@ -509,10 +489,14 @@ impl LexiconSet {
         Ok(set)
     }
 
-    /// Add a lexicon, replacing any with the same language and category.
+    /// Add a lexicon. If one for the same language and category is loaded already, its
+    /// entries are added to that one, unless `lexicon.replace` (`replace: true` in the file):
+    /// then it replaces that one, which is recorded in [`LexiconSet::replaced`].
     ///
     /// # Errors
-    /// If an entry id is already used by a lexicon of another language or category.
+    /// If an entry id is already used by a lexicon of another language or category, or, when
+    /// adding, by an entry of the lexicon it is added to (the error says to rename the entry
+    /// or to replace the lexicon).
     pub fn insert(&mut self, lexicon: Lexicon) -> Result<(), LexiconError> {
         let key = (lexicon.lang, lexicon.category);
         for (k, other) in &self.lexicons {
@@ -530,8 +514,51 @@ impl LexiconSet {
                 }
             }
         }
-        self.lexicons.insert(key, lexicon);
+        match self.lexicons.get_mut(&key) {
+            Some(old) if lexicon.replace => {
+                self.replaced.push(Replaced {
+                    by: lexicon.path.clone(),
+                    path: old.path.clone(),
+                    lang: old.lang,
+                    category: old.category,
+                    entries: old.entries.len(),
+                });
+                *old = lexicon;
+            }
+            Some(old) => {
+                for e in &lexicon.entries {
+                    if let Some(o) = old.entries.iter().find(|o| o.id == e.id) {
+                        return Err(LexiconError {
+                            path: lexicon.path.clone(),
+                            line: Some(e.line),
+                            entry: Some(e.id.clone()),
+                            message: format!(
+                                "entry id already used at {}:{}: this file adds to the {} {} \
+                                 lexicon loaded before it ({} entries); give the entry another \
+                                 id, or put `replace: true` at the top of the file to replace \
+                                 that lexicon",
+                                o.path,
+                                o.line,
+                                old.lang,
+                                old.category,
+                                old.entries.len()
+                            ),
+                        });
+                    }
+                }
+                old.entries.extend(lexicon.entries);
+            }
+            None => {
+                self.lexicons.insert(key, lexicon);
+            }
+        }
         Ok(())
+    }
+
+    /// The lexicons replaced so far by files that say `replace: true` (or were added with
+    /// [`LexiconSet::add_path_replacing`]), in order.
+    pub fn replaced(&self) -> &[Replaced] {
+        &self.replaced
     }
 
     /// Add every `*.yaml` / `*.yml` file under `dir` (recursively), in path order.
@@ -539,6 +566,10 @@ impl LexiconSet {
     /// # Errors
     /// On the first file that does not load, or if `dir` cannot be read.
     pub fn add_dir(&mut self, dir: &Path) -> Result<usize, LexiconError> {
+        self.add_dir_as(dir, false)
+    }
+
+    fn add_dir_as(&mut self, dir: &Path, replace: bool) -> Result<usize, LexiconError> {
         let mut files = Vec::new();
         collect_yaml(dir, &mut files).map_err(|e| LexiconError {
             path: dir.display().to_string(),
@@ -556,9 +587,14 @@ impl LexiconSet {
             });
         }
         for f in &files {
-            self.insert(Lexicon::from_file(f)?)?;
+            self.insert_as(Lexicon::from_file(f)?, replace)?;
         }
         Ok(files.len())
+    }
+
+    fn insert_as(&mut self, mut lexicon: Lexicon, replace: bool) -> Result<(), LexiconError> {
+        lexicon.replace |= replace;
+        self.insert(lexicon)
     }
 
     /// Add a single file or every file of a directory.
@@ -566,10 +602,24 @@ impl LexiconSet {
     /// # Errors
     /// As [`LexiconSet::add_dir`] and [`Lexicon::from_file`].
     pub fn add_path(&mut self, path: &Path) -> Result<usize, LexiconError> {
+        self.add_path_as(path, false)
+    }
+
+    /// As [`LexiconSet::add_path`], but every file replaces the lexicon loaded for its
+    /// language and category, as if it said `replace: true` (`art9 lexicon test DIR`,
+    /// `--replace-lexicons`).
+    ///
+    /// # Errors
+    /// As [`LexiconSet::add_path`].
+    pub fn add_path_replacing(&mut self, path: &Path) -> Result<usize, LexiconError> {
+        self.add_path_as(path, true)
+    }
+
+    fn add_path_as(&mut self, path: &Path, replace: bool) -> Result<usize, LexiconError> {
         if path.is_dir() {
-            self.add_dir(path)
+            self.add_dir_as(path, replace)
         } else {
-            self.insert(Lexicon::from_file(path)?)?;
+            self.insert_as(Lexicon::from_file(path)?, replace)?;
             Ok(1)
         }
     }
@@ -688,6 +738,42 @@ mod tests {
             proptest::prop_assert_eq!(req, req_naive);
             proptest::prop_assert_eq!(forb.map(|w| w as *const ContextWord), forb_naive.map(|w| w as *const ContextWord));
         }
+    }
+
+    #[test]
+    fn a_file_adds_to_its_lexicon_unless_it_says_replace() {
+        let mut set = LexiconSet::builtin().unwrap();
+        let builtin = set
+            .iter()
+            .find(|l| l.lang == Lang::Nl && l.category == Category::Health);
+        let n = builtin.unwrap().entries.len();
+        let extra = "lang: nl\ncategory: health\ndescription: x\nentries:\n  - id: nl.health.extra\n    terms: [extraziekte]\n";
+        set.insert(Lexicon::from_yaml("extra.yaml", extra).unwrap())
+            .unwrap();
+        let merged = set
+            .iter()
+            .find(|l| l.lang == Lang::Nl && l.category == Category::Health);
+        assert_eq!(merged.unwrap().entries.len(), n + 1);
+        assert!(set.replaced().is_empty());
+        // The same id again: an error naming where it is used, not a silent override.
+        let e = set
+            .insert(Lexicon::from_yaml("again.yaml", extra).unwrap())
+            .unwrap_err();
+        assert_eq!(e.line, Some(5), "{e}");
+        assert!(
+            e.message.contains("extra.yaml:5") && e.message.contains("replace: true"),
+            "{e}"
+        );
+        // replace: true replaces, and says what.
+        let repl = extra.replace("description: x\n", "description: x\nreplace: true\n");
+        set.insert(Lexicon::from_yaml("repl.yaml", &repl).unwrap())
+            .unwrap();
+        let now = set
+            .iter()
+            .find(|l| l.lang == Lang::Nl && l.category == Category::Health);
+        assert_eq!(now.unwrap().entries.len(), 1);
+        let r = &set.replaced()[0];
+        assert_eq!((r.by.as_str(), r.entries), ("repl.yaml", n + 1));
     }
 
     #[test]

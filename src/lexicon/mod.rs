@@ -5,10 +5,8 @@ mod load;
 mod model;
 mod terms;
 
+/// The YAML limits, defined in the crate's YAML module (shared with policies and the suite).
+pub use crate::yaml::{MAX_YAML_ALIASES, MAX_YAML_BYTES, MAX_YAML_DEPTH};
 pub use builtin::BUILTIN;
-pub(crate) use load::{read_yaml_file, yaml_error_parts, yaml_options};
-pub use load::{
-    Context, ContextWord, Entry, Lexicon, LexiconError, LexiconSet, MAX_YAML_ALIASES,
-    MAX_YAML_BYTES, MAX_YAML_DEPTH,
-};
+pub use load::{Context, ContextWord, Entry, Lexicon, LexiconError, LexiconSet, Replaced};
 pub use model::{CaseMode, ContextSpec, EntrySpec, LexiconFile, MatchMode, Source};

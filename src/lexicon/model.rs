@@ -21,6 +21,10 @@ pub struct LexiconFile {
     /// Where the terms come from, with licences.
     #[serde(default)]
     pub sources: Vec<Source>,
+    /// `replace: true`: this file replaces the lexicon already loaded for its language and
+    /// category (the built-in one, say) instead of adding its entries to it (the default).
+    #[serde(default)]
+    pub replace: bool,
     /// The entries.
     pub entries: Vec<Spanned<EntrySpec>>,
 }

@@ -111,6 +111,7 @@ impl LexiconSet {
                     category,
                     description: format!("term list {path}"),
                     sources: Vec::new(),
+                    replace: false,
                     entries,
                 },
             );
@@ -127,7 +128,7 @@ impl LexiconSet {
     /// If the file cannot be read (or is over [`super::MAX_YAML_BYTES`]) or does not parse.
     pub fn from_terms_file(path: &std::path::Path) -> Result<LexiconSet, LexiconError> {
         let shown = path.display().to_string();
-        let text = super::read_yaml_file(path).map_err(|message| LexiconError {
+        let text = crate::yaml::read_yaml_file(path).map_err(|message| LexiconError {
             path: shown.clone(),
             line: None,
             entry: None,

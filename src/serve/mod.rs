@@ -180,6 +180,7 @@ impl Server {
         tls: Option<Tls>,
     ) -> Result<Server, EngineError> {
         let engine = Engine::load(&source)?;
+        log_replaced(&engine);
         let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
         Ok(Server {
             state: Arc::new(State {
@@ -252,6 +253,7 @@ impl Server {
         };
         match result {
             Ok(engine) => {
+                log_replaced(&engine);
                 let version = self.state.versions.fetch_add(1, Ordering::SeqCst) + 1;
                 self.state
                     .engine
@@ -425,5 +427,19 @@ impl Connection {
             // Header timeouts, resets, malformed requests: the client's doing, not an error here.
             tracing::debug!(error = %e, "connection ended");
         }
+    }
+}
+
+/// Log each lexicon that a `replace: true` file (or `--replace-lexicons`) replaced.
+fn log_replaced(engine: &Engine) {
+    for r in engine.replaced() {
+        tracing::warn!(
+            file = %r.by,
+            replaced = %r.path,
+            lang = %r.lang,
+            category = %r.category,
+            entries = r.entries,
+            "lexicon replaced; its entries are no longer used"
+        );
     }
 }
