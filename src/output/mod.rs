@@ -3,6 +3,8 @@
 //! By default no printer writes the matched text or the entry id (an id such as
 //! `nl.health.diabetes` spells the diagnosis). `include_text` opts in to both.
 
+pub mod db;
+
 use std::io::{self, Write};
 
 use serde::Serialize;
