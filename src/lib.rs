@@ -67,8 +67,9 @@ pub mod policy;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod service;
-pub mod subjects;
 pub mod suite;
+
+pub use output::subjects;
 
 pub use category::{Category, Lang};
 pub use lexicon::{Lexicon, LexiconError, LexiconSet};

@@ -4,6 +4,8 @@
 //! `nl.health.diabetes` spells the diagnosis). `include_text` opts in to both.
 
 pub mod db;
+pub mod masked;
+pub mod subjects;
 
 use std::io::{self, Write};
 
