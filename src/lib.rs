@@ -67,9 +67,10 @@ pub mod policy;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod service;
-pub mod subjects;
 pub mod suite;
 mod yaml;
+
+pub use output::subjects;
 
 pub use category::{Category, Lang};
 pub use lexicon::{Lexicon, LexiconError, LexiconSet};

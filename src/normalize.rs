@@ -679,6 +679,13 @@ fn push_transliterated(c: char, lower: bool, sink: &mut Sink<'_>, at: usize) {
     }
 }
 
+/// `s.starts_with(prefix)`, ASCII case-insensitively (`prefix` is normalised, so lowercase).
+/// Used by the lexicon loader and the matcher's checks alike.
+#[inline]
+pub(crate) fn starts_with_ignore_ascii_case(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,10 +9,11 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use art9::input::db::{
-    redact, ChannelSource, Conflict, DbError, DbErrorKind, DbKind, DbSpec, DbUrl, DbWriter,
-    MaskedRow, SourceStats, WriteMode, WriteReport, DATABASE_URL_ENV,
+    redact, ChannelSource, DbError, DbErrorKind, DbKind, DbSpec, DbUrl, SourceStats,
+    DATABASE_URL_ENV,
 };
 use art9::input::RecordSource;
+use art9::output::db::{Conflict, DbWriter, MaskedRow, WriteMode, WriteReport};
 use art9::output::summary_text;
 use art9::pipeline::{self, Item, Options, Summary};
 
@@ -104,11 +105,11 @@ fn open_writer(
     let _ = (spec, &mode, batch);
     let writer = match url.kind {
         #[cfg(feature = "sqlite")]
-        DbKind::Sqlite => art9::input::sqlite::open_writer(url, spec, mode, batch)?,
+        DbKind::Sqlite => art9::output::db::sqlite::open_writer(url, spec, mode, batch)?,
         #[cfg(feature = "postgres")]
-        DbKind::Postgres => art9::input::postgres::open_writer(url, spec, mode, batch)?,
+        DbKind::Postgres => art9::output::db::postgres::open_writer(url, spec, mode, batch)?,
         #[cfg(feature = "mysql")]
-        DbKind::Mysql => art9::input::mysql::open_writer(url, spec, mode, batch)?,
+        DbKind::Mysql => art9::output::db::mysql::open_writer(url, spec, mode, batch)?,
         #[allow(unreachable_patterns)]
         other => bail!("this art9 was built without {} support", other.as_str()),
     };

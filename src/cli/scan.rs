@@ -13,6 +13,7 @@ use art9::input::{
     RecordSource, SkipKind, Skipped, TextLines,
 };
 use art9::matcher::Scanner;
+use art9::output::masked::{encode_value, masked_record, RawFormat as Kind};
 use art9::output::{row, summary_text, FindingOut, Format, Printer};
 use art9::pipeline::{self, FieldResult, Item, Options, Summary};
 use art9::subjects::Rollup;
@@ -24,15 +25,6 @@ use super::ExitCode;
 
 /// At most this many skipped records are reported one by one on stderr.
 const MAX_SKIP_LINES: u64 = 100;
-
-/// The shape of the input, as the masked copy needs it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Jsonl,
-    JsonArray,
-    Text,
-    Csv { delimiter: u8 },
-}
 
 /// An opened input: the records, and what a copy of it must reproduce.
 struct Opened {
@@ -635,42 +627,6 @@ fn out_compression(output: &str, input: Compression, quiet: bool) -> Compression
         Compression::None => Compression::None,
         named => named,
     }
-}
-
-/// A masked value as it goes back into the raw record.
-fn encode_value(kind: Kind, original_raw: &str, masked: &str) -> io::Result<String> {
-    Ok(match kind {
-        Kind::Jsonl | Kind::JsonArray => serde_json::to_string(masked).map_err(io::Error::other)?,
-        Kind::Text => masked.to_string(),
-        Kind::Csv { delimiter } => {
-            let quoted = original_raw.starts_with('"');
-            let needs = masked
-                .bytes()
-                .any(|b| b == delimiter || b == b'"' || b == b'\n' || b == b'\r');
-            if quoted || needs {
-                format!("\"{}\"", masked.replace('"', "\"\""))
-            } else {
-                masked.to_string()
-            }
-        }
-    })
-}
-
-/// Splice masked field values into the raw record.
-fn masked_record(item_raw: &str, replacements: &mut [(usize, usize, String)]) -> String {
-    replacements.sort_by_key(|r| r.0);
-    let mut out = String::with_capacity(item_raw.len() + 32);
-    let mut pos = 0;
-    for (s, e, text) in replacements.iter() {
-        if *s < pos {
-            continue;
-        }
-        out.push_str(&item_raw[pos..*s]);
-        out.push_str(text);
-        pos = *e;
-    }
-    out.push_str(&item_raw[pos..]);
-    out
 }
 
 pub fn mask(a: MaskArgs) -> Result<ExitCode> {

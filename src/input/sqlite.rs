@@ -5,22 +5,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::types::{Value, ValueRef};
-use rusqlite::{params_from_iter, Connection, OpenFlags};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
 
 use super::db::{
-    build_record, leaf, staging_name, Cell, ChannelSource, Conflict, DbError, DbErrorKind, DbKind,
-    DbSpec, DbUrl, DbWriter, FieldValue, MaskedRow, RowImage, RowSender, SourceStats, WriteMode,
-    WriteReport, FETCH_ROWS,
+    build_record, Cell, ChannelSource, DbError, DbErrorKind, DbKind, DbSpec, DbUrl, FieldValue,
+    RowImage, RowSender, SourceStats, FETCH_ROWS,
 };
 
 const BUSY: Duration = Duration::from_secs(30);
 
-fn err(url: &DbUrl, kind: DbErrorKind, e: &rusqlite::Error) -> DbError {
+pub(crate) fn err(url: &DbUrl, kind: DbErrorKind, e: &rusqlite::Error) -> DbError {
     DbError::new(kind, url.scrub(&e.to_string())).context(url)
 }
 
-fn open(url: &DbUrl, write: bool) -> Result<Connection, DbError> {
+pub(crate) fn open(url: &DbUrl, write: bool) -> Result<Connection, DbError> {
     let flags = if write {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
@@ -34,7 +33,11 @@ fn open(url: &DbUrl, write: bool) -> Result<Connection, DbError> {
 }
 
 /// Column names of a table, in order (empty when the table does not exist).
-fn table_columns(conn: &Connection, url: &DbUrl, table: &str) -> Result<Vec<ColumnInfo>, DbError> {
+pub(crate) fn table_columns(
+    conn: &Connection,
+    url: &DbUrl,
+    table: &str,
+) -> Result<Vec<ColumnInfo>, DbError> {
     let (schema, name) = match table.split_once('.') {
         Some((s, t)) => (s, t),
         None => ("main", table),
@@ -57,12 +60,12 @@ fn table_columns(conn: &Connection, url: &DbUrl, table: &str) -> Result<Vec<Colu
         .map_err(|e| err(url, DbErrorKind::Schema, &e))
 }
 
-struct ColumnInfo {
-    name: String,
-    decl: String,
-    not_null: bool,
-    default: Option<String>,
-    pk: i64,
+pub(crate) struct ColumnInfo {
+    pub(crate) name: String,
+    pub(crate) decl: String,
+    pub(crate) not_null: bool,
+    pub(crate) default: Option<String>,
+    pub(crate) pk: i64,
 }
 
 fn missing_column(url: &DbUrl, spec: &DbSpec, names: &[String]) -> Result<(), DbError> {
@@ -344,306 +347,4 @@ pub fn count_rows(url: &DbUrl, spec: &DbSpec) -> Result<u64, DbError> {
     }
     .map_err(fail)?;
     Ok(u64::try_from(n).unwrap_or(0))
-}
-
-/// Writes masked rows to a SQLite database.
-pub struct SqliteWriter {
-    conn: Connection,
-    url: DbUrl,
-    spec: DbSpec,
-    mode: WriteMode,
-    /// `--into`: staging table; `--update`: the source table.
-    table: String,
-    /// Column positions of the fields in the row (`--into`).
-    field_pos: Vec<usize>,
-    columns: usize,
-    pending: Vec<(Vec<Value>, String)>,
-    batch: usize,
-    report: WriteReport,
-}
-
-/// Start writing masked rows (`--into` creates the staging table now).
-///
-/// # Errors
-/// The target exists without `--replace`, the schema cannot be read, or a write fails.
-pub fn open_writer(
-    url: &DbUrl,
-    spec: &DbSpec,
-    mode: WriteMode,
-    batch: usize,
-) -> Result<Box<dyn DbWriter>, DbError> {
-    let conn = open(url, true)?;
-    let source = spec.table.clone().unwrap_or_default();
-    let cols = table_columns(&conn, url, &source)?;
-    let q = DbKind::Sqlite;
-    let mut w = SqliteWriter {
-        conn,
-        url: url.clone(),
-        spec: spec.clone(),
-        table: source.clone(),
-        field_pos: spec
-            .fields
-            .iter()
-            .map(|f| cols.iter().position(|c| &c.name == f).unwrap_or(0))
-            .collect(),
-        columns: cols.len(),
-        mode: mode.clone(),
-        pending: Vec::new(),
-        batch: batch.max(1),
-        report: WriteReport::default(),
-    };
-    if let WriteMode::Into { table, replace } = &mode {
-        if exists(&w.conn, url, table)? && !replace {
-            return Err(DbError::new(
-                DbErrorKind::Exists,
-                format!("table {table} already exists (use --replace to overwrite it)"),
-            )
-            .context(url));
-        }
-        let staging = staging_name(table);
-        let mut defs: Vec<String> = cols
-            .iter()
-            .map(|c| {
-                let mut d = format!("{} {}", q.quote(&c.name), c.decl);
-                if c.not_null {
-                    d.push_str(" NOT NULL");
-                }
-                if let Some(x) = &c.default {
-                    d.push_str(&format!(" DEFAULT {x}"));
-                }
-                d
-            })
-            .collect();
-        let mut pk: Vec<&ColumnInfo> = cols.iter().filter(|c| c.pk > 0).collect();
-        pk.sort_by_key(|c| c.pk);
-        if !pk.is_empty() {
-            defs.push(format!(
-                "PRIMARY KEY ({})",
-                pk.iter()
-                    .map(|c| q.quote(&c.name))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        let sql = format!(
-            "DROP TABLE IF EXISTS {s}; CREATE TABLE {s} ({});",
-            defs.join(", "),
-            s = q.quote_table(&staging)
-        );
-        w.conn
-            .execute_batch(&sql)
-            .map_err(|e| err(url, DbErrorKind::Write, &e).context(format!("table {staging}")))?;
-        w.table = staging;
-    }
-    Ok(Box::new(w))
-}
-
-fn exists(conn: &Connection, url: &DbUrl, table: &str) -> Result<bool, DbError> {
-    Ok(!table_columns(conn, url, table)?.is_empty())
-}
-
-impl SqliteWriter {
-    fn flush(&mut self) -> Result<(), DbError> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let q = DbKind::Sqlite;
-        let sql = match &self.mode {
-            WriteMode::Into { .. } => format!(
-                "INSERT INTO {} VALUES ({})",
-                q.quote_table(&self.table),
-                (1..=self.columns)
-                    .map(|i| format!("?{i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            WriteMode::Update => {
-                let n = self.spec.fields.len();
-                let set = self
-                    .spec
-                    .fields
-                    .iter()
-                    .enumerate()
-                    .map(|(i, f)| format!("{c} = COALESCE(?{}, {c})", i + 1, c = q.quote(f)))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let nk = self.spec.key.len();
-                let keys = self
-                    .spec
-                    .key
-                    .iter()
-                    .enumerate()
-                    .map(|(i, k)| format!("{} = ?{}", q.quote(k), n + i + 1));
-                // Compare-and-set: a masked field is written only while it holds exactly the
-                // text that was read (BINARY: byte equality whatever the column's collation).
-                let unchanged = self.spec.fields.iter().enumerate().map(|(i, f)| {
-                    let o = n + nk + i + 1;
-                    format!("(?{o} IS NULL OR {} = ?{o} COLLATE BINARY)", q.quote(f))
-                });
-                let cond = keys.chain(unchanged).collect::<Vec<_>>().join(" AND ");
-                format!(
-                    "UPDATE {} SET {set} WHERE {cond}",
-                    q.quote_table(&self.table)
-                )
-            }
-        };
-        let url = self.url.clone();
-        let table = self.table.clone();
-        let wrap = |e: rusqlite::Error| {
-            DbError::new(DbErrorKind::Write, url.scrub(&e.to_string()))
-                .context(format!("{url}: table {table}"))
-        };
-        let mut conflicts = Vec::new();
-        let tx = self.conn.transaction().map_err(wrap)?;
-        {
-            let mut stmt = tx.prepare_cached(&sql).map_err(wrap)?;
-            for (params, key) in &self.pending {
-                let n = stmt
-                    .execute(params_from_iter(params.iter()))
-                    .map_err(wrap)?;
-                if self.mode == WriteMode::Update && n == 0 {
-                    let masked = &params[..self.spec.fields.len().min(params.len())];
-                    let masked: Vec<Option<()>> = masked
-                        .iter()
-                        .map(|v| (*v != Value::Null).then_some(()))
-                        .collect();
-                    conflicts.push(Conflict::of(&self.spec, key, &masked));
-                } else if self.mode == WriteMode::Update && n != 1 {
-                    return Err(DbError::new(
-                        DbErrorKind::Write,
-                        format!(
-                            "key {key} matched {n} rows, not 1; --key must identify one row \
-                             (this batch was rolled back)"
-                        ),
-                    )
-                    .context(format!("{url}: table {table}")));
-                }
-            }
-        }
-        tx.commit().map_err(wrap)?;
-        let n = (self.pending.len() - conflicts.len()) as u64;
-        match self.mode {
-            WriteMode::Into { .. } => self.report.rows_written += n,
-            WriteMode::Update => self.report.rows_updated += n,
-        }
-        self.report.conflicts.extend(conflicts);
-        self.pending.clear();
-        Ok(())
-    }
-}
-
-impl DbWriter for SqliteWriter {
-    fn write(&mut self, row: MaskedRow<'_>) -> Result<(), DbError> {
-        let image = RowImage::decode(&row.record.raw)?;
-        match self.mode {
-            WriteMode::Into { .. } => {
-                let mut params: Vec<Value> = image
-                    .cells
-                    .iter()
-                    .map(|c| match c {
-                        Cell::N => Value::Null,
-                        Cell::I(i) => Value::Integer(*i),
-                        Cell::F(b) => Value::Real(f64::from_bits(*b)),
-                        Cell::T(s) => Value::Text(s.clone()),
-                        Cell::B(_) => Value::Blob(c.to_bytes().unwrap_or_default()),
-                    })
-                    .collect();
-                for (pos, m) in self.field_pos.iter().zip(&row.masked) {
-                    if let (Some(m), Some(slot)) = (m, params.get_mut(*pos)) {
-                        *slot = Value::Text(m.to_string());
-                    }
-                }
-                self.pending.push((params, row.record.key.clone()));
-            }
-            WriteMode::Update => {
-                if row.masked.iter().all(Option::is_none) {
-                    return Ok(());
-                }
-                let mut params: Vec<Value> = row
-                    .masked
-                    .iter()
-                    .map(|m| m.map_or(Value::Null, |s| Value::Text(s.to_string())))
-                    .collect();
-                for k in &image.keys {
-                    match k {
-                        Some(k) => params.push(Value::Text(k.clone())),
-                        None => {
-                            return Err(DbError::new(
-                                DbErrorKind::Write,
-                                format!(
-                                    "record at row {} has a NULL key; cannot update it",
-                                    row.record.line
-                                ),
-                            ))
-                        }
-                    }
-                }
-                // The text that was read, for the fields to be masked.
-                for (m, f) in row.masked.iter().zip(&row.record.fields) {
-                    params.push(m.map_or(Value::Null, |_| Value::Text(f.text.clone())));
-                }
-                self.pending.push((params, row.record.key.clone()));
-            }
-        }
-        if self.pending.len() >= self.batch {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self) -> Result<WriteReport, DbError> {
-        self.flush()?;
-        if let WriteMode::Into { table, replace } = self.mode.clone() {
-            let url = self.url.clone();
-            let wrap = |e: rusqlite::Error| {
-                DbError::new(DbErrorKind::Write, url.scrub(&e.to_string()))
-                    .context(format!("{url}: table {table}"))
-            };
-            let q = DbKind::Sqlite;
-            let tx = self.conn.transaction().map_err(wrap)?;
-            let count: i64 = tx
-                .query_row(
-                    &format!("SELECT count(*) FROM {}", q.quote_table(&self.table)),
-                    [],
-                    |r| r.get(0),
-                )
-                .map_err(wrap)?;
-            if count as u64 != self.report.rows_written {
-                return Err(DbError::new(
-                    DbErrorKind::Verify,
-                    format!(
-                        "staging table {} holds {count} rows, {} were written; not renamed",
-                        self.table, self.report.rows_written
-                    ),
-                )
-                .context(&url));
-            }
-            if replace {
-                tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", q.quote_table(&table)))
-                    .map_err(wrap)?;
-            }
-            tx.execute_batch(&format!(
-                "ALTER TABLE {} RENAME TO {}",
-                q.quote_table(&self.table),
-                q.quote(leaf(&table))
-            ))
-            .map_err(wrap)?;
-            tx.commit().map_err(wrap)?;
-        }
-        Ok(self.report.clone())
-    }
-
-    fn abort(&mut self) -> String {
-        let dropped = match &self.mode {
-            WriteMode::Into { .. } => self
-                .conn
-                .execute_batch(&format!(
-                    "DROP TABLE IF EXISTS {}",
-                    DbKind::Sqlite.quote_table(&self.table)
-                ))
-                .is_ok(),
-            WriteMode::Update => false,
-        };
-        self.mode.abort_message(&self.report, &self.table, dropped)
-    }
 }

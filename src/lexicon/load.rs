@@ -7,16 +7,8 @@ use std::path::{Path, PathBuf};
 use super::builtin::{BUILTIN, BUILTIN_BAKED};
 use super::model::{BakedFile, CaseMode, EntrySpec, LexiconFile, MatchMode, Source};
 use crate::category::{Category, Lang};
-use crate::normalize::normalize;
+use crate::normalize::{normalize, starts_with_ignore_ascii_case};
 use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
-
-/// `s.starts_with(prefix)`, ASCII case-insensitively (`prefix` is normalised, so lowercase).
-/// Here, not in `matcher`, so that `lexicon` does not call into `matcher` (which builds on
-/// `lexicon`).
-#[inline]
-fn starts_with_ignore_ascii_case(s: &str, prefix: &str) -> bool {
-    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
-}
 
 /// A lexicon that failed to load or validate.
 #[derive(Clone, Debug, PartialEq, Eq)]
