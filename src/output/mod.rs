@@ -415,7 +415,7 @@ mod tests {
     #[test]
     fn openapi_finding_schema_is_this_type() {
         let doc: serde_json::Value =
-            serde_json::from_str(include_str!("serve/openapi.json")).unwrap();
+            serde_json::from_str(include_str!("../serve/openapi.json")).unwrap();
         let schema = &doc["components"]["schemas"]["Finding"]["properties"];
         let mut documented: Vec<&str> = schema
             .as_object()
