@@ -9,8 +9,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use art9::input::db::{
-    redact, ChannelSource, DbError, DbErrorKind, DbKind, DbSpec, DbUrl, SourceStats,
-    DATABASE_URL_ENV,
+    redact, ChannelSource, DbError, DbErrorKind, DbSpec, DbUrl, SourceStats, DATABASE_URL_ENV,
 };
 use art9::input::RecordSource;
 use art9::output::db::{Conflict, DbWriter, MaskedRow, WriteMode, WriteReport};
@@ -82,18 +81,7 @@ fn spec(input: &InputArgs) -> Result<DbSpec> {
 }
 
 fn open_source(url: &DbUrl, spec: &DbSpec, stats: Arc<SourceStats>) -> Result<ChannelSource> {
-    let _ = (spec, &stats);
-    let source = match url.kind {
-        #[cfg(feature = "sqlite")]
-        DbKind::Sqlite => art9::input::sqlite::open_source(url, spec, stats)?,
-        #[cfg(feature = "postgres")]
-        DbKind::Postgres => art9::input::postgres::open_source(url, spec, stats)?,
-        #[cfg(feature = "mysql")]
-        DbKind::Mysql => art9::input::mysql::open_source(url, spec, stats)?,
-        #[allow(unreachable_patterns)]
-        other => bail!("this art9 was built without {} support", other.as_str()),
-    };
-    Ok(source)
+    Ok(art9::input::db::open_source(url, spec, stats)?)
 }
 
 fn open_writer(
@@ -102,18 +90,7 @@ fn open_writer(
     mode: WriteMode,
     batch: usize,
 ) -> Result<Box<dyn DbWriter>> {
-    let _ = (spec, &mode, batch);
-    let writer = match url.kind {
-        #[cfg(feature = "sqlite")]
-        DbKind::Sqlite => art9::output::db::sqlite::open_writer(url, spec, mode, batch)?,
-        #[cfg(feature = "postgres")]
-        DbKind::Postgres => art9::output::db::postgres::open_writer(url, spec, mode, batch)?,
-        #[cfg(feature = "mysql")]
-        DbKind::Mysql => art9::output::db::mysql::open_writer(url, spec, mode, batch)?,
-        #[allow(unreachable_patterns)]
-        other => bail!("this art9 was built without {} support", other.as_str()),
-    };
-    Ok(writer)
+    Ok(art9::output::db::open_writer(url, spec, mode, batch)?)
 }
 
 /// Rows the scan will read, for the progress bar: counted only when the bar is shown and
@@ -122,18 +99,7 @@ fn count(url: &DbUrl, spec: &DbSpec, progress: bool, no_count: bool) -> Option<u
     if !progress || no_count {
         return None;
     }
-    let _ = spec;
-    let n: Result<u64, DbError> = match url.kind {
-        #[cfg(feature = "sqlite")]
-        DbKind::Sqlite => art9::input::sqlite::count_rows(url, spec),
-        #[cfg(feature = "postgres")]
-        DbKind::Postgres => art9::input::postgres::count_rows(url, spec),
-        #[cfg(feature = "mysql")]
-        DbKind::Mysql => art9::input::mysql::count_rows(url, spec),
-        #[allow(unreachable_patterns)]
-        _ => return None,
-    };
-    n.ok()
+    art9::input::db::count_rows(url, spec).ok()
 }
 
 /// What a database scan says on stderr once every record has been scanned: NULL field

@@ -556,6 +556,62 @@ impl ChannelSource {
 /// Shared handle to the statistics of a source.
 pub type Stats = Arc<SourceStats>;
 
+/// Open the record source a connection string names (the driver chosen by its scheme).
+///
+/// # Errors
+/// The connection or the query fails, or this build has no driver for the database.
+pub fn open_source(
+    url: &DbUrl,
+    spec: &DbSpec,
+    stats: Arc<SourceStats>,
+) -> Result<ChannelSource, DbError> {
+    let _ = (spec, &stats);
+    match url.kind {
+        #[cfg(feature = "sqlite")]
+        DbKind::Sqlite => super::sqlite::open_source(url, spec, stats),
+        #[cfg(feature = "postgres")]
+        DbKind::Postgres => super::postgres::open_source(url, spec, stats),
+        #[cfg(feature = "mysql")]
+        DbKind::Mysql => super::mysql::open_source(url, spec, stats),
+        #[allow(unreachable_patterns)]
+        other => Err(not_built(other)),
+    }
+}
+
+/// The number of rows [`open_source`] would read (`SELECT count(*)` over the table or query).
+///
+/// # Errors
+/// The count fails, or this build has no driver for the database.
+pub fn count_rows(url: &DbUrl, spec: &DbSpec) -> Result<u64, DbError> {
+    let _ = spec;
+    match url.kind {
+        #[cfg(feature = "sqlite")]
+        DbKind::Sqlite => super::sqlite::count_rows(url, spec),
+        #[cfg(feature = "postgres")]
+        DbKind::Postgres => super::postgres::count_rows(url, spec),
+        #[cfg(feature = "mysql")]
+        DbKind::Mysql => super::mysql::count_rows(url, spec),
+        #[allow(unreachable_patterns)]
+        other => Err(not_built(other)),
+    }
+}
+
+/// The error for a database whose driver this build leaves out (a cargo feature).
+pub fn not_built(kind: DbKind) -> DbError {
+    DbError::new(
+        DbErrorKind::Connect,
+        format!(
+            "this art9 was built without {} support (cargo feature {})",
+            kind.as_str(),
+            match kind {
+                DbKind::Sqlite => "sqlite",
+                DbKind::Postgres => "postgres",
+                DbKind::Mysql => "mysql",
+            }
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::input::db::{DbError, DbSpec};
+use crate::input::db::{DbError, DbSpec, DbUrl};
 use crate::input::Record;
 
 #[cfg(feature = "mysql")]
@@ -14,6 +14,30 @@ pub mod mysql;
 pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+
+/// Start writing masked rows to the database a connection string names (the driver chosen by
+/// its scheme; `--into` creates its staging table now).
+///
+/// # Errors
+/// The connection fails, the target is refused, or this build has no driver for the database.
+pub fn open_writer(
+    url: &DbUrl,
+    spec: &DbSpec,
+    mode: WriteMode,
+    batch: usize,
+) -> Result<Box<dyn DbWriter>, DbError> {
+    let _ = (spec, &mode, batch);
+    match url.kind {
+        #[cfg(feature = "sqlite")]
+        crate::input::db::DbKind::Sqlite => sqlite::open_writer(url, spec, mode, batch),
+        #[cfg(feature = "postgres")]
+        crate::input::db::DbKind::Postgres => postgres::open_writer(url, spec, mode, batch),
+        #[cfg(feature = "mysql")]
+        crate::input::db::DbKind::Mysql => mysql::open_writer(url, spec, mode, batch),
+        #[allow(unreachable_patterns)]
+        other => Err(crate::input::db::not_built(other)),
+    }
+}
 
 /// How a masked copy is written back.
 #[derive(Clone, Debug, PartialEq, Eq)]
