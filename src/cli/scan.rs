@@ -425,17 +425,7 @@ fn encode_value(kind: Kind, original_raw: &str, masked: &str) -> io::Result<Stri
     Ok(match kind {
         Kind::Jsonl | Kind::JsonArray => serde_json::to_string(masked).map_err(io::Error::other)?,
         Kind::Text => masked.to_string(),
-        Kind::Csv { delimiter } => {
-            let quoted = original_raw.starts_with('"');
-            let needs = masked
-                .bytes()
-                .any(|b| b == delimiter || b == b'"' || b == b'\n' || b == b'\r');
-            if quoted || needs {
-                format!("\"{}\"", masked.replace('"', "\"\""))
-            } else {
-                masked.to_string()
-            }
-        }
+        Kind::Csv { delimiter } => art9::input::csv::encode_field(delimiter, original_raw, masked),
     })
 }
 

@@ -348,6 +348,25 @@ pub fn field_spans(raw: &[u8], delimiter: u8) -> Vec<(usize, usize)> {
     spans
 }
 
+/// A field value as a masked copy writes it back in place of the field's bytes
+/// `original_raw` (from [`Field::raw_span`]): quoted, with `""` for each quote, when the
+/// original was quoted or the value holds the delimiter, a quote or a line end, and also
+/// when it is empty. An empty value unquoted would turn a record of one field into a blank
+/// line, which readers skip: the record would vanish from the copy (found by fuzzing,
+/// FUZZING.md). `""` reads back as the same empty value in any record.
+pub fn encode_field(delimiter: u8, original_raw: &str, value: &str) -> String {
+    let quoted = original_raw.starts_with('"');
+    let needs = value.is_empty()
+        || value
+            .bytes()
+            .any(|b| b == delimiter || b == b'"' || b == b'\n' || b == b'\r');
+    if quoted || needs {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_string()
+    }
+}
+
 /// The value of one field as `csv_core` decodes it: outer quotes removed, `""` unescaped;
 /// after a closing quote the rest of the field is taken as it is.
 fn unquote(field: &str) -> String {
