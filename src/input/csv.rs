@@ -96,6 +96,18 @@ pub enum CsvError {
         /// The limit.
         max: usize,
     },
+    /// With no header row, the first row (which sets the number of columns) is over the
+    /// record size limit.
+    #[error(
+        "line {line}: the first row is over the {max} byte limit; without a header it sets \
+         the number of columns (raise --max-record-bytes)"
+    )]
+    FirstRowTooLarge {
+        /// Line of the first row.
+        line: u64,
+        /// The limit.
+        max: usize,
+    },
     /// A named column does not exist.
     #[error("no column {name:?} (columns: {columns})")]
     UnknownColumn {
@@ -680,6 +692,15 @@ impl<R: BufRead + Send> CsvSource<R> {
             src.header_raw = first.raw;
             header
         } else {
+            // Without a header the first row sets the number of columns. Over the limit its
+            // fields are never split, so taking zero columns would skip every row of the file
+            // as ragged (found by fuzzing, FUZZING.md): refuse the file instead.
+            if first.too_long {
+                return Err(CsvError::FirstRowTooLarge {
+                    line: first.line,
+                    max: options.max_record_bytes,
+                });
+            }
             let n = spans.len();
             src.pending = Some(first);
             (1..=n).map(|i| i.to_string()).collect()
