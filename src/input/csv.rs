@@ -41,7 +41,7 @@ use super::{is_glob, is_glob_match, Field, Pending, Record, RecordSource, SkipKi
 /// How to read a CSV file.
 #[derive(Clone, Debug)]
 pub struct CsvOptions {
-    /// Field delimiter; `None` = sniff from the header line.
+    /// Field delimiter (ASCII, not a quote or line end); `None` = sniff from the header line.
     pub delimiter: Option<u8>,
     /// Whether the first row names the columns.
     pub has_header: bool,
@@ -130,8 +130,8 @@ pub enum CsvError {
         /// The name.
         name: String,
     },
-    /// The delimiter is a quote or a line end, which cannot work.
-    #[error("the delimiter cannot be a quote or a line end")]
+    /// The delimiter is a quote, a line end or not ASCII, which cannot work.
+    #[error("the delimiter must be an ASCII character other than a quote or a line end")]
     BadDelimiter,
     /// A quoted field is never closed.
     #[error(
@@ -644,7 +644,10 @@ impl<R: BufRead + Send> CsvSource<R> {
             Some(d) => d,
             None => sniff_delimiter(fill(&mut reader)?),
         };
-        if matches!(delimiter, b'"' | b'\r' | b'\n') {
+        // A non-ASCII byte would split UTF-8 chars, so fields would not start and end on
+        // char boundaries: their text would come out empty and their spans could not slice
+        // the record (found by fuzzing, FUZZING.md).
+        if !delimiter.is_ascii() || matches!(delimiter, b'"' | b'\r' | b'\n') {
             return Err(CsvError::BadDelimiter);
         }
         let mut src = CsvSource {
