@@ -488,15 +488,21 @@ fn csv_reference(input: &[u8], d: u8) -> Vec<(u64, Vec<Vec<u8>>, bool)> {
     }
 }
 
-/// `record.raw` with each field's span replaced by `values[i]`, encoded with `encode`.
+/// `record.raw` with each field's span replaced by `values[i]`, encoded with `encode`. The
+/// spans are spliced in the order they occur (fields come in the options' order: a glob or
+/// nested field can lie before an earlier one), as `art9 mask` does; they never overlap.
 fn splice(record: &Record, values: &[String], encode: impl Fn(&str, &str) -> String) -> String {
+    // No span: a JSON null (its text is empty, nothing to mask).
+    let mut spans: Vec<((usize, usize), &String)> = record
+        .fields
+        .iter()
+        .zip(values)
+        .filter_map(|(f, v)| f.raw_span.map(|span| (span, v)))
+        .collect();
+    spans.sort_by_key(|&((s, _), _)| s);
     let mut out = String::new();
     let mut pos = 0;
-    for (f, v) in record.fields.iter().zip(values) {
-        // No span: a JSON null (its text is empty, nothing to mask).
-        let Some((s, e)) = f.raw_span else {
-            continue;
-        };
+    for ((s, e), v) in spans {
         assert!(s >= pos && e >= s && e <= record.raw.len(), "bad raw span");
         out.push_str(&record.raw[pos..s]);
         out.push_str(&encode(&record.raw[s..e], v));
