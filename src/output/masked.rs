@@ -31,15 +31,7 @@ pub fn encode_value(kind: RawFormat, original_raw: &str, masked: &str) -> io::Re
         }
         RawFormat::Text => masked.to_string(),
         RawFormat::Csv { delimiter } => {
-            let quoted = original_raw.starts_with('"');
-            let needs = masked
-                .bytes()
-                .any(|b| b == delimiter || b == b'"' || b == b'\n' || b == b'\r');
-            if quoted || needs {
-                format!("\"{}\"", masked.replace('"', "\"\""))
-            } else {
-                masked.to_string()
-            }
+            crate::input::csv::encode_field(delimiter, original_raw, masked)
         }
     })
 }

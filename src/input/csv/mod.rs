@@ -47,7 +47,7 @@ use super::{is_glob, is_glob_match, Field, Pending, Record, RecordSource, SkipKi
 /// How to read a CSV file.
 #[derive(Clone, Debug)]
 pub struct CsvOptions {
-    /// Field delimiter; `None` = sniff from the header line.
+    /// Field delimiter (ASCII, not a quote or line end); `None` = sniff from the header line.
     pub delimiter: Option<u8>,
     /// Whether the first row names the columns.
     pub has_header: bool,
@@ -102,6 +102,18 @@ pub enum CsvError {
         /// The limit.
         max: usize,
     },
+    /// With no header row, the first row (which sets the number of columns) is over the
+    /// record size limit.
+    #[error(
+        "line {line}: the first row is over the {max} byte limit; without a header it sets \
+         the number of columns (raise --max-record-bytes)"
+    )]
+    FirstRowTooLarge {
+        /// Line of the first row.
+        line: u64,
+        /// The limit.
+        max: usize,
+    },
     /// A named column does not exist.
     #[error("no column {name:?} (columns: {columns})")]
     UnknownColumn {
@@ -124,8 +136,8 @@ pub enum CsvError {
         /// The name.
         name: String,
     },
-    /// The delimiter is a quote or a line end, which cannot work.
-    #[error("the delimiter cannot be a quote or a line end")]
+    /// The delimiter is a quote, a line end or not ASCII, which cannot work.
+    #[error("the delimiter must be an ASCII character other than a quote or a line end")]
     BadDelimiter,
     /// A quoted field is never closed.
     #[error(
@@ -220,7 +232,10 @@ impl<R: BufRead + Send> CsvSource<R> {
             Some(d) => d,
             None => sniff_delimiter(fill(&mut reader)?),
         };
-        if matches!(delimiter, b'"' | b'\r' | b'\n') {
+        // A non-ASCII byte would split UTF-8 chars, so fields would not start and end on
+        // char boundaries: their text would come out empty and their spans could not slice
+        // the record (found by fuzzing, FUZZING.md).
+        if !delimiter.is_ascii() || matches!(delimiter, b'"' | b'\r' | b'\n') {
             return Err(CsvError::BadDelimiter);
         }
         let mut src = CsvSource {
@@ -268,6 +283,15 @@ impl<R: BufRead + Send> CsvSource<R> {
             src.header_raw = first.raw;
             header
         } else {
+            // Without a header the first row sets the number of columns. Over the limit its
+            // fields are never split, so taking zero columns would skip every row of the file
+            // as ragged (found by fuzzing, FUZZING.md): refuse the file instead.
+            if first.too_long {
+                return Err(CsvError::FirstRowTooLarge {
+                    line: first.line,
+                    max: options.max_record_bytes,
+                });
+            }
             let n = spans.len();
             src.pending = Some(first);
             (1..=n).map(|i| i.to_string()).collect()

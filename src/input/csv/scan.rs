@@ -215,6 +215,25 @@ pub(super) fn split_fields(
     }
 }
 
+/// A field value as a masked copy writes it back in place of the field's bytes
+/// `original_raw` (from `Field::raw_span`): quoted, with `""` for each quote, when the
+/// original was quoted or the value holds the delimiter, a quote or a line end, and also
+/// when it is empty. An empty value unquoted would turn a record of one field into a blank
+/// line, which readers skip: the record would vanish from the copy (found by fuzzing,
+/// FUZZING.md). `""` reads back as the same empty value in any record.
+pub fn encode_field(delimiter: u8, original_raw: &str, value: &str) -> String {
+    let quoted = original_raw.starts_with('"');
+    let needs = value.is_empty()
+        || value
+            .bytes()
+            .any(|b| b == delimiter || b == b'"' || b == b'\n' || b == b'\r');
+    if quoted || needs {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_string()
+    }
+}
+
 /// Byte ranges of each field of one record in `raw` (quotes included), stopping at the
 /// record terminator.
 pub fn field_spans(raw: &[u8], delimiter: u8) -> Vec<(usize, usize)> {
