@@ -9,8 +9,9 @@ ethnicity, sexual orientation, trade union; Art. 10 criminal) in Dutch, Danish a
 
 const AFTER: &str = "\
 EXIT CODES:
-  scan, mask   0 = no findings, 1 = findings, 2 = error, skipped records, or stopped by
-               Ctrl-C (output so far is flushed and valid; the summary says where it stopped)
+  scan, mask   0 = no findings, 1 = findings, 2 = error, skipped records, stopped by
+               Ctrl-C (output so far is flushed and valid; the summary says where it stopped),
+               or rows mask --update left alone because they changed since they were read
   check        0 = accept or mask, 1 = reject, 2 = error
   lexicon      0 = ok, 1 = failures, 2 = error
   A closed output pipe (art9 scan ... | head) is not an error.
