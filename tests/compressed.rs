@@ -9,8 +9,9 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use art9::input::compress::{decompressing, CompressWriter};
+use art9::input::compress::decompressing;
 use art9::input::Compression;
+use art9::output::compress::CompressWriter;
 
 mod common;
 

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use art9::encoding::{self, EncodeWriter, Sniffed, TextEncoding};
-use art9::input::compress::CompressWriter;
 use art9::input::{
     Compression, CsvOptions, CsvSource, InputError, JsonArray, JsonLines, JsonOptions, Record,
     RecordSource, SkipKind, Skipped, TextLines,
 };
 use art9::matcher::Scanner;
+use art9::output::compress::CompressWriter;
 use art9::output::masked::{encode_value, masked_record, RawFormat as Kind};
 use art9::output::{row, summary_text, FindingOut, Format, Printer};
 use art9::pipeline::{self, FieldResult, Item, Options, Summary};
