@@ -84,6 +84,17 @@ fn notes() -> Vec<(i64, String)> {
         .collect()
 }
 
+/// `notes()` `rounds` times over, with ids running on (`rounds * NOTES` rows).
+fn notes_times(rounds: usize) -> Vec<(i64, String)> {
+    (0..rounds)
+        .flat_map(|round| {
+            notes()
+                .into_iter()
+                .map(move |(id, n)| (id + (round * NOTES) as i64, n))
+        })
+        .collect()
+}
+
 type FindingKey = (String, String, String, u64, u64);
 
 fn findings(o: &Out) -> BTreeSet<FindingKey> {
@@ -171,13 +182,7 @@ trait Db {
 fn dropped_connection(db: &mut dyn Db) {
     let t = unique("art9_dropconn");
     let url = db.url();
-    let many: Vec<(i64, String)> = (0..5)
-        .flat_map(|round| {
-            notes()
-                .into_iter()
-                .map(move |(id, n)| (id + round * NOTES as i64, n))
-        })
-        .collect();
+    let many = notes_times(5);
     db.load(&t, &many);
     let mut child = Command::new(BIN)
         .args([
@@ -525,13 +530,7 @@ fn kill_during_into(db: &mut dyn Db) {
     let into = format!("{src}_m");
     let staging = format!("{into}__art9_partial");
     let url = db.url();
-    let many: Vec<(i64, String)> = (0..5)
-        .flat_map(|round| {
-            notes()
-                .into_iter()
-                .map(move |(id, n)| (id + round * NOTES as i64, n))
-        })
-        .collect();
+    let many = notes_times(5);
     db.load(&src, &many);
     let before = db.rows(&src);
     let mut child = Command::new(BIN)
@@ -644,13 +643,7 @@ fn concurrent_writer(db: &mut dyn Db) {
     let t = unique("art9_cas");
     let audit = format!("{t}_log");
     let url = db.url();
-    let rows: Vec<(i64, String)> = (0..ROUNDS)
-        .flat_map(|round| {
-            notes()
-                .into_iter()
-                .map(move |(id, n)| (id + (round * NOTES) as i64, n))
-        })
-        .collect();
+    let rows = notes_times(ROUNDS);
     let expected = masked_by_file(&rows);
     db.load(&t, &rows);
     db.add_audit(&t, &audit);
@@ -827,13 +820,7 @@ fn concurrent_writer(db: &mut dyn Db) {
 fn writer_killed(db: &mut dyn Db) {
     let t = unique("art9_wkill");
     let url = db.url();
-    let rows: Vec<(i64, String)> = (0..5)
-        .flat_map(|round| {
-            notes()
-                .into_iter()
-                .map(move |(id, n)| (id + (round * NOTES) as i64, n))
-        })
-        .collect();
+    let rows = notes_times(5);
     db.load(&t, &rows);
     let mut child = Command::new(BIN)
         .args([
