@@ -230,6 +230,10 @@ class Scanner:
         """
         if isinstance(text_columns, str):
             text_columns = [text_columns]
+        if not (hasattr(data, "__arrow_c_array__") or hasattr(data, "__arrow_c_stream__")):
+            raise TypeError(
+                f"expected a pyarrow RecordBatch or Table (an Arrow PyCapsule object), not {type(data).__name__}"
+            )
         out = self._engine.scan_arrow(
             data,
             list(text_columns),

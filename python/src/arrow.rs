@@ -60,7 +60,8 @@ pub struct Plan {
 
 fn is_text_type(ty: &DataType) -> bool {
     match ty {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        // A column of nothing but nulls (pyarrow infers `null` for all-`None` lists).
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => true,
         DataType::Dictionary(_, value) => is_text_type(value),
         _ => false,
     }
@@ -132,7 +133,7 @@ impl Text<'_> {
 /// `array` as a column of text: string columns in place, dictionaries decoded.
 fn text_array(array: &ArrayRef) -> Result<ArrayRef, ArrowError> {
     match array.data_type() {
-        DataType::Dictionary(_, _) => arrow_cast::cast(array, &DataType::Utf8),
+        DataType::Dictionary(_, _) | DataType::Null => arrow_cast::cast(array, &DataType::Utf8),
         _ => Ok(Arc::clone(array)),
     }
 }
@@ -145,8 +146,35 @@ fn as_text(array: &ArrayRef) -> Text<'_> {
     }
 }
 
+/// Types a key or subject may have: what a CRM export's ids are (the CLI takes JSON strings
+/// and numbers), not nested values or bytes.
+fn is_label_type(ty: &DataType) -> bool {
+    match ty {
+        DataType::Dictionary(_, value) => is_label_type(value),
+        ty => {
+            is_text_type(ty)
+                || ty.is_integer()
+                || ty.is_floating()
+                || matches!(
+                    ty,
+                    DataType::Decimal128(..)
+                        | DataType::Decimal256(..)
+                        | DataType::Date32
+                        | DataType::Date64
+                        | DataType::Timestamp(..)
+                )
+        }
+    }
+}
+
 /// A key or subject column as strings (integers, decimals, dates, dictionaries... cast).
 fn label_array(array: &ArrayRef, role: &str, name: &str) -> Result<StringArray, String> {
+    if !is_label_type(array.data_type()) {
+        return Err(format!(
+            "{role} column {name:?} is of type {}; a key or subject must be a string, a number or a date",
+            array.data_type()
+        ));
+    }
     let cast = arrow_cast::cast(array, &DataType::Utf8).map_err(|e| {
         format!(
             "{role} column {name:?} of type {} cannot be read as text: {e}",
