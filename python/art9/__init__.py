@@ -199,8 +199,8 @@ class Scanner:
     ) -> Any:
         """``input`` with the policy's ``mask`` and ``reject`` findings replaced.
 
-        Only bytes inside those findings change. A text gives a ``str``, a mapping of fields a
-        ``dict`` of the masked fields. Raises ``RequestError`` for an unknown policy.
+        Only bytes inside those findings change. A text gives a ``str`` (``field`` names it for
+        per-field policy rules), a mapping of fields a ``dict`` of the masked fields. Raises ``RequestError`` for an unknown policy.
         """
         return self._engine.mask(_text_or_fields(input), policy=policy, field=field)
 

@@ -331,20 +331,25 @@ impl Engine {
         policy: Option<String>,
         field: Option<String>,
     ) -> PyResult<Py<PyAny>> {
-        let is_text = matches!(input, Input::Text(_)) && field.is_none();
+        // A text comes back as a text, also when `field` names it (for per-field rules).
+        let text_field = match &input {
+            Input::Text(_) => Some(field.clone()),
+            Input::Fields(_) => None,
+        };
         let req = self.request(input, policy, false, field);
         let resp = self.handle(py, Op::Mask, req)?;
-        if is_text {
-            Ok(resp
-                .text
-                .unwrap_or_default()
-                .into_pyobject(py)?
-                .into_any()
-                .unbind())
-        } else {
-            let fields = resp.fields.unwrap_or_default();
-            Ok(fields.into_pyobject(py)?.into_any().unbind())
-        }
+        let masked = match text_field {
+            Some(None) => resp.text.unwrap_or_default(),
+            Some(Some(name)) => resp
+                .fields
+                .and_then(|mut f| f.remove(&name))
+                .unwrap_or_default(),
+            None => {
+                let fields = resp.fields.unwrap_or_default();
+                return Ok(fields.into_pyobject(py)?.into_any().unbind());
+            }
+        };
+        Ok(masked.into_pyobject(py)?.into_any().unbind())
     }
 
     #[pyo3(signature = (data, text_columns, key_column=None, subject_column=None, include_text=false))]

@@ -73,6 +73,7 @@ def test_fields_requests_apply_per_field_rules():
     assert d.fields["summary"] == "Terugbellen"
     assert [f.field for f in d.findings] == ["notes"]
     assert s.mask({"notes": "Klant heeft diabetes."}) == {"notes": "Klant heeft [HEALTH]."}
+    assert s.mask("Klant heeft diabetes.", field="notes") == "Klant heeft [HEALTH]."
 
 
 def test_scan_mask_scan_finds_nothing_masked():
