@@ -14,7 +14,7 @@ use arrow_array::builder::{Int64Builder, StringBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
-use art9::output::FindingOut;
+use art9::service::FindingOut;
 use art9::{CompiledPolicy, Finding, Scanner};
 
 /// The columns of a findings batch, in order.

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use art9::output::FindingOut;
+use art9::service::FindingOut;
 use art9::service::{self, EngineSource, LangSelection, Limits, Op};
 use art9::{Category, Lang};
 use pyo3::create_exception;

@@ -127,3 +127,15 @@ def test_bad_configuration_fails_on_the_driver(spark):
         s9.scan(df, ["n"], "id")
     with pytest.raises(art9.LoadError, match="unknown language"):
         s9.scan(df, ["n"], "id", lang="xx")
+
+
+def test_spark_example_runs(cli):
+    from conftest import REPO
+
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "python" / "examples" / "spark_scan.py"),
+         str(REPO / "examples" / "crm-notes.jsonl"), cli],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "RDD.pipe with the CLI found the same as mapInArrow" in proc.stdout
