@@ -68,6 +68,7 @@ pub mod record;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod service;
+pub mod source;
 pub mod suite;
 mod yaml;
 
