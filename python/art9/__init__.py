@@ -81,14 +81,16 @@ class Scanner:
     * ``categories``: keep only these categories.
     * ``no_builtin``: only the ``lexicons`` given; ``replace_lexicons``: every lexicons file
       replaces its language and category.
+    * ``terms``: scan with a flat term list instead (``--terms``: a TSV
+      ``term<TAB>lang<TAB>category``, the format of ``art9 lexicon export``).
 
     Building a scanner loads and compiles the lexicons (tens of milliseconds); it is done once
     per process for each distinct configuration: calling ``Scanner(...)`` again with the same
     arguments returns the same, immutable, thread-safe object. Lexicon files are read when
     first loaded; call ``Scanner.clear_cache()`` after editing them.
 
-    Raises ``LoadError`` (a lexicon or policy that does not load; the message names
-    ``file:line``) and ``LoadError`` for an unknown language or category.
+    Raises ``LoadError`` for a lexicon, term list or policy that does not load (the message
+    names ``file:line``) and for an unknown language or category.
     """
 
     _cache: Dict[tuple, "Scanner"] = {}
@@ -104,6 +106,7 @@ class Scanner:
         categories: Union[None, str, Sequence[str]] = None,
         no_builtin: bool = False,
         replace_lexicons: bool = False,
+        terms: Optional[Union[str, "os.PathLike[str]"]] = None,
     ) -> "Scanner":
         if policy is not None:
             policy = os.fspath(policy)
@@ -116,6 +119,7 @@ class Scanner:
             _names(categories, "categories"),
             bool(no_builtin),
             bool(replace_lexicons),
+            os.path.abspath(os.fspath(terms)) if terms is not None else None,
         )
         with cls._lock:
             cached = cls._cache.get(key)
@@ -129,6 +133,7 @@ class Scanner:
                 categories=list(key[3]),
                 no_builtin=key[4],
                 replace_lexicons=key[5],
+                terms=key[6],
             )
             self._config = key
             cls._cache[key] = self
@@ -141,11 +146,11 @@ class Scanner:
             cls._cache.clear()
 
     def __repr__(self) -> str:
-        lexicons, policy, lang, categories, no_builtin, replace = self._config
+        lexicons, policy, lang, categories, no_builtin, replace, terms = self._config
         return (
             f"Scanner(lexicons={list(lexicons)!r}, policy={policy!r}, lang={list(lang)!r}, "
             f"categories={list(categories)!r}, no_builtin={no_builtin}, "
-            f"replace_lexicons={replace})"
+            f"replace_lexicons={replace}, terms={terms!r})"
         )
 
     @property
@@ -175,6 +180,8 @@ class Scanner:
         field: Optional[str] = None,
         include_text: bool = False,
         lang: Union[None, str, Sequence[str]] = None,
+        subject: Optional[str] = None,
+        context: Optional[Mapping[str, Union[None, str, int, float, bool]]] = None,
     ) -> Decision:
         """The pre-save check, as ``art9 check`` and ``POST /v1/check`` answer it.
 
@@ -182,12 +189,20 @@ class Scanner:
         apply). ``policy`` names a built-in or the loaded policy (default: the scanner's, else
         ``default``). Returns a ``Decision``: ``decision`` (``accept``, ``mask`` or
         ``reject``), ``findings`` with their ``action``, and the masked ``text`` or ``fields``.
+        ``subject`` and ``context`` (the record's other values) are for the policy's ``when``
+        rules, as in a service request; they are never echoed back.
 
         Raises ``RequestError`` for an unknown policy or language.
         """
         langs = list(_names(lang, "lang")) if lang is not None else None
         return self._engine.check(
-            _text_or_fields(input), policy=policy, field=field, include_text=include_text, lang=langs
+            _text_or_fields(input),
+            policy=policy,
+            field=field,
+            include_text=include_text,
+            lang=langs,
+            subject=subject,
+            context=dict(context) if context is not None else None,
         )
 
     def mask(
@@ -196,13 +211,21 @@ class Scanner:
         *,
         policy: Optional[str] = None,
         field: Optional[str] = None,
+        subject: Optional[str] = None,
+        context: Optional[Mapping[str, Union[None, str, int, float, bool]]] = None,
     ) -> Any:
         """``input`` with the policy's ``mask`` and ``reject`` findings replaced.
 
         Only bytes inside those findings change. A text gives a ``str`` (``field`` names it for
         per-field policy rules), a mapping of fields a ``dict`` of the masked fields. Raises ``RequestError`` for an unknown policy.
         """
-        return self._engine.mask(_text_or_fields(input), policy=policy, field=field)
+        return self._engine.mask(
+            _text_or_fields(input),
+            policy=policy,
+            field=field,
+            subject=subject,
+            context=dict(context) if context is not None else None,
+        )
 
     def scan_arrow(
         self,
@@ -212,6 +235,7 @@ class Scanner:
         subject_column: Optional[str] = None,
         *,
         include_text: bool = False,
+        context_columns: Sequence[str] = (),
     ) -> Any:
         """Scan the ``text_columns`` of a pyarrow ``RecordBatch`` or ``Table`` (or any object
         with ``__arrow_c_array__``/``__arrow_c_stream__``); returns a ``pyarrow.RecordBatch``
@@ -223,7 +247,8 @@ class Scanner:
         empty notes. Key and subject columns may be of any type that casts to a string
         (integers, decimals, dates); ``record``/``subject`` are null where they are null.
         ``row`` is the row in the input (0-based, across a table's batches). Findings come in
-        row order, then in the order of ``text_columns``, then by offset.
+        row order, then in the order of ``text_columns``, then by offset. With a policy, the
+        key, subject and ``context_columns`` (the CLI's ``--context``) feed its ``when`` rules.
 
         Raises ``InputError`` for a missing column (the message lists the columns), a
         non-string text column, or a key that cannot be cast to a string.
@@ -240,6 +265,7 @@ class Scanner:
             key_column=key_column,
             subject_column=subject_column,
             include_text=include_text,
+            context_columns=list(context_columns),
         )
         import pyarrow as pa
 

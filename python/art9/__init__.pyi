@@ -18,6 +18,7 @@ from ._art9 import (
 
 _Paths = Union[None, str, PathLike[str], Sequence[Union[str, PathLike[str]]]]
 _Names = Union[None, str, Sequence[str]]
+_ContextValue = Union[None, str, int, float, bool]
 
 class Scanner:
     """A loaded scanner, cached per configuration (see ``help(art9.Scanner)``)."""
@@ -30,6 +31,7 @@ class Scanner:
         categories: _Names = None,
         no_builtin: bool = False,
         replace_lexicons: bool = False,
+        terms: Optional[Union[str, PathLike[str]]] = None,
     ) -> Scanner: ...
     @classmethod
     def clear_cache(cls) -> None: ...
@@ -45,11 +47,19 @@ class Scanner:
         field: Optional[str] = None,
         include_text: bool = False,
         lang: _Names = None,
+        subject: Optional[str] = None,
+        context: Optional[Mapping[str, _ContextValue]] = None,
     ) -> Decision: ...
     @overload
-    def mask(self, input: str, *, policy: Optional[str] = None, field: Optional[str] = None) -> str: ...
+    def mask(
+        self, input: str, *, policy: Optional[str] = None, field: Optional[str] = None,
+        subject: Optional[str] = None, context: Optional[Mapping[str, _ContextValue]] = None,
+    ) -> str: ...
     @overload
-    def mask(self, input: Mapping[str, str], *, policy: Optional[str] = None, field: Optional[str] = None) -> Dict[str, str]: ...
+    def mask(
+        self, input: Mapping[str, str], *, policy: Optional[str] = None, field: Optional[str] = None,
+        subject: Optional[str] = None, context: Optional[Mapping[str, _ContextValue]] = None,
+    ) -> Dict[str, str]: ...
     def scan_arrow(
         self,
         data: Union[pa.RecordBatch, pa.Table, Any],
@@ -58,4 +68,5 @@ class Scanner:
         subject_column: Optional[str] = None,
         *,
         include_text: bool = False,
+        context_columns: Sequence[str] = (),
     ) -> pa.RecordBatch: ...

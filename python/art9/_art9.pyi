@@ -73,6 +73,7 @@ class Engine:
         categories: Sequence[str] = ...,
         no_builtin: bool = False,
         replace_lexicons: bool = False,
+        terms: Optional[Union[str, PathLike[str]]] = None,
     ) -> None: ...
     @property
     def policy(self) -> Optional[str]: ...
@@ -85,12 +86,16 @@ class Engine:
         field: Optional[str] = None,
         include_text: bool = False,
         lang: Optional[Sequence[str]] = None,
+        subject: Optional[str] = None,
+        context: Optional[Mapping[str, Union[None, str, int, float, bool]]] = None,
     ) -> Decision: ...
     def mask(
         self,
         input: Union[str, Mapping[str, str]],
         policy: Optional[str] = None,
         field: Optional[str] = None,
+        subject: Optional[str] = None,
+        context: Optional[Mapping[str, Union[None, str, int, float, bool]]] = None,
     ) -> Union[str, Dict[str, str]]: ...
     def scan_arrow(
         self,
@@ -99,4 +104,5 @@ class Engine:
         key_column: Optional[str] = None,
         subject_column: Optional[str] = None,
         include_text: bool = False,
+        context_columns: Sequence[str] = ...,
     ) -> Any: ...

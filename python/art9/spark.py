@@ -65,12 +65,15 @@ def scan(
     categories: Any = None,
     no_builtin: bool = False,
     replace_lexicons: bool = False,
+    terms: Any = None,
     include_text: bool = False,
+    context_columns: Sequence[str] = (),
 ) -> "DataFrame":
     """The findings in ``df``'s ``text_columns``: a DataFrame with ``FINDINGS_SCHEMA``.
 
     ``key_column`` identifies a row (``record``, as a string); ``subject_column`` names the
-    data subject (``subject``, for ``subjects``). The scanner options are those of
+    data subject (``subject``, for ``subjects``); ``context_columns`` carry values for the
+    policy's ``when`` rules (the CLI's ``--context``). The scanner options are those of
     ``art9.Scanner``; lexicon and policy files must be readable at the same path on every
     executor (or use ``SparkContext.addFile`` and pass ``SparkFiles.get`` paths).
 
@@ -88,6 +91,7 @@ def scan(
         categories=categories,
         no_builtin=no_builtin,
         replace_lexicons=replace_lexicons,
+        terms=terms,
     )
     art9.Scanner(**config)  # fails on the driver for a bad configuration
     dtypes = dict(df.dtypes)
@@ -100,13 +104,14 @@ def scan(
             raise art9.InputError(
                 f"text column {c!r} is of type {dtypes[c]}, not a string column (cast it to string first)"
             )
-    for role, c in (("key", key_column), ("subject", subject_column)):
+    context_columns = list(context_columns)
+    for role, c in (("key", key_column), ("subject", subject_column), *(("context", c) for c in context_columns)):
         if c is not None and c not in dtypes:
             raise art9.InputError(
                 f"{role} column {c!r} is not in the DataFrame; its columns are: {', '.join(df.columns)}"
             )
     wanted = []
-    for c in [key_column, subject_column, *cols]:
+    for c in [key_column, subject_column, *cols, *context_columns]:
         if c is not None and c not in wanted:
             wanted.append(c)
 
@@ -117,7 +122,12 @@ def scan(
         scanner = _art9.Scanner(**config)
         for batch in batches:
             out = scanner.scan_arrow(
-                batch, cols, key_column, subject_column, include_text=include_text
+                batch,
+                cols,
+                key_column,
+                subject_column,
+                include_text=include_text,
+                context_columns=context_columns,
             )
             yield pa.RecordBatch.from_arrays(
                 [out.column(n) for n in _FINDINGS_NAMES], names=_FINDINGS_NAMES

@@ -15,7 +15,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use art9::service::FindingOut;
-use art9::{CompiledPolicy, Finding, Scanner};
+use art9::{CompiledPolicy, Context, Finding, RecordContext, Scanner};
 
 /// The columns of a findings batch, in order.
 pub const COLUMNS: [&str; 13] = [
@@ -56,6 +56,8 @@ pub struct Plan {
     texts: Vec<(usize, String)>,
     key: Option<usize>,
     subject: Option<usize>,
+    /// Columns whose values the policy's `when` rules read (`--context` of the CLI).
+    context: Vec<(usize, String)>,
 }
 
 fn is_text_type(ty: &DataType) -> bool {
@@ -78,6 +80,7 @@ impl Plan {
         text_columns: &[String],
         key: Option<&str>,
         subject: Option<&str>,
+        context: &[String],
     ) -> Result<Plan, String> {
         let find = |name: &str, role: &str| -> Result<usize, String> {
             schema.index_of(name).map_err(|_| {
@@ -109,6 +112,10 @@ impl Plan {
             texts,
             key: key.map(|k| find(k, "key")).transpose()?,
             subject: subject.map(|s| find(s, "subject")).transpose()?,
+            context: context
+                .iter()
+                .map(|c| find(c, "context").map(|i| (i, c.clone())))
+                .collect::<Result<_, _>>()?,
         })
     }
 }
@@ -155,6 +162,7 @@ fn is_label_type(ty: &DataType) -> bool {
             is_text_type(ty)
                 || ty.is_integer()
                 || ty.is_floating()
+                || matches!(ty, DataType::Boolean)
                 || matches!(
                     ty,
                     DataType::Decimal128(..)
@@ -171,7 +179,7 @@ fn is_label_type(ty: &DataType) -> bool {
 fn label_array(array: &ArrayRef, role: &str, name: &str) -> Result<StringArray, String> {
     if !is_label_type(array.data_type()) {
         return Err(format!(
-            "{role} column {name:?} is of type {}; a key or subject must be a string, a number or a date",
+            "{role} column {name:?} is of type {}; a key, subject or context column must be a string, a number, a boolean or a date",
             array.data_type()
         ));
     }
@@ -270,6 +278,17 @@ pub fn scan(
             .subject
             .map(|i| label_array(batch.column(i), "subject", name(i)))
             .transpose()?;
+        let contexts = plan
+            .context
+            .iter()
+            .map(|(i, name)| {
+                Ok((
+                    name.as_str(),
+                    label_array(batch.column(*i), "context", name)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let mut context = Context::new();
         let columns = plan
             .texts
             .iter()
@@ -289,13 +308,25 @@ pub fn scan(
                 if found.is_empty() {
                     continue;
                 }
-                let decision = policy.map(|p| p.decide(Some(field), &found));
                 let key = keys
                     .as_ref()
                     .and_then(|k| k.is_valid(row).then(|| k.value(row)));
                 let subject = subjects
                     .as_ref()
                     .and_then(|s| s.is_valid(row).then(|| s.value(row)));
+                let decision = policy.map(|p| {
+                    for (name, values) in &contexts {
+                        let value = values.is_valid(row).then(|| values.value(row).to_string());
+                        context.set(*name, value);
+                    }
+                    let ctx = RecordContext {
+                        field: Some(field),
+                        key,
+                        subject,
+                        columns: &context,
+                    };
+                    p.decide(&ctx, &found)
+                });
                 for (n, f) in found.iter().enumerate() {
                     let action = decision.as_ref().map(|d| d.actions[n].0);
                     let fo = FindingOut::new(scanner, text, f, action, include_text);

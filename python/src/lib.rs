@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use art9::service::FindingOut;
 use art9::service::{self, EngineSource, LangSelection, Limits, Op};
-use art9::{Category, Lang};
+use art9::{Category, Lang, RecordContext};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -173,6 +173,27 @@ pub struct Engine {
     policy: Option<String>,
 }
 
+/// A context value of `check`/`mask`: what a JSON request's `context` may hold.
+#[derive(FromPyObject)]
+enum ContextValue {
+    // bool before int: a Python bool is an int.
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl ContextValue {
+    fn into_json(self) -> serde_json::Value {
+        match self {
+            ContextValue::Bool(b) => b.into(),
+            ContextValue::Int(i) => i.into(),
+            ContextValue::Float(f) => f.into(),
+            ContextValue::Text(s) => s.into(),
+        }
+    }
+}
+
 /// Text or named fields, as `check` and `mask` take them.
 #[derive(FromPyObject)]
 enum Input {
@@ -232,7 +253,8 @@ impl Engine {
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (lexicons=Vec::new(), policy=None, lang=Vec::new(), categories=Vec::new(), no_builtin=false, replace_lexicons=false))]
+    #[pyo3(signature = (lexicons=Vec::new(), policy=None, lang=Vec::new(), categories=Vec::new(), no_builtin=false, replace_lexicons=false, terms=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         lexicons: Vec<PathBuf>,
@@ -241,10 +263,12 @@ impl Engine {
         categories: Vec<String>,
         no_builtin: bool,
         replace_lexicons: bool,
+        terms: Option<PathBuf>,
     ) -> PyResult<Engine> {
         let source = EngineSource {
             lexicon_paths: lexicons,
             no_builtin,
+            terms,
             replace_lexicons,
             langs: parse_all::<Lang>(&lang)?,
             categories: parse_all::<Category>(&categories)?,
@@ -280,9 +304,13 @@ impl Engine {
         let policy = self.engine.policy(self.policy.as_deref());
         py.detach(|| {
             let found = scanner.scan(text);
-            let decision = policy
-                .filter(|_| self.policy.is_some())
-                .map(|p| p.decide(field, &found));
+            let decision = policy.filter(|_| self.policy.is_some()).map(|p| {
+                let ctx = RecordContext {
+                    field,
+                    ..RecordContext::none()
+                };
+                p.decide(&ctx, &found)
+            });
             found
                 .iter()
                 .enumerate()
@@ -296,7 +324,8 @@ impl Engine {
         })
     }
 
-    #[pyo3(signature = (input, policy=None, field=None, include_text=false, lang=None))]
+    #[pyo3(signature = (input, policy=None, field=None, include_text=false, lang=None, subject=None, context=None))]
+    #[allow(clippy::too_many_arguments)]
     fn check(
         &self,
         py: Python<'_>,
@@ -305,9 +334,22 @@ impl Engine {
         field: Option<String>,
         include_text: bool,
         lang: Option<Vec<String>>,
+        subject: Option<String>,
+        context: Option<BTreeMap<String, Option<ContextValue>>>,
     ) -> PyResult<Decision> {
         let mut req = self.request(input, policy, include_text, field);
         req.lang = lang.map(LangSelection::Many);
+        req.subject = subject;
+        req.context = context.map(|c| {
+            c.into_iter()
+                .map(|(k, v)| {
+                    (
+                        k,
+                        v.map_or(serde_json::Value::Null, ContextValue::into_json),
+                    )
+                })
+                .collect()
+        });
         let resp = self.handle(py, Op::Check, req)?;
         Ok(Decision {
             decision: resp.decision.map(|d| d.as_str()).unwrap_or("accept"),
@@ -323,20 +365,33 @@ impl Engine {
         })
     }
 
-    #[pyo3(signature = (input, policy=None, field=None))]
+    #[pyo3(signature = (input, policy=None, field=None, subject=None, context=None))]
     fn mask(
         &self,
         py: Python<'_>,
         input: Input,
         policy: Option<String>,
         field: Option<String>,
+        subject: Option<String>,
+        context: Option<BTreeMap<String, Option<ContextValue>>>,
     ) -> PyResult<Py<PyAny>> {
         // A text comes back as a text, also when `field` names it (for per-field rules).
         let text_field = match &input {
             Input::Text(_) => Some(field.clone()),
             Input::Fields(_) => None,
         };
-        let req = self.request(input, policy, false, field);
+        let mut req = self.request(input, policy, false, field);
+        req.subject = subject;
+        req.context = context.map(|c| {
+            c.into_iter()
+                .map(|(k, v)| {
+                    (
+                        k,
+                        v.map_or(serde_json::Value::Null, ContextValue::into_json),
+                    )
+                })
+                .collect()
+        });
         let resp = self.handle(py, Op::Mask, req)?;
         let masked = match text_field {
             Some(None) => resp.text.unwrap_or_default(),
@@ -352,7 +407,8 @@ impl Engine {
         Ok(masked.into_pyobject(py)?.into_any().unbind())
     }
 
-    #[pyo3(signature = (data, text_columns, key_column=None, subject_column=None, include_text=false))]
+    #[pyo3(signature = (data, text_columns, key_column=None, subject_column=None, include_text=false, context_columns=Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
     fn scan_arrow(
         &self,
         py: Python<'_>,
@@ -361,23 +417,33 @@ impl Engine {
         key_column: Option<String>,
         subject_column: Option<String>,
         include_text: bool,
+        context_columns: Vec<String>,
     ) -> PyResult<PyRecordBatch> {
         let reader = data.into_reader()?;
         let schema = reader.schema();
         let batches = reader
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| InputError::new_err(e.to_string()))?;
+        let policy = self
+            .policy
+            .as_deref()
+            .and_then(|name| self.engine.policy(Some(name)));
+        // As the CLI does: the columns the policy's `when` rules name come along with each
+        // record; one the input lacks is a missing value, as in a JSON record without it.
+        let mut context_columns = context_columns;
+        for name in policy.map(|p| p.context_columns()).unwrap_or_default() {
+            if schema.index_of(name).is_ok() && !context_columns.iter().any(|c| c == name) {
+                context_columns.push(name.to_string());
+            }
+        }
         let plan = arrow::Plan::new(
             &schema,
             &text_columns,
             key_column.as_deref(),
             subject_column.as_deref(),
+            &context_columns,
         )
         .map_err(InputError::new_err)?;
-        let policy = self
-            .policy
-            .as_deref()
-            .and_then(|name| self.engine.policy(Some(name)));
         let out = py
             .detach(|| arrow::scan(self.engine.scanner(), policy, &plan, &batches, include_text))
             .map_err(InputError::new_err)?;

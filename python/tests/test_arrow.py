@@ -62,7 +62,7 @@ def test_non_string_text_columns_and_missing_columns_are_clear_errors():
         S.scan_arrow(t, ["note"], "nope")
     with pytest.raises(art9.InputError, match="empty"):
         S.scan_arrow(t, [], "id")
-    with pytest.raises(art9.InputError, match=r"^key column \"k\" is of type List.*; a key or subject must be a string, a number or a date$"):
+    with pytest.raises(art9.InputError, match=r"^key column \"k\" is of type List.*; a key, subject or context column must be a string, a number, a boolean or a date$"):
         S.scan_arrow(pa.table({"k": [[1]], "note": ["x"]}), "note", "k")
     with pytest.raises(TypeError):
         S.scan_arrow({"note": ["x"]}, "note")

@@ -84,3 +84,42 @@ def test_several_fields_come_in_cli_order(cli, tmp_path):
     want = from_cli(cli_findings(cli, path, "--field", "a", "--field", "b", "--key", "id"))
     rows = art9.Scanner().scan_arrow(pa.Table.from_pylist(records), ["a", "b"], "id").to_pylist()
     assert [{k: r[k] for k in ["record", "field", *KEYS]} for r in rows] == want
+
+
+def test_when_rules_read_context_columns_like_the_cli(cli, tmp_path):
+    policy = tmp_path / "consent.yaml"
+    policy.write_text(
+        "default: {action: mask}\n"
+        "when:\n"
+        "  - column: consent_health\n"
+        "    equals: [\"yes\"]\n"
+        "    categories: [health]\n"
+        "    action: flag\n"
+        "  - column: segment\n"
+        "    equals: [\"B2B\"]\n"
+        "    action: allow\n"
+    )
+    notes = read_jsonl(REPO / "examples" / "crm-notes.jsonl")
+    records = [
+        {**r, "consent_health": ["no", "yes", None][i % 3], "segment": ["B2B", "B2C"][i % 2]}
+        for i, r in enumerate(notes)
+    ]
+    path = tmp_path / "ctx.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    want = from_cli(cli_findings(cli, path, "--field", "note", "--key", "id", "--policy", str(policy)), True)
+    assert {w["action"] for w in want} == {"flag", "mask", "allow"}
+    scanner = art9.Scanner(policy=policy)
+    table = pa.Table.from_pylist(records)
+    # The policy's columns come along by themselves, as in the CLI ...
+    assert by_wheel_arrow(scanner, records, "note", "id", True) == want
+    # ... and check() takes them as context.
+    got = []
+    for r in records:
+        d = scanner.check({"note": r["note"]}, context={"consent_health": r["consent_health"], "segment": r["segment"]})
+        got += [{"record": r["id"], "field": "note", **{k: getattr(f, k) for k in KEYS}, "action": f.action}
+                for f in d.findings]
+    assert got == want
+    rows = scanner.scan_arrow(table, ["note"], "id", context_columns=["segment"]).to_pylist()
+    assert [r["action"] for r in rows] == [w["action"] for w in want]
+    with pytest.raises(art9.InputError, match='context column "nope" is not in the input'):
+        scanner.scan_arrow(table, ["note"], "id", context_columns=["nope"])
