@@ -75,6 +75,8 @@ pub use output::subjects;
 pub use category::{Category, Lang};
 pub use lexicon::{Lexicon, LexiconError, LexiconSet};
 pub use mask::mask;
-pub use matcher::{BuildError, EntryId, Explained, Finding, Scanner, ScannerBuilder, Verdict};
+pub use matcher::{
+    BuildError, EntryId, Evasion, Explained, Finding, Scanner, ScannerBuilder, Verdict,
+};
 pub use normalize::{normalize, NormalizedText};
 pub use policy::{Action, CompiledPolicy, Decision, MaskStyle, Outcome, PolicyError};

@@ -80,6 +80,7 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                     "end": x.end,
                     "text": &text[x.start..x.end],
                     "verdict": x.verdict,
+                    "evasion": x.evasion,
                 })
             })
             .collect();
@@ -118,8 +119,12 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                 Verdict::MaskToken => "rejected: inside an art9 mask token".into(),
                 Verdict::Overlapped { by } => format!("rejected: overlapped by {by}"),
             };
+            let lane = match x.evasion {
+                Some(lane) => format!(" [evasion: {lane}]"),
+                None => String::new(),
+            };
             outln!(
-                "{:>5}..{:<5} {:?}  {} ({}, {}) term {:?}: {}",
+                "{:>5}..{:<5} {:?}  {} ({}, {}) term {:?}: {}{}",
                 x.start,
                 x.end,
                 &text[x.start..x.end],
@@ -127,7 +132,8 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                 e.category,
                 e.lang,
                 e.terms[x.term],
-                why
+                why,
+                lane
             );
         }
     }

@@ -36,12 +36,15 @@ use crate::normalize::{fold_keep_case, is_word_char, normalize, NormalizedText};
 mod automaton;
 mod build;
 mod check;
+mod evasion;
 mod explain;
 mod overlap;
 
 use self::automaton::*;
 pub use self::build::ScannerBuilder;
 use self::check::*;
+use self::evasion::spaced_letters;
+pub use self::evasion::Evasion;
 pub use self::explain::Explained;
 use self::overlap::*;
 
@@ -77,6 +80,9 @@ pub struct Finding {
     pub char_start: usize,
     /// Char end (exclusive) in the original text.
     pub char_end: usize,
+    /// The evasion lane that found it (homoglyph, spaced-out letters, typo); `None` for an
+    /// exact match of a term.
+    pub evasion: Option<Evasion>,
 }
 
 /// Why a candidate match was accepted or rejected; see [`Scanner::explain`].
@@ -193,6 +199,8 @@ struct Cand {
     ostart: usize,
     oend: usize,
     verdict: Verdict,
+    /// The evasion lane that found it, if not the exact one.
+    evasion: Option<Evasion>,
 }
 
 impl Scanner {
@@ -251,6 +259,7 @@ impl Scanner {
                     end: c.oend,
                     char_start: 0,
                     char_end: 0,
+                    evasion: c.evasion,
                 });
             }
         });
@@ -300,6 +309,7 @@ impl Scanner {
                 for_each_word_start(norm, walk);
             }
         }
+        inner.spaced_candidates(norm, &scratch.norm, text, cands);
         if scratch.cands.is_empty() {
             return;
         }
@@ -313,6 +323,9 @@ impl Scanner {
             let (os, oe) = normtext.original_range(text, c.sstart, c.send);
             c.ostart = os;
             c.oend = oe;
+            if c.evasion.is_none() && normtext.has_homoglyph(os, oe) {
+                c.evasion = Some(Evasion::Homoglyph);
+            }
             if c.verdict != Verdict::Accepted {
                 continue;
             }
@@ -320,7 +333,11 @@ impl Scanner {
             if e.case == CaseMode::Sensitive {
                 let (ts, te) = normtext.original_range(text, c.nstart, c.nend);
                 let want = &inner.keep_case[c.entry as usize][c.term as usize];
-                if fold_keep_case(&text[ts..te]) != *want {
+                let folded = match c.evasion {
+                    Some(Evasion::Spaced) => fold_keep_case(&spaced_letters(&text[ts..te])),
+                    _ => fold_keep_case(&text[ts..te]),
+                };
+                if folded != *want {
                     c.verdict = Verdict::CaseMismatch;
                     continue;
                 }

@@ -1,0 +1,314 @@
+//! The evasion lanes of the matcher (issue 20): which lane found a finding ([`Evasion`]), and
+//! the spaced-letter lane.
+//!
+//! * **Homoglyphs** are folded by the normaliser (`normalize/homoglyph.rs`); a candidate
+//!   whose original span holds a folded char is tagged [`Evasion::Homoglyph`] in the run.
+//! * **Spaced or dotted letters** ("d i a b e t e s", "A.D.H.D", "k-a-n-k-e-r"): a run of
+//!   three or more single letters joined by one separator, the same all along (space, dot,
+//!   hyphen, underscore or slash), is matched as the joined word. A term counts only when it
+//!   is the whole joined run (a word-mode term may add one of its endings), never a part of
+//!   it, so "there's a distance" cannot become a finding across word boundaries as in
+//!   profanity filters that join letters (rustrict #28). The finding spans the run in the
+//!   original text; the entry's other checks (context, exclusions, case, mask tokens) apply
+//!   as to any candidate. A "letter" is one ASCII letter of the normalised text, or the two
+//!   or three letters one original char folds to ("k r æ f t" is "kraeft").
+//!
+//! Cost: runs are found by a branch-free pass over the normalised bytes, 64 positions at a
+//! time (a separator, a letter, the same separator), and only the rare positions it passes
+//! are looked at one by one (BENCHMARKS.md, issue 20).
+
+use super::*;
+
+/// Which evasion lane found a finding; absent for an ordinary (exact) match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Evasion {
+    /// A look-alike letter of another script inside a Latin word ("kаnker" with a Cyrillic
+    /// "а"), folded by the UTS #39 confusables.
+    Homoglyph,
+    /// Letters spaced or dotted out ("d i a b e t e s", "A.D.H.D").
+    Spaced,
+    /// A typing error (one or two edits) in a term.
+    Typo,
+}
+
+impl Evasion {
+    /// The name used in output (`homoglyph`, `spaced`, `typo`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Evasion::Homoglyph => "homoglyph",
+            Evasion::Spaced => "spaced",
+            Evasion::Typo => "typo",
+        }
+    }
+}
+
+impl std::fmt::Display for Evasion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The separators of spaced-out letters.
+#[inline(always)]
+fn is_sep(x: u8) -> bool {
+    (x == b' ') | (x == b'.') | (x == b'-') | (x == b'_') | (x == b'/')
+}
+
+#[inline(always)]
+fn is_letter(x: u8) -> bool {
+    (x | 0x20).wrapping_sub(b'a') < 26
+}
+
+/// Could `x` belong to a word (an ASCII letter or digit, or any byte of a non-ASCII char)?
+#[inline]
+fn is_word_byte(x: u8) -> bool {
+    x >= 0x80 || x.is_ascii_alphanumeric()
+}
+
+/// Call `f(p)` for every `p` where `b[p]` is a separator, `b[p + 1]` a letter and
+/// `b[p + 2]` the same separator: the middle of a spaced-out run, and also of " a " in
+/// ordinary text, which the caller rules out. 64 positions at a time without branches.
+fn for_each_spaced_hint(b: &[u8], mut f: impl FnMut(usize) -> usize) {
+    let hint = |b: &[u8], p: usize| (b[p] == b[p + 2]) & is_sep(b[p]) & is_letter(b[p + 1]);
+    // Positions before `floor` were taken by a run already; `f` returns where to go on.
+    let mut floor = 0;
+    let mut p = 0;
+    while p + 66 <= b.len() {
+        let w = &b[p..p + 66];
+        let mut m = 0u64;
+        for k in 0..64 {
+            m |= u64::from(hint(w, k)) << k;
+        }
+        while m != 0 {
+            let at = p + m.trailing_zeros() as usize;
+            m &= m - 1;
+            if at >= floor {
+                floor = f(at).max(at + 1);
+            }
+        }
+        p = (p + 64).max(floor);
+    }
+    while p + 3 <= b.len() {
+        if hint(b, p) {
+            p = f(p).max(p + 1);
+        } else {
+            p += 1;
+        }
+    }
+}
+
+/// A spaced-out run in the normalised text: its span and its letters joined (lowercase).
+pub(super) struct SpacedRun {
+    pub(super) start: usize,
+    pub(super) end: usize,
+    pub(super) joined: String,
+}
+
+/// Find the spaced-out runs of `norm` (the search text; ASCII case may be the original's).
+/// `is_one_char(s, e)` says whether the normalised letters `s..e` come from one original
+/// char (only asked for tokens of two or three letters).
+pub(super) fn spaced_runs(
+    norm: &str,
+    is_one_char: impl Fn(usize, usize) -> bool,
+    out: &mut Vec<SpacedRun>,
+) {
+    let b = norm.as_bytes();
+    // A letter token ending at `e` (exclusive) / starting at `s`: its other end, if it is a
+    // whole word of one letter (or of the letters of one original char).
+    let single = |s: usize, e: usize| e - s == 1 || (e - s <= 3 && is_one_char(s, e));
+    let token_before = |e: usize| -> Option<usize> {
+        let mut s = e;
+        while s > 0 && is_letter(b[s - 1]) && e - s < 3 {
+            s -= 1;
+        }
+        let whole = s < e && (s == 0 || !is_word_byte(b[s - 1]));
+        (whole && single(s, e)).then_some(s)
+    };
+    let token_after = |s: usize| -> Option<usize> {
+        let mut e = s;
+        while e < b.len() && is_letter(b[e]) && e - s < 3 {
+            e += 1;
+        }
+        let whole = s < e && (e == b.len() || !is_word_byte(b[e]));
+        (whole && single(s, e)).then_some(e)
+    };
+    for_each_spaced_hint(b, |p| {
+        let sep = b[p];
+        // The middle letter of the hint is a token; extend both ways over `sep` + token.
+        let Some(mut end) = token_after(p + 1) else {
+            return p + 1;
+        };
+        let mut tokens = 1;
+        let mut start = p + 1;
+        // Leftwards: `b[start - 1]` is the separator before the token starting at `start`.
+        while start >= 2 && b[start - 1] == sep {
+            match token_before(start - 1) {
+                Some(s) => {
+                    start = s;
+                    tokens += 1;
+                }
+                None => break,
+            }
+        }
+        while end + 1 < b.len() && b[end] == sep {
+            match token_after(end + 1) {
+                Some(e) => {
+                    end = e;
+                    tokens += 1;
+                }
+                None => break,
+            }
+        }
+        if tokens >= 3 {
+            let mut joined = String::with_capacity(end - start);
+            joined.extend(
+                norm[start..end]
+                    .bytes()
+                    .filter(|&x| x != sep)
+                    .map(|x| char::from(x.to_ascii_lowercase())),
+            );
+            out.push(SpacedRun { start, end, joined });
+        }
+        end
+    });
+}
+
+impl Inner {
+    /// The spaced-letter lane: candidates for every term that is a whole spaced-out run of
+    /// `norm`, appended to `cands` (accepted by mode; the run's other checks follow).
+    pub(super) fn spaced_candidates(
+        &self,
+        norm: &str,
+        normtext: &NormalizedText,
+        text: &str,
+        cands: &mut Vec<Cand>,
+    ) {
+        let mut runs = Vec::new();
+        let is_one_char = |s: usize, e: usize| {
+            let (os, oe) = normtext.original_range(text, s, e);
+            text[os..oe]
+                .chars()
+                .filter(|&c| is_word_char(c))
+                .take(2)
+                .count()
+                == 1
+        };
+        spaced_runs(norm, is_one_char, &mut runs);
+        let mut found = Vec::new();
+        for run in runs {
+            let j = run.joined.as_str();
+            found.clear();
+            let mut push = |id: u32, end: usize| found.push((id, end));
+            if let Some(a) = &self.anchored {
+                a.walk(j.as_bytes(), 0, &mut push);
+            }
+            match &self.ac {
+                None => {}
+                Some(Unanchored::Everywhere(a)) => a.walk(j.as_bytes(), 0, &mut push),
+                Some(Unanchored::Overlapping { ac, ids }) => {
+                    for m in ac.find_overlapping_iter(j).filter(|m| m.start() == 0) {
+                        push(ids[m.pattern().as_usize()], m.end());
+                    }
+                }
+            }
+            for &(id, end) in &found {
+                let mut local = Vec::new();
+                self.candidate(j, id, 0, end, false, &mut local);
+                for c in local {
+                    let e = &self.entries[c.entry as usize];
+                    let whole =
+                        c.send == j.len() && (c.nend == j.len() || e.mode == MatchMode::Word);
+                    if c.sstart != 0 || !whole {
+                        continue;
+                    }
+                    cands.push(Cand {
+                        nstart: run.start,
+                        nend: run.end,
+                        sstart: run.start,
+                        send: run.end,
+                        evasion: Some(Evasion::Spaced),
+                        ..c
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The letters of an original spaced-out span (separators dropped), for the case check of
+/// case-sensitive entries.
+pub(super) fn spaced_letters(span: &str) -> String {
+    span.chars().filter(|&c| is_word_char(c)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs(s: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        spaced_runs(s, |_, _| false, &mut out);
+        out.into_iter()
+            .map(|r| (s[r.start..r.end].to_string(), r.joined))
+            .collect()
+    }
+
+    fn naive_hints(b: &[u8]) -> Vec<usize> {
+        (0..b.len().saturating_sub(2))
+            .filter(|&p| b[p] == b[p + 2] && is_sep(b[p]) && is_letter(b[p + 1]))
+            .collect()
+    }
+
+    #[test]
+    fn finds_runs_of_single_letters() {
+        let r = |s: &str| {
+            runs(s)
+                .into_iter()
+                .map(|(a, b)| format!("{a}={b}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(r("heeft d i a b e t e s."), ["d i a b e t e s=diabetes"]);
+        assert_eq!(
+            r("A.D.H.D en k-a-n-k-e-r"),
+            ["A.D.H.D=adhd", "k-a-n-k-e-r=kanker"]
+        );
+        assert_eq!(r("k_a_n k/a/n"), ["k_a_n=kan", "k/a/n=kan"]);
+        // Two letters are not a run; mixed separators split runs; words are not letters.
+        assert!(r("a b").is_empty());
+        assert!(r("d i.a-b").is_empty());
+        assert!(r("there's a distance").is_empty());
+        assert!(r("is a dog").is_empty());
+        // The letters of the run next to a word are not taken from it.
+        assert_eq!(r("ik heb d i a b"), ["d i a b=diab"]);
+        assert!(r("x1 a b").is_empty());
+    }
+
+    proptest::proptest! {
+        /// The 64-at-a-time hint pass reports exactly the positions a byte-by-byte check
+        /// reports, when the callback consumes nothing.
+        #[test]
+        fn hints_equal_bytewise(s in "[ab .\\-_/1é]{0,200}") {
+            let mut got = Vec::new();
+            for_each_spaced_hint(s.as_bytes(), |p| { got.push(p); p + 1 });
+            proptest::prop_assert_eq!(got, naive_hints(s.as_bytes()));
+        }
+
+        /// Every run found is a run by the definition (checked naively), on char boundaries.
+        #[test]
+        fn runs_are_runs(s in "[abc .\\-x]{0,150}") {
+            let mut out = Vec::new();
+            spaced_runs(&s, |_, _| false, &mut out);
+            for r in out {
+                let span = &s[r.start..r.end];
+                let sep = span.as_bytes()[1];
+                let parts: Vec<&str> = span.split(char::from(sep)).collect();
+                proptest::prop_assert!(parts.len() >= 3);
+                proptest::prop_assert!(parts.iter().all(|p| p.len() == 1));
+                proptest::prop_assert_eq!(parts.concat(), r.joined);
+                let before = s[..r.start].bytes().next_back();
+                proptest::prop_assert!(before.is_none_or(|x| !x.is_ascii_alphanumeric()));
+            }
+        }
+    }
+}
