@@ -707,18 +707,10 @@ fn fold_char(c: char, at: usize, lower: bool, sink: &mut Sink<'_, '_>) {
         sink.push_raw('-', at);
         return;
     }
-    if is_foreign_letter(c) {
-        sink.homo.saw_foreign = true;
-        if sink.homo.in_mixed(at) {
-            if let Some((letters, n)) = latin_skeleton(c) {
-                for &x in &letters[..n] {
-                    let x = if lower { x.to_ascii_lowercase() } else { x };
-                    sink.push_raw(char::from(x), at);
-                }
-                sink.homo.record(at);
-                return;
-            }
-        }
+    // A look-alike in its own case first (Greek "Κ" looks like "K", its lower case "κ"
+    // like no Latin letter); what a char decomposes to is looked at in `fold_one`.
+    if is_foreign_letter(c) && fold_homoglyph(c, at, lower, sink) {
+        return;
     }
     if lower {
         for lc in c.to_lowercase() {
@@ -748,6 +740,11 @@ fn fold_one(c: char, lower: bool, sink: &mut Sink<'_, '_>, at: usize) {
         if is_combining_mark(d) || is_ignorable(d) {
             return;
         }
+        // Every char that is neither ASCII, nor from the fold's table, nor special above
+        // arrives here, decomposed (a mathematical bold omicron as a Greek omicron).
+        if is_foreign_letter(d) && fold_homoglyph(d, at, lower, sink) {
+            return;
+        }
         if is_apostrophe(d) {
             sink.push_raw('\'', at);
         } else if is_dash(d) {
@@ -755,12 +752,32 @@ fn fold_one(c: char, lower: bool, sink: &mut Sink<'_, '_>, at: usize) {
         } else if lower && d.is_uppercase() {
             // Full-width and other compatibility forms may decompose to upper case.
             for l in d.to_lowercase() {
-                push_transliterated(l, true, sink, at);
+                if !(is_foreign_letter(l) && fold_homoglyph(l, at, lower, sink)) {
+                    push_transliterated(l, true, sink, at);
+                }
             }
         } else {
             push_transliterated(d, lower, sink, at);
         }
     });
+}
+
+/// A foreign letter `c` (of the char at original byte `at`): inside a mixed word, push the
+/// Latin letters of its skeleton and say so; else note that a foreign letter was seen.
+fn fold_homoglyph(c: char, at: usize, lower: bool, sink: &mut Sink<'_, '_>) -> bool {
+    sink.homo.saw_foreign = true;
+    if !sink.homo.in_mixed(at) {
+        return false;
+    }
+    let Some((letters, n)) = latin_skeleton(c) else {
+        return false;
+    };
+    for &x in &letters[..n] {
+        let x = if lower { x.to_ascii_lowercase() } else { x };
+        sink.push_raw(char::from(x), at);
+    }
+    sink.homo.record(at);
+    true
 }
 
 /// Push a char produced by decomposition, transliterating it (a modifier letter may

@@ -103,6 +103,8 @@ pub(super) struct SpacedRun {
     pub(super) start: usize,
     pub(super) end: usize,
     pub(super) joined: String,
+    /// Per byte of `joined`: its offset in the normalised text.
+    pub(super) letters: Vec<usize>,
 }
 
 /// Find the spaced-out runs of `norm` (the search text; ASCII case may be the original's).
@@ -133,6 +135,8 @@ pub(super) fn spaced_runs(
         let whole = s < e && (e == b.len() || !is_word_byte(b[e]));
         (whole && single(s, e)).then_some(e)
     };
+    // Where the last run ended: a run never takes a letter of the one before it.
+    let mut last_end = 0;
     for_each_spaced_hint(b, |p| {
         let sep = b[p];
         // The middle letter of the hint is a token; extend both ways over `sep` + token.
@@ -144,11 +148,11 @@ pub(super) fn spaced_runs(
         // Leftwards: `b[start - 1]` is the separator before the token starting at `start`.
         while start >= 2 && b[start - 1] == sep {
             match token_before(start - 1) {
-                Some(s) => {
+                Some(s) if s >= last_end => {
                     start = s;
                     tokens += 1;
                 }
-                None => break,
+                _ => break,
             }
         }
         while end + 1 < b.len() && b[end] == sep {
@@ -162,21 +166,71 @@ pub(super) fn spaced_runs(
         }
         if tokens >= 3 {
             let mut joined = String::with_capacity(end - start);
-            joined.extend(
-                norm[start..end]
-                    .bytes()
-                    .filter(|&x| x != sep)
-                    .map(|x| char::from(x.to_ascii_lowercase())),
-            );
-            out.push(SpacedRun { start, end, joined });
+            let mut letters = Vec::with_capacity(end - start);
+            for (i, &x) in b[start..end].iter().enumerate() {
+                if x != sep {
+                    joined.push(char::from(x.to_ascii_lowercase()));
+                    letters.push(start + i);
+                }
+            }
+            out.push(SpacedRun {
+                start,
+                end,
+                joined,
+                letters,
+            });
+            last_end = end;
         }
         end
     });
 }
 
+/// A note with its spaced-out runs joined: the rewritten text and where each run sits in it.
+struct Joined {
+    text: String,
+    /// Per run, in order: its start in `text`, and the run.
+    runs: Vec<(usize, SpacedRun)>,
+}
+
+impl Joined {
+    fn new(norm: &str, runs: Vec<SpacedRun>) -> Joined {
+        let mut text = String::with_capacity(norm.len());
+        let mut pos = 0;
+        let mut placed = Vec::with_capacity(runs.len());
+        for run in runs {
+            text.push_str(&norm[pos..run.start]);
+            let at = text.len();
+            text.push_str(&run.joined);
+            pos = run.end;
+            placed.push((at, run));
+        }
+        text.push_str(&norm[pos..]);
+        Joined { text, runs: placed }
+    }
+
+    /// The normalised offset of offset `x` of the joined text (`end`: an exclusive end).
+    fn to_norm(&self, x: usize, end: bool) -> usize {
+        let i = self
+            .runs
+            .partition_point(|&(at, _)| if end { at < x } else { at <= x });
+        let Some((at, run)) = i.checked_sub(1).and_then(|i| self.runs.get(i)) else {
+            return x;
+        };
+        let k = x - at;
+        match (k < run.joined.len(), end) {
+            (true, false) => run.letters[k],
+            (_, true) if k <= run.joined.len() => run.letters[k - 1] + 1,
+            _ => x - at - run.joined.len() + run.end,
+        }
+    }
+}
+
 impl Inner {
-    /// The spaced-letter lane: candidates for every term that is a whole spaced-out run of
-    /// `norm`, appended to `cands` (accepted by mode; the run's other checks follow).
+    /// The spaced-letter lane: if `norm` has spaced-out runs, search the note with each run
+    /// joined into a word and add the candidates (accepted by their mode) whose term touches
+    /// a run and whose span holds every run it touches whole; their offsets are those of the
+    /// normalised note (a joined run maps back to the whole run). The run's other checks
+    /// (case, exclusions, context, mask tokens) follow as for any candidate.
     pub(super) fn spaced_candidates(
         &self,
         norm: &str,
@@ -195,49 +249,61 @@ impl Inner {
                 == 1
         };
         spaced_runs(norm, is_one_char, &mut runs);
+        if runs.is_empty() {
+            return;
+        }
+        let joined = Joined::new(norm, runs);
+        let r = joined.text.as_str();
+        let rb = r.as_bytes();
         let mut found = Vec::new();
-        for run in runs {
-            let j = run.joined.as_str();
-            found.clear();
-            let mut push = |id: u32, end: usize| found.push((id, end));
-            if let Some(a) = &self.anchored {
-                a.walk(j.as_bytes(), 0, &mut push);
-            }
-            match &self.ac {
-                None => {}
-                Some(Unanchored::Everywhere(a)) => a.walk(j.as_bytes(), 0, &mut push),
-                Some(Unanchored::Overlapping { ac, ids }) => {
-                    for m in ac.find_overlapping_iter(j).filter(|m| m.start() == 0) {
-                        push(ids[m.pattern().as_usize()], m.end());
-                    }
+        match &self.ac {
+            None => {}
+            Some(Unanchored::Everywhere(a)) => a.walk_everywhere(rb, |start, id, end| {
+                self.candidate(r, id, start, end, false, &mut found);
+            }),
+            Some(Unanchored::Overlapping { ac, ids }) => {
+                for m in ac.find_overlapping_iter(r) {
+                    let id = ids[m.pattern().as_usize()];
+                    self.candidate(r, id, m.start(), m.end(), false, &mut found);
                 }
             }
-            for &(id, end) in &found {
-                let mut local = Vec::new();
-                self.candidate(j, id, 0, end, false, &mut local);
-                for c in local {
-                    let e = &self.entries[c.entry as usize];
-                    let whole =
-                        c.send == j.len() && (c.nend == j.len() || e.mode == MatchMode::Word);
-                    if c.sstart != 0 || !whole {
-                        continue;
-                    }
-                    cands.push(Cand {
-                        nstart: run.start,
-                        nend: run.end,
-                        sstart: run.start,
-                        send: run.end,
-                        evasion: Some(Evasion::Spaced),
-                        ..c
-                    });
+        }
+        if let Some(a) = &self.anchored {
+            for_each_word_start(r, |at| {
+                a.walk(rb, at, |id, end| {
+                    self.candidate(r, id, at, end, false, &mut found);
+                });
+            });
+        }
+        for c in found {
+            let mut touches = false;
+            let mut whole = true;
+            for (at, run) in &joined.runs {
+                let (rs, re) = (*at, at + run.joined.len());
+                if c.nstart < re && rs < c.nend {
+                    touches = true;
+                }
+                if c.sstart < re && rs < c.send && (c.sstart > rs || c.send < re) {
+                    whole = false;
                 }
             }
+            if !touches || !whole {
+                continue;
+            }
+            cands.push(Cand {
+                nstart: joined.to_norm(c.nstart, false),
+                nend: joined.to_norm(c.nend, true),
+                sstart: joined.to_norm(c.sstart, false),
+                send: joined.to_norm(c.send, true),
+                evasion: Some(Evasion::Spaced),
+                ..c
+            });
         }
     }
 }
 
-/// The letters of an original spaced-out span (separators dropped), for the case check of
-/// case-sensitive entries.
+/// The letters and digits of a span (separators and spaces dropped), for the case check of
+/// case-sensitive entries found by the spaced lane.
 pub(super) fn spaced_letters(span: &str) -> String {
     span.chars().filter(|&c| is_word_char(c)).collect()
 }
@@ -282,6 +348,11 @@ mod tests {
         // The letters of the run next to a word are not taken from it.
         assert_eq!(r("ik heb d i a b"), ["d i a b=diab"]);
         assert!(r("x1 a b").is_empty());
+        // Two runs side by side do not share a letter.
+        assert_eq!(
+            r("b-e-r-o-e-r-t-e h a l f"),
+            ["b-e-r-o-e-r-t-e=beroerte", "h a l f=half"]
+        );
     }
 
     proptest::proptest! {
@@ -299,6 +370,9 @@ mod tests {
         fn runs_are_runs(s in "[abc .\\-x]{0,150}") {
             let mut out = Vec::new();
             spaced_runs(&s, |_, _| false, &mut out);
+            for w in out.windows(2) {
+                proptest::prop_assert!(w[0].end < w[1].start);
+            }
             for r in out {
                 let span = &s[r.start..r.end];
                 let sep = span.as_bytes()[1];

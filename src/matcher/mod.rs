@@ -333,11 +333,13 @@ impl Scanner {
             if e.case == CaseMode::Sensitive {
                 let (ts, te) = normtext.original_range(text, c.nstart, c.nend);
                 let want = &inner.keep_case[c.entry as usize][c.term as usize];
-                let folded = match c.evasion {
-                    Some(Evasion::Spaced) => fold_keep_case(&spaced_letters(&text[ts..te])),
-                    _ => fold_keep_case(&text[ts..te]),
+                let agrees = match c.evasion {
+                    Some(Evasion::Spaced) => {
+                        spaced_letters(&fold_keep_case(&text[ts..te])) == spaced_letters(want)
+                    }
+                    _ => fold_keep_case(&text[ts..te]) == *want,
                 };
-                if folded != *want {
+                if !agrees {
                     c.verdict = Verdict::CaseMismatch;
                     continue;
                 }

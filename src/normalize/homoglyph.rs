@@ -19,7 +19,7 @@
 //! symbols (the fold's table covers them); a script lookup for every other char, and a
 //! second fold of the note only when a foreign letter was seen.
 
-use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 use unicode_script::{Script, UnicodeScript};
 
 /// The Unicode version of the confusables data (`unicode-security`'s tables).
@@ -93,35 +93,55 @@ pub(super) fn latin_skeleton(c: char) -> Option<([u8; 3], usize)> {
     (n > 0).then_some((out, n))
 }
 
-/// The mixed words of `s` (see the module docs), as sorted byte ranges.
+/// The mixed words of `s` (see the module docs), as sorted byte ranges. A char is looked at
+/// through its compatibility decomposition (what the fold makes of it), so that a word that
+/// is mixed after folding was mixed before: "𝝤a" (a mathematical omicron) is mixed, and
+/// so is "Հº" (Armenian "Հ", whose lower case "հ" looks like "h"): folding stays idempotent.
 pub(super) fn mixed_words(s: &str, is_invisible: impl Fn(char) -> bool) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut start = None;
     let (mut latin, mut foreign) = (false, false);
-    let mut close =
-        |start: &mut Option<usize>, end: usize, latin: &mut bool, foreign: &mut bool| {
+    for (i, c) in s.char_indices() {
+        let (mut word, mut has_latin, mut has_foreign) = (false, false, false);
+        let mut look1 = |d: char| {
+            word |= d.is_alphanumeric() || is_combining_mark(d) || is_invisible(d);
+            has_latin |= is_latin_letter(d);
+            has_foreign |= is_foreign_letter(d) && latin_skeleton(d).is_some();
+        };
+        let mut look = |d: char| {
+            look1(d);
+            if !d.is_ascii() {
+                d.to_lowercase().for_each(&mut look1);
+            }
+        };
+        // The char, what it decomposes to, the same of its lower case, and their lower
+        // cases: whatever the fold (lowercasing or case-keeping) may produce from it.
+        look(c);
+        decompose_compatible(c, &mut look);
+        if !c.is_ascii() {
+            for l in c.to_lowercase() {
+                decompose_compatible(l, &mut look);
+            }
+        }
+        if !(word || is_combining_mark(c) || is_invisible(c)) {
             if let Some(s) = start.take() {
-                if *latin && *foreign {
-                    out.push((s, end));
+                if latin && foreign {
+                    out.push((s, i));
                 }
             }
-            *latin = false;
-            *foreign = false;
-        };
-    for (i, c) in s.char_indices() {
-        let in_word = c.is_alphanumeric() || is_combining_mark(c) || is_invisible(c);
-        if !in_word {
-            close(&mut start, i, &mut latin, &mut foreign);
+            latin = false;
+            foreign = false;
             continue;
         }
         start.get_or_insert(i);
-        if is_latin_letter(c) {
-            latin = true;
-        } else if is_foreign_letter(c) && latin_skeleton(c).is_some() {
-            foreign = true;
+        latin |= has_latin;
+        foreign |= has_foreign;
+    }
+    if let Some(st) = start {
+        if latin && foreign {
+            out.push((st, s.len()));
         }
     }
-    close(&mut start, s.len(), &mut latin, &mut foreign);
     out
 }
 
@@ -182,8 +202,35 @@ mod tests {
         let (s, e) = n.original_range(original, 4, 10);
         assert_eq!(&original[s..e], "k\u{0430}nker");
         // Idempotent, also when a foreign letter without a look-alike stays.
-        for t in ["k\u{0430}\u{0436}", "k\u{0430}nker мама"] {
+        for t in [
+            "k\u{0430}\u{0436}",
+            "k\u{0430}nker мама",
+            "\u{1D764}A",
+            "\u{338F}\u{03BF}",
+            "\u{2105}\u{03BF}",
+            "\u{0540}\u{00BA}",
+            "\u{1D71E}A",
+        ] {
             assert_eq!(normalize(&normalize(t)), normalize(t), "{t:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Folding stays idempotent and maps to char boundaries on text dense in scripts,
+        /// compatibility forms and case pairs where look-alikes live.
+        #[test]
+        fn homoglyph_fold_is_idempotent(
+            s in "[a-zA-Z0-9 .\u{00AA}\u{00BA}\u{0370}-\u{03FF}\u{0400}-\u{04FF}\u{0530}-\u{058F}\u{13A0}-\u{13FF}\u{1D400}-\u{1D7FF}\u{FF21}-\u{FF5A}\u{2100}-\u{214F}\u{3380}-\u{33FF}\u{200B}\u{0301}]{0,12}",
+        ) {
+            use crate::normalize::{fold_keep_case, normalize, NormalizedText};
+            let once = normalize(&s);
+            proptest::prop_assert_eq!(normalize(&once), once);
+            let kept = fold_keep_case(&s);
+            proptest::prop_assert_eq!(fold_keep_case(&kept), kept);
+            let n = NormalizedText::of(&s);
+            for (i, _) in n.as_str().char_indices() {
+                proptest::prop_assert!(s.is_char_boundary(n.original_offset(i)));
+            }
         }
     }
 
