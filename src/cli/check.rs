@@ -93,6 +93,9 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
             let e = scanner.entry(x.entry);
             any |= x.verdict == Verdict::Accepted;
             let why = match &x.verdict {
+                Verdict::Accepted if x.evasion == Some(art9::Evasion::Typo) => {
+                    "ACCEPTED: a whole word one or two typing errors from the term".into()
+                }
                 Verdict::Accepted => format!(
                     "ACCEPTED: {} match{}{}",
                     e.mode.as_str(),

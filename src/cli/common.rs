@@ -71,7 +71,12 @@ pub fn report_replaced(set: &LexiconSet) {
 pub fn scanner(a: &LexiconArgs) -> Result<Scanner> {
     let set = lexicon_set(a)?;
     let mut builder = ScannerBuilder::new();
-    builder.lexicons(set);
+    builder.lexicons(set).typos(a.typos);
+    for path in &a.typo_word_list {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the word list {}", path.display()))?;
+        builder.typo_word_list(text);
+    }
     Ok(builder.into_scanner()?)
 }
 

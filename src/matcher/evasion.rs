@@ -62,7 +62,7 @@ fn is_letter(x: u8) -> bool {
 
 /// Could `x` belong to a word (an ASCII letter or digit, or any byte of a non-ASCII char)?
 #[inline]
-fn is_word_byte(x: u8) -> bool {
+pub(super) fn is_word_byte(x: u8) -> bool {
     x >= 0x80 || x.is_ascii_alphanumeric()
 }
 

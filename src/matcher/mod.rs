@@ -39,6 +39,7 @@ mod check;
 mod evasion;
 mod explain;
 mod overlap;
+mod typo;
 
 use self::automaton::*;
 pub use self::build::ScannerBuilder;
@@ -47,6 +48,7 @@ use self::evasion::spaced_letters;
 pub use self::evasion::Evasion;
 pub use self::explain::Explained;
 use self::overlap::*;
+use self::typo::TypoIndex;
 
 /// Index of an entry in a [`Scanner`]; see [`Scanner::entry`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -156,6 +158,8 @@ struct Inner {
     /// The automaton is ASCII case-insensitive, so plain ASCII notes are searched as they are
     /// ([`NormalizedText::normalize_for_search`]); otherwise every note is normalised.
     zero_copy: bool,
+    /// The typo lane's index, when it is on ([`ScannerBuilder::typos`]).
+    typos: Option<Box<TypoIndex>>,
 }
 
 /// An immutable, `Send + Sync` scanner. Clone it freely (an `Arc` inside).
@@ -310,6 +314,9 @@ impl Scanner {
             }
         }
         inner.spaced_candidates(norm, &scratch.norm, text, cands);
+        if let Some(typos) = &inner.typos {
+            typos.candidates(norm, cands);
+        }
         if scratch.cands.is_empty() {
             return;
         }
