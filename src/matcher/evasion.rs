@@ -81,7 +81,7 @@ fn letterish_bits(x: u64) -> u64 {
     letter | lead
 }
 
-/// One bit per byte of a 64-byte window: [`letterish_bits`].
+/// One bit per byte of a 64-byte block: [`letterish_bits`].
 #[inline(always)]
 fn letterish_mask(w: &[u8; 64]) -> u64 {
     let mut mask = 0u64;
@@ -97,38 +97,43 @@ fn letterish_mask(w: &[u8; 64]) -> u64 {
 /// Call `f(q)` for positions `q` where `b[q]` and `b[q + 2]` may be letters standing alone
 /// (the bytes on each side of them may not be): the first two letters of a spaced-out
 /// run, and also "a I" in ordinary text, which `f` rules out; `f` returns where to go on.
-/// A superset of those positions (`f` checks each); never misses one. 56 positions per
-/// window of 64 bytes without branches: a mask of letter-like bytes, its lone bits, and
-/// lone bits two apart. (A byte-by-byte pass cost 14 instructions a byte; this one about
-/// 1.5, BENCHMARKS.md.)
+/// A superset of those positions (`f` checks each); never misses one. 64 positions at a
+/// time without branches: a mask of letter-like bytes per block (the next block's mask is
+/// made first, for the bits at the edge), its lone bits, and lone bits two apart. (A
+/// byte-by-byte pass cost 14 instructions a byte; this one under 2.5, BENCHMARKS.md.)
 fn for_each_spaced_hint(b: &[u8], mut f: impl FnMut(usize) -> usize) {
-    let mut floor = 0;
-    let mut pad = [0u8; 64];
-    // Window bit j is byte `p - 1 + j`; bits 1..=56 are reported.
-    let mut p = 0;
-    while p < b.len() {
-        let w: &[u8; 64] = match b.get(p.wrapping_sub(1)..p + 63) {
-            Some(w) if p > 0 => w.try_into().unwrap_or(&pad),
-            _ => {
-                pad = [0; 64];
-                let from = p.saturating_sub(1);
-                let to = b.len().min(p + 63);
-                let at = usize::from(p == 0);
-                pad[at..at + to - from].copy_from_slice(&b[from..to]);
-                &pad
+    let mask_of = |block: usize| -> u64 {
+        let at = block * 64;
+        match b.get(at..at + 64) {
+            Some(w) => w.try_into().map_or(0, letterish_mask),
+            None if at < b.len() => {
+                // The last, partial block: padded with NULs, which are not letters.
+                let mut pad = [0u8; 64];
+                pad[..b.len() - at].copy_from_slice(&b[at..]);
+                letterish_mask(&pad)
             }
-        };
-        let m = letterish_mask(w);
-        let lone = m & !(m << 1) & !(m >> 1);
-        let mut pairs = lone & (lone >> 2) & 0x01ff_ffff_ffff_fffe;
+            None => 0,
+        }
+    };
+    let blocks = b.len().div_ceil(64);
+    let mut floor = 0;
+    let mut prev_high = 0u64;
+    let mut cur = mask_of(0);
+    for block in 0..blocks {
+        let next = mask_of(block + 1);
+        let lone = cur & !((cur << 1) | prev_high) & !((cur >> 1) | (next << 63));
+        // Bits 0 and 1 of the next block's lone bits (what bits 62 and 63 pair with).
+        let next_lone = next & !((next << 1) | (cur >> 63)) & !(next >> 1);
+        let mut pairs = lone & ((lone >> 2) | (next_lone << 62));
         while pairs != 0 {
-            let q = p + pairs.trailing_zeros() as usize - 1;
+            let q = block * 64 + pairs.trailing_zeros() as usize;
             pairs &= pairs - 1;
             if q >= floor && q + 2 < b.len() {
                 floor = f(q).max(q + 1);
             }
         }
-        p += 56;
+        prev_high = cur >> 63;
+        cur = next;
     }
 }
 
