@@ -315,7 +315,7 @@ impl Scanner {
         }
         inner.spaced_candidates(norm, &scratch.norm, text, cands);
         if let Some(typos) = &inner.typos {
-            typos.candidates(norm, cands);
+            typos.candidates(norm, &scratch.norm, text, cands);
         }
         if scratch.cands.is_empty() {
             return;

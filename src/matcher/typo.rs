@@ -137,6 +137,20 @@ fn allowed(len: usize) -> usize {
     }
 }
 
+/// Is the word at normalised `s` capitalised (an upper-case first letter followed by a
+/// lower-case one in the original) and not the first word of a sentence?
+fn is_name(norm: &str, normtext: &NormalizedText, text: &str, s: usize) -> bool {
+    let o = normtext.original_offset(s);
+    let mut chars = text[o..].chars();
+    let capitalised = chars.next().is_some_and(char::is_uppercase)
+        && chars.next().is_some_and(char::is_lowercase);
+    if !capitalised {
+        return false;
+    }
+    let before = norm[..s].trim_end_matches([' ', '"', '\'', '(', '\u{201C}', '\u{2018}']);
+    !(before.is_empty() || before.ends_with(['.', '!', '?', ':', ';', '\n']))
+}
+
 /// The restricted Damerau-Levenshtein distance (optimal string alignment) of `a` and `b`,
 /// or `max + 1` when it exceeds `max`.
 fn osa_distance(a: &[u8], b: &[u8], max: usize) -> usize {
@@ -175,6 +189,8 @@ struct TypoTerm {
     term: u32,
     /// The normalised term (ASCII lowercase letters).
     text: String,
+    /// Written with an upper-case first letter in the lexicon (a name: "Venstre").
+    capitalised: bool,
 }
 
 /// The deletion index of the typo lane and its guard words.
@@ -237,6 +253,7 @@ impl TypoIndex {
                     entry: ei as u32,
                     term: ti as u32,
                     text,
+                    capitalised: t.chars().next().is_some_and(char::is_uppercase),
                 });
             }
         }
@@ -244,8 +261,18 @@ impl TypoIndex {
     }
 
     /// Candidates for the words of `norm` within reach of a term, appended to `cands`;
-    /// words inside a candidate accepted already are left alone.
-    pub(super) fn candidates(&self, norm: &str, cands: &mut Vec<Cand>) {
+    /// words inside a candidate accepted already are left alone, and a capitalised word
+    /// inside a sentence is only taken for a typo of a capitalised term ("Venpstre" for
+    /// "Venstre", but not "Egypte" for "egypter" or "Koerts" for "koorts": names, which no
+    /// word list holds).
+    /// `text` is the original note and `normtext` its normalisation.
+    pub(super) fn candidates(
+        &self,
+        norm: &str,
+        normtext: &NormalizedText,
+        text: &str,
+        cands: &mut Vec<Cand>,
+    ) {
         let exact = cands.len();
         let b = norm.as_bytes();
         let mut word = [0u8; MAX_WORD];
@@ -273,6 +300,7 @@ impl TypoIndex {
                 word[k] = x.to_ascii_lowercase();
             }
             let w = &word[..len];
+            let name = is_name(norm, normtext, text, s);
             let h = Hashes::new(w);
             if self.guard.contains(&h.key(&[])) {
                 continue;
@@ -297,7 +325,7 @@ impl TypoIndex {
                 let term = &self.terms[t as usize];
                 let tb = term.text.as_bytes();
                 let max = allowed(tb.len());
-                if tb[0] != w[0] || tb == w {
+                if tb[0] != w[0] || tb == w || (name && !term.capitalised) {
                     continue;
                 }
                 if osa_distance(w, tb, max) > max {
@@ -369,10 +397,15 @@ mod tests {
                     ix.keys.entry(k).or_default().push(idx);
                 });
                 ix.longest = ix.longest.max(t.len());
-                ix.terms.push(TypoTerm { entry: n as u32, term: 0, text: t.to_string() });
+                ix.terms.push(TypoTerm {
+                    entry: n as u32,
+                    term: 0,
+                    text: t.to_string(),
+                    capitalised: false,
+                });
             }
             let mut cands = Vec::new();
-            ix.candidates(&w, &mut cands);
+            ix.candidates(&w, &NormalizedText::of(&w), &w, &mut cands);
             let mut got: Vec<u32> = cands.iter().map(|c| c.entry).collect();
             got.sort_unstable();
             got.dedup();
