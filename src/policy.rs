@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::category::Category;
-use crate::matcher::Finding;
+use crate::matcher::{Evasion, Finding};
 use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
 
 /// What to do with a finding.
@@ -108,6 +108,13 @@ pub struct PolicySpec {
     /// The key for `hash` masking.
     #[serde(default)]
     pub hash_key: Option<HashKeySpec>,
+    /// Turn the typo lane on for scans under this policy (as `--typos` does; issue 20).
+    #[serde(default)]
+    pub typos: bool,
+    /// Rules per evasion lane (`homoglyph`, `spaced`, `typo`): a finding of that lane gets
+    /// this rule instead of its category's or field's (e.g. flag typos, reject homoglyphs).
+    #[serde(default)]
+    pub evasion: BTreeMap<String, Rule>,
 }
 
 /// A policy could not be loaded or compiled.
@@ -155,6 +162,9 @@ pub struct CompiledPolicy {
     fields: BTreeMap<String, [CompiledRule; 7]>,
     mask_char: char,
     hash_key: Option<Vec<u8>>,
+    typos: bool,
+    /// Per [`Evasion::index`]: the lane's rule, if the policy gives one.
+    lanes: [Option<CompiledRule>; 3],
 }
 
 impl fmt::Debug for CompiledPolicy {
@@ -165,6 +175,8 @@ impl fmt::Debug for CompiledPolicy {
             .field("rules", &self.rules)
             .field("fields", &self.fields)
             .field("mask_char", &self.mask_char)
+            .field("typos", &self.typos)
+            .field("lanes", &self.lanes)
             .field("hash_key", &self.hash_key.as_ref().map(|_| "<set>"))
             .finish()
     }
@@ -240,6 +252,8 @@ impl CompiledPolicy {
             fields: BTreeMap::new(),
             mask_char: '█',
             hash_key: None,
+            typos: false,
+            lanes: [None; 3],
         })
     }
 
@@ -325,7 +339,22 @@ impl CompiledPolicy {
                 }
             }
         };
-        let uses_hash = rules.iter().any(|r| r.style == MaskStyle::Hash)
+        let mut lanes = [None; 3];
+        for (name, rule) in &spec.evasion {
+            let lane = Evasion::ALL
+                .into_iter()
+                .find(|l| l.as_str() == name)
+                .ok_or_else(|| {
+                    err_at(
+                        Some("evasion"),
+                        name,
+                        format!("unknown evasion lane {name:?} (homoglyph, spaced, typo)"),
+                    )
+                })?;
+            lanes[lane.index()] = Some(to_rule(rule));
+        }
+        let uses_hash = lanes.iter().flatten().any(|r| r.style == MaskStyle::Hash)
+            || rules.iter().any(|r| r.style == MaskStyle::Hash)
             || fields
                 .values()
                 .any(|rs| rs.iter().any(|r| r.style == MaskStyle::Hash));
@@ -340,7 +369,14 @@ impl CompiledPolicy {
             fields,
             mask_char,
             hash_key,
+            typos: spec.typos,
+            lanes,
         })
+    }
+
+    /// Whether scans under this policy look for typos (`typos: true`).
+    pub fn typos(&self) -> bool {
+        self.typos
     }
 
     /// The policy's name.
@@ -363,7 +399,11 @@ impl CompiledPolicy {
         let actions: Vec<(Action, MaskStyle)> = findings
             .iter()
             .map(|f| {
-                let (a, s) = self.rule(field, f.category);
+                let lane = f.evasion.and_then(|l| self.lanes[l.index()]);
+                let (a, s) = match lane {
+                    Some(r) => (r.action, r.style),
+                    None => self.rule(field, f.category),
+                };
                 let o = match a {
                     Action::Allow | Action::Flag => Outcome::Accept,
                     Action::Mask => Outcome::Mask,
@@ -452,6 +492,40 @@ mod tests {
         for (name, _) in BUILTIN_POLICIES {
             CompiledPolicy::load(name).unwrap();
         }
+    }
+
+    /// A lane's rule wins over the category's and the field's; `typos: true` is read; an
+    /// unknown lane is an error with its line (issue 20).
+    #[test]
+    fn evasion_lane_rules() {
+        let p = CompiledPolicy::from_yaml(
+            "p",
+            "default: {action: mask}\ntypos: true\nfields:\n  notes:\n    health: {action: reject}\nevasion:\n  typo: {action: flag}\n  homoglyph: {action: reject}\n",
+        )
+        .unwrap();
+        assert!(p.typos());
+        assert!(!CompiledPolicy::load("default").unwrap().typos());
+        let scanner = crate::Scanner::builtin().unwrap();
+        let health = scanner.scan("diabetes")[0];
+        assert_eq!(health.category, Category::Health);
+        let f = |evasion| Finding { evasion, ..health };
+        let d = p.decide(
+            Some("notes"),
+            &[f(None), f(Some(Evasion::Typo)), f(Some(Evasion::Spaced))],
+        );
+        let actions: Vec<Action> = d.actions.iter().map(|a| a.0).collect();
+        assert_eq!(actions, [Action::Reject, Action::Flag, Action::Reject]);
+        let d = p.decide(None, &[f(Some(Evasion::Typo))]);
+        assert_eq!(d.outcome, Outcome::Accept);
+        let d = p.decide(None, &[f(Some(Evasion::Homoglyph))]);
+        assert_eq!(d.outcome, Outcome::Reject);
+        let e = CompiledPolicy::from_yaml(
+            "p",
+            "default: {action: mask}\nevasion:\n  typos: {action: flag}\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains("typos"), "{e}");
     }
 
     #[test]

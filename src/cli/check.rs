@@ -19,8 +19,11 @@ pub fn check(a: CheckArgs) -> Result<ExitCode> {
     if a.stdio {
         return super::stdio::run(&a);
     }
-    let scanner = common::scanner(&a.lexicons)?;
-    let policy = common::policy(&a.policy)?;
+    // Loaded first for its `typos` switch; its error still comes after the lexicons'.
+    let policy = common::policy(&a.policy);
+    let typos = policy.as_ref().is_ok_and(art9::CompiledPolicy::typos);
+    let scanner = common::scanner(&a.lexicons, typos)?;
+    let policy = policy?;
     let engine = Engine::new(scanner, policy);
     let arg = a.text.as_deref().unwrap_or("-");
     let mut text = common::text_arg(arg)?;
@@ -59,7 +62,7 @@ fn strip_one_newline(text: &mut String) {
 }
 
 pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
-    let scanner = common::scanner(&a.lexicons)?;
+    let scanner = common::scanner(&a.lexicons, false)?;
     let text = common::text_arg(&a.text)?;
     let explained = scanner.explain(&text);
     let mut any = false;

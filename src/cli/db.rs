@@ -189,8 +189,11 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         spec.subject_id = None;
     }
 
-    let scanner = common::scanner(&a.lexicons)?;
-    let policy = common::policy(&a.policy)?;
+    // Loaded first for its `typos` switch; its error still comes after the lexicons'.
+    let policy = common::policy(&a.policy);
+    let typos = policy.as_ref().is_ok_and(art9::CompiledPolicy::typos);
+    let scanner = common::scanner(&a.lexicons, typos)?;
+    let policy = policy?;
     let options = Options {
         threads: a.input.threads,
         batch_records: a.input.batch_records,

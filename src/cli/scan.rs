@@ -473,8 +473,12 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
     // The lexicons are compiled while the input is opened (for a database: connecting, TLS,
     // preparing the statement); both take tens of milliseconds. Errors are reported in the
     // order the steps are listed here.
+    // The policy is read first for its `typos` switch; its error still comes after the
+    // lexicons' and the input's.
+    let policy = a.policy.as_deref().map(common::policy).transpose();
+    let typos = matches!(&policy, Ok(Some(p)) if p.typos());
     let (scanner, opened) = std::thread::scope(|s| {
-        let building = s.spawn(|| common::scanner(&a.lexicons));
+        let building = s.spawn(|| common::scanner(&a.lexicons, typos));
         let opened = open(&a.input, false, progress::wanted(!a.quiet), "scan");
         let scanner = building
             .join()
@@ -482,7 +486,7 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
         (scanner, opened)
     });
     let scanner = scanner?;
-    let policy = a.policy.as_deref().map(common::policy).transpose()?;
+    let policy = policy?;
     let format = match a.format {
         Some(FormatArg::Table) => Format::Table,
         Some(FormatArg::Jsonl) => Format::Jsonl,
@@ -637,8 +641,11 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
         bail!("--into, --update and --summary-json are for database masking; a file is masked with -o OUT");
     }
     let stop = progress::stop_flag();
-    let scanner = common::scanner(&a.lexicons)?;
-    let policy = common::policy(&a.policy)?;
+    // Loaded first for its `typos` switch; its error still comes after the lexicons'.
+    let policy = common::policy(&a.policy);
+    let typos = policy.as_ref().is_ok_and(art9::CompiledPolicy::typos);
+    let scanner = common::scanner(&a.lexicons, typos)?;
+    let policy = policy?;
     let Some(output) = a.output.clone() else {
         bail!("mask needs -o OUT (or - for standard output)");
     };

@@ -114,6 +114,8 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
             .map(|c| c.parse::<Category>())
             .collect::<Result<_, _>>()?,
         policies: a.policy.clone(),
+        typos: a.lexicons.typos,
+        typo_word_lists: a.lexicons.typo_word_list.clone(),
     };
     if a.timeout_ms == 0
         || a.header_timeout_ms == 0

@@ -33,6 +33,14 @@ pub enum Evasion {
 }
 
 impl Evasion {
+    /// Every lane, in the order of [`Evasion::index`].
+    pub const ALL: [Evasion; 3] = [Evasion::Homoglyph, Evasion::Spaced, Evasion::Typo];
+
+    /// The position in [`Evasion::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The name used in output (`homoglyph`, `spaced`, `typo`).
     pub fn as_str(self) -> &'static str {
         match self {
