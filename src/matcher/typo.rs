@@ -57,10 +57,22 @@ type PassSet = HashSet<u64, BuildHasherDefault<PassHasher>>;
 
 const P: u64 = 0x0000_0100_0000_01b3;
 
-/// Prefix hashes of a word and the powers of `P`, for the hashes of its deleted forms.
+/// The powers of `P`, computed once.
+static POW: [u64; MAX_WORD + 1] = {
+    let mut pow = [1u64; MAX_WORD + 1];
+    let mut i = 1;
+    while i <= MAX_WORD {
+        pow[i] = pow[i - 1].wrapping_mul(P);
+        i += 1;
+    }
+    pow
+};
+
+/// Prefix hashes of a word, for the hashes of its deleted forms. Reused from word to word
+/// ([`Hashes::set`] writes only the word's own part).
 struct Hashes {
     pre: [u64; MAX_WORD + 1],
-    pow: [u64; MAX_WORD + 1],
+    pow: &'static [u64; MAX_WORD + 1],
     len: usize,
 }
 
@@ -68,14 +80,20 @@ impl Hashes {
     fn new(w: &[u8]) -> Hashes {
         let mut h = Hashes {
             pre: [0; MAX_WORD + 1],
-            pow: [1; MAX_WORD + 1],
-            len: w.len(),
+            pow: &POW,
+            len: 0,
         };
-        for (i, &b) in w.iter().enumerate() {
-            h.pre[i + 1] = h.pre[i].wrapping_mul(P).wrapping_add(u64::from(b));
-            h.pow[i + 1] = h.pow[i].wrapping_mul(P);
-        }
+        h.set(w);
         h
+    }
+
+    /// Hash `w` (at most [`MAX_WORD`] bytes).
+    #[inline]
+    fn set(&mut self, w: &[u8]) {
+        self.len = w.len();
+        for (i, &b) in w.iter().enumerate() {
+            self.pre[i + 1] = self.pre[i].wrapping_mul(P).wrapping_add(u64::from(b));
+        }
     }
 
     /// The polynomial hash of `w[a..b]`.
@@ -277,6 +295,7 @@ impl TypoIndex {
         let b = norm.as_bytes();
         let mut word = [0u8; MAX_WORD];
         let mut hits: Vec<u32> = Vec::new();
+        let mut h = Hashes::new(b"");
         let mut i = 0;
         while i < b.len() {
             if !b[i].is_ascii_alphabetic() {
@@ -301,7 +320,7 @@ impl TypoIndex {
             }
             let w = &word[..len];
             let name = is_name(norm, normtext, text, s);
-            let h = Hashes::new(w);
+            h.set(w);
             if self.guard.contains(&h.key(&[])) {
                 continue;
             }
