@@ -117,6 +117,104 @@ fn perturbed_dev_corpora_catch_rates() {
         assert_eq!(lane(kind, "homoglyph") + lane(kind, "spaced"), 0, "{kind}");
     }
     assert!(rate("upper") >= 0.95, "upper: {}", rate("upper"));
+
+    // The same notes with --typos: the typo lane (issue 20 asks 90%; measured 65%, see
+    // LEXICONS.md for what it misses: multi-word terms, compounds, words under six letters);
+    // the other ways lose nothing.
+    let out = output(Command::new(BIN).arg("scan").arg(&notes).args([
+        "--field", "text", "--key", "id", "--format", "jsonl", "--typos",
+    ]));
+    std::fs::write(&findings, &out).expect("write findings");
+    let json = output(
+        Command::new("python3")
+            .arg(script())
+            .arg("score")
+            .arg(&notes)
+            .arg(&findings)
+            .arg("--json"),
+    );
+    let t: serde_json::Value = serde_json::from_slice(&json).expect("score json");
+    let typo_rate = t["kinds"]["typo"]["rate"].as_f64().expect("typo");
+    eprintln!(
+        "with --typos: typo {typo_rate:.3}, all {:.3}",
+        t["all"]["rate"]
+    );
+    assert!(typo_rate >= 0.60, "typo: {typo_rate}");
+    assert!(t["kinds"]["typo"]["lanes"]["typo"].as_u64().unwrap_or(0) > 0);
+    for kind in ["homoglyph", "spaced", "zerowidth", "fullwidth"] {
+        let r = t["kinds"][kind]["rate"].as_f64().expect(kind);
+        assert!(r >= rate(kind), "{kind} with --typos: {r} < {}", rate(kind));
+    }
+}
+
+/// The built-in guard holds every nl and en dictionary word the typo lane would flag
+/// (`scripts/typo_guard.py` was run after the last lexicon change).
+#[test]
+fn typo_guard_is_complete_for_nl_and_en_word_lists() {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/term-sources/wordlists");
+    let lists = ["nl-opentaal-basiswoorden-gekeurd.txt", "en-wbritish.txt"];
+    if !lists.iter().all(|l| dir.join(l).is_file()) {
+        eprintln!("skipped: ../shared/reference/term-sources/wordlists not found");
+        return;
+    }
+    for l in lists {
+        let out = output(
+            Command::new(BIN)
+                .arg("scan")
+                .arg(dir.join(l))
+                .args(["--text", "--typos", "--format", "jsonl", "-q"]),
+        );
+        let typos = String::from_utf8_lossy(&out)
+            .lines()
+            .filter(|l| l.contains("\"evasion\":\"typo\""))
+            .count();
+        assert_eq!(typos, 0, "{l}: run scripts/typo_guard.py");
+    }
+}
+
+/// The typo switch of the service: a policy with `typos: true` gets typo findings, the
+/// default policy of the same engine does not; `EngineSource::typos` gives them to all.
+#[test]
+fn typo_switch_in_policy_and_service() {
+    use art9::service::{Engine, EngineSource, Limits, Op, Request};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = dir.path().join("typos.yaml");
+    std::fs::write(
+        &policy,
+        "name: typos\ndefault: {action: mask}\ntypos: true\nevasion:\n  typo: {action: flag}\n",
+    )
+    .expect("write policy");
+    let source = EngineSource {
+        policies: vec!["default".into(), policy.to_str().expect("utf-8").into()],
+        ..EngineSource::default()
+    };
+    let engine = Engine::load(&source).expect("engine");
+    let ask = |engine: &Engine, policy: Option<&str>| {
+        let req = Request {
+            text: Some("Klant heeft kanekr.".into()),
+            policy: policy.map(str::to_string),
+            ..Request::default()
+        };
+        let r = engine
+            .handle(Op::Check, req, &Limits::default())
+            .expect("answer");
+        serde_json::to_value(&r).expect("json")
+    };
+    let plain = ask(&engine, None);
+    assert_eq!(plain["findings"], serde_json::json!([]), "{plain}");
+    let typo = ask(&engine, Some("typos"));
+    assert_eq!(typo["findings"][0]["evasion"], "typo", "{typo}");
+    assert_eq!(typo["findings"][0]["action"], "flag", "{typo}");
+    assert_eq!(typo["decision"], "accept", "{typo}");
+    let all = Engine::load(&EngineSource {
+        typos: true,
+        ..source
+    })
+    .expect("engine");
+    let plain = ask(&all, None);
+    assert_eq!(plain["findings"][0]["evasion"], "typo", "{plain}");
+    assert_eq!(plain["decision"], "mask", "{plain}");
 }
 
 #[test]
