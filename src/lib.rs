@@ -16,7 +16,7 @@
 //!   service `art9 serve` (`serve` module: axum + tokio; see the README).
 //! * [`pipeline`] scans record streams ([`input`]: JSONL, JSON arrays, CSV/TSV in any
 //!   [`encoding`], plain text) in parallel batches with bounded memory and writes results in
-//!   input order; [`html`] strips e-mail markup with offsets kept; [`subjects`] rolls findings
+//!   input order; `html` strips e-mail markup with offsets kept; [`subjects`] rolls findings
 //!   up per data subject.
 //!
 //! Findings never carry the matched text: slice the original when you must show it.
@@ -31,13 +31,13 @@
 //!
 //! # Example: a pre-save check
 //! ```
-//! use art9::{CompiledPolicy, Outcome, Scanner};
+//! use art9::{CompiledPolicy, Outcome, RecordContext, Scanner};
 //!
 //! let scanner = Scanner::builtin()?;
 //! let policy = CompiledPolicy::load("default")?;
 //! let note = "Klant heeft diabetes, bel volgende week.";
 //! let findings = scanner.scan(note);
-//! let decision = policy.decide(Some("notes"), &findings);
+//! let decision = policy.decide(&RecordContext::field("notes"), &findings);
 //! assert_eq!(decision.outcome, Outcome::Mask);
 //! let stored = art9::mask(note, &findings, &decision, &policy);
 //! assert_eq!(stored, "Klant heeft [HEALTH], bel volgende week.");
@@ -52,10 +52,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod category;
+mod category;
 pub mod encoding;
 pub mod eval;
-pub mod html;
+mod html;
 pub mod input;
 pub mod lexicon;
 mod mask;
@@ -64,15 +64,17 @@ pub mod normalize;
 pub mod output;
 pub mod pipeline;
 pub mod policy;
+pub mod record;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod service;
+pub mod source;
 pub mod suite;
 mod yaml;
 
 pub use output::subjects;
 
-pub use category::{Category, Lang};
+pub use category::{Category, Lang, UnknownCategory, UnknownLang};
 pub use lexicon::{Lexicon, LexiconError, LexiconSet};
 pub use mask::mask;
 pub use matcher::{
@@ -80,3 +82,4 @@ pub use matcher::{
 };
 pub use normalize::{normalize, NormalizedText};
 pub use policy::{Action, CompiledPolicy, Decision, MaskStyle, Outcome, PolicyError};
+pub use record::{Context, Record, RecordContext};

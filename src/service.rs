@@ -50,6 +50,7 @@ use crate::lexicon::{LexiconError, LexiconSet, Replaced};
 use crate::mask::mask;
 use crate::matcher::{BuildError, Evasion, Finding, Scanner, ScannerBuilder};
 use crate::policy::{CompiledPolicy, Outcome, PolicyError, BUILTIN_POLICIES};
+use crate::record::{Context, RecordContext};
 
 /// What a request asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -113,6 +114,13 @@ pub struct Request {
     /// Add the matched text and the entry id to each finding.
     #[serde(default)]
     pub include_text: bool,
+    /// The data subject the note is about, for policy rules (never echoed back).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// The record's other values, for the policy's `when` rules: name → string, number,
+    /// boolean or null (never echoed back).
+    #[serde(default)]
+    pub context: Option<BTreeMap<String, Value>>,
 }
 
 /// A batch: up to [`Limits::max_batch`] requests answered in order.
@@ -325,6 +333,9 @@ pub struct EngineSource {
     pub lexicon_paths: Vec<PathBuf>,
     /// Do not load the built-in lexicons.
     pub no_builtin: bool,
+    /// Scan with a flat term list (TSV: `term<TAB>lang<TAB>category`, the format of `art9
+    /// lexicon export`) instead of the built-in lexicons.
+    pub terms: Option<PathBuf>,
     /// Every file of `lexicon_paths` replaces the lexicon of its language and category (as
     /// if it said `replace: true`) instead of adding its entries to it.
     pub replace_lexicons: bool,
@@ -342,6 +353,34 @@ pub struct EngineSource {
     pub typo_word_lists: Vec<PathBuf>,
 }
 
+impl EngineSource {
+    /// The lexicons this source asks for: the term list, or the built-in lexicons (unless
+    /// `no_builtin`) with `lexicon_paths` added (or replacing), kept to `langs` and
+    /// `categories`. What files replaced is in [`LexiconSet::replaced`].
+    ///
+    /// # Errors
+    /// A lexicon file or the term list does not load, or nothing is left after filtering.
+    pub fn lexicon_set(&self) -> Result<LexiconSet, EngineError> {
+        let mut set = match &self.terms {
+            Some(path) => LexiconSet::from_terms_file(path)?,
+            None if self.no_builtin => LexiconSet::new(),
+            None => LexiconSet::builtin()?,
+        };
+        for path in &self.lexicon_paths {
+            if self.replace_lexicons {
+                set.add_path_replacing(path)?;
+            } else {
+                set.add_path(path)?;
+            }
+        }
+        set.retain(&self.langs, &self.categories);
+        if set.is_empty() {
+            return Err(EngineError::NoLexicons);
+        }
+        Ok(set)
+    }
+}
+
 /// An engine could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -355,6 +394,9 @@ pub enum EngineError {
     /// A policy failed to load.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// The languages and categories asked for leave no lexicon to scan with.
+    #[error("no lexicons left to scan with (check the languages, categories, lexicon files and built-ins asked for)")]
+    NoLexicons,
     /// Loading stopped unexpectedly (a panic in the loader thread).
     #[error("loading lexicons and policies failed unexpectedly")]
     Aborted,
@@ -418,19 +460,7 @@ impl Engine {
     /// # Errors
     /// A lexicon or policy that does not load, or no lexicon left after filtering.
     pub fn load(source: &EngineSource) -> Result<Engine, EngineError> {
-        let mut set = if source.no_builtin {
-            LexiconSet::new()
-        } else {
-            LexiconSet::builtin()?
-        };
-        for path in &source.lexicon_paths {
-            if source.replace_lexicons {
-                set.add_path_replacing(path)?;
-            } else {
-                set.add_path(path)?;
-            }
-        }
-        set.retain(&source.langs, &source.categories);
+        let set = source.lexicon_set()?;
         let replaced = set.replaced().to_vec();
         let mut names = source.policies.iter();
         let first = names.next().map(String::as_str).unwrap_or("default");
@@ -524,6 +554,19 @@ impl Engine {
         let mut findings_out = Vec::new();
         let mut outcome = Outcome::Accept;
         let mut scratch: Vec<Finding> = Vec::new();
+        let context: Context = req
+            .context
+            .iter()
+            .flatten()
+            .map(|(name, v)| {
+                let text = match v {
+                    Value::Null => None,
+                    Value::String(s) => Some(s.clone()),
+                    other => Some(other.to_string()),
+                };
+                (name.as_str(), text)
+            })
+            .collect();
         let mut one = |field: Option<&str>, text: &str| -> Option<String> {
             self.scanner.scan_into(text, &mut scratch);
             if !keep_typos {
@@ -535,7 +578,13 @@ impl Engine {
             for f in &scratch {
                 counts[f.category.index()] += 1;
             }
-            let decision = policy.map(|p| p.decide(field, &scratch));
+            let ctx = RecordContext {
+                field,
+                key: None,
+                subject: req.subject.as_deref(),
+                columns: &context,
+            };
+            let decision = policy.map(|p| p.decide(&ctx, &scratch));
             if let Some(d) = &decision {
                 outcome = outcome.max(d.outcome);
             }
@@ -662,6 +711,35 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].field.as_deref(), Some("notes"));
         assert!(f[0].text.is_none());
+    }
+
+    /// The request's `context` reaches the policy's `when` rules, as a record's does in a scan.
+    #[test]
+    fn request_context_reaches_when_rules() {
+        let policy = CompiledPolicy::from_yaml(
+            "consent",
+            "default: {action: mask}\nwhen:\n  - column: consent_health\n    equals: [\"yes\", \"1\"]\n    categories: [health]\n    action: flag\n",
+        )
+        .unwrap();
+        let engine = Engine::new(Scanner::builtin().unwrap(), policy);
+        let check = |body: &[u8]| {
+            let req = parse_request(body).unwrap();
+            engine.handle(Op::Check, req, &Limits::default()).unwrap()
+        };
+        let r =
+            check(br#"{"text": "Klant heeft diabetes.", "context": {"consent_health": "yes"}}"#);
+        assert_eq!(r.decision, Some(Outcome::Accept));
+        assert_eq!(r.text.as_deref(), Some("Klant heeft diabetes."));
+        // A number counts as its JSON text; null and a missing name as no value.
+        let r = check(br#"{"text": "Klant heeft diabetes.", "context": {"consent_health": 1}}"#);
+        assert_eq!(r.decision, Some(Outcome::Accept));
+        for body in [
+            &br#"{"text": "Klant heeft diabetes.", "context": {"consent_health": null}}"#[..],
+            br#"{"text": "Klant heeft diabetes.", "context": {"consent_health": "no"}}"#,
+            br#"{"text": "Klant heeft diabetes."}"#,
+        ] {
+            assert_eq!(check(body).decision, Some(Outcome::Mask));
+        }
     }
 
     #[test]
