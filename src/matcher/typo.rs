@@ -220,6 +220,18 @@ pub(super) struct TypoIndex {
     /// Keys of words that are never typos.
     guard: PassSet,
     longest: usize,
+    /// One bit per key of `keys` (the key's top bits): most keys a note's words make are in
+    /// no term's set, and a bit test rules them out for a tenth of a table probe.
+    bloom: Vec<u64>,
+}
+
+/// Bits of [`TypoIndex::bloom`] (512 KiB).
+const BLOOM_BITS: u32 = 22;
+
+#[inline]
+fn bloom_at(key: u64) -> (usize, u64) {
+    let bit = key >> (64 - BLOOM_BITS);
+    ((bit >> 6) as usize, 1u64 << (bit & 63))
 }
 
 /// A normalised term or word the lane takes: ASCII lowercase letters only.
@@ -275,7 +287,17 @@ impl TypoIndex {
                 });
             }
         }
+        ix.fill_bloom();
         ix
+    }
+
+    /// Set the bloom bit of every key.
+    fn fill_bloom(&mut self) {
+        self.bloom = vec![0; 1 << (BLOOM_BITS - 6)];
+        for &k in self.keys.keys() {
+            let (w, b) = bloom_at(k);
+            self.bloom[w] |= b;
+        }
     }
 
     /// Candidates for the words of `norm` within reach of a term, appended to `cands`;
@@ -334,8 +356,11 @@ impl TypoIndex {
             // A word needs two deletions only for two edits that keep or add letters, which
             // only terms of ten or more letters allow.
             h.keys(if len >= 10 { 2 } else { 1 }, |k| {
-                if let Some(v) = self.keys.get(&k) {
-                    hits.extend_from_slice(v);
+                let (w, b) = bloom_at(k);
+                if self.bloom.get(w).is_some_and(|&x| x & b != 0) {
+                    if let Some(v) = self.keys.get(&k) {
+                        hits.extend_from_slice(v);
+                    }
                 }
             });
             hits.sort_unstable();
@@ -423,6 +448,7 @@ mod tests {
                     capitalised: false,
                 });
             }
+            ix.fill_bloom();
             let mut cands = Vec::new();
             ix.candidates(&w, &NormalizedText::of(&w), &w, &mut cands);
             let mut got: Vec<u32> = cands.iter().map(|c| c.entry).collect();
