@@ -64,6 +64,8 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Items of private modules are `pub(crate)`: `pub` means part of the API (DESIGN.md).
+#![warn(unreachable_pub)]
 
 mod category;
 pub mod encoding;
