@@ -99,6 +99,6 @@ pub use mask::mask;
 pub use matcher::{
     BuildError, EntryId, Evasion, Explained, Finding, Scanner, ScannerBuilder, Verdict,
 };
-pub use normalize::{normalize, NormalizedText};
+pub use normalize::{normalize, NormalizedText, CONFUSABLES_UNICODE_VERSION};
 pub use policy::{Action, CompiledPolicy, Decision, MaskStyle, Outcome, PolicyError};
 pub use record::{Context, Record, RecordContext};
