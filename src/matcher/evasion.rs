@@ -13,9 +13,11 @@
 //!   as to any candidate. A "letter" is one ASCII letter of the normalised text, or the two
 //!   or three letters one original char folds to ("k r æ f t" is "kraeft").
 //!
-//! Cost: runs are found by a branch-free pass over the normalised bytes, 64 positions at a
-//! time (a separator, a letter, the same separator), and only the rare positions it passes
-//! are looked at one by one (BENCHMARKS.md, issue 20).
+//! Cost: runs are found by a branch-free pass over the normalised bytes, 64 at a time (two
+//! lone ASCII letters two bytes apart), and only the rare positions it passes are looked at
+//! one by one (BENCHMARKS.md, issue 20). A run is found from such a pair, so a run in which
+//! no two neighbouring letters are single ASCII letters ("æ ø æ", every letter folding to
+//! two) is not looked for.
 
 use super::*;
 
