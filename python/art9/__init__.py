@@ -83,6 +83,8 @@ class Scanner:
       replaces its language and category.
     * ``terms``: scan with a flat term list instead (``--terms``: a TSV
       ``term<TAB>lang<TAB>category``, the format of ``art9 lexicon export``).
+    * ``typos``: report typo findings (``--typos``; otherwise only under a policy that says
+      ``typos: true``); ``typo_word_lists``: files of words that are never typos.
 
     Building a scanner loads and compiles the lexicons (tens of milliseconds); it is done once
     per process for each distinct configuration: calling ``Scanner(...)`` again with the same
@@ -107,6 +109,8 @@ class Scanner:
         no_builtin: bool = False,
         replace_lexicons: bool = False,
         terms: Optional[Union[str, "os.PathLike[str]"]] = None,
+        typos: bool = False,
+        typo_word_lists: Union[None, str, "os.PathLike[str]", Sequence[Any]] = None,
     ) -> "Scanner":
         if policy is not None:
             policy = os.fspath(policy)
@@ -120,6 +124,8 @@ class Scanner:
             bool(no_builtin),
             bool(replace_lexicons),
             os.path.abspath(os.fspath(terms)) if terms is not None else None,
+            bool(typos),
+            _paths(typo_word_lists),
         )
         with cls._lock:
             cached = cls._cache.get(key)
@@ -134,6 +140,8 @@ class Scanner:
                 no_builtin=key[4],
                 replace_lexicons=key[5],
                 terms=key[6],
+                typos=key[7],
+                typo_word_lists=list(key[8]),
             )
             self._config = key
             cls._cache[key] = self
@@ -146,11 +154,12 @@ class Scanner:
             cls._cache.clear()
 
     def __repr__(self) -> str:
-        lexicons, policy, lang, categories, no_builtin, replace, terms = self._config
+        lexicons, policy, lang, categories, no_builtin, replace, terms, typos, words = self._config
         return (
             f"Scanner(lexicons={list(lexicons)!r}, policy={policy!r}, lang={list(lang)!r}, "
             f"categories={list(categories)!r}, no_builtin={no_builtin}, "
-            f"replace_lexicons={replace}, terms={terms!r})"
+            f"replace_lexicons={replace}, terms={terms!r}, typos={typos}, "
+            f"typo_word_lists={list(words)!r})"
         )
 
     @property

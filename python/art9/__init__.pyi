@@ -32,6 +32,8 @@ class Scanner:
         no_builtin: bool = False,
         replace_lexicons: bool = False,
         terms: Optional[Union[str, PathLike[str]]] = None,
+        typos: bool = False,
+        typo_word_lists: _Paths = None,
     ) -> Scanner: ...
     @classmethod
     def clear_cache(cls) -> None: ...

@@ -40,6 +40,8 @@ class Finding:
     char_end: int
     #: ``allow``, ``flag``, ``mask`` or ``reject`` when a policy was applied.
     action: Optional[str]
+    #: ``homoglyph``, ``spaced`` or ``typo`` for a finding of an evasion lane.
+    evasion: Optional[str]
     #: The matched text, only with ``include_text=True``.
     text: Optional[str]
     #: The lexicon entry id, only with ``include_text=True``.
@@ -74,6 +76,8 @@ class Engine:
         no_builtin: bool = False,
         replace_lexicons: bool = False,
         terms: Optional[Union[str, PathLike[str]]] = None,
+        typos: bool = False,
+        typo_word_lists: Sequence[Union[str, PathLike[str]]] = ...,
     ) -> None: ...
     @property
     def policy(self) -> Optional[str]: ...

@@ -29,12 +29,12 @@ __all__ = ["FINDINGS_SCHEMA", "SUBJECTS_COLUMNS", "scan", "subjects", "pipe_scan
 #: a position within one Arrow batch and means nothing across a cluster).
 FINDINGS_SCHEMA = (
     "record string, subject string, field string, category string, lang string, "
-    "start long, `end` long, char_start long, char_end long, action string, text string, "
-    "entry string"
+    "start long, `end` long, char_start long, char_end long, action string, evasion string, "
+    "text string, entry string"
 )
 _FINDINGS_NAMES = [
     "record", "subject", "field", "category", "lang", "start", "end",
-    "char_start", "char_end", "action", "text", "entry",
+    "char_start", "char_end", "action", "evasion", "text", "entry",
 ]
 
 #: The columns of ``subjects``'s DataFrame, as ``art9 scan --subjects-out``.
@@ -66,6 +66,8 @@ def scan(
     no_builtin: bool = False,
     replace_lexicons: bool = False,
     terms: Any = None,
+    typos: bool = False,
+    typo_word_lists: Any = None,
     include_text: bool = False,
     context_columns: Sequence[str] = (),
 ) -> "DataFrame":
@@ -92,6 +94,8 @@ def scan(
         no_builtin=no_builtin,
         replace_lexicons=replace_lexicons,
         terms=terms,
+        typos=typos,
+        typo_word_lists=typo_word_lists,
     )
     art9.Scanner(**config)  # fails on the driver for a bad configuration
     dtypes = dict(df.dtypes)
@@ -225,7 +229,7 @@ def pipe_scan(
     lines = json_rows.pipe(pipe_command(key_column, binary, args), checkCode=True)
     schema = (
         "record string, line long, field string, category string, lang string, start long, "
-        "`end` long, char_start long, char_end long, action string"
+        "`end` long, char_start long, char_end long, action string, evasion string"
     )
     spark = df.sparkSession
     return spark.read.schema(schema).json(lines)

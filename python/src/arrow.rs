@@ -15,10 +15,10 @@ use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use art9::service::FindingOut;
-use art9::{CompiledPolicy, Context, Finding, RecordContext, Scanner};
+use art9::{CompiledPolicy, Context, Evasion, Finding, RecordContext, Scanner};
 
 /// The columns of a findings batch, in order.
-pub const COLUMNS: [&str; 13] = [
+pub const COLUMNS: [&str; 14] = [
     "record",
     "row",
     "subject",
@@ -30,13 +30,19 @@ pub const COLUMNS: [&str; 13] = [
     "char_start",
     "char_end",
     "action",
+    "evasion",
     "text",
     "entry",
 ];
 
 /// The schema of a findings batch.
 fn schema() -> SchemaRef {
-    let nullable = |name: &str| matches!(name, "record" | "subject" | "action" | "text" | "entry");
+    let nullable = |name: &str| {
+        matches!(
+            name,
+            "record" | "subject" | "action" | "evasion" | "text" | "entry"
+        )
+    };
     Arc::new(Schema::new(
         COLUMNS
             .iter()
@@ -204,6 +210,7 @@ struct Out {
     char_start: Int64Builder,
     char_end: Int64Builder,
     action: StringBuilder,
+    evasion: StringBuilder,
     text: StringBuilder,
     entry: StringBuilder,
 }
@@ -227,6 +234,7 @@ impl Out {
             char_start: Int64Builder::new(),
             char_end: Int64Builder::new(),
             action: StringBuilder::new(),
+            evasion: StringBuilder::new(),
             text: StringBuilder::new(),
             entry: StringBuilder::new(),
         }
@@ -245,6 +253,7 @@ impl Out {
             Arc::new(self.char_start.finish()),
             Arc::new(self.char_end.finish()),
             Arc::new(self.action.finish()),
+            Arc::new(self.evasion.finish()),
             Arc::new(self.text.finish()),
             Arc::new(self.entry.finish()),
         ];
@@ -263,6 +272,7 @@ pub fn scan(
     plan: &Plan,
     batches: &[RecordBatch],
     include_text: bool,
+    keep_typos: bool,
 ) -> Result<RecordBatch, String> {
     let mut out = Out::new();
     let mut found: Vec<Finding> = Vec::new();
@@ -305,6 +315,9 @@ pub fn scan(
                     continue;
                 };
                 scanner.scan_into(text, &mut found);
+                if !keep_typos {
+                    found.retain(|f| f.evasion != Some(Evasion::Typo));
+                }
                 if found.is_empty() {
                     continue;
                 }
@@ -341,6 +354,7 @@ pub fn scan(
                     out.char_start.append_value(int(fo.char_start));
                     out.char_end.append_value(int(fo.char_end));
                     out.action.append_option(fo.action.map(|a| a.as_str()));
+                    out.evasion.append_option(fo.evasion.map(|e| e.as_str()));
                     out.text.append_option(fo.text.as_deref());
                     out.entry.append_option(fo.entry.as_deref());
                 }

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use art9::service::FindingOut;
 use art9::service::{self, EngineSource, LangSelection, Limits, Op};
-use art9::{Category, Lang, RecordContext};
+use art9::{Category, Evasion, Lang, RecordContext};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -68,6 +68,9 @@ pub struct Finding {
     char_end: usize,
     /// The policy's action, when a policy was applied.
     action: Option<&'static str>,
+    /// The evasion lane that found it (`homoglyph`, `spaced`, `typo`); `None` for an exact
+    /// match.
+    evasion: Option<&'static str>,
     /// The matched text (only when asked for).
     text: Option<String>,
     /// The lexicon entry id (only when asked for).
@@ -85,6 +88,7 @@ impl Finding {
             char_start: f.char_start,
             char_end: f.char_end,
             action: f.action.map(|a| a.as_str()),
+            evasion: f.evasion.map(|e| e.as_str()),
             text: f.text.map(Cow::into_owned),
             entry: f.entry.map(Cow::into_owned),
         }
@@ -107,6 +111,9 @@ impl Finding {
         d.set_item("char_end", self.char_end)?;
         if let Some(action) = self.action {
             d.set_item("action", action)?;
+        }
+        if let Some(evasion) = self.evasion {
+            d.set_item("evasion", evasion)?;
         }
         if let Some(text) = &self.text {
             d.set_item("text", text)?;
@@ -171,6 +178,9 @@ pub struct Engine {
     engine: service::Engine,
     /// The policy named at construction: its actions are added to `scan` findings.
     policy: Option<String>,
+    /// Typo findings are kept for every text (`typos=True`); otherwise only under a policy
+    /// that says `typos: true`, as in the service.
+    typos: bool,
 }
 
 /// A context value of `check`/`mask`: what a JSON request's `context` may hold.
@@ -219,6 +229,11 @@ fn request_error(e: service::RequestError) -> PyErr {
 }
 
 impl Engine {
+    /// Whether typo findings are reported: `typos=True`, or a policy that asks for them.
+    fn keeps_typos(&self, policy: Option<&art9::CompiledPolicy>) -> bool {
+        self.typos || (self.policy.is_some() && policy.is_some_and(|p| p.typos()))
+    }
+
     fn request(
         &self,
         input: Input,
@@ -253,7 +268,7 @@ impl Engine {
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (lexicons=Vec::new(), policy=None, lang=Vec::new(), categories=Vec::new(), no_builtin=false, replace_lexicons=false, terms=None))]
+    #[pyo3(signature = (lexicons=Vec::new(), policy=None, lang=Vec::new(), categories=Vec::new(), no_builtin=false, replace_lexicons=false, terms=None, typos=false, typo_word_lists=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -264,6 +279,8 @@ impl Engine {
         no_builtin: bool,
         replace_lexicons: bool,
         terms: Option<PathBuf>,
+        typos: bool,
+        typo_word_lists: Vec<PathBuf>,
     ) -> PyResult<Engine> {
         let source = EngineSource {
             lexicon_paths: lexicons,
@@ -273,12 +290,18 @@ impl Engine {
             langs: parse_all::<Lang>(&lang)?,
             categories: parse_all::<Category>(&categories)?,
             policies: policy.iter().cloned().collect(),
+            typos,
+            typo_word_lists,
         };
         let engine = py
             .detach(|| service::Engine::load(&source))
             .map_err(|e| LoadError::new_err(e.to_string()))?;
         let policy = policy.map(|_| engine.default_policy().to_string());
-        Ok(Engine { engine, policy })
+        Ok(Engine {
+            engine,
+            policy,
+            typos,
+        })
     }
 
     /// The name of the policy given at construction, if any.
@@ -302,8 +325,12 @@ impl Engine {
     ) -> Vec<Finding> {
         let scanner = self.engine.scanner();
         let policy = self.engine.policy(self.policy.as_deref());
+        let keep_typos = self.keeps_typos(policy);
         py.detach(|| {
-            let found = scanner.scan(text);
+            let mut found = scanner.scan(text);
+            if !keep_typos {
+                found.retain(|f| f.evasion != Some(Evasion::Typo));
+            }
             let decision = policy.filter(|_| self.policy.is_some()).map(|p| {
                 let ctx = RecordContext {
                     field,
@@ -444,8 +471,18 @@ impl Engine {
             &context_columns,
         )
         .map_err(InputError::new_err)?;
+        let keep_typos = self.keeps_typos(policy);
         let out = py
-            .detach(|| arrow::scan(self.engine.scanner(), policy, &plan, &batches, include_text))
+            .detach(|| {
+                arrow::scan(
+                    self.engine.scanner(),
+                    policy,
+                    &plan,
+                    &batches,
+                    include_text,
+                    keep_typos,
+                )
+            })
             .map_err(InputError::new_err)?;
         Ok(PyRecordBatch::new(out))
     }

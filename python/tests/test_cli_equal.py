@@ -123,3 +123,21 @@ def test_when_rules_read_context_columns_like_the_cli(cli, tmp_path):
     assert [r["action"] for r in rows] == [w["action"] for w in want]
     with pytest.raises(art9.InputError, match='context column "nope" is not in the input'):
         scanner.scan_arrow(table, ["note"], "id", context_columns=["nope"])
+
+
+def test_typos_and_evasion_lanes_equal_the_cli(cli, tmp_path):
+    records = read_jsonl(REPO / "examples" / "crm-notes.jsonl")
+    records += [
+        {"id": "t1", "note": "Klant heeft diabetis en astma."},
+        {"id": "t2", "note": "Hij heeft d i a b e t e s, zegt hij."},
+        {"id": "t3", "note": "Patiënt met kаnker (Cyrillic a)."},
+    ]
+    path = tmp_path / "typos.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    for typos in (False, True):
+        args = ["--field", "note", "--key", "id"] + (["--typos"] if typos else [])
+        want = [{**{k: w[k] for k in ["record", "field", *KEYS]}, "evasion": w.get("evasion")}
+                for w in cli_findings(cli, path, *args)]
+        rows = art9.Scanner(typos=typos).scan_arrow(pa.Table.from_pylist(records), ["note"], "id").to_pylist()
+        assert [{k: r[k] for k in ["record", "field", *KEYS, "evasion"]} for r in rows] == want
+        assert {"spaced", "homoglyph"} <= {w["evasion"] for w in want}
