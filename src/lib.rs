@@ -55,6 +55,7 @@
 pub mod category;
 pub mod encoding;
 pub mod eval;
+pub mod grade;
 pub mod html;
 pub mod input;
 pub mod lexicon;
@@ -73,7 +74,7 @@ mod yaml;
 pub use output::subjects;
 
 pub use category::{Category, Lang};
-pub use lexicon::{Lexicon, LexiconError, LexiconSet};
+pub use lexicon::{Lexicon, LexiconError, LexiconSet, Likelihood};
 pub use mask::mask;
 pub use matcher::{BuildError, EntryId, Explained, Finding, Scanner, ScannerBuilder, Verdict};
 pub use normalize::{normalize, NormalizedText};

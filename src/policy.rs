@@ -17,7 +17,14 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::category::Category;
+use crate::lexicon::Likelihood;
 use crate::matcher::Finding;
+
+/// The `min_likelihood` of a policy that names none, and of commands run without a policy:
+/// `possible`. Chosen by measurement on the development corpora (LEXICONS.md, "Likelihood
+/// and cues"): it hides what an organisation, animal or machine cue or another language's
+/// lexicon lowered, and keeps every finding no cue lowered.
+pub const DEFAULT_MIN_LIKELIHOOD: Likelihood = Likelihood::Possible;
 use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
 
 /// What to do with a finding.
@@ -70,6 +77,10 @@ pub struct Rule {
     /// The mask style (for `mask` and `reject`); default `label`.
     #[serde(default)]
     pub style: MaskStyle,
+    /// The policy acts on findings at or above this likelihood only; the others are not
+    /// reported, masked or counted. Default: the `default` rule's, else `possible`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_likelihood: Option<Likelihood>,
 }
 
 /// Where the key for `hash` masking comes from.
@@ -145,6 +156,7 @@ pub const BUILTIN_POLICIES: &[(&str, &str)] = &[
 struct CompiledRule {
     action: Action,
     style: MaskStyle,
+    min: Likelihood,
 }
 
 /// A validated policy, ready to decide.
@@ -236,6 +248,7 @@ impl CompiledPolicy {
             rules: [CompiledRule {
                 action: Action::Mask,
                 style: MaskStyle::Label,
+                min: DEFAULT_MIN_LIKELIHOOD,
             }; 7],
             fields: BTreeMap::new(),
             mask_char: '█',
@@ -288,16 +301,19 @@ impl CompiledPolicy {
             line: yaml.and_then(|y| line_of_key(y, section, key)),
             ..err(message)
         };
-        let to_rule = |r: &Rule| CompiledRule {
+        // A rule without `min_likelihood` takes the one of the rule it overrides.
+        let to_rule = |r: &Rule, under: Likelihood| CompiledRule {
             action: r.action,
             style: r.style,
+            min: r.min_likelihood.unwrap_or(under),
         };
-        let mut rules = [to_rule(&spec.default); 7];
+        let default_min = spec.default.min_likelihood.unwrap_or(DEFAULT_MIN_LIKELIHOOD);
+        let mut rules = [to_rule(&spec.default, default_min); 7];
         for (name, rule) in &spec.categories {
             let cat: Category = name
                 .parse()
                 .map_err(|e| err_at(Some("categories"), name, format!("{e}")))?;
-            rules[cat.index()] = to_rule(rule);
+            rules[cat.index()] = to_rule(rule, default_min);
         }
         let mut fields = BTreeMap::new();
         for (field, overrides) in &spec.fields {
@@ -306,7 +322,7 @@ impl CompiledPolicy {
                 let cat: Category = name
                     .parse()
                     .map_err(|e| err_at(Some(field), name, format!("field {field:?}: {e}")))?;
-                r[cat.index()] = to_rule(rule);
+                r[cat.index()] = to_rule(rule, rules[cat.index()].min);
             }
             fields.insert(field.clone(), r);
         }
@@ -355,6 +371,28 @@ impl CompiledPolicy {
             .unwrap_or(&self.rules);
         let r = rules[category.index()];
         (r.action, r.style)
+    }
+
+    /// The lowest likelihood the policy acts on for a category in a field.
+    pub fn min_likelihood(&self, field: Option<&str>, category: Category) -> Likelihood {
+        let rules = field
+            .and_then(|f| self.fields.get(f))
+            .unwrap_or(&self.rules);
+        rules[category.index()].min
+    }
+
+    /// Drop the findings below the policy's `min_likelihood` for their category in `field`,
+    /// or below `at_least` when given (`--min-likelihood`).
+    pub fn retain_likely(
+        &self,
+        field: Option<&str>,
+        findings: &mut Vec<Finding>,
+        at_least: Option<Likelihood>,
+    ) {
+        match at_least {
+            Some(min) => findings.retain(|f| f.likelihood >= min),
+            None => findings.retain(|f| f.likelihood >= self.min_likelihood(field, f.category)),
+        }
     }
 
     /// Decide about the findings of one field.

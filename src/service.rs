@@ -46,10 +46,12 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::category::{Category, Lang};
-use crate::lexicon::{LexiconError, LexiconSet, Replaced};
+use crate::lexicon::{LexiconError, LexiconSet, Likelihood, Replaced};
 use crate::mask::mask;
 use crate::matcher::{BuildError, Finding, Scanner, ScannerBuilder};
-use crate::policy::{CompiledPolicy, Outcome, PolicyError, BUILTIN_POLICIES};
+use crate::policy::{
+    CompiledPolicy, Outcome, PolicyError, BUILTIN_POLICIES, DEFAULT_MIN_LIKELIHOOD,
+};
 
 /// What a request asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -113,6 +115,10 @@ pub struct Request {
     /// Add the matched text and the entry id to each finding.
     #[serde(default)]
     pub include_text: bool,
+    /// Report and act on findings at or above this likelihood only (default: the policy's
+    /// `min_likelihood`, else `possible`; `very_unlikely` keeps every finding).
+    #[serde(default)]
+    pub min_likelihood: Option<Likelihood>,
 }
 
 /// A batch: up to [`Limits::max_batch`] requests answered in order.
@@ -493,6 +499,13 @@ impl Engine {
             self.scanner.scan_into(text, &mut scratch);
             if let Some(langs) = &langs {
                 scratch.retain(|f| langs.contains(&f.lang));
+            }
+            match policy {
+                Some(p) => p.retain_likely(field, &mut scratch, req.min_likelihood),
+                None => {
+                    let min = req.min_likelihood.unwrap_or(DEFAULT_MIN_LIKELIHOOD);
+                    scratch.retain(|f| f.likelihood >= min);
+                }
             }
             for f in &scratch {
                 counts[f.category.index()] += 1;

@@ -1,0 +1,369 @@
+//! Likelihood per finding (issue 19): the note's language by a function-word vote, and each
+//! finding's grade: its entry's base, moved by the context cues of `lexicons/cues/` found
+//! within a window of words, and lowered when the entry's language is not the note's.
+//!
+//! Runs after matching, only for notes with findings, on the normalised text and its word
+//! tokens that the matcher already has; the matching path itself is untouched. A [`Grader`]
+//! is compiled once from the cue files and is immutable (`Send + Sync`).
+//!
+//! # Rule
+//! `result = base + (strongest person cue) + (strongest organisation / non-human cue)
+//! + (language disagreement)`, kept within `very_unlikely ..= very_likely`. Only the
+//! strongest cue of each direction counts, so ten person words do not outweigh a legal form.
+//! The cues of the note's language apply (of every language when it is `und`). Language
+//! disagreement ([`LANG_DISAGREEMENT`]) applies when the note's language is known, the
+//! entry's is another, and no entry of the note's language and the same category matched
+//! the same span (shared words such as *diabetes* are in several lexicons), and no function
+//! word of the entry's language is within [`LOCAL_WINDOW`] words (a quoted passage in that
+//! language: "jeg er sygemeldt" in an English note).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::category::{Category, Lang};
+use crate::lexicon::{Cue, CueKind, CueLexicon, CueWord, Likelihood};
+
+/// Grades a finding moves when its lexicon's language is not the note's.
+pub const LANG_DISAGREEMENT: i32 = -2;
+
+/// Words either side of a finding in which one function word of the entry's own language
+/// marks a passage in that language (a quoted reply, a mixed note): no disagreement then.
+pub const LOCAL_WINDOW: usize = 6;
+
+/// One thing that moved a finding's grade, for `art9 explain`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "move", rename_all = "snake_case")]
+pub enum Move {
+    /// A cue word near the finding.
+    Cue {
+        /// The cue's id.
+        id: String,
+        /// Its kind.
+        kind: CueKind,
+        /// Grades it moved (only the strongest of each direction counts).
+        shift: i32,
+        /// The cue word found (normalised, as listed in the cue file).
+        word: String,
+        /// Whether it counted (the strongest of its direction).
+        counted: bool,
+    },
+    /// The entry's language is not the note's.
+    Language {
+        /// The entry's language.
+        entry: Lang,
+        /// The note's.
+        note: Lang,
+        /// Grades it moved.
+        shift: i32,
+    },
+}
+
+/// A finding's grade with its reasons, for `art9 explain`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Graded {
+    /// The entry's base likelihood.
+    pub base: Likelihood,
+    /// What moved it.
+    pub moves: Vec<Move>,
+    /// The result.
+    pub likelihood: Likelihood,
+}
+
+/// What the grader needs to know about one finding.
+#[derive(Clone, Copy, Debug)]
+pub struct Span {
+    /// The entry's language.
+    pub lang: Lang,
+    /// The category.
+    pub category: Category,
+    /// The entry's base likelihood.
+    pub base: Likelihood,
+    /// Byte range in the normalised text.
+    pub start: usize,
+    /// End of that range.
+    pub end: usize,
+    /// Whether an entry of the note's language and the same category matched this span too.
+    pub backed_by_note_lang: bool,
+}
+
+/// Compiled cues of one language.
+#[derive(Clone, Debug, Default)]
+struct LangCues {
+    cues: Vec<Cue>,
+    /// (cue, word) by the word's first part, for whole-word and phrase words.
+    by_first: HashMap<String, Vec<(u32, u32)>>,
+    /// Prefix (`word*`) and suffix (`*word`) words of one part.
+    open: Vec<(u32, u32)>,
+    widest: usize,
+}
+
+/// The compiled cues and function words of every language. Cheap to share (`Arc` it).
+#[derive(Clone, Debug, Default)]
+pub struct Grader {
+    /// Indexed by `Lang as usize` (nl, da, en order of [`Lang`]).
+    langs: Vec<(Lang, LangCues)>,
+    /// Function word → the language it votes for (words of two languages are left out).
+    function_words: HashMap<String, Lang>,
+}
+
+impl Grader {
+    /// Compile cue files (one per language; see [`crate::LexiconSet::cues`]).
+    pub fn new<'a>(files: impl IntoIterator<Item = &'a CueLexicon>) -> Grader {
+        let mut langs: Vec<(Lang, LangCues)> = Vec::new();
+        let mut votes: HashMap<String, Option<Lang>> = HashMap::new();
+        for f in files {
+            for w in &f.function_words {
+                votes
+                    .entry(w.clone())
+                    .and_modify(|l| {
+                        if *l != Some(f.lang) {
+                            *l = None;
+                        }
+                    })
+                    .or_insert(Some(f.lang));
+            }
+            let mut lc = LangCues::default();
+            for (ci, cue) in f.cues.iter().enumerate() {
+                lc.widest = lc.widest.max(cue.window);
+                for (wi, w) in cue.words.iter().enumerate() {
+                    let key = (ci as u32, wi as u32);
+                    if (w.prefix || w.suffix) && w.parts.len() == 1 {
+                        lc.open.push(key);
+                    } else {
+                        lc.by_first.entry(w.parts[0].clone()).or_default().push(key);
+                    }
+                }
+            }
+            lc.cues = f.cues.clone();
+            langs.push((f.lang, lc));
+        }
+        Grader {
+            langs,
+            function_words: votes
+                .into_iter()
+                .filter_map(|(w, l)| l.map(|l| (w, l)))
+                .collect(),
+        }
+    }
+
+    /// Whether there is anything to grade with (no cue files: every finding keeps its base
+    /// and no language is detected).
+    pub fn is_empty(&self) -> bool {
+        self.langs.is_empty()
+    }
+
+    /// The note's language by a vote of its function words: the language with the most
+    /// tokens among its function words, `None` (`und`) on a tie or when none occurs.
+    /// `tokens` are the word-char runs of `norm` (which may be ASCII text as written).
+    pub fn detect(&self, norm: &str, tokens: &[(usize, usize)]) -> Option<Lang> {
+        if self.function_words.is_empty() {
+            return None;
+        }
+        let mut counts = [0u32; 3];
+        let mut lower = String::new();
+        for &(s, e) in tokens {
+            // Function words are short; a long token cannot be one.
+            if e - s > 12 {
+                continue;
+            }
+            if let Some(l) = self.function_words.get(key(&norm[s..e], &mut lower)) {
+                counts[*l as usize] += 1;
+            }
+        }
+        let (best, n) = counts
+            .iter()
+            .enumerate()
+            .max_by_key(|&(_, n)| *n)
+            .map(|(i, n)| (i, *n))
+            .unwrap_or((0, 0));
+        if n == 0 || counts.iter().filter(|&&c| c == n).count() > 1 {
+            return None;
+        }
+        Lang::ALL.get(best).copied()
+    }
+
+    /// The grade of one finding in a note of language `note_lang`; with `trace`, every move.
+    pub fn grade(
+        &self,
+        norm: &str,
+        tokens: &[(usize, usize)],
+        note_lang: Option<Lang>,
+        span: &Span,
+        mut trace: Option<&mut Vec<Move>>,
+    ) -> Likelihood {
+        let first = tokens.partition_point(|&(_, te)| te <= span.start);
+        let last = tokens.partition_point(|&(ts, _)| ts < span.end);
+        let mut up = 0;
+        let mut down = 0;
+        let mut lower = String::new();
+        for (lang, lc) in &self.langs {
+            if note_lang.is_some_and(|n| n != *lang) {
+                continue;
+            }
+            let lo = first.saturating_sub(lc.widest);
+            let hi = (last + lc.widest).min(tokens.len());
+            // Per cue, the first word found (a cue counts once).
+            let mut hit: Vec<Option<u32>> = Vec::new();
+            let mut note = |ci: u32, wi: u32| {
+                if hit.is_empty() {
+                    hit.resize(lc.cues.len(), None);
+                }
+                let slot = &mut hit[ci as usize];
+                if slot.is_none() {
+                    *slot = Some(wi);
+                }
+            };
+            let applies = |c: &Cue| c.categories.is_empty() || c.categories.contains(&span.category);
+            for i in (lo..first).chain(last..hi) {
+                let dist = if i < first { first - i } else { i - last + 1 };
+                let (ts, te) = tokens[i];
+                let tok = key(&norm[ts..te], &mut lower).to_string();
+                if let Some(list) = lc.by_first.get(tok.as_str()) {
+                    for &(ci, wi) in list {
+                        let cue = &lc.cues[ci as usize];
+                        let w = &cue.words[wi as usize];
+                        if dist <= cue.window
+                            && applies(cue)
+                            && phrase_matches(w, norm, &tokens[i..hi], &mut lower)
+                        {
+                            note(ci, wi);
+                        }
+                    }
+                }
+                for &(ci, wi) in &lc.open {
+                    let cue = &lc.cues[ci as usize];
+                    let w = &cue.words[wi as usize];
+                    if dist <= cue.window && applies(cue) && open_matches(w, &tok) {
+                        note(ci, wi);
+                    }
+                }
+            }
+            // A suffix word also marks the finding's own word: "Diabetesvereniging".
+            for i in first..last {
+                let (ts, te) = tokens[i];
+                let tok = key(&norm[ts..te], &mut lower).to_string();
+                for &(ci, wi) in &lc.open {
+                    let cue = &lc.cues[ci as usize];
+                    let w = &cue.words[wi as usize];
+                    if w.suffix && applies(cue) && open_matches(w, &tok) && tok != w.parts[0] {
+                        note(ci, wi);
+                    }
+                }
+            }
+            for (ci, wi) in hit.iter().enumerate() {
+                let Some(wi) = *wi else { continue };
+                let cue = &lc.cues[ci];
+                if cue.shift > 0 {
+                    up = up.max(cue.shift);
+                } else {
+                    down = down.min(cue.shift);
+                }
+                if let Some(t) = trace.as_deref_mut() {
+                    t.push(Move::Cue {
+                        id: cue.id.clone(),
+                        kind: cue.kind,
+                        shift: cue.shift,
+                        word: cue.words[wi as usize].word.clone(),
+                        counted: false,
+                    });
+                }
+            }
+        }
+        let mut shift = up + down;
+        if let Some(t) = trace.as_deref_mut() {
+            // Mark the strongest of each direction (the first listed of equals).
+            let mut up_done = false;
+            let mut down_done = false;
+            for m in t.iter_mut() {
+                if let Move::Cue { shift, counted, .. } = m {
+                    if *shift == up && !up_done {
+                        *counted = true;
+                        up_done = true;
+                    } else if *shift == down && !down_done {
+                        *counted = true;
+                        down_done = true;
+                    }
+                }
+            }
+        }
+        if let Some(note) = note_lang {
+            let near = first.saturating_sub(LOCAL_WINDOW)..(last + LOCAL_WINDOW).min(tokens.len());
+            if note != span.lang
+                && !span.backed_by_note_lang
+                && !self.votes_for(norm, &tokens[near], span.lang, &mut lower)
+            {
+                shift += LANG_DISAGREEMENT;
+                if let Some(t) = trace {
+                    t.push(Move::Language {
+                        entry: span.lang,
+                        note,
+                        shift: LANG_DISAGREEMENT,
+                    });
+                }
+            }
+        }
+        span.base.shifted(shift)
+    }
+}
+
+impl Grader {
+    /// Whether a function word of `lang` is among `tokens`.
+    fn votes_for(
+        &self,
+        norm: &str,
+        tokens: &[(usize, usize)],
+        lang: Lang,
+        buf: &mut String,
+    ) -> bool {
+        tokens
+            .iter()
+            .any(|&(s, e)| self.function_words.get(key(&norm[s..e], buf)) == Some(&lang))
+    }
+}
+
+/// The token as a lookup key: itself, or lowercased into `buf` when it has upper-case ASCII
+/// (the matcher's zero-copy path hands over ASCII notes as written).
+fn key<'a>(tok: &'a str, buf: &'a mut String) -> &'a str {
+    if tok.bytes().any(|b| b.is_ascii_uppercase()) {
+        buf.clear();
+        buf.push_str(tok);
+        buf.make_ascii_lowercase();
+        buf.as_str()
+    } else {
+        tok
+    }
+}
+
+/// A one-part prefix or suffix word against a (lowercase) token.
+fn open_matches(w: &CueWord, tok: &str) -> bool {
+    if w.suffix {
+        tok.ends_with(w.parts[0].as_str())
+    } else {
+        tok.starts_with(w.parts[0].as_str())
+    }
+}
+
+/// A whole word or phrase starting at `tokens[0]` (whose first part already matched).
+fn phrase_matches(w: &CueWord, norm: &str, tokens: &[(usize, usize)], buf: &mut String) -> bool {
+    let last = w.parts.len() - 1;
+    if tokens.len() < w.parts.len() {
+        return false;
+    }
+    for (i, part) in w.parts.iter().enumerate() {
+        let (ts, te) = tokens[i];
+        let tok = key(&norm[ts..te], buf);
+        let ok = if i == last && w.prefix {
+            tok.starts_with(part.as_str())
+        } else {
+            tok == part
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests;
