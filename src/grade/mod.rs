@@ -22,10 +22,10 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::category::{Category, Lang};
-use crate::lexicon::{Cue, CueKind, CueLexicon, CueWord, Likelihood};
+use crate::lexicon::{Cue, CueKind, CueLexicon, CueWord, Likelihood, Side};
 
 /// Grades a finding moves when its lexicon's language is not the note's.
-pub const LANG_DISAGREEMENT: i32 = -2;
+pub const LANG_DISAGREEMENT: i32 = -3;
 
 /// Words either side of a finding in which one function word of the entry's own language
 /// marks a passage in that language (a quoted reply, a mixed note): no disagreement then.
@@ -217,6 +217,11 @@ impl Grader {
             let applies = |c: &Cue| c.categories.is_empty() || c.categories.contains(&span.category);
             for i in (lo..first).chain(last..hi) {
                 let dist = if i < first { first - i } else { i - last + 1 };
+                let on_side = |c: &Cue| match c.side {
+                    Side::Both => true,
+                    Side::Before => i < first,
+                    Side::After => i >= last,
+                };
                 let (ts, te) = tokens[i];
                 let tok = key(&norm[ts..te], &mut lower).to_string();
                 if let Some(list) = lc.by_first.get(tok.as_str()) {
@@ -224,6 +229,7 @@ impl Grader {
                         let cue = &lc.cues[ci as usize];
                         let w = &cue.words[wi as usize];
                         if dist <= cue.window
+                            && on_side(cue)
                             && applies(cue)
                             && phrase_matches(w, norm, &tokens[i..hi], &mut lower)
                         {
@@ -234,12 +240,14 @@ impl Grader {
                 for &(ci, wi) in &lc.open {
                     let cue = &lc.cues[ci as usize];
                     let w = &cue.words[wi as usize];
-                    if dist <= cue.window && applies(cue) && open_matches(w, &tok) {
+                    if dist <= cue.window && on_side(cue) && applies(cue) && open_matches(w, &tok)
+                    {
                         note(ci, wi);
                     }
                 }
             }
-            // A suffix word also marks the finding's own word: "Diabetesvereniging".
+            // The finding's own words: a suffix word marks its compound ("Diabetesvereniging"),
+            // and a whole word after its first one its head ("Labour Party", "RCN member").
             for i in first..last {
                 let (ts, te) = tokens[i];
                 let tok = key(&norm[ts..te], &mut lower).to_string();
@@ -247,6 +255,15 @@ impl Grader {
                     let cue = &lc.cues[ci as usize];
                     let w = &cue.words[wi as usize];
                     if w.suffix && applies(cue) && open_matches(w, &tok) && tok != w.parts[0] {
+                        note(ci, wi);
+                    }
+                }
+                if i == first {
+                    continue;
+                }
+                for &(ci, wi) in lc.by_first.get(tok.as_str()).into_iter().flatten() {
+                    let cue = &lc.cues[ci as usize];
+                    if cue.words[wi as usize].parts.len() == 1 && applies(cue) {
                         note(ci, wi);
                     }
                 }

@@ -84,6 +84,11 @@ pub struct CueSpec {
     /// Words either side of the finding to look at (1..20, default 6).
     #[serde(default)]
     pub window: Option<usize>,
+    /// Which side of the finding to look at (default both): `before` for the subject of a
+    /// statement ("the coffee machine is sick"), `after` for its object ("addicted to our
+    /// latte").
+    #[serde(default)]
+    pub side: Side,
     /// Only findings of these categories (default: all).
     #[serde(default)]
     pub categories: Vec<Category>,
@@ -96,6 +101,19 @@ pub struct CueSpec {
     /// Notes in which no finding may be moved by this cue.
     #[serde(default)]
     pub counterexamples: Vec<String>,
+}
+
+/// Which side of a finding a cue looks at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// Before and after (the default).
+    #[default]
+    Both,
+    /// Only the words before the finding.
+    Before,
+    /// Only the words after the finding.
+    After,
 }
 
 /// A cue word, normalised.
@@ -124,6 +142,8 @@ pub struct Cue {
     pub shift: i32,
     /// Words either side.
     pub window: usize,
+    /// Which side.
+    pub side: Side,
     /// Categories it applies to (empty = all).
     pub categories: Vec<Category>,
     /// Its words.
@@ -235,6 +255,7 @@ impl CueLexicon {
                 kind: spec.kind,
                 shift,
                 window,
+                side: spec.side,
                 categories: spec.categories,
                 words,
                 path: path.to_string(),
