@@ -147,6 +147,11 @@ impl Grader {
         }
     }
 
+    /// Every cue, by language (the order of the cue files).
+    pub fn cues(&self) -> impl Iterator<Item = &Cue> {
+        self.langs.iter().flat_map(|(_, lc)| &lc.cues)
+    }
+
     /// Whether there is anything to grade with (no cue files: every finding keeps its base
     /// and no language is detected).
     pub fn is_empty(&self) -> bool {
@@ -261,9 +266,13 @@ impl Grader {
                 if i == first {
                     continue;
                 }
+                // Not animals and things: "guide dog" names a person's aid.
                 for &(ci, wi) in lc.by_first.get(tok.as_str()).into_iter().flatten() {
                     let cue = &lc.cues[ci as usize];
-                    if cue.words[wi as usize].parts.len() == 1 && applies(cue) {
+                    if cue.words[wi as usize].parts.len() == 1
+                        && cue.kind != CueKind::NonHuman
+                        && applies(cue)
+                    {
                         note(ci, wi);
                     }
                 }
