@@ -307,7 +307,10 @@ impl CompiledPolicy {
             style: r.style,
             min: r.min_likelihood.unwrap_or(under),
         };
-        let default_min = spec.default.min_likelihood.unwrap_or(DEFAULT_MIN_LIKELIHOOD);
+        let default_min = spec
+            .default
+            .min_likelihood
+            .unwrap_or(DEFAULT_MIN_LIKELIHOOD);
         let mut rules = [to_rule(&spec.default, default_min); 7];
         for (name, rule) in &spec.categories {
             let cat: Category = name

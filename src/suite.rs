@@ -139,8 +139,16 @@ pub fn check_cue_examples(scanner: &Scanner, filter: Option<&str>) -> (usize, Ve
             })
         };
         for (list, want, what) in [
-            (&cue.examples, true, "example: no finding is moved by the cue"),
-            (&cue.counterexamples, false, "counterexample: a finding is moved by the cue"),
+            (
+                &cue.examples,
+                true,
+                "example: no finding is moved by the cue",
+            ),
+            (
+                &cue.counterexamples,
+                false,
+                "counterexample: a finding is moved by the cue",
+            ),
         ] {
             for ex in list {
                 checked += 1;

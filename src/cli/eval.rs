@@ -136,8 +136,10 @@ pub fn eval(a: EvalArgs) -> Result<ExitCode> {
         for level in Likelihood::ALL {
             let f = at_threshold(&graded, level);
             let r = score(&notes, &f, 0);
-            let traps: Vec<&Note> =
-                notes.iter().filter(|n| n.trap && n.spans.is_empty()).collect();
+            let traps: Vec<&Note> = notes
+                .iter()
+                .filter(|n| n.trap && n.spans.is_empty())
+                .collect();
             let trap_flagged = traps
                 .iter()
                 .filter(|n| f.get(&n.id).is_some_and(|v| !v.is_empty()))

@@ -11,8 +11,8 @@
 //! + (language disagreement)`, kept within `very_unlikely ..= very_likely`. Only the
 //! strongest cue of each direction counts, so ten person words do not outweigh a legal form.
 //! The cues of the note's language apply (of every language when it is `und`). Language
-//! disagreement ([`LANG_DISAGREEMENT`]) applies when the note's language is known, the
-//! entry's is another, and no entry of the note's language and the same category matched
+//! disagreement ([`LANG_DISAGREEMENT`]) applies when the note's language is known and has
+//! lexicons in the scanner, the entry's is another, and no entry of the note's language and the same category matched
 //! the same span (shared words such as *diabetes* are in several lexicons), and no function
 //! word of the entry's language is within [`LOCAL_WINDOW`] words (a quoted passage in that
 //! language: "jeg er sygemeldt" in an English note).
@@ -87,6 +87,16 @@ pub struct Span {
     pub backed_by_note_lang: bool,
 }
 
+/// Whether token `tok` lies inside one of the note's findings other than `span` (normalised
+/// byte ranges): the words of another finding are not context. This also keeps a grade from
+/// changing when another finding is masked ("PCS branch secretary": `branch` is part of the
+/// finding *branch secretary*, not an organisation cue for *PCS*).
+fn in_other_finding(tok: (usize, usize), span: &Span, findings: &[(usize, usize)]) -> bool {
+    findings
+        .iter()
+        .any(|&(s, e)| (s, e) != (span.start, span.end) && s < tok.1 && tok.0 < e)
+}
+
 /// Compiled cues of one language.
 #[derive(Clone, Debug, Default)]
 struct LangCues {
@@ -105,6 +115,10 @@ pub struct Grader {
     langs: Vec<(Lang, LangCues)>,
     /// Function word → the language it votes for (words of two languages are left out).
     function_words: HashMap<String, Lang>,
+    /// The languages the scanner has lexicons of (`Lang as usize`); all when not set.
+    /// Disagreement needs the note's language among them: without its lexicons (`--lang en`
+    /// on a Dutch note) no entry of it could have backed a shared word.
+    lexicon_langs: [bool; 3],
 }
 
 impl Grader {
@@ -140,11 +154,21 @@ impl Grader {
         }
         Grader {
             langs,
+            lexicon_langs: [true; 3],
             function_words: votes
                 .into_iter()
                 .filter_map(|(w, l)| l.map(|l| (w, l)))
                 .collect(),
         }
+    }
+
+    /// Tell the grader which languages the scanner has lexicons of (see `lexicon_langs`).
+    pub fn with_lexicon_langs(mut self, langs: impl IntoIterator<Item = Lang>) -> Grader {
+        self.lexicon_langs = [false; 3];
+        for l in langs {
+            self.lexicon_langs[l as usize] = true;
+        }
+        self
     }
 
     /// Every cue, by language (the order of the cue files).
@@ -188,13 +212,16 @@ impl Grader {
         Lang::ALL.get(best).copied()
     }
 
-    /// The grade of one finding in a note of language `note_lang`; with `trace`, every move.
+    /// The grade of one finding in a note of language `note_lang`; `findings` are the
+    /// normalised spans of all the note's findings (their words are not cues for the others);
+    /// with `trace`, every move.
     pub fn grade(
         &self,
         norm: &str,
         tokens: &[(usize, usize)],
         note_lang: Option<Lang>,
         span: &Span,
+        findings: &[(usize, usize)],
         mut trace: Option<&mut Vec<Move>>,
     ) -> Likelihood {
         let first = tokens.partition_point(|&(_, te)| te <= span.start);
@@ -219,7 +246,8 @@ impl Grader {
                     *slot = Some(wi);
                 }
             };
-            let applies = |c: &Cue| c.categories.is_empty() || c.categories.contains(&span.category);
+            let applies =
+                |c: &Cue| c.categories.is_empty() || c.categories.contains(&span.category);
             for i in (lo..first).chain(last..hi) {
                 let dist = if i < first { first - i } else { i - last + 1 };
                 let on_side = |c: &Cue| match c.side {
@@ -228,6 +256,9 @@ impl Grader {
                     Side::After => i >= last,
                 };
                 let (ts, te) = tokens[i];
+                if in_other_finding((ts, te), span, findings) {
+                    continue;
+                }
                 let tok = key(&norm[ts..te], &mut lower).to_string();
                 if let Some(list) = lc.by_first.get(tok.as_str()) {
                     for &(ci, wi) in list {
@@ -245,8 +276,7 @@ impl Grader {
                 for &(ci, wi) in &lc.open {
                     let cue = &lc.cues[ci as usize];
                     let w = &cue.words[wi as usize];
-                    if dist <= cue.window && on_side(cue) && applies(cue) && open_matches(w, &tok)
-                    {
+                    if dist <= cue.window && on_side(cue) && applies(cue) && open_matches(w, &tok) {
                         note(ci, wi);
                     }
                 }
@@ -316,6 +346,7 @@ impl Grader {
         if let Some(note) = note_lang {
             let near = first.saturating_sub(LOCAL_WINDOW)..(last + LOCAL_WINDOW).min(tokens.len());
             if note != span.lang
+                && self.lexicon_langs[note as usize]
                 && !span.backed_by_note_lang
                 && !self.votes_for(norm, &tokens[near], span.lang, &mut lower)
             {

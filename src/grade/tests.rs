@@ -67,25 +67,37 @@ fn cues_move_the_base_strongest_per_direction() {
     let s = span(t, "diabetes", Lang::Nl);
     let mut moves = Vec::new();
     assert_eq!(
-        g.grade(t, &tokens(t), Some(Lang::Nl), &s, Some(&mut moves)),
+        g.grade(t, &tokens(t), Some(Lang::Nl), &s, &[], Some(&mut moves)),
         Likelihood::VeryLikely
     );
     assert!(matches!(&moves[0], Move::Cue { id, counted: true, .. } if id == "nl.cue.person"));
     // Suffix word inside the finding's own word.
     let t = "diabetesvereniging vraagt offerte";
     let s = span(t, "diabetesvereniging", Lang::Nl);
-    assert_eq!(g.grade(t, &tokens(t), None, &s, None), Likelihood::Unlikely);
+    assert_eq!(
+        g.grade(t, &tokens(t), None, &s, &[], None),
+        Likelihood::Unlikely
+    );
     // Person and organisation: both count once.
     let t = "mevr van de diabetesvereniging vraagt offerte";
     let s = span(t, "diabetesvereniging", Lang::Nl);
-    assert_eq!(g.grade(t, &tokens(t), None, &s, None), Likelihood::Possible);
+    assert_eq!(
+        g.grade(t, &tokens(t), None, &s, &[], None),
+        Likelihood::Possible
+    );
     // The animal within its window of 3 words, not beyond.
     let t = "haar hondje heeft diabetes";
     let s = span(t, "diabetes", Lang::Nl);
-    assert_eq!(g.grade(t, &tokens(t), None, &s, None), Likelihood::VeryUnlikely);
+    assert_eq!(
+        g.grade(t, &tokens(t), None, &s, &[], None),
+        Likelihood::VeryUnlikely
+    );
     let t = "hondje een twee drie vier diabetes";
     let s = span(t, "diabetes", Lang::Nl);
-    assert_eq!(g.grade(t, &tokens(t), None, &s, None), Likelihood::Likely);
+    assert_eq!(
+        g.grade(t, &tokens(t), None, &s, &[], None),
+        Likelihood::Likely
+    );
 }
 
 #[test]
@@ -95,8 +107,8 @@ fn language_disagreement_lowers_unless_backed() {
     let mut s = span(t, "pregnant", Lang::En);
     let mut moves = Vec::new();
     assert_eq!(
-        g.grade(t, &tokens(t), Some(Lang::Nl), &s, Some(&mut moves)),
-        Likelihood::Unlikely
+        g.grade(t, &tokens(t), Some(Lang::Nl), &s, &[], Some(&mut moves)),
+        Likelihood::VeryUnlikely
     );
     assert_eq!(
         moves,
@@ -108,15 +120,23 @@ fn language_disagreement_lowers_unless_backed() {
     );
     s.backed_by_note_lang = true;
     assert_eq!(
-        g.grade(t, &tokens(t), Some(Lang::Nl), &s, None),
+        g.grade(t, &tokens(t), Some(Lang::Nl), &s, &[], None),
+        Likelihood::Likely
+    );
+    // A function word of the entry's language near the finding: a quoted passage, no
+    // disagreement ("het" votes for Dutch).
+    let t = "det er ikke godt, citat: het is diabetes";
+    let s = span(t, "diabetes", Lang::Nl);
+    assert_eq!(
+        g.grade(t, &tokens(t), Some(Lang::Da), &s, &[], None),
         Likelihood::Likely
     );
     // Cues of another language than the note's do not apply.
-    let t = "klant diabetes";
+    let t = "klant diabetes det er ikke";
     let s = span(t, "diabetes", Lang::Nl);
     assert_eq!(
-        g.grade(t, &tokens(t), Some(Lang::Da), &s, None),
-        Likelihood::Unlikely
+        g.grade(t, &tokens(t), Some(Lang::Da), &s, &[], None),
+        Likelihood::VeryUnlikely
     );
 }
 
@@ -126,4 +146,31 @@ fn no_cue_files_keep_the_base() {
     assert!(g.is_empty());
     let t = "de klant heeft diabetes";
     assert_eq!(g.detect(t, &tokens(t)), None);
+}
+
+/// The words of the labels art9 writes when masking (`[HEALTH]`, `[TRADE_UNION:4f1a9c]`) are
+/// no cue words of the built-in cue files: masking one finding must not move another's
+/// grade through its label.
+#[test]
+fn mask_labels_are_not_cue_words() {
+    let set = crate::LexiconSet::builtin().unwrap();
+    let files: Vec<&CueLexicon> = set.cues().collect();
+    assert_eq!(files.len(), 3, "nl, da, en cue files are built in");
+    for cat in Category::ALL {
+        for part in cat.label().split('_') {
+            let word = part.to_ascii_lowercase();
+            for f in &files {
+                for c in &f.cues {
+                    assert!(
+                        !c.words.iter().any(|w| w.parts.contains(&word)
+                            || (w.prefix && word.starts_with(w.parts[0].as_str()))
+                            || (w.suffix && word.ends_with(w.parts[0].as_str()))),
+                        "{} lists a word of the mask label {}",
+                        c.id,
+                        cat.label()
+                    );
+                }
+            }
+        }
+    }
 }

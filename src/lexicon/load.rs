@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::builtin::{BUILTIN, BUILTIN_BAKED, BUILTIN_CUES};
 use super::cues::CueLexicon;
-use super::model::{
-    BakedFile, CaseMode, EntrySpec, LexiconFile, Likelihood, MatchMode, Source,
-};
+use super::model::{BakedFile, CaseMode, EntrySpec, LexiconFile, Likelihood, MatchMode, Source};
 use crate::category::{Category, Lang};
 use crate::normalize::{normalize, starts_with_ignore_ascii_case};
 use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};

@@ -70,7 +70,9 @@ impl ScannerBuilder {
         for lex in self.lexicons.iter() {
             entries.extend(lex.entries.iter().cloned());
         }
-        self.build_from(entries, Grader::new(self.lexicons.cues()))
+        let grader = Grader::new(self.lexicons.cues())
+            .with_lexicon_langs(self.lexicons.iter().map(|l| l.lang));
+        self.build_from(entries, grader)
     }
 
     /// Like [`ScannerBuilder::build`], but moves the lexicons' entries into the scanner
@@ -92,7 +94,8 @@ impl ScannerBuilder {
             zero_copy_ascii,
             all_overlapping,
         };
-        let grader = Grader::new(lexicons.cues());
+        let grader =
+            Grader::new(lexicons.cues()).with_lexicon_langs(lexicons.iter().map(|l| l.lang));
         let count = lexicons.iter().map(|l| l.entries.len()).sum();
         let mut entries = Vec::with_capacity(count);
         for l in lexicons.into_lexicons() {

@@ -26,6 +26,11 @@ impl Inner {
         let tokens = &scratch.tokens;
         let note_lang = self.grader.detect(norm, tokens);
         let cands = &scratch.cands;
+        let spans: Vec<(usize, usize)> = cands
+            .iter()
+            .filter(|c| c.verdict == Verdict::Accepted)
+            .map(|c| (c.sstart, c.send))
+            .collect();
         let accepted = cands.iter().filter(|c| c.verdict == Verdict::Accepted);
         for (c, f) in accepted.zip(out.iter_mut()) {
             let e = &self.entries[c.entry as usize];
@@ -49,9 +54,9 @@ impl Inner {
                 backed_by_note_lang,
             };
             let mut moves = trace.as_ref().map(|_| Vec::new());
-            f.likelihood = self
-                .grader
-                .grade(norm, tokens, note_lang, &span, moves.as_mut());
+            f.likelihood =
+                self.grader
+                    .grade(norm, tokens, note_lang, &span, &spans, moves.as_mut());
             f.note_lang = note_lang;
             if let (Some(t), Some(moves)) = (trace.as_deref_mut(), moves) {
                 t.push(Graded {

@@ -15,8 +15,8 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use crate::category::{Category, Lang};
-use crate::lexicon::Likelihood;
 use crate::input::Record;
+use crate::lexicon::Likelihood;
 use crate::matcher::{Finding, Scanner};
 use crate::pipeline::{FieldResult, Summary};
 use crate::policy::Action;
