@@ -40,6 +40,10 @@ def run_eval(binary, notes, tmp, name):
     return [l for l in lines[start:start + 4]]
 
 
+def long_only(notes, words):
+    return [n for n in notes if len(n["text"].split()) >= words]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dir", default="../shared/reference/real-text")
@@ -71,6 +75,10 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         print("real-text sentences (%d):" % len(notes))
         for l in run_eval(args.bin, notes, tmp, "real"):
+            print("  " + l.strip())
+        longer = long_only(notes, 5)
+        print("real-text sentences of 5 words or more (%d):" % len(longer))
+        for l in run_eval(args.bin, longer, tmp, "real5"):
             print("  " + l.strip())
         print("mixed notes, 2 sentences of one language + 1 of another (%d):" % len(mixed))
         for l in run_eval(args.bin, mixed, tmp, "mixed"):

@@ -217,7 +217,7 @@ fn note_lang_accuracy(scanner: &Scanner, notes: &[Note]) -> Vec<String> {
         if of_lang.is_empty() {
             continue;
         }
-        let (mut right, mut und) = (0, 0);
+        let (mut right, mut und, mut wrong) = (0, 0, 0);
         for n in &of_lang {
             match scanner.note_lang(&n.text) {
                 Some(l) if l == lang => right += 1,
@@ -225,12 +225,15 @@ fn note_lang_accuracy(scanner: &Scanner, notes: &[Note]) -> Vec<String> {
                     und += 1;
                     misses.push(format!("{}=und", n.id));
                 }
-                Some(l) => misses.push(format!("{}={l}", n.id)),
+                Some(l) => {
+                    wrong += 1;
+                    misses.push(format!("{}={l}", n.id));
+                }
             }
         }
         total = (total.0 + right, total.1 + of_lang.len());
         lines.push(format!(
-            "  {lang}: {right}/{} ({:.1}%), und {und}",
+            "  {lang}: {right}/{} ({:.1}%), und {und}, another language {wrong}",
             of_lang.len(),
             100.0 * right as f64 / of_lang.len() as f64
         ));
