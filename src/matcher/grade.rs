@@ -34,17 +34,24 @@ impl Inner {
         let accepted = cands.iter().filter(|c| c.verdict == Verdict::Accepted);
         for (c, f) in accepted.zip(out.iter_mut()) {
             let e = &self.entries[c.entry as usize];
-            let backed_by_note_lang = note_lang.is_some_and(|l| {
-                l != e.lang
-                    && cands.iter().any(|o| {
-                        let oe = &self.entries[o.entry as usize];
-                        oe.lang == l
-                            && oe.category == e.category
-                            && o.sstart < c.send
-                            && c.sstart < o.send
-                            && matches!(o.verdict, Verdict::Accepted | Verdict::Overlapped { .. })
-                    })
+            // An entry of the note's language and the same category that matched these words
+            // too (it lost the overlap to an entry of another language: shared vocabulary).
+            let backing = note_lang.filter(|&l| l != e.lang).and_then(|l| {
+                cands.iter().find(|o| {
+                    let oe = &self.entries[o.entry as usize];
+                    oe.lang == l
+                        && oe.category == e.category
+                        && o.sstart < c.send
+                        && c.sstart < o.send
+                        && matches!(o.verdict, Verdict::Accepted | Verdict::Overlapped { .. })
+                })
             });
+            let backed_by_note_lang = backing.is_some();
+            // Same span: report the note's own entry, so that `lang` is the note's.
+            if let Some(o) = backing.filter(|o| (o.ostart, o.oend) == (c.ostart, c.oend)) {
+                f.entry = EntryId(o.entry);
+                f.lang = self.entries[o.entry as usize].lang;
+            }
             let span = Span {
                 lang: e.lang,
                 category: e.category,
