@@ -7,15 +7,15 @@
 //! is compiled once from the cue files and is immutable (`Send + Sync`).
 //!
 //! # Rule
-//! `result = base + (strongest person cue) + (strongest organisation / non-human cue)
-//! + (language disagreement)`, kept within `very_unlikely ..= very_likely`. Only the
-//! strongest cue of each direction counts, so ten person words do not outweigh a legal form.
-//! The cues of the note's language apply (of every language when it is `und`). Language
-//! disagreement ([`LANG_DISAGREEMENT`]) applies when the note's language is known and has
-//! lexicons in the scanner, the entry's is another, and no entry of the note's language and the same category matched
-//! the same span (shared words such as *diabetes* are in several lexicons), and no function
-//! word of the entry's language is within [`LOCAL_WINDOW`] words (a quoted passage in that
-//! language: "jeg er sygemeldt" in an English note).
+//! `result = base + strongest person cue + strongest organisation or non-human cue +
+//! language disagreement`, kept within `very_unlikely ..= very_likely`. Only the strongest cue
+//! of each direction counts, so ten person words do not outweigh a legal form. The cues of the
+//! note's language apply (of every language when it is `und`). Language disagreement
+//! ([`LANG_DISAGREEMENT`]) applies when the note's language is known and has lexicons in the
+//! scanner, the entry's is another, no entry of the note's language and the same category
+//! matched the same words (shared words such as *diabetes* are in several lexicons), and no
+//! function word of the entry's language is within [`LOCAL_WINDOW`] words (a quoted passage in
+//! that language: "jeg er sygemeldt" in an English note).
 
 use std::collections::HashMap;
 
@@ -283,8 +283,7 @@ impl Grader {
             }
             // The finding's own words: a suffix word marks its compound ("Diabetesvereniging"),
             // and a whole word after its first one its head ("Labour Party", "RCN member").
-            for i in first..last {
-                let (ts, te) = tokens[i];
+            for (i, &(ts, te)) in tokens.iter().enumerate().take(last).skip(first) {
                 let tok = key(&norm[ts..te], &mut lower).to_string();
                 for &(ci, wi) in &lc.open {
                     let cue = &lc.cues[ci as usize];
