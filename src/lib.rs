@@ -16,7 +16,7 @@
 //!   service `art9 serve` (`serve` module: axum + tokio; see the README).
 //! * [`pipeline`] scans record streams ([`input`]: JSONL, JSON arrays, CSV/TSV in any
 //!   [`encoding`], plain text) in parallel batches with bounded memory and writes results in
-//!   input order; [`html`] strips e-mail markup with offsets kept; [`subjects`] rolls findings
+//!   input order; `html` strips e-mail markup with offsets kept; [`subjects`] rolls findings
 //!   up per data subject.
 //!
 //! Findings never carry the matched text: slice the original when you must show it.
@@ -52,11 +52,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod category;
+mod category;
 pub mod encoding;
 pub mod eval;
 pub mod grade;
-pub mod html;
+mod html;
 pub mod input;
 pub mod lexicon;
 mod mask;
@@ -75,7 +75,7 @@ mod yaml;
 
 pub use output::subjects;
 
-pub use category::{Category, Lang};
+pub use category::{Category, Lang, UnknownCategory, UnknownLang};
 pub use lexicon::{Lexicon, LexiconError, LexiconSet, Likelihood};
 pub use mask::mask;
 pub use matcher::{BuildError, EntryId, Explained, Finding, Scanner, ScannerBuilder, Verdict};

@@ -487,10 +487,21 @@ impl LexiconSet {
         for lexicon in parsed {
             set.insert(lexicon?)?;
         }
-        for &(path, yaml) in BUILTIN_CUES {
-            set.insert_cues(CueLexicon::from_yaml(path, yaml)?)?;
-        }
+        set.add_builtin_cues()?;
         Ok(set)
+    }
+
+    /// Add the built-in cue files (`lexicons/cues/<lang>.yaml`), e.g. to a set read from a
+    /// term list, so that its findings are graded like the lexicons' are.
+    ///
+    /// # Errors
+    /// Only if a built-in cue file is broken (ruled out by the test suite), or its cue ids are
+    /// loaded already.
+    pub fn add_builtin_cues(&mut self) -> Result<(), LexiconError> {
+        for &(path, yaml) in BUILTIN_CUES {
+            self.insert_cues(CueLexicon::from_yaml(path, yaml)?)?;
+        }
+        Ok(())
     }
 
     /// Add the cues of a language: to those already loaded for it, or in their place when
