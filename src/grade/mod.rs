@@ -102,9 +102,11 @@ fn in_other_finding(tok: (usize, usize), span: &Span, findings: &[(usize, usize)
 struct LangCues {
     cues: Vec<Cue>,
     /// (cue, word) by the word's first part, for whole-word and phrase words.
-    by_first: HashMap<String, Vec<(u32, u32)>>,
-    /// Prefix (`word*`) and suffix (`*word`) words of one part.
-    open: Vec<(u32, u32)>,
+    by_first: WordIndex<Vec<(u32, u32)>>,
+    /// Prefix words (`word*`, one part) by their first byte, suffix words (`*word`) by their
+    /// last byte: a token meets only the few that can match it.
+    prefixes: Vec<Vec<(u32, u32)>>,
+    suffixes: Vec<Vec<(u32, u32)>>,
     widest: usize,
 }
 
@@ -114,7 +116,7 @@ pub struct Grader {
     /// Indexed by `Lang as usize` (nl, da, en order of [`Lang`]).
     langs: Vec<(Lang, LangCues)>,
     /// Function word → the language it votes for (words of two languages are left out).
-    function_words: HashMap<String, Lang>,
+    function_words: WordIndex<Lang>,
     /// The languages the scanner has lexicons of (`Lang as usize`); all when not set.
     /// Disagreement needs the note's language among them: without its lexicons (`--lang en`
     /// on a Dutch note) no entry of it could have backed a shared word.
@@ -137,28 +139,39 @@ impl Grader {
                     })
                     .or_insert(Some(f.lang));
             }
-            let mut lc = LangCues::default();
+            let mut lc = LangCues {
+                prefixes: vec![Vec::new(); 256],
+                suffixes: vec![Vec::new(); 256],
+                ..LangCues::default()
+            };
+            let mut by_first: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
             for (ci, cue) in f.cues.iter().enumerate() {
                 lc.widest = lc.widest.max(cue.window);
                 for (wi, w) in cue.words.iter().enumerate() {
                     let key = (ci as u32, wi as u32);
-                    if (w.prefix || w.suffix) && w.parts.len() == 1 {
-                        lc.open.push(key);
+                    let part = w.parts[0].as_bytes();
+                    if w.suffix && w.parts.len() == 1 {
+                        lc.suffixes[usize::from(part[part.len() - 1])].push(key);
+                    } else if w.prefix && w.parts.len() == 1 {
+                        lc.prefixes[usize::from(part[0])].push(key);
                     } else {
-                        lc.by_first.entry(w.parts[0].clone()).or_default().push(key);
+                        by_first.entry(w.parts[0].clone()).or_default().push(key);
                     }
                 }
             }
+            lc.by_first = WordIndex::build(by_first.into_iter().collect());
             lc.cues = f.cues.clone();
             langs.push((f.lang, lc));
         }
         Grader {
             langs,
             lexicon_langs: [true; 3],
-            function_words: votes
-                .into_iter()
-                .filter_map(|(w, l)| l.map(|l| (w, l)))
-                .collect(),
+            function_words: WordIndex::build(
+                votes
+                    .into_iter()
+                    .filter_map(|(w, l)| l.map(|l| (w, l)))
+                    .collect(),
+            ),
         }
     }
 
@@ -186,17 +199,16 @@ impl Grader {
     /// tokens among its function words, `None` (`und`) on a tie or when none occurs.
     /// `tokens` are the word-char runs of `norm` (which may be ASCII text as written).
     pub fn detect(&self, norm: &str, tokens: &[(usize, usize)]) -> Option<Lang> {
-        if self.function_words.is_empty() {
+        if self.function_words.words.is_empty() {
             return None;
         }
         let mut counts = [0u32; 3];
-        let mut lower = String::new();
         for &(s, e) in tokens {
             // Function words are short; a long token cannot be one.
             if e - s > 12 {
                 continue;
             }
-            if let Some(l) = self.function_words.get(key(&norm[s..e], &mut lower)) {
+            if let Some(l) = self.function_words.get(&norm[s..e]) {
                 counts[*l as usize] += 1;
             }
         }
@@ -228,81 +240,82 @@ impl Grader {
         let last = tokens.partition_point(|&(ts, _)| ts < span.end);
         let mut up = 0;
         let mut down = 0;
-        let mut lower = String::new();
+        // Per cue of a language, the first word found (a cue counts once).
+        let mut hit: Vec<Option<u32>> = Vec::new();
         for (lang, lc) in &self.langs {
             if note_lang.is_some_and(|n| n != *lang) {
                 continue;
             }
             let lo = first.saturating_sub(lc.widest);
             let hi = (last + lc.widest).min(tokens.len());
-            // Per cue, the first word found (a cue counts once).
-            let mut hit: Vec<Option<u32>> = Vec::new();
-            let mut note = |ci: u32, wi: u32| {
-                if hit.is_empty() {
-                    hit.resize(lc.cues.len(), None);
-                }
-                let slot = &mut hit[ci as usize];
-                if slot.is_none() {
-                    *slot = Some(wi);
-                }
-            };
+            hit.clear();
+            hit.resize(lc.cues.len(), None);
             let applies =
                 |c: &Cue| c.categories.is_empty() || c.categories.contains(&span.category);
             for i in (lo..first).chain(last..hi) {
-                let dist = if i < first { first - i } else { i - last + 1 };
-                let on_side = |c: &Cue| match c.side {
-                    Side::Both => true,
-                    Side::Before => i < first,
-                    Side::After => i >= last,
-                };
                 let (ts, te) = tokens[i];
                 if in_other_finding((ts, te), span, findings) {
                     continue;
                 }
-                let tok = key(&norm[ts..te], &mut lower).to_string();
-                if let Some(list) = lc.by_first.get(tok.as_str()) {
-                    for &(ci, wi) in list {
-                        let cue = &lc.cues[ci as usize];
-                        let w = &cue.words[wi as usize];
-                        if dist <= cue.window
-                            && on_side(cue)
-                            && applies(cue)
-                            && phrase_matches(w, norm, &tokens[i..hi], &mut lower)
-                        {
-                            note(ci, wi);
+                let dist = if i < first { first - i } else { i - last + 1 };
+                let in_reach = |c: &Cue| {
+                    dist <= c.window
+                        && match c.side {
+                            Side::Both => true,
+                            Side::Before => i < first,
+                            Side::After => i >= last,
                         }
+                        && applies(c)
+                };
+                let tok = &norm[ts..te];
+                for &(ci, wi) in lc.by_first.get(tok).into_iter().flatten() {
+                    let cue = &lc.cues[ci as usize];
+                    if hit[ci as usize].is_none()
+                        && in_reach(cue)
+                        && phrase_matches(&cue.words[wi as usize], norm, &tokens[i..hi])
+                    {
+                        hit[ci as usize] = Some(wi);
                     }
                 }
-                for &(ci, wi) in &lc.open {
+                for (ci, wi) in lc.open_words(tok) {
                     let cue = &lc.cues[ci as usize];
-                    let w = &cue.words[wi as usize];
-                    if dist <= cue.window && on_side(cue) && applies(cue) && open_matches(w, &tok) {
-                        note(ci, wi);
+                    if hit[ci as usize].is_none()
+                        && in_reach(cue)
+                        && open_matches(&cue.words[wi as usize], tok)
+                    {
+                        hit[ci as usize] = Some(wi);
                     }
                 }
             }
             // The finding's own words: a suffix word marks its compound ("Diabetesvereniging"),
             // and a whole word after its first one its head ("Labour Party", "RCN member").
             for (i, &(ts, te)) in tokens.iter().enumerate().take(last).skip(first) {
-                let tok = key(&norm[ts..te], &mut lower).to_string();
-                for &(ci, wi) in &lc.open {
-                    let cue = &lc.cues[ci as usize];
-                    let w = &cue.words[wi as usize];
-                    if w.suffix && applies(cue) && open_matches(w, &tok) && tok != w.parts[0] {
-                        note(ci, wi);
+                let tok = &norm[ts..te];
+                if let Some(&b) = tok.as_bytes().last() {
+                    for &(ci, wi) in &lc.suffixes[usize::from(b.to_ascii_lowercase())] {
+                        let cue = &lc.cues[ci as usize];
+                        let w = &cue.words[wi as usize];
+                        if hit[ci as usize].is_none()
+                            && applies(cue)
+                            && open_matches(w, tok)
+                            && !tok.eq_ignore_ascii_case(&w.parts[0])
+                        {
+                            hit[ci as usize] = Some(wi);
+                        }
                     }
                 }
                 if i == first {
                     continue;
                 }
                 // Not animals and things: "guide dog" names a person's aid.
-                for &(ci, wi) in lc.by_first.get(tok.as_str()).into_iter().flatten() {
+                for &(ci, wi) in lc.by_first.get(tok).into_iter().flatten() {
                     let cue = &lc.cues[ci as usize];
-                    if cue.words[wi as usize].parts.len() == 1
+                    if hit[ci as usize].is_none()
+                        && cue.words[wi as usize].parts.len() == 1
                         && cue.kind != CueKind::NonHuman
                         && applies(cue)
                     {
-                        note(ci, wi);
+                        hit[ci as usize] = Some(wi);
                     }
                 }
             }
@@ -347,7 +360,7 @@ impl Grader {
             if note != span.lang
                 && self.lexicon_langs[note as usize]
                 && !span.backed_by_note_lang
-                && !self.votes_for(norm, &tokens[near], span.lang, &mut lower)
+                && !self.votes_for(norm, &tokens[near], span.lang)
             {
                 shift += LANG_DISAGREEMENT;
                 if let Some(t) = trace {
@@ -363,56 +376,154 @@ impl Grader {
     }
 }
 
+/// Words (ASCII case ignored) to values: FNV-1a over the lower-cased bytes, open addressing.
+/// A token is hashed once, with no lower-cased copy; most tokens find an empty slot at once.
+/// (A `HashMap<String, _>` lookup, SipHash and a copy for upper-case tokens, was most of the
+/// grading's cost on `--terms` notes.)
+#[derive(Clone, Debug)]
+struct WordIndex<V> {
+    /// Slot → index into `words` + 1 (0 = empty); the length is a power of two.
+    slots: Vec<u32>,
+    words: Vec<(String, u64, V)>,
+}
+
+fn fnv_lower(word: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in word {
+        h ^= u64::from(b.to_ascii_lowercase());
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+impl<V> Default for WordIndex<V> {
+    fn default() -> WordIndex<V> {
+        WordIndex {
+            slots: Vec::new(),
+            words: Vec::new(),
+        }
+    }
+}
+
+impl<V> WordIndex<V> {
+    fn build(entries: Vec<(String, V)>) -> WordIndex<V> {
+        let size = (entries.len() * 2).next_power_of_two().max(16);
+        let mut slots = vec![0u32; size];
+        let mut words = Vec::with_capacity(entries.len());
+        for (w, v) in entries {
+            let h = fnv_lower(w.as_bytes());
+            let mut i = (h as usize) & (size - 1);
+            while slots[i] != 0 {
+                i = (i + 1) & (size - 1);
+            }
+            words.push((w, h, v));
+            slots[i] = u32::try_from(words.len()).unwrap_or(u32::MAX);
+        }
+        WordIndex { slots, words }
+    }
+
+    fn get(&self, token: &str) -> Option<&V> {
+        if self.words.is_empty() {
+            return None;
+        }
+        let h = fnv_lower(token.as_bytes());
+        let mask = self.slots.len() - 1;
+        let mut i = (h as usize) & mask;
+        loop {
+            let slot = self.slots[i] as usize;
+            if slot == 0 {
+                return None;
+            }
+            let (w, wh, v) = &self.words[slot - 1];
+            if *wh == h && w.as_bytes().eq_ignore_ascii_case(token.as_bytes()) {
+                return Some(v);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+/// The word-char runs of `norm`, as `matcher` tokenises for context rules (tested equal),
+/// with a byte loop for ASCII.
+pub(crate) fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
+    let b = norm.as_bytes();
+    let mut start: Option<usize> = None;
+    let mut i = 0;
+    while i < b.len() {
+        let (word, len) = if b[i] < 0x80 {
+            (b[i].is_ascii_alphanumeric(), 1)
+        } else {
+            match norm[i..].chars().next() {
+                Some(c) => (crate::normalize::is_word_char(c), c.len_utf8()),
+                None => break,
+            }
+        };
+        match (word, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                out.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+        i += len;
+    }
+    if let Some(s) = start {
+        out.push((s, norm.len()));
+    }
+}
+
 impl Grader {
     /// Whether a function word of `lang` is among `tokens`.
-    fn votes_for(
-        &self,
-        norm: &str,
-        tokens: &[(usize, usize)],
-        lang: Lang,
-        buf: &mut String,
-    ) -> bool {
+    fn votes_for(&self, norm: &str, tokens: &[(usize, usize)], lang: Lang) -> bool {
         tokens
             .iter()
-            .any(|&(s, e)| self.function_words.get(key(&norm[s..e], buf)) == Some(&lang))
+            .any(|&(s, e)| self.function_words.get(&norm[s..e]) == Some(&lang))
     }
 }
 
-/// The token as a lookup key: itself, or lowercased into `buf` when it has upper-case ASCII
-/// (the matcher's zero-copy path hands over ASCII notes as written).
-fn key<'a>(tok: &'a str, buf: &'a mut String) -> &'a str {
-    if tok.bytes().any(|b| b.is_ascii_uppercase()) {
-        buf.clear();
-        buf.push_str(tok);
-        buf.make_ascii_lowercase();
-        buf.as_str()
-    } else {
-        tok
+impl LangCues {
+    /// The prefix and suffix words that may match `tok` (by its first and last byte).
+    fn open_words(&self, tok: &str) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let b = tok.as_bytes();
+        let first = b.first().map_or(0, |c| usize::from(c.to_ascii_lowercase()));
+        let last = b.last().map_or(0, |c| usize::from(c.to_ascii_lowercase()));
+        let none: &[(u32, u32)] = &[];
+        let (p, s) = if b.is_empty() {
+            (none, none)
+        } else {
+            (&self.prefixes[first][..], &self.suffixes[last][..])
+        };
+        p.iter().chain(s).copied()
     }
 }
 
-/// A one-part prefix or suffix word against a (lowercase) token.
+/// A one-part prefix or suffix word against a token (ASCII case ignored).
 fn open_matches(w: &CueWord, tok: &str) -> bool {
+    let (t, p) = (tok.as_bytes(), w.parts[0].as_bytes());
+    if t.len() < p.len() {
+        return false;
+    }
     if w.suffix {
-        tok.ends_with(w.parts[0].as_str())
+        t[t.len() - p.len()..].eq_ignore_ascii_case(p)
     } else {
-        tok.starts_with(w.parts[0].as_str())
+        t[..p.len()].eq_ignore_ascii_case(p)
     }
 }
 
 /// A whole word or phrase starting at `tokens[0]` (whose first part already matched).
-fn phrase_matches(w: &CueWord, norm: &str, tokens: &[(usize, usize)], buf: &mut String) -> bool {
+fn phrase_matches(w: &CueWord, norm: &str, tokens: &[(usize, usize)]) -> bool {
     let last = w.parts.len() - 1;
     if tokens.len() < w.parts.len() {
         return false;
     }
     for (i, part) in w.parts.iter().enumerate() {
         let (ts, te) = tokens[i];
-        let tok = key(&norm[ts..te], buf);
+        let tok = norm[ts..te].as_bytes();
         let ok = if i == last && w.prefix {
-            tok.starts_with(part.as_str())
+            tok.len() >= part.len() && tok[..part.len()].eq_ignore_ascii_case(part.as_bytes())
         } else {
-            tok == part
+            tok.eq_ignore_ascii_case(part.as_bytes())
         };
         if !ok {
             return false;

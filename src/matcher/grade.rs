@@ -21,7 +21,7 @@ impl Inner {
         }
         let norm = scratch.norm.search_text(text);
         if scratch.tokens.is_empty() {
-            tokenize(norm, &mut scratch.tokens);
+            crate::grade::tokenize(norm, &mut scratch.tokens);
         }
         let tokens = &scratch.tokens;
         let note_lang = self.grader.detect(norm, tokens);
@@ -86,5 +86,27 @@ impl Scanner {
         let mut tokens = Vec::new();
         tokenize(&norm, &mut tokens);
         self.inner.grader.detect(&norm, &tokens)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The grader's tokeniser (a byte loop for ASCII) splits as the context check's does.
+        #[test]
+        fn grade_tokens_equal_context_tokens(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec!["klant", "KRÆFT", " ", "-", "é", "e\u{301}", "😀", "3F", "_", "ß", "’", ".", "\u{200B}", "Ab"]),
+                0..20,
+            )
+        ) {
+            let text: String = parts.concat();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            crate::grade::tokenize(&text, &mut a);
+            tokenize(&text, &mut b);
+            proptest::prop_assert_eq!(a, b);
+        }
     }
 }
