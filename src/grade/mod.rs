@@ -199,16 +199,24 @@ impl Grader {
     /// tokens among its function words, `None` (`und`) on a tie or when none occurs.
     /// `tokens` are the word-char runs of `norm` (which may be ASCII text as written).
     pub fn detect(&self, norm: &str, tokens: &[(usize, usize)]) -> Option<Lang> {
+        let mut hashes = Vec::new();
+        hash_tokens(norm, tokens, &mut hashes);
+        self.detect_hashed(norm, tokens, &hashes)
+    }
+
+    /// [`Grader::detect`] with the tokens' hashes computed already ([`hash_tokens`]).
+    pub fn detect_hashed(
+        &self,
+        norm: &str,
+        tokens: &[(usize, usize)],
+        hashes: &[u64],
+    ) -> Option<Lang> {
         if self.function_words.words.is_empty() {
             return None;
         }
         let mut counts = [0u32; 3];
-        for &(s, e) in tokens {
-            // Function words are short; a long token cannot be one.
-            if e - s > 12 {
-                continue;
-            }
-            if let Some(l) = self.function_words.get(&norm[s..e]) {
+        for (&(s, e), &h) in tokens.iter().zip(hashes) {
+            if let Some(l) = self.function_words.get_with(h, &norm[s..e]) {
                 counts[*l as usize] += 1;
             }
         }
@@ -227,10 +235,14 @@ impl Grader {
     /// The grade of one finding in a note of language `note_lang`; `findings` are the
     /// normalised spans of all the note's findings (their words are not cues for the others);
     /// with `trace`, every move.
+    // The note's parts are separate arguments because the matcher holds them in separate
+    // scratch buffers; a struct of seven borrows would only be built to be taken apart.
+    #[allow(clippy::too_many_arguments)]
     pub fn grade(
         &self,
         norm: &str,
         tokens: &[(usize, usize)],
+        hashes: &[u64],
         note_lang: Option<Lang>,
         span: &Span,
         findings: &[(usize, usize)],
@@ -268,7 +280,7 @@ impl Grader {
                         && applies(c)
                 };
                 let tok = &norm[ts..te];
-                for &(ci, wi) in lc.by_first.get(tok).into_iter().flatten() {
+                for &(ci, wi) in lc.by_first.get_with(hashes[i], tok).into_iter().flatten() {
                     let cue = &lc.cues[ci as usize];
                     if hit[ci as usize].is_none()
                         && in_reach(cue)
@@ -308,7 +320,7 @@ impl Grader {
                     continue;
                 }
                 // Not animals and things: "guide dog" names a person's aid.
-                for &(ci, wi) in lc.by_first.get(tok).into_iter().flatten() {
+                for &(ci, wi) in lc.by_first.get_with(hashes[i], tok).into_iter().flatten() {
                     let cue = &lc.cues[ci as usize];
                     if hit[ci as usize].is_none()
                         && cue.words[wi as usize].parts.len() == 1
@@ -360,7 +372,7 @@ impl Grader {
             if note != span.lang
                 && self.lexicon_langs[note as usize]
                 && !span.backed_by_note_lang
-                && !self.votes_for(norm, &tokens[near], span.lang)
+                && !self.votes_for(norm, &tokens[near.clone()], &hashes[near], span.lang)
             {
                 shift += LANG_DISAGREEMENT;
                 if let Some(t) = trace {
@@ -422,11 +434,11 @@ impl<V> WordIndex<V> {
         WordIndex { slots, words }
     }
 
-    fn get(&self, token: &str) -> Option<&V> {
+    /// The value of `token`, whose hash ([`hash_tokens`]) is `h`.
+    fn get_with(&self, h: u64, token: &str) -> Option<&V> {
         if self.words.is_empty() {
             return None;
         }
-        let h = fnv_lower(token.as_bytes());
         let mask = self.slots.len() - 1;
         let mut i = (h as usize) & mask;
         loop {
@@ -441,6 +453,17 @@ impl<V> WordIndex<V> {
             i = (i + 1) & mask;
         }
     }
+}
+
+/// The hash of each token, for every lookup of it (the vote and every cue language): a token
+/// is hashed once per note.
+pub fn hash_tokens(norm: &str, tokens: &[(usize, usize)], out: &mut Vec<u64>) {
+    out.clear();
+    out.extend(
+        tokens
+            .iter()
+            .map(|&(s, e)| fnv_lower(&norm.as_bytes()[s..e])),
+    );
 }
 
 /// The word-char runs of `norm`, as `matcher` tokenises for context rules (tested equal),
@@ -475,10 +498,11 @@ pub(crate) fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
 
 impl Grader {
     /// Whether a function word of `lang` is among `tokens`.
-    fn votes_for(&self, norm: &str, tokens: &[(usize, usize)], lang: Lang) -> bool {
+    fn votes_for(&self, norm: &str, tokens: &[(usize, usize)], hashes: &[u64], lang: Lang) -> bool {
         tokens
             .iter()
-            .any(|&(s, e)| self.function_words.get(&norm[s..e]) == Some(&lang))
+            .zip(hashes)
+            .any(|(&(s, e), &h)| self.function_words.get_with(h, &norm[s..e]) == Some(&lang))
     }
 }
 
@@ -519,7 +543,7 @@ fn phrase_matches(w: &CueWord, norm: &str, tokens: &[(usize, usize)]) -> bool {
     }
     for (i, part) in w.parts.iter().enumerate() {
         let (ts, te) = tokens[i];
-        let tok = norm[ts..te].as_bytes();
+        let tok = &norm.as_bytes()[ts..te];
         let ok = if i == last && w.prefix {
             tok.len() >= part.len() && tok[..part.len()].eq_ignore_ascii_case(part.as_bytes())
         } else {

@@ -9,6 +9,12 @@ fn grader(yaml: &[&str]) -> Grader {
     Grader::new(&files)
 }
 
+fn hashes(norm: &str) -> Vec<u64> {
+    let mut out = Vec::new();
+    hash_tokens(norm, &tokens(norm), &mut out);
+    out
+}
+
 fn tokens(norm: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut start = None;
@@ -67,7 +73,15 @@ fn cues_move_the_base_strongest_per_direction() {
     let s = span(t, "diabetes", Lang::Nl);
     let mut moves = Vec::new();
     assert_eq!(
-        g.grade(t, &tokens(t), Some(Lang::Nl), &s, &[], Some(&mut moves)),
+        g.grade(
+            t,
+            &tokens(t),
+            &hashes(t),
+            Some(Lang::Nl),
+            &s,
+            &[],
+            Some(&mut moves)
+        ),
         Likelihood::VeryLikely
     );
     assert!(matches!(&moves[0], Move::Cue { id, counted: true, .. } if id == "nl.cue.person"));
@@ -75,27 +89,27 @@ fn cues_move_the_base_strongest_per_direction() {
     let t = "diabetesvereniging vraagt offerte";
     let s = span(t, "diabetesvereniging", Lang::Nl);
     assert_eq!(
-        g.grade(t, &tokens(t), None, &s, &[], None),
+        g.grade(t, &tokens(t), &hashes(t), None, &s, &[], None),
         Likelihood::Unlikely
     );
     // Person and organisation: both count once.
     let t = "mevr van de diabetesvereniging vraagt offerte";
     let s = span(t, "diabetesvereniging", Lang::Nl);
     assert_eq!(
-        g.grade(t, &tokens(t), None, &s, &[], None),
+        g.grade(t, &tokens(t), &hashes(t), None, &s, &[], None),
         Likelihood::Possible
     );
     // The animal within its window of 3 words, not beyond.
     let t = "haar hondje heeft diabetes";
     let s = span(t, "diabetes", Lang::Nl);
     assert_eq!(
-        g.grade(t, &tokens(t), None, &s, &[], None),
+        g.grade(t, &tokens(t), &hashes(t), None, &s, &[], None),
         Likelihood::VeryUnlikely
     );
     let t = "hondje een twee drie vier diabetes";
     let s = span(t, "diabetes", Lang::Nl);
     assert_eq!(
-        g.grade(t, &tokens(t), None, &s, &[], None),
+        g.grade(t, &tokens(t), &hashes(t), None, &s, &[], None),
         Likelihood::Likely
     );
 }
@@ -107,7 +121,15 @@ fn language_disagreement_lowers_unless_backed() {
     let mut s = span(t, "pregnant", Lang::En);
     let mut moves = Vec::new();
     assert_eq!(
-        g.grade(t, &tokens(t), Some(Lang::Nl), &s, &[], Some(&mut moves)),
+        g.grade(
+            t,
+            &tokens(t),
+            &hashes(t),
+            Some(Lang::Nl),
+            &s,
+            &[],
+            Some(&mut moves)
+        ),
         Likelihood::VeryUnlikely
     );
     assert_eq!(
@@ -120,7 +142,7 @@ fn language_disagreement_lowers_unless_backed() {
     );
     s.backed_by_note_lang = true;
     assert_eq!(
-        g.grade(t, &tokens(t), Some(Lang::Nl), &s, &[], None),
+        g.grade(t, &tokens(t), &hashes(t), Some(Lang::Nl), &s, &[], None),
         Likelihood::Likely
     );
     // A function word of the entry's language near the finding: a quoted passage, no
@@ -128,14 +150,14 @@ fn language_disagreement_lowers_unless_backed() {
     let t = "det er ikke godt, citat: het is diabetes";
     let s = span(t, "diabetes", Lang::Nl);
     assert_eq!(
-        g.grade(t, &tokens(t), Some(Lang::Da), &s, &[], None),
+        g.grade(t, &tokens(t), &hashes(t), Some(Lang::Da), &s, &[], None),
         Likelihood::Likely
     );
     // Cues of another language than the note's do not apply.
     let t = "klant diabetes det er ikke";
     let s = span(t, "diabetes", Lang::Nl);
     assert_eq!(
-        g.grade(t, &tokens(t), Some(Lang::Da), &s, &[], None),
+        g.grade(t, &tokens(t), &hashes(t), Some(Lang::Da), &s, &[], None),
         Likelihood::VeryUnlikely
     );
 }

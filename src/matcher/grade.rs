@@ -24,7 +24,9 @@ impl Inner {
             crate::grade::tokenize(norm, &mut scratch.tokens);
         }
         let tokens = &scratch.tokens;
-        let note_lang = self.grader.detect(norm, tokens);
+        let mut hashes = Vec::with_capacity(tokens.len());
+        crate::grade::hash_tokens(norm, tokens, &mut hashes);
+        let note_lang = self.grader.detect_hashed(norm, tokens, &hashes);
         let cands = &scratch.cands;
         let spans: Vec<(usize, usize)> = cands
             .iter()
@@ -61,9 +63,15 @@ impl Inner {
                 backed_by_note_lang,
             };
             let mut moves = trace.as_ref().map(|_| Vec::new());
-            f.likelihood =
-                self.grader
-                    .grade(norm, tokens, note_lang, &span, &spans, moves.as_mut());
+            f.likelihood = self.grader.grade(
+                norm,
+                tokens,
+                &hashes,
+                note_lang,
+                &span,
+                &spans,
+                moves.as_mut(),
+            );
             f.note_lang = note_lang;
             if let (Some(t), Some(moves)) = (trace.as_deref_mut(), moves) {
                 t.push(Graded {
