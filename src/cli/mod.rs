@@ -87,6 +87,11 @@ pub fn main() -> ExitCode {
         Command::Eval(a) => eval::eval(a),
         #[cfg(feature = "serve")]
         Command::Serve(a) => serve::run(a),
+        #[cfg(not(feature = "serve"))]
+        Command::Serve { .. } => Err(anyhow::anyhow!(
+            "this art9 was built without the HTTP service; build it with `cargo build \
+             --release --features serve` (or --features full)"
+        )),
     };
     match result {
         Ok(code) => code,

@@ -208,6 +208,8 @@ pub struct Entry {
     pub examples: Vec<String>,
     /// Notes that must not yield this entry.
     pub counterexamples: Vec<String>,
+    /// Whether the typo lane may match this entry's terms (`typos: false` turns it off).
+    pub typos: bool,
 }
 
 /// One validated lexicon file.
@@ -429,6 +431,7 @@ fn validate_entry(
             .unwrap_or_else(|| Likelihood::default_base(spec.mode, spec.case)),
         examples: spec.examples,
         counterexamples: spec.counterexamples,
+        typos: spec.typos,
     })
 }
 

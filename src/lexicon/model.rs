@@ -34,7 +34,7 @@ pub struct LexiconFile {
 /// parsing was over half of `art9 check`). Each entry keeps the line it starts on.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct BakedFile {
+pub(crate) struct BakedFile {
     /// As [`LexiconFile::lang`].
     pub lang: Lang,
     /// As [`LexiconFile::category`].
@@ -109,6 +109,18 @@ pub struct EntrySpec {
     /// Notes that must not yield this entry.
     #[serde(default)]
     pub counterexamples: Vec<String>,
+    /// Whether the typo lane (`--typos`) may match a term of this entry with a typing error
+    /// (default yes; `typos: false` for terms whose near neighbours are ordinary words).
+    #[serde(default = "default_typos", skip_serializing_if = "is_default_typos")]
+    pub typos: bool,
+}
+
+fn default_typos() -> bool {
+    true
+}
+
+fn is_default_typos(typos: &bool) -> bool {
+    *typos
 }
 
 /// How likely a finding is to be special-category data about a person, the grades of Google

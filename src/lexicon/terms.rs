@@ -99,6 +99,7 @@ impl LexiconSet {
                     likelihood: Likelihood::default_base(MatchMode::Word, CaseMode::Insensitive),
                     examples: Vec::new(),
                     counterexamples: Vec::new(),
+                    typos: true,
                 });
             }
         }

@@ -24,6 +24,8 @@ pub struct Explained {
     pub graded: Option<crate::grade::Graded>,
     /// The note's language by the function-word vote (`None`: undetermined).
     pub note_lang: Option<Lang>,
+    /// The evasion lane that found it (`None`: an exact match of the term).
+    pub evasion: Option<Evasion>,
 }
 
 impl Scanner {
@@ -45,6 +47,7 @@ impl Scanner {
                 char_end: 0,
                 likelihood: self.inner.entries[c.entry as usize].likelihood,
                 note_lang: None,
+                evasion: c.evasion,
             })
             .collect();
         let mut grades = Vec::new();
@@ -74,6 +77,7 @@ impl Scanner {
                         None
                     },
                     note_lang,
+                    evasion: c.evasion,
                 }
             })
             .collect();

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::category::{Category, Lang};
 use crate::lexicon::Likelihood;
-use crate::matcher::{Finding, Scanner};
+use crate::matcher::{Evasion, Finding, Scanner};
 use crate::pipeline::{FieldResult, Summary};
 use crate::policy::Action;
 use crate::record::Record;
@@ -39,7 +39,8 @@ pub enum Format {
 /// `art9 serve` (the `Finding` schema of `openapi.json`). Fields that do not apply are left
 /// out: `record` and `line` exist only in scan output, `field` only where the input has
 /// named fields, `action` only when a policy was applied, `text` and `entry` only when the
-/// matched text was asked for (`--include-text`, `"include_text": true`).
+/// matched text was asked for (`--include-text`, `"include_text": true`), `evasion` only for
+/// a finding of an evasion lane (`homoglyph`, `spaced`, `typo`; issue 20).
 ///
 /// The order of the fields is the order of the keys in the output.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -74,6 +75,10 @@ pub struct FindingOut<'a> {
     /// Policy action, when a policy was applied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<Action>,
+    /// The evasion lane that found it (`homoglyph`, `spaced`, `typo`); left out for an exact
+    /// match of a term.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evasion: Option<Evasion>,
     /// The matched text (only when asked for).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<Cow<'a, str>>,
@@ -105,6 +110,7 @@ impl<'a> FindingOut<'a> {
             char_end: f.char_end,
             likelihood: f.likelihood,
             action,
+            evasion: f.evasion,
             text: include_text.then(|| Cow::Borrowed(text.get(f.start..f.end).unwrap_or(""))),
             entry: include_text.then(|| Cow::Borrowed(scanner.entry(f.entry).id.as_str())),
         }
@@ -126,6 +132,7 @@ impl<'a> FindingOut<'a> {
             char_end: self.char_end,
             likelihood: self.likelihood,
             action: self.action,
+            evasion: self.evasion,
             text: own(self.text),
             entry: own(self.entry),
         }
@@ -214,7 +221,7 @@ impl<W: Write> Printer<W> {
             Format::Csv => {
                 self.header_done = true;
                 let mut h = String::from(
-                    "record,line,field,category,lang,note_lang,start,end,char_start,char_end,likelihood,action",
+                    "record,line,field,category,lang,note_lang,start,end,char_start,char_end,likelihood,action,evasion",
                 );
                 if include_text {
                     h.push_str(",text,entry");
@@ -267,6 +274,9 @@ impl<W: Write> Printer<W> {
                 if let (Some(t), Some(e)) = (&r.text, &r.entry) {
                     line.push_str(&format!("  {:?} {e}", t));
                 }
+                if let Some(lane) = r.evasion {
+                    line.push_str(&format!("  (evasion: {lane})"));
+                }
                 writeln!(self.out, "{line}")
             }
             Format::Csv => {
@@ -283,6 +293,7 @@ impl<W: Write> Printer<W> {
                     r.char_end.to_string(),
                     r.likelihood.to_string(),
                     r.action.map(Action::as_str).unwrap_or("").to_string(),
+                    r.evasion.map(Evasion::as_str).unwrap_or("").to_string(),
                 ];
                 if let (Some(t), Some(e)) = (&r.text, &r.entry) {
                     cells.push(csv_cell(t));
@@ -411,6 +422,7 @@ mod tests {
             char_end: 20,
             likelihood: Likelihood::Likely,
             action: Some(Action::Mask),
+            evasion: Some(Evasion::Spaced),
             text: Some("diabetes".into()),
             entry: Some("nl.health.diabetes".into()),
         }
@@ -421,13 +433,14 @@ mod tests {
         let v = serde_json::to_string(&full()).unwrap();
         assert_eq!(
             v,
-            r#"{"record":"r1","line":3,"field":"notes","category":"health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely","action":"mask","text":"diabetes","entry":"nl.health.diabetes"}"#
+            r#"{"record":"r1","line":3,"field":"notes","category":"health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely","action":"mask","evasion":"spaced","text":"diabetes","entry":"nl.health.diabetes"}"#
         );
         let bare = FindingOut {
             record: None,
             line: None,
             field: None,
             action: None,
+            evasion: None,
             text: None,
             entry: None,
             ..full()
