@@ -367,8 +367,9 @@ pub struct CheckArgs {
     #[arg(value_name = "TEXT|-", required_unless_present = "stdio")]
     pub text: Option<String>,
     /// Co-process mode: read one JSON request per line on stdin ({"text": ...} or
-    /// {"fields": {...}}, optional "id", "policy", "lang", "include_text"), write one JSON
-    /// answer per line on stdout, in order, flushed; exit 0 at end of input.
+    /// {"fields": {...}}, optional "id", "policy", "lang", "include_text",
+    /// "min_likelihood"), write one JSON answer per line on stdout, in order, flushed; exit 0
+    /// at end of input.
     #[arg(long, conflicts_with_all = ["text", "field", "include_text"])]
     pub stdio: bool,
     /// Policy: built-in name (default, strict, report) or a YAML file.
