@@ -25,10 +25,25 @@ fn main() {
     println!("cargo:rerun-if-changed=src/category.rs");
     println!("cargo:rerun-if-changed=src/lexicon/model.rs");
     let mut files = Vec::new();
+    let mut cue_files = Vec::new();
     if let Ok(langs) = fs::read_dir(&dir) {
         for lang in langs.flatten() {
             let lp = lang.path();
             if !lp.is_dir() {
+                continue;
+            }
+            // Context cues (issue 19) are not lexicons: embedded as YAML, parsed at start-up.
+            if lp.file_name().is_some_and(|n| n == "cues") {
+                println!("cargo:rerun-if-changed={}", lp.display());
+                if let Ok(files) = fs::read_dir(&lp) {
+                    for f in files.flatten() {
+                        let p = f.path();
+                        if p.extension().is_some_and(|e| e == "yaml") {
+                            println!("cargo:rerun-if-changed={}", p.display());
+                            cue_files.push(p);
+                        }
+                    }
+                }
                 continue;
             }
             println!("cargo:rerun-if-changed={}", lp.display());
@@ -44,6 +59,7 @@ fn main() {
         }
     }
     files.sort();
+    cue_files.sort();
     let mut out = String::from("/// `(path, YAML text)` of every built-in lexicon.\npub const BUILTIN: &[(&str, &str)] = &[\n");
     let mut baked = String::from(
         "/// Per entry of [`BUILTIN`]: the file baked at build time (JSON of a\n\
@@ -74,6 +90,15 @@ fn main() {
     out.push_str("];\n");
     baked.push_str("];\n");
     out.push_str(&baked);
+    out.push_str("/// `(path, YAML text)` of every built-in cue file (`lexicons/cues/<lang>.yaml`).\npub const BUILTIN_CUES: &[(&str, &str)] = &[\n");
+    for p in &cue_files {
+        let rel = p.strip_prefix(&root).unwrap_or(p).display().to_string();
+        out.push_str(&format!(
+            "    ({rel:?}, include_str!({:?})),\n",
+            p.display().to_string()
+        ));
+    }
+    out.push_str("];\n");
     fs::write(Path::new(&out_dir).join("builtin_lexicons.rs"), out)
         .expect("write builtin_lexicons.rs");
 }

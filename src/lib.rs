@@ -71,6 +71,7 @@ mod category;
 pub mod encoding;
 #[doc(hidden)]
 pub mod eval;
+pub mod grade;
 mod html;
 pub mod input;
 pub mod lexicon;
@@ -94,7 +95,7 @@ mod yaml;
 pub use output::subjects;
 
 pub use category::{Category, Lang, UnknownCategory, UnknownLang};
-pub use lexicon::{Lexicon, LexiconError, LexiconSet};
+pub use lexicon::{Lexicon, LexiconError, LexiconSet, Likelihood};
 pub use mask::mask;
 pub use matcher::{
     BuildError, EntryId, Evasion, Explained, Finding, Scanner, ScannerBuilder, Verdict,

@@ -73,6 +73,9 @@ pub struct Options {
     /// cached. Not for sources whose reading waits (a database connection, a pipe): a
     /// reading thread of its own waits for them without holding up a worker.
     pub read_on_workers: bool,
+    /// Keep only findings at or above this likelihood; `None`: the policy's
+    /// `min_likelihood`, else [`crate::policy::DEFAULT_MIN_LIKELIHOOD`].
+    pub min_likelihood: Option<crate::Likelihood>,
 }
 
 impl Default for Options {
@@ -87,6 +90,7 @@ impl Default for Options {
             stop: None,
             max_field_bytes: crate::input::DEFAULT_MAX_FIELD_BYTES,
             read_on_workers: false,
+            min_likelihood: None,
         }
     }
 }
@@ -292,13 +296,27 @@ fn scan_text(scanner: &Scanner, strip_html: bool, text: &str) -> Vec<Finding> {
     findings
 }
 
+/// Drop the findings below the run's likelihood threshold.
+fn keep_likely(options: &Options, field: &str, findings: &mut Vec<Finding>) {
+    match (&options.policy, options.min_likelihood) {
+        (Some(p), at_least) => p.retain_likely(Some(field), findings, at_least),
+        (None, at_least) => {
+            let min = at_least.unwrap_or(crate::policy::DEFAULT_MIN_LIKELIHOOD);
+            findings.retain(|f| f.likelihood >= min);
+        }
+    }
+}
+
 /// Scan one record's fields.
 pub fn process(scanner: &Scanner, options: &Options, record: &Record) -> Vec<FieldResult> {
     record
         .fields
         .iter()
         .map(|field| {
-            let findings = scan_text(scanner, options.strip_html, &field.text);
+            let mut findings = scan_text(scanner, options.strip_html, &field.text);
+            if !findings.is_empty() {
+                keep_likely(options, &field.name, &mut findings);
+            }
             let decision = options
                 .policy
                 .as_ref()

@@ -17,9 +17,16 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::category::Category;
+use crate::lexicon::Likelihood;
 use crate::matcher::{Evasion, Finding};
 use crate::record::RecordContext;
 use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
+
+/// The `min_likelihood` of a policy that names none, and of commands run without a policy:
+/// `possible`. Chosen by measurement on the development corpora (LEXICONS.md, "Likelihood
+/// and cues"): it hides what an organisation, animal or machine cue or another language's
+/// lexicon lowered, and keeps every finding no cue lowered.
+pub const DEFAULT_MIN_LIKELIHOOD: Likelihood = Likelihood::Possible;
 
 /// What to do with a finding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -71,6 +78,10 @@ pub struct Rule {
     /// The mask style (for `mask` and `reject`); default `label`.
     #[serde(default)]
     pub style: MaskStyle,
+    /// The policy acts on findings at or above this likelihood only; the others are not
+    /// reported, masked or counted. Default: the `default` rule's, else `possible`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_likelihood: Option<Likelihood>,
 }
 
 /// A rule that applies when a record's context value says so (see [`PolicySpec::when`]).
@@ -184,6 +195,7 @@ pub const BUILTIN_POLICIES: &[(&str, &str)] = &[
 struct CompiledRule {
     action: Action,
     style: MaskStyle,
+    min: Likelihood,
 }
 
 /// What a [`WhenRule`] asks of its column.
@@ -316,6 +328,7 @@ impl CompiledPolicy {
             rules: [CompiledRule {
                 action: Action::Mask,
                 style: MaskStyle::Label,
+                min: DEFAULT_MIN_LIKELIHOOD,
             }; 7],
             fields: BTreeMap::new(),
             when: Vec::new(),
@@ -371,16 +384,22 @@ impl CompiledPolicy {
             line: yaml.and_then(|y| line_of_key(y, section, key)),
             ..err(message)
         };
-        let to_rule = |r: &Rule| CompiledRule {
+        // A rule without `min_likelihood` takes the one of the rule it overrides.
+        let to_rule = |r: &Rule, under: Likelihood| CompiledRule {
             action: r.action,
             style: r.style,
+            min: r.min_likelihood.unwrap_or(under),
         };
-        let mut rules = [to_rule(&spec.default); 7];
+        let default_min = spec
+            .default
+            .min_likelihood
+            .unwrap_or(DEFAULT_MIN_LIKELIHOOD);
+        let mut rules = [to_rule(&spec.default, default_min); 7];
         for (name, rule) in &spec.categories {
             let cat: Category = name
                 .parse()
                 .map_err(|e| err_at(Some("categories"), name, format!("{e}")))?;
-            rules[cat.index()] = to_rule(rule);
+            rules[cat.index()] = to_rule(rule, default_min);
         }
         let mut fields = BTreeMap::new();
         for (field, overrides) in &spec.fields {
@@ -389,7 +408,7 @@ impl CompiledPolicy {
                 let cat: Category = name
                     .parse()
                     .map_err(|e| err_at(Some(field), name, format!("field {field:?}: {e}")))?;
-                r[cat.index()] = to_rule(rule);
+                r[cat.index()] = to_rule(rule, rules[cat.index()].min);
             }
             fields.insert(field.clone(), r);
         }
@@ -428,9 +447,12 @@ impl CompiledPolicy {
                 test,
                 categories,
                 fields: w.fields.clone(),
+                // A `when` rule changes the action and style; which findings the policy acts
+                // on stays the category's `min_likelihood`.
                 rule: CompiledRule {
                     action: w.action,
                     style: w.style,
+                    min: default_min,
                 },
             });
         }
@@ -461,7 +483,8 @@ impl CompiledPolicy {
                         format!("unknown evasion lane {name:?} (homoglyph, spaced, typo)"),
                     )
                 })?;
-            lanes[lane.index()] = Some(to_rule(rule));
+            // A lane rule changes the action and style; the threshold stays the category's.
+            lanes[lane.index()] = Some(to_rule(rule, default_min));
         }
         let uses_hash = lanes.iter().flatten().any(|r| r.style == MaskStyle::Hash)
             || rules.iter().any(|r| r.style == MaskStyle::Hash)
@@ -515,6 +538,28 @@ impl CompiledPolicy {
             .unwrap_or(&self.rules);
         let r = rules[category.index()];
         (r.action, r.style)
+    }
+
+    /// The lowest likelihood the policy acts on for a category in a field.
+    pub fn min_likelihood(&self, field: Option<&str>, category: Category) -> Likelihood {
+        let rules = field
+            .and_then(|f| self.fields.get(f))
+            .unwrap_or(&self.rules);
+        rules[category.index()].min
+    }
+
+    /// Drop the findings below the policy's `min_likelihood` for their category in `field`,
+    /// or below `at_least` when given (`--min-likelihood`).
+    pub fn retain_likely(
+        &self,
+        field: Option<&str>,
+        findings: &mut Vec<Finding>,
+        at_least: Option<Likelihood>,
+    ) {
+        match at_least {
+            Some(min) => findings.retain(|f| f.likelihood >= min),
+            None => findings.retain(|f| f.likelihood >= self.min_likelihood(field, f.category)),
+        }
     }
 
     /// The action and style for a category in the field and record `ctx` describes: the

@@ -46,10 +46,12 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::category::{Category, Lang};
-use crate::lexicon::{LexiconError, LexiconSet, Replaced};
+use crate::lexicon::{LexiconError, LexiconSet, Likelihood, Replaced};
 use crate::mask::mask;
 use crate::matcher::{BuildError, Evasion, Finding, Scanner, ScannerBuilder};
-use crate::policy::{CompiledPolicy, Outcome, PolicyError, BUILTIN_POLICIES};
+use crate::policy::{
+    CompiledPolicy, Outcome, PolicyError, BUILTIN_POLICIES, DEFAULT_MIN_LIKELIHOOD,
+};
 use crate::record::{Context, RecordContext};
 
 /// What a request asks for.
@@ -114,6 +116,10 @@ pub struct Request {
     /// Add the matched text and the entry id to each finding.
     #[serde(default)]
     pub include_text: bool,
+    /// Report and act on findings at or above this likelihood only (default: the policy's
+    /// `min_likelihood`, else `possible`; `very_unlikely` keeps every finding).
+    #[serde(default)]
+    pub min_likelihood: Option<Likelihood>,
     /// The data subject the note is about, for policy rules (never echoed back).
     #[serde(default)]
     pub subject: Option<String>,
@@ -362,7 +368,13 @@ impl EngineSource {
     /// A lexicon file or the term list does not load, or nothing is left after filtering.
     pub fn lexicon_set(&self) -> Result<LexiconSet, EngineError> {
         let mut set = match &self.terms {
-            Some(path) => LexiconSet::from_terms_file(path)?,
+            Some(path) => {
+                // A flat term list has no cues of its own: its findings are graded with the
+                // built-in cue files, as the lexicons' are.
+                let mut set = LexiconSet::from_terms_file(path)?;
+                set.add_builtin_cues()?;
+                set
+            }
             None if self.no_builtin => LexiconSet::new(),
             None => LexiconSet::builtin()?,
         };
@@ -574,6 +586,13 @@ impl Engine {
             }
             if let Some(langs) = &langs {
                 scratch.retain(|f| langs.contains(&f.lang));
+            }
+            match policy {
+                Some(p) => p.retain_likely(field, &mut scratch, req.min_likelihood),
+                None => {
+                    let min = req.min_likelihood.unwrap_or(DEFAULT_MIN_LIKELIHOOD);
+                    scratch.retain(|f| f.likelihood >= min);
+                }
             }
             for f in &scratch {
                 counts[f.category.index()] += 1;

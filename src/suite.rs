@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::category::Category;
+use crate::grade::Move;
 use crate::lexicon::LexiconSet;
 use crate::matcher::{Scanner, ScannerBuilder, Verdict};
 use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options};
@@ -113,6 +114,50 @@ pub fn check_examples(scanner: &Scanner, filter: Option<&str>) -> (usize, Vec<Fa
                     name: e.id.clone(),
                     message: format!("{}:{}: counterexample matches: {cx:?}", e.path, e.line),
                 });
+            }
+        }
+    }
+    (checked, failures)
+}
+
+/// Check every context cue's examples (a finding in the note must be moved by the cue) and
+/// counterexamples (no finding may be), as `art9 explain` grades them.
+pub fn check_cue_examples(scanner: &Scanner, filter: Option<&str>) -> (usize, Vec<Failure>) {
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for cue in scanner.grader().cues() {
+        if filter.is_some_and(|f| !cue.id.contains(f)) {
+            continue;
+        }
+        let moved = |text: &str| {
+            scanner.explain(text).iter().any(|x| {
+                x.graded.as_ref().is_some_and(|g| {
+                    g.moves
+                        .iter()
+                        .any(|m| matches!(m, Move::Cue { id, .. } if *id == cue.id))
+                })
+            })
+        };
+        for (list, want, what) in [
+            (
+                &cue.examples,
+                true,
+                "example: no finding is moved by the cue",
+            ),
+            (
+                &cue.counterexamples,
+                false,
+                "counterexample: a finding is moved by the cue",
+            ),
+        ] {
+            for ex in list {
+                checked += 1;
+                if moved(ex) != want {
+                    failures.push(Failure {
+                        name: cue.id.clone(),
+                        message: format!("{}:{}: {what}: {ex:?}", cue.path, cue.line),
+                    });
+                }
             }
         }
     }

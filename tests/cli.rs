@@ -801,7 +801,11 @@ fn table_shows_the_policy_action() {
     assert_eq!(o.code, 1, "{}", o.stderr);
     let mut lines = o.stdout.lines();
     assert!(
-        lines.next().unwrap().trim_end().ends_with("END  ACTION"),
+        lines
+            .next()
+            .unwrap()
+            .trim_end()
+            .ends_with("END  LIKELIHOOD     ACTION"),
         "{}",
         o.stdout
     );

@@ -1047,6 +1047,8 @@ fn findings_formatted_on_workers_match_the_writer_path() {
             threads,
             "--batch-records",
             batch,
+            "--min-likelihood",
+            "all",
         ];
         args.extend_from_slice(extra);
         let out = art9(&args, None);

@@ -93,6 +93,10 @@ pub struct EvalArgs {
     /// Also print the text of false positives and negatives (they hold sensitive data).
     #[arg(long)]
     pub show_text: bool,
+    /// Score findings at or above this likelihood (default `possible`, the default
+    /// policy's); the table of every threshold is printed as well.
+    #[arg(long, value_name = "LEVEL|all", value_parser = parse_min_likelihood)]
+    pub min_likelihood: Option<art9::Likelihood>,
     #[command(flatten)]
     pub lexicons: LexiconArgs,
 }
@@ -219,6 +223,11 @@ pub struct InputArgs {
     /// reported with its key, field name and size, never truncated. 0 = no limit.
     #[arg(long, value_name = "BYTES", default_value_t = art9::input::DEFAULT_MAX_FIELD_BYTES)]
     pub max_field_bytes: usize,
+    /// Report and act on findings at or above this likelihood only (very_unlikely, unlikely,
+    /// possible, likely, very_likely), or `all` to see every finding with its likelihood.
+    /// Default: the policy's `min_likelihood` per category, else `possible`.
+    #[arg(long, value_name = "LEVEL|all", value_parser = parse_min_likelihood)]
+    pub min_likelihood: Option<art9::Likelihood>,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     pub threads: usize,
@@ -344,14 +353,23 @@ pub struct MaskArgs {
     pub quiet: bool,
 }
 
+/// `--min-likelihood`: a grade, or `all` (the lowest grade).
+pub fn parse_min_likelihood(s: &str) -> Result<art9::Likelihood, String> {
+    if s == "all" {
+        return Ok(art9::Likelihood::VeryUnlikely);
+    }
+    s.parse()
+}
+
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// The note, or - to read it from standard input.
     #[arg(value_name = "TEXT|-", required_unless_present = "stdio")]
     pub text: Option<String>,
     /// Co-process mode: read one JSON request per line on stdin ({"text": ...} or
-    /// {"fields": {...}}, optional "id", "policy", "lang", "include_text"), write one JSON
-    /// answer per line on stdout, in order, flushed; exit 0 at end of input.
+    /// {"fields": {...}}, optional "id", "policy", "lang", "include_text",
+    /// "min_likelihood"), write one JSON answer per line on stdout, in order, flushed; exit 0
+    /// at end of input.
     #[arg(long, conflicts_with_all = ["text", "field", "include_text"])]
     pub stdio: bool,
     /// Policy: built-in name (default, strict, report) or a YAML file.
@@ -360,6 +378,10 @@ pub struct CheckArgs {
     /// Field name, for the policy's per-field rules.
     #[arg(long, value_name = "NAME")]
     pub field: Option<String>,
+    /// Act on findings at or above this likelihood only, or `all`; default: the policy's
+    /// `min_likelihood`.
+    #[arg(long, value_name = "LEVEL|all", value_parser = parse_min_likelihood)]
+    pub min_likelihood: Option<art9::Likelihood>,
     /// Add the matched text and entry id to each finding.
     #[arg(long)]
     pub include_text: bool,

@@ -32,6 +32,7 @@ pub fn check(a: CheckArgs) -> Result<ExitCode> {
     }
     let mut req = Request {
         include_text: a.include_text,
+        min_likelihood: a.min_likelihood,
         ..Request::default()
     };
     match a.field {
@@ -83,6 +84,8 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                     "end": x.end,
                     "text": &text[x.start..x.end],
                     "verdict": x.verdict,
+                    "note_lang": x.note_lang.map_or("und", |l| l.as_str()),
+                    "grade": x.graded,
                     "evasion": x.evasion,
                 })
             })
@@ -141,6 +144,9 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                 why,
                 lane
             );
+            if let Some(g) = &x.graded {
+                outln!("{}", grade_lines(g, x.note_lang));
+            }
         }
     }
     Ok(if any {
@@ -148,4 +154,38 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
     } else {
         ExitCode::Clean
     })
+}
+
+/// How `art9 explain` shows a finding's grade: base, each move, the result.
+fn grade_lines(g: &art9::grade::Graded, note_lang: Option<art9::Lang>) -> String {
+    use art9::grade::Move;
+    let mut s = format!(
+        "             likelihood: base {} (note language {})",
+        g.base,
+        note_lang.map_or("und", |l| l.as_str())
+    );
+    for m in &g.moves {
+        match m {
+            Move::Cue {
+                id,
+                kind,
+                shift,
+                word,
+                counted,
+            } => s.push_str(&format!(
+                "\n               {shift:+} {} cue {id} ({word:?}){}",
+                kind.as_str(),
+                if *counted {
+                    ""
+                } else {
+                    ", not counted: a stronger cue of this direction counts"
+                }
+            )),
+            Move::Language { entry, note, shift } => s.push_str(&format!(
+                "\n               {shift:+} language: a {entry} entry in a note detected as {note}"
+            )),
+        }
+    }
+    s.push_str(&format!("\n               = {}", g.likelihood));
+    s
 }

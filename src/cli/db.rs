@@ -137,6 +137,7 @@ pub fn mask(a: MaskArgs, policy: art9::CompiledPolicy) -> Result<ExitCode> {
         max_field_bytes: a.input.max_field_bytes,
         // The database is read on a thread of its own, which waits for the server.
         read_on_workers: false,
+        min_likelihood: a.input.min_likelihood,
     };
     let show_bar = super::progress::wanted(!a.quiet);
     let total = count(&url, &spec, show_bar, a.input.db.no_count);

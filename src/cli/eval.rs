@@ -6,6 +6,8 @@ use std::io::BufRead;
 
 use anyhow::{bail, Context, Result};
 use art9::eval::{render, score, Found, Note};
+use art9::policy::DEFAULT_MIN_LIKELIHOOD;
+use art9::{Lang, Likelihood, Scanner};
 
 use super::args::EvalArgs;
 use super::common;
@@ -38,6 +40,10 @@ pub fn eval(a: EvalArgs) -> Result<ExitCode> {
         notes.push(note);
     }
     let mut found: HashMap<String, Vec<Found>> = HashMap::new();
+    // Scanning: every finding with its likelihood, to score each threshold.
+    let mut graded: HashMap<String, Vec<(Likelihood, Found)>> = HashMap::new();
+    let mut lang_lines = Vec::new();
+    let min = a.min_likelihood.unwrap_or(DEFAULT_MIN_LIKELIHOOD);
     let mut unreadable = 0;
     match &a.findings {
         Some(path) => {
@@ -91,17 +97,22 @@ pub fn eval(a: EvalArgs) -> Result<ExitCode> {
             let scanner = common::scanner(&a.lexicons, false)?;
             for n in &notes {
                 let fs = scanner.scan(&n.text);
-                found.insert(
+                graded.insert(
                     n.id.clone(),
                     fs.iter()
-                        .map(|f| Found {
-                            category: f.category.as_str().to_string(),
-                            char_start: f.char_start,
-                            char_end: f.char_end,
+                        .map(|f| {
+                            let found = Found {
+                                category: f.category.as_str().to_string(),
+                                char_start: f.char_start,
+                                char_end: f.char_end,
+                            };
+                            (f.likelihood, found)
                         })
                         .collect(),
                 );
             }
+            found = at_threshold(&graded, min);
+            lang_lines = note_lang_accuracy(&scanner, &notes);
         }
     }
     let report = score(&notes, &found, unreadable);
@@ -110,6 +121,44 @@ pub fn eval(a: EvalArgs) -> Result<ExitCode> {
         return Ok(ExitCode::Clean);
     }
     out!("{}", render(&report));
+    if !graded.is_empty() {
+        outln!("scored at min_likelihood {min}; by threshold:");
+        outln!(
+            "  {:<14} {:>6} {:>6} {:>6} {:>7} {:>9} {:>9}",
+            "min_likelihood",
+            "core P",
+            "core R",
+            "core F1",
+            "all F1",
+            "clean fl.",
+            "trap fl."
+        );
+        for level in Likelihood::ALL {
+            let f = at_threshold(&graded, level);
+            let r = score(&notes, &f, 0);
+            let traps: Vec<&Note> = notes
+                .iter()
+                .filter(|n| n.trap && n.spans.is_empty())
+                .collect();
+            let trap_flagged = traps
+                .iter()
+                .filter(|n| f.get(&n.id).is_some_and(|v| !v.is_empty()))
+                .count();
+            outln!(
+                "  {:<14} {:>6.3} {:>6.3} {:>7.3} {:>7.3} {:>9} {:>9}",
+                level.as_str(),
+                r.core_micro.P,
+                r.core_micro.R,
+                r.core_micro.F1,
+                r.all_micro.F1,
+                r.clean_notes_flagged,
+                format!("{trap_flagged}/{}", traps.len())
+            );
+        }
+        for line in &lang_lines {
+            outln!("{line}");
+        }
+    }
     let text_of: HashMap<&str, &str> = notes
         .iter()
         .map(|n| (n.id.as_str(), n.text.as_str()))
@@ -137,4 +186,70 @@ pub fn eval(a: EvalArgs) -> Result<ExitCode> {
     }
     show("clean notes flagged", &report.clean_flagged_ids)?;
     Ok(ExitCode::Clean)
+}
+
+/// The findings at or above `min`.
+fn at_threshold(
+    graded: &HashMap<String, Vec<(Likelihood, Found)>>,
+    min: Likelihood,
+) -> HashMap<String, Vec<Found>> {
+    graded
+        .iter()
+        .map(|(id, fs)| {
+            let kept = fs
+                .iter()
+                .filter(|(l, _)| *l >= min)
+                .map(|(_, f)| f.clone())
+                .collect();
+            (id.clone(), kept)
+        })
+        .collect()
+}
+
+/// How often the function-word vote names each note's labelled language (all notes, not
+/// only those with findings), per language, with the ids of the misses.
+fn note_lang_accuracy(scanner: &Scanner, notes: &[Note]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut total = (0, 0);
+    let mut misses: Vec<String> = Vec::new();
+    for lang in Lang::ALL {
+        let of_lang: Vec<&Note> = notes.iter().filter(|n| n.lang == lang.as_str()).collect();
+        if of_lang.is_empty() {
+            continue;
+        }
+        let (mut right, mut und, mut wrong) = (0, 0, 0);
+        for n in &of_lang {
+            match scanner.note_lang(&n.text) {
+                Some(l) if l == lang => right += 1,
+                None => {
+                    und += 1;
+                    misses.push(format!("{}=und", n.id));
+                }
+                Some(l) => {
+                    wrong += 1;
+                    misses.push(format!("{}={l}", n.id));
+                }
+            }
+        }
+        total = (total.0 + right, total.1 + of_lang.len());
+        lines.push(format!(
+            "  {lang}: {right}/{} ({:.1}%), und {und}, another language {wrong}",
+            of_lang.len(),
+            100.0 * right as f64 / of_lang.len() as f64
+        ));
+    }
+    if total.1 == 0 {
+        return lines;
+    }
+    let mut out = vec![format!(
+        "note language (function-word vote): {}/{} right ({:.1}%)",
+        total.0,
+        total.1,
+        100.0 * total.0 as f64 / total.1 as f64
+    )];
+    out.extend(lines);
+    if !misses.is_empty() {
+        out.push(format!("  missed: {}", misses.join(" ")));
+    }
+    out
 }

@@ -163,6 +163,17 @@ fn test(a: &LexiconTestArgs, lint: bool) -> Result<ExitCode> {
         fails.len()
     );
     failures += fails.len();
+    let (checked, fails) = art9::suite::check_cue_examples(&scanner, a.filter.as_deref());
+    for f in &fails {
+        outln!("FAIL {f}");
+    }
+    outln!(
+        "cue examples: {} checked, {} passed, {} failed",
+        checked,
+        checked - fails.len(),
+        fails.len()
+    );
+    failures += fails.len();
     let suite_dir: Option<PathBuf> = match &a.suite {
         Some(d) => Some(d.clone()),
         None => {

@@ -153,6 +153,7 @@ fn pipeline_options(
         subject_id: input.subject_id.clone(),
         stop: Some(stop),
         max_field_bytes: input.max_field_bytes,
+        min_likelihood: input.min_likelihood,
         // Reading a file is work (the kernel's copy, finding record ends): the workers take
         // it in turns. A pipe or a database is waited for on a thread of its own, and so
         // is a decompressing reader (as for a pipe, its reads are not the file's).

@@ -4,8 +4,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::builtin::{BUILTIN, BUILTIN_BAKED};
-use super::model::{BakedFile, CaseMode, EntrySpec, LexiconFile, MatchMode, Source};
+use super::builtin::{BUILTIN, BUILTIN_BAKED, BUILTIN_CUES};
+use super::cues::CueLexicon;
+use super::model::{BakedFile, CaseMode, EntrySpec, LexiconFile, Likelihood, MatchMode, Source};
 use crate::category::{Category, Lang};
 use crate::normalize::{normalize, starts_with_ignore_ascii_case};
 use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
@@ -200,6 +201,9 @@ pub struct Entry {
     pub exclude: Vec<String>,
     /// Context rule.
     pub context: Option<Context>,
+    /// Base likelihood of its findings (the lexicon's `likelihood`, else
+    /// [`Likelihood::default_base`]), before context cues move it.
+    pub likelihood: Likelihood,
     /// Notes that must yield this entry.
     pub examples: Vec<String>,
     /// Notes that must not yield this entry.
@@ -422,6 +426,9 @@ fn validate_entry(
         endings,
         exclude,
         context,
+        likelihood: spec
+            .likelihood
+            .unwrap_or_else(|| Likelihood::default_base(spec.mode, spec.case)),
         examples: spec.examples,
         counterexamples: spec.counterexamples,
         typos: spec.typos,
@@ -435,6 +442,8 @@ fn validate_entry(
 pub struct LexiconSet {
     pub(super) lexicons: BTreeMap<(Lang, Category), Lexicon>,
     replaced: Vec<Replaced>,
+    /// Context cues and function words per language (`lexicons/cues/<lang>.yaml`).
+    cues: BTreeMap<Lang, CueLexicon>,
 }
 
 /// A lexicon that a later file replaced (`replace: true`), for the user to be told.
@@ -481,7 +490,63 @@ impl LexiconSet {
         for lexicon in parsed {
             set.insert(lexicon?)?;
         }
+        set.add_builtin_cues()?;
         Ok(set)
+    }
+
+    /// Add the built-in cue files (`lexicons/cues/<lang>.yaml`), e.g. to a set read from a
+    /// term list, so that its findings are graded like the lexicons' are.
+    ///
+    /// # Errors
+    /// Only if a built-in cue file is broken (ruled out by the test suite), or its cue ids are
+    /// loaded already.
+    pub fn add_builtin_cues(&mut self) -> Result<(), LexiconError> {
+        for &(path, yaml) in BUILTIN_CUES {
+            self.insert_cues(CueLexicon::from_yaml(path, yaml)?)?;
+        }
+        Ok(())
+    }
+
+    /// Add the cues of a language: to those already loaded for it, or in their place when
+    /// the file says `replace: true`.
+    ///
+    /// # Errors
+    /// A cue id already loaded (when adding).
+    pub fn insert_cues(&mut self, cues: CueLexicon) -> Result<(), LexiconError> {
+        match self.cues.get_mut(&cues.lang) {
+            Some(old) if !cues.replace => {
+                for c in &cues.cues {
+                    if let Some(o) = old.cues.iter().find(|o| o.id == c.id) {
+                        return Err(LexiconError {
+                            path: cues.path.clone(),
+                            line: Some(c.line),
+                            entry: Some(c.id.clone()),
+                            message: format!(
+                                "cue id already used at {}:{}; give the cue another id, or put \
+                                 `replace: true` at the top of the file",
+                                o.path, o.line
+                            ),
+                        });
+                    }
+                }
+                old.function_words.extend(cues.function_words);
+                old.cues.extend(cues.cues);
+            }
+            _ => {
+                self.cues.insert(cues.lang, cues);
+            }
+        }
+        Ok(())
+    }
+
+    /// The cue files loaded, one per language.
+    pub fn cues(&self) -> impl Iterator<Item = &CueLexicon> {
+        self.cues.values()
+    }
+
+    /// Drop every cue (findings then keep their entries' base likelihood).
+    pub fn clear_cues(&mut self) {
+        self.cues.clear();
     }
 
     /// Add a lexicon. If one for the same language and category is loaded already, its
@@ -582,7 +647,13 @@ impl LexiconSet {
             });
         }
         for f in &files {
-            self.insert_as(Lexicon::from_file(f)?, replace)?;
+            if is_cue_file(f) {
+                let mut cues = CueLexicon::from_file(f)?;
+                cues.replace |= replace;
+                self.insert_cues(cues)?;
+            } else {
+                self.insert_as(Lexicon::from_file(f)?, replace)?;
+            }
         }
         Ok(files.len())
     }
@@ -613,6 +684,11 @@ impl LexiconSet {
     fn add_path_as(&mut self, path: &Path, replace: bool) -> Result<usize, LexiconError> {
         if path.is_dir() {
             self.add_dir_as(path, replace)
+        } else if is_cue_file(path) {
+            let mut cues = CueLexicon::from_file(path)?;
+            cues.replace |= replace;
+            self.insert_cues(cues)?;
+            Ok(1)
         } else {
             self.insert_as(Lexicon::from_file(path)?, replace)?;
             Ok(1)
@@ -646,6 +722,13 @@ impl LexiconSet {
     pub fn is_empty(&self) -> bool {
         self.lexicons.is_empty()
     }
+}
+
+/// A file in a directory named `cues` is a cue file (`lexicons/cues/<lang>.yaml`).
+fn is_cue_file(path: &Path) -> bool {
+    path.parent()
+        .and_then(Path::file_name)
+        .is_some_and(|d| d == "cues")
 }
 
 fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

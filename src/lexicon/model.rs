@@ -99,6 +99,10 @@ pub struct EntrySpec {
     /// Words that must / must not occur near the match.
     #[serde(default)]
     pub context: Option<ContextSpec>,
+    /// The entry's base likelihood, before context cues move it (default by mode and case:
+    /// see [`Likelihood::default_base`]); lower for ambiguous entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub likelihood: Option<Likelihood>,
     /// Notes that must yield this entry.
     #[serde(default)]
     pub examples: Vec<String>,
@@ -117,6 +121,90 @@ fn default_typos() -> bool {
 
 fn is_default_typos(typos: &bool) -> bool {
     *typos
+}
+
+/// How likely a finding is to be special-category data about a person, the grades of Google
+/// Sensitive Data Protection: an entry's base, moved by context cues (`lexicons/cues/`).
+/// Ordered: `VeryUnlikely < … < VeryLikely`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Likelihood {
+    /// Almost surely not about a person (an organisation, an animal, a machine).
+    VeryUnlikely,
+    /// Probably not.
+    Unlikely,
+    /// Could be; the default threshold (`min_likelihood`).
+    #[default]
+    Possible,
+    /// Probably: the base of an ordinary entry.
+    Likely,
+    /// A person cue confirms it.
+    VeryLikely,
+}
+
+impl Likelihood {
+    /// All grades, lowest first.
+    pub const ALL: [Likelihood; 5] = [
+        Likelihood::VeryUnlikely,
+        Likelihood::Unlikely,
+        Likelihood::Possible,
+        Likelihood::Likely,
+        Likelihood::VeryLikely,
+    ];
+
+    /// The keyword used in YAML and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Likelihood::VeryUnlikely => "very_unlikely",
+            Likelihood::Unlikely => "unlikely",
+            Likelihood::Possible => "possible",
+            Likelihood::Likely => "likely",
+            Likelihood::VeryLikely => "very_likely",
+        }
+    }
+
+    /// The grade as a step, 0 (`very_unlikely`) to 4 (`very_likely`).
+    pub fn step(self) -> i32 {
+        self as i32
+    }
+
+    /// The grade `shift` steps away, kept within the five grades.
+    pub fn shifted(self, shift: i32) -> Likelihood {
+        Likelihood::ALL[(self.step() + shift).clamp(0, 4) as usize]
+    }
+
+    /// The base of an entry that names none: `likely`, but `possible` for `compound` entries
+    /// (a stem inside any word, also inside organisation names) and case-sensitive ones
+    /// (acronyms that are also names or words).
+    pub fn default_base(mode: MatchMode, case: CaseMode) -> Likelihood {
+        if mode == MatchMode::Compound || case == CaseMode::Sensitive {
+            Likelihood::Possible
+        } else {
+            Likelihood::Likely
+        }
+    }
+}
+
+impl std::fmt::Display for Likelihood {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Likelihood {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Likelihood, String> {
+        Likelihood::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown likelihood {s:?} (very_unlikely, unlikely, possible, likely, very_likely)"
+                )
+            })
+    }
 }
 
 /// How a term may sit in a word. See `LEXICONS.md`.

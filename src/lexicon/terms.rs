@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use super::load::{Entry, Lexicon, LexiconError, LexiconSet};
-use super::model::{CaseMode, MatchMode};
+use super::model::{CaseMode, Likelihood, MatchMode};
 use crate::category::{Category, Lang};
 use crate::normalize::normalize;
 
@@ -96,6 +96,7 @@ impl LexiconSet {
                     endings: Vec::new(),
                     exclude: Vec::new(),
                     context: None,
+                    likelihood: Likelihood::default_base(MatchMode::Word, CaseMode::Insensitive),
                     examples: Vec::new(),
                     counterexamples: Vec::new(),
                     typos: true,

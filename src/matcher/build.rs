@@ -92,7 +92,9 @@ impl ScannerBuilder {
         for lex in self.lexicons.iter() {
             entries.extend(lex.entries.iter().cloned());
         }
-        self.build_from(entries)
+        let grader = Grader::new(self.lexicons.cues())
+            .with_lexicon_langs(self.lexicons.iter().map(|l| l.lang));
+        self.build_from(entries, grader)
     }
 
     /// Like [`ScannerBuilder::build`], but moves the lexicons' entries into the scanner
@@ -118,16 +120,22 @@ impl ScannerBuilder {
             typos,
             typo_word_lists,
         };
+        let grader =
+            Grader::new(lexicons.cues()).with_lexicon_langs(lexicons.iter().map(|l| l.lang));
         let count = lexicons.iter().map(|l| l.entries.len()).sum();
         let mut entries = Vec::with_capacity(count);
         for l in lexicons.into_lexicons() {
             entries.extend(l.entries);
         }
-        options.build_from(entries)
+        options.build_from(entries, grader)
     }
 
     /// The scanner over `entries`, in the order [`ScannerBuilder::build`] lists them.
-    pub(super) fn build_from(&self, entries: Vec<Entry>) -> Result<Scanner, BuildError> {
+    pub(super) fn build_from(
+        &self,
+        entries: Vec<Entry>,
+        grader: Grader,
+    ) -> Result<Scanner, BuildError> {
         // Sized for every term up front: growing them was a tenth of building a term list.
         let terms: usize = entries.iter().map(|e| e.terms.len()).sum();
         let mut pattern_ids: HashMap<String, usize> = HashMap::with_capacity(terms);
@@ -222,6 +230,7 @@ impl ScannerBuilder {
                 entries,
                 keep_case,
                 pattern_count: patterns.len(),
+                grader,
                 zero_copy,
                 typos,
             }),

@@ -20,6 +20,10 @@ pub struct Explained {
     pub end: usize,
     /// What happened to it.
     pub verdict: Verdict,
+    /// For an accepted candidate: its likelihood, the entry's base and what moved it.
+    pub graded: Option<crate::grade::Graded>,
+    /// The note's language by the function-word vote (`None`: undetermined).
+    pub note_lang: Option<Lang>,
     /// The evasion lane that found it (`None`: an exact match of the term).
     pub evasion: Option<Evasion>,
 }
@@ -29,6 +33,30 @@ impl Scanner {
     pub fn explain(&self, text: &str) -> Vec<Explained> {
         let mut scratch = Scratch::default();
         self.run(text, &mut scratch, true);
+        let mut findings: Vec<Finding> = scratch
+            .cands
+            .iter()
+            .filter(|c| c.verdict == Verdict::Accepted)
+            .map(|c| Finding {
+                category: self.inner.entries[c.entry as usize].category,
+                lang: self.inner.entries[c.entry as usize].lang,
+                entry: EntryId(c.entry),
+                start: c.ostart,
+                end: c.oend,
+                char_start: 0,
+                char_end: 0,
+                likelihood: self.inner.entries[c.entry as usize].likelihood,
+                note_lang: None,
+                evasion: c.evasion,
+            })
+            .collect();
+        let mut grades = Vec::new();
+        if !findings.is_empty() {
+            self.inner
+                .grade(text, &mut scratch, &mut findings, Some(&mut grades));
+        }
+        let note_lang = findings.first().and_then(|f| f.note_lang);
+        let mut grades = grades.into_iter();
         let mut out: Vec<Explained> = scratch
             .cands
             .iter()
@@ -43,6 +71,12 @@ impl Scanner {
                     start: s,
                     end: e,
                     verdict: c.verdict.clone(),
+                    graded: if c.verdict == Verdict::Accepted {
+                        grades.next()
+                    } else {
+                        None
+                    },
+                    note_lang,
                     evasion: c.evasion,
                 }
             })

@@ -30,7 +30,8 @@ use aho_corasick::{AhoCorasick, Anchored as AcAnchored, MatchKind};
 use serde::Serialize;
 
 use crate::category::{Category, Lang};
-use crate::lexicon::{CaseMode, Entry, LexiconError, LexiconSet, MatchMode};
+use crate::grade::Grader;
+use crate::lexicon::{CaseMode, Entry, LexiconError, LexiconSet, Likelihood, MatchMode};
 use crate::normalize::{fold_keep_case, is_word_char, normalize, NormalizedText};
 
 mod automaton;
@@ -38,6 +39,7 @@ mod build;
 mod check;
 mod evasion;
 mod explain;
+mod grade;
 mod overlap;
 mod typo;
 
@@ -82,6 +84,11 @@ pub struct Finding {
     pub char_start: usize,
     /// Char end (exclusive) in the original text.
     pub char_end: usize,
+    /// How likely it is to be special-category data about a person: the entry's base moved
+    /// by context cues and language disagreement ([`crate::grade`]).
+    pub likelihood: Likelihood,
+    /// The note's language by a function-word vote; `None` = undetermined (`und`).
+    pub note_lang: Option<Lang>,
     /// The evasion lane that found it (homoglyph, spaced-out letters, typo); `None` for an
     /// exact match of a term.
     pub evasion: Option<Evasion>,
@@ -155,6 +162,8 @@ struct Inner {
     /// Per entry, per term: the case-keeping fold (only filled for case-sensitive entries).
     keep_case: Vec<Vec<String>>,
     pattern_count: usize,
+    /// Grades findings after matching (cues and function words of the lexicon set).
+    grader: Grader,
     /// The automaton is ASCII case-insensitive, so plain ASCII notes are searched as they are
     /// ([`NormalizedText::normalize_for_search`]); otherwise every note is normalised.
     zero_copy: bool,
@@ -226,6 +235,11 @@ impl Scanner {
         &self.inner.entries[id.index()]
     }
 
+    /// The grader of this scanner's findings (its cues and language detection).
+    pub fn grader(&self) -> &Grader {
+        &self.inner.grader
+    }
+
     /// Number of distinct normalised terms in the automata (exclusion phrases are not in
     /// them; they are compared where a candidate was found).
     pub fn pattern_count(&self) -> usize {
@@ -263,8 +277,13 @@ impl Scanner {
                     end: c.oend,
                     char_start: 0,
                     char_end: 0,
+                    likelihood: e.likelihood,
+                    note_lang: None,
                     evasion: c.evasion,
                 });
+            }
+            if !out.is_empty() {
+                self.inner.grade(text, scratch, out, None);
             }
         });
         out.sort_by_key(|f| f.start);

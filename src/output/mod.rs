@@ -15,6 +15,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use crate::category::{Category, Lang};
+use crate::lexicon::Likelihood;
 use crate::matcher::{Evasion, Finding, Scanner};
 use crate::pipeline::{FieldResult, Summary};
 use crate::policy::Action;
@@ -57,6 +58,10 @@ pub struct FindingOut<'a> {
     pub category: Category,
     /// Language of the lexicon that matched.
     pub lang: Lang,
+    /// Language of the note by a function-word vote (`nl`, `da`, `en`; `und` when
+    /// undetermined), which need not be `lang`.
+    #[serde(serialize_with = "serialize_note_lang")]
+    pub note_lang: Option<Lang>,
     /// Byte start in the original field text.
     pub start: usize,
     /// Byte end (exclusive).
@@ -65,6 +70,8 @@ pub struct FindingOut<'a> {
     pub char_start: usize,
     /// Char end (exclusive).
     pub char_end: usize,
+    /// How likely the finding is to be special-category data about a person.
+    pub likelihood: Likelihood,
     /// Policy action, when a policy was applied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<Action>,
@@ -96,10 +103,12 @@ impl<'a> FindingOut<'a> {
             field: None,
             category: f.category,
             lang: f.lang,
+            note_lang: f.note_lang,
             start: f.start,
             end: f.end,
             char_start: f.char_start,
             char_end: f.char_end,
+            likelihood: f.likelihood,
             action,
             evasion: f.evasion,
             text: include_text.then(|| Cow::Borrowed(text.get(f.start..f.end).unwrap_or(""))),
@@ -116,16 +125,28 @@ impl<'a> FindingOut<'a> {
             field: own(self.field),
             category: self.category,
             lang: self.lang,
+            note_lang: self.note_lang,
             start: self.start,
             end: self.end,
             char_start: self.char_start,
             char_end: self.char_end,
+            likelihood: self.likelihood,
             action: self.action,
             evasion: self.evasion,
             text: own(self.text),
             entry: own(self.entry),
         }
     }
+}
+
+/// `note_lang` as written: the language code, or `und` (undetermined, as in BCP 47).
+fn serialize_note_lang<S: serde::Serializer>(l: &Option<Lang>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(note_lang_str(*l))
+}
+
+/// The code of a note's language, `und` when undetermined.
+pub fn note_lang_str(l: Option<Lang>) -> &'static str {
+    l.map_or("und", Lang::as_str)
 }
 
 /// Build the printable finding `index` of a field of a record (scan output).
@@ -186,8 +207,8 @@ impl<W: Write> Printer<W> {
             Format::Table => {
                 self.header_done = true;
                 let mut h = format!(
-                    "{:<16} {:<20} {:<18} {:<4} {:>7} {:>7}",
-                    "RECORD", "FIELD", "CATEGORY", "LANG", "START", "END"
+                    "{:<16} {:<20} {:<18} {:<4} {:<4} {:>7} {:>7}  {:<13}",
+                    "RECORD", "FIELD", "CATEGORY", "LANG", "NOTE", "START", "END", "LIKELIHOOD"
                 );
                 if self.action_column {
                     h.push_str("  ACTION");
@@ -200,7 +221,7 @@ impl<W: Write> Printer<W> {
             Format::Csv => {
                 self.header_done = true;
                 let mut h = String::from(
-                    "record,line,field,category,lang,start,end,char_start,char_end,action,evasion",
+                    "record,line,field,category,lang,note_lang,start,end,char_start,char_end,likelihood,action,evasion",
                 );
                 if include_text {
                     h.push_str(",text,entry");
@@ -232,13 +253,15 @@ impl<W: Write> Printer<W> {
             }
             Format::Table => {
                 let mut line = format!(
-                    "{:<16} {:<20} {:<18} {:<4} {:>7} {:>7}",
+                    "{:<16} {:<20} {:<18} {:<4} {:<4} {:>7} {:>7}  {:<13}",
                     r.record.as_deref().unwrap_or(""),
                     r.field.as_deref().unwrap_or(""),
                     r.category.as_str(),
                     r.lang.as_str(),
+                    note_lang_str(r.note_lang),
                     r.start,
-                    r.end
+                    r.end,
+                    r.likelihood.as_str()
                 );
                 if self.action_column {
                     let action = r.action.map(Action::as_str).unwrap_or("");
@@ -263,10 +286,12 @@ impl<W: Write> Printer<W> {
                     csv_cell(r.field.as_deref().unwrap_or("")),
                     r.category.to_string(),
                     r.lang.to_string(),
+                    note_lang_str(r.note_lang).to_string(),
                     r.start.to_string(),
                     r.end.to_string(),
                     r.char_start.to_string(),
                     r.char_end.to_string(),
+                    r.likelihood.to_string(),
                     r.action.map(Action::as_str).unwrap_or("").to_string(),
                     r.evasion.map(Evasion::as_str).unwrap_or("").to_string(),
                 ];
@@ -390,10 +415,12 @@ mod tests {
             field: Some("notes".into()),
             category: Category::Health,
             lang: Lang::Nl,
+            note_lang: None,
             start: 12,
             end: 20,
             char_start: 12,
             char_end: 20,
+            likelihood: Likelihood::Likely,
             action: Some(Action::Mask),
             evasion: Some(Evasion::Spaced),
             text: Some("diabetes".into()),
@@ -406,7 +433,7 @@ mod tests {
         let v = serde_json::to_string(&full()).unwrap();
         assert_eq!(
             v,
-            r#"{"record":"r1","line":3,"field":"notes","category":"health","lang":"nl","start":12,"end":20,"char_start":12,"char_end":20,"action":"mask","evasion":"spaced","text":"diabetes","entry":"nl.health.diabetes"}"#
+            r#"{"record":"r1","line":3,"field":"notes","category":"health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely","action":"mask","evasion":"spaced","text":"diabetes","entry":"nl.health.diabetes"}"#
         );
         let bare = FindingOut {
             record: None,
@@ -420,7 +447,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_string(&bare).unwrap(),
-            r#"{"category":"health","lang":"nl","start":12,"end":20,"char_start":12,"char_end":20}"#
+            r#"{"category":"health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely"}"#
         );
     }
 

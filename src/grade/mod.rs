@@ -1,0 +1,560 @@
+//! Likelihood per finding (issue 19): the note's language by a function-word vote, and each
+//! finding's grade: its entry's base, moved by the context cues of `lexicons/cues/` found
+//! within a window of words, and lowered when the entry's language is not the note's.
+//!
+//! Runs after matching, only for notes with findings, on the normalised text and its word
+//! tokens that the matcher already has; the matching path itself is untouched. A [`Grader`]
+//! is compiled once from the cue files and is immutable (`Send + Sync`).
+//!
+//! # Rule
+//! `result = base + strongest person cue + strongest organisation or non-human cue +
+//! language disagreement`, kept within `very_unlikely ..= very_likely`. Only the strongest cue
+//! of each direction counts, so ten person words do not outweigh a legal form. The cues of the
+//! note's language apply (of every language when it is `und`). Language disagreement
+//! ([`LANG_DISAGREEMENT`]) applies when the note's language is known and has lexicons in the
+//! scanner, the entry's is another, no entry of the note's language and the same category
+//! matched the same words (shared words such as *diabetes* are in several lexicons), and no
+//! function word of the entry's language is within [`LOCAL_WINDOW`] words (a quoted passage in
+//! that language: "jeg er sygemeldt" in an English note).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::category::{Category, Lang};
+use crate::lexicon::{Cue, CueKind, CueLexicon, CueWord, Likelihood, Side};
+
+/// Grades a finding moves when its lexicon's language is not the note's.
+pub const LANG_DISAGREEMENT: i32 = -3;
+
+/// Words either side of a finding in which one function word of the entry's own language
+/// marks a passage in that language (a quoted reply, a mixed note): no disagreement then.
+pub const LOCAL_WINDOW: usize = 6;
+
+/// One thing that moved a finding's grade, for `art9 explain`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "move", rename_all = "snake_case")]
+pub enum Move {
+    /// A cue word near the finding.
+    Cue {
+        /// The cue's id.
+        id: String,
+        /// Its kind.
+        kind: CueKind,
+        /// Grades it moved (only the strongest of each direction counts).
+        shift: i32,
+        /// The cue word found (normalised, as listed in the cue file).
+        word: String,
+        /// Whether it counted (the strongest of its direction).
+        counted: bool,
+    },
+    /// The entry's language is not the note's.
+    Language {
+        /// The entry's language.
+        entry: Lang,
+        /// The note's.
+        note: Lang,
+        /// Grades it moved.
+        shift: i32,
+    },
+}
+
+/// A finding's grade with its reasons, for `art9 explain`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Graded {
+    /// The entry's base likelihood.
+    pub base: Likelihood,
+    /// What moved it.
+    pub moves: Vec<Move>,
+    /// The result.
+    pub likelihood: Likelihood,
+}
+
+/// What the grader needs to know about one finding.
+#[derive(Clone, Copy, Debug)]
+pub struct Span {
+    /// The entry's language.
+    pub lang: Lang,
+    /// The category.
+    pub category: Category,
+    /// The entry's base likelihood.
+    pub base: Likelihood,
+    /// Byte range in the normalised text.
+    pub start: usize,
+    /// End of that range.
+    pub end: usize,
+    /// Whether an entry of the note's language and the same category matched this span too.
+    pub backed_by_note_lang: bool,
+}
+
+/// Whether token `tok` lies inside one of the note's findings other than `span` (normalised
+/// byte ranges): the words of another finding are not context. This also keeps a grade from
+/// changing when another finding is masked ("PCS branch secretary": `branch` is part of the
+/// finding *branch secretary*, not an organisation cue for *PCS*).
+fn in_other_finding(tok: (usize, usize), span: &Span, findings: &[(usize, usize)]) -> bool {
+    findings
+        .iter()
+        .any(|&(s, e)| (s, e) != (span.start, span.end) && s < tok.1 && tok.0 < e)
+}
+
+/// Compiled cues of one language.
+#[derive(Clone, Debug, Default)]
+struct LangCues {
+    cues: Vec<Cue>,
+    /// (cue, word) by the word's first part, for whole-word and phrase words.
+    by_first: WordIndex<Vec<(u32, u32)>>,
+    /// Prefix words (`word*`, one part) by their first byte, suffix words (`*word`) by their
+    /// last byte: a token meets only the few that can match it.
+    prefixes: Vec<Vec<(u32, u32)>>,
+    suffixes: Vec<Vec<(u32, u32)>>,
+    widest: usize,
+}
+
+/// The compiled cues and function words of every language. Cheap to share (`Arc` it).
+#[derive(Clone, Debug, Default)]
+pub struct Grader {
+    /// Indexed by `Lang as usize` (nl, da, en order of [`Lang`]).
+    langs: Vec<(Lang, LangCues)>,
+    /// Function word → the language it votes for (words of two languages are left out).
+    function_words: WordIndex<Lang>,
+    /// The languages the scanner has lexicons of (`Lang as usize`); all when not set.
+    /// Disagreement needs the note's language among them: without its lexicons (`--lang en`
+    /// on a Dutch note) no entry of it could have backed a shared word.
+    lexicon_langs: [bool; 3],
+}
+
+impl Grader {
+    /// Compile cue files (one per language; see [`crate::LexiconSet::cues`]).
+    pub fn new<'a>(files: impl IntoIterator<Item = &'a CueLexicon>) -> Grader {
+        let mut langs: Vec<(Lang, LangCues)> = Vec::new();
+        let mut votes: HashMap<String, Option<Lang>> = HashMap::new();
+        for f in files {
+            for w in &f.function_words {
+                votes
+                    .entry(w.clone())
+                    .and_modify(|l| {
+                        if *l != Some(f.lang) {
+                            *l = None;
+                        }
+                    })
+                    .or_insert(Some(f.lang));
+            }
+            let mut lc = LangCues {
+                prefixes: vec![Vec::new(); 256],
+                suffixes: vec![Vec::new(); 256],
+                ..LangCues::default()
+            };
+            let mut by_first: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
+            for (ci, cue) in f.cues.iter().enumerate() {
+                lc.widest = lc.widest.max(cue.window);
+                for (wi, w) in cue.words.iter().enumerate() {
+                    let key = (ci as u32, wi as u32);
+                    let part = w.parts[0].as_bytes();
+                    if w.suffix && w.parts.len() == 1 {
+                        lc.suffixes[usize::from(part[part.len() - 1])].push(key);
+                    } else if w.prefix && w.parts.len() == 1 {
+                        lc.prefixes[usize::from(part[0])].push(key);
+                    } else {
+                        by_first.entry(w.parts[0].clone()).or_default().push(key);
+                    }
+                }
+            }
+            lc.by_first = WordIndex::build(by_first.into_iter().collect());
+            lc.cues = f.cues.clone();
+            langs.push((f.lang, lc));
+        }
+        Grader {
+            langs,
+            lexicon_langs: [true; 3],
+            function_words: WordIndex::build(
+                votes
+                    .into_iter()
+                    .filter_map(|(w, l)| l.map(|l| (w, l)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Tell the grader which languages the scanner has lexicons of (see `lexicon_langs`).
+    pub fn with_lexicon_langs(mut self, langs: impl IntoIterator<Item = Lang>) -> Grader {
+        self.lexicon_langs = [false; 3];
+        for l in langs {
+            self.lexicon_langs[l as usize] = true;
+        }
+        self
+    }
+
+    /// Every cue, by language (the order of the cue files).
+    pub fn cues(&self) -> impl Iterator<Item = &Cue> {
+        self.langs.iter().flat_map(|(_, lc)| &lc.cues)
+    }
+
+    /// Whether there is anything to grade with (no cue files: every finding keeps its base
+    /// and no language is detected).
+    pub fn is_empty(&self) -> bool {
+        self.langs.is_empty()
+    }
+
+    /// The note's language by a vote of its function words: the language with the most
+    /// tokens among its function words, `None` (`und`) on a tie or when none occurs.
+    /// `tokens` are the word-char runs of `norm` (which may be ASCII text as written).
+    pub fn detect(&self, norm: &str, tokens: &[(usize, usize)]) -> Option<Lang> {
+        let mut hashes = Vec::new();
+        hash_tokens(norm, tokens, &mut hashes);
+        self.detect_hashed(norm, tokens, &hashes)
+    }
+
+    /// [`Grader::detect`] with the tokens' hashes computed already ([`hash_tokens`]).
+    pub fn detect_hashed(
+        &self,
+        norm: &str,
+        tokens: &[(usize, usize)],
+        hashes: &[u64],
+    ) -> Option<Lang> {
+        if self.function_words.words.is_empty() {
+            return None;
+        }
+        let mut counts = [0u32; 3];
+        for (&(s, e), &h) in tokens.iter().zip(hashes) {
+            if let Some(l) = self.function_words.get_with(h, &norm[s..e]) {
+                counts[*l as usize] += 1;
+            }
+        }
+        let (best, n) = counts
+            .iter()
+            .enumerate()
+            .max_by_key(|&(_, n)| *n)
+            .map(|(i, n)| (i, *n))
+            .unwrap_or((0, 0));
+        if n == 0 || counts.iter().filter(|&&c| c == n).count() > 1 {
+            return None;
+        }
+        Lang::ALL.get(best).copied()
+    }
+
+    /// The grade of one finding in a note of language `note_lang`; `findings` are the
+    /// normalised spans of all the note's findings (their words are not cues for the others);
+    /// with `trace`, every move.
+    // The note's parts are separate arguments because the matcher holds them in separate
+    // scratch buffers; a struct of seven borrows would only be built to be taken apart.
+    #[allow(clippy::too_many_arguments)]
+    pub fn grade(
+        &self,
+        norm: &str,
+        tokens: &[(usize, usize)],
+        hashes: &[u64],
+        note_lang: Option<Lang>,
+        span: &Span,
+        findings: &[(usize, usize)],
+        mut trace: Option<&mut Vec<Move>>,
+    ) -> Likelihood {
+        let first = tokens.partition_point(|&(_, te)| te <= span.start);
+        let last = tokens.partition_point(|&(ts, _)| ts < span.end);
+        let mut up = 0;
+        let mut down = 0;
+        // Per cue of a language, the first word found (a cue counts once).
+        let mut hit: Vec<Option<u32>> = Vec::new();
+        for (lang, lc) in &self.langs {
+            if note_lang.is_some_and(|n| n != *lang) {
+                continue;
+            }
+            let lo = first.saturating_sub(lc.widest);
+            let hi = (last + lc.widest).min(tokens.len());
+            hit.clear();
+            hit.resize(lc.cues.len(), None);
+            let applies =
+                |c: &Cue| c.categories.is_empty() || c.categories.contains(&span.category);
+            for i in (lo..first).chain(last..hi) {
+                let (ts, te) = tokens[i];
+                if in_other_finding((ts, te), span, findings) {
+                    continue;
+                }
+                let dist = if i < first { first - i } else { i - last + 1 };
+                let in_reach = |c: &Cue| {
+                    dist <= c.window
+                        && match c.side {
+                            Side::Both => true,
+                            Side::Before => i < first,
+                            Side::After => i >= last,
+                        }
+                        && applies(c)
+                };
+                let tok = &norm[ts..te];
+                for &(ci, wi) in lc.by_first.get_with(hashes[i], tok).into_iter().flatten() {
+                    let cue = &lc.cues[ci as usize];
+                    if hit[ci as usize].is_none()
+                        && in_reach(cue)
+                        && phrase_matches(&cue.words[wi as usize], norm, &tokens[i..hi])
+                    {
+                        hit[ci as usize] = Some(wi);
+                    }
+                }
+                for (ci, wi) in lc.open_words(tok) {
+                    let cue = &lc.cues[ci as usize];
+                    if hit[ci as usize].is_none()
+                        && in_reach(cue)
+                        && open_matches(&cue.words[wi as usize], tok)
+                    {
+                        hit[ci as usize] = Some(wi);
+                    }
+                }
+            }
+            // The finding's own words: a suffix word marks its compound ("Diabetesvereniging"),
+            // and a whole word after its first one its head ("Labour Party", "RCN member").
+            for (i, &(ts, te)) in tokens.iter().enumerate().take(last).skip(first) {
+                let tok = &norm[ts..te];
+                if let Some(&b) = tok.as_bytes().last() {
+                    for &(ci, wi) in &lc.suffixes[usize::from(b.to_ascii_lowercase())] {
+                        let cue = &lc.cues[ci as usize];
+                        let w = &cue.words[wi as usize];
+                        if hit[ci as usize].is_none()
+                            && applies(cue)
+                            && open_matches(w, tok)
+                            && !tok.eq_ignore_ascii_case(&w.parts[0])
+                        {
+                            hit[ci as usize] = Some(wi);
+                        }
+                    }
+                }
+                if i == first {
+                    continue;
+                }
+                // Not animals and things: "guide dog" names a person's aid.
+                for &(ci, wi) in lc.by_first.get_with(hashes[i], tok).into_iter().flatten() {
+                    let cue = &lc.cues[ci as usize];
+                    if hit[ci as usize].is_none()
+                        && cue.words[wi as usize].parts.len() == 1
+                        && cue.kind != CueKind::NonHuman
+                        && applies(cue)
+                    {
+                        hit[ci as usize] = Some(wi);
+                    }
+                }
+            }
+            for (ci, wi) in hit.iter().enumerate() {
+                let Some(wi) = *wi else { continue };
+                let cue = &lc.cues[ci];
+                if cue.shift > 0 {
+                    up = up.max(cue.shift);
+                } else {
+                    down = down.min(cue.shift);
+                }
+                if let Some(t) = trace.as_deref_mut() {
+                    t.push(Move::Cue {
+                        id: cue.id.clone(),
+                        kind: cue.kind,
+                        shift: cue.shift,
+                        word: cue.words[wi as usize].word.clone(),
+                        counted: false,
+                    });
+                }
+            }
+        }
+        let mut shift = up + down;
+        if let Some(t) = trace.as_deref_mut() {
+            // Mark the strongest of each direction (the first listed of equals).
+            let mut up_done = false;
+            let mut down_done = false;
+            for m in t.iter_mut() {
+                if let Move::Cue { shift, counted, .. } = m {
+                    if *shift == up && !up_done {
+                        *counted = true;
+                        up_done = true;
+                    } else if *shift == down && !down_done {
+                        *counted = true;
+                        down_done = true;
+                    }
+                }
+            }
+        }
+        if let Some(note) = note_lang {
+            let near = first.saturating_sub(LOCAL_WINDOW)..(last + LOCAL_WINDOW).min(tokens.len());
+            if note != span.lang
+                && self.lexicon_langs[note as usize]
+                && !span.backed_by_note_lang
+                && !self.votes_for(norm, &tokens[near.clone()], &hashes[near], span.lang)
+            {
+                shift += LANG_DISAGREEMENT;
+                if let Some(t) = trace {
+                    t.push(Move::Language {
+                        entry: span.lang,
+                        note,
+                        shift: LANG_DISAGREEMENT,
+                    });
+                }
+            }
+        }
+        span.base.shifted(shift)
+    }
+}
+
+/// Words (ASCII case ignored) to values: FNV-1a over the lower-cased bytes, open addressing.
+/// A token is hashed once, with no lower-cased copy; most tokens find an empty slot at once.
+/// (A `HashMap<String, _>` lookup, SipHash and a copy for upper-case tokens, was most of the
+/// grading's cost on `--terms` notes.)
+#[derive(Clone, Debug)]
+struct WordIndex<V> {
+    /// Slot → index into `words` + 1 (0 = empty); the length is a power of two.
+    slots: Vec<u32>,
+    words: Vec<(String, u64, V)>,
+}
+
+fn fnv_lower(word: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in word {
+        h ^= u64::from(b.to_ascii_lowercase());
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+impl<V> Default for WordIndex<V> {
+    fn default() -> WordIndex<V> {
+        WordIndex {
+            slots: Vec::new(),
+            words: Vec::new(),
+        }
+    }
+}
+
+impl<V> WordIndex<V> {
+    fn build(entries: Vec<(String, V)>) -> WordIndex<V> {
+        let size = (entries.len() * 2).next_power_of_two().max(16);
+        let mut slots = vec![0u32; size];
+        let mut words = Vec::with_capacity(entries.len());
+        for (w, v) in entries {
+            let h = fnv_lower(w.as_bytes());
+            let mut i = (h as usize) & (size - 1);
+            while slots[i] != 0 {
+                i = (i + 1) & (size - 1);
+            }
+            words.push((w, h, v));
+            slots[i] = u32::try_from(words.len()).unwrap_or(u32::MAX);
+        }
+        WordIndex { slots, words }
+    }
+
+    /// The value of `token`, whose hash ([`hash_tokens`]) is `h`.
+    fn get_with(&self, h: u64, token: &str) -> Option<&V> {
+        if self.words.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = (h as usize) & mask;
+        loop {
+            let slot = self.slots[i] as usize;
+            if slot == 0 {
+                return None;
+            }
+            let (w, wh, v) = &self.words[slot - 1];
+            if *wh == h && w.as_bytes().eq_ignore_ascii_case(token.as_bytes()) {
+                return Some(v);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+/// The hash of each token, for every lookup of it (the vote and every cue language): a token
+/// is hashed once per note.
+pub fn hash_tokens(norm: &str, tokens: &[(usize, usize)], out: &mut Vec<u64>) {
+    out.clear();
+    out.extend(
+        tokens
+            .iter()
+            .map(|&(s, e)| fnv_lower(&norm.as_bytes()[s..e])),
+    );
+}
+
+/// The word-char runs of `norm`, as `matcher` tokenises for context rules (tested equal),
+/// with a byte loop for ASCII.
+pub(crate) fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
+    let b = norm.as_bytes();
+    let mut start: Option<usize> = None;
+    let mut i = 0;
+    while i < b.len() {
+        let (word, len) = if b[i] < 0x80 {
+            (b[i].is_ascii_alphanumeric(), 1)
+        } else {
+            match norm[i..].chars().next() {
+                Some(c) => (crate::normalize::is_word_char(c), c.len_utf8()),
+                None => break,
+            }
+        };
+        match (word, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                out.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+        i += len;
+    }
+    if let Some(s) = start {
+        out.push((s, norm.len()));
+    }
+}
+
+impl Grader {
+    /// Whether a function word of `lang` is among `tokens`.
+    fn votes_for(&self, norm: &str, tokens: &[(usize, usize)], hashes: &[u64], lang: Lang) -> bool {
+        tokens
+            .iter()
+            .zip(hashes)
+            .any(|(&(s, e), &h)| self.function_words.get_with(h, &norm[s..e]) == Some(&lang))
+    }
+}
+
+impl LangCues {
+    /// The prefix and suffix words that may match `tok` (by its first and last byte).
+    fn open_words(&self, tok: &str) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let b = tok.as_bytes();
+        let first = b.first().map_or(0, |c| usize::from(c.to_ascii_lowercase()));
+        let last = b.last().map_or(0, |c| usize::from(c.to_ascii_lowercase()));
+        let none: &[(u32, u32)] = &[];
+        let (p, s) = if b.is_empty() {
+            (none, none)
+        } else {
+            (&self.prefixes[first][..], &self.suffixes[last][..])
+        };
+        p.iter().chain(s).copied()
+    }
+}
+
+/// A one-part prefix or suffix word against a token (ASCII case ignored).
+fn open_matches(w: &CueWord, tok: &str) -> bool {
+    let (t, p) = (tok.as_bytes(), w.parts[0].as_bytes());
+    if t.len() < p.len() {
+        return false;
+    }
+    if w.suffix {
+        t[t.len() - p.len()..].eq_ignore_ascii_case(p)
+    } else {
+        t[..p.len()].eq_ignore_ascii_case(p)
+    }
+}
+
+/// A whole word or phrase starting at `tokens[0]` (whose first part already matched).
+fn phrase_matches(w: &CueWord, norm: &str, tokens: &[(usize, usize)]) -> bool {
+    let last = w.parts.len() - 1;
+    if tokens.len() < w.parts.len() {
+        return false;
+    }
+    for (i, part) in w.parts.iter().enumerate() {
+        let (ts, te) = tokens[i];
+        let tok = &norm.as_bytes()[ts..te];
+        let ok = if i == last && w.prefix {
+            tok.len() >= part.len() && tok[..part.len()].eq_ignore_ascii_case(part.as_bytes())
+        } else {
+            tok.eq_ignore_ascii_case(part.as_bytes())
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests;

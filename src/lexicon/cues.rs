@@ -1,0 +1,351 @@
+//! Context cues (issue 19): per language, the words near a finding that make it more or less
+//! likely to be about a person, and the function words that tell the note's language.
+//!
+//! A cue file is `lexicons/cues/<lang>.yaml` (see LEXICONS.md, "Likelihood and cues"). Like
+//! a lexicon it is strict YAML, validated once, with examples and counterexamples that
+//! `art9 lexicon test` checks. The grading itself lives in `crate::grade`.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::load::LexiconError;
+use super::model::Source;
+use crate::category::{Category, Lang};
+use crate::normalize::{is_word_char, normalize};
+use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
+
+/// One cue file as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CueFile {
+    /// The language of the words (cues apply to notes detected as this language).
+    pub lang: Lang,
+    /// What the file covers.
+    pub description: String,
+    /// Where the words come from, with licences.
+    #[serde(default)]
+    pub sources: Vec<Source>,
+    /// `replace: true`: replace the cues already loaded for the language instead of adding.
+    #[serde(default)]
+    pub replace: bool,
+    /// Frequent words of the language that vote for it when a note's language is detected
+    /// (a word listed for two languages votes for neither).
+    #[serde(default)]
+    pub function_words: Vec<String>,
+    /// The cues.
+    #[serde(default)]
+    pub cues: Vec<Spanned<CueSpec>>,
+}
+
+/// What a cue says about a finding near it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CueKind {
+    /// A person is meant: titles, customer words, pronouns, verbs of having or suffering.
+    Person,
+    /// An organisation is meant: head nouns, legal forms, an organisation as the customer.
+    Organisation,
+    /// Not a human: animals, produce, buildings, machines, products.
+    NonHuman,
+}
+
+impl CueKind {
+    /// The keyword used in YAML and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CueKind::Person => "person",
+            CueKind::Organisation => "organisation",
+            CueKind::NonHuman => "non_human",
+        }
+    }
+
+    /// How many grades a cue of this kind moves a finding when its file names no `shift`.
+    pub fn default_shift(self) -> i32 {
+        match self {
+            CueKind::Person => 1,
+            CueKind::Organisation => -2,
+            CueKind::NonHuman => -3,
+        }
+    }
+}
+
+/// One cue as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CueSpec {
+    /// Stable id, `<lang>.cue.<slug>`.
+    pub id: String,
+    /// What the cue says.
+    pub kind: CueKind,
+    /// Grades it moves a finding (−4..4, not 0); default by kind: person +1,
+    /// organisation −2, non_human −3.
+    #[serde(default)]
+    pub shift: Option<i32>,
+    /// Words either side of the finding to look at (1..20, default 6).
+    #[serde(default)]
+    pub window: Option<usize>,
+    /// Which side of the finding to look at (default both): `before` for the subject of a
+    /// statement ("the coffee machine is sick"), `after` for its object ("addicted to our
+    /// latte").
+    #[serde(default)]
+    pub side: Side,
+    /// Only findings of these categories (default: all).
+    #[serde(default)]
+    pub categories: Vec<Category>,
+    /// The words: `word`, `prefix*`, `*suffix` (also matched inside the finding's own words:
+    /// `*vereniging` marks "Diabetesvereniging"), or a phrase of up to four words.
+    pub words: Vec<String>,
+    /// Notes in which a finding must be moved by this cue.
+    #[serde(default)]
+    pub examples: Vec<String>,
+    /// Notes in which no finding may be moved by this cue.
+    #[serde(default)]
+    pub counterexamples: Vec<String>,
+}
+
+/// Which side of a finding a cue looks at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// Before and after (the default).
+    #[default]
+    Both,
+    /// Only the words before the finding.
+    Before,
+    /// Only the words after the finding.
+    After,
+}
+
+/// A cue word, normalised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CueWord {
+    /// The word as written, normalised, without `*`.
+    pub word: String,
+    /// Its word-char runs.
+    pub parts: Vec<String>,
+    /// `word*`: the last part begins a token.
+    pub prefix: bool,
+    /// `*word`: the (single) part ends a token.
+    pub suffix: bool,
+}
+
+/// A validated cue.
+#[derive(Clone, Debug)]
+pub struct Cue {
+    /// Stable id.
+    pub id: String,
+    /// Its language.
+    pub lang: Lang,
+    /// What it says.
+    pub kind: CueKind,
+    /// Grades it moves a finding.
+    pub shift: i32,
+    /// Words either side.
+    pub window: usize,
+    /// Which side.
+    pub side: Side,
+    /// Categories it applies to (empty = all).
+    pub categories: Vec<Category>,
+    /// Its words.
+    pub words: Vec<CueWord>,
+    /// File it came from.
+    pub path: String,
+    /// 1-based line.
+    pub line: usize,
+    /// Notes in which a finding must be moved by it.
+    pub examples: Vec<String>,
+    /// Notes in which no finding may be moved by it.
+    pub counterexamples: Vec<String>,
+}
+
+/// The validated cues and function words of one language.
+#[derive(Clone, Debug)]
+pub struct CueLexicon {
+    /// File (or built-in path).
+    pub path: String,
+    /// Language.
+    pub lang: Lang,
+    /// Whether it replaces the cues already loaded for its language.
+    pub replace: bool,
+    /// Normalised function words.
+    pub function_words: Vec<String>,
+    /// Cues.
+    pub cues: Vec<Cue>,
+}
+
+/// Most words a window may look at either side.
+pub const MAX_CUE_WINDOW: usize = 20;
+
+impl CueLexicon {
+    /// Parse and validate a cue file. `path` is used in errors only.
+    ///
+    /// # Errors
+    /// Invalid YAML, unknown keys, a bad id, shift, window or word (with file:line).
+    pub fn from_yaml(path: &str, yaml: &str) -> Result<CueLexicon, LexiconError> {
+        let err = |line: Option<usize>, entry: Option<&str>, message: String| LexiconError {
+            path: path.to_string(),
+            line,
+            entry: entry.map(str::to_string),
+            message,
+        };
+        if yaml.len() > MAX_YAML_BYTES {
+            return Err(err(
+                None,
+                None,
+                format!("file is over the {MAX_YAML_BYTES} byte limit"),
+            ));
+        }
+        let file: CueFile =
+            serde_saphyr::from_str_with_options(yaml, yaml_options()).map_err(|e| {
+                let (line, msg) = yaml_error_parts(&e);
+                err(line, None, msg)
+            })?;
+        let mut function_words = Vec::new();
+        for w in &file.function_words {
+            let n = normalize(w);
+            if n.is_empty() || !n.chars().all(is_word_char) {
+                return Err(err(
+                    None,
+                    None,
+                    format!("function word {w:?} must be one word"),
+                ));
+            }
+            function_words.push(n);
+        }
+        let want_prefix = format!("{}.cue.", file.lang.as_str());
+        let mut cues: Vec<Cue> = Vec::new();
+        for spanned in file.cues {
+            let line = spanned.referenced.line() as usize;
+            let spec = spanned.value;
+            let fail = |m: String| err(Some(line), Some(&spec.id), m);
+            if !spec.id.starts_with(&want_prefix)
+                || spec.id.len() == want_prefix.len()
+                || spec.id.chars().any(char::is_whitespace)
+            {
+                return Err(fail(format!("id must look like {want_prefix}<name>")));
+            }
+            if cues.iter().any(|c| c.id == spec.id) {
+                return Err(fail("duplicate cue id".into()));
+            }
+            let shift = spec.shift.unwrap_or(spec.kind.default_shift());
+            if shift == 0 || !(-4..=4).contains(&shift) {
+                return Err(fail("shift must be -4..-1 or 1..4".into()));
+            }
+            if (shift > 0) != (spec.kind == CueKind::Person) {
+                return Err(fail(
+                    "person cues raise (shift > 0), organisation and non_human cues lower".into(),
+                ));
+            }
+            let window = spec.window.unwrap_or(6);
+            if window == 0 || window > MAX_CUE_WINDOW {
+                return Err(fail(format!(
+                    "window must be between 1 and {MAX_CUE_WINDOW} words"
+                )));
+            }
+            if spec.words.is_empty() {
+                return Err(fail("cue has no words".into()));
+            }
+            let mut words = Vec::with_capacity(spec.words.len());
+            for w in &spec.words {
+                words.push(cue_word(w).map_err(fail)?);
+            }
+            cues.push(Cue {
+                id: spec.id,
+                lang: file.lang,
+                kind: spec.kind,
+                shift,
+                window,
+                side: spec.side,
+                categories: spec.categories,
+                words,
+                path: path.to_string(),
+                line,
+                examples: spec.examples,
+                counterexamples: spec.counterexamples,
+            });
+        }
+        Ok(CueLexicon {
+            path: path.to_string(),
+            lang: file.lang,
+            replace: file.replace,
+            function_words,
+            cues,
+        })
+    }
+
+    /// Read and validate a cue file.
+    ///
+    /// # Errors
+    /// As [`CueLexicon::from_yaml`], or the file cannot be read.
+    pub fn from_file(path: &std::path::Path) -> Result<CueLexicon, LexiconError> {
+        let shown = path.display().to_string();
+        let yaml = read_yaml_file(path).map_err(|message| LexiconError {
+            path: shown.clone(),
+            line: None,
+            entry: None,
+            message,
+        })?;
+        CueLexicon::from_yaml(&shown, &yaml)
+    }
+}
+
+fn cue_word(w: &str) -> Result<CueWord, String> {
+    let (w2, suffix) = match w.strip_prefix('*') {
+        Some(s) => (s, true),
+        None => (w, false),
+    };
+    let (w3, prefix) = match w2.strip_suffix('*') {
+        Some(s) => (s, true),
+        None => (w2, false),
+    };
+    let n = normalize(w3);
+    let parts: Vec<String> = n
+        .split(|c: char| !is_word_char(c))
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    if parts.is_empty() || parts.len() > 4 || (suffix && (prefix || parts.len() > 1)) {
+        return Err(format!(
+            "cue word {w:?} must be one to four words (a trailing * makes a prefix; a leading * \
+             makes a suffix of one word)"
+        ));
+    }
+    Ok(CueWord {
+        word: n,
+        parts,
+        prefix,
+        suffix,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "lang: nl\ndescription: t\nfunction_words: [het, een]\ncues:\n  - id: nl.cue.org\n    kind: organisation\n    words: [stichting, '*vereniging', 'vraagt offerte', 'bestel*']\n    examples: ['De Diabetesvereniging bestelt']\n";
+
+    #[test]
+    fn loads_and_normalises() {
+        let c = CueLexicon::from_yaml("c.yaml", GOOD).unwrap();
+        assert_eq!(c.function_words, ["het", "een"]);
+        let cue = &c.cues[0];
+        assert_eq!((cue.shift, cue.window, cue.line), (-2, 6, 5));
+        assert!(cue.words[1].suffix && !cue.words[1].prefix);
+        assert_eq!(cue.words[2].parts, ["vraagt", "offerte"]);
+        assert!(cue.words[3].prefix);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_cue() {
+        let bad = GOOD.replace("kind: organisation", "kind: organisation\n    shift: 2");
+        let e = CueLexicon::from_yaml("c.yaml", &bad).unwrap_err();
+        assert_eq!((e.line, e.entry.as_deref()), (Some(5), Some("nl.cue.org")));
+        let bad = GOOD.replace("nl.cue.org", "da.cue.org");
+        assert!(CueLexicon::from_yaml("c.yaml", &bad).is_err());
+        let bad = GOOD.replace("'*vereniging'", "'*twee woorden'");
+        assert!(CueLexicon::from_yaml("c.yaml", &bad).is_err());
+        let bad = GOOD.replace("    words:", "    colour: red\n    words:");
+        let e = CueLexicon::from_yaml("c.yaml", &bad).unwrap_err();
+        assert_eq!(e.line, Some(7), "{e}");
+    }
+}

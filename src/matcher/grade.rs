@@ -1,0 +1,120 @@
+//! The grading step after matching (issue 19): the note's language and each finding's
+//! likelihood, computed by [`crate::grade::Grader`] from the candidates of the scan. Only
+//! notes with findings get here; the matching path is untouched.
+
+use super::*;
+use crate::grade::{Graded, Span};
+
+impl Inner {
+    /// The note's language (when the scanner has cues) and the grade of each accepted
+    /// candidate, in candidate order, into `out` (one finding per accepted candidate, in the
+    /// same order). With `trace`, each grade's reasons too.
+    pub(super) fn grade(
+        &self,
+        text: &str,
+        scratch: &mut Scratch,
+        out: &mut [Finding],
+        mut trace: Option<&mut Vec<Graded>>,
+    ) {
+        if self.grader.is_empty() {
+            return;
+        }
+        let norm = scratch.norm.search_text(text);
+        if scratch.tokens.is_empty() {
+            crate::grade::tokenize(norm, &mut scratch.tokens);
+        }
+        let tokens = &scratch.tokens;
+        let mut hashes = Vec::with_capacity(tokens.len());
+        crate::grade::hash_tokens(norm, tokens, &mut hashes);
+        let note_lang = self.grader.detect_hashed(norm, tokens, &hashes);
+        let cands = &scratch.cands;
+        let spans: Vec<(usize, usize)> = cands
+            .iter()
+            .filter(|c| c.verdict == Verdict::Accepted)
+            .map(|c| (c.sstart, c.send))
+            .collect();
+        let accepted = cands.iter().filter(|c| c.verdict == Verdict::Accepted);
+        for (c, f) in accepted.zip(out.iter_mut()) {
+            let e = &self.entries[c.entry as usize];
+            // An entry of the note's language and the same category that matched these words
+            // too (it lost the overlap to an entry of another language: shared vocabulary).
+            let backing = note_lang.filter(|&l| l != e.lang).and_then(|l| {
+                cands.iter().find(|o| {
+                    let oe = &self.entries[o.entry as usize];
+                    oe.lang == l
+                        && oe.category == e.category
+                        && o.sstart < c.send
+                        && c.sstart < o.send
+                        && matches!(o.verdict, Verdict::Accepted | Verdict::Overlapped { .. })
+                })
+            });
+            let backed_by_note_lang = backing.is_some();
+            // Same span: report the note's own entry, so that `lang` is the note's.
+            if let Some(o) = backing.filter(|o| (o.ostart, o.oend) == (c.ostart, c.oend)) {
+                f.entry = EntryId(o.entry);
+                f.lang = self.entries[o.entry as usize].lang;
+            }
+            let span = Span {
+                lang: e.lang,
+                category: e.category,
+                base: e.likelihood,
+                start: c.sstart,
+                end: c.send,
+                backed_by_note_lang,
+            };
+            let mut moves = trace.as_ref().map(|_| Vec::new());
+            f.likelihood = self.grader.grade(
+                norm,
+                tokens,
+                &hashes,
+                note_lang,
+                &span,
+                &spans,
+                moves.as_mut(),
+            );
+            f.note_lang = note_lang;
+            if let (Some(t), Some(moves)) = (trace.as_deref_mut(), moves) {
+                t.push(Graded {
+                    base: e.likelihood,
+                    moves,
+                    likelihood: f.likelihood,
+                });
+            }
+        }
+    }
+}
+
+impl Scanner {
+    /// The language of `text` by the function-word vote of [`crate::grade::Grader::detect`]
+    /// (`None`: undetermined, or no cue files loaded). A scan computes it only for notes
+    /// with findings (`Finding::note_lang`); this computes it for any text (`art9 eval`
+    /// measures it on whole corpora).
+    pub fn note_lang(&self, text: &str) -> Option<Lang> {
+        let norm = normalize(text);
+        let mut tokens = Vec::new();
+        tokenize(&norm, &mut tokens);
+        self.inner.grader.detect(&norm, &tokens)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The grader's tokeniser (a byte loop for ASCII) splits as the context check's does.
+        #[test]
+        fn grade_tokens_equal_context_tokens(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec!["klant", "KRÆFT", " ", "-", "é", "e\u{301}", "😀", "3F", "_", "ß", "’", ".", "\u{200B}", "Ab"]),
+                0..20,
+            )
+        ) {
+            let text: String = parts.concat();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            crate::grade::tokenize(&text, &mut a);
+            tokenize(&text, &mut b);
+            proptest::prop_assert_eq!(a, b);
+        }
+    }
+}
