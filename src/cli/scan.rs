@@ -14,6 +14,7 @@ use art9::input::{
 use art9::matcher::Scanner;
 use art9::output::compress::CompressWriter;
 use art9::output::masked::{encode_value, masked_record, RawFormat as Kind};
+use art9::output::summary::{RunInfo, RunSummary, SubjectKey, Tally};
 use art9::output::{row, summary_text, FindingOut, Format, Printer};
 use art9::pipeline::{self, FieldResult, Item, Options, Summary};
 use art9::subjects::Rollup;
@@ -505,6 +506,23 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
         .subject
         .is_some()
         .then(|| Rollup::new(a.input.subject_id.clone()));
+    // The run summary's counts (--summary-out, --report): each batch is counted on the
+    // worker that scanned it, into a tally like this empty one, and added up here.
+    let mut tally = if a.summary_out.is_some() || a.report.is_some() {
+        let key = match &a.input.subject {
+            Some(_) => Some(
+                SubjectKey::resolve(options.policy.as_ref())
+                    .map_err(|e| anyhow::anyhow!("pseudonymising subjects: {e}"))?,
+            ),
+            None => None,
+        };
+        Some(Tally::new(key, false))
+    } else {
+        None
+    };
+    let template = tally.as_ref().map(Tally::empty_like);
+    let run_info = RunInfo::new(&scanner, options.policy.as_ref());
+    let started = std::time::Instant::now();
     let stdout = io::stdout();
     let action_column = options.policy.is_some();
     let mut printer = Printer::new(BufWriter::with_capacity(256 * 1024, stdout.lock()), format)
@@ -518,27 +536,35 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
     let result = if rollup.is_none() && printer.formats_apart() {
         // The workers format each batch's findings and keep its skips; this thread only
         // copies bytes to stdout, so it never waits on the records.
-        let prepare = |items: Vec<Item>| -> io::Result<(Vec<u8>, Vec<Skipped>, u64)> {
+        type Prepared = (Vec<u8>, Vec<Skipped>, u64, Option<Tally>);
+        let prepare = |items: Vec<Item>| -> io::Result<Prepared> {
             let mut out = Vec::new();
             let mut skipped = Vec::new();
+            let mut counts = template.as_ref().map(Tally::empty_like);
             let n = items.len() as u64;
             for item in items {
                 match item {
                     Item::Skipped(s) => skipped.push(s),
                     Item::Filtered(_) => {}
                     Item::Scanned { record, fields } => {
+                        if let Some(t) = counts.as_mut() {
+                            t.record(&record, &fields, None);
+                        }
                         each_row(&scanner, &record, &fields, include_text, |r| {
                             formatter.format_finding(&mut out, r)
                         })?;
                     }
                 }
             }
-            Ok((out, skipped, n))
+            Ok((out, skipped, n, counts))
         };
         pipeline::run_prepared(src, &scanner, &options, prepare, |prepared, _| {
-            let (out, skipped, n) = prepared?;
+            let (out, skipped, n, counts) = prepared?;
             progress.records(n);
             skips.batch(n, &skipped)?;
+            if let (Some(t), Some(c)) = (tally.as_mut(), counts) {
+                t.merge(&c).map_err(io::Error::other)?;
+            }
             printer.prepared(&out)
         })
     } else {
@@ -551,6 +577,9 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
                     skips.item(None)?;
                     if let Some(r) = rollup.as_mut() {
                         r.add(record, fields);
+                    }
+                    if let Some(t) = tally.as_mut() {
+                        t.record(record, fields, None);
                     }
                     each_row(&scanner, record, fields, include_text, |r| {
                         printer.finding(r)
@@ -569,6 +598,22 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
     printer.end(&summary)?;
     if let (Some(r), Some(path)) = (&rollup, &a.subjects_out) {
         write_rollup(r, path)?;
+    }
+    if let Some(t) = tally {
+        let info = RunInfo {
+            seconds: started.elapsed().as_secs_f64(),
+            source: input_name.clone(),
+            command: super::report::command_line(),
+            subject_column: a.input.subject.clone(),
+            ..run_info
+        };
+        let run = RunSummary::new(info, summary.clone(), t);
+        if let Some(path) = &a.summary_out {
+            super::report::write_summary(path, &run)?;
+        }
+        if let Some(path) = &a.report {
+            super::report::write_report(path, &run, None, &Default::default())?;
+        }
     }
     if !a.quiet {
         eprintln!("{}", summary_text(&summary));
