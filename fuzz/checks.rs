@@ -203,7 +203,11 @@ fn check_findings(scanner: &Scanner, text: &str, findings: &[Finding]) {
 /// nothing inside a replacement (as in tests/properties.rs).
 fn check_mask(scanner: &Scanner, policy: &CompiledPolicy, field: Option<&str>, text: &str) {
     let findings = scanner.scan(text);
-    let decision = policy.decide(field, &findings);
+    let ctx = art9::RecordContext {
+        field,
+        ..art9::RecordContext::none()
+    };
+    let decision = policy.decide(&ctx, &findings);
     assert_eq!(decision.actions.len(), findings.len());
     let want = decision
         .actions
@@ -723,12 +727,14 @@ fn jsonl_options(variant: u8) -> JsonOptions {
             fields: strings(&["note"]),
             key: strings(&["id"]),
             subject: None,
+            context: Vec::new(),
         },
         1 => JsonOptions::default(),
         _ => JsonOptions {
             fields: strings(&["note", "meta.text", "n*"]),
             key: strings(&["id", "nr"]),
             subject: Some("who".into()),
+            context: strings(&["meta.when", "ctx"]),
         },
     }
 }
@@ -971,7 +977,11 @@ fn check_response(
             ));
         }
         if let Some(p) = policy {
-            let d = p.decide(field.as_deref(), &findings);
+            let ctx = art9::RecordContext {
+                field: field.as_deref(),
+                ..art9::RecordContext::none()
+            };
+            let d = p.decide(&ctx, &findings);
             outcome = outcome.max(d.outcome);
             let m = art9::mask(&t, &findings, &d, p);
             match &field {

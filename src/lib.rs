@@ -31,13 +31,13 @@
 //!
 //! # Example: a pre-save check
 //! ```
-//! use art9::{CompiledPolicy, Outcome, Scanner};
+//! use art9::{CompiledPolicy, Outcome, RecordContext, Scanner};
 //!
 //! let scanner = Scanner::builtin()?;
 //! let policy = CompiledPolicy::load("default")?;
 //! let note = "Klant heeft diabetes, bel volgende week.";
 //! let findings = scanner.scan(note);
-//! let decision = policy.decide(Some("notes"), &findings);
+//! let decision = policy.decide(&RecordContext::field("notes"), &findings);
 //! assert_eq!(decision.outcome, Outcome::Mask);
 //! let stored = art9::mask(note, &findings, &decision, &policy);
 //! assert_eq!(stored, "Klant heeft [HEALTH], bel volgende week.");
@@ -64,6 +64,7 @@ pub mod normalize;
 pub mod output;
 pub mod pipeline;
 pub mod policy;
+pub mod record;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod service;
@@ -78,3 +79,4 @@ pub use mask::mask;
 pub use matcher::{BuildError, EntryId, Explained, Finding, Scanner, ScannerBuilder, Verdict};
 pub use normalize::{normalize, NormalizedText};
 pub use policy::{Action, CompiledPolicy, Decision, MaskStyle, Outcome, PolicyError};
+pub use record::{Context, Record, RecordContext};

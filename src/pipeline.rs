@@ -32,10 +32,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::category::Category;
 use crate::html;
-use crate::input::{oversized_field, Record, RecordSource, Run, Skipped};
+use crate::input::{oversized_field, RecordSource, Run, Skipped};
 use crate::mask::mask;
 use crate::matcher::{Finding, Scanner};
 use crate::policy::{CompiledPolicy, Decision, Outcome};
+use crate::record::Record;
 
 /// Batches being scanned or waiting to be written, besides the one being written (at least;
 /// twice the worker threads when there are more than two).
@@ -302,7 +303,7 @@ pub fn process(scanner: &Scanner, options: &Options, record: &Record) -> Vec<Fie
             let decision = options
                 .policy
                 .as_ref()
-                .map(|p| p.decide(Some(&field.name), &findings));
+                .map(|p| p.decide(&record.context_for(&field.name), &findings));
             let masked = match (&decision, &options.policy) {
                 (Some(d), Some(p)) if options.mask && d.outcome != Outcome::Accept => {
                     Some(mask(&field.text, &findings, d, p))
@@ -678,6 +679,7 @@ mod tests {
                 raw: text.into(),
                 terminator: "\n",
                 subject: None,
+                context: Default::default(),
             })))
         }
     }

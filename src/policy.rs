@@ -18,6 +18,7 @@ use sha2::Sha256;
 
 use crate::category::Category;
 use crate::matcher::Finding;
+use crate::record::RecordContext;
 use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
 
 /// What to do with a finding.
@@ -72,6 +73,33 @@ pub struct Rule {
     pub style: MaskStyle,
 }
 
+/// A rule that applies when a record's context value says so (see [`PolicySpec::when`]).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhenRule {
+    /// The context column it reads (`--context NAME`; the CLI reads the columns a policy
+    /// names without being asked).
+    pub column: String,
+    /// Applies when the value is one of these (exact, case-sensitive).
+    #[serde(default)]
+    pub equals: Option<Vec<String>>,
+    /// Applies when the column has a value (`true`) or has none (`false`: missing, null,
+    /// empty).
+    #[serde(default)]
+    pub present: Option<bool>,
+    /// Only for these categories (default: all).
+    #[serde(default)]
+    pub categories: Option<Vec<String>>,
+    /// Only in these fields (default: all).
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
+    /// The action.
+    pub action: Action,
+    /// The mask style (for `mask` and `reject`); default `label`.
+    #[serde(default)]
+    pub style: MaskStyle,
+}
+
 /// Where the key for `hash` masking comes from.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -102,6 +130,10 @@ pub struct PolicySpec {
     /// Per-field overrides: field name → category → rule.
     #[serde(default)]
     pub fields: BTreeMap<String, BTreeMap<String, Rule>>,
+    /// Rules on a record's context values, tried in order before the field and category
+    /// rules: the first that matches a finding decides it.
+    #[serde(default)]
+    pub when: Vec<WhenRule>,
     /// The char for `char` masking (default `█`).
     #[serde(default)]
     pub mask_char: Option<String>,
@@ -147,12 +179,47 @@ struct CompiledRule {
     style: MaskStyle,
 }
 
+/// What a [`WhenRule`] asks of its column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Test {
+    Equals(Vec<String>),
+    Present(bool),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct CompiledWhen {
+    column: String,
+    test: Test,
+    categories: [bool; 7],
+    fields: Option<Vec<String>>,
+    rule: CompiledRule,
+}
+
+impl CompiledWhen {
+    fn applies(&self, ctx: &RecordContext<'_>, category: Category) -> bool {
+        if !self.categories[category.index()] {
+            return false;
+        }
+        if let Some(fields) = &self.fields {
+            if !ctx.field.is_some_and(|f| fields.iter().any(|x| x == f)) {
+                return false;
+            }
+        }
+        let value = ctx.column(&self.column).filter(|v| !v.is_empty());
+        match &self.test {
+            Test::Equals(vs) => value.is_some_and(|v| vs.iter().any(|x| x == v)),
+            Test::Present(p) => value.is_some() == *p,
+        }
+    }
+}
+
 /// A validated policy, ready to decide.
 #[derive(Clone)]
 pub struct CompiledPolicy {
     name: String,
     rules: [CompiledRule; 7],
     fields: BTreeMap<String, [CompiledRule; 7]>,
+    when: Vec<CompiledWhen>,
     mask_char: char,
     hash_key: Option<Vec<u8>>,
 }
@@ -164,6 +231,7 @@ impl fmt::Debug for CompiledPolicy {
             .field("name", &self.name)
             .field("rules", &self.rules)
             .field("fields", &self.fields)
+            .field("when", &self.when)
             .field("mask_char", &self.mask_char)
             .field("hash_key", &self.hash_key.as_ref().map(|_| "<set>"))
             .finish()
@@ -238,6 +306,7 @@ impl CompiledPolicy {
                 style: MaskStyle::Label,
             }; 7],
             fields: BTreeMap::new(),
+            when: Vec::new(),
             mask_char: '█',
             hash_key: None,
         })
@@ -310,6 +379,47 @@ impl CompiledPolicy {
             }
             fields.insert(field.clone(), r);
         }
+        let mut when = Vec::with_capacity(spec.when.len());
+        for (i, w) in spec.when.iter().enumerate() {
+            let at = |message: String| PolicyError {
+                line: yaml.and_then(|y| line_of_nth_key(y, "column", i)),
+                ..err(format!(
+                    "when rule {} (column {:?}): {message}",
+                    i + 1,
+                    w.column
+                ))
+            };
+            let test = match (&w.equals, w.present) {
+                (Some(vs), None) if !vs.is_empty() => Test::Equals(vs.clone()),
+                (None, Some(p)) => Test::Present(p),
+                _ => {
+                    return Err(at(
+                        "give one of `equals: [values]` or `present: true|false`".into(),
+                    ))
+                }
+            };
+            let categories = match &w.categories {
+                None => [true; 7],
+                Some(names) => {
+                    let mut set = [false; 7];
+                    for name in names {
+                        let cat: Category = name.parse().map_err(|e| at(format!("{e}")))?;
+                        set[cat.index()] = true;
+                    }
+                    set
+                }
+            };
+            when.push(CompiledWhen {
+                column: w.column.clone(),
+                test,
+                categories,
+                fields: w.fields.clone(),
+                rule: CompiledRule {
+                    action: w.action,
+                    style: w.style,
+                },
+            });
+        }
         let mask_char = match &spec.mask_char {
             None => '█',
             Some(s) => {
@@ -326,6 +436,7 @@ impl CompiledPolicy {
             }
         };
         let uses_hash = rules.iter().any(|r| r.style == MaskStyle::Hash)
+            || when.iter().any(|w| w.rule.style == MaskStyle::Hash)
             || fields
                 .values()
                 .any(|rs| rs.iter().any(|r| r.style == MaskStyle::Hash));
@@ -338,9 +449,22 @@ impl CompiledPolicy {
             name: spec.name.unwrap_or_else(|| source.to_string()),
             rules,
             fields,
+            when,
             mask_char,
             hash_key,
         })
+    }
+
+    /// The context columns the policy's `when` rules read, each once, in order: a record
+    /// source must carry them ([`crate::record::Record::context`]) for the rules to apply.
+    pub fn context_columns(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for w in &self.when {
+            if !names.contains(&w.column.as_str()) {
+                names.push(&w.column);
+            }
+        }
+        names
     }
 
     /// The policy's name.
@@ -357,13 +481,28 @@ impl CompiledPolicy {
         (r.action, r.style)
     }
 
-    /// Decide about the findings of one field.
-    pub fn decide(&self, field: Option<&str>, findings: &[Finding]) -> Decision {
+    /// The action and style for a category in the field and record `ctx` describes: the
+    /// first `when` rule that applies, else the field's rules, else the category's.
+    pub fn rule_in(&self, ctx: &RecordContext<'_>, category: Category) -> (Action, MaskStyle) {
+        match self.when.iter().find(|w| w.applies(ctx, category)) {
+            Some(w) => (w.rule.action, w.rule.style),
+            None => self.rule(ctx.field, category),
+        }
+    }
+
+    /// Decide about the findings of one field of a record (`ctx`: the field's name and the
+    /// record's key, subject and context values; [`RecordContext::field`] when there is no
+    /// record).
+    pub fn decide(&self, ctx: &RecordContext<'_>, findings: &[Finding]) -> Decision {
         let mut outcome = Outcome::Accept;
         let actions: Vec<(Action, MaskStyle)> = findings
             .iter()
             .map(|f| {
-                let (a, s) = self.rule(field, f.category);
+                let (a, s) = if self.when.is_empty() {
+                    self.rule(ctx.field, f.category)
+                } else {
+                    self.rule_in(ctx, f.category)
+                };
                 let o = match a {
                     Action::Allow | Action::Flag => Outcome::Accept,
                     Action::Mask => Outcome::Mask,
@@ -422,6 +561,23 @@ fn line_of_key(yaml: &str, section: Option<&str>, key: &str) -> Option<usize> {
         .enumerate()
         .skip(start)
         .find(|(_, l)| is_key(l, key))
+        .map(|(i, _)| i + 1)
+}
+
+/// The line of the `n`-th (0-based) list item under `when:` that writes `key:`.
+fn line_of_nth_key(yaml: &str, key: &str, n: usize) -> Option<usize> {
+    let start = yaml
+        .lines()
+        .position(|l| l.trim_start().starts_with("when:"))?;
+    yaml.lines()
+        .enumerate()
+        .skip(start)
+        .filter(|(_, l)| {
+            let t = l.trim_start();
+            let t = t.strip_prefix("- ").map(str::trim_start).unwrap_or(t);
+            t.starts_with(&format!("{key}:"))
+        })
+        .nth(n)
         .map(|(i, _)| i + 1)
 }
 
@@ -493,6 +649,69 @@ mod tests {
         assert_eq!(p.rule(Some("notes"), Category::Health).0, Action::Reject);
         assert_eq!(p.rule(Some("other"), Category::Health).0, Action::Mask);
         assert_eq!(p.rule(None, Category::Health).0, Action::Mask);
+    }
+
+    /// A rule that reads a record's context value: what a retention or consent rule builds on.
+    #[test]
+    fn when_rules_read_the_record_context() {
+        use crate::record::{Context, RecordContext};
+        let p = CompiledPolicy::from_yaml(
+            "p",
+            "default: {action: mask}\nwhen:\n  - column: consent_health\n    equals: [\"yes\", \"ja\"]\n    categories: [health]\n    fields: [notes]\n    action: flag\n",
+        )
+        .unwrap();
+        assert_eq!(p.context_columns(), ["consent_health"]);
+        let yes: Context = [("consent_health", Some("ja".to_string()))]
+            .into_iter()
+            .collect();
+        let no: Context = [("consent_health", Some("nee".to_string()))]
+            .into_iter()
+            .collect();
+        let ctx = |field, columns| RecordContext {
+            field: Some(field),
+            key: Some("7"),
+            subject: None,
+            columns,
+        };
+        assert_eq!(
+            p.rule_in(&ctx("notes", &yes), Category::Health).0,
+            Action::Flag
+        );
+        // Another category, another field, another value, no context: the usual rules.
+        assert_eq!(
+            p.rule_in(&ctx("notes", &yes), Category::Religion).0,
+            Action::Mask
+        );
+        assert_eq!(
+            p.rule_in(&ctx("summary", &yes), Category::Health).0,
+            Action::Mask
+        );
+        assert_eq!(
+            p.rule_in(&ctx("notes", &no), Category::Health).0,
+            Action::Mask
+        );
+        assert_eq!(
+            p.rule_in(&RecordContext::field("notes"), Category::Health)
+                .0,
+            Action::Mask
+        );
+    }
+
+    #[test]
+    fn when_rule_needs_one_test_and_known_categories() {
+        let e = CompiledPolicy::from_yaml(
+            "p",
+            "default: {action: mask}\nwhen:\n  - column: a\n    present: true\n    action: flag\n  - column: b\n    action: flag\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(6), "{e}");
+        assert!(e.message.contains("when rule 2"), "{e}");
+        let e = CompiledPolicy::from_yaml(
+            "p",
+            "default: {action: mask}\nwhen:\n  - column: a\n    present: true\n    categories: [helth]\n    action: flag\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("helth"), "{e}");
     }
 
     #[test]

@@ -50,6 +50,7 @@ use crate::lexicon::{LexiconError, LexiconSet, Replaced};
 use crate::mask::mask;
 use crate::matcher::{BuildError, Finding, Scanner, ScannerBuilder};
 use crate::policy::{CompiledPolicy, Outcome, PolicyError, BUILTIN_POLICIES};
+use crate::record::{Context, RecordContext};
 
 /// What a request asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -113,6 +114,13 @@ pub struct Request {
     /// Add the matched text and the entry id to each finding.
     #[serde(default)]
     pub include_text: bool,
+    /// The data subject the note is about, for policy rules (never echoed back).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// The record's other values, for the policy's `when` rules: name → string, number,
+    /// boolean or null (never echoed back).
+    #[serde(default)]
+    pub context: Option<BTreeMap<String, Value>>,
 }
 
 /// A batch: up to [`Limits::max_batch`] requests answered in order.
@@ -489,6 +497,19 @@ impl Engine {
         let mut findings_out = Vec::new();
         let mut outcome = Outcome::Accept;
         let mut scratch: Vec<Finding> = Vec::new();
+        let context: Context = req
+            .context
+            .iter()
+            .flatten()
+            .map(|(name, v)| {
+                let text = match v {
+                    Value::Null => None,
+                    Value::String(s) => Some(s.clone()),
+                    other => Some(other.to_string()),
+                };
+                (name.as_str(), text)
+            })
+            .collect();
         let mut one = |field: Option<&str>, text: &str| -> Option<String> {
             self.scanner.scan_into(text, &mut scratch);
             if let Some(langs) = &langs {
@@ -497,7 +518,13 @@ impl Engine {
             for f in &scratch {
                 counts[f.category.index()] += 1;
             }
-            let decision = policy.map(|p| p.decide(field, &scratch));
+            let ctx = RecordContext {
+                field,
+                key: None,
+                subject: req.subject.as_deref(),
+                columns: &context,
+            };
+            let decision = policy.map(|p| p.decide(&ctx, &scratch));
             if let Some(d) = &decision {
                 outcome = outcome.max(d.outcome);
             }
@@ -624,6 +651,35 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].field.as_deref(), Some("notes"));
         assert!(f[0].text.is_none());
+    }
+
+    /// The request's `context` reaches the policy's `when` rules, as a record's does in a scan.
+    #[test]
+    fn request_context_reaches_when_rules() {
+        let policy = CompiledPolicy::from_yaml(
+            "consent",
+            "default: {action: mask}\nwhen:\n  - column: consent_health\n    equals: [\"yes\", \"1\"]\n    categories: [health]\n    action: flag\n",
+        )
+        .unwrap();
+        let engine = Engine::new(Scanner::builtin().unwrap(), policy);
+        let check = |body: &[u8]| {
+            let req = parse_request(body).unwrap();
+            engine.handle(Op::Check, req, &Limits::default()).unwrap()
+        };
+        let r =
+            check(br#"{"text": "Klant heeft diabetes.", "context": {"consent_health": "yes"}}"#);
+        assert_eq!(r.decision, Some(Outcome::Accept));
+        assert_eq!(r.text.as_deref(), Some("Klant heeft diabetes."));
+        // A number counts as its JSON text; null and a missing name as no value.
+        let r = check(br#"{"text": "Klant heeft diabetes.", "context": {"consent_health": 1}}"#);
+        assert_eq!(r.decision, Some(Outcome::Accept));
+        for body in [
+            &br#"{"text": "Klant heeft diabetes.", "context": {"consent_health": null}}"#[..],
+            br#"{"text": "Klant heeft diabetes.", "context": {"consent_health": "no"}}"#,
+            br#"{"text": "Klant heeft diabetes."}"#,
+        ] {
+            assert_eq!(check(body).decision, Some(Outcome::Mask));
+        }
     }
 
     #[test]

@@ -49,7 +49,7 @@ fn one_scanner_serves_many_threads() {
                 for _ in 0..50 {
                     let note = "Klant heeft diabetes.";
                     let f = scanner.scan(note);
-                    let d = policy.decide(Some("notes"), &f);
+                    let d = policy.decide(&art9::RecordContext::field("notes"), &f);
                     assert_eq!(art9::mask(note, &f, &d, &policy), "Klant heeft [HEALTH].");
                 }
             });

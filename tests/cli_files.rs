@@ -1165,3 +1165,119 @@ fn masked_copies_are_synced_before_and_after_the_rename() {
     }
     assert!(out.exists() && rollup.exists());
 }
+
+/// Record context from files: the columns a policy's `when` rules name are read from JSON
+/// Lines, CSV and a JSON array alike (numbers as their text, null / an empty cell / a missing
+/// member as no value) and decide the findings' actions (tests/db.rs checks the databases
+/// against the same expectations); `mask` applies them.
+#[test]
+fn policy_when_rules_read_record_context_from_every_file_format() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let policy = d.path().join("p.yaml");
+    std::fs::write(
+        &policy,
+        "default: {action: mask}\nwhen:\n  - column: consent\n    equals: [\"yes\"]\n    categories: [health]\n    action: flag\n  - column: grp\n    equals: [\"8\"]\n    action: reject\n  - column: consent\n    present: false\n    action: allow\n",
+    )
+    .expect("policy");
+    let jsonl_text = "{\"id\":1,\"consent\":\"yes\",\"grp\":7,\"body\":\"Klant heeft diabetes\"}\n\
+                      {\"id\":2,\"consent\":\"no\",\"grp\":7,\"body\":\"Klant heeft diabetes\"}\n\
+                      {\"id\":3,\"consent\":null,\"grp\":8,\"body\":\"Zij is moslim\"}\n\
+                      {\"id\":4,\"consent\":\"\",\"body\":\"Klant heeft kanker\"}\n\
+                      {\"id\":5,\"consent\":\"yes\",\"grp\":8,\"body\":\"Hij is lid van de FNV\"}\n";
+    let csv_text =
+        "id,consent,grp,body\n1,yes,7,Klant heeft diabetes\n2,no,7,Klant heeft diabetes\n\
+                    3,,8,Zij is moslim\n4,,,Klant heeft kanker\n5,yes,8,Hij is lid van de FNV\n";
+    let array_text = format!(
+        "[{}]",
+        jsonl_text
+            .trim_end()
+            .lines()
+            .collect::<Vec<_>>()
+            .join(",\n")
+    );
+    let files = [
+        ("n.jsonl", jsonl_text.to_string()),
+        ("n.csv", csv_text.to_string()),
+        ("n.json", array_text),
+    ];
+    let want: Vec<(String, String)> = [
+        (1, "flag"),
+        (2, "mask"),
+        (3, "reject"),
+        (4, "allow"),
+        (5, "reject"),
+    ]
+    .iter()
+    .map(|(k, a)| (k.to_string(), a.to_string()))
+    .collect();
+    for (name, text) in files {
+        let path = d.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        // No --field: the key and the context columns are not scanned, only `body` is.
+        let o = art9(
+            &[
+                "scan",
+                s(&path),
+                "--key",
+                "id",
+                "--format",
+                "jsonl",
+                "--policy",
+                s(&policy),
+            ],
+            None,
+        );
+        assert_eq!(o.code, 1, "{name}: {}", o.stderr);
+        let got: Vec<(String, String)> = jsonl(&o.stdout)
+            .iter()
+            .map(|v| {
+                assert_eq!(v["field"], "body", "{name}: only body is scanned");
+                (
+                    v["record"].as_str().unwrap_or("").to_string(),
+                    v["action"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "{name}");
+    }
+    // mask: the flagged, allowed and masked findings as the rules say.
+    let path = d.path().join("n.jsonl");
+    let out = d.path().join("m.jsonl");
+    let o = art9(
+        &[
+            "mask",
+            s(&path),
+            "--key",
+            "id",
+            "--field",
+            "body",
+            "--policy",
+            s(&policy),
+            "-o",
+            s(&out),
+        ],
+        None,
+    );
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let bodies: Vec<String> = jsonl(&std::fs::read_to_string(&out).expect("masked"))
+        .iter()
+        .map(|v| v["body"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "Klant heeft diabetes",
+            "Klant heeft [HEALTH]",
+            "Zij is [RELIGION]",
+            "Klant heeft kanker",
+            "Hij is lid van de [TRADE_UNION]",
+        ]
+    );
+    // A --context column missing from a CSV header is one error naming it.
+    let o = art9(
+        &["scan", s(&d.path().join("n.csv")), "--context", "consnet"],
+        None,
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("consnet"), "{}", o.stderr);
+}

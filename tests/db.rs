@@ -176,6 +176,91 @@ trait Db {
     }
 }
 
+/// The rows of [`context_rules`], as (id, consent, grp, body).
+const CONTEXT_ROWS: &[(i64, Option<&str>, Option<i64>, &str)] = &[
+    (1, Some("yes"), Some(7), "Klant heeft diabetes"),
+    (2, Some("no"), Some(7), "Klant heeft diabetes"),
+    (3, None, Some(8), "Zij is moslim"),
+    (4, Some(""), None, "Klant heeft kanker"),
+    (5, Some("yes"), Some(8), "Hij is lid van de FNV"),
+];
+
+/// A policy whose `when` rules read two context columns: `consent` (text) and `grp` (an
+/// integer, read as its text).
+const CONTEXT_POLICY: &str = "default: {action: mask}\nwhen:\n  - column: consent\n    equals: [\"yes\"]\n    categories: [health]\n    action: flag\n  - column: grp\n    equals: [\"8\"]\n    action: reject\n  - column: consent\n    present: false\n    action: allow\n";
+
+/// Record key → the action of its one finding, from findings JSON lines.
+fn actions(o: &Out) -> Vec<(String, String)> {
+    o.stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("finding jsonl");
+            (
+                v["record"].as_str().unwrap_or("").to_string(),
+                v["action"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// What [`CONTEXT_POLICY`] must decide for [`CONTEXT_ROWS`]: consent "yes" flags health (1),
+/// no consent rule applies to 2 (mask), grp 8 rejects (3; 5, whose consent rule is for
+/// health only), an empty consent is no value (4: allow).
+fn expected_actions() -> Vec<(String, String)> {
+    [
+        (1, "flag"),
+        (2, "mask"),
+        (3, "reject"),
+        (4, "allow"),
+        (5, "reject"),
+    ]
+    .iter()
+    .map(|(k, a)| (k.to_string(), a.to_string()))
+    .collect()
+}
+
+/// Record context read from a database: the policy's `when` rules see the same values a
+/// JSON Lines or CSV file gives (tests/cli_files.rs), without `--context` (the policy names
+/// the columns), from a table and from a query.
+fn context_rules(db: &mut dyn Db) {
+    let t = unique("art9_ctx");
+    let url = db.url();
+    db.exec(&format!(
+        "CREATE TABLE {t} (id bigint PRIMARY KEY, consent varchar(10), grp integer, body text)"
+    ));
+    let values: Vec<String> = CONTEXT_ROWS
+        .iter()
+        .map(|(id, c, g, b)| {
+            let c = c.map_or("NULL".to_string(), |c| format!("'{c}'"));
+            let g = g.map_or("NULL".to_string(), |g| g.to_string());
+            format!("({id}, {c}, {g}, '{b}')")
+        })
+        .collect();
+    db.exec(&format!("INSERT INTO {t} VALUES {}", values.join(", ")));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = dir.path().join("p.yaml");
+    std::fs::write(&policy, CONTEXT_POLICY).expect("policy");
+    let policy = policy.to_str().expect("path");
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", url.as_str(), "--field", "body", "--key", "id"];
+        args.extend(["--format", "jsonl", "--policy", policy]);
+        args.extend(extra);
+        art9(&args)
+    };
+    let o = scan(&["--table", &t]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_eq!(actions(&o), expected_actions(), "{}", o.stderr);
+    let q = format!("SELECT id, consent, grp, body FROM {t} ORDER BY id");
+    let o = scan(&["--query", &q]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_eq!(actions(&o), expected_actions(), "{}", o.stderr);
+    // A context column that does not exist is one clear error naming it.
+    let o = scan(&["--table", &t, "--context", "consnet"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("consnet"), "{}", o.stderr);
+    db.drop_table(&t);
+}
+
 /// The server kills art9's session in the middle of a scan: a clear error naming the table
 /// and the row, exit code 2, no panic, no note text, and the findings written until then
 /// are complete JSON lines.
@@ -1017,6 +1102,11 @@ fn sqlite_subjects() {
 }
 
 #[test]
+fn sqlite_context_rules() {
+    context_rules(&mut Sqlite::new());
+}
+
+#[test]
 fn sqlite_kill_during_into_leaves_source_intact() {
     kill_during_into(&mut Sqlite::new());
 }
@@ -1282,6 +1372,12 @@ fn postgres_subjects() {
 
 #[test]
 #[ignore = "needs PostgreSQL: eval \"$(bash ci/db-setup.sh)\"; cargo test -- --include-ignored"]
+fn postgres_context_rules() {
+    context_rules(&mut Pg::new().expect("postgres"));
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: eval \"$(bash ci/db-setup.sh)\"; cargo test -- --include-ignored"]
 fn postgres_kill_during_into_leaves_source_intact() {
     let mut db = Pg::new().expect("postgres");
     kill_during_into(&mut db);
@@ -1521,6 +1617,12 @@ fn mysql_dropped_connection_mid_scan() {
 fn mysql_subjects() {
     let mut db = My::new().expect("mysql");
     subjects(&mut db);
+}
+
+#[test]
+#[ignore = "needs MariaDB/MySQL: eval \"$(bash ci/db-setup.sh)\"; cargo test -- --include-ignored"]
+fn mysql_context_rules() {
+    context_rules(&mut My::new().expect("mysql"));
 }
 
 #[test]

@@ -170,7 +170,7 @@ fn check_findings(scanner: &Scanner, text: &str) -> Result<(), TestCaseError> {
 
 fn check_mask(scanner: &Scanner, policy: &CompiledPolicy, text: &str) -> Result<(), TestCaseError> {
     let findings = scanner.scan(text);
-    let decision = policy.decide(None, &findings);
+    let decision = policy.decide(&art9::RecordContext::none(), &findings);
     let masked = art9::mask(text, &findings, &decision, policy);
     // Bytes outside findings are unchanged, in order.
     let mut outside_orig = String::new();
@@ -204,7 +204,7 @@ fn check_mask(scanner: &Scanner, policy: &CompiledPolicy, text: &str) -> Result<
             end: f.end - f.start,
             ..*f
         };
-        let d = policy.decide(None, std::slice::from_ref(&one));
+        let d = policy.decide(&art9::RecordContext::none(), std::slice::from_ref(&one));
         let repl = art9::mask(&text[f.start..f.end], &[one], &d, policy);
         let start = (f.start as isize + delta) as usize;
         regions.push((start, start + repl.len()));
@@ -409,6 +409,7 @@ proptest! {
             fields: vec!["note".into()],
             key: vec!["id".into()],
             subject: None,
+            context: Vec::new(),
         };
         let mut expected = reference_records(&input, max, &options());
         if !keep_raw {

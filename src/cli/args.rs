@@ -176,6 +176,11 @@ pub struct InputArgs {
     /// them unchanged.
     #[arg(long, value_name = "ID", requires = "subject")]
     pub subject_id: Option<String>,
+    /// Field or column carried with each record for the policy's `when` rules (e.g. a
+    /// consent flag). Repeatable. The columns a --policy file's rules name are read without
+    /// it. Like --key and --subject, it is not scanned unless also given as --field.
+    #[arg(long, value_name = "NAME")]
+    pub context: Vec<String>,
     /// CSV delimiter: , ; | or tab (also \t). Default: sniffed from the header line.
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<String>,

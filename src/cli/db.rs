@@ -72,6 +72,7 @@ fn spec(input: &InputArgs) -> Result<DbSpec> {
         key: input.key.clone(),
         subject: input.subject.clone(),
         subject_id: input.subject_id.clone(),
+        context: input.context.clone(),
         max_field_bytes: input.max_field_bytes,
         max_record_bytes: input.max_record_bytes,
         ..DbSpec::default()
@@ -153,7 +154,7 @@ pub fn source(
 }
 
 /// `art9 mask DB --table T --field F --key K (--into NEW [--replace] | --update) [--dry-run]`.
-pub fn mask(a: MaskArgs) -> Result<ExitCode> {
+pub fn mask(a: MaskArgs, policy: art9::CompiledPolicy) -> Result<ExitCode> {
     if a.output.is_some() {
         bail!("-o writes files; for a database use --into TABLE or --update");
     }
@@ -190,7 +191,6 @@ pub fn mask(a: MaskArgs) -> Result<ExitCode> {
     }
 
     let scanner = common::scanner(&a.lexicons)?;
-    let policy = common::policy(&a.policy)?;
     let options = Options {
         threads: a.input.threads,
         batch_records: a.input.batch_records,

@@ -164,6 +164,7 @@ fn open(input: &InputArgs, spans: bool, progress: bool, command: &str) -> Result
         .with_context(|| format!("cannot read {}", input.input))?;
     let fields = names(&input.field, "--field")?;
     let key = names(&input.key, "--key")?;
+    let context = names(&input.context, "--context")?;
     // 0 = no limit, as for --max-field-bytes (a quarter of the address space leaves room for
     // the readers' own arithmetic on the limit).
     let max = match input.max_record_bytes {
@@ -172,8 +173,12 @@ fn open(input: &InputArgs, spans: bool, progress: bool, command: &str) -> Result
     };
     let (source, kind, header_raw): (Box<dyn RecordSource>, Kind, Vec<u8>) = match format {
         InFormatArg::Text => {
-            if !fields.is_empty() || !key.is_empty() || input.subject.is_some() {
-                bail!("--field, --key and --subject do not apply to plain text input");
+            if !fields.is_empty()
+                || !key.is_empty()
+                || input.subject.is_some()
+                || !context.is_empty()
+            {
+                bail!("--field, --key, --subject and --context (or a policy's `when` rules) do not apply to plain text input");
             }
             (
                 Box::new(TextLines::new(reader, max)),
@@ -186,6 +191,7 @@ fn open(input: &InputArgs, spans: bool, progress: bool, command: &str) -> Result
                 fields,
                 key,
                 subject: input.subject.clone(),
+                context,
             };
             if format == InFormatArg::Json {
                 let src = JsonArray::new(reader, max, options);
@@ -209,6 +215,7 @@ fn open(input: &InputArgs, spans: bool, progress: bool, command: &str) -> Result
                 fields,
                 key,
                 subject: input.subject.clone(),
+                context,
                 max_record_bytes: max,
                 spans,
             };
@@ -468,9 +475,20 @@ fn each_row(
     Ok(())
 }
 
-pub fn scan(a: ScanArgs) -> Result<ExitCode> {
+/// Read the columns the policy's `when` rules name along with `--context`.
+fn add_policy_columns(input: &mut InputArgs, policy: Option<&art9::CompiledPolicy>) {
+    for c in policy.map(|p| p.context_columns()).unwrap_or_default() {
+        if !input.context.iter().any(|x| x == c) {
+            input.context.push(c.to_string());
+        }
+    }
+}
+
+pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     // First, so that a Ctrl-C during start-up already stops cleanly.
     let stop = progress::stop_flag();
+    let policy = a.policy.as_deref().map(common::policy).transpose()?;
+    add_policy_columns(&mut a.input, policy.as_ref());
     // The lexicons are compiled while the input is opened (for a database: connecting, TLS,
     // preparing the statement); both take tens of milliseconds. Errors are reported in the
     // order the steps are listed here.
@@ -483,7 +501,6 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
         (scanner, opened)
     });
     let scanner = scanner?;
-    let policy = a.policy.as_deref().map(common::policy).transpose()?;
     let format = match a.format {
         Some(FormatArg::Table) => Format::Table,
         Some(FormatArg::Jsonl) => Format::Jsonl,
@@ -674,16 +691,17 @@ fn out_compression(output: &str, input: Compression, quiet: bool) -> Compression
     }
 }
 
-pub fn mask(a: MaskArgs) -> Result<ExitCode> {
+pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
+    let policy = common::policy(&a.policy)?;
+    add_policy_columns(&mut a.input, Some(&policy));
     if super::db::is_db_input(&a.input) {
-        return super::db::mask(a);
+        return super::db::mask(a, policy);
     }
     if a.db.into.is_some() || a.db.update || a.db.summary_json.is_some() {
         bail!("--into, --update and --summary-json are for database masking; a file is masked with -o OUT");
     }
     let stop = progress::stop_flag();
     let scanner = common::scanner(&a.lexicons)?;
-    let policy = common::policy(&a.policy)?;
     let Some(output) = a.output.clone() else {
         bail!("mask needs -o OUT (or - for standard output)");
     };

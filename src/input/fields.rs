@@ -10,6 +10,10 @@ pub struct JsonOptions {
     pub key: Vec<String>,
     /// Field naming the data subject (a string or number; missing or null = none).
     pub subject: Option<String>,
+    /// Fields carried as [`Record::context`](crate::record::Record::context) (dotted paths;
+    /// missing or null = no value). Like the key and subject, they are not scanned unless
+    /// named in `fields`.
+    pub context: Vec<String>,
 }
 
 /// Whether `pattern` holds glob metacharacters (`*`, `?`).

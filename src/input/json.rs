@@ -172,6 +172,13 @@ pub(super) fn parse_json_fields(
             .and_then(key_text),
     };
 
+    let mut context = Context::new();
+    for name in &options.context {
+        let v = lookup(&top, name)
+            .map_err(|reason| skip(SkipKind::InvalidJson, Some(key.clone()), Some(name), reason))?;
+        context.set(name.as_str(), v.and_then(context_text));
+    }
+
     let mut fields: Vec<Field> = Vec::with_capacity(options.fields.len().max(1));
     let string_field = |name: &str, rv: &RawValue| -> Option<Field> {
         match string_or_null(rv) {
@@ -187,7 +194,9 @@ pub(super) fn parse_json_fields(
         }
     };
     let is_key_or_subject = |name: &str| {
-        options.key.iter().any(|k| k == name) || options.subject.as_deref() == Some(name)
+        options.key.iter().any(|k| k == name)
+            || options.subject.as_deref() == Some(name)
+            || options.context.iter().any(|c| c == name)
     };
     if options.fields.is_empty() {
         for (name, rv) in top.unique() {
@@ -267,6 +276,7 @@ pub(super) fn parse_json_fields(
         raw: String::new(),
         terminator,
         subject,
+        context,
     })
 }
 
@@ -302,6 +312,15 @@ pub(super) fn key_text(v: &RawValue) -> Option<String> {
         serde_json::Value::String(s) => Some(s),
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
+    }
+}
+
+/// A context value as text: a string as it is, `null` as no value, anything else (number,
+/// boolean, object, array) as its JSON text.
+fn context_text(v: &RawValue) -> Option<String> {
+    match string_or_null(v) {
+        Ok(s) => s,
+        Err(()) => Some(v.get().trim().to_string()),
     }
 }
 

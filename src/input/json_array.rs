@@ -348,7 +348,7 @@ mod tests {
         let options = JsonOptions {
             fields: fields.iter().map(|s| s.to_string()).collect(),
             key: vec!["id".into()],
-            subject: None,
+            ..Default::default()
         };
         let mut src = JsonArray::new(data.as_bytes(), 1 << 20, options);
         std::iter::from_fn(|| src.next_record()).collect()

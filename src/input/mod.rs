@@ -25,6 +25,7 @@ pub use self::fields::*;
 pub use self::json::*;
 pub use self::jsonl::*;
 pub use self::text::*;
+pub use crate::record::{Context, Field, Record};
 
 use std::borrow::Cow;
 use std::io::{self, BufRead};
@@ -123,36 +124,6 @@ pub fn unwrap_input(
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 10 * 1024 * 1024;
 /// Default limit for one field's text in bytes: 10 MB (`--max-field-bytes`).
 pub const DEFAULT_MAX_FIELD_BYTES: usize = 10_000_000;
-
-/// One text field of a record.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Field {
-    /// Field name (dotted path for nested JSON).
-    pub name: String,
-    /// The decoded text (empty for JSON `null`).
-    pub text: String,
-    /// Byte range of the field's JSON string token in [`Record::raw`], for masking in place.
-    pub raw_span: Option<(usize, usize)>,
-}
-
-/// A record to scan.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Record {
-    /// 1-based line number where the record starts.
-    pub line: u64,
-    /// The record key (from `--key`, else the line number).
-    pub key: String,
-    /// The text fields to scan.
-    pub fields: Vec<Field>,
-    /// The record as read, without its line terminator (used by `mask`).
-    pub raw: String,
-    /// The line terminator that followed it (`"\n"`, `"\r\n"` or `""` at EOF). Sources
-    /// whose records span lines (CSV, JSON arrays) keep the exact bytes in `raw` and leave
-    /// this empty.
-    pub terminator: &'static str,
-    /// The data subject the record is about (`--subject`), when the source knows it.
-    pub subject: Option<String>,
-}
 
 /// Why a record was skipped. The kind is what summaries count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -376,6 +347,7 @@ mod tests {
             fields: fields.iter().map(|s| s.to_string()).collect(),
             key: key.iter().map(|s| s.to_string()).collect(),
             subject: None,
+            context: Vec::new(),
         }
     }
 

@@ -17,7 +17,7 @@ use mysql::{Column, Conn, Opts, OptsBuilder, Row, SslOpts, Value};
 
 use super::db::{
     build_record, take_param, Cell, ChannelSource, DbError, DbErrorKind, DbKind, DbSpec, DbUrl,
-    FieldValue, RowImage, RowSender, SourceStats, SslMode,
+    FieldValue, RowImage, RowNames, RowSender, SourceStats, SslMode,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -134,6 +134,7 @@ struct Layout {
     subject: Option<usize>,
     /// Column index, or the type name when it is not text.
     fields: Vec<(usize, Option<String>)>,
+    context: Vec<usize>,
     cells_from: Option<usize>,
 }
 
@@ -150,13 +151,22 @@ fn layout(spec: &DbSpec, cols: &[Column]) -> Result<Layout, String> {
         let i = find(f)?;
         fields.push((i, (!is_text(&cols[i])).then(|| type_name(&cols[i]))));
     }
+    let context = spec
+        .context
+        .iter()
+        .map(find)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Layout {
         keys,
         subject,
         fields,
-        cells_from: spec
-            .capture_row
-            .then_some(spec.key.len() + usize::from(spec.subject.is_some()) + spec.fields.len()),
+        context,
+        cells_from: spec.capture_row.then_some(
+            spec.key.len()
+                + usize::from(spec.subject.is_some())
+                + spec.fields.len()
+                + spec.context.len(),
+        ),
     })
 }
 
@@ -215,7 +225,23 @@ fn to_record(
         None
     };
     let subject = layout.subject.and_then(|i| key_text(row.as_ref(i)));
-    build_record(spec, line, keys, subject, values, image, stats)
+    let context = layout
+        .context
+        .iter()
+        .map(|&i| key_text(row.as_ref(i)))
+        .collect();
+    build_record(
+        spec,
+        line,
+        RowNames {
+            keys,
+            subject,
+            context,
+        },
+        values,
+        image,
+        stats,
+    )
 }
 
 /// Open a MySQL/MariaDB record source.
@@ -237,6 +263,7 @@ pub fn open_source(
                 .iter()
                 .chain(&spec.subject)
                 .chain(&spec.fields)
+                .chain(&spec.context)
                 .map(|c| format!("t.{}", m.quote(c)))
                 .collect();
             if spec.capture_row {

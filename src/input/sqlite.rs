@@ -10,7 +10,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::db::{
     build_record, Cell, ChannelSource, DbError, DbErrorKind, DbKind, DbSpec, DbUrl, FieldValue,
-    RowImage, RowSender, SourceStats, FETCH_ROWS,
+    RowImage, RowNames, RowSender, SourceStats, FETCH_ROWS,
 };
 
 const BUSY: Duration = Duration::from_secs(30);
@@ -69,7 +69,13 @@ pub(crate) struct ColumnInfo {
 }
 
 fn missing_column(url: &DbUrl, spec: &DbSpec, names: &[String]) -> Result<(), DbError> {
-    for c in spec.key.iter().chain(&spec.subject).chain(&spec.fields) {
+    for c in spec
+        .key
+        .iter()
+        .chain(&spec.subject)
+        .chain(&spec.fields)
+        .chain(&spec.context)
+    {
         if !names.iter().any(|n| n == c) {
             return Err(DbError::new(
                 DbErrorKind::Schema,
@@ -119,6 +125,7 @@ struct Layout {
     keys: Vec<usize>,
     subject: Option<usize>,
     fields: Vec<usize>,
+    context: Vec<usize>,
     /// First captured column (`*`), when capturing the row.
     cells_from: Option<usize>,
 }
@@ -162,8 +169,22 @@ fn row_to_record(
         Some(i) => key_text(row.get_ref(i)?),
         None => None,
     };
+    let context = layout
+        .context
+        .iter()
+        .map(|&i| row.get_ref(i).map(key_text))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(build_record(
-        spec, line, keys, subject, values, image, stats,
+        spec,
+        line,
+        RowNames {
+            keys,
+            subject,
+            context,
+        },
+        values,
+        image,
+        stats,
     ))
 }
 
@@ -197,6 +218,7 @@ pub fn open_source(
                 .iter()
                 .chain(&spec.subject)
                 .chain(&spec.fields)
+                .chain(&spec.context)
                 .map(|c| q(c)),
         );
         if spec.capture_row {
@@ -225,11 +247,13 @@ pub fn open_source(
         let nk = spec.key.len();
         let ns = usize::from(spec.subject.is_some());
         let nf = spec.fields.len();
+        let nc = spec.context.len();
         let layout = Layout {
             keys: (1..=nk).collect(),
             subject: spec.subject.as_ref().map(|_| nk + 1),
             fields: (nk + ns + 1..=nk + ns + nf).collect(),
-            cells_from: spec.capture_row.then_some(1 + nk + ns + nf),
+            context: (nk + ns + nf + 1..=nk + ns + nf + nc).collect(),
+            cells_from: spec.capture_row.then_some(1 + nk + ns + nf + nc),
         };
         let subject_id = spec.subject_id.clone();
         let url = url.clone();
@@ -284,6 +308,7 @@ pub fn open_source(
         keys: spec.key.iter().map(pos).collect(),
         subject: spec.subject.as_ref().map(pos),
         fields: spec.fields.iter().map(pos).collect(),
+        context: spec.context.iter().map(pos).collect(),
         cells_from: None,
     };
     let url = url.clone();

@@ -138,6 +138,7 @@ impl<R: BufRead + Send> RecordSource for TextLines<R> {
                 raw: text,
                 terminator,
                 subject: None,
+                context: Context::new(),
             })))
     }
 }

@@ -18,10 +18,10 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use crate::category::{Category, Lang};
-use crate::input::Record;
 use crate::matcher::{Finding, Scanner};
 use crate::pipeline::{FieldResult, Summary};
 use crate::policy::Action;
+use crate::record::Record;
 
 /// Output format of findings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,8 +14,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::input::Record;
 use crate::pipeline::FieldResult;
+use crate::record::Record;
 
 /// What is known about one subject.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]

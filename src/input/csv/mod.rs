@@ -58,6 +58,9 @@ pub struct CsvOptions {
     pub key: Vec<String>,
     /// Column naming the data subject (empty value = none).
     pub subject: Option<String>,
+    /// Columns carried as [`Record::context`] (an empty cell = no value); like the key and
+    /// subject, not scanned unless named in `fields`.
+    pub context: Vec<String>,
     /// Records over this many bytes are skipped.
     pub max_record_bytes: usize,
     /// Locate each field's bytes in [`Record::raw`] (needed for masking).
@@ -72,6 +75,7 @@ impl Default for CsvOptions {
             fields: Vec::new(),
             key: Vec::new(),
             subject: None,
+            context: Vec::new(),
             max_record_bytes: super::DEFAULT_MAX_RECORD_BYTES,
             spans: false,
         }
@@ -248,6 +252,7 @@ impl<R: BufRead + Send> CsvSource<R> {
                 field_cols: Vec::new(),
                 key_cols: Vec::new(),
                 subject_col: None,
+                context_cols: Vec::new(),
                 max_record_bytes: options.max_record_bytes,
                 spans: options.spans,
             }),
@@ -403,7 +408,7 @@ fn column(header: &[String], name: &str) -> Result<usize, CsvError> {
     }
 }
 
-/// Turn the `--field`, `--key` and `--subject` names into column numbers.
+/// Turn the `--field`, `--key`, `--subject` and `--context` names into column numbers.
 fn resolve_columns(
     header: Vec<String>,
     delimiter: u8,
@@ -418,9 +423,19 @@ fn resolve_columns(
         Some(s) => Some(column(&header, s)?),
         None => None,
     };
+    let mut context_cols: Vec<(String, usize)> = Vec::with_capacity(options.context.len());
+    for c in &options.context {
+        if !context_cols.iter().any(|(n, _)| n == c) {
+            context_cols.push((c.clone(), column(&header, c)?));
+        }
+    }
     let mut cols = Vec::new();
     if options.fields.is_empty() {
-        cols.extend((0..header.len()).filter(|i| !key_cols.contains(i) && subject_col != Some(*i)));
+        cols.extend((0..header.len()).filter(|i| {
+            !key_cols.contains(i)
+                && subject_col != Some(*i)
+                && !context_cols.iter().any(|&(_, c)| c == *i)
+        }));
     } else {
         for f in &options.fields {
             if is_glob(f) && !header.contains(f) {
@@ -451,6 +466,7 @@ fn resolve_columns(
         field_cols: cols,
         key_cols,
         subject_col,
+        context_cols,
         max_record_bytes: options.max_record_bytes,
         spans: options.spans,
     })

@@ -10,6 +10,8 @@ pub(super) struct CsvLayout {
     pub(super) field_cols: Vec<usize>,
     pub(super) key_cols: Vec<usize>,
     pub(super) subject_col: Option<usize>,
+    /// `--context` names (as the user wrote them) and their columns.
+    pub(super) context_cols: Vec<(String, usize)>,
     pub(super) max_record_bytes: usize,
     pub(super) spans: bool,
 }
@@ -131,6 +133,11 @@ pub(super) fn build_record(
         cols => cols.iter().map(|&c| text(c)).collect::<Vec<_>>().join(":"),
     };
     let subject = layout.subject_col.map(text).filter(|s| !s.is_empty());
+    let context = layout
+        .context_cols
+        .iter()
+        .map(|(name, c)| (name.as_str(), Some(text(*c)).filter(|s| !s.is_empty())))
+        .collect();
     let fields = layout
         .field_cols
         .iter()
@@ -149,5 +156,6 @@ pub(super) fn build_record(
         raw,
         terminator: "",
         subject,
+        context,
     })
 }

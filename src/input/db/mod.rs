@@ -51,6 +51,8 @@ pub struct DbSpec {
     /// still compares [`Record::subject`] exactly (`pipeline::Options::subject_id`), since a
     /// database comparison may be looser (collations, numeric conversion).
     pub subject_id: Option<String>,
+    /// Columns carried as [`Record::context`] (`--context`), read as text (NULL = no value).
+    pub context: Vec<String>,
     /// Put a [`RowImage`] into [`Record::raw`]: key values (for `mask --update`) and, with
     /// `capture_row`, the whole row (for `mask --into`; tables only).
     pub capture_keys: bool,
@@ -99,6 +101,9 @@ impl DbSpec {
         }
         if let Some(s) = &self.subject {
             check_ident("subject column", s, false)?;
+        }
+        for c in &self.context {
+            check_ident("context column", c, false)?;
         }
         if self.subject_id.is_some() && self.subject.is_none() {
             return Err(DbError::new(
@@ -162,6 +167,17 @@ pub(crate) enum FieldValue {
     TooLarge(u64),
 }
 
+/// The values of a row that name it and go with it: key columns, subject, context columns.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
+pub(crate) struct RowNames {
+    pub(crate) keys: Vec<Option<String>>,
+    pub(crate) subject: Option<String>,
+    pub(crate) context: Vec<Option<String>>,
+}
+
 /// Turn one row into a record or a skip, naming source, key and column in every reason.
 #[cfg_attr(
     not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
@@ -170,13 +186,17 @@ pub(crate) enum FieldValue {
 pub(crate) fn build_record(
     spec: &DbSpec,
     line: u64,
-    keys: Vec<Option<String>>,
-    subject: Option<String>,
+    names: RowNames,
     values: impl IntoIterator<Item = FieldValue>,
     image: Option<RowImage>,
     stats: &SourceStats,
 ) -> Result<Record, Skipped> {
     use super::{Field, SkipKind};
+    let RowNames {
+        keys,
+        subject,
+        context,
+    } = names;
     let key = match <[_; 1]>::try_from(keys) {
         _ if spec.key.is_empty() => line.to_string(),
         // One key column (the common case): its value as it is, no join.
@@ -231,8 +251,15 @@ pub(crate) fn build_record(
             raw_span: None,
         });
     }
+    let context: super::Context = spec
+        .context
+        .iter()
+        .map(String::as_str)
+        .zip(context)
+        .collect();
     let size = key.len()
         + subject.as_ref().map_or(0, String::len)
+        + context.value_bytes()
         + fields.iter().map(|f| f.text.len()).sum::<usize>();
     if spec.max_record_bytes > 0 && size > spec.max_record_bytes {
         return Err(Skipped {
@@ -255,6 +282,7 @@ pub(crate) fn build_record(
         raw: image.map(|i| i.encode()).unwrap_or_default(),
         terminator: "",
         subject,
+        context,
     })
 }
 
@@ -628,6 +656,7 @@ mod tests {
                     raw: String::new(),
                     terminator: "",
                     subject: None,
+                    context: Default::default(),
                 };
                 if !tx.send(Ok(record)) {
                     return;

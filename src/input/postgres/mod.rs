@@ -39,7 +39,7 @@ use self::tls::driver_config;
 
 use super::db::{
     build_record, ChannelSource, DbError, DbErrorKind, DbKind, DbSpec, DbUrl, FieldValue, RowImage,
-    RowSender, SourceStats, FETCH_ROWS,
+    RowNames, RowSender, SourceStats, FETCH_ROWS,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -200,6 +200,7 @@ struct Layout {
     types: Vec<Type>,
     keys: Vec<(usize, KeyType)>,
     subject: Option<(usize, KeyType)>,
+    context: Vec<(usize, KeyType)>,
     /// Column index, and the type name when it is not text.
     fields: Vec<(usize, Option<String>)>,
     json: Option<usize>,
@@ -250,12 +251,18 @@ fn layout(url: &DbUrl, spec: &DbSpec, stmt: &Statement) -> Result<Layout, DbErro
         let ty = cols[i].type_();
         fields.push((i, (!is_text(ty)).then(|| ty.name().to_string())));
     }
+    let mut context = Vec::new();
+    for c in &spec.context {
+        let i = find(c)?;
+        context.push((i, typed(i, "context", c)?));
+    }
     let json = spec.capture_row.then(|| cols.len() - 1);
     let mut limits = vec![None; cols.len()];
     if spec.max_field_bytes > 0 {
         for &(i, _) in &fields {
             let other_use = keys.iter().any(|k| k.0 == i)
                 || subject.is_some_and(|s| s.0 == i)
+                || context.iter().any(|c| c.0 == i)
                 || json == Some(i);
             if !other_use {
                 limits[i] = Some(spec.max_field_bytes);
@@ -263,13 +270,14 @@ fn layout(url: &DbUrl, spec: &DbSpec, stmt: &Statement) -> Result<Layout, DbErro
         }
     }
     let mut sizes = vec![None; cols.len()];
-    for &(i, t) in keys.iter().chain(&subject) {
+    for &(i, t) in keys.iter().chain(&subject).chain(&context) {
         sizes[i] = t.size();
     }
     Ok(Layout {
         types: cols.iter().map(|c| c.type_().clone()).collect(),
         keys,
         subject,
+        context,
         fields,
         json,
         shape: Shape { limits, sizes },
@@ -361,6 +369,12 @@ fn to_record(
         Some((i, t)) => key_value(&layout.types[i], t, raw(i)).map_err(bad_key)?,
         None => None,
     };
+    let context = layout
+        .context
+        .iter()
+        .map(|&(i, t)| key_value(&layout.types[i], t, raw(i)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad_key)?;
     // Decoded as `build_record` takes them (no list of values in between).
     let values = layout
         .fields
@@ -388,7 +402,18 @@ fn to_record(
     } else {
         None
     };
-    build_record(spec, line, keys, subject, values, image, &ctx.stats)
+    build_record(
+        spec,
+        line,
+        RowNames {
+            keys,
+            subject,
+            context,
+        },
+        values,
+        image,
+        &ctx.stats,
+    )
 }
 
 /// Why reading stopped.
@@ -472,7 +497,8 @@ impl Driver {
     }
 }
 
-/// The SELECT for a table: keys and subject as text, the fields, the row image.
+/// The SELECT for a table: keys and subject as text, the fields, the context columns as
+/// text, the row image.
 fn table_select(spec: &DbSpec, table: &str) -> String {
     let p = DbKind::Postgres;
     let q = |c: &str| format!("t.{}", p.quote(c));
@@ -481,6 +507,7 @@ fn table_select(spec: &DbSpec, table: &str) -> String {
         cols.push(format!("{}::text", q(s)));
     }
     cols.extend(spec.fields.iter().map(|f| q(f)));
+    cols.extend(spec.context.iter().map(|c| format!("{}::text", q(c))));
     if spec.capture_row {
         cols.push("row_to_json(t)::text".into());
     }

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::input::db::{DbError, DbSpec, DbUrl};
-use crate::input::Record;
+use crate::record::Record;
 
 #[cfg(feature = "mysql")]
 pub mod mysql;
