@@ -14,7 +14,7 @@ use art9::input::{
 use art9::matcher::Scanner;
 use art9::output::compress::CompressWriter;
 use art9::output::masked::{encode_value, masked_record, RawFormat as Kind};
-use art9::output::summary::{RunInfo, RunSummary, SubjectKey, Tally};
+use art9::output::summary::{Month, RunInfo, RunSummary, SubjectKey, Tally};
 use art9::output::{row, summary_text, FindingOut, Format, Printer};
 use art9::pipeline::{self, FieldResult, Item, Options, Summary};
 use art9::subjects::Rollup;
@@ -489,6 +489,14 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     let stop = progress::stop_flag();
     let policy = a.policy.as_deref().map(common::policy).transpose()?;
     add_policy_columns(&mut a.input, policy.as_ref());
+    if let Some(date) = &a.date_column {
+        if a.summary_out.is_none() && a.report.is_none() {
+            bail!("--date-column is for the run summary: add --summary-out FILE or --report FILE");
+        }
+        if !a.input.context.contains(date) {
+            a.input.context.push(date.clone());
+        }
+    }
     // The lexicons are compiled while the input is opened (for a database: connecting, TLS,
     // preparing the statement); both take tens of milliseconds. Errors are reported in the
     // order the steps are listed here.
@@ -533,13 +541,16 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
             ),
             None => None,
         };
-        Some(Tally::new(key, false))
+        Some(Tally::new(key, a.date_column.is_some()))
     } else {
         None
     };
     let template = tally.as_ref().map(Tally::empty_like);
     let run_info = RunInfo::new(&scanner, options.policy.as_ref());
     let started = std::time::Instant::now();
+    let date_column = a.date_column.as_deref();
+    let month_of =
+        |r: &Record| date_column.and_then(|c| r.context.get(c)).and_then(Month::from_date);
     let stdout = io::stdout();
     let action_column = options.policy.is_some();
     let mut printer = Printer::new(BufWriter::with_capacity(256 * 1024, stdout.lock()), format)
@@ -565,7 +576,7 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
                     Item::Filtered(_) => {}
                     Item::Scanned { record, fields } => {
                         if let Some(t) = counts.as_mut() {
-                            t.record(&record, &fields, None);
+                            t.record(&record, &fields, month_of(&record));
                         }
                         each_row(&scanner, &record, &fields, include_text, |r| {
                             formatter.format_finding(&mut out, r)
@@ -596,7 +607,7 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
                         r.add(record, fields);
                     }
                     if let Some(t) = tally.as_mut() {
-                        t.record(record, fields, None);
+                        t.record(record, fields, month_of(record));
                     }
                     each_row(&scanner, record, fields, include_text, |r| {
                         printer.finding(r)
@@ -622,6 +633,7 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
             source: input_name.clone(),
             command: super::report::command_line(),
             subject_column: a.input.subject.clone(),
+            date_column: a.date_column.clone(),
             ..run_info
         };
         let run = RunSummary::new(info, summary.clone(), t);

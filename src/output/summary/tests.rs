@@ -7,14 +7,14 @@ const KEY: &[u8] = b"0123456789abcdef-test-key";
 
 /// Notes about five subjects in two fields, with findings in several categories and
 /// languages; one record without a subject. The canary words must never leave the scan.
-const NOTES: &str = r#"{"id":"k-001","cust":"C-ALPHA","note":"Klant heeft diabetes en is lid van FNV","memo":"canaryzebra"}
-{"id":"k-002","cust":"C-BRAVO","note":"Customer is a devout Muslim","memo":"nothing to see"}
-{"id":"k-003","cust":"C-ALPHA","note":"Kunden har sklerose","memo":"han er medlem af 3F"}
-{"id":"k-004","cust":"C-CHARLIE","note":"Levering dinsdag","memo":"canaryzebra quiet"}
-{"id":"k-005","cust":"C-DELTA","note":"Was convicted of fraud in 2019","memo":"votes for Labour"}
-{"id":"k-006","note":"Patient met epilepsie","memo":""}
+const NOTES: &str = r#"{"created":"2026-11-30","id":"k-001","cust":"C-ALPHA","note":"Klant heeft diabetes en is lid van FNV","memo":"canaryzebra"}
+{"created":"2024-03-02","id":"k-002","cust":"C-BRAVO","note":"Customer is a devout Muslim","memo":"nothing to see"}
+{"created":"2026-10-15","id":"k-003","cust":"C-ALPHA","note":"Kunden har sklerose","memo":"han er medlem af 3F"}
+{"created":"2026-11-01T09:00:00Z","id":"k-004","cust":"C-CHARLIE","note":"Levering dinsdag","memo":"canaryzebra quiet"}
+{"created":"02-11-2026","id":"k-005","cust":"C-DELTA","note":"Was convicted of fraud in 2019","memo":"votes for Labour"}
+{"created":"2026-11-20","id":"k-006","note":"Patient met epilepsie","memo":""}
 {"id":"k-007","cust":"C-BRAVO","note":"Klant is homoseksueel","memo":"diabetes type 2"}
-{"id":"k-008","cust":"C-ECHO","note":"Terugbellen op maandag","memo":"depressie"}
+{"created":"2025-01-31","id":"k-008","cust":"C-ECHO","note":"Terugbellen op maandag","memo":"depressie"}
 "#;
 
 fn scan_into(tally: &mut Tally, lines: &[&str], policy: Option<&CompiledPolicy>) -> Summary {
@@ -31,6 +31,7 @@ fn scan_into(tally: &mut Tally, lines: &[&str], policy: Option<&CompiledPolicy>)
             fields: vec!["note".into(), "memo".into()],
             key: vec!["id".into()],
             subject: Some("cust".into()),
+            context: vec!["created".into()],
         },
     );
     let mut summary = Summary::default();
@@ -39,8 +40,7 @@ fn scan_into(tally: &mut Tally, lines: &[&str], policy: Option<&CompiledPolicy>)
         let fields = process(&scanner, &options, &record);
         summary.records_read += 1;
         summary.records_scanned += 1;
-        // From the key, not the line: the line numbers of a part start at 1.
-        let month = Month::new(2026, 1 + u32::from(record.key.as_bytes()[4] % 3));
+        let month = record.context.get("created").and_then(Month::from_date);
         tally.record(&record, &fields, month);
     }
     summary
@@ -127,11 +127,24 @@ fn counts_what_was_found_and_nothing_of_the_text() {
     assert_eq!(t.fields()[note as usize].values, 8);
     assert!(t.records(Some(Category::Health), By::All) >= 4);
     assert!(t.records(None, By::All) >= 7);
+    assert!(!t.is_dated());
     let text = json(&t);
     for secret in ["canaryzebra", "diabetes", "C-ALPHA", "k-001", "nl.health", "FNV"] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
     assert!(!text.contains("0123456789abcdef"), "the key itself");
+}
+
+#[test]
+fn counts_by_month_with_a_date() {
+    let mut t = Tally::new(None, true);
+    scan_into(&mut t, &lines(), None);
+    let nov = Month::new(2026, 11).unwrap();
+    assert_eq!(t.months()[&nov], 4);
+    assert_eq!(t.records_without_date(), 1);
+    assert_eq!(t.months().values().sum::<u64>() + 1, 8);
+    assert!(t.records(None, By::Month(nov)) >= 3);
+    assert!(t.records(Some(Category::Religion), By::Month(Month::new(2024, 3).unwrap())) == 1);
 }
 
 #[test]
@@ -167,8 +180,8 @@ fn many_fields_count_subjects_for_the_first_nine() {
         1 << 20,
         JsonOptions {
             fields: fields.clone(),
-            key: vec![],
             subject: Some("cust".into()),
+            ..JsonOptions::default()
         },
     );
     let record = src.next_record().unwrap().unwrap().unwrap();
