@@ -48,8 +48,8 @@ pub(super) fn write_summary(path: &Path, run: &RunSummary) -> Result<()> {
 
 /// Read a run summary written by `scan --summary-out`.
 pub(super) fn read_summary(path: &Path) -> Result<RunSummary> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     RunSummary::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
@@ -73,7 +73,12 @@ pub(super) fn write_report(
 
 /// Without the `report` feature there is no HTML writer.
 #[cfg(not(feature = "report"))]
-pub(super) fn write_report(path: &Path, _: &RunSummary, _: Option<&RunSummary>, _: &()) -> Result<()> {
+pub(super) fn write_report(
+    path: &Path,
+    _: &RunSummary,
+    _: Option<&RunSummary>,
+    _: &(),
+) -> Result<()> {
     anyhow::bail!(
         "cannot write {}: this art9 was built without the `report` feature",
         path.display()

@@ -549,8 +549,11 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     let run_info = RunInfo::new(&scanner, options.policy.as_ref());
     let started = std::time::Instant::now();
     let date_column = a.date_column.as_deref();
-    let month_of =
-        |r: &Record| date_column.and_then(|c| r.context.get(c)).and_then(Month::from_date);
+    let month_of = |r: &Record| {
+        date_column
+            .and_then(|c| r.context.get(c))
+            .and_then(Month::from_date)
+    };
     let stdout = io::stdout();
     let action_column = options.policy.is_some();
     let mut printer = Printer::new(BufWriter::with_capacity(256 * 1024, stdout.lock()), format)

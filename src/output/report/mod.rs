@@ -63,10 +63,18 @@ pub const SCORE_FORMULA: &str =
 
 /// Write the report of `run` (compared with `previous`, when given).
 pub fn render(run: &RunSummary, previous: Option<&RunSummary>, opts: &ReportOptions) -> String {
-    let r = Report { run, previous, opts };
+    let r = Report {
+        run,
+        previous,
+        opts,
+    };
     let title = match run.runs.first() {
         Some(info) if run.runs.len() == 1 => format!("art9 report: {}", info.source),
-        Some(info) => format!("art9 report: {} and {} more", info.source, run.runs.len() - 1),
+        Some(info) => format!(
+            "art9 report: {} and {} more",
+            info.source,
+            run.runs.len() - 1
+        ),
         None => "art9 report".to_string(),
     };
     html! {
@@ -260,13 +268,25 @@ impl Report<'_> {
         let o = |k: &str| s.outcomes.get(k).copied().unwrap_or(0);
         let parts: Vec<(&str, u64, &str)> = if s.outcomes.is_empty() {
             vec![
-                ("no findings", s.records_scanned - s.records_with_findings, "#E8E8E8"),
+                (
+                    "no findings",
+                    s.records_scanned - s.records_with_findings,
+                    "#E8E8E8",
+                ),
                 ("with findings", s.records_with_findings, NEUTRAL),
             ]
         } else {
             vec![
-                ("no findings", s.records_scanned - s.records_with_findings, "#E8E8E8"),
-                ("accepted with findings", o("accept").saturating_sub(s.records_scanned - s.records_with_findings), "#56B4E9"),
+                (
+                    "no findings",
+                    s.records_scanned - s.records_with_findings,
+                    "#E8E8E8",
+                ),
+                (
+                    "accepted with findings",
+                    o("accept").saturating_sub(s.records_scanned - s.records_with_findings),
+                    "#56B4E9",
+                ),
                 ("masked", o("mask"), "#E69F00"),
                 ("rejected", o("reject"), "#D55E00"),
             ]
@@ -601,7 +621,12 @@ impl Report<'_> {
             .iter()
             .filter(|(_, c)| u64::from(c.records) >= k)
             .collect();
-        top.sort_by(|a, b| b.1.records.cmp(&a.1.records).then(b.1.findings.cmp(&a.1.findings)).then(a.0.cmp(b.0)));
+        top.sort_by(|a, b| {
+            b.1.records
+                .cmp(&a.1.records)
+                .then(b.1.findings.cmp(&a.1.findings))
+                .then(a.0.cmp(b.0))
+        });
         top.truncate(10);
         html! {
             section #people aria-labelledby="h-people" {
@@ -651,9 +676,19 @@ impl Report<'_> {
 
     fn scores(&self) -> Markup {
         let t = self.tally();
-        let source = self.run.runs.first().map(|r| r.source.as_str()).unwrap_or("");
+        let source = self
+            .run
+            .runs
+            .first()
+            .map(|r| r.source.as_str())
+            .unwrap_or("");
         let mut fields: Vec<_> = t.fields().iter().collect();
-        fields.sort_by_key(|f| std::cmp::Reverse((field_score(f.values, f.values_with_findings), f.values_with_findings)));
+        fields.sort_by_key(|f| {
+            std::cmp::Reverse((
+                field_score(f.values, f.values_with_findings),
+                f.values_with_findings,
+            ))
+        });
         let prev_score = |name: &str| -> Option<u64> {
             let p = self.previous?;
             let f = p.tally.fields().iter().find(|f| f.name == name)?;
@@ -673,7 +708,13 @@ impl Report<'_> {
                     label: f.name.clone(),
                     value: s as f64,
                     shown: s.to_string(),
-                    colour: if s >= 50 { "#D55E00" } else if s >= 10 { "#E69F00" } else { NEUTRAL },
+                    colour: if s >= 50 {
+                        "#D55E00"
+                    } else if s >= 10 {
+                        "#E69F00"
+                    } else {
+                        NEUTRAL
+                    },
                 }
             })
             .collect();
@@ -716,7 +757,12 @@ impl Report<'_> {
                 }
             };
         }
-        let policy = self.run.runs.first().and_then(|r| r.policy.clone()).unwrap_or_default();
+        let policy = self
+            .run
+            .runs
+            .first()
+            .and_then(|r| r.policy.clone())
+            .unwrap_or_default();
         let actions = [Action::Allow, Action::Flag, Action::Mask, Action::Reject];
         html! {
             section #policy aria-labelledby="h-policy" {
@@ -788,10 +834,20 @@ impl Report<'_> {
     fn next_steps(&self) -> Markup {
         let info = self.run.runs.first();
         let source = info.map(|r| r.source.as_str()).unwrap_or("INPUT");
-        let mut fields: Vec<&str> = self.tally().fields().iter().map(|f| f.name.as_str()).collect();
+        let mut fields: Vec<&str> = self
+            .tally()
+            .fields()
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
         fields.sort_unstable();
-        let field_args: String = fields.iter().map(|f| format!(" --field {}", shell_word(f))).collect();
-        let policy = info.and_then(|r| r.policy.clone()).unwrap_or_else(|| "default".into());
+        let field_args: String = fields
+            .iter()
+            .map(|f| format!(" --field {}", shell_word(f)))
+            .collect();
+        let policy = info
+            .and_then(|r| r.policy.clone())
+            .unwrap_or_else(|| "default".into());
         let subject = info.and_then(|r| r.subject_column.clone());
         let src = shell_word(source);
         html! {

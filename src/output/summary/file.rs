@@ -231,7 +231,9 @@ pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tally, D::E
         by.extend(r.likelihood.map(By::Likelihood));
         by.extend(r.month.map(By::Month));
         if by.len() > 1 {
-            return Err(D::Error::custom("a records count has more than one dimension"));
+            return Err(D::Error::custom(
+                "a records count has more than one dimension",
+            ));
         }
         let by = by.pop().unwrap_or(By::All);
         *t.records.entry((r.category, by)).or_default() += r.records;

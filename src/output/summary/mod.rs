@@ -432,7 +432,11 @@ impl Tally {
             counts.values_with_findings += 1;
             let slot = self.subject_slot[fi as usize];
             for (i, f) in fr.findings.iter().enumerate() {
-                let action = fr.decision.as_ref().and_then(|d| d.actions.get(i)).map(|a| a.0);
+                let action = fr
+                    .decision
+                    .as_ref()
+                    .and_then(|d| d.actions.get(i))
+                    .map(|a| a.0);
                 let key = CellKey {
                     category: f.category,
                     field: fi,
@@ -637,7 +641,9 @@ pub enum MergeError {
     #[error("one summary counts by month (a date column) and the other does not")]
     Dates,
     /// Not a summary of this schema version.
-    #[error("schema {schema:?} version {version} (this art9 reads {SCHEMA:?} version {SCHEMA_VERSION})")]
+    #[error(
+        "schema {schema:?} version {version} (this art9 reads {SCHEMA:?} version {SCHEMA_VERSION})"
+    )]
     Schema {
         /// The file's schema name.
         schema: String,
@@ -689,7 +695,10 @@ impl RunInfo {
     pub fn new(scanner: &Scanner, policy: Option<&CompiledPolicy>) -> RunInfo {
         let mut h = Sha256::new();
         for e in scanner.entries() {
-            h.update(format!("{}\0{}\0{}\0{:?}\0", e.id, e.lang, e.category, e.mode));
+            h.update(format!(
+                "{}\0{}\0{}\0{:?}\0",
+                e.id, e.lang, e.category, e.mode
+            ));
             for t in &e.terms {
                 h.update(t.as_bytes());
                 h.update(b"\0");

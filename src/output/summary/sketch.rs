@@ -147,7 +147,11 @@ mod tests {
         let (mut a, mut b, mut whole) = (Sketch::default(), Sketch::default(), Sketch::default());
         for i in 0..20_000 {
             whole.insert(mix(i));
-            if i % 3 == 0 { a.insert(mix(i)) } else { b.insert(mix(i)) }
+            if i % 3 == 0 {
+                a.insert(mix(i))
+            } else {
+                b.insert(mix(i))
+            }
         }
         a.merge(&b);
         assert_eq!(a, whole);

@@ -103,9 +103,11 @@ fn run_summaries_merge_and_round_trip() {
     let text = serde_json::to_string_pretty(&whole).unwrap();
     let back = RunSummary::from_json(&text).unwrap();
     assert_eq!(serde_json::to_string_pretty(&back).unwrap(), text);
-    assert!(RunSummary::from_json("{\"schema\":\"art9-run-summary\",\"version\":99}")
-        .unwrap_err()
-        .contains("version 99"));
+    assert!(
+        RunSummary::from_json("{\"schema\":\"art9-run-summary\",\"version\":99}")
+            .unwrap_err()
+            .contains("version 99")
+    );
     assert!(RunSummary::merge(&[]).is_err());
 }
 
@@ -129,7 +131,14 @@ fn counts_what_was_found_and_nothing_of_the_text() {
     assert!(t.records(None, By::All) >= 7);
     assert!(!t.is_dated());
     let text = json(&t);
-    for secret in ["canaryzebra", "diabetes", "C-ALPHA", "k-001", "nl.health", "FNV"] {
+    for secret in [
+        "canaryzebra",
+        "diabetes",
+        "C-ALPHA",
+        "k-001",
+        "nl.health",
+        "FNV",
+    ] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
     assert!(!text.contains("0123456789abcdef"), "the key itself");
@@ -144,7 +153,12 @@ fn counts_by_month_with_a_date() {
     assert_eq!(t.records_without_date(), 1);
     assert_eq!(t.months().values().sum::<u64>() + 1, 8);
     assert!(t.records(None, By::Month(nov)) >= 3);
-    assert!(t.records(Some(Category::Religion), By::Month(Month::new(2024, 3).unwrap())) == 1);
+    assert!(
+        t.records(
+            Some(Category::Religion),
+            By::Month(Month::new(2024, 3).unwrap())
+        ) == 1
+    );
 }
 
 #[test]
@@ -155,7 +169,10 @@ fn other_key_or_shape_does_not_merge() {
         false,
     );
     assert_eq!(a.clone().merge(&b), Err(MergeError::OtherKey));
-    assert_eq!(a.clone().merge(&Tally::new(None, false)), Err(MergeError::Subjects));
+    assert_eq!(
+        a.clone().merge(&Tally::new(None, false)),
+        Err(MergeError::Subjects)
+    );
     let dated = Tally::new(Some(SubjectKey::new(KEY, KeySource::Env).unwrap()), true);
     assert_eq!(a.clone().merge(&dated), Err(MergeError::Dates));
     assert!(SubjectKey::new(b"short", KeySource::Env).is_err());
