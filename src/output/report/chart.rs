@@ -26,7 +26,7 @@ pub struct Bar {
 }
 
 const ROW: f64 = 26.0;
-const LABEL: f64 = 170.0;
+const LABEL: f64 = 200.0;
 const WIDTH: f64 = 560.0;
 const VALUE: f64 = 70.0;
 
@@ -49,7 +49,7 @@ pub fn bars(id: &str, title: &str, desc: &str, rows: &[Bar], max: Option<f64>) -
                 @let y = ROW * i as f64 + 2.0;
                 @let w = (b.value.max(0.0) / max * span).max(if b.value > 0.0 { 2.0 } else { 0.0 });
                 text x=(LABEL - 8.0) y=(y + ROW * 0.65) text-anchor="end" class="label" {
-                    (shorten(&b.label, 26))
+                    (shorten(&b.label, 31))
                 }
                 rect x=(LABEL) y=(y + 4.0) width=(format!("{w:.1}")) height=(ROW - 8.0)
                     fill=(b.colour) {}

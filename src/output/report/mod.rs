@@ -125,6 +125,11 @@ struct Report<'a> {
     opts: &'a ReportOptions,
 }
 
+/// `n` and the noun in its number: "1 note", "3 notes".
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn pct(part: u64, whole: u64) -> String {
     if whole == 0 {
         return "–".into();
@@ -253,7 +258,7 @@ impl Report<'_> {
                     }
                     div.card.art10 {
                         p.big { (criminal) }
-                        p { "notes hold data on criminal offences (Art. 10, shown apart below)" }
+                        p { (if criminal == 1 { "note holds" } else { "notes hold" }) " data on criminal offences (Art. 10, shown apart below)" }
                     }
                 }
                 (self.outcome_bar())
@@ -314,7 +319,7 @@ impl Report<'_> {
                 }
             }
             ul.legend {
-                @for (name, n, colour) in &parts {
+                @for (name, n, colour) in parts.iter().filter(|(name, n, _)| *n > 0 || *name == "no findings") {
                     li { span.swatch style=(format!("background:{colour}")) {} (name) ": " (n) " (" (pct(*n, s.records_scanned)) ")" }
                 }
             }
@@ -347,7 +352,7 @@ impl Report<'_> {
                             li { "People are counted per field for the first " (super::summary::SUBJECT_FIELDS) " fields only." }
                         }
                         @if without > 0 {
-                            li { (without) " notes had no subject id; they are counted as notes, not as people." }
+                            li { (count(without, "note", "notes")) " had no subject id: counted as notes, not as people." }
                         }
                     }
                 }
@@ -420,9 +425,12 @@ impl Report<'_> {
 
     /// A category matrix: one row per `rows` value, a cell per category with notes, people
     /// and findings.
+    /// A category matrix: a row per category found, a column per `cols` value (fields or
+    /// languages: few, so the table stays narrow), each cell with notes, people and
+    /// findings.
     fn matrix<K: Copy>(
         &self,
-        rows: &[(String, K)],
+        cols: &[(String, K)],
         notes: impl Fn(Category, K) -> u64,
         people: impl Fn(Category, K) -> Option<u64>,
         findings: impl Fn(Category, K) -> u64,
@@ -431,7 +439,7 @@ impl Report<'_> {
         let cats: Vec<Category> = Category::ALL
             .iter()
             .copied()
-            .filter(|&c| rows.iter().any(|(_, k)| findings(c, *k) > 0))
+            .filter(|&c| cols.iter().any(|(_, k)| findings(c, *k) > 0))
             .collect();
         html! {
             @if cats.is_empty() {
@@ -439,23 +447,24 @@ impl Report<'_> {
             } @else {
                 div.scroll {
                     table.matrix {
+                        caption { "Rows: categories; columns: " (head) "." }
                         thead { tr {
-                            th scope="col" { (head) }
-                            @for &c in &cats { th.num scope="col" { (category_name(c)) } }
+                            th scope="col" { "Category" }
+                            @for (name, _) in cols { th.num scope="col" { (name) } }
                         } }
                         tbody {
-                            @for (name, k) in rows {
+                            @for &c in &cats {
                                 tr {
-                                    th scope="row" { (name) }
-                                    @for &c in &cats {
+                                    th scope="row" { span.swatch style=(format!("background:{}", CATEGORY_COLOURS[c.index()])) {} (category_name(c)) }
+                                    @for (_, k) in cols {
                                         @let n = notes(c, *k);
                                         td.num.cell {
                                             @if n == 0 { span.zero { "0" } } @else {
-                                                strong { (n) } " notes"
+                                                strong { (count(n, "note", "notes")) }
                                                 br;
                                                 span.sub {
                                                     @if let Some(p) = people(c, *k) { (self.people(p)) " people · " }
-                                                    (findings(c, *k)) " findings"
+                                                    (count(findings(c, *k), "finding", "findings"))
                                                 }
                                             }
                                         }
@@ -490,7 +499,7 @@ impl Report<'_> {
                     |c, fi| t.records(Some(c), By::Field(fi)),
                     |c, fi| { let s = slot(fi)?; self.people_with(|p| p.field_cat & (1u64 << (s * 7 + c.index())) != 0) },
                     |c, fi| findings_where(t, |k| k.category == c && k.field == fi),
-                    "Field"))
+                    "fields"))
             }
         }
     }
@@ -514,7 +523,7 @@ impl Report<'_> {
                     |c, l| t.records(Some(c), By::Lang(l)),
                     |c, l| self.people_with(|p| p.cat_lang & bit(c, l) != 0),
                     |c, l| findings_where(t, |k| k.category == c && k.lang == l),
-                    "Language"))
+                    "lexicon languages"))
             }
         }
     }
@@ -538,7 +547,12 @@ impl Report<'_> {
             .map(|(m, _)| {
                 let w = t.records(None, By::Month(*m));
                 Bar {
-                    label: format!("{:02}", m.month()),
+                    // Whole months while they fit; else the month, and the year each January.
+                    label: if months.len() <= 12 || m.month() == 1 {
+                        m.to_string()
+                    } else {
+                        format!("{:02}", m.month())
+                    },
                     value: w as f64,
                     shown: w.to_string(),
                     colour: if review(*m) { "#D55E00" } else { NEUTRAL },
@@ -553,10 +567,10 @@ impl Report<'_> {
         html! {
             section #months aria-labelledby="h-months" {
                 h2 #h-months { "By month" }
-                p { (old) " notes with findings are " (self.opts.retention_months)
+                p { (count(old, "note", "notes")) " with findings " (if old == 1 { "is " } else { "are " }) (self.opts.retention_months)
                     " months old or older: due for retention review (orange in the chart)." }
                 @if t.records_without_date() > 0 {
-                    p { (t.records_without_date()) " notes had no readable date." }
+                    p { (count(t.records_without_date(), "note", "notes")) " had no readable date: not in this section." }
                 }
                 div.figure {
                     (chart::columns("chart-months", "Notes with findings per month",
@@ -596,6 +610,7 @@ impl Report<'_> {
             ("6–20 notes", 6, 20),
             ("more than 20", 21, u32::MAX),
         ];
+        let k = self.opts.min_count;
         let counts: Vec<u64> = buckets
             .iter()
             .map(|(_, lo, hi)| {
@@ -610,12 +625,12 @@ impl Report<'_> {
             .zip(&counts)
             .map(|((name, _, _), n)| Bar {
                 label: (*name).into(),
-                value: *n as f64,
+                // A suppressed count gets no bar: its length would tell the number.
+                value: if *n < k { 0.0 } else { *n as f64 },
                 shown: self.people(*n),
                 colour: NEUTRAL,
             })
             .collect();
-        let k = self.opts.min_count;
         let mut top: Vec<(&u64, &super::summary::SubjectCounts)> = st
             .with_findings
             .iter()
