@@ -13,7 +13,7 @@ use super::{
 use crate::category::{Category, Lang};
 use crate::policy::Action;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TallyFile {
     fields: Vec<FieldCounts>,
@@ -27,6 +27,51 @@ struct TallyFile {
     records_without_date: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     subjects: Option<SubjectsFile>,
+}
+
+/// [`TallyFile`] as written (borrowing the tally's subjects).
+#[derive(Serialize)]
+struct TallyOut<'a> {
+    fields: Vec<FieldCounts>,
+    findings: Vec<FindingsRow>,
+    records: Vec<RecordsRow>,
+    dated: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    months_scanned: &'a BTreeMap<Month, u64>,
+    records_without_date: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subjects: Option<SubjectsOut<'a>>,
+}
+
+/// [`SubjectsFile`] as written.
+#[derive(Serialize)]
+struct SubjectsOut<'a> {
+    key_id: &'a str,
+    key_source: KeySource,
+    scanned_estimate: u64,
+    scanned_sketch: &'a Sketch,
+    records_without_subject: u64,
+    fields: Vec<&'a str>,
+    fields_partial: bool,
+    with_findings: Rows<'a>,
+}
+
+/// The per-subject rows, sorted, with the field slot map to name order.
+struct Rows<'a> {
+    rows: Vec<(&'a u64, &'a SubjectCounts)>,
+    map: Vec<Option<u8>>,
+}
+
+impl Serialize for Rows<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.rows.len()))?;
+        for (p, c) in &self.rows {
+            let bits = super::remap_field_bits(c.field_cat, &self.map);
+            seq.serialize_element(&(format!("{p:016x}"), c.records, c.findings, c.cat_lang, bits))?;
+        }
+        seq.end()
+    }
 }
 
 #[derive(Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -67,14 +112,14 @@ struct RecordsRow {
     records: u64,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SubjectsFile {
     key_id: String,
     key_source: KeySource,
-    /// Informative: recomputed from the sketch when read.
-    #[serde(default)]
-    scanned_estimate: u64,
+    /// Informative for readers of the file; recomputed from the sketch when read here.
+    #[serde(default, rename = "scanned_estimate")]
+    _scanned_estimate: u64,
     scanned_sketch: Sketch,
     records_without_subject: u64,
     fields: Vec<String>,
@@ -138,32 +183,27 @@ pub(super) fn serialize<S: Serializer>(t: &Tally, s: S) -> Result<S::Ok, S::Erro
         for (new, old) in order.iter().enumerate() {
             map[*old] = Some(new as u8);
         }
-        let mut rows: Vec<(String, u32, u32, u32, u64)> = st
-            .with_findings
-            .iter()
-            .map(|(p, c)| {
-                let bits = super::remap_field_bits(c.field_cat, &map);
-                (format!("{p:016x}"), c.records, c.findings, c.cat_lang, bits)
-            })
-            .collect();
-        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        SubjectsFile {
-            key_id: st.key_id.clone(),
+        // References, sorted by pseudonym (16 bytes a subject); each row is formatted as
+        // it is written, so writing 10 million subjects does not build 10 million strings.
+        let mut rows: Vec<(&u64, &SubjectCounts)> = st.with_findings.iter().collect();
+        rows.sort_unstable_by_key(|(p, _)| **p);
+        SubjectsOut {
+            key_id: &st.key_id,
             key_source: st.key_source,
             scanned_estimate: st.scanned.estimate(),
-            scanned_sketch: st.scanned.clone(),
+            scanned_sketch: &st.scanned,
             records_without_subject: st.records_without_subject,
-            fields: order.iter().map(|i| st.fields[*i].clone()).collect(),
+            fields: order.iter().map(|i| st.fields[*i].as_str()).collect(),
             fields_partial: st.fields_partial,
-            with_findings: rows,
+            with_findings: Rows { rows, map },
         }
     });
-    TallyFile {
+    TallyOut {
         fields,
         findings,
         records,
         dated: t.dated,
-        months_scanned: t.months.clone(),
+        months_scanned: &t.months,
         records_without_date: t.records_without_date,
         subjects,
     }
