@@ -561,3 +561,87 @@ fn count_pages(pdf: &[u8]) -> u64 {
     }
     best
 }
+
+/// A database scan writes the same tally as a scan of the same rows from a file.
+#[cfg(feature = "sqlite")]
+#[test]
+fn sqlite_scan_summary_equals_the_file_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(NOTES)).unwrap();
+    let db = dir.path().join("crm.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "CREATE TABLE notes (id TEXT PRIMARY KEY, cust TEXT, created TEXT, body TEXT)",
+        [],
+    )
+    .unwrap();
+    let jsonl = dir.path().join("notes.jsonl");
+    let mut lines = String::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let body = v[HOSTILE_1].as_str().unwrap();
+        conn.execute(
+            "INSERT INTO notes VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![
+                v["id"].as_str(),
+                v["cust"].as_str(),
+                v["created"].as_str(),
+                body
+            ],
+        )
+        .unwrap();
+        let row = serde_json::json!({"id": v["id"], "cust": v["cust"], "created": v["created"], "body": body});
+        lines.push_str(&format!("{row}\n"));
+    }
+    drop(conn);
+    std::fs::write(&jsonl, lines).unwrap();
+    let scan = |input: &str, out: &Path, table: bool| {
+        let mut args = vec!["scan", input];
+        if table {
+            args.extend(["--table", "notes"]);
+        }
+        let out = out.to_str().unwrap();
+        args.extend([
+            "--field",
+            "body",
+            "--key",
+            "id",
+            "--subject",
+            "cust",
+            "--date-column",
+            "created",
+            "--policy",
+            "default",
+            "--summary-out",
+            out,
+            "-q",
+        ]);
+        let o = Command::new(common::BIN)
+            .args(&args)
+            .env(KEY_ENV, "a key for this test, 16+ bytes")
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+        v
+    };
+    let url = format!("sqlite:{}", db.display());
+    let from_db = scan(&url, &dir.path().join("db.json"), true);
+    let from_file = scan(
+        jsonl.to_str().unwrap(),
+        &dir.path().join("file.json"),
+        false,
+    );
+    assert_eq!(from_db["tally"], from_file["tally"]);
+    assert_eq!(
+        from_db["summary"]["records_with_findings"],
+        from_file["summary"]["records_with_findings"]
+    );
+    assert_eq!(from_db["runs"][0]["source"], url.as_str());
+}
