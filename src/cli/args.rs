@@ -24,6 +24,8 @@ EXAMPLES:
   art9 scan examples/crm-notes.jsonl --field note --key id
   art9 scan examples/crm-notes.csv --field note --key id --subject customer_id --subjects-out s.csv
   art9 scan export.csv --encoding windows-1252 --field 'Note*' --strip-html
+  art9 scan export.csv --field note --subject customer_id --summary-out run.json --report r.html
+  art9 report run.json --previous last-month.json -o report.html
   art9 mask examples/crm-notes.csv --field note --key id -o masked.csv
   art9 mask export.jsonl.gz --field note --key id -o masked.jsonl.gz
   art9 scan notes.txt --text --format jsonl

@@ -238,7 +238,7 @@ impl Report<'_> {
                     @if let (Some(n), Some(st)) = (people, self.subjects()) {
                         div.card {
                             p.big { (self.people(n)) }
-                            p { "people have such notes, of about " (st.scanned.estimate())
+                            p { "people have such notes, of about " (st.scanned.estimate().max(n))
                                 " people in the export" }
                             @if let Some(pn) = self.previous.and_then(|p| p.tally.subjects()).map(|ps| ps.with_findings.len() as u64) {
                                 p.trend { "previous run: " (self.people(pn)) " people" }

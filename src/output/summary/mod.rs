@@ -74,23 +74,37 @@ impl Month {
         i64::from(later.0) - i64::from(self.0)
     }
 
-    /// The month of a date written `YYYY-MM…` (ISO 8601, also a timestamp), `DD-MM-YYYY`,
-    /// `DD/MM/YYYY` or `DD.MM.YYYY` (day first, as in the Netherlands and Denmark).
+    /// The month of a date written `YYYY-MM…` (ISO 8601, also a timestamp; `/` or `.` for
+    /// `-` too), `DD-MM-YYYY`, `DD/MM/YYYY` or `DD.MM.YYYY` (day first, as in the Netherlands
+    /// and Denmark), or seconds (10 digits) or milliseconds (13) since 1970.
     pub fn from_date(text: &str) -> Option<Month> {
         let t = text.trim().as_bytes();
-        let num = |s: &[u8]| -> Option<u32> {
-            (!s.is_empty() && s.iter().all(u8::is_ascii_digit))
-                .then(|| s.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+        let num = |s: &[u8]| -> Option<u64> {
+            if s.is_empty() || s.len() > 13 || !s.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            Some(s.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
         };
-        if t.len() >= 7 && t[4] == b'-' {
-            return Month::new(num(&t[..4])?, num(&t[5..7])?);
+        let small = |s: &[u8]| num(s).and_then(|n| u32::try_from(n).ok());
+        if t.len() >= 7 && matches!(t[4], b'-' | b'/' | b'.') && small(&t[..4]).is_some() {
+            let month = t[5..].split(|b| !b.is_ascii_digit()).next()?;
+            return (month.len() <= 2).then(|| Month::new(small(&t[..4])?, small(month)?))?;
+        }
+        // Seconds or milliseconds since 1970 (a number column).
+        if let Some(n) = num(t) {
+            let secs = match t.len() {
+                9 | 10 => n,
+                12 | 13 => n / 1000,
+                _ => return None,
+            };
+            return Month::from_date(&utc_timestamp(secs)[..7]);
         }
         let sep = *t.iter().find(|b| matches!(b, b'-' | b'/' | b'.'))?;
         let mut parts = t.split(|&b| b == sep);
         let (_day, month, year) = (parts.next()?, parts.next()?, parts.next()?);
         let year = year.split(|b| !b.is_ascii_digit()).next()?;
         (year.len() == 4 && month.len() <= 2)
-            .then(|| Month::new(num(year)?, num(month)?))
+            .then(|| Month::new(small(year)?, small(month)?))
             .flatten()
     }
 }

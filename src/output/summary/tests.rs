@@ -219,7 +219,12 @@ fn months_from_dates() {
     assert_eq!(m("07-11-2026").as_deref(), Some("2026-11"));
     assert_eq!(m("7/1/2025 10:00").as_deref(), Some("2025-01"));
     assert_eq!(m("07.11.2026").as_deref(), Some("2026-11"));
+    assert_eq!(m("2026/11/07").as_deref(), Some("2026-11"));
+    assert_eq!(m("1796601600").as_deref(), Some("2026-12"));
+    assert_eq!(m("1796601600000").as_deref(), Some("2026-12"));
+    assert_eq!(m("12345"), None);
     assert_eq!(m("2026-13-01"), None);
+    assert_eq!(m("2026-111-01"), None);
     assert_eq!(m("yesterday"), None);
     assert_eq!(m(""), None);
     let a = Month::new(2025, 11).unwrap();
@@ -231,4 +236,22 @@ fn timestamps() {
     assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00Z");
     assert_eq!(utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
     assert_eq!(utc_timestamp(1_796_601_600 + 3661), "2026-12-07T01:01:01Z");
+}
+
+proptest::proptest! {
+    /// A date column holds anything: reading a month from it never panics, and every
+    /// ISO date, day-first date and epoch second gives its month.
+    #[test]
+    fn months_from_any_text(text in "\\PC{0,20}", y in 1971u32..9999, m in 1u32..=12, d in 1u32..=28) {
+        let _ = Month::from_date(&text);
+        let want = Month::new(y, m).map(|m| m.to_string());
+        proptest::prop_assert_eq!(Month::from_date(&format!("{y:04}-{m:02}-{d:02}")).map(|m| m.to_string()), want.clone());
+        proptest::prop_assert_eq!(Month::from_date(&format!("{d}-{m}-{y:04} 10:00")).map(|m| m.to_string()), want);
+        let secs = u64::from(y - 1970) * 31_556_952;
+        let digits = secs.to_string();
+        if matches!(digits.len(), 9 | 10) {
+            let month = Month::from_date(&digits).map(|m| m.to_string());
+            proptest::prop_assert_eq!(month, Some(utc_timestamp(secs)[..7].to_string()));
+        }
+    }
 }
