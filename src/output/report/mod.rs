@@ -541,7 +541,7 @@ impl Report<'_> {
         let review = |m: super::summary::Month| {
             now.is_some_and(|n| m.months_until(n) >= i64::from(self.opts.retention_months))
         };
-        let months: Vec<_> = t.months().iter().map(|(m, n)| (*m, *n)).collect();
+        let months: Vec<_> = t.months().into_iter().collect();
         let bars: Vec<Bar> = months
             .iter()
             .map(|(m, _)| {

@@ -37,7 +37,7 @@ struct TallyOut<'a> {
     records: Vec<RecordsRow>,
     dated: bool,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    months_scanned: &'a BTreeMap<Month, u64>,
+    months_scanned: BTreeMap<Month, u64>,
     records_without_date: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     subjects: Option<SubjectsOut<'a>>,
@@ -203,7 +203,7 @@ pub(super) fn serialize<S: Serializer>(t: &Tally, s: S) -> Result<S::Ok, S::Erro
         findings,
         records,
         dated: t.dated,
-        months_scanned: &t.months,
+        months_scanned: t.months(),
         records_without_date: t.records_without_date,
         subjects,
     }
@@ -215,7 +215,7 @@ pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tally, D::E
     let f = TallyFile::deserialize(d)?;
     let mut t = Tally {
         dated: f.dated,
-        months: f.months_scanned,
+        months: f.months_scanned.into_iter().collect(),
         records_without_date: f.records_without_date,
         ..Tally::default()
     };

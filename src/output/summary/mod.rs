@@ -81,7 +81,7 @@ impl Month {
     /// `-` too), `DD-MM-YYYY`, `DD/MM/YYYY` or `DD.MM.YYYY` (day first, as in the Netherlands
     /// and Denmark), or seconds (10 digits) or milliseconds (13) since 1970.
     pub fn from_date(text: &str) -> Option<Month> {
-        let t = text.trim().as_bytes();
+        let t = text.as_bytes().trim_ascii();
         // The common case first: `YYYY-MM-…`.
         if let [y0, y1, y2, y3, b'-', m0, m1, ..] = *t {
             let d = [y0, y1, y2, y3, m0, m1];
@@ -438,8 +438,9 @@ pub struct Tally {
     findings: FxHashMap<CellKey, u64>,
     /// Records with findings per (category or any, dimension value).
     records: FxHashMap<(Option<Category>, By), u64>,
-    /// Records scanned per month, and without a date (with a date column).
-    months: BTreeMap<Month, u64>,
+    /// Records scanned per month, and without a date (with a date column). A hash map: one
+    /// lookup a record (sorted when written).
+    months: FxHashMap<Month, u64>,
     records_without_date: u64,
     dated: bool,
     subjects: Option<SubjectTally>,
@@ -675,9 +676,9 @@ impl Tally {
         self.records.iter().map(|((c, b), n)| (*c, *b, *n))
     }
 
-    /// Records scanned per month (with a date column).
-    pub fn months(&self) -> &BTreeMap<Month, u64> {
-        &self.months
+    /// Records scanned per month (with a date column), by month.
+    pub fn months(&self) -> BTreeMap<Month, u64> {
+        self.months.iter().map(|(m, n)| (*m, *n)).collect()
     }
 
     /// Records scanned without a readable date (with a date column).
