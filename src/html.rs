@@ -34,7 +34,7 @@ struct Piece {
 
 /// A stripped text and its map back to the original.
 #[derive(Clone, Debug)]
-pub struct Stripped {
+pub(crate) struct Stripped {
     text: String,
     pieces: Vec<Piece>,
     orig_len: usize,
@@ -42,13 +42,13 @@ pub struct Stripped {
 
 impl Stripped {
     /// The text to scan.
-    pub fn text(&self) -> &str {
+    pub(crate) fn text(&self) -> &str {
         &self.text
     }
 
     /// Map a byte span `[start, end)` of the stripped text (on char boundaries) to the span of
     /// the original it came from.
-    pub fn map_span(&self, start: usize, end: usize) -> (usize, usize) {
+    pub(crate) fn map_span(&self, start: usize, end: usize) -> (usize, usize) {
         (self.map_start(start), self.map_end(end))
     }
 
@@ -81,7 +81,7 @@ impl Stripped {
 }
 
 /// Whether `text` may hold markup or entities (the fast path skips everything else).
-pub fn may_be_html(text: &str) -> bool {
+pub(crate) fn may_be_html(text: &str) -> bool {
     text.as_bytes().iter().any(|&b| b == b'<' || b == b'&')
 }
 
@@ -261,7 +261,7 @@ impl Builder {
 }
 
 /// Strip tags and decode entities; see the module docs.
-pub fn strip(orig: &str) -> Stripped {
+pub(crate) fn strip(orig: &str) -> Stripped {
     let bytes = orig.as_bytes();
     let mut b = Builder {
         text: String::with_capacity(orig.len()),

@@ -2,32 +2,45 @@
 //! religion, ethnic origin, sexual orientation, trade-union membership, and Art. 10 criminal
 //! offences — in the free-text fields of CRM systems, in Dutch, Danish and English.
 //!
-//! # Overview
-//! * [`Scanner`] (built by [`ScannerBuilder`]) runs one Aho-Corasick automaton over every
-//!   normalised lexicon term, checks match modes, word boundaries, case, exclusions and
-//!   context, and returns non-overlapping [`Finding`]s whose byte and char offsets point into
-//!   the ORIGINAL text.
-//! * [`normalize()`] is the single normaliser for lexicon terms and notes (case, diacritics,
-//!   æ/ø/å, NFKC, zero-width characters) with an offset map back to the original.
-//! * [`CompiledPolicy`] decides per finding (`allow`, `flag`, `mask`, `reject`) and
-//!   [`mask()`] applies that decision, changing only bytes inside findings.
-//! * [`service`] is the pre-save check as JSON request → response ([`service::Engine`]),
-//!   shared by `art9 check --stdio` and, with the `serve` feature (on by default), the HTTP
-//!   service `art9 serve` (`serve` module: axum + tokio; see the README).
-//! * [`pipeline`] scans record streams ([`input`]: JSONL, JSON arrays, CSV/TSV in any
-//!   [`encoding`], plain text) in parallel batches with bounded memory and writes results in
-//!   input order; [`html`] strips e-mail markup with offsets kept; [`subjects`] rolls findings
-//!   up per data subject.
+//! # The API
+//! * **Scanning**: [`Scanner`] (built by [`ScannerBuilder`], or [`Scanner::builtin`]) runs one
+//!   Aho-Corasick automaton over every normalised lexicon term, checks match modes, word
+//!   boundaries, case, exclusions and context, and returns non-overlapping [`Finding`]s whose
+//!   byte and char offsets point into the ORIGINAL text; [`normalize()`] is the one normaliser
+//!   of terms and notes. Lexicons: [`LexiconSet`] and the file model in [`lexicon`].
+//! * **Policies**: [`CompiledPolicy`] decides per finding (`allow`, `flag`, `mask`, `reject`)
+//!   with a [`RecordContext`] (field, key, subject and the record's [`Context`] values for
+//!   `when` rules), and [`mask()`] applies the [`Decision`], changing only bytes inside
+//!   findings. The YAML model is in [`policy`].
+//! * **The request → response engine**: [`service::Engine`] answers check/scan/mask requests
+//!   in one JSON model (one finding type, [`output::FindingOut`]), loaded from a
+//!   [`service::EngineSource`] (lexicons, term list, languages, categories, policies); `art9
+//!   check`, `check --stdio` and, with the `serve` feature, the HTTP service ([`serve`]) all
+//!   go through it.
+//! * **Batch runs**: a [`source::SourceSpec`] (a path, `-`, or a database connection string,
+//!   with fields, key, subject, context and format options) opens a record source
+//!   ([`input::RecordSource`] of [`Record`]s); [`pipeline::run`] scans it in parallel batches
+//!   in input order with bounded memory; the writers are in [`output`]: findings
+//!   ([`output::Printer`]), masked file copies ([`output::masked::MaskedCopy`]), database
+//!   write-back ([`output::db::open_writer`]) and per-subject roll-ups ([`subjects`]).
 //!
 //! Findings never carry the matched text: slice the original when you must show it.
+//!
+//! The modules `eval`, `suite`, `matcher` and `normalize` are public for the `art9` binary and
+//! the tests (corpus scoring, lexicon test suites, scanner internals), hidden from these docs
+//! and not a stable API; their public types are re-exported above.
 //!
 //! # Features
 //! * `cli` (default): the `art9` binary (clap, anyhow).
 //! * `serve` (default): `art9 serve` and the `serve` module (axum, tokio, tracing,
 //!   arc-swap, subtle).
+//! * `sqlite`, `postgres`, `mysql` (default): database sources and write-back.
+//! * `compress` (default): gzip and zstd input and masked copies.
+//! * `mimalloc` (default): the binary's allocator.
+//! * `full`: all of them.
 //!
-//! With `default-features = false` the library needs neither: no argument parser, no async
-//! runtime, no HTTP.
+//! With `default-features = false` the library needs none of them: no argument parser, no
+//! async runtime, no HTTP, no database driver.
 //!
 //! # Example: a pre-save check
 //! ```
@@ -51,15 +64,20 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Items of private modules are `pub(crate)`: `pub` means part of the API (DESIGN.md).
+#![warn(unreachable_pub)]
 
-pub mod category;
+mod category;
 pub mod encoding;
+#[doc(hidden)]
 pub mod eval;
-pub mod html;
+mod html;
 pub mod input;
 pub mod lexicon;
 mod mask;
+#[doc(hidden)]
 pub mod matcher;
+#[doc(hidden)]
 pub mod normalize;
 pub mod output;
 pub mod pipeline;
@@ -68,12 +86,14 @@ pub mod record;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod service;
+pub mod source;
+#[doc(hidden)]
 pub mod suite;
 mod yaml;
 
 pub use output::subjects;
 
-pub use category::{Category, Lang};
+pub use category::{Category, Lang, UnknownCategory, UnknownLang};
 pub use lexicon::{Lexicon, LexiconError, LexiconSet};
 pub use mask::mask;
 pub use matcher::{BuildError, EntryId, Explained, Finding, Scanner, ScannerBuilder, Verdict};

@@ -55,7 +55,7 @@ pub struct Options {
     pub policy: Option<CompiledPolicy>,
     /// Produce masked text for fields the policy masks.
     pub mask: bool,
-    /// Scan fields with HTML tags stripped and entities decoded ([`crate::html`]); findings
+    /// Scan fields with HTML tags stripped and entities decoded (see README, `--strip-html`); findings
     /// and masks still refer to the original value.
     pub strip_html: bool,
     /// Scan only records whose [`Record::subject`] is this; others are passed on as

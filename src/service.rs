@@ -333,6 +333,9 @@ pub struct EngineSource {
     pub lexicon_paths: Vec<PathBuf>,
     /// Do not load the built-in lexicons.
     pub no_builtin: bool,
+    /// Scan with a flat term list (TSV: `term<TAB>lang<TAB>category`, the format of `art9
+    /// lexicon export`) instead of the built-in lexicons.
+    pub terms: Option<PathBuf>,
     /// Every file of `lexicon_paths` replaces the lexicon of its language and category (as
     /// if it said `replace: true`) instead of adding its entries to it.
     pub replace_lexicons: bool,
@@ -343,6 +346,34 @@ pub struct EngineSource {
     /// Policies (built-in names or YAML files) to preload; the first is the default
     /// (`default` when empty). The built-in policies are always available by name.
     pub policies: Vec<String>,
+}
+
+impl EngineSource {
+    /// The lexicons this source asks for: the term list, or the built-in lexicons (unless
+    /// `no_builtin`) with `lexicon_paths` added (or replacing), kept to `langs` and
+    /// `categories`. What files replaced is in [`LexiconSet::replaced`].
+    ///
+    /// # Errors
+    /// A lexicon file or the term list does not load, or nothing is left after filtering.
+    pub fn lexicon_set(&self) -> Result<LexiconSet, EngineError> {
+        let mut set = match &self.terms {
+            Some(path) => LexiconSet::from_terms_file(path)?,
+            None if self.no_builtin => LexiconSet::new(),
+            None => LexiconSet::builtin()?,
+        };
+        for path in &self.lexicon_paths {
+            if self.replace_lexicons {
+                set.add_path_replacing(path)?;
+            } else {
+                set.add_path(path)?;
+            }
+        }
+        set.retain(&self.langs, &self.categories);
+        if set.is_empty() {
+            return Err(EngineError::NoLexicons);
+        }
+        Ok(set)
+    }
 }
 
 /// An engine could not be loaded.
@@ -358,6 +389,9 @@ pub enum EngineError {
     /// A policy failed to load.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// The languages and categories asked for leave no lexicon to scan with.
+    #[error("no lexicons left to scan with (check the languages, categories, lexicon files and built-ins asked for)")]
+    NoLexicons,
     /// Loading stopped unexpectedly (a panic in the loader thread).
     #[error("loading lexicons and policies failed unexpectedly")]
     Aborted,
@@ -408,19 +442,7 @@ impl Engine {
     /// # Errors
     /// A lexicon or policy that does not load, or no lexicon left after filtering.
     pub fn load(source: &EngineSource) -> Result<Engine, EngineError> {
-        let mut set = if source.no_builtin {
-            LexiconSet::new()
-        } else {
-            LexiconSet::builtin()?
-        };
-        for path in &source.lexicon_paths {
-            if source.replace_lexicons {
-                set.add_path_replacing(path)?;
-            } else {
-                set.add_path(path)?;
-            }
-        }
-        set.retain(&source.langs, &source.categories);
+        let set = source.lexicon_set()?;
         let replaced = set.replaced().to_vec();
         let scanner = ScannerBuilder::new().lexicons(set).build()?;
         let mut names = source.policies.iter();

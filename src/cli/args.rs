@@ -76,6 +76,13 @@ pub enum Command {
     #[cfg(feature = "serve")]
     #[command(after_help = SERVE_AFTER)]
     Serve(ServeArgs),
+    /// The HTTP service: not in this build (cargo feature `serve`; see the README).
+    #[cfg(not(feature = "serve"))]
+    Serve {
+        /// Whatever was given (not read).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -7,52 +7,48 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use art9::service::{EngineError, EngineSource};
 use art9::{Category, CompiledPolicy, Lang, LexiconSet, Scanner, ScannerBuilder};
 
 use super::args::LexiconArgs;
 use super::progress::CountingReader;
 
-/// Build the lexicon set the flags ask for.
+/// The lexicon flags as the library's engine source (no policies).
+pub fn engine_source(a: &LexiconArgs) -> Result<EngineSource> {
+    Ok(EngineSource {
+        lexicon_paths: a.lexicon.clone(),
+        no_builtin: a.no_builtin,
+        terms: a.terms.clone(),
+        replace_lexicons: a.replace_lexicons,
+        langs: a
+            .lang
+            .iter()
+            .map(|l| l.parse::<Lang>())
+            .collect::<Result<_, _>>()?,
+        categories: a
+            .category
+            .iter()
+            .map(|c| c.parse::<Category>())
+            .collect::<Result<_, _>>()?,
+        policies: Vec::new(),
+    })
+}
+
+/// Build the lexicon set the flags ask for, saying on stderr what files replaced.
 pub fn lexicon_set(a: &LexiconArgs) -> Result<LexiconSet> {
-    let mut set = if let Some(path) = &a.terms {
-        LexiconSet::from_terms_file(path)
-            .with_context(|| format!("loading the term list {}", path.display()))?
-    } else if a.no_builtin {
-        LexiconSet::new()
-    } else {
-        LexiconSet::builtin().context("built-in lexicons")?
-    };
-    for dir in &a.lexicon {
-        if a.replace_lexicons {
-            set.add_path_replacing(dir)
-        } else {
-            set.add_path(dir)
+    let set = engine_source(a)?.lexicon_set().map_err(|e| match e {
+        EngineError::NoLexicons => anyhow::anyhow!(
+            "no lexicons left to scan with (check --lang, --category, --lexicon, --no-builtin)"
+        ),
+        EngineError::Lexicon(l) if l.message.starts_with("entry id already used") => {
+            anyhow::Error::new(l).context(
+                "loading lexicons (to replace the loaded lexicons with these files, as for an \
+                 edited copy of the built-in ones, add --replace-lexicons)",
+            )
         }
-        .map_err(|e| {
-            let hint = if e.message.starts_with("entry id already used") {
-                " (to replace the loaded lexicons with these files, as for an edited copy of \
-                 the built-in ones, add --replace-lexicons)"
-            } else {
-                ""
-            };
-            anyhow::Error::new(e).context(format!("loading lexicons from {}{hint}", dir.display()))
-        })?;
-    }
+        e => anyhow::Error::new(e).context("loading lexicons"),
+    })?;
     report_replaced(&set);
-    let langs = a
-        .lang
-        .iter()
-        .map(|l| l.parse::<Lang>())
-        .collect::<Result<Vec<_>, _>>()?;
-    let cats = a
-        .category
-        .iter()
-        .map(|c| c.parse::<Category>())
-        .collect::<Result<Vec<_>, _>>()?;
-    set.retain(&langs, &cats);
-    if set.is_empty() {
-        bail!("no lexicons left to scan with (check --lang, --category, --lexicon, --no-builtin)");
-    }
     Ok(set)
 }
 

@@ -8,91 +8,17 @@ use std::sync::Arc;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use art9::input::db::{
-    redact, ChannelSource, DbError, DbErrorKind, DbSpec, DbUrl, SourceStats, DATABASE_URL_ENV,
-};
-use art9::input::RecordSource;
-use art9::output::db::{Conflict, DbWriter, MaskedRow, WriteMode, WriteReport};
+use art9::input::db::{DbError, DbSpec, DbUrl, SourceStats};
+use art9::output::db::{Conflict, MaskedRow, WriteMode, WriteReport};
 use art9::output::summary_text;
 use art9::pipeline::{self, Item, Options, Summary};
+use art9::source::SourceSpec;
 
-use super::args::{InputArgs, MaskArgs};
+use super::args::MaskArgs;
 use super::common;
 use super::progress::{Progress, Unit};
 use super::scan::{exit_for, finish_skips, report_skip, BoxedSource};
 use super::ExitCode;
-
-/// Whether the input names a database (a URL, `env:`, or no input with --table/--query).
-pub fn is_db_input(input: &InputArgs) -> bool {
-    DbUrl::is_db_input(&input.input)
-        || (input.input == "-" && (input.db.table.is_some() || input.db.query.is_some()))
-}
-
-/// The input as shown in messages: URLs with the password redacted.
-pub fn display_name(input: &InputArgs) -> String {
-    if !is_db_input(input) {
-        return input.input.clone();
-    }
-    match url(input) {
-        Ok(u) => u.to_string(),
-        Err(_) => redact(&input.input),
-    }
-}
-
-fn url(input: &InputArgs) -> Result<DbUrl, DbError> {
-    if input.input == "-" {
-        if std::env::var_os(DATABASE_URL_ENV).is_none() {
-            return Err(DbError::new(
-                DbErrorKind::Url,
-                format!(
-                    "--table/--query need a database input (sqlite:FILE, postgres://..., \
-                     mysql://...) or {DATABASE_URL_ENV}"
-                ),
-            ));
-        }
-        return DbUrl::parse("env:");
-    }
-    DbUrl::parse(&input.input)
-}
-
-fn spec(input: &InputArgs) -> Result<DbSpec> {
-    if input.text {
-        bail!("--text does not apply to database input");
-    }
-    let mut fields: Vec<String> = Vec::new();
-    for f in &input.field {
-        if !fields.contains(f) {
-            fields.push(f.clone());
-        }
-    }
-    let spec = DbSpec {
-        table: input.db.table.clone(),
-        query: input.db.query.clone(),
-        fields,
-        key: input.key.clone(),
-        subject: input.subject.clone(),
-        subject_id: input.subject_id.clone(),
-        context: input.context.clone(),
-        max_field_bytes: input.max_field_bytes,
-        max_record_bytes: input.max_record_bytes,
-        ..DbSpec::default()
-    };
-    spec.validate()?;
-    Ok(spec)
-}
-
-fn open_source(url: &DbUrl, spec: &DbSpec, stats: Arc<SourceStats>) -> Result<ChannelSource> {
-    Ok(art9::input::db::open_source(url, spec, stats)?)
-}
-
-fn open_writer(
-    url: &DbUrl,
-    spec: &DbSpec,
-    mode: WriteMode,
-    batch: usize,
-) -> Result<Box<dyn DbWriter>> {
-    Ok(art9::output::db::open_writer(url, spec, mode, batch)?)
-}
 
 /// Rows the scan will read, for the progress bar: counted only when the bar is shown and
 /// `--no-count` is not given. A count that fails only costs the bar its total.
@@ -115,6 +41,18 @@ pub struct SourceNotes {
 }
 
 impl SourceNotes {
+    /// The notes of an opened database source.
+    pub fn of(opened: &art9::source::Opened) -> Result<SourceNotes> {
+        let Some(db) = &opened.database else {
+            bail!("not a database source");
+        };
+        Ok(SourceNotes {
+            stats: db.stats.clone(),
+            what: format!("{}: {}", db.url, db.spec.source_name()),
+            filtered_in_db: db.spec.filters_in_database(),
+        })
+    }
+
     /// Print the notes (after a scan that read the whole source).
     pub fn print(&self) {
         let n = self.stats.null_count();
@@ -137,20 +75,16 @@ impl SourceNotes {
 /// The record source for `scan` on a database, the number of rows it will read when
 /// `progress` (the bar is shown) asked for a count, and the notes to print after the scan.
 pub fn source(
-    input: &InputArgs,
+    spec: &SourceSpec,
+    no_count: bool,
     progress: bool,
-) -> Result<(Box<dyn RecordSource>, Option<u64>, SourceNotes)> {
-    let url = url(input)?;
-    let spec = spec(input)?;
-    let total = count(&url, &spec, progress, input.db.no_count);
-    let stats = Arc::new(SourceStats::default());
-    let source = Box::new(open_source(&url, &spec, stats.clone())?);
-    let notes = SourceNotes {
-        stats,
-        what: format!("{url}: {}", spec.source_name()),
-        filtered_in_db: spec.filters_in_database(),
-    };
-    Ok((source, total, notes))
+) -> Result<(art9::source::Opened, Option<u64>, SourceNotes)> {
+    let url = spec.db_url()?;
+    let db_spec = spec.db_spec()?;
+    let total = count(&url, &db_spec, progress, no_count);
+    let opened = spec.open_database(url, db_spec)?;
+    let notes = SourceNotes::of(&opened)?;
+    Ok((opened, total, notes))
 }
 
 /// `art9 mask DB --table T --field F --key K (--into NEW [--replace] | --update) [--dry-run]`.
@@ -158,8 +92,9 @@ pub fn mask(a: MaskArgs, policy: art9::CompiledPolicy) -> Result<ExitCode> {
     if a.output.is_some() {
         bail!("-o writes files; for a database use --into TABLE or --update");
     }
-    let url = url(&a.input)?;
-    let mut spec = spec(&a.input)?;
+    let source_spec = super::scan::source_spec(&a.input)?;
+    let url = source_spec.db_url()?;
+    let mut spec = source_spec.db_spec()?;
     let Some(table) = spec.table.clone() else {
         bail!("mask on a database needs --table (--query is for scan only)");
     };
@@ -205,20 +140,15 @@ pub fn mask(a: MaskArgs, policy: art9::CompiledPolicy) -> Result<ExitCode> {
     };
     let show_bar = super::progress::wanted(!a.quiet);
     let total = count(&url, &spec, show_bar, a.input.db.no_count);
-    let stats = Arc::new(SourceStats::default());
-    let src = open_source(&url, &spec, stats.clone())?;
+    let opened = source_spec.open_database(url.clone(), spec.clone())?;
     let mut progress = Progress::new(!a.quiet, total, Unit::Rows);
     let what = format!("{url}: table {table}");
-    let notes = SourceNotes {
-        stats,
-        what: what.clone(),
-        filtered_in_db: spec.filters_in_database(),
-    };
-    let src = BoxedSource(Box::new(src));
+    let notes = SourceNotes::of(&opened)?;
+    let src = BoxedSource(opened.source);
     let mut writer = if a.db.dry_run {
         None
     } else {
-        Some(open_writer(
+        Some(art9::output::db::open_writer(
             &url,
             &spec,
             mode.clone(),

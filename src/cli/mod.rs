@@ -90,6 +90,11 @@ pub fn main() -> ExitCode {
         Command::Report(a) => report::report(a),
         #[cfg(feature = "serve")]
         Command::Serve(a) => serve::run(a),
+        #[cfg(not(feature = "serve"))]
+        Command::Serve { .. } => Err(anyhow::anyhow!(
+            "this art9 was built without the HTTP service; build it with `cargo build \
+             --release --features serve` (or --features full)"
+        )),
     };
     match result {
         Ok(code) => code,

@@ -2,21 +2,18 @@
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use art9::encoding::{self, EncodeWriter, Sniffed, TextEncoding};
-use art9::input::{
-    Compression, CsvOptions, CsvSource, InputError, JsonArray, JsonLines, JsonOptions, Record,
-    RecordSource, SkipKind, Skipped, TextLines,
-};
+use art9::encoding::{Sniffed, TextEncoding};
+use art9::input::{Compression, Record, RecordSource, SkipKind, Skipped};
 use art9::matcher::Scanner;
-use art9::output::compress::CompressWriter;
-use art9::output::masked::{encode_value, masked_record, RawFormat as Kind};
+use art9::output::masked::{MaskedCopy, RawFormat as Kind};
 use art9::output::summary::{Month, RunInfo, RunSummary, SubjectKey, Tally};
 use art9::output::{row, summary_text, FindingOut, Format, Printer};
 use art9::pipeline::{self, FieldResult, Item, Options, Summary};
+use art9::source::{InFormat, SourceSpec};
 use art9::subjects::Rollup;
 
 use super::args::{FormatArg, InFormatArg, InputArgs, MaskArgs, ScanArgs};
@@ -27,7 +24,7 @@ use super::ExitCode;
 /// At most this many skipped records are reported one by one on stderr.
 const MAX_SKIP_LINES: u64 = 100;
 
-/// An opened input: the records, and what a copy of it must reproduce.
+/// An opened input, with what the progress bar and the end of the run need of it.
 struct Opened {
     source: Box<dyn RecordSource>,
     kind: Kind,
@@ -36,6 +33,8 @@ struct Opened {
     compression: Compression,
     /// CSV header bytes (written first in a masked copy).
     header_raw: Vec<u8>,
+    /// Whether the pipeline's workers read the file in turns.
+    read_on_workers: bool,
     /// What the progress bar counts (bytes of a file, rows of a database) and the total
     /// when known.
     unit: Unit,
@@ -44,33 +43,22 @@ struct Opened {
     notes: Option<super::db::SourceNotes>,
 }
 
-fn in_format(input: &InputArgs) -> Result<InFormatArg> {
-    if input.text {
+fn in_format(input: &InputArgs) -> Result<Option<InFormat>> {
+    let arg = if input.text {
         if input.format_in.is_some_and(|f| f != InFormatArg::Text) {
             bail!("--text and --format-in disagree");
         }
-        return Ok(InFormatArg::Text);
-    }
-    if let Some(f) = input.format_in {
-        return Ok(f);
-    }
-    // The extension under a compression extension names the format: notes.csv.gz is CSV.
-    let mut name = Path::new(&input.input);
-    if Compression::from_name(&input.input) != Compression::None {
-        name = name.file_stem().map_or(name, Path::new);
-    }
-    let ext = name
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    Ok(match ext.as_deref() {
-        _ if input.input == "-" => InFormatArg::Jsonl,
-        Some("csv") => InFormatArg::Csv,
-        Some("tsv") | Some("tab") => InFormatArg::Tsv,
-        Some("json") => InFormatArg::Json,
-        Some("txt") => InFormatArg::Text,
-        _ => InFormatArg::Jsonl,
-    })
+        Some(InFormatArg::Text)
+    } else {
+        input.format_in
+    };
+    Ok(arg.map(|f| match f {
+        InFormatArg::Jsonl => InFormat::Jsonl,
+        InFormatArg::Json => InFormat::Json,
+        InFormatArg::Csv => InFormat::Csv,
+        InFormatArg::Tsv => InFormat::Tsv,
+        InFormatArg::Text => InFormat::Text,
+    }))
 }
 
 fn parse_delimiter(d: &str) -> Result<u8> {
@@ -81,168 +69,80 @@ fn parse_delimiter(d: &str) -> Result<u8> {
     }
 }
 
-fn names(list: &[String], what: &str) -> Result<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
-    for f in list {
-        if f.is_empty() {
-            bail!("{what} needs a name");
-        }
-        if !out.contains(f) {
-            out.push(f.clone());
-        }
-    }
-    Ok(out)
+/// The input arguments as the library's source spec.
+pub(super) fn source_spec(input: &InputArgs) -> Result<SourceSpec> {
+    Ok(SourceSpec {
+        input: input.input.clone(),
+        format: in_format(input)?,
+        fields: input.field.clone(),
+        key: input.key.clone(),
+        subject: input.subject.clone(),
+        subject_id: input.subject_id.clone(),
+        context: input.context.clone(),
+        delimiter: input
+            .delimiter
+            .as_deref()
+            .map(parse_delimiter)
+            .transpose()?,
+        has_header: !input.no_header,
+        encoding: input
+            .encoding
+            .as_deref()
+            .map(TextEncoding::from_label)
+            .transpose()?,
+        max_record_bytes: input.max_record_bytes,
+        max_field_bytes: input.max_field_bytes,
+        table: input.db.table.clone(),
+        query: input.db.query.clone(),
+    })
 }
 
 /// Open the input as its format says. `spans`: locate fields for masking. `progress`: a
 /// progress bar will be drawn (a database's rows are then counted first). `command`: the
 /// command's name, for the hint on a terminal.
 fn open(input: &InputArgs, spans: bool, progress: bool, command: &str) -> Result<Opened> {
-    if super::db::is_db_input(input) {
-        let (source, total, notes) = super::db::source(input, progress)?;
+    let spec = source_spec(input)?;
+    if spec.is_database() {
+        let (opened, total, notes) = super::db::source(&spec, input.db.no_count, progress)?;
         return Ok(Opened {
-            source,
-            notes: Some(notes),
-            kind: Kind::Jsonl,
-            sniffed: Sniffed {
-                encoding: TextEncoding::Utf8,
-                bom: false,
-                explicit: false,
-            },
-            compression: Compression::None,
-            header_raw: Vec::new(),
-            unit: Unit::Rows,
             total,
+            notes: Some(notes),
+            unit: Unit::Rows,
+            ..Opened::from(opened)
         });
     }
-    if input.db.table.is_some() || input.db.query.is_some() {
-        let flag = if input.db.table.is_some() {
-            "--table"
-        } else {
-            "--query"
-        };
-        bail!(
-            "{flag} needs a database input (sqlite:FILE, postgres://USER@HOST/DB, \
-             mysql://USER@HOST/DB, or env:); {} is a file: drop {flag}, or name the database",
-            input.input
-        );
-    }
-    let format = in_format(input)?;
-    let is_csv = matches!(format, InFormatArg::Csv | InFormatArg::Tsv);
-    if !is_csv && (input.delimiter.is_some() || input.no_header) {
-        bail!("--delimiter and --no-header apply to CSV/TSV input");
-    }
-    let requested = input
-        .encoding
-        .as_deref()
-        .map(TextEncoding::from_label)
-        .transpose()?;
     if input.input == "-" && io::stdin().is_terminal() {
         eprintln!(
             "art9: reading notes from standard input (end with Ctrl-D; see art9 {command} --help)"
         );
     }
-    let bytes = Arc::new(AtomicU64::new(0));
-    let (reader, total) = common::open_input(&input.input, bytes.clone())?;
-    // gzip and zstd are read decompressed; a binary format is one error, not a skip per line.
-    let utf16 = matches!(
-        requested,
-        Some(TextEncoding::Utf16Le | TextEncoding::Utf16Be)
-    );
-    let name = if input.input == "-" {
-        "standard input"
-    } else {
-        &input.input
-    };
-    let (reader, compression) =
-        art9::input::unwrap_input(reader, utf16, name).map_err(|e| match e {
-            InputError::Read(e) => anyhow::Error::new(e).context(format!("cannot read {name}")),
-            InputError::NotReadable(e) => anyhow::anyhow!("{name}: {e}"),
-            e @ InputError::Decompress(_) => anyhow::Error::new(e),
-        })?;
-    let (reader, sniffed) = encoding::decoded(reader, requested)
-        .with_context(|| format!("cannot read {}", input.input))?;
-    let fields = names(&input.field, "--field")?;
-    let key = names(&input.key, "--key")?;
-    let context = names(&input.context, "--context")?;
-    // 0 = no limit, as for --max-field-bytes (a quarter of the address space leaves room for
-    // the readers' own arithmetic on the limit).
-    let max = match input.max_record_bytes {
-        0 => usize::MAX / 4,
-        n => n,
-    };
-    let (source, kind, header_raw): (Box<dyn RecordSource>, Kind, Vec<u8>) = match format {
-        InFormatArg::Text => {
-            if !fields.is_empty()
-                || !key.is_empty()
-                || input.subject.is_some()
-                || !context.is_empty()
-            {
-                bail!("--field, --key, --subject and --context (or a policy's `when` rules) do not apply to plain text input");
-            }
-            (
-                Box::new(TextLines::new(reader, max)),
-                Kind::Text,
-                Vec::new(),
-            )
-        }
-        InFormatArg::Jsonl | InFormatArg::Json => {
-            let options = JsonOptions {
-                fields,
-                key,
-                subject: input.subject.clone(),
-                context,
-            };
-            if format == InFormatArg::Json {
-                let src = JsonArray::new(reader, max, options);
-                (Box::new(src), Kind::JsonArray, Vec::new())
-            } else {
-                let src = JsonLines::new(reader, max, options);
-                // Only a masked copy rewrites the lines; a scan needs the fields alone.
-                let src = if spans { src } else { src.without_raw() };
-                (Box::new(src), Kind::Jsonl, Vec::new())
-            }
-        }
-        InFormatArg::Csv | InFormatArg::Tsv => {
-            let delimiter = match (&input.delimiter, format) {
-                (Some(d), _) => Some(parse_delimiter(d)?),
-                (None, InFormatArg::Tsv) => Some(b'\t'),
-                (None, _) => None,
-            };
-            let options = CsvOptions {
-                delimiter,
-                has_header: !input.no_header,
-                fields,
-                key,
-                subject: input.subject.clone(),
-                context,
-                max_record_bytes: max,
-                spans,
-            };
-            let src = CsvSource::new(reader, options)
-                .with_context(|| format!("cannot read {} as CSV", input.input))?;
-            let kind = Kind::Csv {
-                delimiter: src.delimiter(),
-            };
-            let header = src.header_raw().to_vec();
-            (Box::new(src), kind, header)
-        }
-    };
+    let opened = spec.open(spans)?;
     Ok(Opened {
-        source,
-        kind,
-        sniffed,
-        compression,
-        header_raw,
-        unit: Unit::Bytes(bytes),
-        total,
-        notes: None,
+        total: opened.size,
+        unit: Unit::Bytes(opened.bytes_read.clone()),
+        ..Opened::from(opened)
     })
+}
+
+impl From<art9::source::Opened> for Opened {
+    fn from(o: art9::source::Opened) -> Opened {
+        Opened {
+            source: o.source,
+            kind: o.format,
+            sniffed: o.sniffed,
+            compression: o.compression,
+            header_raw: o.header_raw,
+            read_on_workers: o.read_on_workers,
+            unit: Unit::Rows,
+            total: None,
+            notes: None,
+        }
+    }
 }
 
 fn pipeline_options(
     input: &InputArgs,
-    compression: Compression,
+    read_on_workers: bool,
     mask: bool,
     stop: Arc<AtomicBool>,
 ) -> Options {
@@ -257,10 +157,7 @@ fn pipeline_options(
         // Reading a file is work (the kernel's copy, finding record ends): the workers take
         // it in turns. A pipe or a database is waited for on a thread of its own, and so
         // is a decompressing reader (as for a pipe, its reads are not the file's).
-        read_on_workers: !super::db::is_db_input(input)
-            && input.input != "-"
-            && compression == Compression::None
-            && std::fs::metadata(&input.input).is_ok_and(|m| m.is_file()),
+        read_on_workers,
         ..Options::default()
     }
 }
@@ -518,13 +415,12 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
         None => Format::Jsonl,
     };
     let opened = opened?;
-    let compression = opened.compression;
     let mut progress = Progress::new(!a.quiet, opened.total, opened.unit);
     let notes = opened.notes;
     let src = BoxedSource(opened.source);
     let options = Options {
         policy,
-        ..pipeline_options(&a.input, compression, false, stop)
+        ..pipeline_options(&a.input, opened.read_on_workers, false, stop)
     };
     let mut rollup = a
         .input
@@ -561,7 +457,7 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     printer.begin(a.include_text)?;
     // How the workers format findings (they write to buffers of their own).
     let formatter = Printer::new(io::sink(), format).with_action_column(action_column);
-    let input_name = super::db::display_name(&a.input);
+    let input_name = source_spec(&a.input)?.display_name();
     let mut skips = SkipReport::new(&input_name, &a.input.input);
     let include_text = a.include_text;
     let result = if rollup.is_none() && printer.formats_apart() {
@@ -709,7 +605,7 @@ fn out_compression(output: &str, input: Compression, quiet: bool) -> Compression
 pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
     let policy = common::policy(&a.policy)?;
     add_policy_columns(&mut a.input, Some(&policy));
-    if super::db::is_db_input(&a.input) {
+    if source_spec(&a.input)?.is_database() {
         return super::db::mask(a, policy);
     }
     if a.db.into.is_some() || a.db.update || a.db.summary_json.is_some() {
@@ -732,7 +628,7 @@ pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
     let src = BoxedSource(opened.source);
     let options = Options {
         policy: Some(policy),
-        ..pipeline_options(&a.input, opened.compression, true, stop)
+        ..pipeline_options(&a.input, opened.read_on_workers, true, stop)
     };
     let compression = out_compression(&output, opened.compression, a.quiet);
     let (writer, temp): (Box<dyn Write>, Option<common::AtomicFile>) = if output == "-" {
@@ -745,13 +641,14 @@ pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
         let f = tmp.file()?;
         (Box::new(BufWriter::with_capacity(256 * 1024, f)), Some(tmp))
     };
-    let writer = CompressWriter::new(writer, compression).context("writing the masked copy")?;
-    // Same encoding and BOM as the input; the CSV header goes first, byte for byte.
-    let mut writer = EncodeWriter::new(writer, opened.sniffed.encoding, opened.sniffed.bom)
-        .context("writing the masked copy")?;
-    writer
-        .write_all(&opened.header_raw)
-        .context("writing the masked copy")?;
+    let mut writer = MaskedCopy::new(
+        writer,
+        kind,
+        opened.sniffed,
+        compression,
+        &opened.header_raw,
+    )
+    .context("writing the masked copy")?;
     let mut skips = SkipReport::new(&a.input.input, &a.input.input);
     let summary = pipeline::run(src, &scanner, &options, |item| {
         progress.record();
@@ -764,19 +661,7 @@ pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
             Item::Scanned { record, fields } => (record, &fields[..]),
         };
         skips.item(None)?;
-        let mut replacements: Vec<(usize, usize, String)> = Vec::new();
-        for (fr, field) in fields.iter().zip(&record.fields) {
-            if let (Some(masked), Some((s, e))) = (&fr.masked, field.raw_span) {
-                let original = record.raw.get(s..e).unwrap_or("");
-                replacements.push((s, e, encode_value(kind, original, masked)?));
-            }
-        }
-        if replacements.is_empty() {
-            writer.write_all(record.raw.as_bytes())?;
-        } else {
-            writer.write_all(masked_record(&record.raw, &mut replacements).as_bytes())?;
-        }
-        writer.write_all(record.terminator.as_bytes())
+        writer.write(record, fields)
     });
     progress.finish();
     // A field missing from every record stops the run: that error, not the pipeline's.
@@ -801,11 +686,7 @@ pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
             summary.records_skipped
         );
     }
-    writer
-        .finish()
-        .and_then(CompressWriter::finish)
-        .and_then(|mut w| w.flush())
-        .context("writing the masked copy")?;
+    writer.finish().context("writing the masked copy")?;
     // Synced, renamed, the directory synced: a masked copy that has its name is complete
     // on the disk.
     if let Some(tmp) = temp {

@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use art9::serve::{shutdown_signal, Config, Server, Tls, TlsFiles};
 use art9::service::{EngineSource, Limits};
-use art9::{Category, Lang};
 
 use super::args::{LogFormat, ServeArgs};
 use super::ExitCode;
@@ -98,22 +97,8 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         _ => None,
     };
     let source = EngineSource {
-        lexicon_paths: a.lexicons.lexicon.clone(),
-        no_builtin: a.lexicons.no_builtin,
-        replace_lexicons: a.lexicons.replace_lexicons,
-        langs: a
-            .lexicons
-            .lang
-            .iter()
-            .map(|l| l.parse::<Lang>())
-            .collect::<Result<_, _>>()?,
-        categories: a
-            .lexicons
-            .category
-            .iter()
-            .map(|c| c.parse::<Category>())
-            .collect::<Result<_, _>>()?,
         policies: a.policy.clone(),
+        ..super::common::engine_source(&a.lexicons)?
     };
     if a.timeout_ms == 0
         || a.header_timeout_ms == 0

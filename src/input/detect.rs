@@ -188,7 +188,7 @@ const NUL_WINDOW: usize = 4096;
 /// What `head`, the first bytes of a stream, say it is. `utf16`: the text was declared
 /// UTF-16 (`--encoding`), so NUL bytes are expected. A stream that starts with a
 /// byte-order mark is text, whatever follows.
-pub fn detect(head: &[u8], utf16: bool) -> Detected {
+pub(crate) fn detect(head: &[u8], utf16: bool) -> Detected {
     use BinaryKind as B;
     let starts = |magic: &[u8]| head.starts_with(magic);
     if starts(b"\xEF\xBB\xBF") || starts(b"\xFF\xFE") || starts(b"\xFE\xFF") {

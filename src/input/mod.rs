@@ -9,7 +9,7 @@
 
 pub mod compress;
 pub mod csv;
-pub mod detect;
+mod detect;
 pub mod json_array;
 
 pub use self::csv::{CsvError, CsvOptions, CsvRow, CsvSource};
@@ -35,11 +35,11 @@ use serde_json::value::RawValue;
 
 pub mod db;
 #[cfg(feature = "mysql")]
-pub mod mysql;
+pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
-pub mod postgres;
+pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
-pub mod sqlite;
+pub(crate) mod sqlite;
 
 /// Why [`unwrap_input`] could not hand on a reader of text.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +67,7 @@ fn head_of(reader: &mut dyn BufRead) -> io::Result<&[u8]> {
     reader.fill_buf()
 }
 
-/// Look at the first bytes of `reader` ([`detect::detect`]): text is handed back as it is,
+/// Look at the first bytes of `reader` (the `detect` module): text is handed back as it is,
 /// gzip and zstd as a reader of the decompressed bytes (feature `compress`), with the
 /// compression found; a binary format is an error saying what it looks like. `utf16`: the
 /// input was declared UTF-16 (NUL bytes are expected). `label` names the input in

@@ -248,7 +248,7 @@ fn to_record(
 ///
 /// # Errors
 /// Unreachable server, authentication failure, missing table or column, bad query.
-pub fn open_source(
+pub(crate) fn open_source(
     url: &DbUrl,
     spec: &DbSpec,
     stats: Arc<SourceStats>,
@@ -331,7 +331,7 @@ pub fn open_source(
 ///
 /// # Errors
 /// As [`open_source`]; also a query that cannot be a derived table.
-pub fn count_rows(url: &DbUrl, spec: &DbSpec) -> Result<u64, DbError> {
+pub(crate) fn count_rows(url: &DbUrl, spec: &DbSpec) -> Result<u64, DbError> {
     spec.validate()?;
     let mut conn = connect(url)?;
     let m = DbKind::Mysql;

@@ -192,7 +192,7 @@ fn row_to_record(
 ///
 /// # Errors
 /// The file cannot be opened, the table or a column does not exist, the query fails.
-pub fn open_source(
+pub(crate) fn open_source(
     url: &DbUrl,
     spec: &DbSpec,
     stats: Arc<SourceStats>,
@@ -341,7 +341,7 @@ pub fn open_source(
 ///
 /// # Errors
 /// As [`open_source`]; also a query that cannot be a subquery.
-pub fn count_rows(url: &DbUrl, spec: &DbSpec) -> Result<u64, DbError> {
+pub(crate) fn count_rows(url: &DbUrl, spec: &DbSpec) -> Result<u64, DbError> {
     spec.validate()?;
     let conn = open(url, false)?;
     let q = DbKind::Sqlite;

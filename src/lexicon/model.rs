@@ -34,7 +34,7 @@ pub struct LexiconFile {
 /// parsing was over half of `art9 check`). Each entry keeps the line it starts on.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct BakedFile {
+pub(crate) struct BakedFile {
     /// As [`LexiconFile::lang`].
     pub lang: Lang,
     /// As [`LexiconFile::category`].

@@ -27,7 +27,11 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code,
@@ -102,7 +106,7 @@ pub(crate) struct Observed {
 }
 
 impl Observed {
-    pub fn add(&mut self, counts: &[u32; 7], decision: Option<Outcome>) {
+    pub(crate) fn add(&mut self, counts: &[u32; 7], decision: Option<Outcome>) {
         for (a, b) in self.counts.iter_mut().zip(counts) {
             *a += b;
         }

@@ -610,14 +610,14 @@ mod tests {
     /// records and fields end.
     mod reference {
         #[derive(Clone, Copy, PartialEq, Eq)]
-        pub enum Q {
+        pub(crate) enum Q {
             FieldStart,
             Unquoted,
             Quoted,
             MaybeClosed,
         }
 
-        pub fn step(q: Q, b: u8, d: u8) -> Q {
+        pub(crate) fn step(q: Q, b: u8, d: u8) -> Q {
             match q {
                 Q::Quoted if b == b'"' => Q::MaybeClosed,
                 Q::Quoted => Q::Quoted,
@@ -628,7 +628,7 @@ mod tests {
             }
         }
 
-        pub fn field_spans(raw: &[u8], d: u8) -> Vec<(usize, usize)> {
+        pub(crate) fn field_spans(raw: &[u8], d: u8) -> Vec<(usize, usize)> {
             let mut spans = Vec::new();
             let mut start = 0;
             let mut q = Q::FieldStart;
@@ -649,7 +649,7 @@ mod tests {
 
         /// Records as `csv_core` reads them: (line where it starts, decoded fields,
         /// whether a quote was left open).
-        pub fn records(input: &[u8], d: u8) -> Vec<(u64, Vec<Vec<u8>>, bool)> {
+        pub(crate) fn records(input: &[u8], d: u8) -> Vec<(u64, Vec<Vec<u8>>, bool)> {
             let mut rdr = csv_core::ReaderBuilder::new().delimiter(d).build();
             let mut out = vec![0u8; input.len() + 1];
             let mut ends = vec![0usize; input.len() + 2];

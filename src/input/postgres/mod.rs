@@ -676,7 +676,7 @@ async fn read_rows(
 ///
 /// # Errors
 /// Unreachable server, authentication failure, missing table or column, bad query.
-pub fn open_source(
+pub(crate) fn open_source(
     url: &DbUrl,
     spec: &DbSpec,
     stats: Arc<SourceStats>,
@@ -740,7 +740,7 @@ pub fn open_source(
 ///
 /// # Errors
 /// As [`open_source`]; also a query that cannot be a subquery.
-pub fn count_rows(url: &DbUrl, spec: &DbSpec) -> Result<u64, DbError> {
+pub(crate) fn count_rows(url: &DbUrl, spec: &DbSpec) -> Result<u64, DbError> {
     spec.validate()?;
     let mut client = connect(url)?;
     let sql = match &spec.table {

@@ -1,6 +1,6 @@
 //! Writing masked rows back to a database: the [`DbWriter`] trait that `mask --into` and
-//! `mask --update` drive, what they report, and one writer per database ([`sqlite`],
-//! [`postgres`], [`mysql`]). Connections, URLs, errors and identifier quoting are shared with
+//! `mask --update` drive, what they report, and one writer per database (`sqlite`,
+//! `postgres`, `mysql`). Connections, URLs, errors and identifier quoting are shared with
 //! the readers in [`crate::input::db`].
 
 use serde::Serialize;
@@ -9,11 +9,11 @@ use crate::input::db::{DbError, DbSpec, DbUrl};
 use crate::record::Record;
 
 #[cfg(feature = "mysql")]
-pub mod mysql;
+pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
-pub mod postgres;
+pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
-pub mod sqlite;
+pub(crate) mod sqlite;
 
 /// Start writing masked rows to the database a connection string names (the driver chosen by
 /// its scheme; `--into` creates its staging table now).

@@ -11,7 +11,7 @@ use crate::input::db::{Cell, DbError, DbErrorKind, DbKind, DbSpec, DbUrl, RowIma
 use crate::input::mysql::{connect, describe};
 
 /// Writes masked rows to MySQL/MariaDB.
-pub struct MysqlWriter {
+pub(crate) struct MysqlWriter {
     conn: Conn,
     url: DbUrl,
     spec: DbSpec,
@@ -29,7 +29,7 @@ pub struct MysqlWriter {
 ///
 /// # Errors
 /// The target exists without `--replace`, or a write fails.
-pub fn open_writer(
+pub(crate) fn open_writer(
     url: &DbUrl,
     spec: &DbSpec,
     mode: WriteMode,

@@ -10,7 +10,7 @@ use crate::input::db::{check_ident, DbError, DbErrorKind, DbKind, DbSpec, DbUrl,
 use crate::input::postgres::{classify, connect, describe};
 
 /// Writes masked rows to PostgreSQL.
-pub struct PgWriter {
+pub(crate) struct PgWriter {
     client: Client,
     url: DbUrl,
     spec: DbSpec,
@@ -44,7 +44,7 @@ struct PendingUpdate {
 ///
 /// # Errors
 /// The target exists without `--replace`, a column is missing, or a write fails.
-pub fn open_writer(
+pub(crate) fn open_writer(
     url: &DbUrl,
     spec: &DbSpec,
     mode: WriteMode,

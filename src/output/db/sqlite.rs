@@ -9,7 +9,7 @@ use crate::input::db::{Cell, DbError, DbErrorKind, DbKind, DbSpec, DbUrl, RowIma
 use crate::input::sqlite::{err, open, table_columns, ColumnInfo};
 
 /// Writes masked rows to a SQLite database.
-pub struct SqliteWriter {
+pub(crate) struct SqliteWriter {
     conn: Connection,
     url: DbUrl,
     spec: DbSpec,
@@ -28,7 +28,7 @@ pub struct SqliteWriter {
 ///
 /// # Errors
 /// The target exists without `--replace`, the schema cannot be read, or a write fails.
-pub fn open_writer(
+pub(crate) fn open_writer(
     url: &DbUrl,
     spec: &DbSpec,
     mode: WriteMode,
