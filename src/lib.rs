@@ -96,7 +96,9 @@ pub use output::subjects;
 pub use category::{Category, Lang, UnknownCategory, UnknownLang};
 pub use lexicon::{Lexicon, LexiconError, LexiconSet};
 pub use mask::mask;
-pub use matcher::{BuildError, EntryId, Explained, Finding, Scanner, ScannerBuilder, Verdict};
-pub use normalize::{normalize, NormalizedText};
+pub use matcher::{
+    BuildError, EntryId, Evasion, Explained, Finding, Scanner, ScannerBuilder, Verdict,
+};
+pub use normalize::{normalize, NormalizedText, CONFUSABLES_UNICODE_VERSION};
 pub use policy::{Action, CompiledPolicy, Decision, MaskStyle, Outcome, PolicyError};
 pub use record::{Context, Record, RecordContext};

@@ -19,8 +19,18 @@
 //!
 //! Pure ASCII text without doubled white space takes a fast path: a byte-wise lowercase copy
 //! with an identity offset map.
+//!
+//! Look-alike letters of other scripts inside a word that also has Latin letters (a Cyrillic
+//! "а" in "kаnker") fold to Latin by the UTS #39 confusables (the homoglyph lane, issue 20;
+//! `homoglyph.rs`); the original offsets of the chars so folded are kept, so that findings
+//! over them can say so ([`NormalizedText::has_homoglyph`]).
 
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
+
+mod homoglyph;
+
+pub use self::homoglyph::UNICODE_VERSION as CONFUSABLES_UNICODE_VERSION;
+use self::homoglyph::{is_foreign_letter, latin_skeleton, mixed_words, Homoglyphs};
 
 /// Normalised text plus the map back to the original.
 ///
@@ -36,6 +46,8 @@ pub struct NormalizedText {
     /// Set by [`NormalizedText::normalize_for_search`] when `text` was left empty and the
     /// original itself is searched (ASCII case-insensitively).
     zero_copy: bool,
+    /// Original byte offsets (ascending) of the chars folded as homoglyphs.
+    homoglyphs: Vec<u32>,
 }
 
 impl NormalizedText {
@@ -57,6 +69,7 @@ impl NormalizedText {
         self.map.clear();
         self.identity = false;
         self.zero_copy = false;
+        self.homoglyphs.clear();
     }
 
     /// Normalise `original` into this buffer (replacing what was there).
@@ -67,7 +80,12 @@ impl NormalizedText {
             return;
         }
         self.text.clear();
-        fold_fast(original, &mut self.text, Some(&mut self.map));
+        fold_fast(
+            original,
+            &mut self.text,
+            Some(&mut self.map),
+            Some(&mut self.homoglyphs),
+        );
     }
 
     /// Like [`NormalizedText::normalize`], but a plain-ASCII text (no tab, line break or
@@ -81,7 +99,12 @@ impl NormalizedText {
             self.zero_copy = true;
             return;
         }
-        fold_fast(original, &mut self.text, Some(&mut self.map));
+        fold_fast(
+            original,
+            &mut self.text,
+            Some(&mut self.map),
+            Some(&mut self.homoglyphs),
+        );
     }
 
     /// The text to search after [`NormalizedText::normalize_for_search`]: the normalised text,
@@ -98,6 +121,17 @@ impl NormalizedText {
     /// The normalised text.
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// Does original byte range `start..end` hold a char that was folded as a homoglyph (a
+    /// look-alike letter of another script inside a word with Latin letters)?
+    #[inline]
+    pub fn has_homoglyph(&self, start: usize, end: usize) -> bool {
+        if self.homoglyphs.is_empty() {
+            return false;
+        }
+        let i = self.homoglyphs.partition_point(|&o| (o as usize) < start);
+        self.homoglyphs.get(i).is_some_and(|&o| (o as usize) < end)
     }
 
     /// Byte offset in the original text of the char that produced normalised byte `i`.
@@ -217,7 +251,7 @@ impl OffsetMap {
 /// Normalise a term or a short text to a new `String` (no offset map).
 pub fn normalize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    fold_fast(s, &mut out, None);
+    fold_fast(s, &mut out, None, None);
     out
 }
 
@@ -227,6 +261,40 @@ pub fn fold_keep_case(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     fold(s, false, &mut out, None);
     out
+}
+
+/// Fold `s` with `pass` (the fast or the general fold); when it saw a letter of another
+/// script, find the words that mix such letters with Latin ones and, if there are any, fold
+/// again with those words' look-alikes folded to Latin (recording their offsets in `folded`).
+fn with_homoglyphs(
+    s: &str,
+    out: &mut String,
+    mut map: Option<&mut OffsetMap>,
+    folded: Option<&mut Vec<u32>>,
+    pass: impl Fn(&str, &mut String, Option<&mut OffsetMap>, &mut Homoglyphs<'_>),
+) {
+    let first = out.len();
+    let mut homo = Homoglyphs::default();
+    pass(s, out, map.as_deref_mut(), &mut homo);
+    if !homo.saw_foreign {
+        return;
+    }
+    let mixed = mixed_words(s, is_ignorable);
+    if mixed.is_empty() {
+        return;
+    }
+    out.truncate(first);
+    if let Some(m) = map.as_deref_mut() {
+        // The map covers `out` from its start: callers with a map pass an empty `out`.
+        debug_assert_eq!(first, 0);
+        m.clear();
+    }
+    let mut homo = Homoglyphs {
+        mixed: &mixed,
+        saw_foreign: false,
+        folded,
+    };
+    pass(s, out, map, &mut homo);
 }
 
 /// Is `c` a word character for boundary checks? Letters and digits of any script.
@@ -406,7 +474,21 @@ fn lookup(table: &FoldTable, c: char) -> Folded {
 /// lowercased in bulk, non-ASCII chars of the common ranges come from [`fold_table`], the rest
 /// (and anything context-dependent) goes through the general path [`fold`], char by char.
 /// Produces exactly what `fold(s, true, ..)` produces (tested).
-fn fold_fast(s: &str, out: &mut String, mut map: Option<&mut OffsetMap>) {
+fn fold_fast(
+    s: &str,
+    out: &mut String,
+    map: Option<&mut OffsetMap>,
+    folded: Option<&mut Vec<u32>>,
+) {
+    with_homoglyphs(s, out, map, folded, fold_fast_pass);
+}
+
+fn fold_fast_pass(
+    s: &str,
+    out: &mut String,
+    mut map: Option<&mut OffsetMap>,
+    homo: &mut Homoglyphs<'_>,
+) {
     let b = s.as_bytes();
     let table = fold_table();
     // ASCII runs are copied as they are and lowercased at the end in one pass (one long
@@ -468,6 +550,7 @@ fn fold_fast(s: &str, out: &mut String, mut map: Option<&mut OffsetMap>) {
                     &mut Sink {
                         out: &mut *out,
                         map: map.as_deref_mut(),
+                        homo: &mut *homo,
                     },
                 );
             }
@@ -548,12 +631,13 @@ fn transliterate_keep_case(c: char) -> Option<&'static str> {
     })
 }
 
-struct Sink<'a> {
+struct Sink<'a, 'h> {
     out: &'a mut String,
     map: Option<&'a mut OffsetMap>,
+    homo: &'a mut Homoglyphs<'h>,
 }
 
-impl Sink<'_> {
+impl Sink<'_, '_> {
     #[inline]
     fn push(&mut self, c: char, at: usize) {
         if c.is_whitespace() {
@@ -586,14 +670,16 @@ impl Sink<'_> {
 
 /// The general path. `lower` selects lowercasing (normal) or case keeping.
 fn fold(s: &str, lower: bool, out: &mut String, map: Option<&mut OffsetMap>) {
-    let mut sink = Sink { out, map };
-    for (at, c) in s.char_indices() {
-        fold_char(c, at, lower, &mut sink);
-    }
+    with_homoglyphs(s, out, map, None, |s, out, map, homo| {
+        let mut sink = Sink { out, map, homo };
+        for (at, c) in s.char_indices() {
+            fold_char(c, at, lower, &mut sink);
+        }
+    });
 }
 
 /// The general path for one char of the original at byte `at`.
-fn fold_char(c: char, at: usize, lower: bool, sink: &mut Sink<'_>) {
+fn fold_char(c: char, at: usize, lower: bool, sink: &mut Sink<'_, '_>) {
     if c.is_ascii() {
         let c = if lower { c.to_ascii_lowercase() } else { c };
         sink.push(c, at);
@@ -621,6 +707,11 @@ fn fold_char(c: char, at: usize, lower: bool, sink: &mut Sink<'_>) {
         sink.push_raw('-', at);
         return;
     }
+    // A look-alike in its own case first (Greek "Κ" looks like "K", its lower case "κ"
+    // like no Latin letter); what a char decomposes to is looked at in `fold_one`.
+    if is_foreign_letter(c) && fold_homoglyph(c, at, lower, sink) {
+        return;
+    }
     if lower {
         for lc in c.to_lowercase() {
             fold_one(lc, true, sink, at);
@@ -631,7 +722,7 @@ fn fold_char(c: char, at: usize, lower: bool, sink: &mut Sink<'_>) {
 }
 
 #[inline]
-fn fold_one(c: char, lower: bool, sink: &mut Sink<'_>, at: usize) {
+fn fold_one(c: char, lower: bool, sink: &mut Sink<'_, '_>, at: usize) {
     let translit = if lower {
         transliterate(c)
     } else {
@@ -649,6 +740,11 @@ fn fold_one(c: char, lower: bool, sink: &mut Sink<'_>, at: usize) {
         if is_combining_mark(d) || is_ignorable(d) {
             return;
         }
+        // Every char that is neither ASCII, nor from the fold's table, nor special above
+        // arrives here, decomposed (a mathematical bold omicron as a Greek omicron).
+        if is_foreign_letter(d) && fold_homoglyph(d, at, lower, sink) {
+            return;
+        }
         if is_apostrophe(d) {
             sink.push_raw('\'', at);
         } else if is_dash(d) {
@@ -656,7 +752,9 @@ fn fold_one(c: char, lower: bool, sink: &mut Sink<'_>, at: usize) {
         } else if lower && d.is_uppercase() {
             // Full-width and other compatibility forms may decompose to upper case.
             for l in d.to_lowercase() {
-                push_transliterated(l, true, sink, at);
+                if !(is_foreign_letter(l) && fold_homoglyph(l, at, lower, sink)) {
+                    push_transliterated(l, true, sink, at);
+                }
             }
         } else {
             push_transliterated(d, lower, sink, at);
@@ -664,10 +762,28 @@ fn fold_one(c: char, lower: bool, sink: &mut Sink<'_>, at: usize) {
     });
 }
 
+/// A foreign letter `c` (of the char at original byte `at`): inside a mixed word, push the
+/// Latin letters of its skeleton and say so; else note that a foreign letter was seen.
+fn fold_homoglyph(c: char, at: usize, lower: bool, sink: &mut Sink<'_, '_>) -> bool {
+    sink.homo.saw_foreign = true;
+    if !sink.homo.in_mixed(at) {
+        return false;
+    }
+    let Some((letters, n)) = latin_skeleton(c) else {
+        return false;
+    };
+    for &x in &letters[..n] {
+        let x = if lower { x.to_ascii_lowercase() } else { x };
+        sink.push_raw(char::from(x), at);
+    }
+    sink.homo.record(at);
+    true
+}
+
 /// Push a char produced by decomposition, transliterating it (a modifier letter may
 /// decompose to æ, which must still become "ae").
 #[inline]
-fn push_transliterated(c: char, lower: bool, sink: &mut Sink<'_>, at: usize) {
+fn push_transliterated(c: char, lower: bool, sink: &mut Sink<'_, '_>, at: usize) {
     let translit = if lower {
         transliterate(c)
     } else {
@@ -756,9 +872,11 @@ mod tests {
     /// The per-byte map by definition: fold char by char with the general path and give
     /// every byte a char adds the char's offset.
     fn map_per_byte(s: &str) -> (String, Vec<u32>) {
+        let mut homo = Homoglyphs::default();
         let mut sink = Sink {
             out: &mut String::new(),
             map: None,
+            homo: &mut homo,
         };
         let mut map = Vec::new();
         for (at, c) in s.char_indices() {
@@ -782,7 +900,7 @@ mod tests {
             proptest::prop_assert_eq!(&got, &map);
             let mut out = String::new();
             let mut runs = OffsetMap::default();
-            fold_fast(&s, &mut out, Some(&mut runs));
+            fold_fast(&s, &mut out, Some(&mut runs), None);
             proptest::prop_assert_eq!(runs.to_vec(), map.clone());
             let mut runs = OffsetMap::default();
             fold(&s, true, &mut String::new(), Some(&mut runs));
@@ -825,7 +943,7 @@ mod tests {
         let fast = |s: &str| {
             let mut out = String::new();
             let mut map = OffsetMap::default();
-            fold_fast(s, &mut out, Some(&mut map));
+            fold_fast(s, &mut out, Some(&mut map), None);
             (out, map.to_vec())
         };
         let contexts = ["", "a", "A", " ", "x ", "\t"];

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::category::Category;
-use crate::matcher::Finding;
+use crate::matcher::{Evasion, Finding};
 use crate::record::RecordContext;
 use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
 
@@ -140,6 +140,13 @@ pub struct PolicySpec {
     /// The key for `hash` masking.
     #[serde(default)]
     pub hash_key: Option<HashKeySpec>,
+    /// Turn the typo lane on for scans under this policy (as `--typos` does; issue 20).
+    #[serde(default)]
+    pub typos: bool,
+    /// Rules per evasion lane (`homoglyph`, `spaced`, `typo`): a finding of that lane gets
+    /// this rule instead of its category's or field's (e.g. flag typos, reject homoglyphs).
+    #[serde(default)]
+    pub evasion: BTreeMap<String, Rule>,
 }
 
 /// A policy could not be loaded or compiled.
@@ -222,6 +229,9 @@ pub struct CompiledPolicy {
     when: Vec<CompiledWhen>,
     mask_char: char,
     hash_key: Option<Vec<u8>>,
+    typos: bool,
+    /// Per [`Evasion::index`]: the lane's rule, if the policy gives one.
+    lanes: [Option<CompiledRule>; 3],
 }
 
 impl fmt::Debug for CompiledPolicy {
@@ -233,6 +243,8 @@ impl fmt::Debug for CompiledPolicy {
             .field("fields", &self.fields)
             .field("when", &self.when)
             .field("mask_char", &self.mask_char)
+            .field("typos", &self.typos)
+            .field("lanes", &self.lanes)
             .field("hash_key", &self.hash_key.as_ref().map(|_| "<set>"))
             .finish()
     }
@@ -309,6 +321,8 @@ impl CompiledPolicy {
             when: Vec::new(),
             mask_char: '█',
             hash_key: None,
+            typos: false,
+            lanes: [None; 3],
         })
     }
 
@@ -435,7 +449,22 @@ impl CompiledPolicy {
                 }
             }
         };
-        let uses_hash = rules.iter().any(|r| r.style == MaskStyle::Hash)
+        let mut lanes = [None; 3];
+        for (name, rule) in &spec.evasion {
+            let lane = Evasion::ALL
+                .into_iter()
+                .find(|l| l.as_str() == name)
+                .ok_or_else(|| {
+                    err_at(
+                        Some("evasion"),
+                        name,
+                        format!("unknown evasion lane {name:?} (homoglyph, spaced, typo)"),
+                    )
+                })?;
+            lanes[lane.index()] = Some(to_rule(rule));
+        }
+        let uses_hash = lanes.iter().flatten().any(|r| r.style == MaskStyle::Hash)
+            || rules.iter().any(|r| r.style == MaskStyle::Hash)
             || when.iter().any(|w| w.rule.style == MaskStyle::Hash)
             || fields
                 .values()
@@ -452,7 +481,14 @@ impl CompiledPolicy {
             when,
             mask_char,
             hash_key,
+            typos: spec.typos,
+            lanes,
         })
+    }
+
+    /// Whether scans under this policy look for typos (`typos: true`).
+    pub fn typos(&self) -> bool {
+        self.typos
     }
 
     /// The context columns the policy's `when` rules read, each once, in order: a record
@@ -498,10 +534,11 @@ impl CompiledPolicy {
         let actions: Vec<(Action, MaskStyle)> = findings
             .iter()
             .map(|f| {
-                let (a, s) = if self.when.is_empty() {
-                    self.rule(ctx.field, f.category)
-                } else {
-                    self.rule_in(ctx, f.category)
+                let lane = f.evasion.and_then(|l| self.lanes[l.index()]);
+                let (a, s) = match lane {
+                    Some(r) => (r.action, r.style),
+                    None if self.when.is_empty() => self.rule(ctx.field, f.category),
+                    None => self.rule_in(ctx, f.category),
                 };
                 let o = match a {
                     Action::Allow | Action::Flag => Outcome::Accept,
@@ -614,6 +651,40 @@ mod tests {
         for (name, _) in BUILTIN_POLICIES {
             CompiledPolicy::load(name).unwrap();
         }
+    }
+
+    /// A lane's rule wins over the category's and the field's; `typos: true` is read; an
+    /// unknown lane is an error with its line (issue 20).
+    #[test]
+    fn evasion_lane_rules() {
+        let p = CompiledPolicy::from_yaml(
+            "p",
+            "default: {action: mask}\ntypos: true\nfields:\n  notes:\n    health: {action: reject}\nevasion:\n  typo: {action: flag}\n  homoglyph: {action: reject}\n",
+        )
+        .unwrap();
+        assert!(p.typos());
+        assert!(!CompiledPolicy::load("default").unwrap().typos());
+        let scanner = crate::Scanner::builtin().unwrap();
+        let health = scanner.scan("diabetes")[0];
+        assert_eq!(health.category, Category::Health);
+        let f = |evasion| Finding { evasion, ..health };
+        let d = p.decide(
+            &RecordContext::field("notes"),
+            &[f(None), f(Some(Evasion::Typo)), f(Some(Evasion::Spaced))],
+        );
+        let actions: Vec<Action> = d.actions.iter().map(|a| a.0).collect();
+        assert_eq!(actions, [Action::Reject, Action::Flag, Action::Reject]);
+        let d = p.decide(&RecordContext::none(), &[f(Some(Evasion::Typo))]);
+        assert_eq!(d.outcome, Outcome::Accept);
+        let d = p.decide(&RecordContext::none(), &[f(Some(Evasion::Homoglyph))]);
+        assert_eq!(d.outcome, Outcome::Reject);
+        let e = CompiledPolicy::from_yaml(
+            "p",
+            "default: {action: mask}\nevasion:\n  typos: {action: flag}\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains("typos"), "{e}");
     }
 
     #[test]

@@ -48,7 +48,7 @@ use serde_json::Value;
 use crate::category::{Category, Lang};
 use crate::lexicon::{LexiconError, LexiconSet, Replaced};
 use crate::mask::mask;
-use crate::matcher::{BuildError, Finding, Scanner, ScannerBuilder};
+use crate::matcher::{BuildError, Evasion, Finding, Scanner, ScannerBuilder};
 use crate::policy::{CompiledPolicy, Outcome, PolicyError, BUILTIN_POLICIES};
 use crate::record::{Context, RecordContext};
 
@@ -346,6 +346,11 @@ pub struct EngineSource {
     /// Policies (built-in names or YAML files) to preload; the first is the default
     /// (`default` when empty). The built-in policies are always available by name.
     pub policies: Vec<String>,
+    /// The typo lane for every request (`art9 serve --typos`); without it only requests
+    /// under a policy that says `typos: true` get typo findings (issue 20).
+    pub typos: bool,
+    /// Word lists (one word a line) whose words are never typos, besides the built-in guard.
+    pub typo_word_lists: Vec<PathBuf>,
 }
 
 impl EngineSource {
@@ -395,6 +400,14 @@ pub enum EngineError {
     /// Loading stopped unexpectedly (a panic in the loader thread).
     #[error("loading lexicons and policies failed unexpectedly")]
     Aborted,
+    /// A typo word list could not be read.
+    #[error("cannot read the typo word list {path}: {source}")]
+    WordList {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// A scanner plus the policies requests may name: immutable, `Send + Sync`, cheap to clone.
@@ -404,11 +417,15 @@ pub struct Engine {
     policies: BTreeMap<String, CompiledPolicy>,
     default_policy: String,
     replaced: Vec<Replaced>,
+    /// Typo findings are answered for every request (else only under policies that say
+    /// `typos: true`).
+    typos: bool,
 }
 
 impl Engine {
     /// An engine with this scanner and default policy; the built-in policies are available
-    /// by name too (a policy named like a built-in replaces it).
+    /// by name too (a policy named like a built-in replaces it). Whatever the scanner finds is
+    /// answered: build it with [`ScannerBuilder::typos`] for typo findings.
     pub fn new(scanner: Scanner, default_policy: CompiledPolicy) -> Engine {
         let mut policies = BTreeMap::new();
         for (name, _) in BUILTIN_POLICIES {
@@ -423,6 +440,7 @@ impl Engine {
             policies,
             default_policy: default_name,
             replaced: Vec::new(),
+            typos: true,
         }
     }
 
@@ -444,13 +462,29 @@ impl Engine {
     pub fn load(source: &EngineSource) -> Result<Engine, EngineError> {
         let set = source.lexicon_set()?;
         let replaced = set.replaced().to_vec();
-        let scanner = ScannerBuilder::new().lexicons(set).build()?;
         let mut names = source.policies.iter();
         let first = names.next().map(String::as_str).unwrap_or("default");
-        let mut engine = Engine::new(scanner, CompiledPolicy::load(first)?);
+        let first = CompiledPolicy::load(first)?;
+        let rest = names
+            .map(|n| CompiledPolicy::load(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        // The scanner looks for typos when any request may want them; requests that do not
+        // have them dropped (`Engine::answer`).
+        let any_typos = source.typos || first.typos() || rest.iter().any(CompiledPolicy::typos);
+        let mut builder = ScannerBuilder::new();
+        builder.lexicons(set).typos(any_typos);
+        for path in &source.typo_word_lists {
+            let text = std::fs::read_to_string(path).map_err(|e| EngineError::WordList {
+                path: path.clone(),
+                source: e,
+            })?;
+            builder.typo_word_list(text);
+        }
+        let scanner = builder.build()?;
+        let mut engine = Engine::new(scanner, first);
         engine.replaced = replaced;
-        for name in names {
-            let p = CompiledPolicy::load(name)?;
+        engine.typos = source.typos;
+        for p in rest {
             engine.policies.insert(p.name().to_string(), p);
         }
         Ok(engine)
@@ -513,6 +547,7 @@ impl Engine {
             })?),
         };
         let policy = if op == Op::Scan { None } else { policy };
+        let keep_typos = self.typos || policy.is_some_and(CompiledPolicy::typos);
         let mut counts = [0u32; 7];
         let mut text_out = None;
         let mut fields_out = None;
@@ -534,6 +569,9 @@ impl Engine {
             .collect();
         let mut one = |field: Option<&str>, text: &str| -> Option<String> {
             self.scanner.scan_into(text, &mut scratch);
+            if !keep_typos {
+                scratch.retain(|f| f.evasion != Some(Evasion::Typo));
+            }
             if let Some(langs) = &langs {
                 scratch.retain(|f| langs.contains(&f.lang));
             }

@@ -3,7 +3,9 @@
 //! * findings lie on char boundaries, char offsets agree with byte offsets, and the original
 //!   slice normalises to text containing one of the entry's terms;
 //! * `mask` changes only bytes inside findings;
-//! * `scan(mask(x))` finds nothing the policy masked.
+//! * `scan(mask(x))` finds nothing the policy masked;
+//! * the same for notes with terms spaced out or written with look-alike letters of other
+//!   scripts (the evasion lanes, issue 20).
 
 use std::sync::OnceLock;
 
@@ -155,11 +157,19 @@ fn check_findings(scanner: &Scanner, text: &str) -> Result<(), TestCaseError> {
         prop_assert_eq!(text[..f.end].chars().count(), f.char_end);
         let slice = art9::normalize(&text[f.start..f.end]);
         let entry = scanner.entry(f.entry);
+        // A spaced-out finding holds a term's letters with separators between them.
+        let squash = |s: &str| -> String {
+            if f.evasion == Some(art9::Evasion::Spaced) {
+                s.chars().filter(|c| c.is_alphanumeric()).collect()
+            } else {
+                s.to_string()
+            }
+        };
         prop_assert!(
             entry
                 .terms
                 .iter()
-                .any(|t| slice.contains(&art9::normalize(t))),
+                .any(|t| squash(&slice).contains(&squash(&art9::normalize(t)))),
             "finding {:?} does not contain a term of {}",
             &text[f.start..f.end],
             entry.id
@@ -306,6 +316,108 @@ proptest! {
         check_mask(engine_scanner(), &p, &s)?;
         check_mask(builtin_scanner(), &p, &s)?;
     }
+}
+
+/// Terms of the engine and built-in lexicons for the evasion notes.
+const EVASION_TERMS: [&str; 8] = [
+    "kanker",
+    "diabetes",
+    "hart",
+    "CVA",
+    "KRÆFT",
+    "patiënt",
+    "in het ziekenhuis",
+    "Muslim",
+];
+
+/// Latin letters and a Cyrillic or Greek look-alike of each.
+const LOOK_ALIKES: [(char, char); 8] = [
+    ('a', '\u{0430}'),
+    ('e', '\u{0435}'),
+    ('o', '\u{03BF}'),
+    ('i', '\u{0456}'),
+    ('s', '\u{0455}'),
+    ('C', '\u{0421}'),
+    ('K', '\u{039A}'),
+    ('A', '\u{0410}'),
+];
+
+/// Notes with terms spaced or dotted out, or with look-alike letters, among letters,
+/// separators and other pieces that could be taken for runs.
+fn evasive_note() -> impl Strategy<Value = String> {
+    let term = prop::sample::select(EVASION_TERMS.to_vec());
+    let sep = prop::sample::select(vec![" ", ".", "-", "_", "/", "  ", "\u{00A0}"]);
+    let piece = prop_oneof![
+        (term.clone(), sep)
+            .prop_map(|(t, sep)| { t.chars().map(String::from).collect::<Vec<_>>().join(sep) }),
+        (term.clone(), any::<prop::sample::Index>()).prop_map(|(t, i)| {
+            let places: Vec<usize> = t
+                .char_indices()
+                .filter(|(_, c)| LOOK_ALIKES.iter().any(|(l, _)| l == c))
+                .map(|(at, _)| at)
+                .collect();
+            if places.is_empty() {
+                return t.to_string();
+            }
+            let at = places[i.index(places.len())];
+            let mut out = String::new();
+            for (j, c) in t.char_indices() {
+                let swap = LOOK_ALIKES.iter().find(|(l, _)| *l == c).map(|(_, g)| *g);
+                out.push(if j == at { swap.unwrap_or(c) } else { c });
+            }
+            out
+        }),
+        term.prop_map(str::to_string),
+        Just(" ".to_string()),
+        Just(".".to_string()),
+        Just("-".to_string()),
+        Just("\u{200B}".to_string()),
+        Just("мама".to_string()),
+        "[a-zA-Zæ]{1,3}",
+        "([a-z] ){1,4}",
+        any::<char>().prop_map(|c| c.to_string()),
+    ];
+    prop::collection::vec(piece, 0..16).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Findings of the evasion lanes lie on char boundaries of the original, with exact
+    /// char offsets, sorted and disjoint, each holding a term of its entry (for spaced-out
+    /// ones, its letters); the two automaton layouts agree.
+    #[test]
+    fn evasion_findings_are_exact(s in evasive_note()) {
+        check_findings(builtin_scanner(), &s)?;
+        check_findings(engine_scanner(), &s)?;
+        prop_assert_eq!(builtin_scanner().scan(&s), builtin_reference().scan(&s));
+        prop_assert_eq!(engine_scanner().scan(&s), engine_reference().scan(&s));
+    }
+
+    /// Masking a lane's finding changes only its bytes, and the re-scan finds nothing there.
+    #[test]
+    fn evasion_findings_mask_and_rescan(s in evasive_note()) {
+        let label = CompiledPolicy::load("default").expect("policy");
+        let chars = CompiledPolicy::from_yaml("t", "default: {action: mask, style: char}\n")
+            .expect("policy");
+        for p in [&label, &chars] {
+            check_mask(engine_scanner(), p, &s)?;
+            check_mask(builtin_scanner(), p, &s)?;
+        }
+    }
+}
+
+/// Every lane is exercised by the notes above: a spaced-out and a look-alike term are found
+/// and tagged (a test of the strategy's pieces, so that the properties are not vacuous).
+#[test]
+fn evasion_lanes_tag_their_findings() {
+    let s = "klant heeft d.i.a.b.e.t.e.s en k\u{0430}nker";
+    let f = builtin_scanner().scan(s);
+    let lanes: Vec<_> = f.iter().map(|f| f.evasion).collect();
+    assert_eq!(
+        lanes,
+        [Some(art9::Evasion::Spaced), Some(art9::Evasion::Homoglyph)]
+    );
 }
 
 /// Found by proptest: masking shortens the distance between "MS" and its context word; the

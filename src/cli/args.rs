@@ -132,6 +132,15 @@ pub struct LexiconArgs {
     /// sexual_orientation, trade_union, criminal; comma-separated or repeated).
     #[arg(long, value_delimiter = ',', value_name = "CATEGORY")]
     pub category: Vec<String>,
+    /// Also find terms with one typing error (two in terms of ten or more letters; first
+    /// letter exact, whole words only, never an ordinary nl/en dictionary word); such
+    /// findings carry "evasion": "typo".
+    #[arg(long)]
+    pub typos: bool,
+    /// A word list (one word a line) whose words --typos never takes for typos, besides the
+    /// built-in nl/en guard (e.g. /usr/share/dict/danish). Repeatable.
+    #[arg(long, value_name = "FILE", requires = "typos")]
+    pub typo_word_list: Vec<PathBuf>,
 }
 
 /// Input file formats.

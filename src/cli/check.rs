@@ -19,8 +19,11 @@ pub fn check(a: CheckArgs) -> Result<ExitCode> {
     if a.stdio {
         return super::stdio::run(&a);
     }
-    let scanner = common::scanner(&a.lexicons)?;
-    let policy = common::policy(&a.policy)?;
+    // Loaded first for its `typos` switch; its error still comes after the lexicons'.
+    let policy = common::policy(&a.policy);
+    let typos = policy.as_ref().is_ok_and(art9::CompiledPolicy::typos);
+    let scanner = common::scanner(&a.lexicons, typos)?;
+    let policy = policy?;
     let engine = Engine::new(scanner, policy);
     let arg = a.text.as_deref().unwrap_or("-");
     let mut text = common::text_arg(arg)?;
@@ -59,7 +62,7 @@ fn strip_one_newline(text: &mut String) {
 }
 
 pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
-    let scanner = common::scanner(&a.lexicons)?;
+    let scanner = common::scanner(&a.lexicons, false)?;
     let text = common::text_arg(&a.text)?;
     let explained = scanner.explain(&text);
     let mut any = false;
@@ -80,6 +83,7 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                     "end": x.end,
                     "text": &text[x.start..x.end],
                     "verdict": x.verdict,
+                    "evasion": x.evasion,
                 })
             })
             .collect();
@@ -92,6 +96,9 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
             let e = scanner.entry(x.entry);
             any |= x.verdict == Verdict::Accepted;
             let why = match &x.verdict {
+                Verdict::Accepted if x.evasion == Some(art9::Evasion::Typo) => {
+                    "ACCEPTED: a whole word one or two typing errors from the term".into()
+                }
                 Verdict::Accepted => format!(
                     "ACCEPTED: {} match{}{}",
                     e.mode.as_str(),
@@ -118,8 +125,12 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                 Verdict::MaskToken => "rejected: inside an art9 mask token".into(),
                 Verdict::Overlapped { by } => format!("rejected: overlapped by {by}"),
             };
+            let lane = match x.evasion {
+                Some(lane) => format!(" [evasion: {lane}]"),
+                None => String::new(),
+            };
             outln!(
-                "{:>5}..{:<5} {:?}  {} ({}, {}) term {:?}: {}",
+                "{:>5}..{:<5} {:?}  {} ({}, {}) term {:?}: {}{}",
                 x.start,
                 x.end,
                 &text[x.start..x.end],
@@ -127,7 +138,8 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                 e.category,
                 e.lang,
                 e.terms[x.term],
-                why
+                why,
+                lane
             );
         }
     }

@@ -31,6 +31,8 @@ pub fn engine_source(a: &LexiconArgs) -> Result<EngineSource> {
             .map(|c| c.parse::<Category>())
             .collect::<Result<_, _>>()?,
         policies: Vec::new(),
+        typos: a.typos,
+        typo_word_lists: a.typo_word_list.clone(),
     })
 }
 
@@ -63,11 +65,16 @@ pub fn report_replaced(set: &LexiconSet) {
     }
 }
 
-/// Build the scanner the flags ask for.
-pub fn scanner(a: &LexiconArgs) -> Result<Scanner> {
+/// Build the scanner the flags ask for; `policy_typos`: the policy turns the typo lane on.
+pub fn scanner(a: &LexiconArgs, policy_typos: bool) -> Result<Scanner> {
     let set = lexicon_set(a)?;
     let mut builder = ScannerBuilder::new();
-    builder.lexicons(set);
+    builder.lexicons(set).typos(a.typos || policy_typos);
+    for path in &a.typo_word_list {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the word list {}", path.display()))?;
+        builder.typo_word_list(text);
+    }
     Ok(builder.into_scanner()?)
 }
 

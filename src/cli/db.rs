@@ -125,7 +125,7 @@ pub fn mask(a: MaskArgs, policy: art9::CompiledPolicy) -> Result<ExitCode> {
         spec.subject_id = None;
     }
 
-    let scanner = common::scanner(&a.lexicons)?;
+    let scanner = common::scanner(&a.lexicons, policy.typos())?;
     let options = Options {
         threads: a.input.threads,
         batch_records: a.input.batch_records,

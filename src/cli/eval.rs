@@ -88,7 +88,7 @@ pub fn eval(a: EvalArgs) -> Result<ExitCode> {
             }
         }
         None => {
-            let scanner = common::scanner(&a.lexicons)?;
+            let scanner = common::scanner(&a.lexicons, false)?;
             for n in &notes {
                 let fs = scanner.scan(&n.text);
                 found.insert(

@@ -397,8 +397,9 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     // The lexicons are compiled while the input is opened (for a database: connecting, TLS,
     // preparing the statement); both take tens of milliseconds. Errors are reported in the
     // order the steps are listed here.
+    let typos = policy.as_ref().is_some_and(art9::CompiledPolicy::typos);
     let (scanner, opened) = std::thread::scope(|s| {
-        let building = s.spawn(|| common::scanner(&a.lexicons));
+        let building = s.spawn(|| common::scanner(&a.lexicons, typos));
         let opened = open(&a.input, false, progress::wanted(!a.quiet), "scan");
         let scanner = building
             .join()
@@ -612,7 +613,7 @@ pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
         bail!("--into, --update and --summary-json are for database masking; a file is masked with -o OUT");
     }
     let stop = progress::stop_flag();
-    let scanner = common::scanner(&a.lexicons)?;
+    let scanner = common::scanner(&a.lexicons, policy.typos())?;
     let Some(output) = a.output.clone() else {
         bail!("mask needs -o OUT (or - for standard output)");
     };

@@ -37,8 +37,11 @@ fn skip_line(input: &mut impl BufRead) -> io::Result<()> {
 }
 
 pub fn run(a: &CheckArgs) -> Result<ExitCode> {
-    let scanner = common::scanner(&a.lexicons)?;
-    let policy = common::policy(&a.policy)?;
+    // Loaded first for its `typos` switch; its error still comes after the lexicons'.
+    let policy = common::policy(&a.policy);
+    let typos = policy.as_ref().is_ok_and(art9::CompiledPolicy::typos);
+    let scanner = common::scanner(&a.lexicons, typos)?;
+    let policy = policy?;
     let engine = Engine::new(scanner, policy);
     let limits = Limits::default();
     let stdin = io::stdin();

@@ -204,6 +204,8 @@ pub struct Entry {
     pub examples: Vec<String>,
     /// Notes that must not yield this entry.
     pub counterexamples: Vec<String>,
+    /// Whether the typo lane may match this entry's terms (`typos: false` turns it off).
+    pub typos: bool,
 }
 
 /// One validated lexicon file.
@@ -422,6 +424,7 @@ fn validate_entry(
         context,
         examples: spec.examples,
         counterexamples: spec.counterexamples,
+        typos: spec.typos,
     })
 }
 

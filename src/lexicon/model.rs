@@ -105,6 +105,18 @@ pub struct EntrySpec {
     /// Notes that must not yield this entry.
     #[serde(default)]
     pub counterexamples: Vec<String>,
+    /// Whether the typo lane (`--typos`) may match a term of this entry with a typing error
+    /// (default yes; `typos: false` for terms whose near neighbours are ordinary words).
+    #[serde(default = "default_typos", skip_serializing_if = "is_default_typos")]
+    pub typos: bool,
+}
+
+fn default_typos() -> bool {
+    true
+}
+
+fn is_default_typos(typos: &bool) -> bool {
+    *typos
 }
 
 /// How a term may sit in a word. See `LEXICONS.md`.

@@ -98,6 +98,7 @@ impl LexiconSet {
                     context: None,
                     examples: Vec::new(),
                     counterexamples: Vec::new(),
+                    typos: true,
                 });
             }
         }

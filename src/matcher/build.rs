@@ -10,6 +10,10 @@ pub struct ScannerBuilder {
     /// `false` puts every pattern into the overlapping automaton (the reference the word-start
     /// split is tested against).
     all_overlapping: bool,
+    /// The typo lane (issue 20): off by default.
+    typos: bool,
+    /// Word lists (one word a line) whose words are never typos, besides the built-in guard.
+    typo_word_lists: Vec<String>,
 }
 
 impl ScannerBuilder {
@@ -27,6 +31,8 @@ impl ScannerBuilder {
             lexicons: LexiconSet::builtin()?,
             zero_copy_ascii: false,
             all_overlapping: false,
+            typos: false,
+            typo_word_lists: Vec::new(),
         })
     }
 
@@ -50,6 +56,22 @@ impl ScannerBuilder {
     #[doc(hidden)]
     pub fn all_overlapping(&mut self, yes: bool) -> &mut ScannerBuilder {
         self.all_overlapping = yes;
+        self
+    }
+
+    /// Also match words one typing error away from a term of six or more letters (two from
+    /// ten or more): the typo lane, whose findings carry [`Evasion::Typo`]. Off by default;
+    /// the exact path is the same code either way. See `LEXICONS.md` for its precision.
+    pub fn typos(&mut self, yes: bool) -> &mut ScannerBuilder {
+        self.typos = yes;
+        self
+    }
+
+    /// Add a word list (one word a line; `#` starts a comment line) whose words the typo lane
+    /// never takes for typos, besides its built-in guard (e.g. a Danish dictionary, which is
+    /// not built in for its licence).
+    pub fn typo_word_list(&mut self, text: String) -> &mut ScannerBuilder {
+        self.typo_word_lists.push(text);
         self
     }
 
@@ -86,11 +108,15 @@ impl ScannerBuilder {
             lexicons,
             zero_copy_ascii,
             all_overlapping,
+            typos,
+            typo_word_lists,
         } = self;
         let options = ScannerBuilder {
             lexicons: LexiconSet::new(),
             zero_copy_ascii,
             all_overlapping,
+            typos,
+            typo_word_lists,
         };
         let count = lexicons.iter().map(|l| l.entries.len()).sum();
         let mut entries = Vec::with_capacity(count);
@@ -185,6 +211,9 @@ impl ScannerBuilder {
                 zero_copy,
             )?)))
         };
+        let typos = self
+            .typos
+            .then(|| Box::new(TypoIndex::build(&entries, &self.typo_word_lists)));
         Ok(Scanner {
             inner: Arc::new(Inner {
                 anchored,
@@ -194,6 +223,7 @@ impl ScannerBuilder {
                 keep_case,
                 pattern_count: patterns.len(),
                 zero_copy,
+                typos,
             }),
         })
     }

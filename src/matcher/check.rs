@@ -33,6 +33,7 @@ impl Inner {
                 ostart: 0,
                 oend: 0,
                 verdict,
+                evasion: None,
             });
         }
     }

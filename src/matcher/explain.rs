@@ -20,6 +20,8 @@ pub struct Explained {
     pub end: usize,
     /// What happened to it.
     pub verdict: Verdict,
+    /// The evasion lane that found it (`None`: an exact match of the term).
+    pub evasion: Option<Evasion>,
 }
 
 impl Scanner {
@@ -41,6 +43,7 @@ impl Scanner {
                     start: s,
                     end: e,
                     verdict: c.verdict.clone(),
+                    evasion: c.evasion,
                 }
             })
             .collect();

@@ -36,14 +36,19 @@ use crate::normalize::{fold_keep_case, is_word_char, normalize, NormalizedText};
 mod automaton;
 mod build;
 mod check;
+mod evasion;
 mod explain;
 mod overlap;
+mod typo;
 
 use self::automaton::*;
 pub use self::build::ScannerBuilder;
 use self::check::*;
+use self::evasion::spaced_letters;
+pub use self::evasion::Evasion;
 pub use self::explain::Explained;
 use self::overlap::*;
+use self::typo::TypoIndex;
 
 /// Index of an entry in a [`Scanner`]; see [`Scanner::entry`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -77,6 +82,9 @@ pub struct Finding {
     pub char_start: usize,
     /// Char end (exclusive) in the original text.
     pub char_end: usize,
+    /// The evasion lane that found it (homoglyph, spaced-out letters, typo); `None` for an
+    /// exact match of a term.
+    pub evasion: Option<Evasion>,
 }
 
 /// Why a candidate match was accepted or rejected; see [`Scanner::explain`].
@@ -150,6 +158,8 @@ struct Inner {
     /// The automaton is ASCII case-insensitive, so plain ASCII notes are searched as they are
     /// ([`NormalizedText::normalize_for_search`]); otherwise every note is normalised.
     zero_copy: bool,
+    /// The typo lane's index, when it is on ([`ScannerBuilder::typos`]).
+    typos: Option<Box<TypoIndex>>,
 }
 
 /// An immutable, `Send + Sync` scanner. Clone it freely (an `Arc` inside).
@@ -193,6 +203,8 @@ struct Cand {
     ostart: usize,
     oend: usize,
     verdict: Verdict,
+    /// The evasion lane that found it, if not the exact one.
+    evasion: Option<Evasion>,
 }
 
 impl Scanner {
@@ -251,6 +263,7 @@ impl Scanner {
                     end: c.oend,
                     char_start: 0,
                     char_end: 0,
+                    evasion: c.evasion,
                 });
             }
         });
@@ -300,6 +313,10 @@ impl Scanner {
                 for_each_word_start(norm, walk);
             }
         }
+        inner.spaced_candidates(norm, &scratch.norm, text, cands);
+        if let Some(typos) = &inner.typos {
+            typos.candidates(norm, &scratch.norm, text, cands);
+        }
         if scratch.cands.is_empty() {
             return;
         }
@@ -313,6 +330,9 @@ impl Scanner {
             let (os, oe) = normtext.original_range(text, c.sstart, c.send);
             c.ostart = os;
             c.oend = oe;
+            if c.evasion.is_none() && normtext.has_homoglyph(os, oe) {
+                c.evasion = Some(Evasion::Homoglyph);
+            }
             if c.verdict != Verdict::Accepted {
                 continue;
             }
@@ -320,7 +340,13 @@ impl Scanner {
             if e.case == CaseMode::Sensitive {
                 let (ts, te) = normtext.original_range(text, c.nstart, c.nend);
                 let want = &inner.keep_case[c.entry as usize][c.term as usize];
-                if fold_keep_case(&text[ts..te]) != *want {
+                let agrees = match c.evasion {
+                    Some(Evasion::Spaced) => {
+                        spaced_letters(&fold_keep_case(&text[ts..te])) == spaced_letters(want)
+                    }
+                    _ => fold_keep_case(&text[ts..te]) == *want,
+                };
+                if !agrees {
                     c.verdict = Verdict::CaseMismatch;
                     continue;
                 }

@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use crate::category::{Category, Lang};
-use crate::matcher::{Finding, Scanner};
+use crate::matcher::{Evasion, Finding, Scanner};
 use crate::pipeline::{FieldResult, Summary};
 use crate::policy::Action;
 use crate::record::Record;
@@ -41,7 +41,8 @@ pub enum Format {
 /// `art9 serve` (the `Finding` schema of `openapi.json`). Fields that do not apply are left
 /// out: `record` and `line` exist only in scan output, `field` only where the input has
 /// named fields, `action` only when a policy was applied, `text` and `entry` only when the
-/// matched text was asked for (`--include-text`, `"include_text": true`).
+/// matched text was asked for (`--include-text`, `"include_text": true`), `evasion` only for
+/// a finding of an evasion lane (`homoglyph`, `spaced`, `typo`; issue 20).
 ///
 /// The order of the fields is the order of the keys in the output.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -70,6 +71,10 @@ pub struct FindingOut<'a> {
     /// Policy action, when a policy was applied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<Action>,
+    /// The evasion lane that found it (`homoglyph`, `spaced`, `typo`); left out for an exact
+    /// match of a term.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evasion: Option<Evasion>,
     /// The matched text (only when asked for).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<Cow<'a, str>>,
@@ -99,6 +104,7 @@ impl<'a> FindingOut<'a> {
             char_start: f.char_start,
             char_end: f.char_end,
             action,
+            evasion: f.evasion,
             text: include_text.then(|| Cow::Borrowed(text.get(f.start..f.end).unwrap_or(""))),
             entry: include_text.then(|| Cow::Borrowed(scanner.entry(f.entry).id.as_str())),
         }
@@ -118,6 +124,7 @@ impl<'a> FindingOut<'a> {
             char_start: self.char_start,
             char_end: self.char_end,
             action: self.action,
+            evasion: self.evasion,
             text: own(self.text),
             entry: own(self.entry),
         }
@@ -196,7 +203,7 @@ impl<W: Write> Printer<W> {
             Format::Csv => {
                 self.header_done = true;
                 let mut h = String::from(
-                    "record,line,field,category,lang,start,end,char_start,char_end,action",
+                    "record,line,field,category,lang,start,end,char_start,char_end,action,evasion",
                 );
                 if include_text {
                     h.push_str(",text,entry");
@@ -247,6 +254,9 @@ impl<W: Write> Printer<W> {
                 if let (Some(t), Some(e)) = (&r.text, &r.entry) {
                     line.push_str(&format!("  {:?} {e}", t));
                 }
+                if let Some(lane) = r.evasion {
+                    line.push_str(&format!("  (evasion: {lane})"));
+                }
                 writeln!(self.out, "{line}")
             }
             Format::Csv => {
@@ -261,6 +271,7 @@ impl<W: Write> Printer<W> {
                     r.char_start.to_string(),
                     r.char_end.to_string(),
                     r.action.map(Action::as_str).unwrap_or("").to_string(),
+                    r.evasion.map(Evasion::as_str).unwrap_or("").to_string(),
                 ];
                 if let (Some(t), Some(e)) = (&r.text, &r.entry) {
                     cells.push(csv_cell(t));
@@ -387,6 +398,7 @@ mod tests {
             char_start: 12,
             char_end: 20,
             action: Some(Action::Mask),
+            evasion: Some(Evasion::Spaced),
             text: Some("diabetes".into()),
             entry: Some("nl.health.diabetes".into()),
         }
@@ -397,13 +409,14 @@ mod tests {
         let v = serde_json::to_string(&full()).unwrap();
         assert_eq!(
             v,
-            r#"{"record":"r1","line":3,"field":"notes","category":"health","lang":"nl","start":12,"end":20,"char_start":12,"char_end":20,"action":"mask","text":"diabetes","entry":"nl.health.diabetes"}"#
+            r#"{"record":"r1","line":3,"field":"notes","category":"health","lang":"nl","start":12,"end":20,"char_start":12,"char_end":20,"action":"mask","evasion":"spaced","text":"diabetes","entry":"nl.health.diabetes"}"#
         );
         let bare = FindingOut {
             record: None,
             line: None,
             field: None,
             action: None,
+            evasion: None,
             text: None,
             entry: None,
             ..full()
