@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::category::Category;
 use crate::html;
@@ -127,7 +127,8 @@ pub enum Item {
 
 /// Counts for one run. `records_read == records_scanned + records_skipped +
 /// records_filtered` always holds.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct Summary {
     /// Records read from the source.
     pub records_read: u64,

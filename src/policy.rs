@@ -597,6 +597,12 @@ impl CompiledPolicy {
         Decision { outcome, actions }
     }
 
+    /// The key of the `hash` style, when the policy uses it (the run summary pseudonymises
+    /// subject ids under it too).
+    pub(crate) fn hash_key(&self) -> Option<&[u8]> {
+        self.hash_key.as_deref()
+    }
+
     /// The char used by the `char` style.
     pub fn mask_char(&self) -> char {
         self.mask_char

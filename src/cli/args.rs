@@ -24,6 +24,8 @@ EXAMPLES:
   art9 scan examples/crm-notes.jsonl --field note --key id
   art9 scan examples/crm-notes.csv --field note --key id --subject customer_id --subjects-out s.csv
   art9 scan export.csv --encoding windows-1252 --field 'Note*' --strip-html
+  art9 scan export.csv --field note --subject customer_id --summary-out run.json --report r.html
+  art9 report run.json --previous last-month.json -o report.html
   art9 mask examples/crm-notes.csv --field note --key id -o masked.csv
   art9 mask export.jsonl.gz --field note --key id -o masked.jsonl.gz
   art9 scan notes.txt --text --format jsonl
@@ -63,6 +65,10 @@ pub enum Command {
     /// Lexicon maintainer tools: test, lint, stats, export.
     #[command(subcommand)]
     Lexicon(LexiconCommand),
+    /// Write the HTML report of run summaries (scan --summary-out): one self-contained file
+    /// to read, print and compare month to month (--previous).
+    #[cfg(feature = "report")]
+    Report(ReportArgs),
     /// Score the scanner on a labelled corpus (same numbers as shared/eval/evaluate.py).
     Eval(EvalArgs),
     /// Run the pre-save check as an HTTP service (POST /v1/check, /v1/scan, /v1/mask,
@@ -321,9 +327,46 @@ pub struct ScanArgs {
         requires = "subject"
     )]
     pub subjects_out: Option<PathBuf>,
+    /// Write the run summary to FILE (JSON, schema art9-run-summary, see SCHEMAS.md): counts
+    /// by category, field, language and policy action, skipped records by reason, and with
+    /// --subject the people as keyed pseudonyms. No note text, entry ids or record keys.
+    /// `art9 report` turns it into HTML and compares it with an earlier one.
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
+    pub summary_out: Option<PathBuf>,
+    /// Write the HTML report of this run to FILE (as `art9 report` does from a summary).
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// The field or column holding each record's date (2026-11-07, a timestamp, or
+    /// 07-11-2026): the run summary and report then count by month. Read like --context.
+    #[arg(help_heading = "Output", long, value_name = "NAME")]
+    pub date_column: Option<String>,
     /// Do not print the summary (or the progress bar) on stderr.
     #[arg(help_heading = "Output", long, short = 'q')]
     pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Run summaries written by `art9 scan --summary-out`; several (parts of one export,
+    /// scanned under the same key) are added up into one report.
+    #[arg(required = true, value_name = "RUN.json")]
+    pub summaries: Vec<PathBuf>,
+    /// An earlier run summary to compare with (last month's).
+    #[arg(long, value_name = "OLD.json")]
+    pub previous: Option<PathBuf>,
+    /// The HTML file to write.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// Also write the added-up summary to FILE (with several RUN.json).
+    #[arg(long, value_name = "FILE")]
+    pub summary_out: Option<PathBuf>,
+    /// Counts of people below K are shown as "< K".
+    #[arg(long, value_name = "K", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub min_count: u64,
+    /// With a date column: notes this many months old or older are flagged for retention
+    /// review.
+    #[arg(long, value_name = "MONTHS", default_value_t = 24)]
+    pub retention_months: u32,
 }
 
 #[derive(Args, Debug)]

@@ -24,6 +24,7 @@ mod db;
 mod eval;
 mod lexicon_cmd;
 mod progress;
+mod report;
 mod scan;
 #[cfg(feature = "serve")]
 mod serve;
@@ -85,6 +86,8 @@ pub fn main() -> ExitCode {
         Command::Explain(a) => check::explain(a),
         Command::Lexicon(a) => lexicon_cmd::run(a),
         Command::Eval(a) => eval::eval(a),
+        #[cfg(feature = "report")]
+        Command::Report(a) => report::report(a),
         #[cfg(feature = "serve")]
         Command::Serve(a) => serve::run(a),
         #[cfg(not(feature = "serve"))]

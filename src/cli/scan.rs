@@ -10,6 +10,7 @@ use art9::encoding::{Sniffed, TextEncoding};
 use art9::input::{Compression, Record, RecordSource, SkipKind, Skipped};
 use art9::matcher::Scanner;
 use art9::output::masked::{MaskedCopy, RawFormat as Kind};
+use art9::output::summary::{Month, RunInfo, RunSummary, SubjectKey, Tally};
 use art9::output::{row, summary_text, FindingOut, Format, Printer};
 use art9::pipeline::{self, FieldResult, Item, Options, Summary};
 use art9::source::{InFormat, SourceSpec};
@@ -386,6 +387,14 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     let stop = progress::stop_flag();
     let policy = a.policy.as_deref().map(common::policy).transpose()?;
     add_policy_columns(&mut a.input, policy.as_ref());
+    if let Some(date) = &a.date_column {
+        if a.summary_out.is_none() && a.report.is_none() {
+            bail!("--date-column is for the run summary: add --summary-out FILE or --report FILE");
+        }
+        if !a.input.context.contains(date) {
+            a.input.context.push(date.clone());
+        }
+    }
     // The lexicons are compiled while the input is opened (for a database: connecting, TLS,
     // preparing the statement); both take tens of milliseconds. Errors are reported in the
     // order the steps are listed here.
@@ -420,6 +429,29 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
         .subject
         .is_some()
         .then(|| Rollup::new(a.input.subject_id.clone()));
+    // The run summary's counts (--summary-out, --report): each batch is counted on the
+    // worker that scanned it, into a tally like this empty one, and added up here.
+    let mut tally = if a.summary_out.is_some() || a.report.is_some() {
+        let key = match &a.input.subject {
+            Some(_) => Some(
+                SubjectKey::resolve(options.policy.as_ref())
+                    .map_err(|e| anyhow::anyhow!("pseudonymising subjects: {e}"))?,
+            ),
+            None => None,
+        };
+        Some(Tally::new(key, a.date_column.is_some()))
+    } else {
+        None
+    };
+    let template = tally.as_ref().map(Tally::empty_like);
+    let run_info = RunInfo::new(&scanner, options.policy.as_ref());
+    let started = std::time::Instant::now();
+    let date_column = a.date_column.as_deref();
+    let month_of = |r: &Record| {
+        date_column
+            .and_then(|c| r.context.get(c))
+            .and_then(Month::from_date)
+    };
     let stdout = io::stdout();
     let action_column = options.policy.is_some();
     let mut printer = Printer::new(BufWriter::with_capacity(256 * 1024, stdout.lock()), format)
@@ -433,27 +465,35 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     let result = if rollup.is_none() && printer.formats_apart() {
         // The workers format each batch's findings and keep its skips; this thread only
         // copies bytes to stdout, so it never waits on the records.
-        let prepare = |items: Vec<Item>| -> io::Result<(Vec<u8>, Vec<Skipped>, u64)> {
+        type Prepared = (Vec<u8>, Vec<Skipped>, u64, Option<Tally>);
+        let prepare = |items: Vec<Item>| -> io::Result<Prepared> {
             let mut out = Vec::new();
             let mut skipped = Vec::new();
+            let mut counts = template.as_ref().map(Tally::empty_like);
             let n = items.len() as u64;
             for item in items {
                 match item {
                     Item::Skipped(s) => skipped.push(s),
                     Item::Filtered(_) => {}
                     Item::Scanned { record, fields } => {
+                        if let Some(t) = counts.as_mut() {
+                            t.record(&record, &fields, month_of(&record));
+                        }
                         each_row(&scanner, &record, &fields, include_text, |r| {
                             formatter.format_finding(&mut out, r)
                         })?;
                     }
                 }
             }
-            Ok((out, skipped, n))
+            Ok((out, skipped, n, counts))
         };
         pipeline::run_prepared(src, &scanner, &options, prepare, |prepared, _| {
-            let (out, skipped, n) = prepared?;
+            let (out, skipped, n, counts) = prepared?;
             progress.records(n);
             skips.batch(n, &skipped)?;
+            if let (Some(t), Some(c)) = (tally.as_mut(), counts) {
+                t.merge(&c).map_err(io::Error::other)?;
+            }
             printer.prepared(&out)
         })
     } else {
@@ -466,6 +506,9 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
                     skips.item(None)?;
                     if let Some(r) = rollup.as_mut() {
                         r.add(record, fields);
+                    }
+                    if let Some(t) = tally.as_mut() {
+                        t.record(record, fields, month_of(record));
                     }
                     each_row(&scanner, record, fields, include_text, |r| {
                         printer.finding(r)
@@ -484,6 +527,23 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     printer.end(&summary)?;
     if let (Some(r), Some(path)) = (&rollup, &a.subjects_out) {
         write_rollup(r, path)?;
+    }
+    if let Some(t) = tally {
+        let info = RunInfo {
+            seconds: started.elapsed().as_secs_f64(),
+            source: input_name.clone(),
+            command: super::report::command_line(),
+            subject_column: a.input.subject.clone(),
+            date_column: a.date_column.clone(),
+            ..run_info
+        };
+        let run = RunSummary::new(info, summary.clone(), t);
+        if let Some(path) = &a.summary_out {
+            super::report::write_summary(path, &run)?;
+        }
+        if let Some(path) = &a.report {
+            super::report::write_report(path, &run, None, &Default::default())?;
+        }
     }
     if !a.quiet {
         eprintln!("{}", summary_text(&summary));

@@ -6,7 +6,10 @@
 pub mod compress;
 pub mod db;
 pub mod masked;
+#[cfg(feature = "report")]
+pub mod report;
 pub mod subjects;
+pub mod summary;
 
 use std::io::{self, Write};
 

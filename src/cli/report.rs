@@ -1,0 +1,106 @@
+//! `art9 report` and the run summary / report files of `art9 scan --summary-out/--report`.
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use art9::output::summary::RunSummary;
+
+use super::args::ReportArgs;
+use super::common::AtomicFile;
+use super::ExitCode;
+
+/// The command line for a run summary: passwords in URLs and the values of `--subject-id`
+/// (a person's id) replaced by `***`.
+pub(super) fn command_line() -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut hide_next = false;
+    for arg in std::env::args() {
+        if hide_next {
+            out.push("***".into());
+            hide_next = false;
+            continue;
+        }
+        if arg == "--subject-id" {
+            hide_next = true;
+            out.push(arg);
+        } else if arg.starts_with("--subject-id=") {
+            out.push("--subject-id=***".into());
+        } else {
+            out.push(art9::input::db::redact(&arg));
+        }
+    }
+    out
+}
+
+/// Write `run` as JSON to `path`, atomically (synced, renamed).
+pub(super) fn write_summary(path: &Path, run: &RunSummary) -> Result<()> {
+    let file = AtomicFile::create(path, "summary")?;
+    let mut w = BufWriter::new(file.file()?);
+    serde_json::to_writer_pretty(&mut w, run)
+        .map_err(std::io::Error::from)
+        .and_then(|()| w.write_all(b"\n"))
+        .and_then(|()| w.flush())
+        .with_context(|| format!("writing the run summary {}", path.display()))?;
+    drop(w);
+    file.commit()
+}
+
+/// Read a run summary written by `scan --summary-out`.
+pub(super) fn read_summary(path: &Path) -> Result<RunSummary> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    RunSummary::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Write the HTML report of `run` to `path`, atomically.
+#[cfg(feature = "report")]
+pub(super) fn write_report(
+    path: &Path,
+    run: &RunSummary,
+    previous: Option<&RunSummary>,
+    opts: &art9::output::report::ReportOptions,
+) -> Result<()> {
+    let html = art9::output::report::render(run, previous, opts);
+    let file = AtomicFile::create(path, "report")?;
+    let mut w = BufWriter::new(file.file()?);
+    w.write_all(html.as_bytes())
+        .and_then(|()| w.flush())
+        .with_context(|| format!("writing the report {}", path.display()))?;
+    drop(w);
+    file.commit()
+}
+
+/// Without the `report` feature there is no HTML writer.
+#[cfg(not(feature = "report"))]
+pub(super) fn write_report(
+    path: &Path,
+    _: &RunSummary,
+    _: Option<&RunSummary>,
+    _: &(),
+) -> Result<()> {
+    anyhow::bail!(
+        "cannot write {}: this art9 was built without the `report` feature",
+        path.display()
+    )
+}
+
+#[cfg(feature = "report")]
+pub fn report(a: ReportArgs) -> Result<ExitCode> {
+    let parts = a
+        .summaries
+        .iter()
+        .map(|p| read_summary(p))
+        .collect::<Result<Vec<_>>>()?;
+    let run = RunSummary::merge(&parts).context("cannot add up the run summaries")?;
+    let previous = a.previous.as_deref().map(read_summary).transpose()?;
+    if let Some(path) = &a.summary_out {
+        write_summary(path, &run)?;
+    }
+    let opts = art9::output::report::ReportOptions {
+        min_count: a.min_count,
+        retention_months: a.retention_months,
+    };
+    write_report(&a.output, &run, previous.as_ref(), &opts)?;
+    Ok(ExitCode::Clean)
+}

@@ -1,0 +1,297 @@
+//! The tally as written in a run summary file: lists in a fixed order (fields by name,
+//! counts by their keys, subjects by pseudonym), field names instead of indexes, so equal
+//! tallies are equal files however their counting was split up.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::{
+    By, CellKey, FieldCounts, KeySource, Likelihood, Month, Sketch, SubjectCounts, SubjectTally,
+    Tally, SUBJECT_FIELDS,
+};
+use crate::category::{Category, Lang};
+use crate::policy::Action;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TallyFile {
+    fields: Vec<FieldCounts>,
+    findings: Vec<FindingsRow>,
+    records: Vec<RecordsRow>,
+    #[serde(default)]
+    dated: bool,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    months_scanned: BTreeMap<Month, u64>,
+    #[serde(default)]
+    records_without_date: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    subjects: Option<SubjectsFile>,
+}
+
+/// [`TallyFile`] as written (borrowing the tally's subjects).
+#[derive(Serialize)]
+struct TallyOut<'a> {
+    fields: Vec<FieldCounts>,
+    findings: Vec<FindingsRow>,
+    records: Vec<RecordsRow>,
+    dated: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    months_scanned: BTreeMap<Month, u64>,
+    records_without_date: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subjects: Option<SubjectsOut<'a>>,
+}
+
+/// [`SubjectsFile`] as written.
+#[derive(Serialize)]
+struct SubjectsOut<'a> {
+    key_id: &'a str,
+    key_source: KeySource,
+    scanned_estimate: u64,
+    scanned_sketch: &'a Sketch,
+    records_without_subject: u64,
+    fields: Vec<&'a str>,
+    fields_partial: bool,
+    with_findings: Rows<'a>,
+}
+
+/// The per-subject rows, sorted, with the field slot map to name order.
+struct Rows<'a> {
+    rows: Vec<(&'a u64, &'a SubjectCounts)>,
+    map: Vec<Option<u8>>,
+}
+
+impl Serialize for Rows<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.rows.len()))?;
+        for (p, c) in &self.rows {
+            let bits = super::remap_field_bits(c.field_cat, &self.map);
+            seq.serialize_element(&(format!("{p:016x}"), c.records, c.findings, c.cat_lang, bits))?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(deny_unknown_fields)]
+struct FindingsRow {
+    category: Category,
+    field: String,
+    lang: Lang,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    action: Option<Action>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note_lang: Option<Lang>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    likelihood: Option<Likelihood>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    month: Option<Month>,
+    findings: u64,
+}
+
+/// Records with findings of `category` (absent: any), by at most one other dimension.
+#[derive(Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(deny_unknown_fields)]
+struct RecordsRow {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    category: Option<Category>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lang: Option<Lang>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    action: Option<Action>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note_lang: Option<Lang>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    likelihood: Option<Likelihood>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    month: Option<Month>,
+    records: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubjectsFile {
+    key_id: String,
+    key_source: KeySource,
+    /// Informative for readers of the file; recomputed from the sketch when read here.
+    #[serde(default, rename = "scanned_estimate")]
+    _scanned_estimate: u64,
+    scanned_sketch: Sketch,
+    records_without_subject: u64,
+    fields: Vec<String>,
+    fields_partial: bool,
+    /// `[pseudonym (16 hex digits), records with findings, findings, category × language
+    /// bits, field × category bits]`, by pseudonym.
+    with_findings: Vec<(String, u32, u32, u32, u64)>,
+}
+
+pub(super) fn serialize<S: Serializer>(t: &Tally, s: S) -> Result<S::Ok, S::Error> {
+    let name = |i: u32| t.fields[i as usize].name.clone();
+    let mut fields = t.fields.clone();
+    fields.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut findings: Vec<FindingsRow> = t
+        .findings
+        .iter()
+        .map(|(k, n)| FindingsRow {
+            category: k.category,
+            field: name(k.field),
+            lang: k.lang,
+            action: k.action,
+            note_lang: k.note_lang,
+            likelihood: k.likelihood,
+            month: k.month,
+            findings: *n,
+        })
+        .collect();
+    findings.sort();
+    let mut records: Vec<RecordsRow> = t
+        .records
+        .iter()
+        .map(|((c, by), n)| {
+            let mut row = RecordsRow {
+                category: *c,
+                field: None,
+                lang: None,
+                action: None,
+                note_lang: None,
+                likelihood: None,
+                month: None,
+                records: *n,
+            };
+            match by {
+                By::All => {}
+                By::Field(f) => row.field = Some(name(*f)),
+                By::Lang(l) => row.lang = Some(*l),
+                By::Action(a) => row.action = Some(*a),
+                By::NoteLang(l) => row.note_lang = Some(*l),
+                By::Likelihood(l) => row.likelihood = Some(*l),
+                By::Month(m) => row.month = Some(*m),
+            }
+            row
+        })
+        .collect();
+    records.sort();
+    let subjects = t.subjects.as_ref().map(|st| {
+        // Slots in name order.
+        let mut order: Vec<usize> = (0..st.fields.len()).collect();
+        order.sort_by(|a, b| st.fields[*a].cmp(&st.fields[*b]));
+        let mut map = vec![None; st.fields.len()];
+        for (new, old) in order.iter().enumerate() {
+            map[*old] = Some(new as u8);
+        }
+        // References, sorted by pseudonym (16 bytes a subject); each row is formatted as
+        // it is written, so writing 10 million subjects does not build 10 million strings.
+        let mut rows: Vec<(&u64, &SubjectCounts)> = st.with_findings.iter().collect();
+        rows.sort_unstable_by_key(|(p, _)| **p);
+        SubjectsOut {
+            key_id: &st.key_id,
+            key_source: st.key_source,
+            scanned_estimate: st.scanned.estimate(),
+            scanned_sketch: &st.scanned,
+            records_without_subject: st.records_without_subject,
+            fields: order.iter().map(|i| st.fields[*i].as_str()).collect(),
+            fields_partial: st.fields_partial,
+            with_findings: Rows { rows, map },
+        }
+    });
+    TallyOut {
+        fields,
+        findings,
+        records,
+        dated: t.dated,
+        months_scanned: t.months(),
+        records_without_date: t.records_without_date,
+        subjects,
+    }
+    .serialize(s)
+}
+
+pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tally, D::Error> {
+    use serde::de::Error;
+    let f = TallyFile::deserialize(d)?;
+    let mut t = Tally {
+        dated: f.dated,
+        months: f.months_scanned.into_iter().collect(),
+        records_without_date: f.records_without_date,
+        ..Tally::default()
+    };
+    if let Some(s) = &f.subjects {
+        if s.fields.len() > SUBJECT_FIELDS {
+            return Err(D::Error::custom("subjects: too many fields"));
+        }
+        t.subjects = Some(SubjectTally {
+            key_id: s.key_id.clone(),
+            key_source: s.key_source,
+            scanned: s.scanned_sketch.clone(),
+            records_without_subject: s.records_without_subject,
+            fields: Vec::new(),
+            fields_partial: s.fields_partial,
+            with_findings: Default::default(),
+        });
+        // The subject fields first, so that they get their slots in the file's order.
+        for name in &s.fields {
+            t.intern(name, usize::MAX);
+        }
+    }
+    for c in &f.fields {
+        let i = t.intern(&c.name, usize::MAX) as usize;
+        t.fields[i].values += c.values;
+        t.fields[i].values_with_findings += c.values_with_findings;
+    }
+    let index = |t: &Tally, name: &str| -> Result<u32, D::Error> {
+        t.field_index
+            .get(name)
+            .copied()
+            .ok_or_else(|| D::Error::custom("a count names a field not in `fields`"))
+    };
+    for r in f.findings {
+        let key = CellKey {
+            category: r.category,
+            field: index(&t, &r.field)?,
+            lang: r.lang,
+            action: r.action,
+            note_lang: r.note_lang,
+            likelihood: r.likelihood,
+            month: r.month,
+        };
+        *t.findings.entry(key).or_default() += r.findings;
+    }
+    for r in f.records {
+        let mut by = Vec::new();
+        if let Some(name) = &r.field {
+            by.push(By::Field(index(&t, name)?));
+        }
+        by.extend(r.lang.map(By::Lang));
+        by.extend(r.action.map(By::Action));
+        by.extend(r.note_lang.map(By::NoteLang));
+        by.extend(r.likelihood.map(By::Likelihood));
+        by.extend(r.month.map(By::Month));
+        if by.len() > 1 {
+            return Err(D::Error::custom(
+                "a records count has more than one dimension",
+            ));
+        }
+        let by = by.pop().unwrap_or(By::All);
+        *t.records.entry((r.category, by)).or_default() += r.records;
+    }
+    if let (Some(st), Some(s)) = (t.subjects.as_mut(), f.subjects) {
+        st.with_findings.reserve(s.with_findings.len());
+        for (p, records, findings, cat_lang, field_cat) in s.with_findings {
+            let p = u64::from_str_radix(&p, 16)
+                .ok()
+                .filter(|_| p.len() == 16)
+                .ok_or_else(|| D::Error::custom("subjects: a pseudonym is not 16 hex digits"))?;
+            st.with_findings.entry(p).or_default().add(&SubjectCounts {
+                records,
+                findings,
+                cat_lang,
+                field_cat,
+            });
+        }
+    }
+    Ok(t)
+}

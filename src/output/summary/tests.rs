@@ -1,0 +1,257 @@
+use super::*;
+use crate::input::{JsonLines, JsonOptions, RecordSource};
+use crate::pipeline::{process, Options};
+use crate::policy::CompiledPolicy;
+
+const KEY: &[u8] = b"0123456789abcdef-test-key";
+
+/// Notes about five subjects in two fields, with findings in several categories and
+/// languages; one record without a subject. The canary words must never leave the scan.
+const NOTES: &str = r#"{"created":"2026-11-30","id":"k-001","cust":"C-ALPHA","note":"Klant heeft diabetes en is lid van FNV","memo":"canaryzebra"}
+{"created":"2024-03-02","id":"k-002","cust":"C-BRAVO","note":"Customer is a devout Muslim","memo":"nothing to see"}
+{"created":"2026-10-15","id":"k-003","cust":"C-ALPHA","note":"Kunden har sklerose","memo":"han er medlem af 3F"}
+{"created":"2026-11-01T09:00:00Z","id":"k-004","cust":"C-CHARLIE","note":"Levering dinsdag","memo":"canaryzebra quiet"}
+{"created":"02-11-2026","id":"k-005","cust":"C-DELTA","note":"Was convicted of fraud in 2019","memo":"votes for Labour"}
+{"created":"2026-11-20","id":"k-006","note":"Patient met epilepsie","memo":""}
+{"id":"k-007","cust":"C-BRAVO","note":"Klant is homoseksueel","memo":"diabetes type 2"}
+{"created":"2025-01-31","id":"k-008","cust":"C-ECHO","note":"Terugbellen op maandag","memo":"depressie"}
+"#;
+
+fn scan_into(tally: &mut Tally, lines: &[&str], policy: Option<&CompiledPolicy>) -> Summary {
+    let scanner = Scanner::builtin().unwrap();
+    let options = Options {
+        policy: policy.cloned(),
+        ..Options::default()
+    };
+    let text = lines.join("\n");
+    let mut src = JsonLines::new(
+        std::io::Cursor::new(text.into_bytes()),
+        1 << 20,
+        JsonOptions {
+            fields: vec!["note".into(), "memo".into()],
+            key: vec!["id".into()],
+            subject: Some("cust".into()),
+            context: vec!["created".into()],
+        },
+    );
+    let mut summary = Summary::default();
+    while let Some(r) = src.next_record() {
+        let record = r.unwrap().unwrap();
+        let fields = process(&scanner, &options, &record);
+        summary.records_read += 1;
+        summary.records_scanned += 1;
+        let month = record.context.get("created").and_then(Month::from_date);
+        tally.record(&record, &fields, month);
+    }
+    summary
+}
+
+fn json(t: &Tally) -> String {
+    #[derive(Serialize)]
+    struct W<'a>(#[serde(with = "file")] &'a Tally);
+    serde_json::to_string(&W(t)).unwrap()
+}
+
+fn lines() -> Vec<&'static str> {
+    NOTES.lines().collect()
+}
+
+#[test]
+fn merged_parts_equal_the_whole() {
+    let key = SubjectKey::new(KEY, KeySource::Env).unwrap();
+    let policy = CompiledPolicy::load("default").unwrap();
+    let all = lines();
+    let mut whole = Tally::new(Some(key.clone()), true);
+    scan_into(&mut whole, &all, Some(&policy));
+    // Every way of cutting the notes in two (contiguous), and odd/even.
+    for cut in 0..=all.len() {
+        let mut a = Tally::new(Some(key.clone()), true);
+        let mut b = Tally::new(Some(key.clone()), true);
+        scan_into(&mut a, &all[..cut], Some(&policy));
+        scan_into(&mut b, &all[cut..], Some(&policy));
+        // The second part first, so that field and slot orders differ from the whole's.
+        let mut merged = b.empty_like();
+        merged.merge(&b).unwrap();
+        merged.merge(&a).unwrap();
+        assert_eq!(json(&merged), json(&whole), "cut at {cut}");
+    }
+    let (odd, even): (Vec<_>, Vec<_>) = all.iter().enumerate().partition(|(i, _)| i % 2 == 1);
+    let strip = |v: Vec<(usize, &&'static str)>| v.into_iter().map(|(_, l)| *l).collect::<Vec<_>>();
+    let mut a = Tally::new(Some(key.clone()), true);
+    let mut b = Tally::new(Some(key), true);
+    scan_into(&mut a, &strip(odd), Some(&policy));
+    scan_into(&mut b, &strip(even), Some(&policy));
+    a.merge(&b).unwrap();
+    assert_eq!(json(&a), json(&whole));
+}
+
+#[test]
+fn run_summaries_merge_and_round_trip() {
+    let key = SubjectKey::new(KEY, KeySource::Policy).unwrap();
+    let all = lines();
+    let scanner = Scanner::builtin().unwrap();
+    let part = |ls: &[&str]| {
+        let mut t = Tally::new(Some(key.clone()), true);
+        let s = scan_into(&mut t, ls, None);
+        RunSummary::new(RunInfo::new(&scanner, None), s, t)
+    };
+    let whole = part(&all);
+    let merged = RunSummary::merge(&[part(&all[..3]), part(&all[3..])]).unwrap();
+    assert_eq!(merged.runs.len(), 2);
+    assert_eq!(merged.summary, whole.summary);
+    assert_eq!(json(&merged.tally), json(&whole.tally));
+    let text = serde_json::to_string_pretty(&whole).unwrap();
+    let back = RunSummary::from_json(&text).unwrap();
+    assert_eq!(serde_json::to_string_pretty(&back).unwrap(), text);
+    assert!(
+        RunSummary::from_json("{\"schema\":\"art9-run-summary\",\"version\":99}")
+            .unwrap_err()
+            .contains("version 99")
+    );
+    assert!(RunSummary::merge(&[]).is_err());
+}
+
+#[test]
+fn counts_what_was_found_and_nothing_of_the_text() {
+    let key = SubjectKey::new(KEY, KeySource::Env).unwrap();
+    let mut t = Tally::new(Some(key.clone()), false);
+    scan_into(&mut t, &lines(), None);
+    let s = t.subjects().unwrap();
+    assert_eq!(s.records_without_subject, 1);
+    // C-ALPHA (2 notes), C-BRAVO (2), C-DELTA, C-ECHO have findings; C-CHARLIE has none.
+    assert_eq!(s.with_findings.len(), 4, "{:?}", s.with_findings);
+    let alpha = s.with_findings[&key.pseudonym("C-ALPHA")];
+    assert_eq!(alpha.records, 2);
+    assert!(alpha.has_category(Category::Health));
+    assert!(alpha.has_category(Category::TradeUnion));
+    assert_eq!(s.scanned.estimate(), 5);
+    let note = t.field_index["note"];
+    assert_eq!(t.fields()[note as usize].values, 8);
+    assert!(t.records(Some(Category::Health), By::All) >= 4);
+    assert!(t.records(None, By::All) >= 7);
+    assert!(!t.is_dated());
+    let text = json(&t);
+    for secret in [
+        "canaryzebra",
+        "diabetes",
+        "C-ALPHA",
+        "k-001",
+        "nl.health",
+        "FNV",
+    ] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert!(!text.contains("0123456789abcdef"), "the key itself");
+}
+
+#[test]
+fn counts_by_month_with_a_date() {
+    let mut t = Tally::new(None, true);
+    scan_into(&mut t, &lines(), None);
+    let nov = Month::new(2026, 11).unwrap();
+    assert_eq!(t.months()[&nov], 4);
+    assert_eq!(t.records_without_date(), 1);
+    assert_eq!(t.months().values().sum::<u64>() + 1, 8);
+    assert!(t.records(None, By::Month(nov)) >= 3);
+    assert!(
+        t.records(
+            Some(Category::Religion),
+            By::Month(Month::new(2024, 3).unwrap())
+        ) == 1
+    );
+}
+
+#[test]
+fn other_key_or_shape_does_not_merge() {
+    let a = Tally::new(Some(SubjectKey::new(KEY, KeySource::Env).unwrap()), false);
+    let b = Tally::new(
+        Some(SubjectKey::new(b"another key of 16+ bytes", KeySource::Env).unwrap()),
+        false,
+    );
+    assert_eq!(a.clone().merge(&b), Err(MergeError::OtherKey));
+    assert_eq!(
+        a.clone().merge(&Tally::new(None, false)),
+        Err(MergeError::Subjects)
+    );
+    let dated = Tally::new(Some(SubjectKey::new(KEY, KeySource::Env).unwrap()), true);
+    assert_eq!(a.clone().merge(&dated), Err(MergeError::Dates));
+    assert!(SubjectKey::new(b"short", KeySource::Env).is_err());
+}
+
+#[test]
+fn many_fields_count_subjects_for_the_first_nine() {
+    let key = SubjectKey::new(KEY, KeySource::Env).unwrap();
+    let mut t = Tally::new(Some(key), false);
+    let fields: Vec<String> = (0..12).map(|i| format!("f{i:02}")).collect();
+    let line = format!(
+        "{{\"cust\":\"S1\",{}}}",
+        fields
+            .iter()
+            .map(|f| format!("\"{f}\":\"diabetes\""))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let scanner = Scanner::builtin().unwrap();
+    let mut src = JsonLines::new(
+        std::io::Cursor::new(line.into_bytes()),
+        1 << 20,
+        JsonOptions {
+            fields: fields.clone(),
+            subject: Some("cust".into()),
+            ..JsonOptions::default()
+        },
+    );
+    let record = src.next_record().unwrap().unwrap().unwrap();
+    let results = process(&scanner, &Options::default(), &record);
+    t.record(&record, &results, None);
+    let s = t.subjects().unwrap();
+    assert!(s.fields_partial);
+    assert_eq!(s.fields.len(), SUBJECT_FIELDS);
+    let c = s.with_findings.values().next().unwrap();
+    assert_eq!(c.field_cat.count_ones() as usize, SUBJECT_FIELDS);
+}
+
+#[test]
+fn months_from_dates() {
+    let m = |s: &str| Month::from_date(s).map(|m| m.to_string());
+    assert_eq!(m("2026-11-07").as_deref(), Some("2026-11"));
+    assert_eq!(m("2026-11-07T10:00:00Z").as_deref(), Some("2026-11"));
+    assert_eq!(m("07-11-2026").as_deref(), Some("2026-11"));
+    assert_eq!(m("7/1/2025 10:00").as_deref(), Some("2025-01"));
+    assert_eq!(m("07.11.2026").as_deref(), Some("2026-11"));
+    assert_eq!(m("2026/11/07").as_deref(), Some("2026-11"));
+    assert_eq!(m("1796601600").as_deref(), Some("2026-12"));
+    assert_eq!(m("1796601600000").as_deref(), Some("2026-12"));
+    assert_eq!(m("12345"), None);
+    assert_eq!(m("2026-13-01"), None);
+    assert_eq!(m("2026-111-01"), None);
+    assert_eq!(m("yesterday"), None);
+    assert_eq!(m(""), None);
+    let a = Month::new(2025, 11).unwrap();
+    assert_eq!(a.months_until(Month::new(2026, 2).unwrap()), 3);
+}
+
+#[test]
+fn timestamps() {
+    assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00Z");
+    assert_eq!(utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
+    assert_eq!(utc_timestamp(1_796_601_600 + 3661), "2026-12-07T01:01:01Z");
+}
+
+proptest::proptest! {
+    /// A date column holds anything: reading a month from it never panics, and every
+    /// ISO date, day-first date and epoch second gives its month.
+    #[test]
+    fn months_from_any_text(text in "\\PC{0,20}", y in 1971u32..9999, m in 1u32..=12, d in 1u32..=28) {
+        let _ = Month::from_date(&text);
+        let want = Month::new(y, m).map(|m| m.to_string());
+        proptest::prop_assert_eq!(Month::from_date(&format!("{y:04}-{m:02}-{d:02}")).map(|m| m.to_string()), want.clone());
+        proptest::prop_assert_eq!(Month::from_date(&format!("{d}-{m}-{y:04} 10:00")).map(|m| m.to_string()), want);
+        let secs = u64::from(y - 1970) * 31_556_952;
+        let digits = secs.to_string();
+        if matches!(digits.len(), 9 | 10) {
+            let month = Month::from_date(&digits).map(|m| m.to_string());
+            proptest::prop_assert_eq!(month, Some(utc_timestamp(secs)[..7].to_string()));
+        }
+    }
+}
