@@ -32,12 +32,12 @@
 //!
 //! # Features
 //! * `cli` (default): the `art9` binary (clap, anyhow).
-//! * `serve` (default): `art9 serve` and the `serve` module (axum, tokio, tracing,
-//!   arc-swap, subtle).
-//! * `sqlite`, `postgres`, `mysql` (default): database sources and write-back.
+//! * `serve`: `art9 serve` and the `serve` module (axum, tokio, tracing, arc-swap, subtle).
+//! * `sqlite` (default), `postgres`, `mysql`: database sources and write-back.
 //! * `compress` (default): gzip and zstd input and masked copies.
+//! * `report` (default): `art9 report`, the HTML report (maud).
 //! * `mimalloc` (default): the binary's allocator.
-//! * `full`: all of them.
+//! * `full`: all of them (what CI tests).
 //!
 //! With `default-features = false` the library needs none of them: no argument parser, no
 //! async runtime, no HTTP, no database driver.

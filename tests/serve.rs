@@ -1,6 +1,8 @@
 //! `art9 serve` end to end: the real binary on 127.0.0.1 port 0, real HTTP over loopback
 //! (a minimal HTTP/1.1 client on `TcpStream`, one connection per request).
 
+#![cfg(feature = "serve")]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

@@ -145,22 +145,7 @@ impl<'de> Deserialize<'de> for Month {
     }
 }
 
-/// How likely a finding is to be special-category data about a person (the levels of
-/// Google SDP and of issue 19). A dimension of the tally once findings carry it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Likelihood {
-    /// Very unlikely.
-    VeryUnlikely,
-    /// Unlikely.
-    Unlikely,
-    /// Possible.
-    Possible,
-    /// Likely.
-    Likely,
-    /// Very likely.
-    VeryLikely,
-}
+pub use crate::lexicon::Likelihood;
 
 /// Where the key of the subject pseudonyms came from. Pseudonyms of two runs can be
 /// compared (and the runs merged) only under the same key.
@@ -527,8 +512,8 @@ impl Tally {
                     field: fi,
                     lang: f.lang,
                     action,
-                    note_lang: None,
-                    likelihood: None,
+                    note_lang: f.note_lang,
+                    likelihood: Some(f.likelihood),
                     month,
                 };
                 *self.findings.entry(key).or_default() += 1;
@@ -537,12 +522,23 @@ impl Tally {
                 if let Some(s) = slot {
                     field_cat |= field_cat_bit(usize::from(s), f.category);
                 }
-                let mut dims = [By::All, By::Field(fi), By::Lang(f.lang), By::All, By::All];
+                let mut dims = [
+                    By::All,
+                    By::Field(fi),
+                    By::Lang(f.lang),
+                    By::All,
+                    By::All,
+                    By::All,
+                    By::Likelihood(f.likelihood),
+                ];
                 if let Some(a) = action {
                     dims[3] = By::Action(a);
                 }
                 if let Some(m) = month {
                     dims[4] = By::Month(m);
+                }
+                if let Some(l) = f.note_lang {
+                    dims[5] = By::NoteLang(l);
                 }
                 for by in dims {
                     for cat in [Some(f.category), None] {
