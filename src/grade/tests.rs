@@ -79,7 +79,7 @@ fn cues_move_the_base_strongest_per_direction() {
             &hashes(t),
             Some(Lang::Nl),
             &s,
-            &[],
+            &SpanIndex::default(),
             Some(&mut moves)
         ),
         Likelihood::VeryLikely
@@ -89,27 +89,59 @@ fn cues_move_the_base_strongest_per_direction() {
     let t = "diabetesvereniging vraagt offerte";
     let s = span(t, "diabetesvereniging", Lang::Nl);
     assert_eq!(
-        g.grade(t, &tokens(t), &hashes(t), None, &s, &[], None),
+        g.grade(
+            t,
+            &tokens(t),
+            &hashes(t),
+            None,
+            &s,
+            &SpanIndex::default(),
+            None
+        ),
         Likelihood::Unlikely
     );
     // Person and organisation: both count once.
     let t = "mevr van de diabetesvereniging vraagt offerte";
     let s = span(t, "diabetesvereniging", Lang::Nl);
     assert_eq!(
-        g.grade(t, &tokens(t), &hashes(t), None, &s, &[], None),
+        g.grade(
+            t,
+            &tokens(t),
+            &hashes(t),
+            None,
+            &s,
+            &SpanIndex::default(),
+            None
+        ),
         Likelihood::Possible
     );
     // The animal within its window of 3 words, not beyond.
     let t = "haar hondje heeft diabetes";
     let s = span(t, "diabetes", Lang::Nl);
     assert_eq!(
-        g.grade(t, &tokens(t), &hashes(t), None, &s, &[], None),
+        g.grade(
+            t,
+            &tokens(t),
+            &hashes(t),
+            None,
+            &s,
+            &SpanIndex::default(),
+            None
+        ),
         Likelihood::VeryUnlikely
     );
     let t = "hondje een twee drie vier diabetes";
     let s = span(t, "diabetes", Lang::Nl);
     assert_eq!(
-        g.grade(t, &tokens(t), &hashes(t), None, &s, &[], None),
+        g.grade(
+            t,
+            &tokens(t),
+            &hashes(t),
+            None,
+            &s,
+            &SpanIndex::default(),
+            None
+        ),
         Likelihood::Likely
     );
 }
@@ -127,7 +159,7 @@ fn language_disagreement_lowers_unless_backed() {
             &hashes(t),
             Some(Lang::Nl),
             &s,
-            &[],
+            &SpanIndex::default(),
             Some(&mut moves)
         ),
         Likelihood::VeryUnlikely
@@ -142,7 +174,15 @@ fn language_disagreement_lowers_unless_backed() {
     );
     s.backed_by_note_lang = true;
     assert_eq!(
-        g.grade(t, &tokens(t), &hashes(t), Some(Lang::Nl), &s, &[], None),
+        g.grade(
+            t,
+            &tokens(t),
+            &hashes(t),
+            Some(Lang::Nl),
+            &s,
+            &SpanIndex::default(),
+            None
+        ),
         Likelihood::Likely
     );
     // A function word of the entry's language near the finding: a quoted passage, no
@@ -150,14 +190,30 @@ fn language_disagreement_lowers_unless_backed() {
     let t = "det er ikke godt, citat: het is diabetes";
     let s = span(t, "diabetes", Lang::Nl);
     assert_eq!(
-        g.grade(t, &tokens(t), &hashes(t), Some(Lang::Da), &s, &[], None),
+        g.grade(
+            t,
+            &tokens(t),
+            &hashes(t),
+            Some(Lang::Da),
+            &s,
+            &SpanIndex::default(),
+            None
+        ),
         Likelihood::Likely
     );
     // Cues of another language than the note's do not apply.
     let t = "klant diabetes det er ikke";
     let s = span(t, "diabetes", Lang::Nl);
     assert_eq!(
-        g.grade(t, &tokens(t), &hashes(t), Some(Lang::Da), &s, &[], None),
+        g.grade(
+            t,
+            &tokens(t),
+            &hashes(t),
+            Some(Lang::Da),
+            &s,
+            &SpanIndex::default(),
+            None
+        ),
         Likelihood::VeryUnlikely
     );
 }
@@ -194,5 +250,25 @@ fn mask_labels_are_not_cue_words() {
                 }
             }
         }
+    }
+}
+
+proptest::proptest! {
+    /// `SpanIndex::overlapping` finds exactly the ranges a pass over all of them finds.
+    #[test]
+    fn span_index_equals_a_full_pass(
+        spans in proptest::collection::vec((0usize..60, 1usize..12), 0..40),
+        lo in 0usize..70,
+        len in 1usize..15,
+    ) {
+        let spans: Vec<(usize, usize)> = spans.into_iter().map(|(s, l)| (s, s + l)).collect();
+        let hi = lo + len;
+        let index = SpanIndex::new(spans.iter().copied());
+        let mut got: Vec<usize> = index.overlapping(lo, hi).map(|(_, _, i)| i).collect();
+        got.sort_unstable();
+        let want: Vec<usize> = (0..spans.len())
+            .filter(|&i| spans[i].0 < hi && lo < spans[i].1)
+            .collect();
+        proptest::prop_assert_eq!(got, want);
     }
 }

@@ -28,25 +28,32 @@ impl Inner {
         crate::grade::hash_tokens(norm, tokens, &mut hashes);
         let note_lang = self.grader.detect_hashed(norm, tokens, &hashes);
         let cands = &scratch.cands;
-        let spans: Vec<(usize, usize)> = cands
-            .iter()
-            .filter(|c| c.verdict == Verdict::Accepted)
-            .map(|c| (c.sstart, c.send))
-            .collect();
+        let spans = crate::grade::SpanIndex::new(
+            cands
+                .iter()
+                .filter(|c| c.verdict == Verdict::Accepted)
+                .map(|c| (c.sstart, c.send)),
+        );
+        // Every candidate, to find the ones overlapping a finding (`backing` below).
+        let all = crate::grade::SpanIndex::new(cands.iter().map(|c| (c.sstart, c.send)));
         let accepted = cands.iter().filter(|c| c.verdict == Verdict::Accepted);
         for (c, f) in accepted.zip(out.iter_mut()) {
             let e = &self.entries[c.entry as usize];
             // An entry of the note's language and the same category that matched these words
             // too (it lost the overlap to an entry of another language: shared vocabulary).
             let backing = note_lang.filter(|&l| l != e.lang).and_then(|l| {
-                cands.iter().find(|o| {
-                    let oe = &self.entries[o.entry as usize];
-                    oe.lang == l
-                        && oe.category == e.category
-                        && o.sstart < c.send
-                        && c.sstart < o.send
-                        && matches!(o.verdict, Verdict::Accepted | Verdict::Overlapped { .. })
-                })
+                // The first such candidate in candidate order, as a scan of all would find.
+                all.overlapping(c.sstart, c.send)
+                    .map(|(_, _, i)| i)
+                    .filter(|&i| {
+                        let o = &cands[i];
+                        let oe = &self.entries[o.entry as usize];
+                        oe.lang == l
+                            && oe.category == e.category
+                            && matches!(o.verdict, Verdict::Accepted | Verdict::Overlapped { .. })
+                    })
+                    .min()
+                    .map(|i| &cands[i])
             });
             let backed_by_note_lang = backing.is_some();
             // Same span: report the note's own entry, so that `lang` is the note's.
