@@ -32,6 +32,10 @@ class Finding:
     category: str
     #: Language of the lexicon that matched: ``nl``, ``da`` or ``en``.
     lang: str
+    #: Language of the note by a function-word vote: ``nl``, ``da``, ``en`` or ``und``.
+    note_lang: str
+    #: ``very_unlikely``, ``unlikely``, ``possible``, ``likely`` or ``very_likely``.
+    likelihood: str
     #: UTF-8 byte offsets into the original text (end exclusive).
     start: int
     end: int

@@ -14,6 +14,7 @@ use arrow_array::builder::{Int64Builder, StringBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+use art9::policy::DEFAULT_MIN_LIKELIHOOD;
 use art9::service::FindingOut;
 use art9::{CompiledPolicy, Context, Evasion, Finding, RecordContext, Scanner};
 
@@ -317,6 +318,12 @@ pub fn scan(
                 scanner.scan_into(text, &mut found);
                 if !keep_typos {
                     found.retain(|f| f.evasion != Some(Evasion::Typo));
+                }
+                // The likelihood threshold, as `art9 scan` applies it: the policy's
+                // `min_likelihood`, else the default.
+                match policy {
+                    Some(p) => p.retain_likely(Some(field), &mut found, None),
+                    None => found.retain(|f| f.likelihood >= DEFAULT_MIN_LIKELIHOOD),
                 }
                 if found.is_empty() {
                     continue;

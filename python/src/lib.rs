@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use art9::policy::DEFAULT_MIN_LIKELIHOOD;
 use art9::service::FindingOut;
 use art9::service::{self, EngineSource, LangSelection, Limits, Op};
 use art9::{Category, Evasion, Lang, RecordContext};
@@ -60,6 +61,12 @@ pub struct Finding {
     category: &'static str,
     /// Language of the lexicon that matched.
     lang: &'static str,
+    /// Language of the note by a function-word vote (`nl`, `da`, `en`; `und` when
+    /// undetermined).
+    note_lang: &'static str,
+    /// How likely the finding is to be special-category data about a person
+    /// (`very_unlikely` … `very_likely`).
+    likelihood: &'static str,
     /// UTF-8 byte offsets into the original text.
     start: usize,
     end: usize,
@@ -83,6 +90,8 @@ impl Finding {
             field: f.field.map(Cow::into_owned),
             category: f.category.as_str(),
             lang: f.lang.as_str(),
+            note_lang: f.note_lang.map_or("und", |l| l.as_str()),
+            likelihood: f.likelihood.as_str(),
             start: f.start,
             end: f.end,
             char_start: f.char_start,
@@ -105,6 +114,8 @@ impl Finding {
         }
         d.set_item("category", self.category)?;
         d.set_item("lang", self.lang)?;
+        d.set_item("note_lang", self.note_lang)?;
+        d.set_item("likelihood", self.likelihood)?;
         d.set_item("start", self.start)?;
         d.set_item("end", self.end)?;
         d.set_item("char_start", self.char_start)?;
@@ -330,6 +341,12 @@ impl Engine {
             let mut found = scanner.scan(text);
             if !keep_typos {
                 found.retain(|f| f.evasion != Some(Evasion::Typo));
+            }
+            // The likelihood threshold, as `art9 scan` applies it: the policy's
+            // `min_likelihood`, else the default.
+            match policy.filter(|_| self.policy.is_some()) {
+                Some(p) => p.retain_likely(field, &mut found, None),
+                None => found.retain(|f| f.likelihood >= DEFAULT_MIN_LIKELIHOOD),
             }
             let decision = policy.filter(|_| self.policy.is_some()).map(|p| {
                 let ctx = RecordContext {

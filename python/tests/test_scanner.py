@@ -18,8 +18,8 @@ def test_scan_gives_the_cli_finding_model():
         ("politics", "nl", "PVV"),
     ]
     d = fs[0].to_dict()
-    assert d == {"category": "health", "lang": "nl", "start": 12, "end": 20,
-                 "char_start": 12, "char_end": 20}
+    assert d == {"category": "health", "lang": "nl", "note_lang": "nl", "likelihood": "likely",
+                 "start": 12, "end": 20, "char_start": 12, "char_end": 20}
 
 
 def test_byte_and_char_offsets_differ_after_non_ascii():
@@ -38,9 +38,12 @@ def test_scanner_is_cached_per_configuration():
 
 
 def test_lang_and_category_restrict_like_the_cli():
-    text = "has cancer and stemt PVV"
-    assert {f.lang for f in art9.Scanner(lang="en").scan(text)} == {"en"}
+    # Each note in one language: a Dutch party in an English note is graded below the
+    # default threshold (language disagreement), by the CLI and the package alike.
+    assert {f.lang for f in art9.Scanner(lang="en").scan("The customer has cancer and stemt PVV")} == {"en"}
+    text = "De klant stemt PVV en heeft kanker"
     assert {f.category for f in art9.Scanner(categories=["politics"]).scan(text)} == {"politics"}
+    assert {f.category for f in art9.Scanner().scan(text)} == {"politics", "health"}
 
 
 def test_policy_adds_actions_and_check_masks():
