@@ -50,7 +50,8 @@ impl InFormat {
             return InFormat::Jsonl;
         }
         let mut name = Path::new(input);
-        if Compression::from_name(input) != Compression::None {
+        let compressed = Compression::from_name(input) != Compression::None;
+        if compressed {
             name = name.file_stem().map_or(name, Path::new);
         }
         let ext = name
@@ -62,7 +63,8 @@ impl InFormat {
             Some("tsv") | Some("tab") => InFormat::Tsv,
             Some("json") => InFormat::Json,
             Some("txt") => InFormat::Text,
-            Some("parquet") | Some("parq") | Some("pq") => InFormat::Parquet,
+            // Compressed, it is found by its first bytes and refused with advice.
+            Some("parquet") | Some("parq") | Some("pq") if !compressed => InFormat::Parquet,
             _ => InFormat::Jsonl,
         }
     }
@@ -648,6 +650,9 @@ mod tests {
         assert_eq!(InFormat::from_name("notes.json.zst"), InFormat::Json);
         assert_eq!(InFormat::from_name("notes.txt"), InFormat::Text);
         assert_eq!(InFormat::from_name("notes.ndjson"), InFormat::Jsonl);
+        assert_eq!(InFormat::from_name("export.Parquet"), InFormat::Parquet);
+        assert_eq!(InFormat::from_name("export.pq"), InFormat::Parquet);
+        assert_eq!(InFormat::from_name("export.parquet.gz"), InFormat::Jsonl);
     }
 
     #[test]
