@@ -585,6 +585,18 @@ impl CompiledPolicy {
         Ok(self)
     }
 
+    /// The record's date column of the retention and consent rules (`retention:
+    /// date_field`, or the one [`CompiledPolicy::with_gdpr`] set).
+    pub fn date_field(&self) -> Option<&str> {
+        self.gdpr.as_ref().and_then(|g| g.date_field.as_deref())
+    }
+
+    /// How the retention and consent rules read the date column (`None`: the policy has
+    /// no such rules).
+    pub fn date_parser(&self) -> Option<&crate::date::DateParser> {
+        self.gdpr.as_ref().map(|g| g.parser())
+    }
+
     /// Whether the policy has retention rules (findings then carry a retention status).
     pub fn has_retention(&self) -> bool {
         self.gdpr.as_ref().is_some_and(|g| g.has_retention())

@@ -282,6 +282,11 @@ impl Gdpr {
         self.has_retention
     }
 
+    /// How the date column is read.
+    pub(crate) fn parser(&self) -> &DateParser {
+        &self.parser
+    }
+
     /// The record's date, as read from its date column.
     pub(crate) fn record_date(&self, ctx: &RecordContext<'_>) -> Option<Timestamp> {
         let field = self.date_field.as_deref()?;
