@@ -788,10 +788,7 @@ fn load_hash_key(spec: Option<&HashKeySpec>) -> Result<Vec<u8>, String> {
     let key = match spec {
         Some(HashKeySpec {
             file: Some(path), ..
-        }) => std::fs::read(path)
-            .map_err(|e| format!("hash_key file {path}: {e}"))?
-            .trim_ascii_end()
-            .to_vec(),
+        }) => read_key_file(path)?,
         Some(HashKeySpec { env: Some(var), .. }) => std::env::var(var)
             .map_err(|_| format!("hash style needs a key: environment variable {var} is not set"))?
             .into_bytes(),
@@ -804,6 +801,27 @@ fn load_hash_key(spec: Option<&HashKeySpec>) -> Result<Vec<u8>, String> {
     if key.len() < 16 {
         return Err("hash key must be at least 16 bytes".into());
     }
+    Ok(key)
+}
+
+/// A key file is a secret of tens of bytes; anything over [`MAX_KEY_FILE`] is the wrong
+/// file (a path mix-up must not read a whole disk image into memory).
+const MAX_KEY_FILE: u64 = 64 * 1024;
+
+fn read_key_file(path: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| format!("hash_key file {path}: {e}"))?;
+    let mut key = Vec::new();
+    file.take(MAX_KEY_FILE + 1)
+        .read_to_end(&mut key)
+        .map_err(|e| format!("hash_key file {path}: {e}"))?;
+    if key.len() as u64 > MAX_KEY_FILE {
+        return Err(format!(
+            "hash_key file {path}: larger than {} KiB; a key file holds only the key",
+            MAX_KEY_FILE / 1024
+        ));
+    }
+    key.truncate(key.trim_ascii_end().len());
     Ok(key)
 }
 
