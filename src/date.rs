@@ -290,7 +290,10 @@ mod tests {
     #[test]
     fn iso_forms() {
         assert_eq!(p("2026-12-07").as_deref(), Some("2026-12-07T00:00:00Z"));
-        assert_eq!(p(" 2026-12-07T10:00 ").as_deref(), Some("2026-12-07T10:00:00Z"));
+        assert_eq!(
+            p(" 2026-12-07T10:00 ").as_deref(),
+            Some("2026-12-07T10:00:00Z")
+        );
         assert_eq!(
             p("2006-06-12T21:03:42.000Z").as_deref(),
             Some("2006-06-12T21:03:42Z")
@@ -324,7 +327,10 @@ mod tests {
             Some("2026-12-07T09:05:30Z")
         );
         assert_eq!(p("1700000000").as_deref(), Some("2023-11-14T22:13:20Z"));
-        assert_eq!(p("1700000000123").as_deref(), Some("2023-11-14T22:13:20.123Z"));
+        assert_eq!(
+            p("1700000000123").as_deref(),
+            Some("2023-11-14T22:13:20.123Z")
+        );
         assert_eq!(p("20261207").as_deref(), Some("2026-12-07T00:00:00Z"));
     }
 
@@ -360,7 +366,10 @@ mod tests {
         assert_eq!(r("31-12-2026"), None);
         let date_only = DateParser::with_format("%m/%d/%Y").unwrap();
         assert_eq!(
-            date_only.parse("01/05/2024").map(|t| t.to_string()).as_deref(),
+            date_only
+                .parse("01/05/2024")
+                .map(|t| t.to_string())
+                .as_deref(),
             Some("2024-01-05T00:00:00Z")
         );
         assert!(DateParser::with_format("%H:%M").is_err());
@@ -370,15 +379,9 @@ mod tests {
     fn max_age_counts_calendar_months() {
         let as_of: Timestamp = "2026-03-31T12:00:00Z".parse().unwrap();
         let m: MaxAge = "1 month".parse().unwrap();
-        assert_eq!(
-            m.cutoff(as_of).unwrap().to_string(),
-            "2026-02-28T12:00:00Z"
-        );
+        assert_eq!(m.cutoff(as_of).unwrap().to_string(), "2026-02-28T12:00:00Z");
         let y: MaxAge = "P2Y".parse().unwrap();
-        assert_eq!(
-            y.cutoff(as_of).unwrap().to_string(),
-            "2024-03-31T12:00:00Z"
-        );
+        assert_eq!(y.cutoff(as_of).unwrap().to_string(), "2024-03-31T12:00:00Z");
         assert!("0d".parse::<MaxAge>().is_err());
         assert!("-2y".parse::<MaxAge>().is_err());
         assert!("two years".parse::<MaxAge>().is_err());

@@ -26,11 +26,11 @@ use crate::matcher::{Evasion, Finding};
 use crate::record::RecordContext;
 use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
 
+use self::retention::Gdpr;
 pub use self::retention::{
     ConsentRuleSpec, ErasureDue, ErasureReason, FindingGdpr, GdprOptions, RetentionAction,
     RetentionRuleSpec, RetentionSpec, RetentionStatus,
 };
-use self::retention::Gdpr;
 
 /// The `min_likelihood` of a policy that names none, and of commands run without a policy:
 /// `possible`. Chosen by measurement on the development corpora (LEXICONS.md, "Likelihood
@@ -523,7 +523,17 @@ impl CompiledPolicy {
             None
         };
         let gdpr = Gdpr::compile(spec.retention.as_ref(), &spec.consent)
-            .map_err(|m| err_at(None, if spec.retention.is_some() { "retention" } else { "consent" }, m))?
+            .map_err(|m| {
+                err_at(
+                    None,
+                    if spec.retention.is_some() {
+                        "retention"
+                    } else {
+                        "consent"
+                    },
+                    m,
+                )
+            })?
             .map(Arc::new);
         Ok(CompiledPolicy {
             gdpr,
@@ -572,10 +582,12 @@ impl CompiledPolicy {
         };
         let Some(g) = &self.gdpr else {
             if options.consent.is_some() {
-                return Err(err("a consent ledger needs the policy's `consent:` rules (what \
+                return Err(err(
+                    "a consent ledger needs the policy's `consent:` rules (what \
                                 active consent changes, e.g. consent: [{categories: [health], \
                                 action: flag}])"
-                    .into()));
+                        .into(),
+                ));
             }
             return Ok(self);
         };

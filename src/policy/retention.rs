@@ -256,9 +256,11 @@ impl Gdpr {
         }
         if let Some(l) = o.consent {
             if !self.has_consent_rules {
-                return Err("a consent ledger needs the policy's `consent:` rules (what active \
+                return Err(
+                    "a consent ledger needs the policy's `consent:` rules (what active \
                             consent changes, e.g. consent: [{categories: [health], action: flag}])"
-                    .into());
+                        .into(),
+                );
             }
             self.ledger = Some(l);
         }
