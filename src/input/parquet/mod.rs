@@ -7,7 +7,7 @@
 //! missing column or one of the wrong type is one error naming it, not a skip per row.
 //!
 //! Reading is split into runs of rows within a row group ([`ParquetRun`]), about
-//! [`BATCH_BYTES`](crate::pipeline::BATCH_BYTES) of text each. Handing out a run only
+//! [`RUN_BYTES`] of text each. Handing out a run only
 //! advances a position; the pipeline's workers decode their runs themselves
 //! ([`Run::resolve_each`]), each with its own reader over the shared file (positioned reads,
 //! no shared file offset), so row groups and their slices are decoded in parallel. A run
@@ -44,6 +44,12 @@ use parquet::file::reader::{ChunkReader, Length};
 
 use self::values::{Column, Kind, Val};
 use super::{is_glob, is_glob_match, Context, Field, Record, RecordSource, Run, SkipKind, Skipped};
+
+/// Text bytes of one run, about: the batch engine's soft byte limit of a batch (4 MiB, the
+/// pipeline's `BATCH_BYTES`), so that one run makes one batch. Larger runs decode a
+/// row group's dictionary pages again less often; smaller ones spread a small file over
+/// more workers.
+pub const RUN_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Why a Parquet file cannot be read as asked. Messages name columns, never values.
 #[derive(Debug, thiserror::Error)]
@@ -402,7 +408,7 @@ impl ParquetSource {
     }
 
     /// The next run of at most about `max_lines` rows (more when rows are small, to about
-    /// [`BATCH_BYTES`](crate::pipeline::BATCH_BYTES) of text), within one row group.
+    /// [`RUN_BYTES`] of text), within one row group.
     fn next_parquet_run(&mut self, max_lines: usize) -> Option<ParquetRun> {
         let groups = self.shared.metadata.metadata().row_groups();
         loop {
@@ -410,7 +416,7 @@ impl ParquetSource {
             let rows = usize::try_from(g.num_rows().max(0)).unwrap_or(usize::MAX);
             if self.offset < rows {
                 let per_row = self.shared.row_bytes[self.group];
-                let by_bytes = (crate::pipeline::BATCH_BYTES as u64 / per_row) as usize;
+                let by_bytes = (RUN_BYTES / per_row) as usize;
                 let n = by_bytes
                     .clamp(1, max_lines.max(1).saturating_mul(64))
                     .min(rows - self.offset);
