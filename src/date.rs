@@ -239,6 +239,34 @@ fn date_utc(d: civil::Date) -> Option<Timestamp> {
     civil_utc(d.to_datetime(civil::Time::midnight()))
 }
 
+/// PostgreSQL's binary `date` (days since 2000-01-01) as `YYYY-MM-DD`; `infinity` (or
+/// `-infinity`) for its infinite values and dates out of range, which no parser reads.
+#[cfg(any(feature = "postgres", test))]
+pub(crate) fn pg_date(days: i32) -> String {
+    let epoch = civil::date(2000, 1, 1);
+    match epoch.checked_add(jiff::Span::new().days(i64::from(days))) {
+        Ok(d) if days != i32::MAX && days != i32::MIN => d.to_string(),
+        _ if days < 0 => "-infinity".into(),
+        _ => "infinity".into(),
+    }
+}
+
+/// PostgreSQL's binary `timestamp` / `timestamptz` (microseconds since 2000-01-01T00:00:00,
+/// UTC for `timestamptz`) as RFC 3339 in UTC; `infinity` as for [`pg_date`].
+#[cfg(any(feature = "postgres", test))]
+pub(crate) fn pg_timestamp(micros: i64) -> String {
+    const EPOCH_2000: i64 = 946_684_800;
+    let ts = micros
+        .checked_add(EPOCH_2000 * 1_000_000)
+        .filter(|_| micros != i64::MAX && micros != i64::MIN)
+        .and_then(|us| jiff::Timestamp::from_microsecond(us).ok());
+    match ts {
+        Some(t) => t.to_string(),
+        None if micros < 0 => "-infinity".into(),
+        None => "infinity".into(),
+    }
+}
+
 /// How old a record may get: a calendar span such as `2y`, `18 months`, `1 year 6 months`,
 /// `90d` or ISO 8601 `P2Y6M` (jiff's span syntax). Years and months are calendar years and
 /// months (counted back from the reference time in UTC), not a fixed number of days.
@@ -290,7 +318,10 @@ mod tests {
     #[test]
     fn iso_forms() {
         assert_eq!(p("2026-12-07").as_deref(), Some("2026-12-07T00:00:00Z"));
-        assert_eq!(p(" 2026-12-07T10:00 ").as_deref(), Some("2026-12-07T10:00:00Z"));
+        assert_eq!(
+            p(" 2026-12-07T10:00 ").as_deref(),
+            Some("2026-12-07T10:00:00Z")
+        );
         assert_eq!(
             p("2006-06-12T21:03:42.000Z").as_deref(),
             Some("2006-06-12T21:03:42Z")
@@ -324,7 +355,10 @@ mod tests {
             Some("2026-12-07T09:05:30Z")
         );
         assert_eq!(p("1700000000").as_deref(), Some("2023-11-14T22:13:20Z"));
-        assert_eq!(p("1700000000123").as_deref(), Some("2023-11-14T22:13:20.123Z"));
+        assert_eq!(
+            p("1700000000123").as_deref(),
+            Some("2023-11-14T22:13:20.123Z")
+        );
         assert_eq!(p("20261207").as_deref(), Some("2026-12-07T00:00:00Z"));
     }
 
@@ -360,25 +394,38 @@ mod tests {
         assert_eq!(r("31-12-2026"), None);
         let date_only = DateParser::with_format("%m/%d/%Y").unwrap();
         assert_eq!(
-            date_only.parse("01/05/2024").map(|t| t.to_string()).as_deref(),
+            date_only
+                .parse("01/05/2024")
+                .map(|t| t.to_string())
+                .as_deref(),
             Some("2024-01-05T00:00:00Z")
         );
         assert!(DateParser::with_format("%H:%M").is_err());
     }
 
     #[test]
+    fn postgres_binary_dates() {
+        assert_eq!(pg_date(0), "2000-01-01");
+        assert_eq!(pg_date(9_472), "2025-12-07"); // 25 * 365 + 7 leap days + 340
+        assert_eq!(pg_date(-1), "1999-12-31");
+        assert_eq!(pg_date(i32::MAX), "infinity");
+        assert_eq!(pg_date(i32::MIN), "-infinity");
+        assert_eq!(pg_timestamp(1_500_000), "2000-01-01T00:00:01.5Z");
+        assert_eq!(pg_timestamp(i64::MAX), "infinity");
+        assert_eq!(
+            p(&pg_timestamp(86_400_000_000)).as_deref(),
+            Some("2000-01-02T00:00:00Z")
+        );
+        assert_eq!(p("infinity"), None);
+    }
+
+    #[test]
     fn max_age_counts_calendar_months() {
         let as_of: Timestamp = "2026-03-31T12:00:00Z".parse().unwrap();
         let m: MaxAge = "1 month".parse().unwrap();
-        assert_eq!(
-            m.cutoff(as_of).unwrap().to_string(),
-            "2026-02-28T12:00:00Z"
-        );
+        assert_eq!(m.cutoff(as_of).unwrap().to_string(), "2026-02-28T12:00:00Z");
         let y: MaxAge = "P2Y".parse().unwrap();
-        assert_eq!(
-            y.cutoff(as_of).unwrap().to_string(),
-            "2024-03-31T12:00:00Z"
-        );
+        assert_eq!(y.cutoff(as_of).unwrap().to_string(), "2024-03-31T12:00:00Z");
         assert!("0d".parse::<MaxAge>().is_err());
         assert!("-2y".parse::<MaxAge>().is_err());
         assert!("two years".parse::<MaxAge>().is_err());

@@ -281,7 +281,11 @@ impl Summary {
             }
             Item::Scanned { record, fields } => {
                 self.records_scanned += 1;
-                if options.since.as_ref().is_some_and(|s| s.date(record).is_none()) {
+                if options
+                    .since
+                    .as_ref()
+                    .is_some_and(|s| s.date(record).is_none())
+                {
                     self.undated += 1;
                 }
                 let mut any = false;

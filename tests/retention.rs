@@ -1,6 +1,6 @@
-//! Retention, consent and `--since` end to end (issue 21): JSON Lines, CSV and SQLite here;
-//! PostgreSQL and MariaDB in `tests/db_retention.rs`-style tests at the end of this file
-//! (ignored without `ART9_TEST_POSTGRES_URL` / `ART9_TEST_MYSQL_URL`).
+//! Retention, consent and `--since` end to end (issue 21): JSON Lines, CSV, SQLite, and
+//! PostgreSQL and MariaDB at the end of this file (ignored by a plain `cargo test`; run with
+//! `-- --include-ignored` and `eval "$(bash ci/db-setup.sh)"`).
 //!
 //! The expected counts are recounted from the dates the test wrote (as numbers), never by
 //! art9's parser.
@@ -51,10 +51,17 @@ fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
 fn notes(n: usize) -> Vec<Note> {
     (0..n)
         .map(|i| {
-            let (y, m, d) = (2018 + (i * 7 % 9) as i32, 1 + (i % 12) as u32, 1 + (i % 28) as u32);
+            let (y, m, d) = (
+                2018 + (i * 7 % 9) as i32,
+                1 + (i % 12) as u32,
+                1 + (i % 28) as u32,
+            );
             let (date, written) = match i % 6 {
                 0 => (Some((y, m, d)), format!("{y:04}-{m:02}-{d:02}")),
-                1 => (Some((y, m, d)), format!("{y:04}-{m:02}-{d:02}T10:00:00+00:00")),
+                1 => (
+                    Some((y, m, d)),
+                    format!("{y:04}-{m:02}-{d:02}T10:00:00+00:00"),
+                ),
                 2 => (Some((y, m, d)), format!("{d:02}-{m:02}-{y:04}")),
                 3 => (
                     Some((y, m, d)),
@@ -74,7 +81,10 @@ fn notes(n: usize) -> Vec<Note> {
 }
 
 fn text_of(n: &Note) -> String {
-    format!("Klant heeft diabetes, bel {CANARY} terug.{}", if n.id % 5 == 0 { " Hij is moslim." } else { "" })
+    format!(
+        "Klant heeft diabetes, bel {CANARY} terug.{}",
+        if n.id % 5 == 0 { " Hij is moslim." } else { "" }
+    )
 }
 
 fn due(d: (i32, u32, u32)) -> bool {
@@ -149,7 +159,10 @@ fn check_retention(notes: &[Note], stdout: &str, sum: &Value) {
     assert_eq!(count(sum, "retention", "unknown"), unknown_n);
     assert_eq!(count(sum, "retention_due", "health"), due_n);
     assert_eq!(count(sum, "erasure_due", "retention"), due_n);
-    assert!(due_n > 10 && ok_n > 10 && unknown_n > 10, "{due_n} {ok_n} {unknown_n}");
+    assert!(
+        due_n > 10 && ok_n > 10 && unknown_n > 10,
+        "{due_n} {ok_n} {unknown_n}"
+    );
 }
 
 fn no_canary(outputs: &[&str]) {
@@ -165,7 +178,8 @@ fn jsonl_retention_counts_equal_a_recount_by_date() {
     let ns = notes(120);
     let mut text = String::new();
     for n in &ns {
-        let mut o = serde_json::json!({"id": n.id.to_string(), "cust": n.subject, "text": text_of(n)});
+        let mut o =
+            serde_json::json!({"id": n.id.to_string(), "cust": n.subject, "text": text_of(n)});
         if n.id % 6 != 5 {
             // Missing member for one kind of undated note, "n/a" or "" for the others.
             o["created"] = Value::String(n.written.clone());
@@ -176,11 +190,26 @@ fn jsonl_retention_counts_equal_a_recount_by_date() {
     let input = dir.path().join("notes.jsonl");
     std::fs::write(&input, text).unwrap();
     let sum_path = dir.path().join("run.json");
+    let report = dir.path().join("report.html");
     let policy = write_policy(dir.path());
     let out = art9(
         &[
-            "scan", s(&input), "--field", "text", "--key", "id", "--policy", &policy,
-            "--as-of", AS_OF, "--format", "jsonl", "--summary-out", s(&sum_path),
+            "scan",
+            s(&input),
+            "--field",
+            "text",
+            "--key",
+            "id",
+            "--policy",
+            &policy,
+            "--as-of",
+            AS_OF,
+            "--format",
+            "jsonl",
+            "--summary-out",
+            s(&sum_path),
+            "--report",
+            s(&report),
         ],
         None,
     );
@@ -188,9 +217,20 @@ fn jsonl_retention_counts_equal_a_recount_by_date() {
     let sum = summary(&sum_path);
     check_retention(&ns, &out.stdout, &sum);
     let file = std::fs::read_to_string(&sum_path).unwrap();
-    no_canary(&[&out.stdout, &out.stderr, &file]);
+    let html = std::fs::read_to_string(&report).unwrap();
+    no_canary(&[&out.stdout, &out.stderr, &file, &html]);
+    let (due_n, _, _) = recount(&ns);
+    assert!(
+        html.contains(&format!(
+            "Under the policy's retention rules: {due_n} findings due"
+        )),
+        "the report shows the policy's retention counts"
+    );
     // The summary names the fideslang key of each category.
-    assert!(file.contains("user.demographic.political_opinion"), "{file}");
+    assert!(
+        file.contains("user.demographic.political_opinion"),
+        "{file}"
+    );
 }
 
 #[test]
@@ -199,7 +239,13 @@ fn csv_retention_and_since() {
     let ns = notes(90);
     let mut text = String::from("id,cust,created,note\n");
     for n in &ns {
-        text.push_str(&format!("{},{},{},\"{}\"\n", n.id, n.subject, n.written, text_of(n)));
+        text.push_str(&format!(
+            "{},{},{},\"{}\"\n",
+            n.id,
+            n.subject,
+            n.written,
+            text_of(n)
+        ));
     }
     let input = dir.path().join("notes.csv");
     std::fs::write(&input, text).unwrap();
@@ -207,8 +253,20 @@ fn csv_retention_and_since() {
     let sum_path = dir.path().join("run.json");
     let out = art9(
         &[
-            "scan", s(&input), "--field", "note", "--key", "id", "--policy", &policy,
-            "--as-of", AS_OF, "--format", "jsonl", "--summary-out", s(&sum_path),
+            "scan",
+            s(&input),
+            "--field",
+            "note",
+            "--key",
+            "id",
+            "--policy",
+            &policy,
+            "--as-of",
+            AS_OF,
+            "--format",
+            "jsonl",
+            "--summary-out",
+            s(&sum_path),
         ],
         None,
     );
@@ -220,14 +278,29 @@ fn csv_retention_and_since() {
     let since = (2022, 1, 1);
     let out = art9(
         &[
-            "scan", s(&input), "--field", "note", "--key", "id", "--date-field", "created",
-            "--since", "2022-01-01", "--format", "jsonl", "--summary-out", s(&sum_path),
+            "scan",
+            s(&input),
+            "--field",
+            "note",
+            "--key",
+            "id",
+            "--date-field",
+            "created",
+            "--since",
+            "2022-01-01",
+            "--format",
+            "jsonl",
+            "--summary-out",
+            s(&sum_path),
         ],
         None,
     );
     assert_eq!(out.code, 1, "{}", out.stderr);
     let sum = summary(&sum_path);
-    let before = ns.iter().filter(|n| n.date.is_some_and(|d| d < since)).count() as u64;
+    let before = ns
+        .iter()
+        .filter(|n| n.date.is_some_and(|d| d < since))
+        .count() as u64;
     let undated = ns.iter().filter(|n| n.date.is_none()).count() as u64;
     assert_eq!(sum["records_filtered"], before);
     assert_eq!(count(&sum, "filtered", "since"), before);
@@ -239,19 +312,38 @@ fn csv_retention_and_since() {
         .map(|f| f["record"].as_str().unwrap().parse().unwrap())
         .collect();
     for n in &ns {
-        assert_eq!(scanned.contains(&n.id), n.date.is_none_or(|d| d >= since), "note {}", n.id);
+        assert_eq!(
+            scanned.contains(&n.id),
+            n.date.is_none_or(|d| d >= since),
+            "note {}",
+            n.id
+        );
     }
     no_canary(&[&out.stdout, &out.stderr]);
 
     // --date-column is the same option.
     let out = art9(
         &[
-            "scan", s(&input), "--field", "note", "--key", "id", "--date-column", "created",
-            "--since", "2022-01-01", "--format", "jsonl", "-q",
+            "scan",
+            s(&input),
+            "--field",
+            "note",
+            "--key",
+            "id",
+            "--date-column",
+            "created",
+            "--since",
+            "2022-01-01",
+            "--format",
+            "jsonl",
+            "-q",
         ],
         None,
     );
-    assert_eq!(findings(&out.stdout).len(), scanned.len() + scanned.iter().filter(|i| *i % 5 == 0).count());
+    assert_eq!(
+        findings(&out.stdout).len(),
+        scanned.len() + scanned.iter().filter(|i| *i % 5 == 0).count()
+    );
 }
 
 /// The consent rules, as README "Consent ledger" documents them.
@@ -294,9 +386,24 @@ fn consent_rows_change_decisions_as_documented() {
     let sum_path = dir.path().join("run.json");
     let out = art9(
         &[
-            "scan", s(&input), "--field", "text", "--key", "id", "--subject", "cust",
-            "--policy", &policy, "--consent", s(&ledger), "--as-of", AS_OF, "--format",
-            "jsonl", "--summary-out", s(&sum_path),
+            "scan",
+            s(&input),
+            "--field",
+            "text",
+            "--key",
+            "id",
+            "--subject",
+            "cust",
+            "--policy",
+            &policy,
+            "--consent",
+            s(&ledger),
+            "--as-of",
+            AS_OF,
+            "--format",
+            "jsonl",
+            "--summary-out",
+            s(&sum_path),
         ],
         None,
     );
@@ -313,7 +420,12 @@ fn consent_rows_change_decisions_as_documented() {
         })
         .collect();
     let want = |id: &str, a: &str, c: Option<&str>, e: Option<&str>| {
-        (id.to_string(), a.to_string(), c.map(str::to_string), e.map(str::to_string))
+        (
+            id.to_string(),
+            a.to_string(),
+            c.map(str::to_string),
+            e.map(str::to_string),
+        )
     };
     assert_eq!(
         got,
@@ -335,7 +447,10 @@ fn consent_rows_change_decisions_as_documented() {
     let file = std::fs::read_to_string(&sum_path).unwrap();
     no_canary(&[&out.stdout, &out.stderr, &file]);
     for who in ["alice", "bob", "carol", "dave", "erin"] {
-        assert!(!out.stdout.contains(who) && !file.contains(who), "subject id {who} in output");
+        assert!(
+            !out.stdout.contains(who) && !file.contains(who),
+            "subject id {who} in output"
+        );
     }
 
     // A bad ledger row: one error naming file:line and field, not the row.
@@ -346,28 +461,57 @@ fn consent_rows_change_decisions_as_documented() {
     .unwrap();
     let out = art9(
         &[
-            "scan", s(&input), "--field", "text", "--key", "id", "--subject", "cust",
-            "--policy", &policy, "--consent", s(&ledger), "--format", "jsonl",
+            "scan",
+            s(&input),
+            "--field",
+            "text",
+            "--key",
+            "id",
+            "--subject",
+            "cust",
+            "--policy",
+            &policy,
+            "--consent",
+            s(&ledger),
+            "--format",
+            "jsonl",
         ],
         None,
     );
     assert_eq!(out.code, 2);
     assert!(
-        out.stderr.contains("ledger.csv:3: field given_at: not a date"),
+        out.stderr
+            .contains("ledger.csv:3: field given_at: not a date"),
         "{}",
         out.stderr
     );
-    assert!(!out.stderr.contains("bob") && !out.stderr.contains("someday"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("bob") && !out.stderr.contains("someday"),
+        "{}",
+        out.stderr
+    );
     // Consent needs a subject column.
     let out = art9(
         &[
-            "scan", s(&input), "--field", "text", "--key", "id", "--policy", &policy,
-            "--consent", s(&ledger),
+            "scan",
+            s(&input),
+            "--field",
+            "text",
+            "--key",
+            "id",
+            "--policy",
+            &policy,
+            "--consent",
+            s(&ledger),
         ],
         None,
     );
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("--consent needs --subject"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--consent needs --subject"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// `mask` masks what a `mask` retention rule makes due, and nothing else.
@@ -391,8 +535,21 @@ fn mask_applies_a_due_retention_rule() {
     let masked = dir.path().join("m.jsonl");
     let out = art9(
         &[
-            "mask", s(&input), "--field", "t", "--key", "id", "--policy", s(&policy),
-            "--date-field", "d", "--as-of", AS_OF, "-o", s(&masked), "-q",
+            "mask",
+            s(&input),
+            "--field",
+            "t",
+            "--key",
+            "id",
+            "--policy",
+            s(&policy),
+            "--date-field",
+            "d",
+            "--as-of",
+            AS_OF,
+            "-o",
+            s(&masked),
+            "-q",
         ],
         None,
     );
@@ -400,10 +557,22 @@ fn mask_applies_a_due_retention_rule() {
     let m = std::fs::read_to_string(&masked).unwrap();
     let lines: Vec<&str> = m.lines().collect();
     assert!(lines[0].contains("[HEALTH]"), "{m}");
-    assert!(lines[1].contains("diabetes") && lines[2].contains("diabetes"), "{m}");
+    assert!(
+        lines[1].contains("diabetes") && lines[2].contains("diabetes"),
+        "{m}"
+    );
     // Without a date field a retention policy is an error, not silently ok.
     let out = art9(
-        &["scan", s(&input), "--field", "t", "--key", "id", "--policy", s(&policy)],
+        &[
+            "scan",
+            s(&input),
+            "--field",
+            "t",
+            "--key",
+            "id",
+            "--policy",
+            s(&policy),
+        ],
         None,
     );
     assert_eq!(out.code, 2);
@@ -443,9 +612,27 @@ fn sqlite_retention_and_consent_table() {
     let sum_path = dir.path().join("run.json");
     let out = art9(
         &[
-            "scan", &url, "--table", "notes", "--field", "body", "--key", "id", "--subject",
-            "cust", "--policy", &policy, "--consent", "table:consent", "--as-of", AS_OF,
-            "--format", "jsonl", "--summary-out", s(&sum_path), "--no-count",
+            "scan",
+            &url,
+            "--table",
+            "notes",
+            "--field",
+            "body",
+            "--key",
+            "id",
+            "--subject",
+            "cust",
+            "--policy",
+            &policy,
+            "--consent",
+            "table:consent",
+            "--as-of",
+            AS_OF,
+            "--format",
+            "jsonl",
+            "--summary-out",
+            s(&sum_path),
+            "--no-count",
         ],
         None,
     );
@@ -456,26 +643,43 @@ fn sqlite_retention_and_consent_table() {
     assert_eq!(count(&sum, "retention", "ok"), ok_n);
     assert_eq!(count(&sum, "retention", "unknown"), unknown_n);
     // c1's dated notes are under consent: flagged, with the reference.
-    for f in findings(&out.stdout).iter().filter(|f| f["category"] == "health") {
+    for f in findings(&out.stdout)
+        .iter()
+        .filter(|f| f["category"] == "health")
+    {
         let id: usize = f["record"].as_str().unwrap().parse().unwrap();
         let n = &ns[id - 1];
         let covered = n.subject == "c1" && n.date.is_some();
-        assert_eq!(f["action"], if covered { "flag" } else { "mask" }, "note {id}");
-        assert_eq!(f["consent"].as_str(), covered.then_some("FORM-1"), "note {id}");
+        assert_eq!(
+            f["action"],
+            if covered { "flag" } else { "mask" },
+            "note {id}"
+        );
+        assert_eq!(
+            f["consent"].as_str(),
+            covered.then_some("FORM-1"),
+            "note {id}"
+        );
     }
-    let covered = ns.iter().filter(|n| n.subject == "c1" && n.date.is_some()).count() as u64;
+    let covered = ns
+        .iter()
+        .filter(|n| n.subject == "c1" && n.date.is_some())
+        .count() as u64;
     assert_eq!(count(&sum, "consent", "health"), covered);
     no_canary(&[&out.stdout, &out.stderr]);
 }
 
 /// PostgreSQL and MariaDB: native DATE / TIMESTAMPTZ / DATETIME columns.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 mod servers {
     use super::*;
 
     fn env_url(var: &str) -> String {
         match std::env::var(var) {
             Ok(v) if !v.is_empty() => v,
-            _ => panic!("{var} is not set: eval \"$(bash ci/db-setup.sh)\" (ignored by a plain cargo test)"),
+            _ => panic!(
+                "{var} is not set: eval \"$(bash ci/db-setup.sh)\" (ignored by a plain cargo test)"
+            ),
         }
     }
 
@@ -495,15 +699,33 @@ mod servers {
         }
     }
 
-    fn run_and_check(url: &str, table: &str, ledger: &str, ns: &[Note]) {
+    /// `source`: `["--table", T]` or `["--query", SQL]`.
+    fn run_and_check(url: &str, source: [&str; 2], ledger: &str, ns: &[Note]) {
         let dir = tempfile::tempdir().unwrap();
         let policy = write_policy(dir.path());
         let sum_path = dir.path().join("run.json");
         let out = art9(
             &[
-                "scan", url, "--table", table, "--field", "body", "--key", "id", "--subject",
-                "cust", "--policy", &policy, "--consent", &format!("table:{ledger}"),
-                "--as-of", AS_OF, "--format", "jsonl", "--summary-out", s(&sum_path),
+                "scan",
+                url,
+                source[0],
+                source[1],
+                "--field",
+                "body",
+                "--key",
+                "id",
+                "--subject",
+                "cust",
+                "--policy",
+                &policy,
+                "--consent",
+                &format!("table:{ledger}"),
+                "--as-of",
+                AS_OF,
+                "--format",
+                "jsonl",
+                "--summary-out",
+                s(&sum_path),
                 "--no-count",
             ],
             None,
@@ -514,7 +736,10 @@ mod servers {
         assert_eq!(count(&sum, "retention", "due"), due_n, "{sum}");
         assert_eq!(count(&sum, "retention", "ok"), ok_n);
         assert_eq!(count(&sum, "retention", "unknown"), unknown_n);
-        let covered = ns.iter().filter(|n| n.subject == "c1" && n.date.is_some()).count() as u64;
+        let covered = ns
+            .iter()
+            .filter(|n| n.subject == "c1" && n.date.is_some())
+            .count() as u64;
         assert_eq!(count(&sum, "consent", "health"), covered);
         no_canary(&[&out.stdout, &out.stderr]);
     }
@@ -556,7 +781,10 @@ mod servers {
             c,
             format!("ALTER ROLE CURRENT_USER RESET datestyle; DROP TABLE {t}; DROP TABLE {l};"),
         );
-        run_and_check(&url, &t, &l, &ns);
+        run_and_check(&url, ["--table", &t], &l, &ns);
+        // A query's timestamptz column needs no cast.
+        let q = format!("SELECT id, cust, created, body FROM {t}");
+        run_and_check(&url, ["--query", &q], &l, &ns);
     }
 
     #[cfg(feature = "mysql")]
@@ -577,8 +805,10 @@ mod servers {
             "CREATE TABLE {l} (subject VARCHAR(20), category VARCHAR(40), given_at DATE, withdrawn_at DATETIME NULL, reference VARCHAR(40))"
         ))
         .unwrap();
-        c.query_drop(format!("INSERT INTO {l} VALUES ('c1', 'health', '2000-01-01', NULL, 'FORM-1')"))
-            .unwrap();
+        c.query_drop(format!(
+            "INSERT INTO {l} VALUES ('c1', 'health', '2000-01-01', NULL, 'FORM-1')"
+        ))
+        .unwrap();
         for n in &ns {
             c.exec_drop(
                 format!("INSERT INTO {t} VALUES (?, ?, {}, ?)", sql_date(n)),
@@ -586,7 +816,9 @@ mod servers {
             )
             .unwrap();
         }
-        run_and_check(&url, &t, &l, &ns);
+        run_and_check(&url, ["--table", &t], &l, &ns);
+        let q = format!("SELECT id, cust, created, body FROM {t}");
+        run_and_check(&url, ["--query", &q], &l, &ns);
         c.query_drop(format!("DROP TABLE {t}")).unwrap();
         c.query_drop(format!("DROP TABLE {l}")).unwrap();
     }

@@ -32,11 +32,19 @@ pub struct GdprArgs {
     pub date_field: Option<String>,
     /// A strftime format for dates the automatic forms do not read, e.g. month first:
     /// '%m/%d/%Y %H:%M:%S' (ISO 8601 and Unix times are still read; day-first ones no longer).
-    #[arg(help_heading = "Dates, retention and consent", long, value_name = "FMT")]
+    #[arg(
+        help_heading = "Dates, retention and consent",
+        long,
+        value_name = "FMT"
+    )]
     pub date_format: Option<String>,
     /// The reference time retention ages and consents are judged at (default: now, UTC):
     /// 2026-12-07 or 2026-12-07T10:00:00Z. Give it for reproducible runs.
-    #[arg(help_heading = "Dates, retention and consent", long, value_name = "DATE")]
+    #[arg(
+        help_heading = "Dates, retention and consent",
+        long,
+        value_name = "DATE"
+    )]
     pub as_of: Option<String>,
     /// The consent ledger: a CSV or JSON Lines file of (subject, category, given_at,
     /// withdrawn_at, reference), or table:NAME for a table with those columns in the
@@ -51,7 +59,11 @@ pub struct GdprArgs {
     /// Scan only records dated at or after TIME (a date or time as --as-of); earlier ones are
     /// counted as filtered (reason `since`), records without a readable date are scanned and
     /// counted as undated.
-    #[arg(help_heading = "Dates, retention and consent", long, value_name = "TIME")]
+    #[arg(
+        help_heading = "Dates, retention and consent",
+        long,
+        value_name = "TIME"
+    )]
     pub since: Option<String>,
 }
 
@@ -65,14 +77,15 @@ impl GdprArgs {
     }
 
     /// Put the run's settings on the policy (when it has retention or consent rules, or a
-    /// ledger is given).
-    pub fn apply(&self, policy: CompiledPolicy, input: &InputArgs) -> Result<CompiledPolicy> {
-        let as_of = self
-            .as_of
-            .as_deref()
-            .map(str::parse::<Timestamp>)
-            .transpose()
-            .context("--as-of")?;
+    /// ledger is given); `as_of` is [`GdprArgs::as_of`], one reference time for every
+    /// record of the run.
+    pub fn apply(
+        &self,
+        policy: CompiledPolicy,
+        input: &InputArgs,
+        as_of: Timestamp,
+    ) -> Result<CompiledPolicy> {
+        let as_of = Some(as_of);
         let consent = match &self.consent {
             None => None,
             Some(c) => {
@@ -88,6 +101,14 @@ impl GdprArgs {
             as_of,
             consent,
         })?)
+    }
+
+    /// The run's reference time: `--as-of`, else now.
+    pub fn as_of(&self) -> Result<Timestamp> {
+        match self.as_of.as_deref() {
+            Some(t) => t.parse().context("--as-of"),
+            None => Ok(Timestamp::now()),
+        }
     }
 
     /// Checks for a run without a policy.

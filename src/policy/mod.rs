@@ -26,11 +26,11 @@ use crate::matcher::{Evasion, Finding};
 use crate::record::RecordContext;
 use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
 
+use self::retention::Gdpr;
 pub use self::retention::{
     ConsentRuleSpec, ErasureDue, ErasureReason, FindingGdpr, GdprOptions, RetentionAction,
     RetentionRuleSpec, RetentionSpec, RetentionStatus,
 };
-use self::retention::Gdpr;
 
 /// The `min_likelihood` of a policy that names none, and of commands run without a policy:
 /// `possible`. Chosen by measurement on the development corpora (LEXICONS.md, "Likelihood
@@ -523,7 +523,17 @@ impl CompiledPolicy {
             None
         };
         let gdpr = Gdpr::compile(spec.retention.as_ref(), &spec.consent)
-            .map_err(|m| err_at(None, if spec.retention.is_some() { "retention" } else { "consent" }, m))?
+            .map_err(|m| {
+                err_at(
+                    None,
+                    if spec.retention.is_some() {
+                        "retention"
+                    } else {
+                        "consent"
+                    },
+                    m,
+                )
+            })?
             .map(Arc::new);
         Ok(CompiledPolicy {
             gdpr,
@@ -572,10 +582,12 @@ impl CompiledPolicy {
         };
         let Some(g) = &self.gdpr else {
             if options.consent.is_some() {
-                return Err(err("a consent ledger needs the policy's `consent:` rules (what \
+                return Err(err(
+                    "a consent ledger needs the policy's `consent:` rules (what \
                                 active consent changes, e.g. consent: [{categories: [health], \
                                 action: flag}])"
-                    .into()));
+                        .into(),
+                ));
             }
             return Ok(self);
         };
@@ -686,6 +698,7 @@ impl CompiledPolicy {
         let mut outcome = Outcome::Accept;
         let gdpr = self.gdpr.as_deref().filter(|_| !findings.is_empty());
         let date = gdpr.and_then(|g| g.record_date(ctx));
+        let now = gdpr.map(|g| g.now());
         let mut statuses = Vec::new();
         let actions: Vec<(Action, MaskStyle)> = findings
             .iter()
@@ -696,8 +709,8 @@ impl CompiledPolicy {
                     None if self.when.is_empty() => self.rule(ctx.field, f.category),
                     None => self.rule_in(ctx, f.category),
                 };
-                if let Some(g) = gdpr {
-                    let ((a2, s2), status) = g.finding(ctx, date, f, lane.is_some(), (a, s));
+                if let (Some(g), Some(now)) = (gdpr, now) {
+                    let ((a2, s2), status) = g.finding(ctx, now, date, f, lane.is_some(), (a, s));
                     (a, s) = (a2, s2);
                     statuses.push(status);
                 }

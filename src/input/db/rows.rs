@@ -43,7 +43,9 @@ pub(crate) fn read_text_rows(
         DbKind::Sqlite => {
             use rusqlite::types::ValueRef;
             let conn = crate::input::sqlite::open(url, false)?;
-            let mut stmt = conn.prepare(&sql).map_err(|e| err(url.scrub(&e.to_string())))?;
+            let mut stmt = conn
+                .prepare(&sql)
+                .map_err(|e| err(url.scrub(&e.to_string())))?;
             let n = columns.len();
             let rows = stmt
                 .query_map([], |row| {

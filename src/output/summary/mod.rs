@@ -768,6 +768,10 @@ pub struct RunInfo {
     /// The date column, when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date_column: Option<String>,
+    /// The reference time of retention and consent rules (`--as-of`, else the run's
+    /// start), RFC 3339, when the policy has such rules or `--since` was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
 }
 
 impl RunInfo {
@@ -846,8 +850,10 @@ pub struct RunSummary {
     #[serde(with = "file")]
     pub tally: Tally,
     /// Each category's fideslang data-category key (`health` → `user.health`), so that
-    /// tools speaking fideslang can read the counts (issue 21).
-    #[serde(default)]
+    /// tools speaking fideslang can read the counts (issue 21): filled in by
+    /// [`RunSummary::with_data_categories`] for runs under a policy with retention or
+    /// consent rules, as their findings carry the keys; left out when empty.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub data_categories: BTreeMap<String, String>,
 }
 
@@ -868,8 +874,14 @@ impl RunSummary {
             runs: vec![run],
             summary,
             tally,
-            data_categories: data_categories(),
+            data_categories: BTreeMap::new(),
         }
+    }
+
+    /// The same summary with [`RunSummary::data_categories`] filled in.
+    pub fn with_data_categories(mut self) -> RunSummary {
+        self.data_categories = data_categories();
+        self
     }
 
     /// Read a summary written by this version.
