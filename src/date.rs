@@ -244,7 +244,11 @@ fn date_utc(d: civil::Date) -> Option<Timestamp> {
 #[cfg(any(feature = "postgres", test))]
 pub(crate) fn pg_date(days: i32) -> String {
     let epoch = civil::date(2000, 1, 1);
-    match epoch.checked_add(jiff::Span::new().days(i64::from(days))) {
+    // `Span::days` panics out of its range: `try_days`.
+    let day = jiff::Span::new()
+        .try_days(i64::from(days))
+        .and_then(|span| epoch.checked_add(span));
+    match day {
         Ok(d) if days != i32::MAX && days != i32::MIN => d.to_string(),
         _ if days < 0 => "-infinity".into(),
         _ => "infinity".into(),
@@ -410,6 +414,8 @@ mod tests {
         assert_eq!(pg_date(-1), "1999-12-31");
         assert_eq!(pg_date(i32::MAX), "infinity");
         assert_eq!(pg_date(i32::MIN), "-infinity");
+        assert_eq!(pg_date(i32::MAX - 1), "infinity");
+        assert_eq!(pg_timestamp(i64::MIN + 1), "-infinity");
         assert_eq!(pg_timestamp(1_500_000), "2000-01-01T00:00:01.5Z");
         assert_eq!(pg_timestamp(i64::MAX), "infinity");
         assert_eq!(
