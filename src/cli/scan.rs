@@ -555,10 +555,7 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
             as_of: (uses_dates || a.gdpr.since.is_some()).then(|| as_of.to_string()),
             ..run_info
         };
-        let mut run = RunSummary::new(info, summary.clone(), t);
-        if uses_dates {
-            run = run.with_data_categories();
-        }
+        let run = RunSummary::new(info, summary.clone(), t);
         if let Some(path) = &a.summary_out {
             super::report::write_summary(path, &run)?;
         }

@@ -850,10 +850,9 @@ pub struct RunSummary {
     #[serde(with = "file")]
     pub tally: Tally,
     /// Each category's fideslang data-category key (`health` → `user.health`), so that
-    /// tools speaking fideslang can read the counts (issue 21): filled in by
-    /// [`RunSummary::with_data_categories`] for runs under a policy with retention or
-    /// consent rules, as their findings carry the keys; left out when empty.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// tools speaking fideslang can read the counts (issue 21). Empty when read from a file
+    /// of an earlier build.
+    #[serde(default)]
     pub data_categories: BTreeMap<String, String>,
 }
 
@@ -874,14 +873,8 @@ impl RunSummary {
             runs: vec![run],
             summary,
             tally,
-            data_categories: BTreeMap::new(),
+            data_categories: data_categories(),
         }
-    }
-
-    /// The same summary with [`RunSummary::data_categories`] filled in.
-    pub fn with_data_categories(mut self) -> RunSummary {
-        self.data_categories = data_categories();
-        self
     }
 
     /// Read a summary written by this version.
