@@ -386,8 +386,9 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     // First, so that a Ctrl-C during start-up already stops cleanly.
     let stop = progress::stop_flag();
     let policy = a.policy.as_deref().map(common::policy).transpose()?;
+    let as_of = a.gdpr.as_of()?;
     let policy = match policy {
-        Some(p) => Some(a.gdpr.apply(p, &a.input)?),
+        Some(p) => Some(a.gdpr.apply(p, &a.input, as_of)?),
         None => {
             a.gdpr.without_policy()?;
             None
@@ -551,6 +552,7 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
             command: super::report::command_line(),
             subject_column: a.input.subject.clone(),
             date_column: date_field.clone(),
+            as_of: (uses_dates || a.gdpr.since.is_some()).then(|| as_of.to_string()),
             ..run_info
         };
         let run = RunSummary::new(info, summary.clone(), t);
@@ -621,7 +623,9 @@ fn out_compression(output: &str, input: Compression, quiet: bool) -> Compression
 }
 
 pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
-    let policy = a.gdpr.apply(common::policy(&a.policy)?, &a.input)?;
+    let policy = a
+        .gdpr
+        .apply(common::policy(&a.policy)?, &a.input, a.gdpr.as_of()?)?;
     add_policy_columns(&mut a.input, Some(&policy));
     let since = a.gdpr.since(Some(&policy))?;
     if let Some(date) = since.as_ref().map(|s| &s.date_field) {

@@ -59,6 +59,9 @@ pub struct FindingOut<'a> {
     pub field: Option<Cow<'a, str>>,
     /// Category.
     pub category: Category,
+    /// The category's key in the fideslang data-category taxonomy (`user.health`; see
+    /// [`Category::data_category`]).
+    pub data_category: &'static str,
     /// Language of the lexicon that matched.
     pub lang: Lang,
     /// Language of the note by a function-word vote (`nl`, `da`, `en`; `und` when
@@ -82,10 +85,6 @@ pub struct FindingOut<'a> {
     /// match of a term.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evasion: Option<Evasion>,
-    /// The category's fideslang data-category key (`user.health`), when the policy has
-    /// retention or consent rules.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_category: Option<&'static str>,
     /// Retention status (`due`, `ok`, `unknown`), when a retention rule names the category.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionStatus>,
@@ -119,6 +118,7 @@ impl<'a> FindingOut<'a> {
             line: None,
             field: None,
             category: f.category,
+            data_category: f.category.data_category(),
             lang: f.lang,
             note_lang: f.note_lang,
             start: f.start,
@@ -128,7 +128,6 @@ impl<'a> FindingOut<'a> {
             likelihood: f.likelihood,
             action,
             evasion: f.evasion,
-            data_category: None,
             retention: None,
             consent: None,
             erasure_due: None,
@@ -137,11 +136,9 @@ impl<'a> FindingOut<'a> {
         }
     }
 
-    /// Add what the policy's retention and consent rules say about the finding (and its
-    /// fideslang key).
-    pub fn with_gdpr(self, category: Category, g: &'a FindingGdpr) -> FindingOut<'a> {
+    /// Add what the policy's retention and consent rules say about the finding.
+    pub fn with_gdpr(self, g: &'a FindingGdpr) -> FindingOut<'a> {
         FindingOut {
-            data_category: Some(category.data_category()),
             retention: g.retention,
             consent: g.consent.as_deref().map(Cow::Borrowed),
             erasure_due: g.erasure,
@@ -157,6 +154,7 @@ impl<'a> FindingOut<'a> {
             line: self.line,
             field: own(self.field),
             category: self.category,
+            data_category: self.data_category,
             lang: self.lang,
             note_lang: self.note_lang,
             start: self.start,
@@ -166,7 +164,6 @@ impl<'a> FindingOut<'a> {
             likelihood: self.likelihood,
             action: self.action,
             evasion: self.evasion,
-            data_category: self.data_category,
             retention: self.retention,
             consent: own(self.consent),
             erasure_due: self.erasure_due,
@@ -205,7 +202,7 @@ pub fn row<'a>(
     };
     match field.decision.as_ref().and_then(|d| d.gdpr.get(index)) {
         None => out,
-        Some(g) => out.with_gdpr(f.category, g),
+        Some(g) => out.with_gdpr(g),
     }
 }
 
@@ -240,7 +237,7 @@ impl<W: Write> Printer<W> {
         self
     }
 
-    /// Add the columns `data_category,retention,consent,erasure_due` at the end of the `csv`
+    /// Add the columns `retention,consent,erasure_due` at the end of the `csv`
     /// format (when the policy has retention or consent rules; the JSON formats carry these
     /// keys when a finding has them, the table appends them to the line).
     pub fn with_gdpr_columns(mut self, on: bool) -> Printer<W> {
@@ -272,13 +269,13 @@ impl<W: Write> Printer<W> {
             Format::Csv => {
                 self.header_done = true;
                 let mut h = String::from(
-                    "record,line,field,category,lang,note_lang,start,end,char_start,char_end,likelihood,action,evasion",
+                    "record,line,field,category,data_category,lang,note_lang,start,end,char_start,char_end,likelihood,action,evasion",
                 );
                 if include_text {
                     h.push_str(",text,entry");
                 }
                 if self.gdpr_columns {
-                    h.push_str(",data_category,retention,consent,erasure_due");
+                    h.push_str(",retention,consent,erasure_due");
                 }
                 writeln!(self.out, "{h}")
             }
@@ -348,6 +345,7 @@ impl<W: Write> Printer<W> {
                     r.line.map(|l| l.to_string()).unwrap_or_default(),
                     csv_cell(r.field.as_deref().unwrap_or("")),
                     r.category.to_string(),
+                    r.data_category.to_string(),
                     r.lang.to_string(),
                     note_lang_str(r.note_lang).to_string(),
                     r.start.to_string(),
@@ -363,7 +361,6 @@ impl<W: Write> Printer<W> {
                     cells.push(csv_cell(e));
                 }
                 if self.gdpr_columns {
-                    cells.push(r.data_category.unwrap_or("").to_string());
                     cells.push(r.retention.map_or("", RetentionStatus::as_str).to_string());
                     cells.push(csv_cell(r.consent.as_deref().unwrap_or("")));
                     cells.push(r.erasure_due.map_or("", ErasureReason::as_str).to_string());
@@ -506,6 +503,7 @@ mod tests {
             line: Some(3),
             field: Some("notes".into()),
             category: Category::Health,
+            data_category: "user.health",
             lang: Lang::Nl,
             note_lang: None,
             start: 12,
@@ -515,7 +513,6 @@ mod tests {
             likelihood: Likelihood::Likely,
             action: Some(Action::Mask),
             evasion: Some(Evasion::Spaced),
-            data_category: Some("user.health"),
             retention: Some(RetentionStatus::Due),
             consent: Some("FORM-1".into()),
             erasure_due: Some(ErasureReason::Retention),
@@ -529,7 +526,7 @@ mod tests {
         let v = serde_json::to_string(&full()).unwrap();
         assert_eq!(
             v,
-            r#"{"record":"r1","line":3,"field":"notes","category":"health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely","action":"mask","evasion":"spaced","data_category":"user.health","retention":"due","consent":"FORM-1","erasure_due":"retention","text":"diabetes","entry":"nl.health.diabetes"}"#
+            r#"{"record":"r1","line":3,"field":"notes","category":"health","data_category":"user.health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely","action":"mask","evasion":"spaced","retention":"due","consent":"FORM-1","erasure_due":"retention","text":"diabetes","entry":"nl.health.diabetes"}"#
         );
         let bare = FindingOut {
             record: None,
@@ -537,7 +534,6 @@ mod tests {
             field: None,
             action: None,
             evasion: None,
-            data_category: None,
             retention: None,
             consent: None,
             erasure_due: None,
@@ -547,7 +543,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_string(&bare).unwrap(),
-            r#"{"category":"health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely"}"#
+            r#"{"category":"health","data_category":"user.health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely"}"#
         );
     }
 

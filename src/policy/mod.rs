@@ -698,6 +698,7 @@ impl CompiledPolicy {
         let mut outcome = Outcome::Accept;
         let gdpr = self.gdpr.as_deref().filter(|_| !findings.is_empty());
         let date = gdpr.and_then(|g| g.record_date(ctx));
+        let now = gdpr.map(|g| g.now());
         let mut statuses = Vec::new();
         let actions: Vec<(Action, MaskStyle)> = findings
             .iter()
@@ -708,8 +709,8 @@ impl CompiledPolicy {
                     None if self.when.is_empty() => self.rule(ctx.field, f.category),
                     None => self.rule_in(ctx, f.category),
                 };
-                if let Some(g) = gdpr {
-                    let ((a2, s2), status) = g.finding(ctx, date, f, lane.is_some(), (a, s));
+                if let (Some(g), Some(now)) = (gdpr, now) {
+                    let ((a2, s2), status) = g.finding(ctx, now, date, f, lane.is_some(), (a, s));
                     (a, s) = (a2, s2);
                     statuses.push(status);
                 }

@@ -530,6 +530,9 @@ impl Report<'_> {
 
     fn by_month(&self) -> Markup {
         let t = self.tally();
+        let rs = &self.run.summary;
+        let get =
+            |m: &std::collections::BTreeMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0);
         if !t.is_dated() {
             return html! {};
         }
@@ -567,6 +570,18 @@ impl Report<'_> {
         html! {
             section #months aria-labelledby="h-months" {
                 h2 #h-months { "By month" }
+                @if !rs.retention.is_empty() {
+                    // The policy's retention rules are the source of truth when there are any.
+                    p { "Under the policy's retention rules: "
+                        (count(get(&rs.retention, "due"), "finding", "findings")) " due, "
+                        (get(&rs.retention, "ok")) " within their maximum age, "
+                        (get(&rs.retention, "unknown")) " in notes without a readable date (unknown, to check by hand)"
+                        @if !rs.erasure_due.is_empty() {
+                            "; erasure due for " (rs.erasure_due.values().sum::<u64>()) " ("
+                            @for (i, (why, n)) in rs.erasure_due.iter().enumerate() { @if i > 0 { ", " } (n) " " (why.replace('_', " ")) } ")"
+                        }
+                        ". The months marked below are a guide only." }
+                }
                 p { (count(old, "note", "notes")) " with findings " (if old == 1 { "is " } else { "are " }) (self.opts.retention_months)
                     " months old or older: due for retention review (orange in the chart)." }
                 @if t.records_without_date() > 0 {
@@ -809,7 +824,14 @@ impl Report<'_> {
             section #skipped aria-labelledby="h-skipped" {
                 h2 #h-skipped { "Records read and skipped" }
                 p { (s.records_read) " records read: " (s.records_scanned) " scanned, " (s.records_skipped) " skipped"
-                    @if s.records_filtered > 0 { ", " (s.records_filtered) " of other subjects left out" } "." }
+                    @if s.records_filtered > 0 {
+                        ", " (s.records_filtered) " left out ("
+                        @if s.filtered.is_empty() { "other subjects" }
+                        @for (i, (why, n)) in s.filtered.iter().enumerate() {
+                            @if i > 0 { ", " } (n) (if why == "since" { " dated before --since" } else { " of other subjects" })
+                        }
+                        ")"
+                    } "." }
                 @if !s.skipped.is_empty() {
                     div.scroll {
                         table {
