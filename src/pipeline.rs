@@ -37,6 +37,7 @@ use crate::mask::mask;
 use crate::matcher::{Finding, Scanner};
 use crate::policy::{CompiledPolicy, Decision, Outcome};
 use crate::record::Record;
+use crate::review::{Baseline, Fingerprint, Fingerprinter, Prior, Review};
 
 /// Batches being scanned or waiting to be written, besides the one being written (at least;
 /// twice the worker threads when there are more than two).
@@ -76,6 +77,16 @@ pub struct Options {
     /// Keep only findings at or above this likelihood; `None`: the policy's
     /// `min_likelihood`, else [`crate::policy::DEFAULT_MIN_LIKELIHOOD`].
     pub min_likelihood: Option<crate::Likelihood>,
+    /// Compute each finding's fingerprint into [`FieldResult::fingerprints`]
+    /// (`--fingerprints`; a baseline needs them too). `None`: no fingerprint is computed.
+    pub fingerprints: Option<Arc<Fingerprinter>>,
+    /// A review baseline (`--baseline`, needs `fingerprints`): findings it lists are taken
+    /// out of [`FieldResult::findings`] into [`FieldResult::silenced`], except `accepted`
+    /// ones when masking (a masked copy masks them still).
+    pub baseline: Option<Arc<Baseline>>,
+    /// An incremental run's previous state (`--state`): records it holds unchanged are
+    /// passed on as [`Item::Filtered`] with [`Filter::Unchanged`], not scanned.
+    pub state: Option<Arc<Prior>>,
 }
 
 impl Default for Options {
@@ -91,6 +102,9 @@ impl Default for Options {
             max_field_bytes: crate::input::DEFAULT_MAX_FIELD_BYTES,
             read_on_workers: false,
             min_likelihood: None,
+            fingerprints: None,
+            baseline: None,
+            state: None,
         }
     }
 }
@@ -106,6 +120,11 @@ pub struct FieldResult {
     pub decision: Option<Decision>,
     /// The masked text, when masking was asked for and something was masked.
     pub masked: Option<String>,
+    /// The fingerprint of each finding, in the same order, when [`Options::fingerprints`]
+    /// is set (else empty).
+    pub fingerprints: Vec<Fingerprint>,
+    /// Findings a review baseline silenced (category and decision), not in `findings`.
+    pub silenced: Vec<(Category, Review)>,
 }
 
 /// What the pipeline hands to the writer, in input order.
@@ -120,9 +139,28 @@ pub enum Item {
     },
     /// A record that could not be scanned.
     Skipped(Skipped),
-    /// A record left out by [`Options::subject_id`] (read, not scanned; a masked copy
-    /// keeps it unchanged).
-    Filtered(Record),
+    /// A record read but not scanned (a masked copy keeps it unchanged), and why.
+    Filtered(Record, Filter),
+}
+
+/// Why a record was read but not scanned.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Filter {
+    /// Another subject than [`Options::subject_id`].
+    Subject,
+    /// Unchanged since the run that wrote [`Options::state`].
+    Unchanged,
+}
+
+impl Filter {
+    /// The reason's name in summaries: `subject_id`, `unchanged`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Filter::Subject => "subject_id",
+            Filter::Unchanged => "unchanged",
+        }
+    }
 }
 
 /// Counts for one run. `records_read == records_scanned + records_skipped +
@@ -138,8 +176,16 @@ pub struct Summary {
     pub records_skipped: u64,
     /// Skipped records per reason.
     pub skipped: BTreeMap<String, u64>,
-    /// Records of other subjects than `--subject-id` (read, not scanned, not an error).
+    /// Records read but not scanned, not an error: other subjects than `--subject-id`,
+    /// records unchanged since the last `--state` run.
     pub records_filtered: u64,
+    /// Filtered records per reason ([`Filter::as_str`]).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub filtered: BTreeMap<String, u64>,
+    /// Findings silenced by the review baseline, per decision (`false_positive`,
+    /// `accepted`); not in `findings`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub silenced: BTreeMap<String, u64>,
     /// Fields scanned.
     pub fields_scanned: u64,
     /// Bytes of field text scanned.
@@ -183,6 +229,8 @@ impl Summary {
             (&mut self.skipped, &other.skipped),
             (&mut self.findings, &other.findings),
             (&mut self.outcomes, &other.outcomes),
+            (&mut self.filtered, &other.filtered),
+            (&mut self.silenced, &other.silenced),
         ] {
             for (k, n) in from {
                 add_to(map, k, *n);
@@ -202,7 +250,10 @@ impl Summary {
                 self.records_skipped += 1;
                 bump(&mut self.skipped, s.kind.as_str());
             }
-            Item::Filtered(_) => self.records_filtered += 1,
+            Item::Filtered(_, why) => {
+                self.records_filtered += 1;
+                bump(&mut self.filtered, why.as_str());
+            }
             Item::Scanned { record, fields } => {
                 self.records_scanned += 1;
                 let mut any = false;
@@ -212,6 +263,9 @@ impl Summary {
                     for x in &f.findings {
                         any = true;
                         bump(&mut self.findings, x.category.as_str());
+                    }
+                    for (_, review) in &f.silenced {
+                        bump(&mut self.silenced, review.as_str());
                     }
                     if let Some(d) = &f.decision {
                         outcome = Some(outcome.map_or(d.outcome, |o| o.max(d.outcome)));
@@ -318,6 +372,26 @@ pub fn process(scanner: &Scanner, options: &Options, record: &Record) -> Vec<Fie
             if !findings.is_empty() {
                 keep_likely(options, &field.name, &mut findings);
             }
+            let mut fingerprints = Vec::new();
+            let mut silenced = Vec::new();
+            if let (Some(fp), false) = (&options.fingerprints, findings.is_empty()) {
+                fp.field(
+                    &record.key,
+                    &field.name,
+                    &field.text,
+                    &findings,
+                    &mut fingerprints,
+                );
+                if let Some(b) = &options.baseline {
+                    silence(
+                        b,
+                        options.mask,
+                        &mut findings,
+                        &mut fingerprints,
+                        &mut silenced,
+                    );
+                }
+            }
             let decision = options
                 .policy
                 .as_ref()
@@ -333,9 +407,35 @@ pub fn process(scanner: &Scanner, options: &Options, record: &Record) -> Vec<Fie
                 findings,
                 decision,
                 masked,
+                fingerprints,
+                silenced,
             }
         })
         .collect()
+}
+
+/// Take the findings `baseline` lists out of `findings` (and their `fingerprints`) into
+/// `silenced`; when `masking`, `accepted` ones stay (they are masked, and counted as
+/// findings of the masked copy).
+fn silence(
+    baseline: &Baseline,
+    masking: bool,
+    findings: &mut Vec<Finding>,
+    fingerprints: &mut Vec<Fingerprint>,
+    silenced: &mut Vec<(Category, Review)>,
+) {
+    let mut i = 0;
+    while i < findings.len() {
+        match baseline.review(&fingerprints[i]) {
+            Some(Review::Accepted) if masking => i += 1,
+            Some(review) => {
+                silenced.push((findings[i].category, review));
+                findings.remove(i);
+                fingerprints.remove(i);
+            }
+            None => i += 1,
+        }
+    }
 }
 
 /// Run `source` through `scanner`, calling `sink` for every record in input order.
@@ -635,13 +735,18 @@ fn scan_batch(batch: Vec<Run>, scanner: &Scanner, options: &Options) -> Vec<Item
     for run in batch {
         run.resolve_each(|r| {
             items.push(match r {
-                Ok(record) if !is_wanted(options, &record) => Item::Filtered(record),
-                Ok(record) => match oversized_field(&record, options.max_field_bytes) {
-                    Some(skip) => Item::Skipped(skip),
-                    None => {
-                        let fields = process(scanner, options, &record);
-                        Item::Scanned { record, fields }
-                    }
+                Ok(record) => match filter(options, &record) {
+                    Some(why) => Item::Filtered(record, why),
+                    None => match oversized_field(&record, options.max_field_bytes) {
+                        Some(skip) => Item::Skipped(skip),
+                        None => {
+                            if let Some(b) = &options.baseline {
+                                b.record_scanned(&record.key);
+                            }
+                            let fields = process(scanner, options, &record);
+                            Item::Scanned { record, fields }
+                        }
+                    },
                 },
                 Err(s) => Item::Skipped(s),
             });
@@ -650,11 +755,17 @@ fn scan_batch(batch: Vec<Run>, scanner: &Scanner, options: &Options) -> Vec<Item
     items
 }
 
-/// Whether `--subject-id` lets this record through.
-fn is_wanted(options: &Options, record: &Record) -> bool {
-    match &options.subject_id {
-        None => true,
-        Some(id) => record.subject.as_deref() == Some(id.as_str()),
+/// Why the record is not scanned, if it is not: another subject than `--subject-id`, or
+/// unchanged since the `--state` run.
+fn filter(options: &Options, record: &Record) -> Option<Filter> {
+    if let Some(id) = &options.subject_id {
+        if record.subject.as_deref() != Some(id.as_str()) {
+            return Some(Filter::Subject);
+        }
+    }
+    match &options.state {
+        Some(prior) if prior.unchanged(record) => Some(Filter::Unchanged),
+        _ => None,
     }
 }
 

@@ -126,6 +126,7 @@ pub fn mask(a: MaskArgs, policy: art9::CompiledPolicy) -> Result<ExitCode> {
     }
 
     let scanner = common::scanner(&a.lexicons, policy.typos())?;
+    let review = super::review::setup(&a.review, Some(&policy))?;
     let options = Options {
         threads: a.input.threads,
         batch_records: a.input.batch_records,
@@ -138,6 +139,9 @@ pub fn mask(a: MaskArgs, policy: art9::CompiledPolicy) -> Result<ExitCode> {
         // The database is read on a thread of its own, which waits for the server.
         read_on_workers: false,
         min_likelihood: a.input.min_likelihood,
+        fingerprints: review.fingerprints.clone(),
+        baseline: review.baseline.clone(),
+        state: None,
     };
     let show_bar = super::progress::wanted(!a.quiet);
     let total = count(&url, &spec, show_bar, a.input.db.no_count);
@@ -168,7 +172,7 @@ pub fn mask(a: MaskArgs, policy: art9::CompiledPolicy) -> Result<ExitCode> {
             Item::Skipped(s) => report_skip(&input_name, s, &mut skips),
             // Another subject's row (--subject-id): copied unchanged by --into, left alone
             // by --update.
-            Item::Filtered(record) => {
+            Item::Filtered(record, _) => {
                 if let Some(w) = writer.as_mut() {
                     let masked = vec![None; record.fields.len()];
                     if let Err(e) = w.write(MaskedRow { record, masked }) {
@@ -254,6 +258,9 @@ pub fn mask(a: MaskArgs, policy: art9::CompiledPolicy) -> Result<ExitCode> {
     if let Some(path) = &a.db.conflicts_out {
         write_conflicts(path, conflicts)
             .with_context(|| format!("writing conflicts to {}", path.display()))?;
+    }
+    if let Some(b) = &review.baseline {
+        super::review::finish_baseline(&a.review, b, a.quiet)?;
     }
     if let Some(path) = &a.db.summary_json {
         write_summary_json(path, &summary, &mode, report.as_ref(), would_change)

@@ -23,6 +23,7 @@ use crate::matcher::{Evasion, Finding, Scanner};
 use crate::pipeline::{FieldResult, Summary};
 use crate::policy::Action;
 use crate::record::Record;
+use crate::review::Fingerprint;
 
 /// Output format of findings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +89,11 @@ pub struct FindingOut<'a> {
     /// The entry id (only when asked for).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entry: Option<Cow<'a, str>>,
+    /// The finding's fingerprint (`art9 scan --fingerprints` or `--baseline`): a keyed hash
+    /// of the record key, field, category and the normalised span with its neighbouring
+    /// words ([`crate::review::fingerprint`]), never the text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
 }
 
 impl<'a> FindingOut<'a> {
@@ -116,6 +122,7 @@ impl<'a> FindingOut<'a> {
             evasion: f.evasion,
             text: include_text.then(|| Cow::Borrowed(text.get(f.start..f.end).unwrap_or(""))),
             entry: include_text.then(|| Cow::Borrowed(scanner.entry(f.entry).id.as_str())),
+            fingerprint: None,
         }
     }
 
@@ -138,6 +145,7 @@ impl<'a> FindingOut<'a> {
             evasion: self.evasion,
             text: own(self.text),
             entry: own(self.entry),
+            fingerprint: self.fingerprint,
         }
     }
 }
@@ -167,6 +175,7 @@ pub fn row<'a>(
         record: Some(Cow::Borrowed(&record.key)),
         line: Some(record.line),
         field: Some(Cow::Borrowed(&field.name)),
+        fingerprint: field.fingerprints.get(index).copied(),
         ..FindingOut::new(scanner, field_text, f, action, include_text)
     }
 }
@@ -178,6 +187,7 @@ pub struct Printer<W: Write> {
     first: bool,
     header_done: bool,
     action_column: bool,
+    fingerprint_column: bool,
 }
 
 impl<W: Write> Printer<W> {
@@ -189,6 +199,7 @@ impl<W: Write> Printer<W> {
             first: true,
             header_done: false,
             action_column: false,
+            fingerprint_column: false,
         }
     }
 
@@ -197,6 +208,13 @@ impl<W: Write> Printer<W> {
     /// without a policy), `jsonl` and `json` as the `action` key.
     pub fn with_action_column(mut self, on: bool) -> Printer<W> {
         self.action_column = on;
+        self
+    }
+
+    /// Add a `fingerprint` column at the end of `csv` rows (`--fingerprints`); the other
+    /// formats show a finding's fingerprint whenever it has one.
+    pub fn with_fingerprint_column(mut self, on: bool) -> Printer<W> {
+        self.fingerprint_column = on;
         self
     }
 
@@ -228,6 +246,9 @@ impl<W: Write> Printer<W> {
                 );
                 if include_text {
                     h.push_str(",text,entry");
+                }
+                if self.fingerprint_column {
+                    h.push_str(",fingerprint");
                 }
                 writeln!(self.out, "{h}")
             }
@@ -280,6 +301,9 @@ impl<W: Write> Printer<W> {
                 if let Some(lane) = r.evasion {
                     line.push_str(&format!("  (evasion: {lane})"));
                 }
+                if let Some(fp) = r.fingerprint {
+                    line.push_str(&format!("  {fp}"));
+                }
                 writeln!(self.out, "{line}")
             }
             Format::Csv => {
@@ -301,6 +325,9 @@ impl<W: Write> Printer<W> {
                 if let (Some(t), Some(e)) = (&r.text, &r.entry) {
                     cells.push(csv_cell(t));
                     cells.push(csv_cell(e));
+                }
+                if self.fingerprint_column {
+                    cells.push(r.fingerprint.map(|f| f.to_string()).unwrap_or_default());
                 }
                 writeln!(self.out, "{}", cells.join(","))
             }
@@ -328,6 +355,7 @@ impl<W: Write> Printer<W> {
     pub fn format_finding(&self, buf: &mut Vec<u8>, r: &FindingOut<'_>) -> io::Result<()> {
         Printer::new(buf, self.format)
             .with_action_column(self.action_column)
+            .with_fingerprint_column(self.fingerprint_column)
             .finding(r)
     }
 
@@ -372,9 +400,19 @@ pub fn summary_text(s: &Summary) -> String {
         out.push_str(&format!(" ({})", reasons.join(", ")));
     }
     if s.records_filtered > 0 {
+        let why: Vec<String> = s
+            .filtered
+            .iter()
+            .map(|(k, v)| match k.as_str() {
+                "subject_id" => format!("{v} other subjects"),
+                "unchanged" => format!("{v} unchanged since the last run"),
+                _ => format!("{k}={v}"),
+            })
+            .collect();
         out.push_str(&format!(
-            ", {} filtered (other subjects, not scanned)",
-            s.records_filtered
+            ", {} filtered ({}, not scanned)",
+            s.records_filtered,
+            why.join(", ")
         ));
     }
     out.push_str(&format!(
@@ -390,6 +428,14 @@ pub fn summary_text(s: &Summary) -> String {
         .collect();
     if !per.is_empty() {
         out.push_str(&format!(" ({})", per.join(", ")));
+    }
+    if !s.silenced.is_empty() {
+        let per: Vec<String> = s.silenced.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        out.push_str(&format!(
+            "; {} findings silenced by the baseline ({})",
+            s.silenced.values().sum::<u64>(),
+            per.join(", ")
+        ));
     }
     if !s.outcomes.is_empty() {
         let per: Vec<String> = s.outcomes.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -428,6 +474,7 @@ mod tests {
             evasion: Some(Evasion::Spaced),
             text: Some("diabetes".into()),
             entry: Some("nl.health.diabetes".into()),
+            fingerprint: Some(crate::review::Digest128([0xab; 16])),
         }
     }
 
@@ -436,7 +483,7 @@ mod tests {
         let v = serde_json::to_string(&full()).unwrap();
         assert_eq!(
             v,
-            r#"{"record":"r1","line":3,"field":"notes","category":"health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely","action":"mask","evasion":"spaced","text":"diabetes","entry":"nl.health.diabetes"}"#
+            r#"{"record":"r1","line":3,"field":"notes","category":"health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely","action":"mask","evasion":"spaced","text":"diabetes","entry":"nl.health.diabetes","fingerprint":"abababababababababababababababab"}"#
         );
         let bare = FindingOut {
             record: None,
@@ -446,6 +493,7 @@ mod tests {
             evasion: None,
             text: None,
             entry: None,
+            fingerprint: None,
             ..full()
         };
         assert_eq!(

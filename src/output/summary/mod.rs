@@ -768,6 +768,13 @@ pub struct RunInfo {
     /// The date column, when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date_column: Option<String>,
+    /// With `--baseline`: its entries, how many this run matched, stale and did not check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<crate::review::BaselineCounts>,
+    /// With `--state`: records new, changed, unchanged (not scanned) and gone since the
+    /// previous run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<crate::review::StateCounts>,
 }
 
 impl RunInfo {
