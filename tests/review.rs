@@ -122,16 +122,20 @@ fn incremental(src: &mut dyn Source) {
     let first = scan(src, &["--state", st]);
     assert_eq!(first.code, 1, "{}", first.stderr);
     assert_eq!(records(&first).len(), NOTES as usize, "{}", first.stderr);
-    assert!(first.stderr.contains("no state file yet"), "{}", first.stderr);
+    assert!(
+        first.stderr.contains("no state file yet"),
+        "{}",
+        first.stderr
+    );
     no_text(&first, &[&state]);
 
     let second = scan(src, &["--state", st, "--summary-out", sum]);
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert_eq!(second.stdout, "", "an unchanged source reports nothing");
     assert!(
-        second
-            .stderr
-            .contains(&format!("{NOTES} filtered ({NOTES} unchanged since the last run")),
+        second.stderr.contains(&format!(
+            "{NOTES} filtered ({NOTES} unchanged since the last run"
+        )),
         "{}",
         second.stderr
     );
@@ -148,7 +152,11 @@ fn incremental(src: &mut dyn Source) {
     assert_eq!(third.code, 1, "{}", third.stderr);
     let want: BTreeSet<String> = ids.iter().map(|&i| src.key(i)).collect();
     assert_eq!(records(&third), want, "exactly the changed notes");
-    assert!(third.stderr.contains("0 new, 10 changed"), "{}", third.stderr);
+    assert!(
+        third.stderr.contains("0 new, 10 changed"),
+        "{}",
+        third.stderr
+    );
     no_text(&third, &[&state]);
 
     src.delete(5);
@@ -183,7 +191,9 @@ struct JsonlFile {
 impl JsonlFile {
     fn new(csv: bool) -> JsonlFile {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join(if csv { "notes.csv" } else { "notes.jsonl" });
+        let path = dir
+            .path()
+            .join(if csv { "notes.csv" } else { "notes.jsonl" });
         let mut f = JsonlFile {
             _dir: dir,
             path,
@@ -214,7 +224,13 @@ impl JsonlFile {
 impl Source for JsonlFile {
     fn args(&self) -> Vec<String> {
         let p = self.path.to_str().expect("path").to_string();
-        vec![p, "--field".into(), "note".into(), "--key".into(), "id".into()]
+        vec![
+            p,
+            "--field".into(),
+            "note".into(),
+            "--key".into(),
+            "id".into(),
+        ]
     }
     fn change(&mut self, ids: &[i64]) {
         for (i, n) in &mut self.notes {
@@ -273,7 +289,12 @@ struct Sqlite {
 impl Sqlite {
     fn new() -> Sqlite {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("crm.db").to_str().expect("path").to_string();
+        let path = dir
+            .path()
+            .join("crm.db")
+            .to_str()
+            .expect("path")
+            .to_string();
         let conn = rusqlite::Connection::open(&path).expect("open");
         conn.execute_batch("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
             .expect("create");
@@ -337,7 +358,9 @@ impl Pg {
         let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
         let table = unique("review_pg");
         client
-            .batch_execute(&format!("CREATE TABLE {table} (id bigint PRIMARY KEY, body text)"))
+            .batch_execute(&format!(
+                "CREATE TABLE {table} (id bigint PRIMARY KEY, body text)"
+            ))
             .expect("create");
         let ids: Vec<i64> = (1..=NOTES).collect();
         let bodies: Vec<String> = ids.iter().map(|&i| note(i)).collect();
@@ -480,8 +503,19 @@ fn baseline(src: &mut dyn Source) {
     std::fs::write(&reviewed, picked.join("\n") + "\n").expect("write");
     let add = |decision: &str| {
         art9(&[
-            "baseline", "add", r, "--baseline", b, "--decision", decision, "--reason",
-            "a product name", "--reviewer", "dpo", "--date", "2026-12-07",
+            "baseline",
+            "add",
+            r,
+            "--baseline",
+            b,
+            "--decision",
+            decision,
+            "--reason",
+            "a product name",
+            "--reviewer",
+            "dpo",
+            "--date",
+            "2026-12-07",
         ])
     };
     let added = add("false_positive");
@@ -489,15 +523,29 @@ fn baseline(src: &mut dyn Source) {
     assert!(added.stderr.contains("2 added"), "{}", added.stderr);
     let before = std::fs::read(&base).expect("baseline");
     let again = add("false_positive");
-    assert!(again.stderr.contains("0 added, 0 updated"), "{}", again.stderr);
-    assert_eq!(std::fs::read(&base).expect("baseline"), before, "idempotent");
+    assert!(
+        again.stderr.contains("0 added, 0 updated"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        std::fs::read(&base).expect("baseline"),
+        before,
+        "idempotent"
+    );
 
     let quiet = scan(src, &["--baseline", b, "--summary-out", sum]);
     let got = records(&quiet);
     assert!(!got.contains(&src.key(3)) && !got.contains(&src.key(4)));
     assert_eq!(got.len(), NOTES as usize - 2);
-    assert!(quiet.stderr.contains("2 findings silenced by the baseline (false_positive=2)"));
-    assert!(quiet.stderr.contains("2 matched, 0 stale"), "{}", quiet.stderr);
+    assert!(quiet
+        .stderr
+        .contains("2 findings silenced by the baseline (false_positive=2)"));
+    assert!(
+        quiet.stderr.contains("2 matched, 0 stale"),
+        "{}",
+        quiet.stderr
+    );
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary")).expect("json");
     assert_eq!(run["summary"]["silenced"]["false_positive"], 2);
@@ -507,9 +555,16 @@ fn baseline(src: &mut dyn Source) {
     // Only one subject's records... here: the record of note 3 edited, note 4 not.
     src.change(&[3]);
     let edited = scan(src, &["--baseline", b, "--stale-out", s]);
-    assert!(records(&edited).contains(&src.key(3)), "the edited note is new");
+    assert!(
+        records(&edited).contains(&src.key(3)),
+        "the edited note is new"
+    );
     assert!(!records(&edited).contains(&src.key(4)));
-    assert!(edited.stderr.contains("1 matched, 1 stale"), "{}", edited.stderr);
+    assert!(
+        edited.stderr.contains("1 matched, 1 stale"),
+        "{}",
+        edited.stderr
+    );
     assert!(
         edited.stderr.contains(&format!(
             "stale baseline entry {}",
@@ -523,7 +578,11 @@ fn baseline(src: &mut dyn Source) {
     no_text(&edited, &[&stale]);
 
     let pruned = art9(&["baseline", "prune", "--baseline", b, "--stale", s]);
-    assert!(pruned.stderr.contains("1 entries removed; 1 entries"), "{}", pruned.stderr);
+    assert!(
+        pruned.stderr.contains("1 entries removed; 1 entries"),
+        "{}",
+        pruned.stderr
+    );
 }
 
 /// The fingerprint of the first picked line of record `key`.
@@ -581,23 +640,38 @@ fn mask_leaves_false_positives_and_masks_accepted_findings() {
     let mut args = vec!["mask".to_string()];
     args.extend(src.args());
     args.extend(
-        ["--baseline", b.to_str().expect("p"), "-o", out.to_str().expect("p")]
-            .iter()
-            .map(|s| s.to_string()),
+        [
+            "--baseline",
+            b.to_str().expect("p"),
+            "-o",
+            out.to_str().expect("p"),
+        ]
+        .iter()
+        .map(|s| s.to_string()),
     );
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let m = art9(&refs);
     assert_eq!(m.code, 1, "{}", m.stderr);
     let masked = std::fs::read_to_string(&out).expect("masked");
     let line = |i: usize| masked.lines().nth(i - 1).expect("line").to_string();
-    assert!(line(1).contains("diabetes"), "a false positive is not masked");
-    assert!(line(2).contains("[HEALTH]"), "an accepted finding is still masked");
+    assert!(
+        line(1).contains("diabetes"),
+        "a false positive is not masked"
+    );
+    assert!(
+        line(2).contains("[HEALTH]"),
+        "an accepted finding is still masked"
+    );
     assert!(line(3).contains("[HEALTH]"));
     assert!(m.stderr.contains("false_positive=1"), "{}", m.stderr);
     assert!(!m.stderr.contains("accepted="), "{}", m.stderr);
     // scan: both silenced.
     let s = scan(&src, &["--baseline", b.to_str().expect("p")]);
-    assert!(s.stderr.contains("(accepted=1, false_positive=1)"), "{}", s.stderr);
+    assert!(
+        s.stderr.contains("(accepted=1, false_positive=1)"),
+        "{}",
+        s.stderr
+    );
 }
 
 #[test]
@@ -612,12 +686,18 @@ fn no_key_bad_lines_and_restricted_runs() {
     let no_key = art9_env(&refs, None);
     assert_eq!(no_key.code, 2);
     assert!(
-        no_key.stderr.contains("--fingerprints needs a stable key: set ART9_HASH_KEY"),
+        no_key
+            .stderr
+            .contains("--fingerprints needs a stable key: set ART9_HASH_KEY"),
         "{}",
         no_key.stderr
     );
     let short = art9_env(&refs, Some("short"));
-    assert!(short.stderr.contains("at least 16 bytes"), "{}", short.stderr);
+    assert!(
+        short.stderr.contains("at least 16 bytes"),
+        "{}",
+        short.stderr
+    );
 
     std::fs::write(
         &b,
@@ -629,7 +709,11 @@ fn no_key_bad_lines_and_restricted_runs() {
     .expect("write");
     let bad = scan(&src, &["--baseline", b.to_str().expect("p")]);
     assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains(&format!("{}:2: ", b.display())), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains(&format!("{}:2: ", b.display())),
+        "{}",
+        bad.stderr
+    );
 
     // A finding of a record the run did not scan is not stale (here: --subject-id leaves
     // every record out).
@@ -643,20 +727,40 @@ fn no_key_bad_lines_and_restricted_runs() {
     .expect("write");
     let restricted = scan(
         &src,
-        &["--baseline", b.to_str().expect("p"), "--subject", "id", "--subject-id", "N-2"],
+        &[
+            "--baseline",
+            b.to_str().expect("p"),
+            "--subject",
+            "id",
+            "--subject-id",
+            "N-2",
+        ],
     );
     assert!(
-        restricted.stderr.contains("0 matched, 0 stale, 1 not checked"),
+        restricted
+            .stderr
+            .contains("0 matched, 0 stale, 1 not checked"),
         "{}",
         restricted.stderr
     );
     let full = scan(&src, &["--baseline", b.to_str().expect("p")]);
-    assert!(full.stderr.contains("0 matched, 1 stale"), "{}", full.stderr);
+    assert!(
+        full.stderr.contains("0 matched, 1 stale"),
+        "{}",
+        full.stderr
+    );
 
     // --state needs --key.
     let path = src.path.to_str().expect("p");
     let st = dir.path().join("s");
-    let no_k = art9(&["scan", path, "--field", "note", "--state", st.to_str().expect("p")]);
+    let no_k = art9(&[
+        "scan",
+        path,
+        "--field",
+        "note",
+        "--state",
+        st.to_str().expect("p"),
+    ]);
     assert_eq!(no_k.code, 2);
     assert!(no_k.stderr.contains("--key"), "{}", no_k.stderr);
 }
@@ -681,9 +785,36 @@ fn interrupted_or_failed_runs_keep_the_old_state() {
     let o = scan(&src, &["--state", s]);
     assert_eq!(o.code, 2);
     assert!(
-        o.stderr.contains(&format!("{}:{}: ", st.display(), NOTES + 2)),
+        o.stderr
+            .contains(&format!("{}:{}: ", st.display(), NOTES + 2)),
         "{}",
         o.stderr
     );
     assert!(!o.stderr.contains(CANARY));
+}
+
+/// The nightly script of the README (examples/nightly) works as documented: findings the
+/// first night, nothing new the second, exit codes 1 and 0.
+#[test]
+fn nightly_example_script() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = || {
+        Command::new("sh")
+            .arg(root.join("examples/nightly/art9-nightly.sh"))
+            .env("ART9", BIN)
+            .env("ART9_HASH_KEY", KEY)
+            .env("ART9_SOURCE", root.join("examples/crm-notes.jsonl"))
+            .env("ART9_SCAN_ARGS", "--field note --key id")
+            .env("ART9_DIR", dir.path())
+            .output()
+            .expect("run sh")
+    };
+    let first = run();
+    assert_eq!(first.status.code(), Some(1), "{first:?}");
+    assert!(String::from_utf8_lossy(&first.stdout).contains("new findings in"));
+    let second = run();
+    assert_eq!(second.status.code(), Some(0), "{second:?}");
+    assert!(String::from_utf8_lossy(&second.stdout).contains("nothing new"));
+    assert!(dir.path().join("nightly.state").exists());
 }
