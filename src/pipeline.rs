@@ -120,10 +120,17 @@ pub struct FieldResult {
     pub decision: Option<Decision>,
     /// The masked text, when masking was asked for and something was masked.
     pub masked: Option<String>,
-    /// The fingerprint of each finding, in the same order, when [`Options::fingerprints`]
-    /// is set (else empty).
+    /// Fingerprints and silenced findings, when [`Options::fingerprints`] is set and the
+    /// field had findings (boxed: a field result stays as small as before when it is off).
+    pub review: Option<Box<FieldReview>>,
+}
+
+/// What the review baseline made of one field's findings.
+#[derive(Clone, Debug, Default)]
+pub struct FieldReview {
+    /// The fingerprint of each finding in [`FieldResult::findings`], in the same order.
     pub fingerprints: Vec<Fingerprint>,
-    /// Findings a review baseline silenced (category and decision), not in `findings`.
+    /// Findings the baseline silenced (category and decision), not in `findings`.
     pub silenced: Vec<(Category, Review)>,
 }
 
@@ -264,8 +271,10 @@ impl Summary {
                         any = true;
                         bump(&mut self.findings, x.category.as_str());
                     }
-                    for (_, review) in &f.silenced {
-                        bump(&mut self.silenced, review.as_str());
+                    if let Some(r) = &f.review {
+                        for (_, review) in &r.silenced {
+                            bump(&mut self.silenced, review.as_str());
+                        }
                     }
                     if let Some(d) = &f.decision {
                         outcome = Some(outcome.map_or(d.outcome, |o| o.max(d.outcome)));
@@ -372,26 +381,23 @@ pub fn process(scanner: &Scanner, options: &Options, record: &Record) -> Vec<Fie
             if !findings.is_empty() {
                 keep_likely(options, &field.name, &mut findings);
             }
-            let mut fingerprints = Vec::new();
-            let mut silenced = Vec::new();
-            if let (Some(fp), false) = (&options.fingerprints, findings.is_empty()) {
-                fp.field(
-                    &record.key,
-                    &field.name,
-                    &field.text,
-                    &findings,
-                    &mut fingerprints,
-                );
-                if let Some(b) = &options.baseline {
-                    silence(
-                        b,
-                        options.mask,
-                        &mut findings,
-                        &mut fingerprints,
-                        &mut silenced,
+            let review = match &options.fingerprints {
+                Some(fp) if !findings.is_empty() => {
+                    let mut r = FieldReview::default();
+                    fp.field(
+                        &record.key,
+                        &field.name,
+                        &field.text,
+                        &findings,
+                        &mut r.fingerprints,
                     );
+                    if let Some(b) = &options.baseline {
+                        silence(b, options.mask, &mut findings, &mut r);
+                    }
+                    Some(Box::new(r))
                 }
-            }
+                _ => None,
+            };
             let decision = options
                 .policy
                 .as_ref()
@@ -407,31 +413,24 @@ pub fn process(scanner: &Scanner, options: &Options, record: &Record) -> Vec<Fie
                 findings,
                 decision,
                 masked,
-                fingerprints,
-                silenced,
+                review,
             }
         })
         .collect()
 }
 
-/// Take the findings `baseline` lists out of `findings` (and their `fingerprints`) into
-/// `silenced`; when `masking`, `accepted` ones stay (they are masked, and counted as
+/// Take the findings `baseline` lists out of `findings` (and their fingerprints) into
+/// `r.silenced`; when `masking`, `accepted` ones stay (they are masked, and counted as
 /// findings of the masked copy).
-fn silence(
-    baseline: &Baseline,
-    masking: bool,
-    findings: &mut Vec<Finding>,
-    fingerprints: &mut Vec<Fingerprint>,
-    silenced: &mut Vec<(Category, Review)>,
-) {
+fn silence(baseline: &Baseline, masking: bool, findings: &mut Vec<Finding>, r: &mut FieldReview) {
     let mut i = 0;
     while i < findings.len() {
-        match baseline.review(&fingerprints[i]) {
+        match baseline.review(&r.fingerprints[i]) {
             Some(Review::Accepted) if masking => i += 1,
             Some(review) => {
-                silenced.push((findings[i].category, review));
+                r.silenced.push((findings[i].category, review));
                 findings.remove(i);
-                fingerprints.remove(i);
+                r.fingerprints.remove(i);
             }
             None => i += 1,
         }
@@ -757,7 +756,11 @@ fn scan_batch(batch: Vec<Run>, scanner: &Scanner, options: &Options) -> Vec<Item
 
 /// Why the record is not scanned, if it is not: another subject than `--subject-id`, or
 /// unchanged since the `--state` run.
+#[inline]
 fn filter(options: &Options, record: &Record) -> Option<Filter> {
+    if options.subject_id.is_none() && options.state.is_none() {
+        return None;
+    }
     if let Some(id) = &options.subject_id {
         if record.subject.as_deref() != Some(id.as_str()) {
             return Some(Filter::Subject);

@@ -175,7 +175,10 @@ pub fn row<'a>(
         record: Some(Cow::Borrowed(&record.key)),
         line: Some(record.line),
         field: Some(Cow::Borrowed(&field.name)),
-        fingerprint: field.fingerprints.get(index).copied(),
+        fingerprint: field
+            .review
+            .as_ref()
+            .and_then(|r| r.fingerprints.get(index).copied()),
         ..FindingOut::new(scanner, field_text, f, action, include_text)
     }
 }
