@@ -87,6 +87,28 @@ pub struct Options {
     /// An incremental run's previous state (`--state`): records it holds unchanged are
     /// passed on as [`Item::Filtered`] with [`Filter::Unchanged`], not scanned.
     pub state: Option<Arc<Prior>>,
+    /// `--since`: scan only records whose date is at or after this time; records dated
+    /// before it are [`Item::Filtered`] (counted as `since` in [`Summary::filtered`]),
+    /// records without a readable date are scanned (counted in [`Summary::undated`]).
+    pub since: Option<Since>,
+}
+
+/// Which records `--since` lets through ([`Options::since`]).
+#[derive(Clone, Debug)]
+pub struct Since {
+    /// The record's date column (a [`Record::context`] name).
+    pub date_field: String,
+    /// How to read it.
+    pub parser: crate::date::DateParser,
+    /// The earliest date scanned.
+    pub time: crate::date::Timestamp,
+}
+
+impl Since {
+    /// The record's date, `None` when it has none or one that is not a date.
+    fn date(&self, record: &Record) -> Option<crate::date::Timestamp> {
+        self.parser.parse(record.context.get(&self.date_field)?)
+    }
 }
 
 impl Default for Options {
@@ -105,6 +127,7 @@ impl Default for Options {
             fingerprints: None,
             baseline: None,
             state: None,
+            since: None,
         }
     }
 }
@@ -156,6 +179,8 @@ pub enum Item {
 pub enum Filter {
     /// Another subject than [`Options::subject_id`].
     Subject,
+    /// Dated before [`Options::since`].
+    Since,
     /// Unchanged since the run that wrote [`Options::state`].
     Unchanged,
 }
@@ -165,6 +190,7 @@ impl Filter {
     pub fn as_str(self) -> &'static str {
         match self {
             Filter::Subject => "subject_id",
+            Filter::Since => "since",
             Filter::Unchanged => "unchanged",
         }
     }
@@ -184,15 +210,20 @@ pub struct Summary {
     /// Skipped records per reason.
     pub skipped: BTreeMap<String, u64>,
     /// Records read but not scanned, not an error: other subjects than `--subject-id`,
-    /// records unchanged since the last `--state` run.
+    /// dated before `--since`, unchanged since the last `--state` run.
     pub records_filtered: u64,
-    /// Filtered records per reason ([`Filter::as_str`]).
+    /// Filtered records per reason ([`Filter::as_str`]: `subject_id`, `since`,
+    /// `unchanged`); left out when none were.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub filtered: BTreeMap<String, u64>,
     /// Findings silenced by the review baseline, per decision (`false_positive`,
     /// `accepted`); not in `findings`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub silenced: BTreeMap<String, u64>,
+    /// With `--since`: records scanned because their date could not be read (none, or not
+    /// a date).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub undated: u64,
     /// Fields scanned.
     pub fields_scanned: u64,
     /// Bytes of field text scanned.
@@ -204,6 +235,19 @@ pub struct Summary {
     /// Records per policy outcome (when a policy was applied).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub outcomes: BTreeMap<String, u64>,
+    /// Findings per retention status (`due`, `ok`, `unknown`), when the policy has
+    /// retention rules.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub retention: BTreeMap<String, u64>,
+    /// Findings whose retention is due, per category.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub retention_due: BTreeMap<String, u64>,
+    /// Findings an active consent of the consent ledger covers, per category.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub consent: BTreeMap<String, u64>,
+    /// Findings whose erasure is due, per reason (`retention`, `consent_withdrawn`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub erasure_due: BTreeMap<String, u64>,
     /// Whether the run stopped before the end of the input.
     pub stopped_early: bool,
     /// When stopped early by a stop request: the number of records read until then (the
@@ -229,6 +273,7 @@ impl Summary {
         self.records_scanned += other.records_scanned;
         self.records_skipped += other.records_skipped;
         self.records_filtered += other.records_filtered;
+        self.undated += other.undated;
         self.fields_scanned += other.fields_scanned;
         self.bytes_scanned += other.bytes_scanned;
         self.records_with_findings += other.records_with_findings;
@@ -238,9 +283,31 @@ impl Summary {
             (&mut self.outcomes, &other.outcomes),
             (&mut self.filtered, &other.filtered),
             (&mut self.silenced, &other.silenced),
+            (&mut self.retention, &other.retention),
+            (&mut self.retention_due, &other.retention_due),
+            (&mut self.consent, &other.consent),
+            (&mut self.erasure_due, &other.erasure_due),
         ] {
             for (k, n) in from {
                 add_to(map, k, *n);
+            }
+        }
+    }
+
+    /// Retention, consent and erasure counts of one field's findings.
+    fn count_gdpr(&mut self, findings: &[Finding], d: &Decision) {
+        for (x, g) in findings.iter().zip(&d.gdpr) {
+            if let Some(r) = g.retention {
+                bump(&mut self.retention, r.as_str());
+                if r == crate::policy::RetentionStatus::Due {
+                    bump(&mut self.retention_due, x.category.as_str());
+                }
+            }
+            if g.consent_active {
+                bump(&mut self.consent, x.category.as_str());
+            }
+            if let Some(e) = g.erasure {
+                bump(&mut self.erasure_due, e.as_str());
             }
         }
     }
@@ -250,7 +317,7 @@ impl Summary {
         self.findings.values().sum()
     }
 
-    fn count(&mut self, item: &Item) {
+    fn count(&mut self, item: &Item, options: &Options) {
         self.records_read += 1;
         match item {
             Item::Skipped(s) => {
@@ -263,6 +330,13 @@ impl Summary {
             }
             Item::Scanned { record, fields } => {
                 self.records_scanned += 1;
+                if options
+                    .since
+                    .as_ref()
+                    .is_some_and(|s| s.date(record).is_none())
+                {
+                    self.undated += 1;
+                }
                 let mut any = false;
                 let mut outcome: Option<Outcome> = None;
                 for f in fields {
@@ -278,6 +352,9 @@ impl Summary {
                     }
                     if let Some(d) = &f.decision {
                         outcome = Some(outcome.map_or(d.outcome, |o| o.max(d.outcome)));
+                        if !d.gdpr.is_empty() {
+                            self.count_gdpr(&f.findings, d);
+                        }
                     }
                 }
                 self.bytes_scanned += record
@@ -294,6 +371,10 @@ impl Summary {
             }
         }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// `map[key] += 1`, allocating the key only the first time (this runs per finding).
@@ -672,7 +753,7 @@ where
     let items = scan_batch(batch, env.scanner, env.options);
     let mut counts = Summary::default();
     for item in &items {
-        counts.count(item);
+        counts.count(item, env.options);
     }
     // The writer may have stopped: then nobody wants the results.
     let _ = done.send((counts, (env.prepare)(items)));
@@ -754,16 +835,21 @@ fn scan_batch(batch: Vec<Run>, scanner: &Scanner, options: &Options) -> Vec<Item
     items
 }
 
-/// Why the record is not scanned, if it is not: another subject than `--subject-id`, or
-/// unchanged since the `--state` run.
+/// Why the record is not scanned, if it is not: another subject than `--subject-id`, dated
+/// before `--since`, or unchanged since the `--state` run.
 #[inline]
 fn filter(options: &Options, record: &Record) -> Option<Filter> {
-    if options.subject_id.is_none() && options.state.is_none() {
+    if options.subject_id.is_none() && options.since.is_none() && options.state.is_none() {
         return None;
     }
     if let Some(id) = &options.subject_id {
         if record.subject.as_deref() != Some(id.as_str()) {
             return Some(Filter::Subject);
+        }
+    }
+    if let Some(s) = &options.since {
+        if s.date(record).is_some_and(|d| d < s.time) {
+            return Some(Filter::Since);
         }
     }
     match &options.state {

@@ -21,7 +21,7 @@ use crate::category::{Category, Lang};
 use crate::lexicon::Likelihood;
 use crate::matcher::{Evasion, Finding, Scanner};
 use crate::pipeline::{FieldResult, Summary};
-use crate::policy::Action;
+use crate::policy::{Action, ErasureReason, FindingGdpr, RetentionStatus};
 use crate::record::Record;
 use crate::review::Fingerprint;
 
@@ -83,6 +83,20 @@ pub struct FindingOut<'a> {
     /// match of a term.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evasion: Option<Evasion>,
+    /// The category's fideslang data-category key (`user.health`), when the policy has
+    /// retention or consent rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_category: Option<&'static str>,
+    /// Retention status (`due`, `ok`, `unknown`), when a retention rule names the category.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionStatus>,
+    /// The consent ledger reference of an active consent covering the finding, or of the
+    /// withdrawn one that makes its erasure due.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent: Option<Cow<'a, str>>,
+    /// Why its erasure is due (`retention`, `consent_withdrawn`), if it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erasure_due: Option<ErasureReason>,
     /// The matched text (only when asked for).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<Cow<'a, str>>,
@@ -120,9 +134,25 @@ impl<'a> FindingOut<'a> {
             likelihood: f.likelihood,
             action,
             evasion: f.evasion,
+            data_category: None,
+            retention: None,
+            consent: None,
+            erasure_due: None,
             text: include_text.then(|| Cow::Borrowed(text.get(f.start..f.end).unwrap_or(""))),
             entry: include_text.then(|| Cow::Borrowed(scanner.entry(f.entry).id.as_str())),
             fingerprint: None,
+        }
+    }
+
+    /// Add what the policy's retention and consent rules say about the finding (and its
+    /// fideslang key).
+    pub fn with_gdpr(self, category: Category, g: &'a FindingGdpr) -> FindingOut<'a> {
+        FindingOut {
+            data_category: Some(category.data_category()),
+            retention: g.retention,
+            consent: g.consent.as_deref().map(Cow::Borrowed),
+            erasure_due: g.erasure,
+            ..self
         }
     }
 
@@ -143,6 +173,10 @@ impl<'a> FindingOut<'a> {
             likelihood: self.likelihood,
             action: self.action,
             evasion: self.evasion,
+            data_category: self.data_category,
+            retention: self.retention,
+            consent: own(self.consent),
+            erasure_due: self.erasure_due,
             text: own(self.text),
             entry: own(self.entry),
             fingerprint: self.fingerprint,
@@ -171,7 +205,7 @@ pub fn row<'a>(
 ) -> FindingOut<'a> {
     let f: &Finding = &field.findings[index];
     let action = field.decision.as_ref().map(|d| d.actions[index].0);
-    FindingOut {
+    let out = FindingOut {
         record: Some(Cow::Borrowed(&record.key)),
         line: Some(record.line),
         field: Some(Cow::Borrowed(&field.name)),
@@ -180,6 +214,10 @@ pub fn row<'a>(
             .as_ref()
             .and_then(|r| r.fingerprints.get(index).copied()),
         ..FindingOut::new(scanner, field_text, f, action, include_text)
+    };
+    match field.decision.as_ref().and_then(|d| d.gdpr.get(index)) {
+        None => out,
+        Some(g) => out.with_gdpr(f.category, g),
     }
 }
 
@@ -190,6 +228,7 @@ pub struct Printer<W: Write> {
     first: bool,
     header_done: bool,
     action_column: bool,
+    gdpr_columns: bool,
     fingerprint_column: bool,
 }
 
@@ -202,6 +241,7 @@ impl<W: Write> Printer<W> {
             first: true,
             header_done: false,
             action_column: false,
+            gdpr_columns: false,
             fingerprint_column: false,
         }
     }
@@ -211,6 +251,14 @@ impl<W: Write> Printer<W> {
     /// without a policy), `jsonl` and `json` as the `action` key.
     pub fn with_action_column(mut self, on: bool) -> Printer<W> {
         self.action_column = on;
+        self
+    }
+
+    /// Add the columns `data_category,retention,consent,erasure_due` at the end of the `csv`
+    /// format (when the policy has retention or consent rules; the JSON formats carry these
+    /// keys when a finding has them, the table appends them to the line).
+    pub fn with_gdpr_columns(mut self, on: bool) -> Printer<W> {
+        self.gdpr_columns = on;
         self
     }
 
@@ -249,6 +297,9 @@ impl<W: Write> Printer<W> {
                 );
                 if include_text {
                     h.push_str(",text,entry");
+                }
+                if self.gdpr_columns {
+                    h.push_str(",data_category,retention,consent,erasure_due");
                 }
                 if self.fingerprint_column {
                     h.push_str(",fingerprint");
@@ -304,6 +355,15 @@ impl<W: Write> Printer<W> {
                 if let Some(lane) = r.evasion {
                     line.push_str(&format!("  (evasion: {lane})"));
                 }
+                if let Some(st) = r.retention {
+                    line.push_str(&format!("  (retention: {})", st.as_str()));
+                }
+                if let Some(c) = &r.consent {
+                    line.push_str(&format!("  (consent: {c})"));
+                }
+                if let Some(e) = r.erasure_due {
+                    line.push_str(&format!("  (erasure due: {})", e.as_str()));
+                }
                 if let Some(fp) = r.fingerprint {
                     line.push_str(&format!("  {fp}"));
                 }
@@ -328,6 +388,12 @@ impl<W: Write> Printer<W> {
                 if let (Some(t), Some(e)) = (&r.text, &r.entry) {
                     cells.push(csv_cell(t));
                     cells.push(csv_cell(e));
+                }
+                if self.gdpr_columns {
+                    cells.push(r.data_category.unwrap_or("").to_string());
+                    cells.push(r.retention.map_or("", RetentionStatus::as_str).to_string());
+                    cells.push(csv_cell(r.consent.as_deref().unwrap_or("")));
+                    cells.push(r.erasure_due.map_or("", ErasureReason::as_str).to_string());
                 }
                 if self.fingerprint_column {
                     cells.push(r.fingerprint.map(|f| f.to_string()).unwrap_or_default());
@@ -358,6 +424,7 @@ impl<W: Write> Printer<W> {
     pub fn format_finding(&self, buf: &mut Vec<u8>, r: &FindingOut<'_>) -> io::Result<()> {
         Printer::new(buf, self.format)
             .with_action_column(self.action_column)
+            .with_gdpr_columns(self.gdpr_columns)
             .with_fingerprint_column(self.fingerprint_column)
             .finding(r)
     }
@@ -408,14 +475,26 @@ pub fn summary_text(s: &Summary) -> String {
             .iter()
             .map(|(k, v)| match k.as_str() {
                 "subject_id" => format!("{v} other subjects"),
+                "since" => format!("{v} dated before --since"),
                 "unchanged" => format!("{v} unchanged since the last run"),
                 _ => format!("{k}={v}"),
             })
             .collect();
-        out.push_str(&format!(
-            ", {} filtered ({}, not scanned)",
-            s.records_filtered,
+        // A summary without reasons (an earlier version) filtered by --subject-id only.
+        let why = if why.is_empty() {
+            "other subjects".to_string()
+        } else {
             why.join(", ")
+        };
+        out.push_str(&format!(
+            ", {} filtered ({why}, not scanned)",
+            s.records_filtered
+        ));
+    }
+    if s.undated > 0 {
+        out.push_str(&format!(
+            ", {} scanned without a readable date (--since)",
+            s.undated
         ));
     }
     out.push_str(&format!(
@@ -443,6 +522,17 @@ pub fn summary_text(s: &Summary) -> String {
     if !s.outcomes.is_empty() {
         let per: Vec<String> = s.outcomes.iter().map(|(k, v)| format!("{k}={v}")).collect();
         out.push_str(&format!("; records by decision: {}", per.join(", ")));
+    }
+    for (what, map) in [
+        ("retention", &s.retention),
+        ("retention due", &s.retention_due),
+        ("under active consent", &s.consent),
+        ("erasure due", &s.erasure_due),
+    ] {
+        if !map.is_empty() {
+            let per: Vec<String> = map.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            out.push_str(&format!("; findings {what}: {}", per.join(", ")));
+        }
     }
     if s.stopped_early {
         match s.stopped_at {
@@ -475,6 +565,10 @@ mod tests {
             likelihood: Likelihood::Likely,
             action: Some(Action::Mask),
             evasion: Some(Evasion::Spaced),
+            data_category: Some("user.health"),
+            retention: Some(RetentionStatus::Due),
+            consent: Some("FORM-1".into()),
+            erasure_due: Some(ErasureReason::Retention),
             text: Some("diabetes".into()),
             entry: Some("nl.health.diabetes".into()),
             fingerprint: Some(crate::review::Digest128([0xab; 16])),
@@ -486,7 +580,7 @@ mod tests {
         let v = serde_json::to_string(&full()).unwrap();
         assert_eq!(
             v,
-            r#"{"record":"r1","line":3,"field":"notes","category":"health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely","action":"mask","evasion":"spaced","text":"diabetes","entry":"nl.health.diabetes","fingerprint":"abababababababababababababababab"}"#
+            r#"{"record":"r1","line":3,"field":"notes","category":"health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely","action":"mask","evasion":"spaced","data_category":"user.health","retention":"due","consent":"FORM-1","erasure_due":"retention","text":"diabetes","entry":"nl.health.diabetes","fingerprint":"abababababababababababababababab"}"#
         );
         let bare = FindingOut {
             record: None,
@@ -494,6 +588,10 @@ mod tests {
             field: None,
             action: None,
             evasion: None,
+            data_category: None,
+            retention: None,
+            consent: None,
+            erasure_due: None,
             text: None,
             entry: None,
             fingerprint: None,
