@@ -470,21 +470,23 @@ pub fn summary_text(s: &Summary) -> String {
         out.push_str(&format!(" ({})", reasons.join(", ")));
     }
     if s.records_filtered > 0 {
-        let why: Vec<String> = s
-            .filtered
-            .iter()
-            .map(|(k, v)| match k.as_str() {
-                "subject_id" => format!("{v} other subjects"),
-                "since" => format!("{v} dated before --since"),
-                "unchanged" => format!("{v} unchanged since the last run"),
-                _ => format!("{k}={v}"),
-            })
-            .collect();
-        // A summary without reasons (an earlier version) filtered by --subject-id only.
-        let why = if why.is_empty() {
-            "other subjects".to_string()
-        } else {
-            why.join(", ")
+        let words = |k: &str| match k {
+            "subject_id" => "other subjects".to_string(),
+            "since" => "dated before --since".to_string(),
+            "unchanged" => "unchanged since the last run".to_string(),
+            _ => k.replace('_', " "),
+        };
+        // One reason: named; several: each with its count. A summary without reasons (an
+        // earlier version) filtered by --subject-id only.
+        let why = match s.filtered.len() {
+            0 => words("subject_id"),
+            1 => s.filtered.keys().map(|k| words(k)).collect(),
+            _ => s
+                .filtered
+                .iter()
+                .map(|(k, v)| format!("{v} {}", words(k)))
+                .collect::<Vec<_>>()
+                .join(", "),
         };
         out.push_str(&format!(
             ", {} filtered ({why}, not scanned)",
