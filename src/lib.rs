@@ -86,6 +86,7 @@ pub mod output;
 pub mod pipeline;
 pub mod policy;
 pub mod record;
+pub mod review;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod service;

@@ -71,6 +71,10 @@ pub enum Command {
     Report(ReportArgs),
     /// Score the scanner on a labelled corpus (same numbers as shared/eval/evaluate.py).
     Eval(EvalArgs),
+    /// Keep the review baseline (scan/mask --baseline): add reviewed findings, prune stale
+    /// entries.
+    #[command(subcommand)]
+    Baseline(super::baseline::BaselineCommand),
     /// Run the pre-save check as an HTTP service (POST /v1/check, /v1/scan, /v1/mask,
     /// /v1/batch; GET /healthz, /readyz, /metrics, /openapi.json). See the README.
     #[cfg(feature = "serve")]
@@ -341,6 +345,10 @@ pub struct ScanArgs {
     /// Do not print the summary (or the progress bar) on stderr.
     #[arg(help_heading = "Output", long, short = 'q')]
     pub quiet: bool,
+    #[command(flatten)]
+    pub review: super::review::ReviewArgs,
+    #[command(flatten)]
+    pub state: super::review::StateArgs,
 }
 
 #[derive(Args, Debug)]
@@ -394,6 +402,8 @@ pub struct MaskArgs {
     /// Do not print the summary (or the progress bar) on stderr.
     #[arg(help_heading = "Output", long, short = 'q')]
     pub quiet: bool,
+    #[command(flatten)]
+    pub review: super::review::ReviewArgs,
 }
 
 /// `--min-likelihood`: a grade, or `all` (the lowest grade).

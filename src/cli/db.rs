@@ -130,6 +130,7 @@ pub fn mask(
     }
 
     let scanner = common::scanner(&a.lexicons, policy.typos())?;
+    let review = super::review::setup(&a.review, Some(&policy))?;
     let options = Options {
         threads: a.input.threads,
         batch_records: a.input.batch_records,
@@ -142,6 +143,9 @@ pub fn mask(
         // The database is read on a thread of its own, which waits for the server.
         read_on_workers: false,
         min_likelihood: a.input.min_likelihood,
+        fingerprints: review.fingerprints.clone(),
+        baseline: review.baseline.clone(),
+        state: None,
         since,
     };
     let show_bar = super::progress::wanted(!a.quiet);
@@ -173,7 +177,7 @@ pub fn mask(
             Item::Skipped(s) => report_skip(&input_name, s, &mut skips),
             // Another subject's row (--subject-id): copied unchanged by --into, left alone
             // by --update.
-            Item::Filtered(record) => {
+            Item::Filtered(record, _) => {
                 if let Some(w) = writer.as_mut() {
                     let masked = vec![None; record.fields.len()];
                     if let Err(e) = w.write(MaskedRow { record, masked }) {
@@ -259,6 +263,9 @@ pub fn mask(
     if let Some(path) = &a.db.conflicts_out {
         write_conflicts(path, conflicts)
             .with_context(|| format!("writing conflicts to {}", path.display()))?;
+    }
+    if let Some(b) = &review.baseline {
+        super::review::finish_baseline(&a.review, b, a.quiet)?;
     }
     if let Some(path) = &a.db.summary_json {
         write_summary_json(path, &summary, &mode, report.as_ref(), would_change)

@@ -18,6 +18,7 @@ macro_rules! out {
 }
 
 mod args;
+mod baseline;
 mod check;
 mod common;
 mod db;
@@ -26,6 +27,7 @@ mod gdpr;
 mod lexicon_cmd;
 mod progress;
 mod report;
+mod review;
 mod scan;
 #[cfg(feature = "serve")]
 mod serve;
@@ -87,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::Explain(a) => check::explain(a),
         Command::Lexicon(a) => lexicon_cmd::run(a),
         Command::Eval(a) => eval::eval(a),
+        Command::Baseline(a) => baseline::run(a),
         #[cfg(feature = "report")]
         Command::Report(a) => report::report(a),
         #[cfg(feature = "serve")]
