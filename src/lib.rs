@@ -67,6 +67,7 @@
 // Items of private modules are `pub(crate)`: `pub` means part of the API (DESIGN.md).
 #![warn(unreachable_pub)]
 
+pub mod audit;
 mod category;
 pub mod encoding;
 #[doc(hidden)]

@@ -22,6 +22,12 @@ use crate::matcher::{Evasion, Finding};
 use crate::record::RecordContext;
 use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
 
+mod erasure;
+mod purposes;
+
+pub use erasure::{plan_record, EraseAction, ErasureSpec, FieldPlan, RecordPlan};
+pub use purposes::Purpose;
+
 /// The `min_likelihood` of a policy that names none, and of commands run without a policy:
 /// `possible`. Chosen by measurement on the development corpora (LEXICONS.md, "Likelihood
 /// and cues"): it hides what an organisation, animal or machine cue or another language's
@@ -158,6 +164,14 @@ pub struct PolicySpec {
     /// this rule instead of its category's or field's (e.g. flag typos, reject homoglyphs).
     #[serde(default)]
     pub evasion: BTreeMap<String, Rule>,
+    /// What `art9 erase` does per category: mask the spans, null the field or delete the
+    /// record (`erasure.rs`).
+    #[serde(default)]
+    pub erasure: Option<ErasureSpec>,
+    /// Purpose, legal basis, recipients and storage period per category (or `default`),
+    /// for the access extract (`purposes.rs`).
+    #[serde(default)]
+    pub purposes: BTreeMap<String, Purpose>,
 }
 
 /// A policy could not be loaded or compiled.
@@ -244,21 +258,31 @@ pub struct CompiledPolicy {
     typos: bool,
     /// Per [`Evasion::index`]: the lane's rule, if the policy gives one.
     lanes: [Option<CompiledRule>; 3],
+    erasure: erasure::CompiledErasure,
+    purposes: purposes::Purposes,
 }
 
 impl fmt::Debug for CompiledPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never print the hash key.
-        f.debug_struct("CompiledPolicy")
-            .field("name", &self.name)
+        // Never print the hash key. The erasure and purposes sections are listed only when
+        // given, so that the fingerprint (the SHA-256 of this form) of a policy without them
+        // is what it was before they existed.
+        let mut d = f.debug_struct("CompiledPolicy");
+        d.field("name", &self.name)
             .field("rules", &self.rules)
             .field("fields", &self.fields)
             .field("when", &self.when)
             .field("mask_char", &self.mask_char)
             .field("typos", &self.typos)
             .field("lanes", &self.lanes)
-            .field("hash_key", &self.hash_key.as_ref().map(|_| "<set>"))
-            .finish()
+            .field("hash_key", &self.hash_key.as_ref().map(|_| "<set>"));
+        if !self.erasure.is_default() {
+            d.field("erasure", &self.erasure);
+        }
+        if !self.purposes.is_empty() {
+            d.field("purposes", &self.purposes);
+        }
+        d.finish()
     }
 }
 
@@ -336,6 +360,8 @@ impl CompiledPolicy {
             hash_key: None,
             typos: false,
             lanes: [None; 3],
+            erasure: erasure::CompiledErasure::default(),
+            purposes: purposes::Purposes::default(),
         })
     }
 
@@ -497,7 +523,22 @@ impl CompiledPolicy {
         } else {
             None
         };
+        let erasure = match &spec.erasure {
+            Some(e) => erasure::CompiledErasure::compile(source, e).map_err(|e| PolicyError {
+                line: yaml.and_then(|y| line_of_key(y, None, "erasure")),
+                ..e
+            })?,
+            None => erasure::CompiledErasure::default(),
+        };
+        let purposes = purposes::Purposes::compile(source, &spec.purposes).map_err(|e| {
+            PolicyError {
+                line: yaml.and_then(|y| line_of_key(y, None, "purposes")),
+                ..e
+            }
+        })?;
         Ok(CompiledPolicy {
+            erasure,
+            purposes,
             name: spec.name.unwrap_or_else(|| source.to_string()),
             rules,
             fields,
