@@ -114,7 +114,8 @@ pub struct AuditEntry {
     /// `***` when no key is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
-    /// Records read / scanned / skipped / filtered.
+    /// Records read / scanned / skipped / filtered (and, for database writes, written /
+    /// conflicts).
     pub records: BTreeMap<String, u64>,
     /// Findings per category and decision (action): `{"health": {"mask": 3}}`.
     pub counts: BTreeMap<String, BTreeMap<String, u64>>,
@@ -156,6 +157,13 @@ impl AuditEntry {
             .or_default()
             .entry(decision.to_string())
             .or_default() += n;
+    }
+
+    /// Count database rows written (`mask --into/--update`, `erase`) and rows left alone as
+    /// conflicts, under `records`.
+    pub fn count_writes(&mut self, written: u64, conflicts: u64) {
+        *self.records.entry("written".into()).or_default() += written;
+        *self.records.entry("conflicts".into()).or_default() += conflicts;
     }
 
     /// Take the counts of a pipeline run: records, and findings per category under

@@ -71,6 +71,16 @@ pub enum Command {
     Report(ReportArgs),
     /// Score the scanner on a labelled corpus (same numbers as shared/eval/evaluate.py).
     Eval(EvalArgs),
+    /// A data subject's access extract (GDPR Art. 15) across files and databases: every
+    /// record with special-category findings, WITH its text, as JSON and HTML (--access -o
+    /// DIR).
+    Subject(super::subject::SubjectArgs),
+    /// Erase a data subject's special-category data across files and databases per the
+    /// policy's erasure rules (mask, null, delete): --plan shows it, --apply does it.
+    Erase(super::erase::EraseArgs),
+    /// The audit log (--audit FILE): `art9 audit verify FILE` checks its hash chain.
+    #[command(subcommand)]
+    Audit(super::audit::AuditCommand),
     /// Run the pre-save check as an HTTP service (POST /v1/check, /v1/scan, /v1/mask,
     /// /v1/batch; GET /healthz, /readyz, /metrics, /openapi.json). See the README.
     #[cfg(feature = "serve")]
@@ -340,6 +350,10 @@ pub struct ScanArgs {
     /// 07-11-2026): the run summary and report then count by month. Read like --context.
     #[arg(help_heading = "Output", long, value_name = "NAME")]
     pub date_column: Option<String>,
+    /// Append one line about this run to the audit log FILE (hash-chained JSON Lines; see
+    /// README "Audit log"): counts, fingerprints, the command line without secrets.
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
     /// Do not print the summary (or the progress bar) on stderr.
     #[arg(help_heading = "Output", long, short = 'q')]
     pub quiet: bool,
@@ -391,6 +405,10 @@ pub struct MaskArgs {
     pub output: Option<String>,
     #[command(flatten)]
     pub db: DbMaskArgs,
+    /// Append one line about this run to the audit log FILE (hash-chained JSON Lines; see
+    /// README "Audit log"): counts per category and action, the masked copy's SHA-256.
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
     /// Do not print the summary (or the progress bar) on stderr.
     #[arg(help_heading = "Output", long, short = 'q')]
     pub quiet: bool,

@@ -18,9 +18,11 @@ macro_rules! out {
 }
 
 mod args;
+mod audit;
 mod check;
 mod common;
 mod db;
+mod erase;
 mod eval;
 mod lexicon_cmd;
 mod progress;
@@ -29,6 +31,7 @@ mod scan;
 #[cfg(feature = "serve")]
 mod serve;
 mod stdio;
+mod subject;
 
 use std::io::IsTerminal;
 
@@ -86,6 +89,9 @@ pub fn main() -> ExitCode {
         Command::Explain(a) => check::explain(a),
         Command::Lexicon(a) => lexicon_cmd::run(a),
         Command::Eval(a) => eval::eval(a),
+        Command::Subject(a) => subject::subject(a),
+        Command::Erase(a) => erase::erase(a),
+        Command::Audit(a) => audit::run(a),
         #[cfg(feature = "report")]
         Command::Report(a) => report::report(a),
         #[cfg(feature = "serve")]
