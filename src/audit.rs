@@ -442,8 +442,7 @@ pub fn subject_pseudonym(policy: Option<&crate::CompiledPolicy>, id: &str) -> St
         .and_then(crate::CompiledPolicy::hash_key)
         .map(<[u8]>::to_vec)
         .or_else(|| {
-            std::env::var_os(crate::output::summary::KEY_ENV)
-                .map(|k| k.as_encoded_bytes().to_vec())
+            std::env::var_os(crate::output::summary::KEY_ENV).map(|k| k.as_encoded_bytes().to_vec())
         })
         .filter(|k| k.len() >= 16);
     let Some(key) = key else {

@@ -70,6 +70,7 @@
 pub mod audit;
 mod category;
 pub mod encoding;
+pub mod erase;
 #[doc(hidden)]
 pub mod eval;
 pub mod grade;

@@ -74,14 +74,18 @@ const SENSITIVE: [&str; 4] = ["diabetes", "moslim", "diefstal", "veroordeeld"];
 fn assert_no_text(what: &str, text: &str) {
     for w in SENSITIVE.iter().chain(&[CANARY]) {
         assert!(
-            !text.to_lowercase().contains(w),
+            !text.to_ascii_lowercase().contains(w),
             "{what} shows note text ({w}):\n{text}"
         );
     }
 }
 
 fn ok(o: &Out, code: i32, what: &str) {
-    assert_eq!(o.code, code, "{what}: stdout {}\nstderr {}", o.stdout, o.stderr);
+    assert_eq!(
+        o.code, code,
+        "{what}: stdout {}\nstderr {}",
+        o.stdout, o.stderr
+    );
     assert_no_text(&format!("{what} stdout"), &o.stdout);
     assert_no_text(&format!("{what} stderr"), &o.stderr);
 }
@@ -176,9 +180,15 @@ fn workflow(
         .collect();
     assert_eq!(keys, expected);
     let text = x.to_string();
-    assert!(text.contains("diabetes") && text.contains(CANARY), "the text is there");
+    assert!(
+        text.contains("diabetes") && text.contains(CANARY),
+        "the text is there"
+    );
     for other in ["C2", "C3"] {
-        assert!(!text.contains(&format!("\"{other}\"")), "{other} in the extract");
+        assert!(
+            !text.contains(&format!("\"{other}\"")),
+            "{other} in the extract"
+        );
     }
     let health = x["categories"]
         .as_array()
@@ -276,8 +286,7 @@ fn workflow(
 fn audit_breaks(path: &Path, lines: &[&str]) {
     let check = |ls: Vec<String>, line: usize, what: &str| {
         let p = path.with_extension("broken");
-        std::fs::write(&p, ls.iter().map(|l| format!("{l}\n")).collect::<String>())
-            .expect("write");
+        std::fs::write(&p, ls.iter().map(|l| format!("{l}\n")).collect::<String>()).expect("write");
         let o = art9(&["audit", "verify", s(&p)], None);
         assert_eq!(o.code, 1, "{what}: {}", o.stdout);
         assert!(
@@ -356,7 +365,9 @@ fn csv_file_workflow_to_a_new_file() {
     let fields = ["--field", "body", "--field", "other", "--key", "id"];
     let written: Vec<&str> = std::iter::once(s(&out)).chain(fields).collect();
     workflow(
-        &std::iter::once(path.as_str()).chain(fields).collect::<Vec<_>>(),
+        &std::iter::once(path.as_str())
+            .chain(fields)
+            .collect::<Vec<_>>(),
         Some(&written),
         &mut dump,
         &["-o", s(&out)],
@@ -403,7 +414,10 @@ fn db_workflow(db: &mut dyn Db, table: &str) {
         &[],
     );
     let rows = db.dump(table);
-    assert!(rows.iter().any(|r| r == "2|C1|<null>|ref zebracanary 2"), "{rows:?}");
+    assert!(
+        rows.iter().any(|r| r == "2|C1|<null>|ref zebracanary 2"),
+        "{rows:?}"
+    );
     assert!(!rows.iter().any(|r| r.starts_with("3|")), "{rows:?}");
     db.exec(&format!("DROP TABLE {table}"));
 }
@@ -438,15 +452,12 @@ fn db_concurrent_edit(db: &mut dyn Db, table: &str) {
     db.exec(&format!(
         "UPDATE {table} SET body = 'edited by the app' WHERE id = 1"
     ));
-    db.exec(&format!("UPDATE {table} SET other = 'changed' WHERE id = 3"));
+    db.exec(&format!(
+        "UPDATE {table} SET other = 'changed' WHERE id = 3"
+    ));
     let before = db.dump(table);
-    let mut w = open_writer(
-        &spec.db_url().expect("url"),
-        &dbspec,
-        WriteMode::Update,
-        2,
-    )
-    .expect("writer");
+    let mut w =
+        open_writer(&spec.db_url().expect("url"), &dbspec, WriteMode::Update, 2).expect("writer");
     for r in &records {
         let delete = r.key == "3" || r.key == "4";
         w.erase(EraseRow {
@@ -463,16 +474,26 @@ fn db_concurrent_edit(db: &mut dyn Db, table: &str) {
     assert_eq!(report.rows_deleted, 1); // 4 deleted
     let after = db.dump(table);
     assert!(after.contains(&"1|C1|edited by the app|ref zebracanary 1".to_string()));
-    assert!(after.iter().any(|r| r.starts_with("3|C1|") && r.ends_with("|changed")));
+    assert!(after
+        .iter()
+        .any(|r| r.starts_with("3|C1|") && r.ends_with("|changed")));
     assert!(!after.iter().any(|r| r.starts_with("4|")));
     let others = |rows: &[String]| -> Vec<String> {
-        rows.iter().filter(|r| !r.contains("|C1|")).cloned().collect()
+        rows.iter()
+            .filter(|r| !r.contains("|C1|"))
+            .cloned()
+            .collect()
     };
-    assert_eq!(others(&after), others(&before), "another subject's row changed");
+    assert_eq!(
+        others(&after),
+        others(&before),
+        "another subject's row changed"
+    );
     assert_eq!(others(&after).len(), 8);
     db.exec(&format!("DROP TABLE {table}"));
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn unique(prefix: &str) -> String {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -518,7 +539,13 @@ impl Db for Sqlite {
                 Ok(r.get::<_, Option<String>>(i)?
                     .unwrap_or_else(|| "<null>".into()))
             };
-            Ok(format!("{}|{}|{}|{}", r.get::<_, i64>(0)?, t(1)?, t(2)?, t(3)?))
+            Ok(format!(
+                "{}|{}|{}|{}",
+                r.get::<_, i64>(0)?,
+                t(1)?,
+                t(2)?,
+                t(3)?
+            ))
         })
         .expect("rows")
         .map(|r| r.expect("row"))

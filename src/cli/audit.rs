@@ -89,7 +89,8 @@ pub(super) fn entry(
 /// Add a written file with its hash.
 pub(super) fn output(entry: &mut AuditEntry, path: &Path) -> Result<()> {
     entry.outputs.push(
-        OutputFile::of(path).with_context(|| format!("hashing {} for the audit log", path.display()))?,
+        OutputFile::of(path)
+            .with_context(|| format!("hashing {} for the audit log", path.display()))?,
     );
     Ok(())
 }
@@ -103,7 +104,11 @@ pub(super) fn write(path: &Path, mut entry: AuditEntry, exit: ExitCode) -> Resul
 
 /// Findings per category under the decision of the summary's outcomes: the counts of a run
 /// whose records were not looked at one by one (scan's fast path, mask).
-pub(super) fn counts_from_summary(entry: &mut AuditEntry, s: &art9::pipeline::Summary, decision: &str) {
+pub(super) fn counts_from_summary(
+    entry: &mut AuditEntry,
+    s: &art9::pipeline::Summary,
+    decision: &str,
+) {
     entry.records_from(s);
     for (cat, n) in &s.findings {
         if *n > 0 {

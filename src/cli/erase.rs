@@ -12,7 +12,7 @@
 //!
 //! The records to erase are the ones the sources hand over for the subject
 //! ([`SubjectSources::sources`] filters on `--subject`/`--id`); each record's plan comes
-//! from [`art9::policy::plan_record`] alone, so a run over another selection (all subjects
+//! from [`art9::erase::plan_record`] alone, so a run over another selection (all subjects
 //! whose retention or consent makes erasure due) plugs in by choosing the records
 //! differently and planning them the same way.
 
@@ -21,12 +21,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use art9::audit::TouchedRecord;
+use art9::erase::{plan_record, RecordPlan};
 use art9::input::db::DbError;
 use art9::output::db::{EraseRow, FieldWrite, WriteMode, WriteReport};
 use art9::output::masked::{encode_value, MaskedCopy, RawFormat};
 use art9::output::summary::RunInfo;
 use art9::pipeline::Item;
-use art9::policy::{plan_record, EraseAction, RecordPlan};
+use art9::policy::EraseAction;
 use art9::record::Record;
 use clap::Args;
 use serde::Serialize;
@@ -94,7 +95,10 @@ pub fn erase(mut a: EraseArgs) -> Result<ExitCode> {
             bail!("{}: erase on a database needs --table", s.name);
         }
         if a.apply && s.spec.key.is_empty() {
-            bail!("{}: erase --apply on a database needs --key (the column(s) that identify a row)", s.name);
+            bail!(
+                "{}: erase --apply on a database needs --key (the column(s) that identify a row)",
+                s.name
+            );
         }
     }
     let scanner = common::scanner(&a.common.lexicons, policy.typos())?;
@@ -303,8 +307,12 @@ fn apply_db(
     let url = s.spec.db_url()?;
     let mut spec = s.spec.db_spec()?;
     spec.capture_keys = true;
-    let mut writer =
-        art9::output::db::open_writer(&url, &spec, WriteMode::Update, a.common.input.batch_records)?;
+    let mut writer = art9::output::db::open_writer(
+        &url,
+        &spec,
+        WriteMode::Update,
+        a.common.input.batch_records,
+    )?;
     let mut write_error: Option<DbError> = None;
     let result = run_source(s, scanner, policy, &a.common.input, false, |item| {
         let Item::Scanned { record, fields } = item else {
@@ -376,7 +384,10 @@ fn apply_file(
 ) -> Result<art9::pipeline::Summary> {
     let input = Path::new(&s.spec.input);
     if a.output.is_some() && common::same_file(input, target) {
-        bail!("-o names the input {}; use --in-place to replace it", s.name);
+        bail!(
+            "-o names the input {}; use --in-place to replace it",
+            s.name
+        );
     }
     // The copy is written while the input is read: open the input's shape first.
     let probe = s.spec.open(true)?;

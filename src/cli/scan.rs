@@ -560,7 +560,10 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     if let (Some(path), Some(mut e)) = (&a.audit, audit_entry) {
         e.sources.push(input_name.clone());
         super::audit::counts_from_summary(&mut e, &summary, "found");
-        for p in [&a.subjects_out, &a.summary_out, &a.report].into_iter().flatten() {
+        for p in [&a.subjects_out, &a.summary_out, &a.report]
+            .into_iter()
+            .flatten()
+        {
             super::audit::output(&mut e, p)?;
         }
         super::audit::write(path, e, code)?;
@@ -672,18 +675,20 @@ pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
     )
     .context("writing the masked copy")?;
     let mut skips = SkipReport::new(&a.input.input, &a.input.input);
-    let mut audit_entry = a.audit.as_ref().map(|_| {
-        let info = RunInfo::new(&scanner, options.policy.as_ref());
-        super::audit::entry(
-            "mask",
-            &info,
-            vec![source_spec(&a.input).map_or_else(|_| a.input.input.clone(), |s| s.display_name())],
-            a.input
-                .subject_id
-                .as_deref()
-                .map(|id| art9::audit::subject_pseudonym(options.policy.as_ref(), id)),
-        )
-    });
+    let mut audit_entry =
+        a.audit.as_ref().map(|_| {
+            let info = RunInfo::new(&scanner, options.policy.as_ref());
+            super::audit::entry(
+                "mask",
+                &info,
+                vec![source_spec(&a.input)
+                    .map_or_else(|_| a.input.input.clone(), |s| s.display_name())],
+                a.input
+                    .subject_id
+                    .as_deref()
+                    .map(|id| art9::audit::subject_pseudonym(options.policy.as_ref(), id)),
+            )
+        });
     let summary = pipeline::run(src, &scanner, &options, |item| {
         progress.record();
         let (record, fields) = match item {

@@ -67,7 +67,10 @@ impl SubjectSources {
         let mut out = Vec::new();
         for input in std::iter::once(&self.input.input).chain(&self.more) {
             if input == "-" {
-                bail!("{} reads named sources only, not standard input", command_name());
+                bail!(
+                    "{} reads named sources only, not standard input",
+                    command_name()
+                );
             }
             let mut a = self.input.clone();
             a.input = input.clone();

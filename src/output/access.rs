@@ -288,7 +288,8 @@ mod html {
     use crate::output::report::{CSP, CSS};
 
     /// Extra rules for the extract, on top of the report's stylesheet.
-    const EXTRA_CSS: &str = ".banner{border:2px solid #b00020;background:#fff4f4;padding:.75em 1em;\
+    const EXTRA_CSS: &str =
+        ".banner{border:2px solid #b00020;background:#fff4f4;padding:.75em 1em;\
 margin:1em 0}.note{white-space:pre-wrap;border-left:3px solid #ccc;padding-left:.75em}\
 mark{background:#ffe08a}";
 
@@ -408,8 +409,7 @@ mark{background:#ffe08a}";
         let mut parts: Vec<(&str, Option<String>)> = Vec::new();
         let mut pos = 0;
         for (s, e, c) in spans {
-            if s < pos || e > text.len() || !text.is_char_boundary(s) || !text.is_char_boundary(e)
-            {
+            if s < pos || e > text.len() || !text.is_char_boundary(s) || !text.is_char_boundary(e) {
                 continue;
             }
             parts.push((&text[pos..s], None));

@@ -1,6 +1,6 @@
 //! The policy's `erasure:` section: what `art9 erase` does with a subject's record per
-//! category of finding — mask the spans, null the field, or delete the record — and the
-//! erasure plan of one scanned record ([`plan_record`]).
+//! category of finding — mask the spans, null the field, or delete the record. The plan of
+//! one record is made in [`crate::erase`].
 //!
 //! ```yaml
 //! erasure:
@@ -10,20 +10,13 @@
 //!     criminal: delete
 //! ```
 //!
-//! A record's plan is the strongest action of its findings (delete > null > mask): a record
-//! with any `delete` finding is deleted; otherwise each field with findings is nulled when
-//! one of its findings says `null`, else its spans are masked. Masking here masks every
-//! finding the scan reports (in the policy's mask style), whatever the policy's action for
-//! its category says: an erasure leaves nothing of the subject's special-category data.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::category::Category;
-use crate::matcher::Finding;
-use crate::policy::{Action, CompiledPolicy, Decision, Outcome, PolicyError};
-use crate::record::Record;
+use crate::policy::{CompiledPolicy, PolicyError};
 
 /// What an erasure does to a finding's record or field.
 #[derive(
@@ -91,34 +84,6 @@ impl CompiledErasure {
     }
 }
 
-/// The plan for one field of a record.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct FieldPlan {
-    /// The field's name.
-    pub field: String,
-    /// What is done to it (`delete` when the record is deleted).
-    pub action: EraseAction,
-    /// Findings per category in it.
-    pub categories: BTreeMap<String, u64>,
-    /// The field's text after the action: `Some(masked)` for `mask`, `None` for `null` and
-    /// `delete`. Never serialised.
-    #[serde(skip)]
-    pub masked: Option<String>,
-}
-
-/// The plan for one record: its key and, per field with findings, the action.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RecordPlan {
-    /// The record key.
-    pub key: String,
-    /// 1-based line or row where the record starts.
-    pub line: u64,
-    /// The record-level action: `delete`, else the strongest field action.
-    pub action: EraseAction,
-    /// The fields with findings, in field order.
-    pub fields: Vec<FieldPlan>,
-}
-
 impl CompiledPolicy {
     /// The erasure action for findings of `category`.
     pub fn erase_action(&self, category: Category) -> EraseAction {
@@ -126,143 +91,29 @@ impl CompiledPolicy {
     }
 }
 
-/// The erasure plan of one scanned record: `None` when it has no findings. `fields` are the
-/// pipeline's results for `record.fields` (same order).
-pub fn plan_record(
-    policy: &CompiledPolicy,
-    record: &Record,
-    fields: &[crate::pipeline::FieldResult],
-) -> Option<RecordPlan> {
-    let mut out = Vec::new();
-    let mut strongest = EraseAction::Mask;
-    for (fr, field) in fields.iter().zip(&record.fields) {
-        if fr.findings.is_empty() {
-            continue;
-        }
-        let mut categories: BTreeMap<String, u64> = BTreeMap::new();
-        let mut action = EraseAction::Mask;
-        for f in &fr.findings {
-            *categories
-                .entry(f.category.as_str().to_string())
-                .or_default() += 1;
-            action = action.max(policy.erase_action(f.category));
-        }
-        strongest = strongest.max(action);
-        let masked = (action == EraseAction::Mask)
-            .then(|| mask_all(policy, record, &field.name, &field.text, &fr.findings));
-        out.push(FieldPlan {
-            field: fr.name.clone(),
-            action,
-            categories,
-            masked,
-        });
-    }
-    if out.is_empty() {
-        return None;
-    }
-    if strongest == EraseAction::Delete {
-        for f in &mut out {
-            f.action = EraseAction::Delete;
-            f.masked = None;
-        }
-    }
-    Some(RecordPlan {
-        key: record.key.clone(),
-        line: record.line,
-        action: strongest,
-        fields: out,
-    })
-}
-
-/// `text` with every finding masked in the style the policy gives its category and field
-/// (a finding the policy would only flag or allow is masked too, with its rule's style).
-fn mask_all(
-    policy: &CompiledPolicy,
-    record: &Record,
-    field: &str,
-    text: &str,
-    findings: &[Finding],
-) -> String {
-    let d = policy.decide(&record.context_for(field), findings);
-    let forced = Decision {
-        outcome: Outcome::Mask,
-        actions: d
-            .actions
-            .iter()
-            .map(|&(a, s)| match a {
-                Action::Mask | Action::Reject => (a, s),
-                Action::Allow | Action::Flag => (Action::Mask, s),
-            })
-            .collect(),
-    };
-    crate::mask(text, findings, &forced, policy)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::FieldResult;
-    use crate::record::Field;
-
-    fn record(texts: &[&str]) -> (Record, Vec<FieldResult>) {
-        let scanner = crate::Scanner::builtin().unwrap();
-        let fields: Vec<Field> = texts
-            .iter()
-            .enumerate()
-            .map(|(i, t)| Field {
-                name: format!("f{i}"),
-                text: t.to_string(),
-                raw_span: None,
-            })
-            .collect();
-        let results = fields
-            .iter()
-            .map(|f| FieldResult {
-                name: f.name.clone(),
-                findings: scanner.scan(&f.text),
-                decision: None,
-                masked: None,
-            })
-            .collect();
-        let r = Record {
-            key: "k1".into(),
-            line: 3,
-            fields,
-            raw: String::new(),
-            terminator: "",
-            subject: None,
-            context: crate::record::Context::new(),
-        };
-        (r, results)
-    }
 
     #[test]
-    fn strongest_action_wins() {
+    fn actions_per_category() {
         let p = CompiledPolicy::from_yaml(
             "p",
             "default: {action: flag}\nerasure:\n  categories:\n    religion: null\n    criminal: delete\n",
         )
         .unwrap();
-        let (r, f) = record(&["Klant heeft diabetes", "Hij is moslim", "niets"]);
-        let plan = plan_record(&p, &r, &f).unwrap();
-        assert_eq!(plan.action, EraseAction::Null);
-        assert_eq!(plan.fields.len(), 2);
-        assert_eq!(plan.fields[0].action, EraseAction::Mask);
-        // Flag in the policy, masked by the erasure all the same.
-        assert_eq!(plan.fields[0].masked.as_deref(), Some("Klant heeft [HEALTH]"));
-        assert_eq!(plan.fields[1].action, EraseAction::Null);
-        assert_eq!(plan.fields[1].masked, None);
-        let (r, f) = record(&["Klant heeft diabetes", "veroordeeld voor diefstal"]);
-        let plan = plan_record(&p, &r, &f).unwrap();
-        assert_eq!(plan.action, EraseAction::Delete);
-        assert!(plan.fields.iter().all(|f| f.action == EraseAction::Delete));
-        let (r, f) = record(&["niets"]);
-        assert!(plan_record(&p, &r, &f).is_none());
-        let e = CompiledPolicy::from_yaml("p", "default: {action: mask}\nerasure: {categories: {helth: null}}\n")
-            .unwrap_err();
+        assert_eq!(p.erase_action(Category::Health), EraseAction::Mask);
+        assert_eq!(p.erase_action(Category::Religion), EraseAction::Null);
+        assert_eq!(p.erase_action(Category::Criminal), EraseAction::Delete);
+        let e = CompiledPolicy::from_yaml(
+            "p",
+            "default: {action: mask}\nerasure: {categories: {helth: null}}\n",
+        )
+        .unwrap_err();
         assert!(e.message.contains("helth"), "{e}");
-        let e = CompiledPolicy::from_yaml("p", "default: {action: mask}\nerasure: {default: shred}\n")
-            .unwrap_err();
+        let e =
+            CompiledPolicy::from_yaml("p", "default: {action: mask}\nerasure: {default: shred}\n")
+                .unwrap_err();
         assert!(e.message.contains("shred"), "{e}");
     }
 }

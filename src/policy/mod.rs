@@ -25,7 +25,7 @@ use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES
 mod erasure;
 mod purposes;
 
-pub use erasure::{plan_record, EraseAction, ErasureSpec, FieldPlan, RecordPlan};
+pub use erasure::{EraseAction, ErasureSpec};
 pub use purposes::Purpose;
 
 /// The `min_likelihood` of a policy that names none, and of commands run without a policy:
@@ -530,12 +530,11 @@ impl CompiledPolicy {
             })?,
             None => erasure::CompiledErasure::default(),
         };
-        let purposes = purposes::Purposes::compile(source, &spec.purposes).map_err(|e| {
-            PolicyError {
+        let purposes =
+            purposes::Purposes::compile(source, &spec.purposes).map_err(|e| PolicyError {
                 line: yaml.and_then(|y| line_of_key(y, None, "purposes")),
                 ..e
-            }
-        })?;
+            })?;
         Ok(CompiledPolicy {
             erasure,
             purposes,

@@ -95,7 +95,9 @@ mod tests {
         assert_eq!(p.purpose(Category::Health).unwrap().purpose, "care");
         assert_eq!(p.purpose(Category::Health).unwrap().recipients, ["GP"]);
         assert_eq!(p.purpose(Category::Religion).unwrap().purpose, "service");
-        assert!(CompiledPolicy::default_policy().purpose(Category::Health).is_none());
+        assert!(CompiledPolicy::default_policy()
+            .purpose(Category::Health)
+            .is_none());
         let e = CompiledPolicy::from_yaml(
             "p",
             "default: {action: mask}\npurposes:\n  helth: {purpose: a, basis: b}\n",

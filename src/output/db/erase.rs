@@ -142,7 +142,11 @@ pub(crate) fn statement(
             cond.push(dialect.text_eq(i, &kind.quote(&spec.fields[i]), &p, false));
         }
         (
-            format!("UPDATE {t} SET {} WHERE {}", set.join(", "), cond.join(" AND ")),
+            format!(
+                "UPDATE {t} SET {} WHERE {}",
+                set.join(", "),
+                cond.join(" AND ")
+            ),
             changed.iter().map(|&i| spec.fields[i].clone()).collect(),
         )
     };
