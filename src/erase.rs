@@ -97,6 +97,31 @@ pub fn plan_record(
     })
 }
 
+/// The findings of a record whose erasure is due (`art9 erase --due`: a retention rule with
+/// `action: erase` the record's date is over, or a withdrawn consent; the policy's
+/// [`Decision::gdpr`](crate::Decision::gdpr) says which), as field results holding only
+/// those findings; `None` when none is due. Plan them with [`plan_record`].
+pub fn due_only(fields: &[FieldResult]) -> Option<Vec<FieldResult>> {
+    let mut any = false;
+    let out = fields
+        .iter()
+        .map(|fr| {
+            let gdpr = fr.decision.as_ref().map_or(&[][..], |d| &d.gdpr[..]);
+            let keep: Vec<usize> = (0..fr.findings.len())
+                .filter(|&i| gdpr.get(i).is_some_and(|g| g.erasure.is_some()))
+                .collect();
+            any |= !keep.is_empty();
+            FieldResult {
+                name: fr.name.clone(),
+                findings: keep.iter().map(|&i| fr.findings[i]).collect(),
+                decision: None,
+                masked: None,
+            }
+        })
+        .collect();
+    any.then_some(out)
+}
+
 /// `text` with every finding masked in the style the policy gives its category and field
 /// (a finding the policy would only flag or allow is masked too, with its rule's style).
 fn mask_all(
@@ -117,6 +142,7 @@ fn mask_all(
                 Action::Allow | Action::Flag => (Action::Mask, s),
             })
             .collect(),
+        gdpr: Vec::new(),
     };
     crate::mask(text, findings, &forced, policy)
 }

@@ -69,6 +69,8 @@
 
 pub mod audit;
 mod category;
+pub mod consent;
+pub mod date;
 pub mod encoding;
 pub mod erase;
 #[doc(hidden)]

@@ -346,14 +346,12 @@ pub struct ScanArgs {
     /// Write the HTML report of this run to FILE (as `art9 report` does from a summary).
     #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// The field or column holding each record's date (2026-11-07, a timestamp, or
-    /// 07-11-2026): the run summary and report then count by month. Read like --context.
-    #[arg(help_heading = "Output", long, value_name = "NAME")]
-    pub date_column: Option<String>,
     /// Append one line about this run to the audit log FILE (hash-chained JSON Lines; see
     /// README "Audit log"): counts, fingerprints, the command line without secrets.
     #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub audit: Option<PathBuf>,
+    #[command(flatten)]
+    pub gdpr: super::gdpr::GdprArgs,
     /// Do not print the summary (or the progress bar) on stderr.
     #[arg(help_heading = "Output", long, short = 'q')]
     pub quiet: bool,
@@ -409,6 +407,8 @@ pub struct MaskArgs {
     /// README "Audit log"): counts per category and action, the masked copy's SHA-256.
     #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub audit: Option<PathBuf>,
+    #[command(flatten)]
+    pub gdpr: super::gdpr::GdprArgs,
     /// Do not print the summary (or the progress bar) on stderr.
     #[arg(help_heading = "Output", long, short = 'q')]
     pub quiet: bool,

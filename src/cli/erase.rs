@@ -16,17 +16,18 @@
 //! whose retention or consent makes erasure due) plugs in by choosing the records
 //! differently and planning them the same way.
 
+use std::borrow::Cow;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use art9::audit::TouchedRecord;
-use art9::erase::{plan_record, RecordPlan};
+use art9::erase::{due_only, plan_record, RecordPlan};
 use art9::input::db::DbError;
 use art9::output::db::{EraseRow, FieldWrite, WriteMode, WriteReport};
 use art9::output::masked::{encode_value, MaskedCopy, RawFormat};
 use art9::output::summary::RunInfo;
-use art9::pipeline::Item;
+use art9::pipeline::{FieldResult, Item};
 use art9::policy::EraseAction;
 use art9::record::Record;
 use clap::Args;
@@ -57,6 +58,11 @@ pub struct EraseArgs {
     /// same directory, synced, renamed over it; its permissions kept).
     #[arg(long)]
     pub in_place: bool,
+    /// Instead of --id: erase, for every subject, the findings the policy's retention and
+    /// consent rules make due (a retention rule with `action: erase` the record's date is
+    /// over at --as-of, or a withdrawn consent in --consent), each per the `erasure:` rules.
+    #[arg(long, conflicts_with = "id")]
+    pub due: bool,
     /// With --apply: write the database rows left alone as conflicts to FILE (JSON Lines,
     /// {"key": ..., "fields": [...]}; never text).
     #[arg(long, value_name = "FILE")]
@@ -67,6 +73,9 @@ pub struct EraseArgs {
 #[derive(Serialize)]
 struct PlanLine<'a> {
     source: &'a str,
+    /// The record's subject (`--due` only: there are many).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<&'a str>,
     key: &'a str,
     line: u64,
     field: &'a str,
@@ -74,8 +83,30 @@ struct PlanLine<'a> {
     categories: &'a std::collections::BTreeMap<String, u64>,
 }
 
+/// The part of a record's scan results that is to be erased: everything (`--id`), or the
+/// findings whose erasure is due (`--due`).
+fn selected(due: bool, fields: &[FieldResult]) -> Option<Cow<'_, [FieldResult]>> {
+    if due {
+        due_only(fields).map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(fields))
+    }
+}
+
 pub fn erase(mut a: EraseArgs) -> Result<ExitCode> {
     let policy = a.common.policy()?;
+    if a.due {
+        if !policy.has_gdpr() {
+            bail!(
+                "--due needs a policy with retention or consent rules (README \"Retention\", \
+                 \"Consent ledger\"): nothing is ever due under {}",
+                policy.name()
+            );
+        }
+    } else {
+        a.common.id()?;
+    }
+    let due = a.due;
     let sources = a.common.sources()?;
     let files = sources.iter().filter(|s| !s.spec.is_database()).count();
     if a.apply && files > 0 {
@@ -108,7 +139,10 @@ pub fn erase(mut a: EraseArgs) -> Result<ExitCode> {
             "erase",
             &info,
             sources.iter().map(|s| s.name.clone()).collect(),
-            Some(art9::audit::subject_pseudonym(Some(&policy), &a.common.id)),
+            a.common
+                .id
+                .as_deref()
+                .map(|id| art9::audit::subject_pseudonym(Some(&policy), id)),
         )
     });
     let stdout = io::stdout();
@@ -135,6 +169,7 @@ pub fn erase(mut a: EraseArgs) -> Result<ExitCode> {
                         &mut out,
                         &PlanLine {
                             source: &s.name,
+                            subject: if due { record.subject.as_deref() } else { None },
                             key: &record.key,
                             line: record.line,
                             field: &f.field,
@@ -153,7 +188,9 @@ pub fn erase(mut a: EraseArgs) -> Result<ExitCode> {
                     if let Some(e) = audit.as_mut() {
                         count_fields(e, fields);
                     }
-                    if let Some(plan) = plan_record(&policy, record, fields) {
+                    if let Some(plan) =
+                        selected(due, fields).and_then(|f| plan_record(&policy, record, &f))
+                    {
                         on_plan(record, &plan)?;
                     }
                 }
@@ -164,7 +201,7 @@ pub fn erase(mut a: EraseArgs) -> Result<ExitCode> {
                 if let Some(e) = audit.as_mut() {
                     count_fields(e, fields);
                 }
-                let plan = plan_record(&policy, record, fields);
+                let plan = selected(due, fields).and_then(|f| plan_record(&policy, record, &f));
                 if let Some(p) = &plan {
                     on_plan(record, p)?;
                 }
@@ -190,7 +227,7 @@ pub fn erase(mut a: EraseArgs) -> Result<ExitCode> {
                 if let Some(e) = audit.as_mut() {
                     count_fields(e, fields);
                 }
-                let plan = plan_record(&policy, record, fields);
+                let plan = selected(due, fields).and_then(|f| plan_record(&policy, record, &f));
                 if let Some(p) = &plan {
                     on_plan(record, p)?;
                 }
@@ -263,23 +300,29 @@ pub fn erase(mut a: EraseArgs) -> Result<ExitCode> {
             }
             run_source(&again, &scanner, &policy, &a.common.input, false, |item| {
                 if let Item::Scanned { fields, .. } = item {
-                    left += fields.iter().map(|f| f.findings.len() as u64).sum::<u64>();
+                    if let Some(f) = selected(due, fields) {
+                        left += f.iter().map(|f| f.findings.len() as u64).sum::<u64>();
+                    }
                 }
                 Ok(())
             })?;
         }
         if !a.common.quiet {
             eprintln!(
-                "art9: erased {what}; {} conflicts; rescan: {left} findings left for the subject",
+                "art9: erased {what}; {} conflicts; rescan: {left} findings left",
                 conflicts.len()
             );
         }
         if left > 0 || !conflicts.is_empty() {
             if left > 0 {
                 eprintln!(
-                    "art9: {left} findings are still there for the subject after the erasure \
-                     (conflicts, or text a mask style keeps findable): rerun, or erase with \
-                     null/delete"
+                    "art9: {left} findings {} still there after the erasure (conflicts, or \
+                     text a mask style keeps findable): rerun, or erase with null/delete",
+                    if due {
+                        "due for erasure are"
+                    } else {
+                        "of the subject are"
+                    }
                 );
             }
             code = ExitCode::Error;

@@ -24,6 +24,7 @@ mod common;
 mod db;
 mod erase;
 mod eval;
+mod gdpr;
 mod lexicon_cmd;
 mod progress;
 mod report;

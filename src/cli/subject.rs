@@ -29,9 +29,11 @@ pub struct SubjectSources {
     pub more: Vec<String>,
     /// The data subject's id: the value of the --subject column.
     #[arg(long, value_name = "ID")]
-    pub id: String,
+    pub id: Option<String>,
     #[command(flatten)]
     pub lexicons: LexiconArgs,
+    #[command(flatten)]
+    pub gdpr: super::gdpr::GdprArgs,
     /// Policy: built-in name (default, strict, report) or a YAML file (its `purposes:` and
     /// `erasure:` sections; its min_likelihood decides which findings count).
     #[arg(long, value_name = "NAME|FILE", default_value = "default")]
@@ -53,7 +55,17 @@ pub(super) struct Source {
 }
 
 impl SubjectSources {
-    /// Each source's spec, filtered to the subject.
+    /// The subject's id (`--id`), required.
+    pub(super) fn id(&self) -> Result<&str> {
+        match self.id.as_deref() {
+            Some("") => bail!("--id needs a value"),
+            Some(id) => Ok(id),
+            None => bail!("give the subject's id with --id ID"),
+        }
+    }
+
+    /// Each source's spec, filtered to the subject when `--id` is given (`erase --due`
+    /// reads every record).
     pub(super) fn sources(&self) -> Result<Vec<Source>> {
         if self.input.subject.is_none() {
             bail!("--subject COLUMN is needed (the field or column naming the data subject)");
@@ -61,8 +73,8 @@ impl SubjectSources {
         if self.input.subject_id.is_some() {
             bail!("give the subject's id with --id (not --subject-id)");
         }
-        if self.id.is_empty() {
-            bail!("--id needs a value");
+        if self.gdpr.since.is_some() {
+            bail!("--since does not apply here: an access extract or an erasure covers all the subject's records");
         }
         let mut out = Vec::new();
         for input in std::iter::once(&self.input.input).chain(&self.more) {
@@ -74,7 +86,7 @@ impl SubjectSources {
             }
             let mut a = self.input.clone();
             a.input = input.clone();
-            a.subject_id = Some(self.id.clone());
+            a.subject_id = self.id.clone();
             let spec = source_spec(&a)?;
             let mut name = spec.display_name();
             if let Some(t) = &spec.table {
@@ -87,9 +99,11 @@ impl SubjectSources {
         Ok(out)
     }
 
-    /// The policy, with the columns its rules read added to every source's context.
+    /// The policy with the run's retention and consent settings (--date-field, --as-of,
+    /// --consent), and the columns its rules read added to every source's context.
     pub(super) fn policy(&mut self) -> Result<CompiledPolicy> {
         let policy = common::policy(&self.policy)?;
+        let policy = self.gdpr.apply(policy, &self.input)?;
         for c in policy.context_columns() {
             if !self.input.context.iter().any(|x| x == c) {
                 self.input.context.push(c.to_string());
@@ -134,6 +148,7 @@ pub(super) fn run_source(
         max_field_bytes: input.max_field_bytes,
         min_likelihood: input.min_likelihood,
         read_on_workers: opened.read_on_workers,
+        ..Options::default()
     };
     let src = BoxedSource(opened.source);
     let mut skips = SkipReport::new(&source.name, &spec.input);
@@ -168,16 +183,17 @@ pub struct SubjectArgs {
 
 pub fn subject(mut a: SubjectArgs) -> Result<ExitCode> {
     let policy = a.common.policy()?;
+    let id = a.common.id()?.to_string();
     let sources = a.common.sources()?;
     let scanner = common::scanner(&a.common.lexicons, policy.typos())?;
     let info = RunInfo::new(&scanner, Some(&policy));
-    let mut extract = AccessExtract::new(&a.common.id, &policy);
+    let mut extract = AccessExtract::new(&id, &policy);
     let mut audit = a.common.audit.as_ref().map(|_| {
         super::audit::entry(
             "subject",
             &info,
             sources.iter().map(|s| s.name.clone()).collect(),
-            Some(art9::audit::subject_pseudonym(Some(&policy), &a.common.id)),
+            Some(art9::audit::subject_pseudonym(Some(&policy), &id)),
         )
     });
     let mut skipped = 0;

@@ -66,7 +66,8 @@ pub struct Art15 {
     pub categories: Vec<String>,
     /// (c) The recipients (from the policy's `purposes:`).
     pub recipients: Vec<String>,
-    /// (d) The storage period or its criteria, per category (the policy's `storage`).
+    /// (d) The storage period or its criteria, per category: the policy's retention rule,
+    /// else the `storage` text of its purpose.
     pub storage: Vec<StorageLine>,
     /// (g) Where the data came from: the sources read.
     pub sources: Vec<String>,
@@ -251,14 +252,14 @@ impl AccessExtract {
                             basis: p.basis.clone(),
                         });
                         recipients.extend(p.recipients.iter().cloned());
-                        if let Some(s) = &p.storage {
-                            art.storage.push(StorageLine {
-                                category: c.as_str().to_string(),
-                                storage: s.clone(),
-                            });
-                        }
                     }
                     None => art.missing_purpose.push(c.as_str().to_string()),
+                }
+                if let Some(s) = policy.storage_period(*c) {
+                    art.storage.push(StorageLine {
+                        category: c.as_str().to_string(),
+                        storage: s,
+                    });
                 }
                 Some(CategoryInfo {
                     category: c.as_str().to_string(),
@@ -344,10 +345,11 @@ mark{background:#ffe08a}";
                                         td { (p.purpose) }
                                         td { (p.basis) }
                                         td { (p.recipients.join(", ")) }
-                                        td { (p.storage.as_deref().unwrap_or("")) }
                                     }
-                                    None => { td colspan="4" { "not stated in the policy" } }
+                                    None => { td colspan="3" { "not stated in the policy" } }
                                 }
+                                td { (a.storage.iter().find(|s| s.category == c.category)
+                                    .map_or("", |s| s.storage.as_str())) }
                             }
                         }
                     }

@@ -79,6 +79,15 @@ impl CompiledPolicy {
     pub fn purpose(&self, category: Category) -> Option<&Purpose> {
         self.purposes.by_category[category.index()].as_ref()
     }
+
+    /// The storage period of `category` for the access extract (Art. 15(1)(d)): from the
+    /// policy's retention rules when one names it, else the `storage` text of its purpose.
+    pub fn storage_period(&self, category: Category) -> Option<String> {
+        self.gdpr
+            .as_ref()
+            .and_then(|g| g.storage_period(category))
+            .or_else(|| self.purpose(category).and_then(|p| p.storage.clone()))
+    }
 }
 
 #[cfg(test)]
