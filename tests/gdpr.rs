@@ -685,3 +685,293 @@ fn mysql_workflow() {
 fn mysql_concurrent_edit_is_not_lost() {
     db_concurrent_edit(&mut My::new(), &unique("gdprc"));
 }
+
+// ---- erase --due -----------------------------------------------------------------------
+
+const DUE_POLICY: &str = "\
+default: {action: mask}
+retention:
+  date_field: created
+  rules:
+    - categories: [health]
+      max_age: 2y
+      action: erase
+consent:
+  - categories: [religion]
+    action: flag
+erasure:
+  categories:
+    religion: null
+";
+
+/// (id, customer, created, note): health notes older than 2 years at 2026-12-07 are due by
+/// retention; religion notes of C5, whose consent was withdrawn, are due by consent.
+fn due_rows() -> Vec<(i64, &'static str, &'static str, String)> {
+    let mut out = Vec::new();
+    let dates = ["2020-01-01", "2024-12-06", "2024-12-08", "2026-11-01"];
+    let mut id = 1;
+    for c in ["C4", "C5", "C6"] {
+        for d in dates {
+            out.push((id, c, d, format!("Klant heeft diabetes {CANARY}{id}")));
+            id += 1;
+            out.push((id, c, d, format!("Hij is moslim {CANARY}{id}")));
+            id += 1;
+        }
+    }
+    out
+}
+
+/// The rows due, recounted from the dates and the ledger (not by art9).
+fn due_expected() -> BTreeSet<String> {
+    due_rows()
+        .iter()
+        .filter(|(_, c, d, n)| {
+            (n.contains("diabetes") && *d < "2024-12-07") || (n.contains("moslim") && *c == "C5")
+        })
+        .map(|(id, ..)| id.to_string())
+        .collect()
+}
+
+fn due_workflow(source: &[&str], dump: &mut dyn FnMut() -> Vec<String>, apply_extra: &[&str]) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, DUE_POLICY).expect("policy");
+    let ledger = dir.path().join("consents.csv");
+    std::fs::write(
+        &ledger,
+        "subject,category,given_at,withdrawn_at,reference\n\
+         C5,religion,2019-01-01,2026-06-01,FORM-5\n\
+         C6,religion,2019-01-01,,FORM-6\n",
+    )
+    .expect("ledger");
+    let audit = dir.path().join("audit.jsonl");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec!["erase".into()];
+        v.extend(source.iter().map(|x| x.to_string()));
+        for x in [
+            "--subject",
+            "customer",
+            "--due",
+            "--policy",
+            s(&policy),
+            "--consent",
+            s(&ledger),
+            "--as-of",
+            "2026-12-07",
+            "--audit",
+            s(&audit),
+        ] {
+            v.push(x.into());
+        }
+        v.extend(extra.iter().map(|x| x.to_string()));
+        v
+    };
+    let run = |v: Vec<String>| {
+        let a: Vec<&str> = v.iter().map(String::as_str).collect();
+        art9(&a, None)
+    };
+    let before = dump();
+    let o = run(args(&["--plan"]));
+    ok(&o, 1, "erase --due --plan");
+    let planned: BTreeSet<String> = o
+        .stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("plan");
+            v["key"].as_str().expect("key").to_string()
+        })
+        .collect();
+    assert_eq!(planned, due_expected());
+    assert_eq!(dump(), before);
+    let o = run(args(&[&["--apply"], apply_extra].concat()));
+    ok(&o, 0, "erase --due --apply");
+    let after = dump();
+    let due = due_expected();
+    let id_of = |r: &String| -> String {
+        if r.starts_with('{') {
+            let v: serde_json::Value = serde_json::from_str(r).expect("json");
+            return v["id"].to_string();
+        }
+        r.split('|').next().unwrap_or("").to_string()
+    };
+    assert_eq!(after.len(), before.len());
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(id_of(b), id_of(a));
+        if due.contains(&id_of(b)) {
+            assert_ne!(a, b, "row {} not erased", id_of(b));
+            assert!(!a.contains("diabetes") && !a.contains("moslim"), "{a}");
+        } else {
+            assert_eq!(a, b, "row {} changed", id_of(b));
+        }
+    }
+    // Nothing is due any more.
+    let o = run(args(&["--plan"]));
+    ok(&o, 0, "erase --due --plan after");
+    let o = art9(&["audit", "verify", s(&audit)], None);
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    let log = std::fs::read_to_string(&audit).expect("log");
+    assert_no_text("audit log", &log);
+}
+
+#[test]
+fn jsonl_erase_due() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("notes.jsonl");
+    let body: String = due_rows()
+        .iter()
+        .map(|(id, c, d, n)| {
+            serde_json::json!({"id": id, "customer": c, "created": d, "note": n}).to_string() + "\n"
+        })
+        .collect();
+    std::fs::write(&p, body).expect("write");
+    let path = s(&p).to_string();
+    let mut dump = || {
+        std::fs::read_to_string(&p)
+            .expect("read")
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    due_workflow(
+        &[&path, "--field", "note", "--key", "id"],
+        &mut dump,
+        &["--in-place"],
+    );
+}
+
+#[test]
+fn sqlite_erase_due() {
+    let db = Sqlite::new();
+    let c = db.conn();
+    c.execute_batch(
+        "CREATE TABLE notes (id integer PRIMARY KEY, customer text, created text, note text)",
+    )
+    .expect("create");
+    for (id, cu, d, n) in due_rows() {
+        c.execute(
+            "INSERT INTO notes VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![id, cu, d, n],
+        )
+        .expect("insert");
+    }
+    drop(c);
+    let url = db.url();
+    let mut dump = || {
+        let c = db.conn();
+        let mut st = c
+            .prepare(
+                "SELECT id, customer, created, coalesce(note, '<null>') FROM notes ORDER BY id",
+            )
+            .expect("select");
+        st.query_map([], |r| {
+            Ok(format!(
+                "{}|{}|{}|{}",
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?
+            ))
+        })
+        .expect("rows")
+        .map(|r| r.expect("row"))
+        .collect()
+    };
+    due_workflow(
+        &[&url, "--table", "notes", "--field", "note", "--key", "id"],
+        &mut dump,
+        &[],
+    );
+}
+
+// ---- --audit on scan and mask ----------------------------------------------------------
+
+#[test]
+fn scan_and_mask_append_to_the_audit_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("notes.jsonl");
+    let masked = dir.path().join("masked.jsonl");
+    let audit = dir.path().join("audit.jsonl");
+    let body: String = rows()
+        .iter()
+        .map(|(id, c, b, _)| {
+            serde_json::json!({"id": id, "customer": c, "body": b}).to_string() + "\n"
+        })
+        .collect();
+    std::fs::write(&p, body).expect("write");
+    let o = art9(
+        &[
+            "scan",
+            s(&p),
+            "--field",
+            "body",
+            "--key",
+            "id",
+            "--audit",
+            s(&audit),
+            "--format",
+            "jsonl",
+        ],
+        None,
+    );
+    ok(&o, 1, "scan --audit");
+    let o = art9(
+        &[
+            "mask",
+            s(&p),
+            "--field",
+            "body",
+            "--key",
+            "id",
+            "--subject",
+            "customer",
+            "--subject-id",
+            "C2",
+            "--audit",
+            s(&audit),
+            "-o",
+            s(&masked),
+        ],
+        None,
+    );
+    ok(&o, 1, "mask --audit");
+    let log = std::fs::read_to_string(&audit).expect("log");
+    assert_no_text("audit log", &log);
+    assert!(!log.contains("C2"), "{log}");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["command"], "scan");
+    assert_eq!(lines[0]["seq"], 1);
+    // One health note per subject in the scanned field.
+    assert_eq!(lines[0]["counts"]["health"]["found"], 3);
+    assert_eq!(lines[1]["command"], "mask");
+    assert_eq!(lines[1]["prev"], lines[0]["hash"]);
+    assert_eq!(lines[1]["counts"]["health"]["mask"], 1);
+    assert_eq!(lines[1]["exit"], 1);
+    // The masked copy's hash, as sha256sum would print it.
+    let bytes = std::fs::read(&masked).expect("masked");
+    let sha = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    assert_eq!(lines[1]["outputs"][0]["sha256"], sha);
+    assert_eq!(lines[1]["outputs"][0]["bytes"], bytes.len());
+    let o = art9(&["audit", "verify", s(&audit)], None);
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    // The head pins the tail: dropping the last line is found with --head.
+    let head = o
+        .stdout
+        .split("head ")
+        .nth(1)
+        .expect("head")
+        .trim()
+        .to_string();
+    std::fs::write(&audit, format!("{}\n", log.lines().next().expect("line"))).expect("w");
+    let o = art9(&["audit", "verify", s(&audit), "--head", &head], None);
+    assert_eq!(o.code, 1, "{}", o.stdout);
+}
