@@ -95,7 +95,7 @@ pub(super) fn output(entry: &mut AuditEntry, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Append the entry (with the exit code) to the log, and say so unless quiet.
+/// Append the entry (with the exit code) to the log.
 pub(super) fn write(path: &Path, mut entry: AuditEntry, exit: ExitCode) -> Result<()> {
     entry.exit = exit.as_i32();
     audit::append(path, &entry)?;

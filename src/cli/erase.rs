@@ -118,6 +118,9 @@ pub fn erase(mut a: EraseArgs) -> Result<ExitCode> {
             _ => {}
         }
     }
+    if files == 0 && (a.output.is_some() || a.in_place) {
+        bail!("-o and --in-place are for file sources; a database is erased in place");
+    }
     if a.plan && (a.output.is_some() || a.in_place || a.conflicts_out.is_some()) {
         bail!("--plan writes nothing: -o, --in-place and --conflicts-out go with --apply");
     }
