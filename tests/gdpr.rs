@@ -381,6 +381,9 @@ fn csv_file_workflow_to_a_new_file() {
 
 // ---- databases -------------------------------------------------------------------------
 
+/// The application's edit of a row's body, on a connection of its own.
+type AppEdit = Box<dyn FnMut(i64, &str) + Send>;
+
 /// A database under test: its URL and a way to run SQL and list rows.
 trait Db {
     fn url(&self) -> String;
@@ -388,7 +391,7 @@ trait Db {
     /// `id|customer|body|other` per row, ordered by id, NULL as `<null>`.
     fn dump(&mut self, table: &str) -> Vec<String>;
     /// A connection of the "application" for another thread: sets a row's body.
-    fn app(&self, table: &str) -> Box<dyn FnMut(i64, &str) + Send>;
+    fn app(&self, table: &str) -> AppEdit;
 }
 
 /// Under load, from the command line: while `erase --apply` works through a subject's 1,500
@@ -663,7 +666,7 @@ impl Db for Sqlite {
         .map(|r| r.expect("row"))
         .collect()
     }
-    fn app(&self, table: &str) -> Box<dyn FnMut(i64, &str) + Send> {
+    fn app(&self, table: &str) -> AppEdit {
         let c = self.conn();
         c.busy_timeout(std::time::Duration::from_secs(30))
             .expect("busy timeout");
@@ -744,7 +747,7 @@ impl Db for Pg {
             })
             .collect()
     }
-    fn app(&self, table: &str) -> Box<dyn FnMut(i64, &str) + Send> {
+    fn app(&self, table: &str) -> AppEdit {
         let mut c = postgres::Client::connect(&self.url, postgres::NoTls).expect("connect");
         let sql = format!("UPDATE {table} SET body = $1 WHERE id = $2");
         Box::new(move |id, body| {
@@ -811,7 +814,7 @@ impl Db for My {
             )
             .expect("select")
     }
-    fn app(&self, table: &str) -> Box<dyn FnMut(i64, &str) + Send> {
+    fn app(&self, table: &str) -> AppEdit {
         use mysql::prelude::Queryable;
         let mut c = mysql::Conn::new(mysql::Opts::from_url(&self.url).expect("url"))
             .expect("connect mysql");
