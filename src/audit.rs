@@ -88,7 +88,8 @@ pub struct TouchedRecord {
     pub action: String,
     /// The fields the action applied to (all scanned fields for `delete`).
     pub fields: Vec<String>,
-    /// `done`, or `conflict` (changed since read: left alone).
+    /// `done`; `conflict` (changed since read: left alone); `planned` (`--plan`); `unknown`
+    /// (the run failed: the line's `error` says how far it got).
     pub outcome: String,
 }
 
@@ -134,6 +135,10 @@ pub struct AuditEntry {
     pub records_touched: Vec<TouchedRecord>,
     /// The run's exit code.
     pub exit: i32,
+    /// Why the run failed, when it did after it may have written (the error message: file,
+    /// line, record key, field — never text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl AuditEntry {

@@ -1135,3 +1135,54 @@ fn scan_and_mask_append_to_the_audit_log() {
     let o = art9(&["audit", "verify", s(&audit), "--head", &head], None);
     assert_eq!(o.code, 1, "{}", o.stdout);
 }
+
+/// A failed erasure still leaves its audit line (exit 2, the error, outcomes `unknown`), and
+/// a file it could not finish is untouched: deleting an element of a JSON array is refused.
+#[test]
+fn failed_erasure_is_audited_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("notes.json");
+    let policy = dir.path().join("policy.yaml");
+    let audit = dir.path().join("audit.jsonl");
+    std::fs::write(&policy, POLICY).expect("policy");
+    let body = format!(
+        "[{{\"id\": 1, \"customer\": \"C1\", \"body\": \"Klant heeft diabetes {CANARY}\"}},\n \
+         {{\"id\": 2, \"customer\": \"C1\", \"body\": \"Klant is veroordeeld voor diefstal {CANARY}\"}}]\n"
+    );
+    std::fs::write(&p, &body).expect("write");
+    let o = art9(
+        &[
+            "erase",
+            s(&p),
+            "--field",
+            "body",
+            "--key",
+            "id",
+            "--subject",
+            "customer",
+            "--id",
+            "C1",
+            "--policy",
+            s(&policy),
+            "--apply",
+            "--in-place",
+            "--audit",
+            s(&audit),
+        ],
+        None,
+    );
+    ok(&o, 2, "erase of a JSON array element");
+    assert!(o.stderr.contains("JSON array"), "{}", o.stderr);
+    assert_eq!(std::fs::read_to_string(&p).expect("read"), body);
+    let log = std::fs::read_to_string(&audit).expect("log");
+    assert_no_text("audit log", &log);
+    let line: serde_json::Value = serde_json::from_str(log.trim_end()).expect("line");
+    assert_eq!(line["exit"], 2);
+    assert!(line["error"]
+        .as_str()
+        .expect("error")
+        .contains("JSON array"));
+    assert!(line["outputs"].as_array().expect("outputs").is_empty());
+    let o = art9(&["audit", "verify", s(&audit)], None);
+    assert_eq!(o.code, 0, "{}", o.stdout);
+}

@@ -137,7 +137,7 @@ pub fn erase(mut a: EraseArgs) -> Result<ExitCode> {
     }
     let scanner = common::scanner(&a.common.lexicons, policy.typos())?;
     let info = RunInfo::new(&scanner, Some(&policy));
-    let mut audit = a.common.audit.as_ref().map(|_| {
+    let audit = a.common.audit.as_ref().map(|_| {
         super::audit::entry(
             "erase",
             &info,
@@ -148,18 +148,65 @@ pub fn erase(mut a: EraseArgs) -> Result<ExitCode> {
                 .map(|id| art9::audit::subject_pseudonym(Some(&policy), id)),
         )
     });
+    let mut log = Log {
+        audit,
+        touched: Vec::new(),
+        outputs: Vec::new(),
+    };
+    let result = run(&a, &policy, &sources, &scanner, due, &mut log);
+    let Some(path) = &a.common.audit else {
+        return result;
+    };
+    let Some(mut e) = log.audit else {
+        return result;
+    };
+    let code = match &result {
+        Ok(code) => *code,
+        Err(err) => {
+            // Some batches or files may be written: the line says what was attempted.
+            e.error = Some(format!("{err:#}"));
+            for t in &mut log.touched {
+                if t.outcome == "done" {
+                    t.outcome = "unknown".into();
+                }
+            }
+            ExitCode::Error
+        }
+    };
+    e.records_touched = log.touched;
+    for p in &log.outputs {
+        super::audit::output(&mut e, p)?;
+    }
+    super::audit::write(path, e, code)?;
+    result
+}
+
+/// What the audit line of an erase collects as the run goes (written also when it fails).
+struct Log {
+    audit: Option<art9::audit::AuditEntry>,
+    touched: Vec<TouchedRecord>,
+    outputs: Vec<PathBuf>,
+}
+
+/// Plan or apply over every source, then (apply) rescan.
+fn run(
+    a: &EraseArgs,
+    policy: &art9::CompiledPolicy,
+    sources: &[Source],
+    scanner: &art9::matcher::Scanner,
+    due: bool,
+    log: &mut Log,
+) -> Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let mut touched: Vec<TouchedRecord> = Vec::new();
-    let mut outputs: Vec<PathBuf> = Vec::new();
     let mut conflicts = Vec::new();
     let mut planned = 0u64;
     let mut totals = [0u64; 3];
-    for s in &sources {
+    for s in sources {
         let mut on_plan = |record: &Record, plan: &RecordPlan| -> io::Result<()> {
             planned += 1;
             totals[plan.action as usize] += 1;
-            touched.push(TouchedRecord {
+            log.touched.push(TouchedRecord {
                 source: s.name.clone(),
                 key: record.key.clone(),
                 action: plan.action.as_str().into(),
@@ -186,13 +233,13 @@ pub fn erase(mut a: EraseArgs) -> Result<ExitCode> {
             Ok(())
         };
         let summary = if !a.apply {
-            run_source(s, &scanner, &policy, &a.common.input, false, |item| {
+            run_source(s, scanner, policy, &a.common.input, false, |item| {
                 if let Item::Scanned { record, fields } = item {
-                    if let Some(e) = audit.as_mut() {
+                    if let Some(e) = log.audit.as_mut() {
                         count_fields(e, fields);
                     }
                     if let Some(plan) =
-                        selected(due, fields).and_then(|f| plan_record(&policy, record, &f))
+                        selected(due, fields).and_then(|f| plan_record(policy, record, &f))
                     {
                         on_plan(record, &plan)?;
                     }
@@ -200,18 +247,19 @@ pub fn erase(mut a: EraseArgs) -> Result<ExitCode> {
                 Ok(())
             })?
         } else if s.spec.is_database() {
-            let (summary, report) = apply_db(s, &scanner, &policy, &a, |record, fields| {
-                if let Some(e) = audit.as_mut() {
+            let (summary, report) = apply_db(s, scanner, policy, a, |record, fields| {
+                if let Some(e) = log.audit.as_mut() {
                     count_fields(e, fields);
                 }
-                let plan = selected(due, fields).and_then(|f| plan_record(&policy, record, &f));
+                let plan = selected(due, fields).and_then(|f| plan_record(policy, record, &f));
                 if let Some(p) = &plan {
                     on_plan(record, p)?;
                 }
                 Ok(plan)
             })?;
             for c in &report.conflicts {
-                if let Some(t) = touched
+                if let Some(t) = log
+                    .touched
                     .iter_mut()
                     .rev()
                     .find(|t| t.source == s.name && t.key == c.key)
@@ -226,20 +274,20 @@ pub fn erase(mut a: EraseArgs) -> Result<ExitCode> {
                 Some(o) => o.clone(),
                 None => PathBuf::from(&s.spec.input),
             };
-            let summary = apply_file(s, &scanner, &policy, &a, &target, |record, fields| {
-                if let Some(e) = audit.as_mut() {
+            let summary = apply_file(s, scanner, policy, a, &target, |record, fields| {
+                if let Some(e) = log.audit.as_mut() {
                     count_fields(e, fields);
                 }
-                let plan = selected(due, fields).and_then(|f| plan_record(&policy, record, &f));
+                let plan = selected(due, fields).and_then(|f| plan_record(policy, record, &f));
                 if let Some(p) = &plan {
                     on_plan(record, p)?;
                 }
                 Ok(plan)
             })?;
-            outputs.push(target);
+            log.outputs.push(target);
             summary
         };
-        if let Some(e) = audit.as_mut() {
+        if let Some(e) = log.audit.as_mut() {
             e.records_from(&summary);
         }
         if summary.records_skipped > 0 && !a.apply {
@@ -290,7 +338,7 @@ pub fn erase(mut a: EraseArgs) -> Result<ExitCode> {
         }
         // Read the subject again, from what was written.
         let mut left = 0u64;
-        for s in &sources {
+        for s in sources {
             let mut again = Source {
                 spec: s.spec.clone(),
                 name: s.name.clone(),
@@ -301,7 +349,7 @@ pub fn erase(mut a: EraseArgs) -> Result<ExitCode> {
                     again.name = again.spec.input.clone();
                 }
             }
-            run_source(&again, &scanner, &policy, &a.common.input, false, |item| {
+            run_source(&again, scanner, policy, &a.common.input, false, |item| {
                 if let Item::Scanned { fields, .. } = item {
                     if let Some(f) = selected(due, fields) {
                         left += f.iter().map(|f| f.findings.len() as u64).sum::<u64>();
@@ -330,13 +378,6 @@ pub fn erase(mut a: EraseArgs) -> Result<ExitCode> {
             }
             code = ExitCode::Error;
         }
-    }
-    if let (Some(path), Some(mut e)) = (&a.common.audit, audit) {
-        e.records_touched = touched;
-        for p in &outputs {
-            super::audit::output(&mut e, p)?;
-        }
-        super::audit::write(path, e, code)?;
     }
     Ok(code)
 }
