@@ -171,6 +171,30 @@ impl AuditEntry {
         *self.records.entry("conflicts".into()).or_default() += conflicts;
     }
 
+    /// Replace the subject id wherever the user put it into a string of the line (an output
+    /// directory named after the subject, `-o requests/C2002`) by `***`: in `argv`, the
+    /// sources, the output paths, the error. Only whole occurrences count (not next to a
+    /// letter or digit), so that an id `12` leaves `notes-2012.csv` alone.
+    pub fn scrub(&mut self, id: &str) {
+        if id.is_empty() {
+            return;
+        }
+        let fix = |s: &mut String| {
+            if s.contains(id) {
+                *s = replace_whole(s, id, "***");
+            }
+        };
+        self.argv.iter_mut().for_each(fix);
+        self.sources.iter_mut().for_each(fix);
+        self.outputs.iter_mut().for_each(|o| fix(&mut o.path));
+        self.records_touched
+            .iter_mut()
+            .for_each(|t| fix(&mut t.source));
+        if let Some(e) = self.error.as_mut() {
+            fix(e);
+        }
+    }
+
     /// Take the counts of a pipeline run: records, and findings per category under
     /// `decision` (the summary has no per-finding action; callers with one use
     /// [`AuditEntry::count`]).
@@ -184,6 +208,28 @@ impl AuditEntry {
             *self.records.entry(k.into()).or_default() += v;
         }
     }
+}
+
+/// `s` with each occurrence of `word` that has no letter or digit right before or after it
+/// replaced by `with`.
+fn replace_whole(s: &str, word: &str, with: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pos = 0;
+    while let Some(i) = s[pos..].find(word) {
+        let start = pos + i;
+        let end = start + word.len();
+        let before = s[..start].chars().next_back();
+        let after = s[end..].chars().next();
+        out.push_str(&s[pos..start]);
+        if before.is_some_and(char::is_alphanumeric) || after.is_some_and(char::is_alphanumeric) {
+            out.push_str(word);
+        } else {
+            out.push_str(with);
+        }
+        pos = end;
+    }
+    out.push_str(&s[pos..]);
+    out
 }
 
 /// A line as written, with the keys [`append`] adds.
@@ -621,6 +667,18 @@ mod tests {
         });
         let l = lines(&p);
         assert_eq!(check(&l).unwrap().lines, 80);
+    }
+
+    #[test]
+    fn scrub_replaces_whole_ids_only() {
+        let mut e = AuditEntry {
+            argv: vec!["-o".into(), "req/C1-2026".into(), "notes-2012.csv".into()],
+            ..AuditEntry::default()
+        };
+        e.scrub("C1");
+        e.scrub("12");
+        assert_eq!(e.argv, ["-o", "req/***-2026", "notes-2012.csv"]);
+        assert_eq!(replace_whole("12 x12 12", "12", "*"), "* x12 *");
     }
 
     #[test]

@@ -319,6 +319,9 @@ pub fn mask(
         if let Some(r) = &report {
             e.count_writes(r.rows_written + r.rows_updated, r.conflicts.len() as u64);
         }
+        if let Some(id) = &a.input.subject_id {
+            e.scrub(id);
+        }
         super::audit::write(path, e, code)?;
     }
     Ok(code)

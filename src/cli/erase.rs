@@ -177,6 +177,9 @@ pub fn erase(mut a: EraseArgs) -> Result<ExitCode> {
     for p in &log.outputs {
         super::audit::output(&mut e, p)?;
     }
+    if let Some(id) = &a.common.id {
+        e.scrub(id);
+    }
     super::audit::write(path, e, code)?;
     result
 }

@@ -247,6 +247,7 @@ pub fn subject(mut a: SubjectArgs) -> Result<ExitCode> {
         for p in &written {
             super::audit::output(&mut e, p)?;
         }
+        e.scrub(&id);
         super::audit::write(path, e, code)?;
     }
     Ok(code)
