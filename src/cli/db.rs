@@ -171,6 +171,18 @@ pub fn mask(
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let input_name = url.to_string();
+    let mut audit_entry = a.audit.as_ref().map(|_| {
+        let info = art9::output::summary::RunInfo::new(&scanner, options.policy.as_ref());
+        super::audit::entry(
+            "mask",
+            &info,
+            vec![what.clone()],
+            a.input
+                .subject_id
+                .as_deref()
+                .map(|id| art9::audit::subject_pseudonym(options.policy.as_ref(), id)),
+        )
+    });
     let result = pipeline::run(src, &scanner, &options, |item| {
         progress.record();
         match item {
@@ -188,6 +200,9 @@ pub fn mask(
                 }
             }
             Item::Scanned { record, fields } => {
+                if let Some(e) = audit_entry.as_mut() {
+                    super::subject::count_fields(e, fields);
+                }
                 let masked: Vec<Option<&str>> =
                     fields.iter().map(|f| f.masked.as_deref()).collect();
                 if let Some(w) = writer.as_mut() {
@@ -301,10 +316,22 @@ pub fn mask(
             }
         }
     }
-    if !conflicts.is_empty() {
-        return Ok(ExitCode::Error);
+    let code = if conflicts.is_empty() {
+        exit_for(&summary)
+    } else {
+        ExitCode::Error
+    };
+    if let (Some(path), Some(mut e)) = (&a.audit, audit_entry) {
+        e.records_from(&summary);
+        if let Some(r) = &report {
+            e.count_writes(r.rows_written + r.rows_updated, r.conflicts.len() as u64);
+        }
+        if let Some(id) = &a.input.subject_id {
+            e.scrub(id);
+        }
+        super::audit::write(path, e, code)?;
     }
-    Ok(exit_for(&summary))
+    Ok(code)
 }
 
 /// Conflicts listed on stderr; the rest are counted (and all go to `--conflicts-out`).

@@ -19,9 +19,11 @@ macro_rules! out {
 
 mod args;
 mod baseline;
+mod audit;
 mod check;
 mod common;
 mod db;
+mod erase;
 mod eval;
 mod gdpr;
 mod lexicon_cmd;
@@ -32,6 +34,7 @@ mod scan;
 #[cfg(feature = "serve")]
 mod serve;
 mod stdio;
+mod subject;
 
 use std::io::IsTerminal;
 
@@ -90,6 +93,9 @@ pub fn main() -> ExitCode {
         Command::Lexicon(a) => lexicon_cmd::run(a),
         Command::Eval(a) => eval::eval(a),
         Command::Baseline(a) => baseline::run(a),
+        Command::Subject(a) => subject::subject(a),
+        Command::Erase(a) => erase::erase(a),
+        Command::Audit(a) => audit::run(a),
         #[cfg(feature = "report")]
         Command::Report(a) => report::report(a),
         #[cfg(feature = "serve")]

@@ -477,6 +477,17 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     };
     let template = tally.as_ref().map(Tally::empty_like);
     let run_info = RunInfo::new(&scanner, options.policy.as_ref());
+    let audit_entry = a.audit.as_ref().map(|_| {
+        super::audit::entry(
+            "scan",
+            &run_info,
+            Vec::new(),
+            a.input
+                .subject_id
+                .as_deref()
+                .map(|id| art9::audit::subject_pseudonym(options.policy.as_ref(), id)),
+        )
+    });
     let started = std::time::Instant::now();
     let date_column = date_field.as_deref();
     let month_of = |r: &Record| {
@@ -617,6 +628,18 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
             super::report::write_report(path, &run, None, &Default::default())?;
         }
     }
+    let code = exit_for(&summary);
+    if let (Some(path), Some(mut e)) = (&a.audit, audit_entry) {
+        e.sources.push(input_name.clone());
+        super::audit::counts_from_summary(&mut e, &summary, "found");
+        for p in [&a.subjects_out, &a.summary_out, &a.report]
+            .into_iter()
+            .flatten()
+        {
+            super::audit::output(&mut e, p)?;
+        }
+        super::audit::write(path, e, code)?;
+    }
     if !a.quiet {
         eprintln!("{}", summary_text(&summary));
         if let Some(r) = &rollup {
@@ -632,7 +655,7 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     // instructions for a 5,000-term list, after the scan, on the critical path) is left to
     // the operating system.
     std::mem::forget(scanner);
-    Ok(exit_for(&summary))
+    Ok(code)
 }
 
 /// The configuration fingerprint of a `--state` run: lexicons, policy, and the options that
@@ -769,6 +792,20 @@ pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
     )
     .context("writing the masked copy")?;
     let mut skips = SkipReport::new(&a.input.input, &a.input.input);
+    let mut audit_entry =
+        a.audit.as_ref().map(|_| {
+            let info = RunInfo::new(&scanner, options.policy.as_ref());
+            super::audit::entry(
+                "mask",
+                &info,
+                vec![source_spec(&a.input)
+                    .map_or_else(|_| a.input.input.clone(), |s| s.display_name())],
+                a.input
+                    .subject_id
+                    .as_deref()
+                    .map(|id| art9::audit::subject_pseudonym(options.policy.as_ref(), id)),
+            )
+        });
     let summary = pipeline::run(src, &scanner, &options, |item| {
         progress.record();
         let (record, fields) = match item {
@@ -780,6 +817,9 @@ pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
             Item::Scanned { record, fields } => (record, &fields[..]),
         };
         skips.item(None)?;
+        if let Some(e) = audit_entry.as_mut() {
+            super::subject::count_fields(e, fields);
+        }
         writer.write(record, fields)
     });
     progress.finish();
@@ -823,5 +863,13 @@ pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
             );
         }
     }
-    Ok(exit_for(&summary))
+    let code = exit_for(&summary);
+    if let (Some(path), Some(mut e)) = (&a.audit, audit_entry) {
+        e.records_from(&summary);
+        if output != "-" {
+            super::audit::output(&mut e, Path::new(&output))?;
+        }
+        super::audit::write(path, e, code)?;
+    }
+    Ok(code)
 }

@@ -3,6 +3,7 @@
 //! By default no printer writes the matched text or the entry id (an id such as
 //! `nl.health.diabetes` spells the diagnosis). `include_text` opts in to both.
 
+pub mod access;
 pub mod compress;
 pub mod db;
 pub mod masked;

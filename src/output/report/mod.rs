@@ -41,7 +41,7 @@ impl Default for ReportOptions {
     }
 }
 
-const CSS: &str = include_str!("style.css");
+pub(crate) const CSS: &str = include_str!("style.css");
 
 /// The Content-Security-Policy of the report: nothing may be fetched or run; only the
 /// inline stylesheet applies.
