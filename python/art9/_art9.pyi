@@ -30,6 +30,9 @@ class Finding:
     #: ``health``, ``politics``, ``religion``, ``ethnicity``, ``sexual_orientation``,
     #: ``trade_union`` or ``criminal``.
     category: str
+    #: The category's fideslang data-category key: ``user.health``,
+    #: ``user.demographic.political_opinion``, ... (as the CLI's ``data_category``).
+    data_category: str
     #: Language of the lexicon that matched: ``nl``, ``da`` or ``en``.
     lang: str
     #: Language of the note by a function-word vote: ``nl``, ``da``, ``en`` or ``und``.

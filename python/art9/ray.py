@@ -19,8 +19,8 @@ __all__ = ["FINDINGS_COLUMNS", "Scan", "scan"]
 #: The columns of ``scan``'s findings Dataset: ``art9.FINDINGS_COLUMNS`` without ``row``
 #: (a position within one batch, which means nothing across a cluster).
 FINDINGS_COLUMNS = [
-    "record", "subject", "field", "category", "lang", "note_lang", "start", "end",
-    "char_start", "char_end", "likelihood", "action", "evasion", "text", "entry",
+    "record", "subject", "field", "category", "data_category", "lang", "note_lang", "start",
+    "end", "char_start", "char_end", "likelihood", "action", "evasion", "text", "entry",
 ]
 
 

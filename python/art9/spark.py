@@ -28,13 +28,13 @@ __all__ = ["FINDINGS_SCHEMA", "SUBJECTS_COLUMNS", "scan", "subjects", "pipe_scan
 #: The columns of ``scan``'s findings DataFrame (``scan_arrow``'s without ``row``, which is
 #: a position within one Arrow batch and means nothing across a cluster).
 FINDINGS_SCHEMA = (
-    "record string, subject string, field string, category string, lang string, "
-    "note_lang string, start long, `end` long, char_start long, char_end long, "
+    "record string, subject string, field string, category string, data_category string, "
+    "lang string, note_lang string, start long, `end` long, char_start long, char_end long, "
     "likelihood string, action string, evasion string, text string, entry string"
 )
 _FINDINGS_NAMES = [
-    "record", "subject", "field", "category", "lang", "note_lang", "start", "end",
-    "char_start", "char_end", "likelihood", "action", "evasion", "text", "entry",
+    "record", "subject", "field", "category", "data_category", "lang", "note_lang", "start",
+    "end", "char_start", "char_end", "likelihood", "action", "evasion", "text", "entry",
 ]
 
 #: The columns of ``subjects``'s DataFrame, as ``art9 scan --subjects-out``.
@@ -230,7 +230,7 @@ def pipe_scan(
     json_rows = df.select(F.to_json(F.struct(*wanted)).alias("j")).rdd.map(lambda r: r[0])
     lines = json_rows.pipe(pipe_command(key_column, binary, args), checkCode=True)
     schema = (
-        "record string, line long, field string, category string, lang string, "
+        "record string, line long, field string, category string, data_category string, lang string, "
         "note_lang string, start long, `end` long, char_start long, char_end long, "
         "likelihood string, action string, evasion string"
     )

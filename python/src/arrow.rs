@@ -19,12 +19,13 @@ use art9::service::FindingOut;
 use art9::{CompiledPolicy, Context, Evasion, Finding, Likelihood, RecordContext, Scanner};
 
 /// The columns of a findings batch, in order.
-pub const COLUMNS: [&str; 16] = [
+pub const COLUMNS: [&str; 17] = [
     "record",
     "row",
     "subject",
     "field",
     "category",
+    "data_category",
     "lang",
     "note_lang",
     "start",
@@ -207,6 +208,7 @@ struct Out {
     subject: StringBuilder,
     field: StringBuilder,
     category: StringBuilder,
+    data_category: StringBuilder,
     lang: StringBuilder,
     note_lang: StringBuilder,
     start: Int64Builder,
@@ -233,6 +235,7 @@ impl Out {
             subject: StringBuilder::new(),
             field: StringBuilder::new(),
             category: StringBuilder::new(),
+            data_category: StringBuilder::new(),
             lang: StringBuilder::new(),
             note_lang: StringBuilder::new(),
             start: Int64Builder::new(),
@@ -254,6 +257,7 @@ impl Out {
             Arc::new(self.subject.finish()),
             Arc::new(self.field.finish()),
             Arc::new(self.category.finish()),
+            Arc::new(self.data_category.finish()),
             Arc::new(self.lang.finish()),
             Arc::new(self.note_lang.finish()),
             Arc::new(self.start.finish()),
@@ -367,6 +371,7 @@ pub fn scan(
                     out.subject.append_option(subject);
                     out.field.append_value(field);
                     out.category.append_value(fo.category.as_str());
+                    out.data_category.append_value(fo.data_category);
                     out.lang.append_value(fo.lang.as_str());
                     out.note_lang
                         .append_value(fo.note_lang.map_or("und", |l| l.as_str()));

@@ -59,6 +59,8 @@ pub struct Finding {
     field: Option<String>,
     /// Category (`health`, `politics`, ...).
     category: &'static str,
+    /// The category's fideslang data-category key (`user.health`, ...).
+    data_category: &'static str,
     /// Language of the lexicon that matched.
     lang: &'static str,
     /// Language of the note by a function-word vote (`nl`, `da`, `en`; `und` when
@@ -89,6 +91,7 @@ impl Finding {
         Finding {
             field: f.field.map(Cow::into_owned),
             category: f.category.as_str(),
+            data_category: f.data_category,
             lang: f.lang.as_str(),
             note_lang: f.note_lang.map_or("und", |l| l.as_str()),
             likelihood: f.likelihood.as_str(),
@@ -113,6 +116,7 @@ impl Finding {
             d.set_item("field", field)?;
         }
         d.set_item("category", self.category)?;
+        d.set_item("data_category", self.data_category)?;
         d.set_item("lang", self.lang)?;
         d.set_item("note_lang", self.note_lang)?;
         d.set_item("likelihood", self.likelihood)?;

@@ -10,7 +10,7 @@ import art9
 from conftest import REPO, cli_findings, read_jsonl
 
 KEYS = [
-    "category", "lang", "note_lang", "start", "end", "char_start", "char_end", "likelihood",
+    "category", "data_category", "lang", "note_lang", "start", "end", "char_start", "char_end", "likelihood",
     "evasion",
 ]
 

@@ -12,7 +12,7 @@ import corpus
 
 N = 8_000
 KEYS = [
-    "record", "field", "category", "lang", "note_lang", "start", "end", "char_start",
+    "record", "field", "category", "data_category", "lang", "note_lang", "start", "end", "char_start",
     "char_end", "likelihood", "evasion",
 ]
 

@@ -14,7 +14,7 @@ import corpus
 
 N = 20_000
 KEYS = [
-    "record", "field", "category", "lang", "note_lang", "start", "end", "char_start", "char_end",
+    "record", "field", "category", "data_category", "lang", "note_lang", "start", "end", "char_start", "char_end",
     "likelihood",
 ]
 
