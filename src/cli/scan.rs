@@ -395,6 +395,14 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
             a.input.context.push(date.clone());
         }
     }
+    if a.show_subjects {
+        if a.input.subject.is_none() {
+            bail!("--show-subjects shows subject ids: name the subject column with --subject COLUMN");
+        }
+        if a.summary_out.is_none() && a.report.is_none() {
+            bail!("--show-subjects is for the run summary and report: add --summary-out FILE or --report FILE");
+        }
+    }
     // The lexicons are compiled while the input is opened (for a database: connecting, TLS,
     // preparing the statement); both take tens of milliseconds. Errors are reported in the
     // order the steps are listed here.
@@ -439,7 +447,8 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
             ),
             None => None,
         };
-        Some(Tally::new(key, a.date_column.is_some()))
+        let t = Tally::new(key, a.date_column.is_some());
+        Some(if a.show_subjects { t.with_subject_ids() } else { t })
     } else {
         None
     };
@@ -542,7 +551,7 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
             super::report::write_summary(path, &run)?;
         }
         if let Some(path) = &a.report {
-            super::report::write_report(path, &run, None, &Default::default())?;
+            super::report::write_scan_report(path, &run, a.show_subjects)?;
         }
     }
     if !a.quiet {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::matcher::Scanner;
 use crate::input::{JsonLines, JsonOptions, RecordSource};
 use crate::pipeline::{process, Options};
 use crate::policy::CompiledPolicy;
@@ -254,4 +255,96 @@ proptest::proptest! {
             proptest::prop_assert_eq!(month, Some(utc_timestamp(secs)[..7].to_string()));
         }
     }
+}
+
+#[test]
+fn subject_ids_only_when_asked_and_only_for_the_top() {
+    let key = SubjectKey::new(KEY, KeySource::Env).unwrap();
+    let mut plain = Tally::new(Some(key.clone()), false);
+    scan_into(&mut plain, &lines(), None);
+    assert!(!plain.subjects().unwrap().holds_ids());
+    assert!(!json(&plain).contains("subject_ids"));
+
+    // Subject i has i + 1 notes with a finding: the top ten are S11 … S02.
+    let notes: Vec<String> = (0..12)
+        .flat_map(|i| {
+            (0..=i).map(move |n| {
+                format!(r#"{{"id":"{i}-{n}","cust":"S{i:02}","note":"heeft diabetes","memo":""}}"#)
+            })
+        })
+        .collect();
+    let notes: Vec<&str> = notes.iter().map(String::as_str).collect();
+    let mut t = Tally::new(Some(key.clone()), false).with_subject_ids();
+    let scanner = Scanner::builtin().unwrap();
+    let summary = scan_into(&mut t, &notes, None);
+    let s = t.subjects().unwrap();
+    assert_eq!(s.id_of(key.pseudonym("S00")), Some("S00"), "all kept while counting");
+    let top: Vec<u64> = s.top(TOP_SUBJECTS).iter().map(|(p, _)| *p).collect();
+    let want: Vec<u64> = (2..12).rev().map(|i| key.pseudonym(&format!("S{i:02}"))).collect();
+    assert_eq!(top, want);
+    let run = RunSummary::new(RunInfo::new(&scanner, None), summary, t);
+    assert!(run.personal_data);
+    let text = serde_json::to_string_pretty(&run).unwrap();
+    assert!(text.contains("\"personal_data\": true"));
+    assert!(text.contains("\"S02\"") && text.contains("\"S11\""));
+    assert!(!text.contains("\"S00\"") && !text.contains("\"S01\""), "only the top");
+    let mut back = RunSummary::from_json(&text).unwrap();
+    assert!(back.personal_data);
+    let bs = back.tally.subjects().unwrap();
+    assert_eq!(bs.id_of(key.pseudonym("S05")), Some("S05"));
+    assert_eq!(bs.id_of(key.pseudonym("S01")), None);
+    back.drop_subject_ids();
+    let text = serde_json::to_string_pretty(&back).unwrap();
+    assert!(!text.contains("\"S05\"") && text.contains("\"personal_data\": false"));
+}
+
+#[test]
+fn evasion_lanes_are_a_dimension_and_merge() {
+    let notes = [
+        r#"{"id":"1","cust":"A","note":"Klant heeft d i a b e t e s","memo":""}"#,
+        r#"{"id":"2","cust":"B","note":"Klant heeft diabetes","memo":"d.i.a.b.e.t.e.s"}"#,
+        "{\"id\":\"3\",\"cust\":\"C\",\"note\":\"Klant heeft k\u{0430}nker\",\"memo\":\"\"}",
+    ];
+    let key = SubjectKey::new(KEY, KeySource::Env).unwrap();
+    let mut whole = Tally::new(Some(key.clone()), false);
+    scan_into(&mut whole, &notes, None);
+    assert_eq!(whole.records(None, By::Evasion(Evasion::Spaced)), 2);
+    assert_eq!(whole.records(None, By::Evasion(Evasion::Homoglyph)), 1);
+    assert_eq!(whole.records(None, By::Evasion(Evasion::Typo)), 0);
+    let spaced: u64 = whole
+        .findings()
+        .filter(|(k, _)| k.evasion == Some(Evasion::Spaced))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(spaced, 2);
+    let mut a = Tally::new(Some(key.clone()), false);
+    let mut b = Tally::new(Some(key), false);
+    scan_into(&mut a, &notes[..1], None);
+    scan_into(&mut b, &notes[1..], None);
+    b.merge(&a).unwrap();
+    assert_eq!(json(&b), json(&whole));
+    let text = json(&whole);
+    assert!(text.contains("\"evasion\":\"spaced\""), "{text}");
+    #[derive(Deserialize)]
+    struct W(#[serde(with = "file")] Tally);
+    let back: W = serde_json::from_str(&text).unwrap();
+    assert_eq!(json(&back.0), text);
+}
+
+#[test]
+fn a_version_1_summary_is_read_but_not_added_to_a_version_2_one() {
+    let scanner = Scanner::builtin().unwrap();
+    let run = RunSummary::new(
+        RunInfo::new(&scanner, None),
+        Summary::default(),
+        Tally::new(None, false),
+    );
+    let text = serde_json::to_string(&run).unwrap();
+    let v1 = text.replace("\"version\":2", "\"version\":1");
+    let old = RunSummary::from_json(&v1).unwrap();
+    assert_eq!(old.version, 1);
+    assert!(matches!(
+        RunSummary::merge(&[run, old]),
+        Err(MergeError::Versions { first: 2, other: 1 })
+    ));
 }
