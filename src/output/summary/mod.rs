@@ -445,36 +445,32 @@ impl Tally {
                 if let Some(s) = slot {
                     field_cat |= field_cat_bit(usize::from(s), f.category);
                 }
-                let mut dims = [
-                    By::All,
-                    By::Field(fi),
-                    By::Lang(f.lang),
-                    By::All,
-                    By::All,
-                    By::All,
-                    By::Likelihood(f.likelihood),
-                    By::All,
-                ];
+                // Every dimension value of this finding, with its category and with any:
+                // distinct within one finding, so a record with one finding (the common
+                // case) needs no de-duplication.
+                let cat = Some(f.category);
+                let mut by = |b: By| self.seen.extend([(cat, b), (None, b)]);
+                by(By::All);
+                by(By::Field(fi));
+                by(By::Lang(f.lang));
+                by(By::Likelihood(f.likelihood));
                 if let Some(a) = action {
-                    dims[3] = By::Action(a);
+                    by(By::Action(a));
                 }
                 if let Some(m) = month {
-                    dims[4] = By::Month(m);
+                    by(By::Month(m));
                 }
                 if let Some(l) = f.note_lang {
-                    dims[5] = By::NoteLang(l);
+                    by(By::NoteLang(l));
                 }
                 if let Some(e) = f.evasion {
-                    dims[7] = By::Evasion(e);
-                }
-                for by in dims {
-                    for cat in [Some(f.category), None] {
-                        if !self.seen.contains(&(cat, by)) {
-                            self.seen.push((cat, by));
-                        }
-                    }
+                    by(By::Evasion(e));
                 }
             }
+        }
+        if findings > 1 {
+            self.seen.sort_unstable();
+            self.seen.dedup();
         }
         for key in self.seen.drain(..) {
             *self.records.entry(key).or_default() += 1;
