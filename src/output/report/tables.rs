@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use maud::{html, Markup};
 
-use super::{category_name, count, pct, Report};
+use super::{category_name, pct, Report};
 use crate::category::Category;
 use crate::output::summary::{By, Evasion};
 
@@ -45,7 +45,7 @@ impl Report<'_> {
                 } @else {
                     div.scroll { table {
                         thead { tr { th scope="col" { "Likelihood" } th.num scope="col" { "Findings" } } }
-                        tbody { @for (l, n) in &by { tr { th scope="row" { (format!("{l:?}")) } td.num { (n) } } } }
+                        tbody { @for (l, n) in &by { tr { th scope="row" { (l.as_str().replace('_', " ")) } td.num { (n) } } } }
                     } }
                 }
             }
@@ -85,8 +85,8 @@ impl Report<'_> {
                         @for e in Evasion::ALL {
                             @let n = findings[e.index()];
                             @if n > 0 {
-                                tr { th scope="row" { (e.as_str()) } td { (what(e)) }
-                                    td.num { (count(t.records(None, By::Evasion(e)), "note", "notes")) }
+                                tr { th.nowrap scope="row" { (e.as_str()) } td { (what(e)) }
+                                    td.num { (t.records(None, By::Evasion(e))) }
                                     td.num { (n) } td.num { (pct(n, all)) }
                                     td { (Category::ALL.iter().filter(|c| cats[e.index()][c.index()]).map(|c| category_name(*c)).collect::<Vec<_>>().join(", ")) } }
                             }
