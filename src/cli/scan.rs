@@ -469,8 +469,16 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     let run_info = RunInfo::new(&scanner, options.policy.as_ref());
     let started = std::time::Instant::now();
     let date_column = date_field.as_deref();
+    let auto_dates = date_parser == art9::date::DateParser::auto();
     let month_of = |r: &Record| {
-        let date = date_parser.parse(r.context.get(date_column?)?)?;
+        let text = r.context.get(date_column?)?;
+        // A bare ISO date, the common case, without the full parser (the same month).
+        if auto_dates {
+            if let Some(m) = Month::from_iso_date(text) {
+                return Some(m);
+            }
+        }
+        let date = date_parser.parse(text)?;
         let (y, m) = date.year_month();
         Month::new(u32::try_from(y).ok()?, u32::try_from(m).ok()?)
     };

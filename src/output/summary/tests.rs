@@ -348,3 +348,34 @@ fn a_version_1_summary_is_read_but_not_added_to_a_version_2_one() {
         Err(MergeError::Versions { first: 2, other: 1 })
     ));
 }
+
+#[test]
+fn iso_dates_give_the_month_the_date_parser_gives() {
+    let parser = crate::date::DateParser::auto();
+    let mut dates: Vec<String> = [
+        "2026-11-30", " 2024-02-29 ", "2023-02-29", "2026-13-01", "2026-00-10", "2026-11-00",
+        "2026-11-31", "0999-01-01", "1000-01-01", "2026-1-05", "2026-11-30T10:00:00Z",
+        "2026/11/30", "20261130", "abcd-ef-gh", "",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for y in [1970, 2000, 2023, 2024, 2100] {
+        for m in 1..=12 {
+            for d in [1, 28, 29, 30, 31] {
+                dates.push(format!("{y:04}-{m:02}-{d:02}"));
+            }
+        }
+    }
+    for text in &dates {
+        let full = parser.parse(text).and_then(|t| {
+            let (y, m) = t.year_month();
+            Month::new(u32::try_from(y).ok()?, u32::try_from(m).ok()?)
+        });
+        if let Some(fast) = Month::from_iso_date(text) {
+            assert_eq!(Some(fast), full, "{text:?}");
+        } else if text.trim().len() == 10 && text.trim().as_bytes()[4] == b'-' {
+            assert_eq!(full, None, "{text:?}: the fast path missed a date");
+        }
+    }
+}
