@@ -58,7 +58,8 @@ impl Report<'_> {
                 h2 #h-people { "People" }
                 p { "How many notes with findings each person has. People are keyed pseudonyms (HMAC of the subject id under the "
                     (match st.key_source() { KeySource::Policy => "policy's hash key", KeySource::Env => "ART9_HASH_KEY key", KeySource::Random => "random key of this run" })
-                    "): the report cannot be turned back into ids without the key." }
+                    @if ids { "); the subject ids of the most affected are listed below, as asked for (" code { "--show-subjects" } ")." }
+                    @else { "): the report cannot be turned back into ids without the key." } }
                 div.figure {
                     (chart::bars("chart-people", "People by number of notes with findings",
                         &bars.iter().map(|b| format!("{}: {}", b.label, b.shown)).collect::<Vec<_>>().join("; "),
