@@ -70,10 +70,22 @@ impl Serialize for Rows<'_> {
         let mut seq = s.serialize_seq(Some(self.rows.len()))?;
         for (p, c) in &self.rows {
             let bits = super::remap_field_bits(c.field_cat, &self.map);
-            seq.serialize_element(&(format!("{p:016x}"), c.records, c.findings, c.cat_lang, bits))?;
+            // 16 hex digits formatted on the stack: one row per subject with findings.
+            let hex = hex16(**p);
+            let hex = std::str::from_utf8(&hex).unwrap_or_default();
+            seq.serialize_element(&(hex, c.records, c.findings, c.cat_lang, bits))?;
         }
         seq.end()
     }
+}
+
+/// `p` as 16 lowercase hex digits (as `format!("{p:016x}")`, without a `String`).
+pub(super) fn hex16(p: u64) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = b"0123456789abcdef"[((p >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    out
 }
 
 #[derive(Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]

@@ -148,8 +148,18 @@ impl Month {
             v(4) * 10 + v(5),
             v(6) * 10 + v(7),
         );
-        let (month, day) = (i8::try_from(month).ok()?, i8::try_from(day).ok()?);
-        jiff::civil::Date::new(year, month, day).ok()?;
+        // The Gregorian calendar, as the parser's (jiff's) is; tested equal to it.
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let days = match month {
+            2 if leap => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            1..=12 => 31,
+            _ => return None,
+        };
+        if !(1..=days).contains(&day) {
+            return None;
+        }
         Month::new(u32::try_from(year).ok()?, u32::try_from(month).ok()?)
     }
 }

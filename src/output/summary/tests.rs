@@ -379,3 +379,10 @@ fn iso_dates_give_the_month_the_date_parser_gives() {
         }
     }
 }
+
+#[test]
+fn pseudonyms_as_hex() {
+    for p in [0u64, 1, 0xdead_beef, u64::MAX, 0x0123_4567_89ab_cdef] {
+        assert_eq!(&file::hex16(p)[..], format!("{p:016x}").as_bytes());
+    }
+}
