@@ -291,7 +291,10 @@ mod tests {
         assert_eq!(c.value_bytes(), 110);
         // An extra name gives the record names of its own; the shared ones are unchanged.
         c.set("extra", Some("1".into()));
-        assert_eq!(c.iter().map(|(n, _)| n).collect::<Vec<_>>(), ["created", "flag", "extra"]);
+        assert_eq!(
+            c.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            ["created", "flag", "extra"]
+        );
         assert_eq!(names.len(), 2);
         let same: Context = [
             ("created", Some("2026-11-30".to_string())),

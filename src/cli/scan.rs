@@ -407,7 +407,9 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     }
     if a.show_subjects {
         if a.input.subject.is_none() {
-            bail!("--show-subjects shows subject ids: name the subject column with --subject COLUMN");
+            bail!(
+                "--show-subjects shows subject ids: name the subject column with --subject COLUMN"
+            );
         }
         if a.summary_out.is_none() && a.report.is_none() {
             bail!("--show-subjects is for the run summary and report: add --summary-out FILE or --report FILE");
@@ -461,7 +463,11 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
             None => None,
         };
         let t = Tally::new(key, date_field.is_some());
-        Some(if a.show_subjects { t.with_subject_ids() } else { t })
+        Some(if a.show_subjects {
+            t.with_subject_ids()
+        } else {
+            t
+        })
     } else {
         None
     };

@@ -42,7 +42,10 @@ mod scan;
 pub use self::row::*;
 pub use self::scan::*;
 
-use super::{is_glob, is_glob_match, Context, ContextNames, Field, Pending, Record, RecordSource, SkipKind, Skipped};
+use super::{
+    is_glob, is_glob_match, Context, ContextNames, Field, Pending, Record, RecordSource, SkipKind,
+    Skipped,
+};
 
 /// How to read a CSV file.
 #[derive(Clone, Debug)]

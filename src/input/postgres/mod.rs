@@ -374,7 +374,10 @@ fn to_record(
     };
     let mut context = Context::with_names(&layout.names);
     for (slot, &(i, t)) in layout.context.iter().enumerate() {
-        context.set_owned_at(slot, key_value(&layout.types[i], t, raw(i)).map_err(bad_key)?);
+        context.set_owned_at(
+            slot,
+            key_value(&layout.types[i], t, raw(i)).map_err(bad_key)?,
+        );
     }
     // Decoded as `build_record` takes them (no list of values in between).
     let values = layout

@@ -14,7 +14,6 @@ pub mod chart;
 mod people;
 mod tables;
 
-
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use self::chart::{Bar, CATEGORY_COLOURS, NEUTRAL};

@@ -68,10 +68,12 @@ impl Report<'_> {
         if findings.iter().all(|n| *n == 0) {
             return html! {};
         }
-        let what = |e: Evasion| match e {
+        let what = |e: Evasion| {
+            match e {
             Evasion::Homoglyph => "look-alike letters of another script in a word (Cyrillic \u{201c}а\u{201d} for Latin \u{201c}a\u{201d})",
             Evasion::Spaced => "letters spaced or dotted out (\u{201c}d i a b e t e s\u{201d})",
             Evasion::Typo => "a typing error in a term (with --typos or the policy's typos)",
+        }
         };
         html! {
             section #evasion aria-labelledby="h-evasion" {

@@ -4,8 +4,8 @@
 use std::fmt;
 
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 
 use crate::policy::CompiledPolicy;
 

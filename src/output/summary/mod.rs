@@ -280,7 +280,6 @@ fn field_cat_bit(slot: usize, c: Category) -> u64 {
     1 << (slot * Category::ALL.len() + c.index())
 }
 
-
 /// The per-subject part of a tally (only with a subject column).
 #[derive(Clone, Debug)]
 pub struct SubjectTally {
@@ -678,7 +677,6 @@ fn remap_field_bits(bits: u64, map: &[Option<u8>]) -> u64 {
     out
 }
 
-
 /// The current time as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn utc_now() -> String {
     let secs = std::time::SystemTime::now()
@@ -708,7 +706,6 @@ pub fn utc_timestamp(secs: u64) -> String {
         rest % 60
     )
 }
-
 
 mod file;
 

@@ -1,6 +1,6 @@
 use super::*;
-use crate::matcher::Scanner;
 use crate::input::{JsonLines, JsonOptions, RecordSource};
+use crate::matcher::Scanner;
 use crate::pipeline::{process, Options};
 use crate::policy::CompiledPolicy;
 
@@ -278,16 +278,26 @@ fn subject_ids_only_when_asked_and_only_for_the_top() {
     let scanner = Scanner::builtin().unwrap();
     let summary = scan_into(&mut t, &notes, None);
     let s = t.subjects().unwrap();
-    assert_eq!(s.id_of(key.pseudonym("S00")), Some("S00"), "all kept while counting");
+    assert_eq!(
+        s.id_of(key.pseudonym("S00")),
+        Some("S00"),
+        "all kept while counting"
+    );
     let top: Vec<u64> = s.top(TOP_SUBJECTS).iter().map(|(p, _)| *p).collect();
-    let want: Vec<u64> = (2..12).rev().map(|i| key.pseudonym(&format!("S{i:02}"))).collect();
+    let want: Vec<u64> = (2..12)
+        .rev()
+        .map(|i| key.pseudonym(&format!("S{i:02}")))
+        .collect();
     assert_eq!(top, want);
     let run = RunSummary::new(RunInfo::new(&scanner, None), summary, t);
     assert!(run.personal_data);
     let text = serde_json::to_string_pretty(&run).unwrap();
     assert!(text.contains("\"personal_data\": true"));
     assert!(text.contains("\"S02\"") && text.contains("\"S11\""));
-    assert!(!text.contains("\"S00\"") && !text.contains("\"S01\""), "only the top");
+    assert!(
+        !text.contains("\"S00\"") && !text.contains("\"S01\""),
+        "only the top"
+    );
     let mut back = RunSummary::from_json(&text).unwrap();
     assert!(back.personal_data);
     let bs = back.tally.subjects().unwrap();
@@ -353,9 +363,21 @@ fn a_version_1_summary_is_read_but_not_added_to_a_version_2_one() {
 fn iso_dates_give_the_month_the_date_parser_gives() {
     let parser = crate::date::DateParser::auto();
     let mut dates: Vec<String> = [
-        "2026-11-30", " 2024-02-29 ", "2023-02-29", "2026-13-01", "2026-00-10", "2026-11-00",
-        "2026-11-31", "0999-01-01", "1000-01-01", "2026-1-05", "2026-11-30T10:00:00Z",
-        "2026/11/30", "20261130", "abcd-ef-gh", "",
+        "2026-11-30",
+        " 2024-02-29 ",
+        "2023-02-29",
+        "2026-13-01",
+        "2026-00-10",
+        "2026-11-00",
+        "2026-11-31",
+        "0999-01-01",
+        "1000-01-01",
+        "2026-1-05",
+        "2026-11-30T10:00:00Z",
+        "2026/11/30",
+        "20261130",
+        "abcd-ef-gh",
+        "",
     ]
     .iter()
     .map(|s| s.to_string())
