@@ -653,14 +653,13 @@ fn dev_corpus_canary() {
         }
         html.push('\n');
     }
-    // The summary without its fixed vocabulary: the fideslang keys of the seven categories
-    // (`user.demographic.religious_belief` holds the gold span "religious"; they name categories, not
-    // anything in the notes).
-    let mut summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let fideslang = summary["data_categories"].take();
-    assert_eq!(fideslang["religion"], "user.demographic.religious_belief");
-    let summary = summary.to_string();
+    // The fideslang keys (`user.demographic.religious_belief`) are the taxonomy's fixed
+    // vocabulary, not note text: taken out before looking for gold spans such as
+    // "religious" (every other byte of the summary is still checked).
+    let mut summary = std::fs::read_to_string(&json).unwrap();
+    for c in art9::Category::ALL {
+        summary = summary.replace(c.data_category(), "");
+    }
     let text = std::fs::read_to_string(&corpus).unwrap();
     let mut checked = 0;
     for line in text.lines() {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use maud::{html, Markup};
 
-use super::{category_name, pct, Report};
+use super::{category_name, filtered_reasons, pct, Report};
 use crate::category::Category;
 use crate::output::summary::{By, Evasion};
 
@@ -15,7 +15,11 @@ impl Report<'_> {
             section #skipped aria-labelledby="h-skipped" {
                 h2 #h-skipped { "Records read and skipped" }
                 p { (s.records_read) " records read: " (s.records_scanned) " scanned, " (s.records_skipped) " skipped"
-                    @if s.records_filtered > 0 { ", " (s.records_filtered) " of other subjects left out" } "." }
+                    @if s.records_filtered > 0 { ", " (s.records_filtered) " left out (" (filtered_reasons(s)) ")" } "." }
+                @if !s.silenced.is_empty() {
+                    p { (s.silenced.values().sum::<u64>()) " findings were silenced by the review baseline and are not counted as findings here ("
+                        (s.silenced.iter().map(|(k, v)| format!("{} {v}", k.replace('_', " "))).collect::<Vec<_>>().join(", ")) ")." }
+                }
                 @if !s.skipped.is_empty() {
                     div.scroll {
                         table {
