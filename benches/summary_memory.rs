@@ -3,7 +3,8 @@
 //! findings; subjects without findings cost only a sketch register). Prints the peak
 //! resident set (VmHWM) before and after, the serialised size, and the time per record.
 //!
-//! `cargo run --release --example summary_memory -- 10000000`
+//! `cargo run --release --example summary_memory -- 10000000 [ids]` (`ids`: as with
+//! `--show-subjects`, every subject's raw id is kept while counting).
 
 use std::time::Instant;
 
@@ -55,7 +56,11 @@ fn main() {
     let fields = process(&scanner, &Options::default(), &record);
     assert_eq!(fields[0].findings.len(), 1);
     let key = SubjectKey::new(b"a benchmark key of 16+ bytes", KeySource::Env).unwrap();
+    let ids = std::env::args().nth(2).is_some_and(|a| a == "ids");
     let mut tally = Tally::new(Some(key), false);
+    if ids {
+        tally = tally.with_subject_ids();
+    }
     let before = vm_hwm_kib();
     let start = Instant::now();
     for i in 0..n {

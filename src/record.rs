@@ -5,6 +5,11 @@
 //! [`output`](crate::output) writes what came of them. This module depends on nothing else in
 //! the crate, so that readers and writers need not know of each other.
 
+use std::sync::Arc;
+
+use compact_str::CompactString;
+use smallvec::SmallVec;
+
 /// One text field of a record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Field {
@@ -50,65 +55,164 @@ impl Record {
     }
 }
 
+/// The names of the values a source carries with each record (`--context`, the date column,
+/// the columns a policy's `when` rules read): made once per source and shared by its records,
+/// so that a record holds a reference to them, not a copy.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContextNames(Option<Arc<[Box<str>]>>);
+
+impl ContextNames {
+    /// The names, each once, in the order given.
+    pub fn new<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> ContextNames {
+        let mut v: Vec<Box<str>> = Vec::new();
+        for n in names {
+            let n = n.as_ref();
+            if !v.iter().any(|x| **x == *n) {
+                v.push(n.into());
+            }
+        }
+        ContextNames((!v.is_empty()).then(|| v.into()))
+    }
+
+    fn as_slice(&self) -> &[Box<str>] {
+        self.0.as_deref().unwrap_or_default()
+    }
+
+    /// How many names.
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The names, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.as_slice().iter().map(|n| &**n)
+    }
+
+    /// The position of `name`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.as_slice().iter().position(|n| **n == *name)
+    }
+}
+
 /// Named values carried with a record: each requested name once, in the order asked for,
 /// with its value as text (`None`: missing, JSON `null`, SQL `NULL` or an empty CSV cell).
 ///
 /// Numbers and booleans are kept in their source's text form (`42`, `true`); a JSON object or
 /// array as its JSON text.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Cost: the names are shared with the source ([`ContextNames`]); a value of up to 24 bytes
+/// is stored inline, and up to two values in the record itself, so that carrying a date or a
+/// flag allocates nothing per record.
+#[derive(Clone, Debug, Default)]
 pub struct Context {
-    entries: Vec<(String, Option<String>)>,
+    names: ContextNames,
+    /// `values[i]` is the value of the `i`th name; names past the end have none (a record
+    /// without values costs nothing here).
+    values: SmallVec<[Option<CompactString>; 2]>,
 }
+
+impl PartialEq for Context {
+    fn eq(&self, other: &Context) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Context {}
 
 impl Context {
     /// No values (what a record carries when none were asked for).
     pub const fn new() -> Context {
         Context {
-            entries: Vec::new(),
+            names: ContextNames(None),
+            values: SmallVec::new_const(),
         }
     }
 
-    /// Add (or replace) the value of `name`.
-    pub fn set(&mut self, name: impl Into<String>, value: Option<String>) {
-        let name = name.into();
-        match self.entries.iter_mut().find(|(n, _)| *n == name) {
-            Some(slot) => slot.1 = value,
-            None => self.entries.push((name, value)),
+    /// The values of `names`, none set yet (set them with [`Context::set_at`]).
+    pub fn with_names(names: &ContextNames) -> Context {
+        Context {
+            names: names.clone(),
+            values: SmallVec::new_const(),
+        }
+    }
+
+    /// The slot of the `i`th name, made when needed; `None` past the names.
+    fn slot(&mut self, i: usize) -> Option<&mut Option<CompactString>> {
+        if i >= self.names.len() {
+            return None;
+        }
+        while self.values.len() <= i {
+            self.values.push(None);
+        }
+        self.values.get_mut(i)
+    }
+
+    /// Set the value of the `i`th name (of [`Context::with_names`]); ignored past the end.
+    pub fn set_at(&mut self, i: usize, value: Option<&str>) {
+        if let Some(slot) = self.slot(i) {
+            *slot = value.map(CompactString::from);
+        }
+    }
+
+    /// [`Context::set_at`] with an owned value (a long one keeps its allocation).
+    pub fn set_owned_at(&mut self, i: usize, value: Option<String>) {
+        if let Some(slot) = self.slot(i) {
+            *slot = value.map(CompactString::from);
+        }
+    }
+
+    /// Add (or replace) the value of `name`. A name not among the shared ones gives this
+    /// record names of its own: sources use [`Context::with_names`] instead.
+    pub fn set(&mut self, name: &str, value: Option<String>) {
+        match self.names.position(name) {
+            Some(i) => self.set_owned_at(i, value),
+            None => {
+                self.names = ContextNames::new(self.names.iter().chain([name]));
+                let last = self.names.len() - 1;
+                if let Some(slot) = self.slot(last) {
+                    *slot = value.map(CompactString::from);
+                }
+            }
         }
     }
 
     /// The value of `name`: `None` when it was not asked for or has no value.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, v)| v.as_deref())
+        self.values.get(self.names.position(name)?)?.as_deref()
     }
 
     /// Names and values, in the order asked for.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_deref()))
+        self.names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n, self.values.get(i).and_then(|v| v.as_deref())))
     }
 
     /// Whether no values were asked for.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.names.is_empty()
     }
 
     /// Bytes of the values (for record size limits).
     pub fn value_bytes(&self) -> usize {
-        self.entries
+        self.values
             .iter()
-            .map(|(_, v)| v.as_ref().map_or(0, String::len))
+            .map(|v| v.as_ref().map_or(0, |v| v.len()))
             .sum()
     }
 }
 
-impl<N: Into<String>> FromIterator<(N, Option<String>)> for Context {
+impl<N: AsRef<str>> FromIterator<(N, Option<String>)> for Context {
     fn from_iter<I: IntoIterator<Item = (N, Option<String>)>>(iter: I) -> Context {
         let mut c = Context::new();
         for (n, v) in iter {
-            c.set(n, v);
+            c.set(n.as_ref(), v);
         }
         c
     }
@@ -170,5 +274,35 @@ mod tests {
         assert_eq!(c.get("c"), None);
         assert_eq!(c.iter().map(|(n, _)| n).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(c.value_bytes(), 1);
+        assert!(Context::new().is_empty());
+    }
+
+    #[test]
+    fn shared_names_and_inline_values() {
+        let names = ContextNames::new(["created", "flag", "created"]);
+        assert_eq!(names.len(), 2);
+        let mut c = Context::with_names(&names);
+        assert_eq!(c.get("created"), None);
+        c.set_at(0, Some("2026-11-30"));
+        c.set_owned_at(1, Some("x".repeat(100)));
+        c.set_at(5, Some("ignored"));
+        assert_eq!(c.get("created"), Some("2026-11-30"));
+        assert_eq!(c.get("flag").map(str::len), Some(100));
+        assert_eq!(c.value_bytes(), 110);
+        // An extra name gives the record names of its own; the shared ones are unchanged.
+        c.set("extra", Some("1".into()));
+        assert_eq!(
+            c.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            ["created", "flag", "extra"]
+        );
+        assert_eq!(names.len(), 2);
+        let same: Context = [
+            ("created", Some("2026-11-30".to_string())),
+            ("flag", Some("x".repeat(100))),
+            ("extra", Some("1".into())),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(c, same);
     }
 }

@@ -337,6 +337,273 @@ fn merged_halves_equal_the_whole_from_the_command_line() {
     );
 }
 
+/// `--show-subjects`: the summary keeps the raw ids of the most affected people and says it
+/// holds personal data; the report shows them under a banner only when asked for too; a
+/// summary without ids is refused; parts with ids add up to the whole.
+#[test]
+fn show_subjects_puts_ids_and_a_banner_only_where_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(NOTES)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let scan = |name: &str, ls: &[&str], extra: &[&str]| -> (PathBuf, PathBuf) {
+        let input = dir.path().join(format!("{name}.jsonl"));
+        std::fs::write(&input, ls.join("\n") + "\n").unwrap();
+        let (json, html) = (
+            dir.path().join(format!("{name}.json")),
+            dir.path().join(format!("{name}.html")),
+        );
+        let mut args = vec![
+            "scan",
+            input.to_str().unwrap(),
+            "--field",
+            HOSTILE_1,
+            "--field",
+            HOSTILE_2,
+            "--subject",
+            "cust",
+            "--summary-out",
+            json.to_str().unwrap(),
+            "--report",
+            html.to_str().unwrap(),
+            "-q",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let o = Command::new(common::BIN)
+            .args(&args)
+            .env(KEY_ENV, "a key for this test, 16+ bytes")
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (json, html)
+    };
+    let banner = |html: &str| {
+        Html::parse_document(html)
+            .select(&sel("div.personal"))
+            .next()
+            .map(|b| b.text().collect::<String>())
+    };
+    let top_ids = |html: &str| -> Vec<String> {
+        Html::parse_document(html)
+            .select(&sel("#people td.subject-id"))
+            .map(|e| e.text().collect::<String>())
+            .collect()
+    };
+
+    // Default: no raw id anywhere, no banner, and the summary says it holds no personal data.
+    let (plain_json, plain_html) = scan("plain", &lines, &[]);
+    let (plain_json, plain_html) = (
+        std::fs::read_to_string(plain_json).unwrap(),
+        std::fs::read_to_string(plain_html).unwrap(),
+    );
+    for id in ["CUST-0001", "CUST-0002", "CUST-0005"] {
+        assert!(!plain_json.contains(id) && !plain_html.contains(id), "{id}");
+    }
+    assert!(plain_json.contains("\"personal_data\": false"));
+    assert!(!plain_json.contains("subject_ids"));
+    assert_eq!(banner(&plain_html), None);
+    assert!(top_ids(&plain_html).is_empty());
+
+    // With the flag: the ids of the listed people, and the banner.
+    let (ids_json_path, ids_html) = scan("ids", &lines, &["--show-subjects"]);
+    let ids_json = std::fs::read_to_string(&ids_json_path).unwrap();
+    let ids_html = std::fs::read_to_string(ids_html).unwrap();
+    assert!(ids_json.contains("\"personal_data\": true"), "{ids_json}");
+    assert!(ids_json.contains("\"CUST-0001\""));
+    assert!(
+        banner(&ids_html).is_some_and(|b| b.contains("This report holds personal data")),
+        "{ids_html}"
+    );
+    // CUST-0001 is the one person with 5+ notes (k = 5): the only id in the report.
+    assert_eq!(top_ids(&ids_html), ["CUST-0001"]);
+    assert!(!ids_html.contains("CUST-0002"));
+    // Still no note text or record key.
+    for secret in fixture_secrets() {
+        if secret.starts_with("CUST-") {
+            continue;
+        }
+        assert!(!ids_html.contains(&secret), "{secret:?} in the report");
+        assert!(!ids_json.contains(&secret), "{secret:?} in the run summary");
+    }
+
+    // `art9 report` shows the ids only when asked, and drops them from --summary-out
+    // otherwise.
+    let out = dir.path().join("r.html");
+    let again = dir.path().join("again.json");
+    let o = art9(
+        &[
+            "report",
+            ids_json_path.to_str().unwrap(),
+            "--summary-out",
+            again.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(!html.contains("CUST-0001") && banner(&html).is_none());
+    let again = std::fs::read_to_string(&again).unwrap();
+    assert!(!again.contains("CUST-0001") && again.contains("\"personal_data\": false"));
+    let o = art9(
+        &[
+            "report",
+            ids_json_path.to_str().unwrap(),
+            "--show-subjects",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(top_ids(&html), ["CUST-0001"]);
+    assert!(banner(&html).is_some());
+
+    // A summary without ids is refused with --show-subjects, naming the file.
+    let plain_path = dir.path().join("plain.json");
+    let o = art9(
+        &[
+            "report",
+            plain_path.to_str().unwrap(),
+            "--show-subjects",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr
+            .contains("plain.json: this run summary holds no subject ids")
+            && o.stderr.contains("--show-subjects"),
+        "{}",
+        o.stderr
+    );
+    // The scan needs a subject column for it.
+    let o = art9(
+        &[
+            "scan",
+            NOTES,
+            "--field",
+            HOSTILE_1,
+            "--show-subjects",
+            "--summary-out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("--subject COLUMN"), "{}", o.stderr);
+
+    // Halves scanned with the flag add up to the whole, ids included (every person here is
+    // among the most affected of the part it is in).
+    let (a, _) = scan("a", &lines[..5], &["--show-subjects"]);
+    let (b, _) = scan("b", &lines[5..], &["--show-subjects"]);
+    let merged = dir.path().join("merged.json");
+    let o = art9(
+        &[
+            "report",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--show-subjects",
+            "--summary-out",
+            merged.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let read = |p: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let (whole, merged) = (read(&ids_json_path), read(&merged));
+    assert_eq!(whole["tally"], merged["tally"]);
+    assert_eq!(merged["personal_data"], true);
+    assert_eq!(
+        top_ids(&std::fs::read_to_string(&out).unwrap()),
+        ["CUST-0001"]
+    );
+}
+
+/// Findings of the evasion lanes are counted in the summary and shown in a table of their
+/// own, which is left out when there are none.
+#[test]
+fn evasion_lanes_are_counted_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("lanes.jsonl");
+    std::fs::write(
+        &input,
+        concat!(
+            "{\"id\":\"1\",\"note\":\"Klant heeft d i a b e t e s\"}\n",
+            "{\"id\":\"2\",\"note\":\"Klant heeft diabetes\"}\n",
+            "{\"id\":\"3\",\"note\":\"Klant heeft k\u{0430}nker\"}\n",
+        ),
+    )
+    .unwrap();
+    let (json, html) = (dir.path().join("s.json"), dir.path().join("r.html"));
+    let o = art9(
+        &[
+            "scan",
+            input.to_str().unwrap(),
+            "--field",
+            "note",
+            "--summary-out",
+            json.to_str().unwrap(),
+            "--report",
+            html.to_str().unwrap(),
+            "-q",
+        ],
+        None,
+    );
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(summary["version"], 2);
+    let records = summary["tally"]["records"].as_array().unwrap();
+    let lane = |name: &str| {
+        records
+            .iter()
+            .find(|r| r["evasion"] == name && r.get("category").is_none())
+            .map(|r| r["records"].as_u64().unwrap())
+    };
+    assert_eq!(lane("spaced"), Some(1), "{records:?}");
+    assert_eq!(lane("homoglyph"), Some(1));
+    assert_eq!(lane("typo"), None);
+    let doc = Html::parse_document(&std::fs::read_to_string(&html).unwrap());
+    let rows: Vec<String> = doc
+        .select(&sel("section#evasion tbody th"))
+        .map(|e| e.text().collect::<String>())
+        .collect();
+    assert_eq!(rows, ["homoglyph", "spaced"]);
+    // None found: no section.
+    std::fs::write(&input, "{\"id\":\"2\",\"note\":\"Klant heeft diabetes\"}\n").unwrap();
+    let o = art9(
+        &[
+            "scan",
+            input.to_str().unwrap(),
+            "--field",
+            "note",
+            "--report",
+            html.to_str().unwrap(),
+            "-q",
+        ],
+        None,
+    );
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let doc = Html::parse_document(&std::fs::read_to_string(&html).unwrap());
+    assert!(doc.select(&sel("section#evasion")).next().is_none());
+}
+
 /// The shared development corpus: no gold span text, record id or subject id in the run
 /// summary or the report.
 #[test]

@@ -369,6 +369,11 @@ pub struct ScanArgs {
     pub audit: Option<PathBuf>,
     #[command(flatten)]
     pub gdpr: super::gdpr::GdprArgs,
+    /// With --subject: the run summary keeps the raw subject ids of the 10 most affected
+    /// people, and the report (--report) shows them. Both then hold personal data (a banner
+    /// says so); without it they hold keyed pseudonyms only.
+    #[arg(help_heading = "Output", long)]
+    pub show_subjects: bool,
     /// Do not print the summary (or the progress bar) on stderr.
     #[arg(help_heading = "Output", long, short = 'q')]
     pub quiet: bool,
@@ -400,6 +405,11 @@ pub struct ReportArgs {
     /// review.
     #[arg(long, value_name = "MONTHS", default_value_t = 24)]
     pub retention_months: u32,
+    /// Show the raw subject ids of the most affected people next to their pseudonyms (the
+    /// summaries must have been written by `scan --show-subjects`). The report then holds
+    /// personal data, and says so in a banner. Also keeps the ids in --summary-out.
+    #[arg(long)]
+    pub show_subjects: bool,
 }
 
 #[derive(Args, Debug)]

@@ -71,14 +71,19 @@ pub(super) fn write_report(
     file.commit()
 }
 
+/// The report of `art9 scan --report` (`show_subjects`: `--show-subjects`).
+#[cfg(feature = "report")]
+pub(super) fn write_scan_report(path: &Path, run: &RunSummary, show_subjects: bool) -> Result<()> {
+    let opts = art9::output::report::ReportOptions {
+        show_subjects,
+        ..Default::default()
+    };
+    write_report(path, run, None, &opts)
+}
+
 /// Without the `report` feature there is no HTML writer.
 #[cfg(not(feature = "report"))]
-pub(super) fn write_report(
-    path: &Path,
-    _: &RunSummary,
-    _: Option<&RunSummary>,
-    _: &(),
-) -> Result<()> {
+pub(super) fn write_scan_report(path: &Path, _: &RunSummary, _: bool) -> Result<()> {
     anyhow::bail!(
         "cannot write {}: this art9 was built without the `report` feature",
         path.display()
@@ -92,14 +97,36 @@ pub fn report(a: ReportArgs) -> Result<ExitCode> {
         .iter()
         .map(|p| read_summary(p))
         .collect::<Result<Vec<_>>>()?;
-    let run = RunSummary::merge(&parts).context("cannot add up the run summaries")?;
-    let previous = a.previous.as_deref().map(read_summary).transpose()?;
+    let mut run = RunSummary::merge(&parts).context("cannot add up the run summaries")?;
+    if a.show_subjects {
+        // Every part must have kept the ids: a part without them would show its people
+        // as pseudonyms only, which is not what was asked for.
+        for (path, part) in a.summaries.iter().zip(&parts) {
+            if !part.personal_data {
+                anyhow::bail!(
+                    "{}: this run summary holds no subject ids; scan with --subject COLUMN \
+                     --show-subjects to keep the ids of the most affected people (the summary \
+                     then holds personal data)",
+                    path.display()
+                );
+            }
+        }
+    } else {
+        // Only what was asked for leaves this command: no ids without --show-subjects.
+        run.drop_subject_ids();
+    }
+    let mut previous = a.previous.as_deref().map(read_summary).transpose()?;
+    if let Some(p) = previous.as_mut() {
+        // The previous run is compared by its counts only.
+        p.drop_subject_ids();
+    }
     if let Some(path) = &a.summary_out {
         write_summary(path, &run)?;
     }
     let opts = art9::output::report::ReportOptions {
         min_count: a.min_count,
         retention_months: a.retention_months,
+        show_subjects: a.show_subjects,
     };
     write_report(&a.output, &run, previous.as_ref(), &opts)?;
     Ok(ExitCode::Clean)

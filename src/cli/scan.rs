@@ -408,6 +408,16 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
             a.input.context.push(date.clone());
         }
     }
+    if a.show_subjects {
+        if a.input.subject.is_none() {
+            bail!(
+                "--show-subjects shows subject ids: name the subject column with --subject COLUMN"
+            );
+        }
+        if a.summary_out.is_none() && a.report.is_none() {
+            bail!("--show-subjects is for the run summary and report: add --summary-out FILE or --report FILE");
+        }
+    }
     let date_parser = a.gdpr.date_parser(policy.as_ref())?;
     // The lexicons are compiled while the input is opened (for a database: connecting, TLS,
     // preparing the statement); both take tens of milliseconds. Errors are reported in the
@@ -472,7 +482,12 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
             ),
             None => None,
         };
-        Some(Tally::new(key, date_field.is_some()))
+        let t = Tally::new(key, date_field.is_some());
+        Some(if a.show_subjects {
+            t.with_subject_ids()
+        } else {
+            t
+        })
     } else {
         None
     };
@@ -491,8 +506,16 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     });
     let started = std::time::Instant::now();
     let date_column = date_field.as_deref();
+    let auto_dates = date_parser == art9::date::DateParser::auto();
     let month_of = |r: &Record| {
-        let date = date_parser.parse(r.context.get(date_column?)?)?;
+        let text = r.context.get(date_column?)?;
+        // A bare ISO date, the common case, without the full parser (the same month).
+        if auto_dates {
+            if let Some(m) = Month::from_iso_date(text) {
+                return Some(m);
+            }
+        }
+        let date = date_parser.parse(text)?;
         let (y, m) = date.year_month();
         Month::new(u32::try_from(y).ok()?, u32::try_from(m).ok()?)
     };
@@ -626,7 +649,7 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
             super::report::write_summary(path, &run)?;
         }
         if let Some(path) = &a.report {
-            super::report::write_report(path, &run, None, &Default::default())?;
+            super::report::write_scan_report(path, &run, a.show_subjects)?;
         }
     }
     let code = exit_for(&summary);

@@ -106,6 +106,22 @@ pub(super) fn string_or_null(rv: &RawValue) -> Result<Option<String>, ()> {
         .map_err(|_| ())
 }
 
+/// [`JsonOptions`] with what every record of a source shares: the context names, made once.
+#[derive(Debug, Default)]
+pub(super) struct Parse {
+    pub(super) options: JsonOptions,
+    pub(super) names: ContextNames,
+}
+
+impl Parse {
+    pub(super) fn new(options: JsonOptions) -> Parse {
+        Parse {
+            names: ContextNames::new(&options.context),
+            options,
+        }
+    }
+}
+
 /// Parse one JSON line into a record. Field values are located in `raw` for masking.
 pub fn parse_json_record(
     raw: String,
@@ -113,7 +129,17 @@ pub fn parse_json_record(
     line: u64,
     options: &JsonOptions,
 ) -> Result<Record, Skipped> {
-    let mut record = parse_json_fields(&raw, terminator, line, options)?;
+    parse_json_owned(raw, terminator, line, &Parse::new(options.clone()))
+}
+
+/// [`parse_json_record`] with the options of a source.
+pub(super) fn parse_json_owned(
+    raw: String,
+    terminator: &'static str,
+    line: u64,
+    parse: &Parse,
+) -> Result<Record, Skipped> {
+    let mut record = parse_json_fields(&raw, terminator, line, parse)?;
     record.raw = raw;
     Ok(record)
 }
@@ -123,8 +149,9 @@ pub(super) fn parse_json_fields(
     raw: &str,
     terminator: &'static str,
     line: u64,
-    options: &JsonOptions,
+    parse: &Parse,
 ) -> Result<Record, Skipped> {
+    let options = &parse.options;
     let skip = |kind, key: Option<String>, field: Option<&str>, reason: String| Skipped {
         line,
         key,
@@ -172,11 +199,15 @@ pub(super) fn parse_json_fields(
             .and_then(key_text),
     };
 
-    let mut context = Context::new();
-    for name in &options.context {
+    let mut context = Context::with_names(&parse.names);
+    for (i, name) in parse.names.iter().enumerate() {
         let v = lookup(&top, name)
             .map_err(|reason| skip(SkipKind::InvalidJson, Some(key.clone()), Some(name), reason))?;
-        context.set(name.as_str(), v.and_then(context_text));
+        match v.map(context_text) {
+            Some(Some(Cow::Borrowed(t))) => context.set_at(i, Some(t)),
+            Some(Some(Cow::Owned(t))) => context.set_owned_at(i, Some(t)),
+            _ => {}
+        }
     }
 
     let mut fields: Vec<Field> = Vec::with_capacity(options.fields.len().max(1));
@@ -316,11 +347,27 @@ pub(super) fn key_text(v: &RawValue) -> Option<String> {
 }
 
 /// A context value as text: a string as it is, `null` as no value, anything else (number,
-/// boolean, object, array) as its JSON text.
-fn context_text(v: &RawValue) -> Option<String> {
+/// boolean, object, array) as its JSON text. Borrowed from the line unless a string has
+/// escapes (a date never has).
+fn context_text(v: &RawValue) -> Option<Cow<'_, str>> {
+    let t = v.get();
+    if t == "null" {
+        return None;
+    }
+    if let Some(inner) = t.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        // Short values (dates, flags) are looked through without memchr's set-up.
+        let escaped = if inner.len() < 32 {
+            inner.bytes().any(|b| b == b'\\')
+        } else {
+            memchr::memchr(b'\\', inner.as_bytes()).is_some()
+        };
+        if !escaped {
+            return Some(Cow::Borrowed(inner));
+        }
+    }
     match string_or_null(v) {
-        Ok(s) => s,
-        Err(()) => Some(v.get().trim().to_string()),
+        Ok(s) => s.map(Cow::Owned),
+        Err(()) => Some(Cow::Borrowed(t.trim())),
     }
 }
 

@@ -3,7 +3,7 @@
 //! serde_json's `StreamDeserializer` reads whitespace-separated values, not the elements of
 //! one array, and a masked copy needs each element's exact bytes anyway; so a small scanner
 //! (strings, escapes, nesting depth) finds element boundaries in the byte stream, and each
-//! element is parsed like a JSON Lines record ([`parse_json_record`]). Memory is one element
+//! element is parsed like a JSON Lines record ([`parse_json_record`](super::parse_json_record)). Memory is one element
 //! at a time, whatever the file size.
 //!
 //! An object wrapping the array is accepted too: the first member whose value is an array is
@@ -16,7 +16,7 @@
 
 use std::io::{self, BufRead};
 
-use super::{parse_json_record, JsonOptions, Record, RecordSource, SkipKind, Skipped};
+use super::{JsonOptions, Record, RecordSource, SkipKind, Skipped};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -28,7 +28,7 @@ enum State {
 /// Reads the elements of a JSON array.
 pub struct JsonArray<R> {
     reader: R,
-    options: JsonOptions,
+    options: super::json::Parse,
     max: usize,
     /// `\n` bytes consumed so far.
     lines: u64,
@@ -46,7 +46,7 @@ impl<R: BufRead + Send> JsonArray<R> {
     pub fn new(reader: R, max: usize, options: JsonOptions) -> JsonArray<R> {
         JsonArray {
             reader,
-            options,
+            options: super::json::Parse::new(options),
             max,
             lines: 0,
             state: State::Start,
@@ -312,7 +312,7 @@ impl<R: BufRead + Send> JsonArray<R> {
                 ))))
             }
         };
-        let mut record = match parse_json_record(element, "", line, &self.options) {
+        let mut record = match super::json::parse_json_owned(element, "", line, &self.options) {
             Ok(r) => r,
             Err(s) => return Ok(Some(Err(s))),
         };

@@ -22,7 +22,7 @@ pub struct JsonLine {
 #[derive(Default)]
 pub(super) struct Block {
     pub(super) bytes: Vec<u8>,
-    pub(super) options: Arc<JsonOptions>,
+    pub(super) options: Arc<super::json::Parse>,
 }
 
 impl std::fmt::Debug for Block {
@@ -163,7 +163,7 @@ pub struct JsonLines<R> {
     pub(super) reader: R,
     pub(super) line: u64,
     pub(super) max: usize,
-    pub(super) options: Arc<JsonOptions>,
+    pub(super) options: Arc<super::json::Parse>,
     pub(super) keep_raw: bool,
     /// The current block; its bytes `..filled` are input, `pos..filled` not handed on yet.
     pub(super) block: Arc<Block>,
@@ -185,7 +185,7 @@ impl<R: BufRead + Send> JsonLines<R> {
             reader,
             line: 0,
             max,
-            options: Arc::new(options),
+            options: Arc::new(super::json::Parse::new(options)),
             keep_raw: true,
             block: Arc::new(Block::default()),
             pos: 0,

@@ -26,7 +26,7 @@ pub use self::fields::*;
 pub use self::json::*;
 pub use self::jsonl::*;
 pub use self::text::*;
-pub use crate::record::{Context, Field, Record};
+pub use crate::record::{Context, ContextNames, Field, Record};
 
 use std::borrow::Cow;
 use std::io::{self, BufRead};

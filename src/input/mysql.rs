@@ -15,6 +15,8 @@ use mysql::consts::ColumnType;
 use mysql::prelude::Queryable;
 use mysql::{Column, Conn, Opts, OptsBuilder, Row, SslOpts, Value};
 
+use super::{Context, ContextNames};
+
 use super::db::{
     build_record, take_param, Cell, ChannelSource, DbError, DbErrorKind, DbKind, DbSpec, DbUrl,
     FieldValue, RowImage, RowNames, RowSender, SourceStats, SslMode,
@@ -135,6 +137,8 @@ struct Layout {
     /// Column index, or the type name when it is not text.
     fields: Vec<(usize, Option<String>)>,
     context: Vec<usize>,
+    /// The context names (`spec.context`), shared by every record.
+    names: ContextNames,
     cells_from: Option<usize>,
 }
 
@@ -161,6 +165,7 @@ fn layout(spec: &DbSpec, cols: &[Column]) -> Result<Layout, String> {
         subject,
         fields,
         context,
+        names: ContextNames::new(&spec.context),
         cells_from: spec.capture_row.then_some(
             spec.key.len()
                 + usize::from(spec.subject.is_some())
@@ -225,11 +230,10 @@ fn to_record(
         None
     };
     let subject = layout.subject.and_then(|i| key_text(row.as_ref(i)));
-    let context = layout
-        .context
-        .iter()
-        .map(|&i| key_text(row.as_ref(i)))
-        .collect();
+    let mut context = Context::with_names(&layout.names);
+    for (slot, &i) in layout.context.iter().enumerate() {
+        context.set_owned_at(slot, key_text(row.as_ref(i)));
+    }
     build_record(
         spec,
         line,

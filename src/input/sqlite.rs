@@ -8,6 +8,8 @@ use std::time::Duration;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
+use super::{Context, ContextNames};
+
 use super::db::{
     build_record, Cell, ChannelSource, DbError, DbErrorKind, DbKind, DbSpec, DbUrl, FieldValue,
     RowImage, RowNames, RowSender, SourceStats, FETCH_ROWS,
@@ -126,6 +128,8 @@ struct Layout {
     subject: Option<usize>,
     fields: Vec<usize>,
     context: Vec<usize>,
+    /// The context names (`spec.context`), shared by every record.
+    names: ContextNames,
     /// First captured column (`*`), when capturing the row.
     cells_from: Option<usize>,
 }
@@ -169,11 +173,10 @@ fn row_to_record(
         Some(i) => key_text(row.get_ref(i)?),
         None => None,
     };
-    let context = layout
-        .context
-        .iter()
-        .map(|&i| row.get_ref(i).map(key_text))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut context = Context::with_names(&layout.names);
+    for (slot, &i) in layout.context.iter().enumerate() {
+        context.set_owned_at(slot, key_text(row.get_ref(i)?));
+    }
     Ok(build_record(
         spec,
         line,
@@ -253,6 +256,7 @@ pub(crate) fn open_source(
             subject: spec.subject.as_ref().map(|_| nk + 1),
             fields: (nk + ns + 1..=nk + ns + nf).collect(),
             context: (nk + ns + nf + 1..=nk + ns + nf + nc).collect(),
+            names: ContextNames::new(&spec.context),
             cells_from: spec.capture_row.then_some(1 + nk + ns + nf + nc),
         };
         let subject_id = spec.subject_id.clone();
@@ -309,6 +313,7 @@ pub(crate) fn open_source(
         subject: spec.subject.as_ref().map(pos),
         fields: spec.fields.iter().map(pos).collect(),
         context: spec.context.iter().map(pos).collect(),
+        names: ContextNames::new(&spec.context),
         cells_from: None,
     };
     let url = url.clone();

@@ -22,7 +22,7 @@
 use super::*;
 
 /// Which evasion lane found a finding; absent for an ordinary (exact) match.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Evasion {
     /// A look-alike letter of another script inside a Latin word ("kаnker" with a Cyrillic

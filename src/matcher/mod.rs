@@ -27,7 +27,7 @@ use std::sync::Arc;
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::nfa::contiguous;
 use aho_corasick::{AhoCorasick, Anchored as AcAnchored, MatchKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::category::{Category, Lang};
 use crate::grade::Grader;

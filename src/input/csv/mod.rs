@@ -42,7 +42,10 @@ mod scan;
 pub use self::row::*;
 pub use self::scan::*;
 
-use super::{is_glob, is_glob_match, Field, Pending, Record, RecordSource, SkipKind, Skipped};
+use super::{
+    is_glob, is_glob_match, Context, ContextNames, Field, Pending, Record, RecordSource, SkipKind,
+    Skipped,
+};
 
 /// How to read a CSV file.
 #[derive(Clone, Debug)]
@@ -253,6 +256,7 @@ impl<R: BufRead + Send> CsvSource<R> {
                 key_cols: Vec::new(),
                 subject_col: None,
                 context_cols: Vec::new(),
+                context_names: ContextNames::default(),
                 max_record_bytes: options.max_record_bytes,
                 spans: options.spans,
             }),
@@ -466,6 +470,7 @@ fn resolve_columns(
         field_cols: cols,
         key_cols,
         subject_col,
+        context_names: ContextNames::new(context_cols.iter().map(|(n, _)| n)),
         context_cols,
         max_record_bytes: options.max_record_bytes,
         spans: options.spans,

@@ -12,6 +12,8 @@ pub(super) struct CsvLayout {
     pub(super) subject_col: Option<usize>,
     /// `--context` names (as the user wrote them) and their columns.
     pub(super) context_cols: Vec<(String, usize)>,
+    /// The same names, shared by every record's context.
+    pub(super) context_names: ContextNames,
     pub(super) max_record_bytes: usize,
     pub(super) spans: bool,
 }
@@ -133,11 +135,17 @@ pub(super) fn build_record(
         cols => cols.iter().map(|&c| text(c)).collect::<Vec<_>>().join(":"),
     };
     let subject = layout.subject_col.map(text).filter(|s| !s.is_empty());
-    let context = layout
-        .context_cols
-        .iter()
-        .map(|(name, c)| (name.as_str(), Some(text(*c)).filter(|s| !s.is_empty())))
-        .collect();
+    // An unquoted cell is its own text: borrowed, not copied (a date, a flag).
+    let mut context = Context::with_names(&layout.context_names);
+    for (i, (_, c)) in layout.context_cols.iter().enumerate() {
+        let (s, e) = spans[*c];
+        let cell = body.get(s..e).unwrap_or_default();
+        if cell.starts_with('"') {
+            context.set_owned_at(i, Some(unquote(cell)).filter(|t| !t.is_empty()));
+        } else if !cell.is_empty() {
+            context.set_at(i, Some(cell));
+        }
+    }
     let fields = layout
         .field_cols
         .iter()

@@ -103,8 +103,15 @@ impl DbSpec {
         if let Some(s) = &self.subject {
             check_ident("subject column", s, false)?;
         }
-        for c in &self.context {
+        for (i, c) in self.context.iter().enumerate() {
             check_ident("context column", c, false)?;
+            // Each name once: a record's values are laid out by the names' positions.
+            if self.context[..i].contains(c) {
+                return Err(DbError::new(
+                    DbErrorKind::Schema,
+                    format!("context column {c} is named twice"),
+                ));
+            }
         }
         if self.subject_id.is_some() && self.subject.is_none() {
             return Err(DbError::new(
@@ -176,7 +183,8 @@ pub(crate) enum FieldValue {
 pub(crate) struct RowNames {
     pub(crate) keys: Vec<Option<String>>,
     pub(crate) subject: Option<String>,
-    pub(crate) context: Vec<Option<String>>,
+    /// The context values, under the source's shared names.
+    pub(crate) context: super::Context,
 }
 
 /// Turn one row into a record or a skip, naming source, key and column in every reason.
@@ -252,12 +260,6 @@ pub(crate) fn build_record(
             raw_span: None,
         });
     }
-    let context: super::Context = spec
-        .context
-        .iter()
-        .map(String::as_str)
-        .zip(context)
-        .collect();
     let size = key.len()
         + subject.as_ref().map_or(0, String::len)
         + context.value_bytes()

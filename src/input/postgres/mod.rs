@@ -29,7 +29,7 @@ use futures_util::StreamExt;
 use postgres::types::{FromSql, ToSql, Type};
 use postgres::{Client, Config, Statement};
 
-use super::Pending;
+use super::{Context, ContextNames, Pending};
 
 mod copy;
 mod tls;
@@ -217,6 +217,8 @@ struct Layout {
     keys: Vec<(usize, KeyType)>,
     subject: Option<(usize, KeyType)>,
     context: Vec<(usize, KeyType)>,
+    /// The context names (`spec.context`), shared by every record.
+    names: ContextNames,
     /// Column index, and the type name when it is not text.
     fields: Vec<(usize, Option<String>)>,
     json: Option<usize>,
@@ -294,6 +296,7 @@ fn layout(url: &DbUrl, spec: &DbSpec, stmt: &Statement) -> Result<Layout, DbErro
         keys,
         subject,
         context,
+        names: ContextNames::new(&spec.context),
         fields,
         json,
         shape: Shape { limits, sizes },
@@ -385,12 +388,13 @@ fn to_record(
         Some((i, t)) => key_value(&layout.types[i], t, raw(i)).map_err(bad_key)?,
         None => None,
     };
-    let context = layout
-        .context
-        .iter()
-        .map(|&(i, t)| key_value(&layout.types[i], t, raw(i)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(bad_key)?;
+    let mut context = Context::with_names(&layout.names);
+    for (slot, &(i, t)) in layout.context.iter().enumerate() {
+        context.set_owned_at(
+            slot,
+            key_value(&layout.types[i], t, raw(i)).map_err(bad_key)?,
+        );
+    }
     // Decoded as `build_record` takes them (no list of values in between).
     let values = layout
         .fields

@@ -11,8 +11,8 @@
 //! into it (field and source names come from the data and may hold markup).
 
 pub mod chart;
-
-use std::collections::BTreeMap;
+mod people;
+mod tables;
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
@@ -30,6 +30,9 @@ pub struct ReportOptions {
     /// Notes of a month at least this many months before the run's month are flagged for
     /// retention review (with a date column).
     pub retention_months: u32,
+    /// Show the raw subject ids of the most affected people (`--show-subjects`), when the
+    /// summary kept them. The report then holds personal data and says so in a banner.
+    pub show_subjects: bool,
 }
 
 impl Default for ReportOptions {
@@ -37,6 +40,7 @@ impl Default for ReportOptions {
         ReportOptions {
             min_count: 5,
             retention_months: 24,
+            show_subjects: false,
         }
     }
 }
@@ -94,6 +98,14 @@ pub fn render(run: &RunSummary, previous: Option<&RunSummary>, opts: &ReportOpti
                     h1 { (title) }
                     p.meta { (r.when()) }
                 }
+                @if r.shows_ids() {
+                    div.personal role="note" aria-label="Personal data" {
+                        p { strong { "This report holds personal data." }
+                            " It lists the subject ids of the most affected people (" code { "--show-subjects" }
+                            "). Keep it, share it and delete it as you do the CRM export itself; "
+                            "without " code { "--show-subjects" } " the report shows keyed pseudonyms only." }
+                    }
+                }
                 main {
                     (r.headline())
                     (r.warnings())
@@ -106,13 +118,18 @@ pub fn render(run: &RunSummary, previous: Option<&RunSummary>, opts: &ReportOpti
                     (r.decisions())
                     (r.skipped())
                     (r.likelihood())
+                    (r.evasion())
                     (r.next_steps())
                     (r.provenance())
                 }
                 footer {
                     p { "Written by art9 " (env!("CARGO_PKG_VERSION")) " from run summary schema "
-                        (super::summary::SCHEMA) " v" (run.version)
-                        ". This file holds counts only: no note text, entry ids, record keys or subject ids." }
+                        (super::summary::SCHEMA) " v" (run.version) ". "
+                        @if r.shows_ids() {
+                            "This file holds counts and the subject ids of the most affected people (personal data); no note text, entry ids or record keys."
+                        } @else {
+                            "This file holds counts only: no note text, entry ids, record keys or subject ids."
+                        } }
                 }
             }
         }
@@ -183,6 +200,11 @@ impl Report<'_> {
 
     fn subjects(&self) -> Option<&SubjectTally> {
         self.run.tally.subjects()
+    }
+
+    /// Whether subject ids are shown (asked for, and kept in the summary).
+    fn shows_ids(&self) -> bool {
+        self.opts.show_subjects && self.subjects().is_some_and(SubjectTally::holds_ids)
     }
 
     /// A count of people: "< k" from 1 to k − 1.
@@ -610,101 +632,6 @@ impl Report<'_> {
         }
     }
 
-    fn people_section(&self) -> Markup {
-        let Some(st) = self.subjects() else {
-            return html! {
-                section #people aria-labelledby="h-people" {
-                    h2 #h-people { "People" }
-                    p { "This run did not name a subject column (" code { "--subject COLUMN" }
-                        "), so notes cannot be counted per person." }
-                }
-            };
-        };
-        let buckets: [(&str, u32, u32); 4] = [
-            ("1 note", 1, 1),
-            ("2–5 notes", 2, 5),
-            ("6–20 notes", 6, 20),
-            ("more than 20", 21, u32::MAX),
-        ];
-        let k = self.opts.min_count;
-        let counts: Vec<u64> = buckets
-            .iter()
-            .map(|(_, lo, hi)| {
-                st.with_findings
-                    .values()
-                    .filter(|c| (*lo..=*hi).contains(&c.records))
-                    .count() as u64
-            })
-            .collect();
-        let bars: Vec<Bar> = buckets
-            .iter()
-            .zip(&counts)
-            .map(|((name, _, _), n)| Bar {
-                label: (*name).into(),
-                // A suppressed count gets no bar: its length would tell the number.
-                value: if *n < k { 0.0 } else { *n as f64 },
-                shown: self.people(*n),
-                colour: NEUTRAL,
-            })
-            .collect();
-        let mut top: Vec<(&u64, &super::summary::SubjectCounts)> = st
-            .with_findings
-            .iter()
-            .filter(|(_, c)| u64::from(c.records) >= k)
-            .collect();
-        top.sort_by(|a, b| {
-            b.1.records
-                .cmp(&a.1.records)
-                .then(b.1.findings.cmp(&a.1.findings))
-                .then(a.0.cmp(b.0))
-        });
-        top.truncate(10);
-        html! {
-            section #people aria-labelledby="h-people" {
-                h2 #h-people { "People" }
-                p { "How many notes with findings each person has. People are keyed pseudonyms (HMAC of the subject id under the "
-                    (match st.key_source() { KeySource::Policy => "policy's hash key", KeySource::Env => "ART9_HASH_KEY key", KeySource::Random => "random key of this run" })
-                    "): the report cannot be turned back into ids without the key." }
-                div.figure {
-                    (chart::bars("chart-people", "People by number of notes with findings",
-                        &bars.iter().map(|b| format!("{}: {}", b.label, b.shown)).collect::<Vec<_>>().join("; "),
-                        &bars, None))
-                }
-                div.scroll {
-                    table {
-                        thead { tr { th scope="col" { "Notes with findings" } th.num scope="col" { "People" } } }
-                        tbody {
-                            @for (b, n) in bars.iter().zip(&counts) {
-                                tr { th scope="row" { (b.label) } td.num { (self.people(*n)) } }
-                            }
-                        }
-                    }
-                }
-                h3 { "Most affected people" }
-                @if top.is_empty() {
-                    p { "Nobody has " (k) " or more notes with findings." }
-                } @else {
-                    p { "People with " (k) " or more notes with findings, most first. To find who a pseudonym is, run the access-request command under " a href="#next" { "What to do next" } " with the same key." }
-                    div.scroll {
-                        table {
-                            thead { tr { th scope="col" { "Pseudonym" } th.num scope="col" { "Notes" } th.num scope="col" { "Findings" } th scope="col" { "Categories" } } }
-                            tbody {
-                                @for (p, c) in &top {
-                                    tr {
-                                        td { code { (format!("{p:016x}")) } }
-                                        td.num { (c.records) }
-                                        td.num { (c.findings) }
-                                        td { (Category::ALL.iter().filter(|x| c.has_category(**x)).map(|x| category_name(*x)).collect::<Vec<_>>().join(", ")) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     fn scores(&self) -> Markup {
         let t = self.tally();
         let source = self
@@ -815,53 +742,6 @@ impl Report<'_> {
                 }
                 p { "Notes by outcome: "
                     @for (i, (o, n)) in s.outcomes.iter().enumerate() { @if i > 0 { ", " } (o) " " (n) } "." }
-            }
-        }
-    }
-
-    fn skipped(&self) -> Markup {
-        let s = &self.run.summary;
-        html! {
-            section #skipped aria-labelledby="h-skipped" {
-                h2 #h-skipped { "Records read and skipped" }
-                p { (s.records_read) " records read: " (s.records_scanned) " scanned, " (s.records_skipped) " skipped"
-                    @if s.records_filtered > 0 { ", " (s.records_filtered) " left out (" (filtered_reasons(s)) ")" } "." }
-                @if !s.silenced.is_empty() {
-                    p { (s.silenced.values().sum::<u64>()) " findings were silenced by the review baseline and are not counted as findings here ("
-                        (s.silenced.iter().map(|(k, v)| format!("{} {v}", k.replace('_', " "))).collect::<Vec<_>>().join(", ")) ")." }
-                }
-                @if !s.skipped.is_empty() {
-                    div.scroll {
-                        table {
-                            thead { tr { th scope="col" { "Reason" } th.num scope="col" { "Records" } } }
-                            tbody { @for (reason, n) in &s.skipped { tr { th scope="row" { (reason.replace('_', " ")) } td.num { (n) } } } }
-                        }
-                    }
-                    p { "Skipped records were not scanned: fix them (the scan's stderr names each one by line) or check them by hand." }
-                }
-            }
-        }
-    }
-
-    fn likelihood(&self) -> Markup {
-        let t = self.tally();
-        let mut by: BTreeMap<super::summary::Likelihood, u64> = BTreeMap::new();
-        for (k, n) in t.findings() {
-            if let Some(l) = k.likelihood {
-                *by.entry(l).or_default() += n;
-            }
-        }
-        html! {
-            section #likelihood aria-labelledby="h-likelihood" {
-                h2 #h-likelihood { "Likelihood" }
-                @if by.is_empty() {
-                    p { "The findings of this run carry no likelihood grade: every finding counts the same." }
-                } @else {
-                    div.scroll { table {
-                        thead { tr { th scope="col" { "Likelihood" } th.num scope="col" { "Findings" } } }
-                        tbody { @for (l, n) in &by { tr { th scope="row" { (format!("{l:?}")) } td.num { (n) } } } }
-                    } }
-                }
             }
         }
     }

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{
-    By, CellKey, FieldCounts, KeySource, Likelihood, Month, Sketch, SubjectCounts, SubjectTally,
-    Tally, SUBJECT_FIELDS,
+    By, CellKey, Evasion, FieldCounts, KeySource, Likelihood, Month, Sketch, SubjectCounts,
+    SubjectTally, Tally, SUBJECT_FIELDS, TOP_SUBJECTS,
 };
 use crate::category::{Category, Lang};
 use crate::policy::Action;
@@ -54,6 +54,8 @@ struct SubjectsOut<'a> {
     fields: Vec<&'a str>,
     fields_partial: bool,
     with_findings: Rows<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject_ids: Option<BTreeMap<String, &'a str>>,
 }
 
 /// The per-subject rows, sorted, with the field slot map to name order.
@@ -68,10 +70,22 @@ impl Serialize for Rows<'_> {
         let mut seq = s.serialize_seq(Some(self.rows.len()))?;
         for (p, c) in &self.rows {
             let bits = super::remap_field_bits(c.field_cat, &self.map);
-            seq.serialize_element(&(format!("{p:016x}"), c.records, c.findings, c.cat_lang, bits))?;
+            // 16 hex digits formatted on the stack: one row per subject with findings.
+            let hex = hex16(**p);
+            let hex = std::str::from_utf8(&hex).unwrap_or_default();
+            seq.serialize_element(&(hex, c.records, c.findings, c.cat_lang, bits))?;
         }
         seq.end()
     }
+}
+
+/// `p` as 16 lowercase hex digits (as `format!("{p:016x}")`, without a `String`).
+pub(super) fn hex16(p: u64) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = b"0123456789abcdef"[((p >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    out
 }
 
 #[derive(Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -88,6 +102,8 @@ struct FindingsRow {
     likelihood: Option<Likelihood>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     month: Option<Month>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    evasion: Option<Evasion>,
     findings: u64,
 }
 
@@ -109,6 +125,8 @@ struct RecordsRow {
     likelihood: Option<Likelihood>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     month: Option<Month>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    evasion: Option<Evasion>,
     records: u64,
 }
 
@@ -127,6 +145,9 @@ struct SubjectsFile {
     /// `[pseudonym (16 hex digits), records with findings, findings, category × language
     /// bits, field × category bits]`, by pseudonym.
     with_findings: Vec<(String, u32, u32, u32, u64)>,
+    /// `--show-subjects` only: pseudonym → raw subject id, for the most affected subjects.
+    #[serde(default)]
+    subject_ids: Option<BTreeMap<String, String>>,
 }
 
 pub(super) fn serialize<S: Serializer>(t: &Tally, s: S) -> Result<S::Ok, S::Error> {
@@ -144,6 +165,7 @@ pub(super) fn serialize<S: Serializer>(t: &Tally, s: S) -> Result<S::Ok, S::Erro
             note_lang: k.note_lang,
             likelihood: k.likelihood,
             month: k.month,
+            evasion: k.evasion,
             findings: *n,
         })
         .collect();
@@ -160,6 +182,7 @@ pub(super) fn serialize<S: Serializer>(t: &Tally, s: S) -> Result<S::Ok, S::Erro
                 note_lang: None,
                 likelihood: None,
                 month: None,
+                evasion: None,
                 records: *n,
             };
             match by {
@@ -170,6 +193,7 @@ pub(super) fn serialize<S: Serializer>(t: &Tally, s: S) -> Result<S::Ok, S::Erro
                 By::NoteLang(l) => row.note_lang = Some(*l),
                 By::Likelihood(l) => row.likelihood = Some(*l),
                 By::Month(m) => row.month = Some(*m),
+                By::Evasion(e) => row.evasion = Some(*e),
             }
             row
         })
@@ -196,6 +220,13 @@ pub(super) fn serialize<S: Serializer>(t: &Tally, s: S) -> Result<S::Ok, S::Erro
             fields: order.iter().map(|i| st.fields[*i].as_str()).collect(),
             fields_partial: st.fields_partial,
             with_findings: Rows { rows, map },
+            // Only the ids of the subjects a report lists: the rest are not written.
+            subject_ids: st.ids.as_ref().map(|ids| {
+                st.top(TOP_SUBJECTS)
+                    .iter()
+                    .filter_map(|(p, _)| Some((format!("{p:016x}"), &**ids.get(p)?)))
+                    .collect()
+            }),
         }
     });
     TallyOut {
@@ -231,6 +262,7 @@ pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tally, D::E
             fields: Vec::new(),
             fields_partial: s.fields_partial,
             with_findings: Default::default(),
+            ids: None,
         });
         // The subject fields first, so that they get their slots in the file's order.
         for name in &s.fields {
@@ -257,6 +289,7 @@ pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tally, D::E
             note_lang: r.note_lang,
             likelihood: r.likelihood,
             month: r.month,
+            evasion: r.evasion,
         };
         *t.findings.entry(key).or_default() += r.findings;
     }
@@ -270,6 +303,7 @@ pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tally, D::E
         by.extend(r.note_lang.map(By::NoteLang));
         by.extend(r.likelihood.map(By::Likelihood));
         by.extend(r.month.map(By::Month));
+        by.extend(r.evasion.map(By::Evasion));
         if by.len() > 1 {
             return Err(D::Error::custom(
                 "a records count has more than one dimension",
@@ -278,13 +312,23 @@ pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tally, D::E
         let by = by.pop().unwrap_or(By::All);
         *t.records.entry((r.category, by)).or_default() += r.records;
     }
+    let pseudonym = |p: &str| -> Result<u64, D::Error> {
+        u64::from_str_radix(p, 16)
+            .ok()
+            .filter(|_| p.len() == 16)
+            .ok_or_else(|| D::Error::custom("subjects: a pseudonym is not 16 hex digits"))
+    };
     if let (Some(st), Some(s)) = (t.subjects.as_mut(), f.subjects) {
+        if let Some(ids) = s.subject_ids {
+            let mut kept = super::HashMap::default();
+            for (p, id) in ids {
+                kept.insert(pseudonym(&p)?, id.into_boxed_str());
+            }
+            st.ids = Some(kept);
+        }
         st.with_findings.reserve(s.with_findings.len());
         for (p, records, findings, cat_lang, field_cat) in s.with_findings {
-            let p = u64::from_str_radix(&p, 16)
-                .ok()
-                .filter(|_| p.len() == 16)
-                .ok_or_else(|| D::Error::custom("subjects: a pseudonym is not 16 hex digits"))?;
+            let p = pseudonym(&p)?;
             st.with_findings.entry(p).or_default().add(&SubjectCounts {
                 records,
                 findings,

@@ -26,27 +26,32 @@
 //! BENCHMARKS.md at 10 million subjects) and, with a date column, one count per month.
 //! Subjects without findings cost nothing beyond the sketch.
 
+mod key;
+mod run;
 pub mod sketch;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use hmac::{Hmac, Mac};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+pub use self::key::{ByPseudonym, KeySource, PseudonymHasher, SubjectKey, KEY_ENV};
+pub use self::run::{MergeError, RunInfo, RunSummary};
 pub use self::sketch::Sketch;
 use crate::category::{Category, Lang};
 use crate::input::Record;
-use crate::matcher::Scanner;
 use crate::pipeline::{FieldResult, Summary};
-use crate::policy::{Action, CompiledPolicy};
+use crate::policy::Action;
 
 /// The `schema` value of a run summary file.
 pub const SCHEMA: &str = "art9-run-summary";
-/// The version of the run summary schema this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The version of the run summary schema this build writes (2: evasion lanes and, with
+/// `--show-subjects`, subject ids).
+pub const SCHEMA_VERSION: u32 = 2;
+/// The versions this build reads (a version 1 summary has no evasion lanes or subject
+/// ids; it can be a report's `--previous` but is not added up with a version 2 one).
+pub const READS_VERSIONS: [u32; 2] = [1, 2];
 /// Subjects per field and category are counted for this many field names (the first seen);
 /// a per-subject bit set of 9 fields × 7 categories fits in 64 bits.
 pub const SUBJECT_FIELDS: usize = 9;
@@ -123,6 +128,42 @@ impl Month {
     }
 }
 
+impl Month {
+    /// The month of a bare ISO date `YYYY-MM-DD` (the common form of a date column), without
+    /// the full date parser: `None` for anything else, and for a date that does not exist
+    /// (as [`DateParser::parse`](crate::date::DateParser::parse) gives none). For these
+    /// dates it gives the month that parser's UTC reading gives, at a tenth of the cost.
+    pub fn from_iso_date(text: &str) -> Option<Month> {
+        let t = text.as_bytes().trim_ascii();
+        let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = *t else {
+            return None;
+        };
+        let digits = [y0, y1, y2, y3, m0, m1, d0, d1];
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let v = |i: usize| i16::from(digits[i] - b'0');
+        let (year, month, day) = (
+            v(0) * 1000 + v(1) * 100 + v(2) * 10 + v(3),
+            v(4) * 10 + v(5),
+            v(6) * 10 + v(7),
+        );
+        // The Gregorian calendar, as the parser's (jiff's) is; tested equal to it.
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let days = match month {
+            2 if leap => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            1..=12 => 31,
+            _ => return None,
+        };
+        if !(1..=days).contains(&day) {
+            return None;
+        }
+        Month::new(u32::try_from(year).ok()?, u32::try_from(month).ok()?)
+    }
+}
+
 impl fmt::Display for Month {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}", self.year(), self.month())
@@ -146,122 +187,7 @@ impl<'de> Deserialize<'de> for Month {
 }
 
 pub use crate::lexicon::Likelihood;
-
-/// Where the key of the subject pseudonyms came from. Pseudonyms of two runs can be
-/// compared (and the runs merged) only under the same key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeySource {
-    /// The policy's `hash_key`.
-    Policy,
-    /// The `ART9_HASH_KEY` environment variable.
-    Env,
-    /// A random key for this run only: its pseudonyms match no other run's.
-    Random,
-}
-
-/// The keyed pseudonym function for subject ids.
-#[derive(Clone)]
-pub struct SubjectKey {
-    mac: Hmac<Sha256>,
-    /// SipHash-1-3 keys for the sketch of all subjects, derived from the key.
-    sketch_keys: (u64, u64),
-    id: String,
-    source: KeySource,
-}
-
-impl fmt::Debug for SubjectKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never the key.
-        write!(f, "SubjectKey({}, {:?})", self.id, self.source)
-    }
-}
-
-/// The environment variable read for the subject key when the policy has none.
-pub const KEY_ENV: &str = "ART9_HASH_KEY";
-
-impl SubjectKey {
-    /// A key of at least 16 bytes.
-    ///
-    /// # Errors
-    /// A shorter key.
-    pub fn new(key: &[u8], source: KeySource) -> Result<SubjectKey, String> {
-        if key.len() < 16 {
-            return Err("the subject pseudonym key must be at least 16 bytes".into());
-        }
-        let mac = <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|e| e.to_string())?;
-        let derive = |label: &[u8]| {
-            let mut m = mac.clone();
-            m.update(label);
-            m.finalize().into_bytes()
-        };
-        let id = hex(&derive(b"art9 key id")[..8]);
-        let sk = derive(b"art9 subject sketch");
-        let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
-        let sketch_keys = (word(&sk[..8]), word(&sk[8..16]));
-        Ok(SubjectKey {
-            mac,
-            sketch_keys,
-            id,
-            source,
-        })
-    }
-
-    /// The policy's hash key, else [`KEY_ENV`], else a random key.
-    ///
-    /// # Errors
-    /// [`KEY_ENV`] is set but shorter than 16 bytes, or no random bytes could be had.
-    pub fn resolve(policy: Option<&CompiledPolicy>) -> Result<SubjectKey, String> {
-        if let Some(key) = policy.and_then(CompiledPolicy::hash_key) {
-            return SubjectKey::new(key, KeySource::Policy);
-        }
-        if let Some(key) = std::env::var_os(KEY_ENV) {
-            return SubjectKey::new(key.as_encoded_bytes(), KeySource::Env)
-                .map_err(|e| format!("{KEY_ENV}: {e}"));
-        }
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key).map_err(|e| format!("no random key: {e}"))?;
-        SubjectKey::new(&key, KeySource::Random)
-    }
-
-    /// The pseudonym of `subject`: the first 64 bits of HMAC-SHA256(key, "subject:" id).
-    /// With 10 million subjects the chance that two share one is about 3 in a million.
-    pub fn pseudonym(&self, subject: &str) -> u64 {
-        let mut mac = self.mac.clone();
-        mac.update(b"subject:");
-        mac.update(subject.as_bytes());
-        let digest = mac.finalize().into_bytes();
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        u64::from_be_bytes(first)
-    }
-
-    /// The value `subject` counts as in the sketch of all subjects: SipHash-1-3 under a key
-    /// derived from this one. A keyed PRF like the pseudonym, but a tenth of its cost, which
-    /// every record with a subject pays (the HMAC is computed only for records with
-    /// findings). It is never written out itself: only the sketch's per-register maxima.
-    pub fn sketch_hash(&self, subject: &str) -> u64 {
-        use std::hash::Hasher;
-        let mut h =
-            siphasher::sip::SipHasher13::new_with_keys(self.sketch_keys.0, self.sketch_keys.1);
-        h.write(subject.as_bytes());
-        h.finish()
-    }
-
-    /// A fingerprint of the key (not the key): equal for equal keys.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// Where the key came from.
-    pub fn source(&self) -> KeySource {
-        self.source
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::matcher::Evasion;
 
 /// Counts for one field name.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -291,6 +217,8 @@ pub struct CellKey {
     pub likelihood: Option<Likelihood>,
     /// The record's month (with a date column).
     pub month: Option<Month>,
+    /// The evasion lane that found it (`None`: an exact match of a term).
+    pub evasion: Option<Evasion>,
 }
 
 /// One dimension value that records with findings are counted by.
@@ -310,6 +238,8 @@ pub enum By {
     Likelihood(Likelihood),
     /// A month.
     Month(Month),
+    /// An evasion lane.
+    Evasion(Evasion),
 }
 
 /// Per subject with findings: records with findings, findings, and which categories were
@@ -350,37 +280,6 @@ fn field_cat_bit(slot: usize, c: Category) -> u64 {
     1 << (slot * Category::ALL.len() + c.index())
 }
 
-/// Hashes a pseudonym as itself: it is already the uniform output of a keyed PRF, so
-/// hashing it again (SipHash, the default) would only cost time.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ByPseudonym;
-
-impl std::hash::BuildHasher for ByPseudonym {
-    type Hasher = PseudonymHasher;
-    fn build_hasher(&self) -> PseudonymHasher {
-        PseudonymHasher(0)
-    }
-}
-
-/// See [`ByPseudonym`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct PseudonymHasher(u64);
-
-impl std::hash::Hasher for PseudonymHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used (u64 keys); fold anything else in.
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
 /// The per-subject part of a tally (only with a subject column).
 #[derive(Clone, Debug)]
 pub struct SubjectTally {
@@ -397,6 +296,10 @@ pub struct SubjectTally {
     pub fields_partial: bool,
     /// Per subject with findings, by pseudonym.
     pub with_findings: HashMap<u64, SubjectCounts, ByPseudonym>,
+    /// Only with `--show-subjects`: the raw subject id of a pseudonym. While counting, every
+    /// subject with findings (the top ones are known only at the end); in a summary file,
+    /// only the [`TOP_SUBJECTS`] most affected.
+    ids: Option<HashMap<u64, Box<str>, ByPseudonym>>,
 }
 
 impl SubjectTally {
@@ -409,7 +312,46 @@ impl SubjectTally {
     pub fn key_source(&self) -> KeySource {
         self.key_source
     }
+
+    /// Whether raw subject ids are kept (`--show-subjects`): the tally then holds personal
+    /// data.
+    pub fn holds_ids(&self) -> bool {
+        self.ids.is_some()
+    }
+
+    /// The raw subject id of pseudonym `p`, when kept.
+    pub fn id_of(&self, p: u64) -> Option<&str> {
+        self.ids.as_ref()?.get(&p).map(|s| &**s)
+    }
+
+    /// Forget the raw subject ids.
+    pub fn drop_ids(&mut self) {
+        self.ids = None;
+    }
+
+    /// The `n` most affected subjects: most records with findings first, then most
+    /// findings, then by pseudonym (a stable order, so that every reader lists the same).
+    pub fn top(&self, n: usize) -> Vec<(u64, SubjectCounts)> {
+        let order = |a: &(u64, SubjectCounts), b: &(u64, SubjectCounts)| {
+            b.1.records
+                .cmp(&a.1.records)
+                .then(b.1.findings.cmp(&a.1.findings))
+                .then(a.0.cmp(&b.0))
+        };
+        let mut all: Vec<(u64, SubjectCounts)> =
+            self.with_findings.iter().map(|(p, c)| (*p, *c)).collect();
+        if all.len() > n && n > 0 {
+            all.select_nth_unstable_by(n - 1, order);
+        }
+        all.truncate(n);
+        all.sort_unstable_by(order);
+        all
+    }
 }
+
+/// How many of the most affected subjects the report lists (and, with `--show-subjects`,
+/// a summary keeps the raw ids of).
+pub const TOP_SUBJECTS: usize = 10;
 
 /// Counts by dimension, added up during a scan. See the module docs.
 #[derive(Clone, Debug, Default)]
@@ -448,6 +390,7 @@ impl Tally {
                 fields: Vec::new(),
                 fields_partial: false,
                 with_findings: HashMap::default(),
+                ids: None,
             }),
             key: subjects,
             dated,
@@ -455,9 +398,23 @@ impl Tally {
         }
     }
 
+    /// Keep the raw id of every subject with findings (`--show-subjects`; with subjects
+    /// only). The tally then holds personal data.
+    pub fn with_subject_ids(mut self) -> Tally {
+        if let Some(s) = self.subjects.as_mut() {
+            s.ids = Some(HashMap::default());
+        }
+        self
+    }
+
     /// An empty tally counting like this one (for one batch).
     pub fn empty_like(&self) -> Tally {
-        Tally::new(self.key.clone(), self.dated)
+        let t = Tally::new(self.key.clone(), self.dated);
+        if self.subjects.as_ref().is_some_and(SubjectTally::holds_ids) {
+            t.with_subject_ids()
+        } else {
+            t
+        }
     }
 
     fn intern(&mut self, name: &str, hint: usize) -> u32 {
@@ -515,6 +472,7 @@ impl Tally {
                     note_lang: f.note_lang,
                     likelihood: Some(f.likelihood),
                     month,
+                    evasion: f.evasion,
                 };
                 *self.findings.entry(key).or_default() += 1;
                 findings += 1;
@@ -522,32 +480,32 @@ impl Tally {
                 if let Some(s) = slot {
                     field_cat |= field_cat_bit(usize::from(s), f.category);
                 }
-                let mut dims = [
-                    By::All,
-                    By::Field(fi),
-                    By::Lang(f.lang),
-                    By::All,
-                    By::All,
-                    By::All,
-                    By::Likelihood(f.likelihood),
-                ];
+                // Every dimension value of this finding, with its category and with any:
+                // distinct within one finding, so a record with one finding (the common
+                // case) needs no de-duplication.
+                let cat = Some(f.category);
+                let mut by = |b: By| self.seen.extend([(cat, b), (None, b)]);
+                by(By::All);
+                by(By::Field(fi));
+                by(By::Lang(f.lang));
+                by(By::Likelihood(f.likelihood));
                 if let Some(a) = action {
-                    dims[3] = By::Action(a);
+                    by(By::Action(a));
                 }
                 if let Some(m) = month {
-                    dims[4] = By::Month(m);
+                    by(By::Month(m));
                 }
                 if let Some(l) = f.note_lang {
-                    dims[5] = By::NoteLang(l);
+                    by(By::NoteLang(l));
                 }
-                for by in dims {
-                    for cat in [Some(f.category), None] {
-                        if !self.seen.contains(&(cat, by)) {
-                            self.seen.push((cat, by));
-                        }
-                    }
+                if let Some(e) = f.evasion {
+                    by(By::Evasion(e));
                 }
             }
+        }
+        if findings > 1 {
+            self.seen.sort_unstable();
+            self.seen.dedup();
         }
         for key in self.seen.drain(..) {
             *self.records.entry(key).or_default() += 1;
@@ -569,6 +527,9 @@ impl Tally {
             s.scanned.insert(key.sketch_hash(id));
             if findings > 0 {
                 let p = key.pseudonym(id);
+                if let Some(ids) = s.ids.as_mut() {
+                    ids.entry(p).or_insert_with(|| id.as_str().into());
+                }
                 s.with_findings.entry(p).or_default().add(&SubjectCounts {
                     records: 1,
                     findings,
@@ -647,6 +608,12 @@ impl Tally {
                 }
                 mine.with_findings.entry(*p).or_default().add(&c);
             }
+            if let Some(theirs) = &theirs.ids {
+                let ids = mine.ids.get_or_insert_with(HashMap::default);
+                for (p, id) in theirs {
+                    ids.entry(*p).or_insert_with(|| id.clone());
+                }
+            }
         }
         Ok(())
     }
@@ -691,6 +658,11 @@ impl Tally {
     pub fn subjects(&self) -> Option<&SubjectTally> {
         self.subjects.as_ref()
     }
+
+    /// The per-subject counts, to change.
+    pub fn subjects_mut(&mut self) -> Option<&mut SubjectTally> {
+        self.subjects.as_mut()
+    }
 }
 
 /// Move the per-field bits of one subject from the slots of another tally to this one's
@@ -703,112 +675,6 @@ fn remap_field_bits(bits: u64, map: &[Option<u8>]) -> u64 {
         out |= cats << (usize::from(*new) * Category::ALL.len());
     }
     out
-}
-
-/// Two summaries that cannot be added up.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum MergeError {
-    /// The pseudonym keys differ: the same person would count twice.
-    #[error(
-        "the summaries pseudonymise subjects under different keys (the same person would count \
-         twice); scan every part with the same policy hash_key or ART9_HASH_KEY"
-    )]
-    OtherKey,
-    /// Only one counts subjects.
-    #[error("one summary counts data subjects (--subject) and the other does not")]
-    Subjects,
-    /// Only one counts by month.
-    #[error("one summary counts by month (a date column) and the other does not")]
-    Dates,
-    /// Not a summary of this schema version.
-    #[error(
-        "schema {schema:?} version {version} (this art9 reads {SCHEMA:?} version {SCHEMA_VERSION})"
-    )]
-    Schema {
-        /// The file's schema name.
-        schema: String,
-        /// The file's version.
-        version: u32,
-    },
-    /// Nothing to merge.
-    #[error("no summaries to merge")]
-    Empty,
-}
-
-/// How a run was made: what the report's "how these numbers were produced" shows. No
-/// secrets: the source and the command line have passwords and subject ids redacted.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct RunInfo {
-    /// When the scan started (UTC, RFC 3339).
-    pub started: String,
-    /// Wall-clock seconds the scan took.
-    pub seconds: f64,
-    /// The art9 version.
-    pub art9_version: String,
-    /// The input (a file name, or a database URL without its password).
-    pub source: String,
-    /// The command line, with passwords and `--subject-id` values replaced by `***`.
-    pub command: Vec<String>,
-    /// Lexicon entries loaded.
-    pub lexicon_entries: usize,
-    /// A fingerprint of the lexicons (SHA-256 of every entry's id, language, category,
-    /// mode and terms; 16 hex digits): equal fingerprints, equal lexicons.
-    pub lexicon_fingerprint: String,
-    /// The policy's name, when one was applied.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub policy: Option<String>,
-    /// A fingerprint of the policy's rules (not its key).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub policy_fingerprint: Option<String>,
-    /// The subject column (`--subject`), when given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject_column: Option<String>,
-    /// The date column, when given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub date_column: Option<String>,
-    /// The reference time of retention and consent rules (`--as-of`, else the run's
-    /// start), RFC 3339, when the policy has such rules or `--since` was given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub as_of: Option<String>,
-    /// With `--baseline`: its entries, how many this run matched, stale and did not check.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<crate::review::BaselineCounts>,
-    /// With `--state`: records new, changed, unchanged (not scanned) and gone since the
-    /// previous run.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<crate::review::StateCounts>,
-}
-
-impl RunInfo {
-    /// Lexicon and policy fingerprints and the version for a run of `scanner` (with
-    /// `policy`); the caller fills in the rest.
-    pub fn new(scanner: &Scanner, policy: Option<&CompiledPolicy>) -> RunInfo {
-        let mut h = Sha256::new();
-        for e in scanner.entries() {
-            h.update(format!(
-                "{}\0{}\0{}\0{:?}\0",
-                e.id, e.lang, e.category, e.mode
-            ));
-            for t in &e.terms {
-                h.update(t.as_bytes());
-                h.update(b"\0");
-            }
-            h.update(b"\n");
-        }
-        RunInfo {
-            art9_version: env!("CARGO_PKG_VERSION").to_string(),
-            lexicon_entries: scanner.entries().len(),
-            lexicon_fingerprint: hex(&h.finalize()[..8]),
-            policy: policy.map(|p| p.name().to_string()),
-            // The Debug form lists every rule and field override (BTreeMaps: a stable
-            // order) and prints the key only as "<set>".
-            policy_fingerprint: policy.map(|p| hex(&Sha256::digest(format!("{p:?}"))[..8])),
-            started: utc_now(),
-            ..RunInfo::default()
-        }
-    }
 }
 
 /// The current time as `YYYY-MM-DDTHH:MM:SSZ`.
@@ -839,111 +705,6 @@ pub fn utc_timestamp(secs: u64) -> String {
         rest / 60 % 60,
         rest % 60
     )
-}
-
-/// A run summary file: how the run was made, the [`Summary`] and the [`Tally`].
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RunSummary {
-    /// Always [`SCHEMA`].
-    pub schema: String,
-    /// [`SCHEMA_VERSION`].
-    pub version: u32,
-    /// The runs added up here (one; several after [`RunSummary::merge`]).
-    pub runs: Vec<RunInfo>,
-    /// Records read, scanned, skipped by reason; findings per category; records per
-    /// outcome (the stderr summary).
-    pub summary: Summary,
-    /// Counts by dimension.
-    #[serde(with = "file")]
-    pub tally: Tally,
-    /// Each category's fideslang data-category key (`health` → `user.health`), so that
-    /// tools speaking fideslang can read the counts (issue 21). Empty when read from a file
-    /// of an earlier build.
-    #[serde(default)]
-    pub data_categories: BTreeMap<String, String>,
-}
-
-/// Category name → fideslang key, for [`RunSummary::data_categories`].
-fn data_categories() -> BTreeMap<String, String> {
-    Category::ALL
-        .iter()
-        .map(|c| (c.as_str().to_string(), c.data_category().to_string()))
-        .collect()
-}
-
-impl RunSummary {
-    /// The summary of one run.
-    pub fn new(run: RunInfo, summary: Summary, tally: Tally) -> RunSummary {
-        RunSummary {
-            schema: SCHEMA.to_string(),
-            version: SCHEMA_VERSION,
-            runs: vec![run],
-            summary,
-            tally,
-            data_categories: data_categories(),
-        }
-    }
-
-    /// Read a summary written by this version.
-    ///
-    /// # Errors
-    /// Not JSON of this schema, or another schema version ([`MergeError::Schema`]).
-    pub fn from_json(text: &str) -> Result<RunSummary, String> {
-        #[derive(Deserialize)]
-        struct Head {
-            schema: String,
-            version: u32,
-        }
-        let head: Head = serde_json::from_str(text)
-            .map_err(|e| format!("not an art9 run summary ({})", e.classify_name()))?;
-        if head.schema != SCHEMA || head.version != SCHEMA_VERSION {
-            return Err(MergeError::Schema {
-                schema: head.schema,
-                version: head.version,
-            }
-            .to_string());
-        }
-        serde_json::from_str(text).map_err(|e| {
-            format!(
-                "run summary line {} column {}: {}",
-                e.line(),
-                e.column(),
-                e.classify_name()
-            )
-        })
-    }
-
-    /// Add up the summaries of partitions of one export (runs listed in order).
-    ///
-    /// # Errors
-    /// An empty list, or parts that cannot be added up ([`MergeError`]).
-    pub fn merge(parts: &[RunSummary]) -> Result<RunSummary, MergeError> {
-        let (first, rest) = parts.split_first().ok_or(MergeError::Empty)?;
-        let mut out = first.clone();
-        for p in rest {
-            out.tally.merge(&p.tally)?;
-            out.summary.add(&p.summary);
-            out.summary.stopped_early |= p.summary.stopped_early;
-            out.runs.extend(p.runs.iter().cloned());
-        }
-        Ok(out)
-    }
-}
-
-/// Classifies a serde_json error without its message (which can quote a value).
-trait Classify {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl Classify for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "read error",
-            serde_json::error::Category::Syntax => "not valid JSON",
-            serde_json::error::Category::Data => "a key is missing or has the wrong type",
-            serde_json::error::Category::Eof => "the file ends early",
-        }
-    }
 }
 
 mod file;

@@ -1,5 +1,6 @@
 use super::*;
 use crate::input::{JsonLines, JsonOptions, RecordSource};
+use crate::matcher::Scanner;
 use crate::pipeline::{process, Options};
 use crate::policy::CompiledPolicy;
 
@@ -253,5 +254,157 @@ proptest::proptest! {
             let month = Month::from_date(&digits).map(|m| m.to_string());
             proptest::prop_assert_eq!(month, Some(utc_timestamp(secs)[..7].to_string()));
         }
+    }
+}
+
+#[test]
+fn subject_ids_only_when_asked_and_only_for_the_top() {
+    let key = SubjectKey::new(KEY, KeySource::Env).unwrap();
+    let mut plain = Tally::new(Some(key.clone()), false);
+    scan_into(&mut plain, &lines(), None);
+    assert!(!plain.subjects().unwrap().holds_ids());
+    assert!(!json(&plain).contains("subject_ids"));
+
+    // Subject i has i + 1 notes with a finding: the top ten are S11 … S02.
+    let notes: Vec<String> = (0..12)
+        .flat_map(|i| {
+            (0..=i).map(move |n| {
+                format!(r#"{{"id":"{i}-{n}","cust":"S{i:02}","note":"heeft diabetes","memo":""}}"#)
+            })
+        })
+        .collect();
+    let notes: Vec<&str> = notes.iter().map(String::as_str).collect();
+    let mut t = Tally::new(Some(key.clone()), false).with_subject_ids();
+    let scanner = Scanner::builtin().unwrap();
+    let summary = scan_into(&mut t, &notes, None);
+    let s = t.subjects().unwrap();
+    assert_eq!(
+        s.id_of(key.pseudonym("S00")),
+        Some("S00"),
+        "all kept while counting"
+    );
+    let top: Vec<u64> = s.top(TOP_SUBJECTS).iter().map(|(p, _)| *p).collect();
+    let want: Vec<u64> = (2..12)
+        .rev()
+        .map(|i| key.pseudonym(&format!("S{i:02}")))
+        .collect();
+    assert_eq!(top, want);
+    let run = RunSummary::new(RunInfo::new(&scanner, None), summary, t);
+    assert!(run.personal_data);
+    let text = serde_json::to_string_pretty(&run).unwrap();
+    assert!(text.contains("\"personal_data\": true"));
+    assert!(text.contains("\"S02\"") && text.contains("\"S11\""));
+    assert!(
+        !text.contains("\"S00\"") && !text.contains("\"S01\""),
+        "only the top"
+    );
+    let mut back = RunSummary::from_json(&text).unwrap();
+    assert!(back.personal_data);
+    let bs = back.tally.subjects().unwrap();
+    assert_eq!(bs.id_of(key.pseudonym("S05")), Some("S05"));
+    assert_eq!(bs.id_of(key.pseudonym("S01")), None);
+    back.drop_subject_ids();
+    let text = serde_json::to_string_pretty(&back).unwrap();
+    assert!(!text.contains("\"S05\"") && text.contains("\"personal_data\": false"));
+}
+
+#[test]
+fn evasion_lanes_are_a_dimension_and_merge() {
+    let notes = [
+        r#"{"id":"1","cust":"A","note":"Klant heeft d i a b e t e s","memo":""}"#,
+        r#"{"id":"2","cust":"B","note":"Klant heeft diabetes","memo":"d.i.a.b.e.t.e.s"}"#,
+        "{\"id\":\"3\",\"cust\":\"C\",\"note\":\"Klant heeft k\u{0430}nker\",\"memo\":\"\"}",
+    ];
+    let key = SubjectKey::new(KEY, KeySource::Env).unwrap();
+    let mut whole = Tally::new(Some(key.clone()), false);
+    scan_into(&mut whole, &notes, None);
+    assert_eq!(whole.records(None, By::Evasion(Evasion::Spaced)), 2);
+    assert_eq!(whole.records(None, By::Evasion(Evasion::Homoglyph)), 1);
+    assert_eq!(whole.records(None, By::Evasion(Evasion::Typo)), 0);
+    let spaced: u64 = whole
+        .findings()
+        .filter(|(k, _)| k.evasion == Some(Evasion::Spaced))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(spaced, 2);
+    let mut a = Tally::new(Some(key.clone()), false);
+    let mut b = Tally::new(Some(key), false);
+    scan_into(&mut a, &notes[..1], None);
+    scan_into(&mut b, &notes[1..], None);
+    b.merge(&a).unwrap();
+    assert_eq!(json(&b), json(&whole));
+    let text = json(&whole);
+    assert!(text.contains("\"evasion\":\"spaced\""), "{text}");
+    #[derive(Deserialize)]
+    struct W(#[serde(with = "file")] Tally);
+    let back: W = serde_json::from_str(&text).unwrap();
+    assert_eq!(json(&back.0), text);
+}
+
+#[test]
+fn a_version_1_summary_is_read_but_not_added_to_a_version_2_one() {
+    let scanner = Scanner::builtin().unwrap();
+    let run = RunSummary::new(
+        RunInfo::new(&scanner, None),
+        Summary::default(),
+        Tally::new(None, false),
+    );
+    let text = serde_json::to_string(&run).unwrap();
+    let v1 = text.replace("\"version\":2", "\"version\":1");
+    let old = RunSummary::from_json(&v1).unwrap();
+    assert_eq!(old.version, 1);
+    assert!(matches!(
+        RunSummary::merge(&[run, old]),
+        Err(MergeError::Versions { first: 2, other: 1 })
+    ));
+}
+
+#[test]
+fn iso_dates_give_the_month_the_date_parser_gives() {
+    let parser = crate::date::DateParser::auto();
+    let mut dates: Vec<String> = [
+        "2026-11-30",
+        " 2024-02-29 ",
+        "2023-02-29",
+        "2026-13-01",
+        "2026-00-10",
+        "2026-11-00",
+        "2026-11-31",
+        "0999-01-01",
+        "1000-01-01",
+        "2026-1-05",
+        "2026-11-30T10:00:00Z",
+        "2026/11/30",
+        "20261130",
+        "abcd-ef-gh",
+        "",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for y in [1970, 2000, 2023, 2024, 2100] {
+        for m in 1..=12 {
+            for d in [1, 28, 29, 30, 31] {
+                dates.push(format!("{y:04}-{m:02}-{d:02}"));
+            }
+        }
+    }
+    for text in &dates {
+        let full = parser.parse(text).and_then(|t| {
+            let (y, m) = t.year_month();
+            Month::new(u32::try_from(y).ok()?, u32::try_from(m).ok()?)
+        });
+        if let Some(fast) = Month::from_iso_date(text) {
+            assert_eq!(Some(fast), full, "{text:?}");
+        } else if text.trim().len() == 10 && text.trim().as_bytes()[4] == b'-' {
+            assert_eq!(full, None, "{text:?}: the fast path missed a date");
+        }
+    }
+}
+
+#[test]
+fn pseudonyms_as_hex() {
+    for p in [0u64, 1, 0xdead_beef, u64::MAX, 0x0123_4567_89ab_cdef] {
+        assert_eq!(&file::hex16(p)[..], format!("{p:016x}").as_bytes());
     }
 }
