@@ -103,19 +103,23 @@ impl SpanIndex {
     /// Index `spans` (any order, overlaps allowed); a range's index is its position in
     /// `spans`.
     pub fn new(spans: impl IntoIterator<Item = (usize, usize)>) -> SpanIndex {
-        let mut spans: Vec<(usize, usize, usize)> = spans
-            .into_iter()
-            .enumerate()
-            .map(|(i, (s, e))| (s, e, i))
-            .collect();
-        spans.sort_unstable();
-        let mut max_end = Vec::with_capacity(spans.len());
+        let mut index = SpanIndex::default();
+        index.fill(spans);
+        index
+    }
+
+    /// Index `spans` in place of what this index held (its buffers are kept).
+    pub fn fill(&mut self, spans: impl IntoIterator<Item = (usize, usize)>) {
+        self.spans.clear();
+        self.spans
+            .extend(spans.into_iter().enumerate().map(|(i, (s, e))| (s, e, i)));
+        self.spans.sort_unstable();
+        self.max_end.clear();
         let mut m = 0;
-        for &(_, e, _) in &spans {
+        for &(_, e, _) in &self.spans {
             m = m.max(e);
-            max_end.push(m);
+            self.max_end.push(m);
         }
-        SpanIndex { spans, max_end }
     }
 
     /// The ranges that overlap `lo..hi` (`s < hi && lo < e`), as (start, end, index), in no
@@ -148,77 +152,125 @@ fn in_other_finding(tok: (usize, usize), span: &Span, findings: &SpanIndex) -> b
 #[derive(Clone, Debug, Default)]
 struct LangCues {
     cues: Vec<Cue>,
-    /// (cue, word) by the word's first part, for whole-word and phrase words.
-    by_first: WordIndex<Vec<(u32, u32)>>,
-    /// Prefix words (`word*`, one part) by their first byte, suffix words (`*word`) by their
-    /// last byte: a token meets only the few that can match it.
-    prefixes: Vec<Vec<(u32, u32)>>,
-    suffixes: Vec<Vec<(u32, u32)>>,
+    /// The widest window of its cues.
     widest: usize,
+    /// Where its cues start in [`NoteWords::hit`].
+    offset: usize,
+}
+
+/// A cue word: the language's slot in [`Grader::langs`], the cue, the word.
+#[derive(Clone, Copy, Debug)]
+struct CueRef {
+    lang: u8,
+    cue: u32,
+    word: u32,
+}
+
+/// What the word index knows of a word.
+#[derive(Clone, Debug, Default)]
+struct WordInfo {
+    /// The languages (bit `Lang as usize`) whose function words list it.
+    function: u8,
+    /// The whole cue words and phrases whose first part it is.
+    starts: Vec<CueRef>,
+}
+
+/// How a cue word met a token of a note.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Met {
+    /// The token is the first part of a whole word or phrase (the rest is checked per
+    /// finding, within its language's widest window).
+    Start,
+    /// A `word*` prefix word matched the token.
+    Prefix,
+    /// A `*word` suffix word matched the token.
+    Suffix,
 }
 
 /// The compiled cues and function words of every language. Cheap to share (`Arc` it).
 #[derive(Clone, Debug, Default)]
 pub struct Grader {
-    /// Indexed by `Lang as usize` (nl, da, en order of [`Lang`]).
+    /// The cue files in their order (nl, da, en: the order of [`Lang`]).
     langs: Vec<(Lang, LangCues)>,
-    /// Function word → the language it votes for (words of two languages are left out).
-    function_words: WordIndex<Lang>,
+    /// Function words and the first parts of cue words, one lookup per token of a note for
+    /// the vote and the cues of every language.
+    words: WordIndex<WordInfo>,
+    /// Prefix words (`word*`, one part) by their first byte, suffix words (`*word`) by their
+    /// last byte: a token meets only the few that can match it.
+    prefixes: Vec<Vec<CueRef>>,
+    suffixes: Vec<Vec<CueRef>>,
+    /// Cues of all languages (the length of [`NoteWords::hit`]).
+    cue_count: usize,
     /// The languages the scanner has lexicons of (`Lang as usize`); all when not set.
     /// Disagreement needs the note's language among them: without its lexicons (`--lang en`
     /// on a Dutch note) no entry of it could have backed a shared word.
     lexicon_langs: [bool; 3],
 }
 
+/// A note's tokens looked up once for the language vote and for every finding's grade
+/// ([`Grader::prepare`]): per token its function-word language, and the cue words that
+/// start or match at it. Reuse one per thread (the buffers are kept).
+#[derive(Clone, Debug, Default)]
+pub struct NoteWords {
+    /// Per token: the bits of the languages whose function word it is.
+    function: Vec<u8>,
+    /// (token, how, cue word), by token; per token the whole words first, then prefix, then
+    /// suffix words, each in cue file order.
+    met: Vec<(u32, Met, CueRef)>,
+    /// Per cue of every language, the word of it found near the finding being graded.
+    hit: Vec<Option<u32>>,
+}
+
 impl Grader {
     /// Compile cue files (one per language; see [`crate::LexiconSet::cues`]).
     pub fn new<'a>(files: impl IntoIterator<Item = &'a CueLexicon>) -> Grader {
         let mut langs: Vec<(Lang, LangCues)> = Vec::new();
-        let mut votes: HashMap<String, Option<Lang>> = HashMap::new();
+        let mut words: HashMap<String, WordInfo> = HashMap::new();
+        let mut prefixes = vec![Vec::new(); 256];
+        let mut suffixes = vec![Vec::new(); 256];
+        let mut cue_count = 0;
         for f in files {
             for w in &f.function_words {
-                votes
-                    .entry(w.clone())
-                    .and_modify(|l| {
-                        if *l != Some(f.lang) {
-                            *l = None;
-                        }
-                    })
-                    .or_insert(Some(f.lang));
+                words.entry(w.clone()).or_default().function |= 1 << (f.lang as u8);
             }
+            let slot = u8::try_from(langs.len()).unwrap_or(u8::MAX);
             let mut lc = LangCues {
-                prefixes: vec![Vec::new(); 256],
-                suffixes: vec![Vec::new(); 256],
+                offset: cue_count,
                 ..LangCues::default()
             };
-            let mut by_first: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
             for (ci, cue) in f.cues.iter().enumerate() {
                 lc.widest = lc.widest.max(cue.window);
                 for (wi, w) in cue.words.iter().enumerate() {
-                    let key = (ci as u32, wi as u32);
+                    let key = CueRef {
+                        lang: slot,
+                        cue: ci as u32,
+                        word: wi as u32,
+                    };
                     let part = w.parts[0].as_bytes();
                     if w.suffix && w.parts.len() == 1 {
-                        lc.suffixes[usize::from(part[part.len() - 1])].push(key);
+                        suffixes[usize::from(part[part.len() - 1])].push(key);
                     } else if w.prefix && w.parts.len() == 1 {
-                        lc.prefixes[usize::from(part[0])].push(key);
+                        prefixes[usize::from(part[0])].push(key);
                     } else {
-                        by_first.entry(w.parts[0].clone()).or_default().push(key);
+                        words
+                            .entry(w.parts[0].clone())
+                            .or_default()
+                            .starts
+                            .push(key);
                     }
                 }
             }
-            lc.by_first = WordIndex::build(by_first.into_iter().collect());
             lc.cues = f.cues.clone();
+            cue_count += lc.cues.len();
             langs.push((f.lang, lc));
         }
         Grader {
             langs,
+            words: WordIndex::build(words.into_iter().collect()),
+            prefixes,
+            suffixes,
+            cue_count,
             lexicon_langs: [true; 3],
-            function_words: WordIndex::build(
-                votes
-                    .into_iter()
-                    .filter_map(|(w, l)| l.map(|l| (w, l)))
-                    .collect(),
-            ),
         }
     }
 
@@ -246,26 +298,51 @@ impl Grader {
     /// tokens among its function words, `None` (`und`) on a tie or when none occurs.
     /// `tokens` are the word-char runs of `norm` (which may be ASCII text as written).
     pub fn detect(&self, norm: &str, tokens: &[(usize, usize)]) -> Option<Lang> {
-        let mut hashes = Vec::new();
-        hash_tokens(norm, tokens, &mut hashes);
-        self.detect_hashed(norm, tokens, &hashes)
+        self.prepare(norm, tokens, &mut NoteWords::default())
     }
 
-    /// [`Grader::detect`] with the tokens' hashes computed already ([`hash_tokens`]).
-    pub fn detect_hashed(
+    /// Look up every token of a note once, into `note` (for [`Grader::grade`]), and return
+    /// the note's language as [`Grader::detect`] does.
+    pub fn prepare(
         &self,
         norm: &str,
         tokens: &[(usize, usize)],
-        hashes: &[u64],
+        note: &mut NoteWords,
     ) -> Option<Lang> {
-        if self.function_words.words.is_empty() {
-            return None;
-        }
+        note.function.clear();
+        note.met.clear();
+        note.hit.clear();
+        note.hit.resize(self.cue_count, None);
+        let b = norm.as_bytes();
         let mut counts = [0u32; 3];
-        for (&(s, e), &h) in tokens.iter().zip(hashes) {
-            if let Some(l) = self.function_words.get_with(h, &norm[s..e]) {
-                counts[*l as usize] += 1;
+        for (i, &(s, e)) in tokens.iter().enumerate() {
+            let tok = &b[s..e];
+            let i = i as u32;
+            let mut function = 0;
+            if let Some(info) = self.words.get(fnv_lower(tok), tok) {
+                function = info.function;
+                if function.count_ones() == 1 {
+                    counts[function.trailing_zeros() as usize] += 1;
+                }
+                note.met.extend(info.starts.iter().map(|&r| (i, Met::Start, r)));
             }
+            note.function.push(function);
+            let (Some(&f), Some(&l)) = (tok.first(), tok.last()) else {
+                continue;
+            };
+            for &r in &self.prefixes[usize::from(f.to_ascii_lowercase())] {
+                if open_matches(self.word(r), tok) {
+                    note.met.push((i, Met::Prefix, r));
+                }
+            }
+            for &r in &self.suffixes[usize::from(l.to_ascii_lowercase())] {
+                if open_matches(self.word(r), tok) {
+                    note.met.push((i, Met::Suffix, r));
+                }
+            }
+        }
+        if self.words.words.is_empty() {
+            return None;
         }
         let (best, n) = counts
             .iter()
@@ -279,9 +356,17 @@ impl Grader {
         Lang::ALL.get(best).copied()
     }
 
-    /// The grade of one finding in a note of language `note_lang`; `findings` are the
-    /// normalised spans of all the note's findings (their words are not cues for the others);
-    /// with `trace`, every move.
+    fn cue(&self, r: CueRef) -> &Cue {
+        &self.langs[usize::from(r.lang)].1.cues[r.cue as usize]
+    }
+
+    fn word(&self, r: CueRef) -> &CueWord {
+        &self.cue(r).words[r.word as usize]
+    }
+
+    /// The grade of one finding in a note of language `note_lang`, whose tokens `note` holds
+    /// ([`Grader::prepare`]); `findings` are the normalised spans of all the note's findings
+    /// (their words are not cues for the others); with `trace`, every move.
     // The note's parts are separate arguments because the matcher holds them in separate
     // scratch buffers; a struct of seven borrows would only be built to be taken apart.
     #[allow(clippy::too_many_arguments)]
@@ -289,7 +374,7 @@ impl Grader {
         &self,
         norm: &str,
         tokens: &[(usize, usize)],
-        hashes: &[u64],
+        note: &mut NoteWords,
         note_lang: Option<Lang>,
         span: &Span,
         findings: &SpanIndex,
@@ -299,82 +384,86 @@ impl Grader {
         let last = tokens.partition_point(|&(ts, _)| ts < span.end);
         let mut up = 0;
         let mut down = 0;
-        // Per cue of a language, the first word found (a cue counts once).
-        let mut hit: Vec<Option<u32>> = Vec::new();
-        for (lang, lc) in &self.langs {
+        let met = &note.met[..];
+        // The met words of tokens `a..b`.
+        let range = |a: usize, b: usize| {
+            let lo = met.partition_point(|m| (m.0 as usize) < a);
+            let hi = lo + met[lo..].partition_point(|m| (m.0 as usize) < b);
+            &met[lo..hi]
+        };
+        let applies = |c: &Cue| c.categories.is_empty() || c.categories.contains(&span.category);
+        for (slot, (lang, lc)) in self.langs.iter().enumerate() {
             if note_lang.is_some_and(|n| n != *lang) {
                 continue;
             }
+            let slot = slot as u8;
             let lo = first.saturating_sub(lc.widest);
             let hi = (last + lc.widest).min(tokens.len());
-            hit.clear();
-            hit.resize(lc.cues.len(), None);
-            let applies =
-                |c: &Cue| c.categories.is_empty() || c.categories.contains(&span.category);
-            for i in (lo..first).chain(last..hi) {
-                let (ts, te) = tokens[i];
-                if in_other_finding((ts, te), span, findings) {
+            // Per cue of the language, the first word found (a cue counts once).
+            let hit = &mut note.hit[lc.offset..lc.offset + lc.cues.len()];
+            hit.fill(None);
+            for &(i, how, r) in range(lo, first).iter().chain(range(last, hi)) {
+                let i = i as usize;
+                if r.lang != slot || in_other_finding(tokens[i], span, findings) {
                     continue;
                 }
+                let ci = r.cue as usize;
+                let cue = &lc.cues[ci];
                 let dist = if i < first { first - i } else { i - last + 1 };
-                let in_reach = |c: &Cue| {
-                    dist <= c.window
-                        && match c.side {
-                            Side::Both => true,
-                            Side::Before => i < first,
-                            Side::After => i >= last,
-                        }
-                        && applies(c)
-                };
-                let tok = &norm[ts..te];
-                for &(ci, wi) in lc.by_first.get_with(hashes[i], tok).into_iter().flatten() {
-                    let cue = &lc.cues[ci as usize];
-                    if hit[ci as usize].is_none()
-                        && in_reach(cue)
-                        && phrase_matches(&cue.words[wi as usize], norm, &tokens[i..hi])
-                    {
-                        hit[ci as usize] = Some(wi);
+                let in_reach = dist <= cue.window
+                    && match cue.side {
+                        Side::Both => true,
+                        Side::Before => i < first,
+                        Side::After => i >= last,
                     }
-                }
-                for (ci, wi) in lc.open_words(tok) {
-                    let cue = &lc.cues[ci as usize];
-                    if hit[ci as usize].is_none()
-                        && in_reach(cue)
-                        && open_matches(&cue.words[wi as usize], tok)
-                    {
-                        hit[ci as usize] = Some(wi);
-                    }
+                    && applies(cue);
+                if hit[ci].is_none()
+                    && in_reach
+                    && (how != Met::Start
+                        || phrase_matches(&cue.words[r.word as usize], norm, &tokens[i..hi]))
+                {
+                    hit[ci] = Some(r.word);
                 }
             }
             // The finding's own words: a suffix word marks its compound ("Diabetesvereniging"),
             // and a whole word after its first one its head ("Labour Party", "RCN member").
-            for (i, &(ts, te)) in tokens.iter().enumerate().take(last).skip(first) {
+            let inside = range(first, last);
+            let mut k = 0;
+            while k < inside.len() {
+                let i = inside[k].0;
+                let n = inside[k..].iter().take_while(|m| m.0 == i).count();
+                let group = &inside[k..k + n];
+                k += n;
+                let (ts, te) = tokens[i as usize];
                 let tok = &norm[ts..te];
-                if let Some(&b) = tok.as_bytes().last() {
-                    for &(ci, wi) in &lc.suffixes[usize::from(b.to_ascii_lowercase())] {
-                        let cue = &lc.cues[ci as usize];
-                        let w = &cue.words[wi as usize];
-                        if hit[ci as usize].is_none()
-                            && applies(cue)
-                            && open_matches(w, tok)
-                            && !tok.eq_ignore_ascii_case(&w.parts[0])
-                        {
-                            hit[ci as usize] = Some(wi);
-                        }
+                for &(_, _, r) in group
+                    .iter()
+                    .filter(|m| m.1 == Met::Suffix && m.2.lang == slot)
+                {
+                    let cue = &lc.cues[r.cue as usize];
+                    let w = &cue.words[r.word as usize];
+                    if hit[r.cue as usize].is_none()
+                        && applies(cue)
+                        && !tok.eq_ignore_ascii_case(&w.parts[0])
+                    {
+                        hit[r.cue as usize] = Some(r.word);
                     }
                 }
-                if i == first {
+                if i as usize == first {
                     continue;
                 }
                 // Not animals and things: "guide dog" names a person's aid.
-                for &(ci, wi) in lc.by_first.get_with(hashes[i], tok).into_iter().flatten() {
-                    let cue = &lc.cues[ci as usize];
-                    if hit[ci as usize].is_none()
-                        && cue.words[wi as usize].parts.len() == 1
+                for &(_, _, r) in group
+                    .iter()
+                    .filter(|m| m.1 == Met::Start && m.2.lang == slot)
+                {
+                    let cue = &lc.cues[r.cue as usize];
+                    if hit[r.cue as usize].is_none()
+                        && cue.words[r.word as usize].parts.len() == 1
                         && cue.kind != CueKind::NonHuman
                         && applies(cue)
                     {
-                        hit[ci as usize] = Some(wi);
+                        hit[r.cue as usize] = Some(r.word);
                     }
                 }
             }
@@ -414,18 +503,19 @@ impl Grader {
                 }
             }
         }
-        if let Some(note) = note_lang {
+        if let Some(note_l) = note_lang {
             let near = first.saturating_sub(LOCAL_WINDOW)..(last + LOCAL_WINDOW).min(tokens.len());
-            if note != span.lang
-                && self.lexicon_langs[note as usize]
+            let own = 1u8 << (span.lang as u8);
+            if note_l != span.lang
+                && self.lexicon_langs[note_l as usize]
                 && !span.backed_by_note_lang
-                && !self.votes_for(norm, &tokens[near.clone()], &hashes[near], span.lang)
+                && !note.function[near].iter().any(|&f| f == own)
             {
                 shift += LANG_DISAGREEMENT;
                 if let Some(t) = trace {
                     t.push(Move::Language {
                         entry: span.lang,
-                        note,
+                        note: note_l,
                         shift: LANG_DISAGREEMENT,
                     });
                 }
@@ -481,8 +571,8 @@ impl<V> WordIndex<V> {
         WordIndex { slots, words }
     }
 
-    /// The value of `token`, whose hash ([`hash_tokens`]) is `h`.
-    fn get_with(&self, h: u64, token: &str) -> Option<&V> {
+    /// The value of `token`, whose hash ([`fnv_lower`]) is `h`.
+    fn get(&self, h: u64, token: &[u8]) -> Option<&V> {
         if self.words.is_empty() {
             return None;
         }
@@ -494,23 +584,12 @@ impl<V> WordIndex<V> {
                 return None;
             }
             let (w, wh, v) = &self.words[slot - 1];
-            if *wh == h && w.as_bytes().eq_ignore_ascii_case(token.as_bytes()) {
+            if *wh == h && w.as_bytes().eq_ignore_ascii_case(token) {
                 return Some(v);
             }
             i = (i + 1) & mask;
         }
     }
-}
-
-/// The hash of each token, for every lookup of it (the vote and every cue language): a token
-/// is hashed once per note.
-pub fn hash_tokens(norm: &str, tokens: &[(usize, usize)], out: &mut Vec<u64>) {
-    out.clear();
-    out.extend(
-        tokens
-            .iter()
-            .map(|&(s, e)| fnv_lower(&norm.as_bytes()[s..e])),
-    );
 }
 
 /// The word-char runs of `norm`, as `matcher` tokenises for context rules (tested equal),
@@ -543,35 +622,9 @@ pub(crate) fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
     }
 }
 
-impl Grader {
-    /// Whether a function word of `lang` is among `tokens`.
-    fn votes_for(&self, norm: &str, tokens: &[(usize, usize)], hashes: &[u64], lang: Lang) -> bool {
-        tokens
-            .iter()
-            .zip(hashes)
-            .any(|(&(s, e), &h)| self.function_words.get_with(h, &norm[s..e]) == Some(&lang))
-    }
-}
-
-impl LangCues {
-    /// The prefix and suffix words that may match `tok` (by its first and last byte).
-    fn open_words(&self, tok: &str) -> impl Iterator<Item = (u32, u32)> + '_ {
-        let b = tok.as_bytes();
-        let first = b.first().map_or(0, |c| usize::from(c.to_ascii_lowercase()));
-        let last = b.last().map_or(0, |c| usize::from(c.to_ascii_lowercase()));
-        let none: &[(u32, u32)] = &[];
-        let (p, s) = if b.is_empty() {
-            (none, none)
-        } else {
-            (&self.prefixes[first][..], &self.suffixes[last][..])
-        };
-        p.iter().chain(s).copied()
-    }
-}
-
 /// A one-part prefix or suffix word against a token (ASCII case ignored).
-fn open_matches(w: &CueWord, tok: &str) -> bool {
-    let (t, p) = (tok.as_bytes(), w.parts[0].as_bytes());
+fn open_matches(w: &CueWord, tok: &[u8]) -> bool {
+    let (t, p) = (tok, w.parts[0].as_bytes());
     if t.len() < p.len() {
         return false;
     }

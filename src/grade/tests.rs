@@ -9,9 +9,9 @@ fn grader(yaml: &[&str]) -> Grader {
     Grader::new(&files)
 }
 
-fn hashes(norm: &str) -> Vec<u64> {
-    let mut out = Vec::new();
-    hash_tokens(norm, &tokens(norm), &mut out);
+fn note(g: &Grader, norm: &str) -> NoteWords {
+    let mut out = NoteWords::default();
+    g.prepare(norm, &tokens(norm), &mut out);
     out
 }
 
@@ -76,7 +76,7 @@ fn cues_move_the_base_strongest_per_direction() {
         g.grade(
             t,
             &tokens(t),
-            &hashes(t),
+            &mut note(&g, t),
             Some(Lang::Nl),
             &s,
             &SpanIndex::default(),
@@ -92,7 +92,7 @@ fn cues_move_the_base_strongest_per_direction() {
         g.grade(
             t,
             &tokens(t),
-            &hashes(t),
+            &mut note(&g, t),
             None,
             &s,
             &SpanIndex::default(),
@@ -107,7 +107,7 @@ fn cues_move_the_base_strongest_per_direction() {
         g.grade(
             t,
             &tokens(t),
-            &hashes(t),
+            &mut note(&g, t),
             None,
             &s,
             &SpanIndex::default(),
@@ -122,7 +122,7 @@ fn cues_move_the_base_strongest_per_direction() {
         g.grade(
             t,
             &tokens(t),
-            &hashes(t),
+            &mut note(&g, t),
             None,
             &s,
             &SpanIndex::default(),
@@ -136,7 +136,7 @@ fn cues_move_the_base_strongest_per_direction() {
         g.grade(
             t,
             &tokens(t),
-            &hashes(t),
+            &mut note(&g, t),
             None,
             &s,
             &SpanIndex::default(),
@@ -156,7 +156,7 @@ fn language_disagreement_lowers_unless_backed() {
         g.grade(
             t,
             &tokens(t),
-            &hashes(t),
+            &mut note(&g, t),
             Some(Lang::Nl),
             &s,
             &SpanIndex::default(),
@@ -177,7 +177,7 @@ fn language_disagreement_lowers_unless_backed() {
         g.grade(
             t,
             &tokens(t),
-            &hashes(t),
+            &mut note(&g, t),
             Some(Lang::Nl),
             &s,
             &SpanIndex::default(),
@@ -193,7 +193,7 @@ fn language_disagreement_lowers_unless_backed() {
         g.grade(
             t,
             &tokens(t),
-            &hashes(t),
+            &mut note(&g, t),
             Some(Lang::Da),
             &s,
             &SpanIndex::default(),
@@ -208,7 +208,7 @@ fn language_disagreement_lowers_unless_backed() {
         g.grade(
             t,
             &tokens(t),
-            &hashes(t),
+            &mut note(&g, t),
             Some(Lang::Da),
             &s,
             &SpanIndex::default(),
@@ -270,5 +270,164 @@ proptest::proptest! {
             .filter(|&i| spans[i].0 < hi && lo < spans[i].1)
             .collect();
         proptest::prop_assert_eq!(got, want);
+    }
+}
+
+/// The grade as the rule says it, by a pass over every cue word of every cue at every token
+/// (no index): what [`Grader::grade`] must equal.
+fn naive_grade(
+    files: &[&CueLexicon],
+    norm: &str,
+    tokens: &[(usize, usize)],
+    note_lang: Option<Lang>,
+    span: &Span,
+    findings: &SpanIndex,
+) -> Likelihood {
+    let first = tokens.partition_point(|&(_, te)| te <= span.start);
+    let last = tokens.partition_point(|&(ts, _)| ts < span.end);
+    let tok = |i: usize| &norm[tokens[i].0..tokens[i].1];
+    let (mut up, mut down) = (0, 0);
+    for f in files {
+        if note_lang.is_some_and(|n| n != f.lang) {
+            continue;
+        }
+        let widest = f.cues.iter().map(|c| c.window).max().unwrap_or(0);
+        let (lo, hi) = (
+            first.saturating_sub(widest),
+            (last + widest).min(tokens.len()),
+        );
+        for c in &f.cues {
+            if !(c.categories.is_empty() || c.categories.contains(&span.category)) {
+                continue;
+            }
+            let open = |w: &CueWord| w.parts.len() == 1 && (w.prefix || w.suffix);
+            let outside = (lo..first).chain(last..hi).any(|i| {
+                let dist = if i < first { first - i } else { i - last + 1 };
+                let side = match c.side {
+                    Side::Both => true,
+                    Side::Before => i < first,
+                    Side::After => i >= last,
+                };
+                dist <= c.window
+                    && side
+                    && !in_other_finding(tokens[i], span, findings)
+                    && c.words.iter().any(|w| {
+                        if open(w) {
+                            open_matches(w, tok(i).as_bytes())
+                        } else {
+                            phrase_matches(w, norm, &tokens[i..hi])
+                        }
+                    })
+            });
+            let inside = (first..last).any(|i| {
+                c.words.iter().any(|w| {
+                    (w.suffix
+                        && w.parts.len() == 1
+                        && open_matches(w, tok(i).as_bytes())
+                        && !tok(i).eq_ignore_ascii_case(&w.parts[0]))
+                        || (i != first
+                            && !w.prefix
+                            && !w.suffix
+                            && w.parts.len() == 1
+                            && c.kind != CueKind::NonHuman
+                            && tok(i).eq_ignore_ascii_case(&w.parts[0]))
+                })
+            });
+            if outside || inside {
+                if c.shift > 0 {
+                    up = up.max(c.shift);
+                } else {
+                    down = down.min(c.shift);
+                }
+            }
+        }
+    }
+    let mut shift = up + down;
+    if let Some(n) = note_lang {
+        let near = first.saturating_sub(LOCAL_WINDOW)..(last + LOCAL_WINDOW).min(tokens.len());
+        let votes_own = near.into_iter().any(|i| {
+            let langs: Vec<Lang> = files
+                .iter()
+                .filter(|f| f.function_words.iter().any(|w| w.eq_ignore_ascii_case(tok(i))))
+                .map(|f| f.lang)
+                .collect();
+            langs.iter().all(|&l| l == span.lang) && !langs.is_empty()
+        });
+        if n != span.lang && !span.backed_by_note_lang && !votes_own {
+            shift += LANG_DISAGREEMENT;
+        }
+    }
+    span.base.shifted(shift)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+    /// The indexed grade (one lookup per token, per note) equals the naive pass over every
+    /// cue word, on notes made of the built-in cue words, function words and others, with
+    /// other findings around.
+    #[test]
+    fn grade_equals_a_naive_pass(
+        picks in proptest::collection::vec(0usize..10_000, 1..40),
+        at in 0usize..40,
+        len in 1usize..4,
+        others in proptest::collection::vec((0usize..40, 1usize..3), 0..3),
+        lang in 0usize..4,
+        entry_lang in 0usize..3,
+        backed: bool,
+        upper: bool,
+    ) {
+        static SET: std::sync::OnceLock<crate::LexiconSet> = std::sync::OnceLock::new();
+        let set = SET.get_or_init(|| crate::LexiconSet::builtin().unwrap());
+        let files: Vec<&CueLexicon> = set.cues().collect();
+        let g = Grader::new(files.iter().copied());
+        let mut vocab: Vec<String> = ["diabetes", "kraeft", "x", "7", "kunden"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for f in &files {
+            vocab.extend(f.function_words.iter().take(30).cloned());
+            for c in &f.cues {
+                for w in &c.words {
+                    vocab.extend(w.parts.iter().cloned());
+                    if w.suffix {
+                        vocab.push(format!("diabetes{}", w.parts[0]));
+                    }
+                    if w.prefix {
+                        vocab.push(format!("{}en", w.parts[0]));
+                    }
+                }
+            }
+        }
+        let words: Vec<String> = picks
+            .iter()
+            .map(|&p| {
+                let w = vocab[p % vocab.len()].clone();
+                if upper { w.to_ascii_uppercase() } else { w }
+            })
+            .collect();
+        let norm = words.join(" ");
+        let toks = tokens(&norm);
+        let a = at % toks.len();
+        let b = (a + len).min(toks.len());
+        let span = Span {
+            lang: Lang::ALL[entry_lang],
+            category: Category::ALL[picks[0] % Category::ALL.len()],
+            base: Likelihood::Possible,
+            start: toks[a].0,
+            end: toks[b - 1].1,
+            backed_by_note_lang: backed,
+        };
+        let mut spans = vec![(span.start, span.end)];
+        for (o, l) in others {
+            let o = o % toks.len();
+            spans.push((toks[o].0, toks[(o + l).min(toks.len()) - 1].1));
+        }
+        let findings = SpanIndex::new(spans);
+        let note_lang = Lang::ALL.get(lang).copied();
+        let mut note = NoteWords::default();
+        g.prepare(&norm, &toks, &mut note);
+        let got = g.grade(&norm, &toks, &mut note, note_lang, &span, &findings, None);
+        let want = naive_grade(&files, &norm, &toks, note_lang, &span, &findings);
+        proptest::prop_assert_eq!(got, want, "{}", norm);
     }
 }

@@ -1,6 +1,7 @@
 //! Lexicons: the YAML model, loading with limits and file:line errors, and the built-ins.
 
 mod builtin;
+mod cue_model;
 mod cues;
 mod load;
 mod model;

@@ -24,20 +24,20 @@ impl Inner {
             crate::grade::tokenize(norm, &mut scratch.tokens);
         }
         let tokens = &scratch.tokens;
-        let mut hashes = Vec::with_capacity(tokens.len());
-        crate::grade::hash_tokens(norm, tokens, &mut hashes);
-        let note_lang = self.grader.detect_hashed(norm, tokens, &hashes);
+        let note = &mut scratch.note;
+        let note_lang = self.grader.prepare(norm, tokens, note);
         let cands = &scratch.cands;
-        let spans = crate::grade::SpanIndex::new(
-            cands
-                .iter()
-                .filter(|c| c.verdict == Verdict::Accepted)
-                .map(|c| (c.sstart, c.send)),
-        );
-        // Every candidate, to find the ones overlapping a finding (`backing` below).
-        let all = crate::grade::SpanIndex::new(cands.iter().map(|c| (c.sstart, c.send)));
-        let accepted = cands.iter().filter(|c| c.verdict == Verdict::Accepted);
-        for (c, f) in accepted.zip(out.iter_mut()) {
+        let accepted = || cands.iter().filter(|c| c.verdict == Verdict::Accepted);
+        let spans = &mut scratch.spans;
+        spans.fill(accepted().map(|c| (c.sstart, c.send)));
+        // Every candidate, to find the ones overlapping a finding (`backing` below): only
+        // when a finding's entry is not of the note's language.
+        let all = &mut scratch.all;
+        let foreign = |c: &Cand| note_lang.is_some_and(|l| l != self.entries[c.entry as usize].lang);
+        if accepted().any(foreign) {
+            all.fill(cands.iter().map(|c| (c.sstart, c.send)));
+        }
+        for (c, f) in accepted().zip(out.iter_mut()) {
             let e = &self.entries[c.entry as usize];
             // An entry of the note's language and the same category that matched these words
             // too (it lost the overlap to an entry of another language: shared vocabulary).
@@ -73,10 +73,10 @@ impl Inner {
             f.likelihood = self.grader.grade(
                 norm,
                 tokens,
-                &hashes,
+                note,
                 note_lang,
                 &span,
-                &spans,
+                spans,
                 moves.as_mut(),
             );
             f.note_lang = note_lang;
