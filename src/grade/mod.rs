@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::category::{Category, Lang};
-use crate::lexicon::{Cue, CueKind, CueLexicon, CueWord, Likelihood, Side};
+use crate::lexicon::{Cue, CueKind, CueLexicon, CueWord, Likelihood, Side, Spelling};
 
 /// Grades a finding moves when its lexicon's language is not the note's.
 pub const LANG_DISAGREEMENT: i32 = -3;
@@ -195,12 +195,25 @@ pub struct Grader {
     /// Function words and the first parts of cue words, one lookup per token of a note for
     /// the vote and the cues of every language.
     words: WordIndex<WordInfo>,
-    /// Prefix words (`word*`, one part) by their first byte, suffix words (`*word`) by their
-    /// last byte: a token meets only the few that can match it.
+    /// Prefix words (`word*`, one part) by their first three bytes, suffix words (`*word`)
+    /// by their last three ([`affix_bucket`]); words under three bytes in the last bucket,
+    /// which every token meets. A token meets only the few words that can match it (by the
+    /// last byte alone, a Dutch note's every `-en` word met six suffix words).
     prefixes: Vec<Vec<CueRef>>,
     suffixes: Vec<Vec<CueRef>>,
+    /// A bit per pair of bytes (ASCII lower case) that begins a prefix word, and one per pair
+    /// that ends a suffix word: most tokens are let go by one bit test.
+    prefix_pairs: Vec<u64>,
+    suffix_pairs: Vec<u64>,
+    /// Whether a function or cue word begins or ends with a digit (else a token that begins
+    /// and ends with one, an amount or a date, is not looked up: nothing can match it).
+    digit_words: bool,
     /// Cues of all languages (the length of [`NoteWords::hit`]).
     cue_count: usize,
+    /// Spellings and letters by language (`Lang as usize`), for notes the function words
+    /// leave undecided.
+    spellings: Vec<(usize, Spelling)>,
+    letters: Vec<(usize, char)>,
     /// The languages the scanner has lexicons of (`Lang as usize`); all when not set.
     /// Disagreement needs the note's language among them: without its lexicons (`--lang en`
     /// on a Dutch note) no entry of it could have backed a shared word.
@@ -226,10 +239,17 @@ impl Grader {
     pub fn new<'a>(files: impl IntoIterator<Item = &'a CueLexicon>) -> Grader {
         let mut langs: Vec<(Lang, LangCues)> = Vec::new();
         let mut words: HashMap<String, WordInfo> = HashMap::new();
-        let mut prefixes = vec![Vec::new(); 256];
-        let mut suffixes = vec![Vec::new(); 256];
+        let mut prefixes = vec![Vec::new(); AFFIX_BUCKETS + 1];
+        let mut suffixes = vec![Vec::new(); AFFIX_BUCKETS + 1];
+        let mut prefix_pairs = vec![0u64; 1024];
+        let mut digit_words = false;
+        let mut suffix_pairs = vec![0u64; 1024];
         let mut cue_count = 0;
+        let mut spellings = Vec::new();
+        let mut letters = Vec::new();
         for f in files {
+            spellings.extend(f.spellings.iter().map(|s| (f.lang as usize, s.clone())));
+            letters.extend(f.letters.iter().map(|&c| (f.lang as usize, c)));
             for w in &f.function_words {
                 words.entry(w.clone()).or_default().function |= 1 << (f.lang as u8);
             }
@@ -247,10 +267,18 @@ impl Grader {
                         word: wi as u32,
                     };
                     let part = w.parts[0].as_bytes();
+                    digit_words |= w.parts.iter().any(|p| {
+                        let b = p.as_bytes();
+                        b.first().is_some_and(u8::is_ascii_digit)
+                            || b.last().is_some_and(u8::is_ascii_digit)
+                    });
                     if w.suffix && w.parts.len() == 1 {
-                        suffixes[usize::from(part[part.len() - 1])].push(key);
+                        let end = part.len().saturating_sub(3);
+                        suffixes[affix_bucket(&part[end..])].push(key);
+                        set_pair(&mut suffix_pairs, &part[part.len().saturating_sub(2)..]);
                     } else if w.prefix && w.parts.len() == 1 {
-                        prefixes[usize::from(part[0])].push(key);
+                        prefixes[affix_bucket(&part[..part.len().min(3)])].push(key);
+                        set_pair(&mut prefix_pairs, &part[..part.len().min(2)]);
                     } else {
                         words
                             .entry(w.parts[0].clone())
@@ -264,12 +292,23 @@ impl Grader {
             cue_count += lc.cues.len();
             langs.push((f.lang, lc));
         }
+        let digit_words = digit_words
+            || words.keys().any(|w| {
+                let b = w.as_bytes();
+                b.first().is_some_and(u8::is_ascii_digit)
+                    || b.last().is_some_and(u8::is_ascii_digit)
+            });
         Grader {
             langs,
             words: WordIndex::build(words.into_iter().collect()),
             prefixes,
             suffixes,
+            prefix_pairs,
+            suffix_pairs,
+            digit_words,
             cue_count,
+            spellings,
+            letters,
             lexicon_langs: [true; 3],
         }
     }
@@ -294,17 +333,21 @@ impl Grader {
         self.langs.is_empty()
     }
 
-    /// The note's language by a vote of its function words: the language with the most
-    /// tokens among its function words, `None` (`und`) on a tie or when none occurs.
-    /// `tokens` are the word-char runs of `norm` (which may be ASCII text as written).
-    pub fn detect(&self, norm: &str, tokens: &[(usize, usize)]) -> Option<Lang> {
-        self.prepare(norm, tokens, &mut NoteWords::default())
+    /// The note's language by a vote of its function words: each word votes for every
+    /// language whose file lists it (a word of all three votes for none); the language with
+    /// the most votes wins. When that leaves a tie or no vote, the spellings (`*heid`) of
+    /// the words and the letters (`æ`) of `text` vote too, a function word counting twice;
+    /// `None` (`und`) if still tied or nothing voted. `norm` is `text` normalised (or `text`
+    /// itself when it is ASCII) and `tokens` are its word-char runs.
+    pub fn detect(&self, text: &str, norm: &str, tokens: &[(usize, usize)]) -> Option<Lang> {
+        self.prepare(text, norm, tokens, &mut NoteWords::default())
     }
 
     /// Look up every token of a note once, into `note` (for [`Grader::grade`]), and return
     /// the note's language as [`Grader::detect`] does.
     pub fn prepare(
         &self,
+        text: &str,
         norm: &str,
         tokens: &[(usize, usize)],
         note: &mut NoteWords,
@@ -318,42 +361,69 @@ impl Grader {
         for (i, &(s, e)) in tokens.iter().enumerate() {
             let tok = &b[s..e];
             let i = i as u32;
+            if !self.digit_words && tok[0].is_ascii_digit() && tok[tok.len() - 1].is_ascii_digit() {
+                note.function.push(0);
+                continue;
+            }
             let mut function = 0;
             if let Some(info) = self.words.get(fnv_lower(tok), tok) {
                 function = info.function;
-                if function.count_ones() == 1 {
-                    counts[function.trailing_zeros() as usize] += 1;
+                if function.count_ones() < 3 {
+                    for (l, c) in counts.iter_mut().enumerate() {
+                        *c += u32::from(function >> l & 1);
+                    }
                 }
-                note.met.extend(info.starts.iter().map(|&r| (i, Met::Start, r)));
+                note.met
+                    .extend(info.starts.iter().map(|&r| (i, Met::Start, r)));
             }
             note.function.push(function);
-            let (Some(&f), Some(&l)) = (tok.first(), tok.last()) else {
-                continue;
+            let long = tok.len() >= 3;
+            let pre = if long && has_pair(&self.prefix_pairs, &tok[..2]) {
+                &self.prefixes[affix_bucket(&tok[..3])][..]
+            } else {
+                &[][..]
             };
-            for &r in &self.prefixes[usize::from(f.to_ascii_lowercase())] {
+            let suf = if long && has_pair(&self.suffix_pairs, &tok[tok.len() - 2..]) {
+                &self.suffixes[affix_bucket(&tok[tok.len() - 3..])][..]
+            } else {
+                &[][..]
+            };
+            let pre = pre.iter().chain(&self.prefixes[AFFIX_BUCKETS]);
+            for &r in pre {
                 if open_matches(self.word(r), tok) {
                     note.met.push((i, Met::Prefix, r));
                 }
             }
-            for &r in &self.suffixes[usize::from(l.to_ascii_lowercase())] {
+            for &r in suf.iter().chain(&self.suffixes[AFFIX_BUCKETS]) {
                 if open_matches(self.word(r), tok) {
                     note.met.push((i, Met::Suffix, r));
                 }
             }
         }
-        if self.words.words.is_empty() {
+        if let Some(l) = winner(&counts) {
+            return Some(l);
+        }
+        if self.spellings.is_empty() && self.letters.is_empty() {
             return None;
         }
-        let (best, n) = counts
-            .iter()
-            .enumerate()
-            .max_by_key(|&(_, n)| *n)
-            .map(|(i, n)| (i, *n))
-            .unwrap_or((0, 0));
-        if n == 0 || counts.iter().filter(|&&c| c == n).count() > 1 {
-            return None;
+        // Undecided: spellings and letters vote, a function word counting twice.
+        for c in &mut counts {
+            *c *= 2;
         }
-        Lang::ALL.get(best).copied()
+        for &(s, e) in tokens {
+            for (l, sp) in &self.spellings {
+                counts[*l] += u32::from(sp.matches(&b[s..e]));
+            }
+        }
+        if !self.letters.is_empty() && !text.is_ascii() {
+            for c in text.chars().filter(|c| !c.is_ascii()) {
+                let c = c.to_lowercase().next().unwrap_or(c);
+                for &(l, letter) in &self.letters {
+                    counts[l] += u32::from(letter == c);
+                }
+            }
+        }
+        winner(&counts)
     }
 
     fn cue(&self, r: CueRef) -> &Cue {
@@ -620,6 +690,50 @@ pub(crate) fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
     if let Some(s) = start {
         out.push((s, norm.len()));
     }
+}
+
+/// The language with the most votes, `None` on a tie or when none has any.
+fn winner(counts: &[u32; 3]) -> Option<Lang> {
+    let n = counts.iter().copied().max().unwrap_or(0);
+    if n == 0 || counts.iter().filter(|&&c| c == n).count() > 1 {
+        return None;
+    }
+    let best = counts.iter().position(|&c| c == n)?;
+    Lang::ALL.get(best).copied()
+}
+
+/// Buckets of prefix and suffix words ([`affix_bucket`]); one more holds the short words.
+const AFFIX_BUCKETS: usize = 1024;
+
+/// The bit of two bytes (ASCII case ignored; one byte: every pair it begins or ends).
+fn set_pair(bits: &mut [u64], two: &[u8]) {
+    let lower = |b: u8| usize::from(b.to_ascii_lowercase());
+    match *two {
+        [a, b] => {
+            let k = lower(a) << 8 | lower(b);
+            bits[k / 64] |= 1 << (k % 64);
+        }
+        // A one-byte word (never in the built-in files): every pair is possible.
+        _ => bits.iter_mut().for_each(|w| *w = u64::MAX),
+    }
+}
+
+fn has_pair(bits: &[u64], two: &[u8]) -> bool {
+    let k =
+        usize::from(two[0].to_ascii_lowercase()) << 8 | usize::from(two[1].to_ascii_lowercase());
+    bits[k / 64] & (1 << (k % 64)) != 0
+}
+
+/// The bucket of three bytes (the first or last three of a word or token, ASCII case
+/// ignored); shorter slices (only words are this short) go to the last bucket.
+fn affix_bucket(three: &[u8]) -> usize {
+    if three.len() < 3 {
+        return AFFIX_BUCKETS;
+    }
+    let h = three.iter().fold(0u32, |h, &b| {
+        h.wrapping_mul(0x9E37_79B1) ^ u32::from(b.to_ascii_lowercase())
+    });
+    (h.wrapping_mul(0x9E37_79B1) >> 22) as usize % AFFIX_BUCKETS
 }
 
 /// A one-part prefix or suffix word against a token (ASCII case ignored).

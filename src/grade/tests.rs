@@ -11,7 +11,7 @@ fn grader(yaml: &[&str]) -> Grader {
 
 fn note(g: &Grader, norm: &str) -> NoteWords {
     let mut out = NoteWords::default();
-    g.prepare(norm, &tokens(norm), &mut out);
+    g.prepare(norm, norm, &tokens(norm), &mut out);
     out
 }
 
@@ -53,17 +53,17 @@ fn span(norm: &str, term: &str, lang: Lang) -> Span {
 fn detects_by_function_words_and_drops_shared_ones() {
     let g = grader(&[NL, DA]);
     let t = "de klant heeft het niet";
-    assert_eq!(g.detect(t, &tokens(t)), Some(Lang::Nl));
+    assert_eq!(g.detect(t, t, &tokens(t)), Some(Lang::Nl));
     let t = "det er ikke godt";
-    assert_eq!(g.detect(t, &tokens(t)), Some(Lang::Da));
+    assert_eq!(g.detect(t, t, &tokens(t)), Some(Lang::Da));
     // "de" is in both lists and votes for neither; nothing else: und.
     let t = "de de de";
-    assert_eq!(g.detect(t, &tokens(t)), None);
+    assert_eq!(g.detect(t, t, &tokens(t)), None);
     // A tie is und; upper-case ASCII (the zero-copy path) is compared in lower case.
     let t = "HET IS det er";
-    assert_eq!(g.detect(t, &tokens(t)), None);
+    assert_eq!(g.detect(t, t, &tokens(t)), None);
     let t = "Het Is niet";
-    assert_eq!(g.detect(t, &tokens(t)), Some(Lang::Nl));
+    assert_eq!(g.detect(t, t, &tokens(t)), Some(Lang::Nl));
 }
 
 #[test]
@@ -223,7 +223,7 @@ fn no_cue_files_keep_the_base() {
     let g = Grader::new(std::iter::empty());
     assert!(g.is_empty());
     let t = "de klant heeft diabetes";
-    assert_eq!(g.detect(t, &tokens(t)), None);
+    assert_eq!(g.detect(t, t, &tokens(t)), None);
 }
 
 /// The words of the labels art9 writes when masking (`[HEALTH]`, `[TRADE_UNION:4f1a9c]`) are
@@ -348,7 +348,11 @@ fn naive_grade(
         let votes_own = near.into_iter().any(|i| {
             let langs: Vec<Lang> = files
                 .iter()
-                .filter(|f| f.function_words.iter().any(|w| w.eq_ignore_ascii_case(tok(i))))
+                .filter(|f| {
+                    f.function_words
+                        .iter()
+                        .any(|w| w.eq_ignore_ascii_case(tok(i)))
+                })
                 .map(|f| f.lang)
                 .collect();
             langs.iter().all(|&l| l == span.lang) && !langs.is_empty()
@@ -425,9 +429,46 @@ proptest::proptest! {
         let findings = SpanIndex::new(spans);
         let note_lang = Lang::ALL.get(lang).copied();
         let mut note = NoteWords::default();
-        g.prepare(&norm, &toks, &mut note);
+        g.prepare(&norm, &norm, &toks, &mut note);
         let got = g.grade(&norm, &toks, &mut note, note_lang, &span, &findings, None);
         let want = naive_grade(&files, &norm, &toks, note_lang, &span, &findings);
         proptest::prop_assert_eq!(got, want, "{}", norm);
     }
+}
+
+#[test]
+fn shared_words_vote_for_both_and_spellings_decide_the_rest() {
+    let nl = NL
+        .replace("cues:\n", "spellings: ['*heid', '*ij*']\ncues:\n")
+        .replace("[de, het,", "[de, op, het,");
+    let da = DA
+        .replace("cues: []", "letters: [æ, ø]\ncues: []")
+        .replace("[det,", "[op, det,");
+    let en =
+        "lang: en\ndescription: t\nfunction_words: [the, op]\nspellings: ['*ness']\ncues: []\n";
+    let g = grader(&[&nl, &da, en]);
+    // "de" is Dutch and Danish: it votes for both, and "the" decides.
+    let t = "de the";
+    assert_eq!(
+        g.detect(t, t, &tokens(t)),
+        None,
+        "one vote each for nl, da, en"
+    );
+    let t = "de het";
+    assert_eq!(g.detect(t, t, &tokens(t)), Some(Lang::Nl));
+    // "op" is in all three files: no vote.
+    let t = "op op op";
+    assert_eq!(g.detect(t, t, &tokens(t)), None);
+    // Undecided: spellings and letters vote (letters in the text as written).
+    let t = "Vrijheid";
+    assert_eq!(g.detect(t, t, &tokens(t)), Some(Lang::Nl));
+    let (text, norm) = ("Ærøskøbing", "aeroeskoebing");
+    assert_eq!(g.detect(text, norm, &tokens(norm)), Some(Lang::Da));
+    let t = "Kindness";
+    assert_eq!(g.detect(t, t, &tokens(t)), Some(Lang::En));
+    // An ending needs three more letters than itself; a function word counts twice.
+    let t = "heid";
+    assert_eq!(g.detect(t, t, &tokens(t)), None);
+    let t = "the vrijheid";
+    assert_eq!(g.detect(t, t, &tokens(t)), Some(Lang::En));
 }

@@ -26,6 +26,14 @@ pub struct CueFile {
     /// (a word listed for two languages votes for neither).
     #[serde(default)]
     pub function_words: Vec<String>,
+    /// Spellings that vote for the language when the function words leave a note undecided:
+    /// `*ending`, `beginning*` or `*inside*` of a word (`*heid`, `*ij*`).
+    #[serde(default)]
+    pub spellings: Vec<String>,
+    /// Letters of the language, as written before normalisation (`æ`, `ø`, `å`), that vote
+    /// for it when the function words leave a note undecided.
+    #[serde(default)]
+    pub letters: Vec<String>,
     /// The cues.
     #[serde(default)]
     pub cues: Vec<Spanned<CueSpec>>,
@@ -126,6 +134,10 @@ pub(crate) struct BakedCueFile {
     pub replace: bool,
     /// As [`CueFile::function_words`].
     pub function_words: Vec<String>,
+    /// As [`CueFile::spellings`].
+    pub spellings: Vec<String>,
+    /// As [`CueFile::letters`].
+    pub letters: Vec<String>,
     /// The cues with the YAML line each starts on.
     pub cues: Vec<(usize, CueSpec)>,
 }
@@ -138,6 +150,8 @@ impl From<CueFile> for BakedCueFile {
             sources: f.sources,
             replace: f.replace,
             function_words: f.function_words,
+            spellings: f.spellings,
+            letters: f.letters,
             cues: f
                 .cues
                 .into_iter()

@@ -6,8 +6,8 @@
 //! `art9 lexicon test` checks. The grading itself lives in `crate::grade`.
 
 use super::builtin::{BUILTIN_CUES, BUILTIN_CUES_BAKED};
-pub use super::cue_model::{CueFile, CueKind, CueSpec, Side};
 use super::cue_model::BakedCueFile;
+pub use super::cue_model::{CueFile, CueKind, CueSpec, Side};
 use super::load::LexiconError;
 use crate::category::{Category, Lang};
 use crate::normalize::{is_word_char, normalize};
@@ -24,6 +24,44 @@ pub struct CueWord {
     pub prefix: bool,
     /// `*word`: the (single) part ends a token.
     pub suffix: bool,
+}
+
+/// Where in a word a [`Spelling`] is looked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpellingPlace {
+    /// `*ending`.
+    End,
+    /// `beginning*`.
+    Start,
+    /// `*inside*` (anywhere in the word).
+    Inside,
+}
+
+/// A spelling of a language (`*heid`, `*ij*`), normalised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spelling {
+    /// The letters, normalised, without `*`.
+    pub text: String,
+    /// Where they are looked for.
+    pub place: SpellingPlace,
+}
+
+impl Spelling {
+    /// Whether `tok` (normalised, or ASCII as written) has this spelling: an ending or a
+    /// beginning only in a word at least three letters longer than it (not the word itself
+    /// or a short word that happens to end so), an inside spelling anywhere.
+    pub fn matches(&self, tok: &[u8]) -> bool {
+        let p = self.text.as_bytes();
+        match self.place {
+            SpellingPlace::End => {
+                tok.len() >= p.len() + 3 && tok[tok.len() - p.len()..].eq_ignore_ascii_case(p)
+            }
+            SpellingPlace::Start => {
+                tok.len() >= p.len() + 3 && tok[..p.len()].eq_ignore_ascii_case(p)
+            }
+            SpellingPlace::Inside => tok.windows(p.len()).any(|w| w.eq_ignore_ascii_case(p)),
+        }
+    }
 }
 
 /// A validated cue.
@@ -66,6 +104,10 @@ pub struct CueLexicon {
     pub replace: bool,
     /// Normalised function words.
     pub function_words: Vec<String>,
+    /// Spellings that vote when the function words leave a note undecided.
+    pub spellings: Vec<Spelling>,
+    /// Letters (as written) that vote when the function words leave a note undecided.
+    pub letters: Vec<char>,
     /// Cues.
     pub cues: Vec<Cue>,
 }
@@ -144,6 +186,37 @@ impl CueLexicon {
             }
             function_words.push(n);
         }
+        let mut spellings = Vec::new();
+        for w in &file.spellings {
+            let bad = || {
+                err(
+                    None,
+                    None,
+                    format!(
+                        "spelling {w:?} must be `*ending`, `beginning*` or `*inside*` of one word"
+                    ),
+                )
+            };
+            let place = match (w.starts_with('*'), w.ends_with('*') && w.len() > 1) {
+                (true, true) => SpellingPlace::Inside,
+                (true, false) => SpellingPlace::End,
+                (false, true) => SpellingPlace::Start,
+                (false, false) => return Err(bad()),
+            };
+            let n = normalize(w.trim_matches('*'));
+            if n.is_empty() || !n.chars().all(is_word_char) {
+                return Err(bad());
+            }
+            spellings.push(Spelling { text: n, place });
+        }
+        let mut letters = Vec::new();
+        for l in &file.letters {
+            let mut chars = l.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) if c.is_alphabetic() => letters.push(c),
+                _ => return Err(err(None, None, format!("letter {l:?} must be one letter"))),
+            }
+        }
         let want_prefix = format!("{}.cue.", file.lang.as_str());
         let mut cues: Vec<Cue> = Vec::new();
         for (line, spec) in file.cues {
@@ -199,6 +272,8 @@ impl CueLexicon {
             lang: file.lang,
             replace: file.replace,
             function_words,
+            spellings,
+            letters,
             cues,
         })
     }

@@ -530,6 +530,8 @@ impl LexiconSet {
                     }
                 }
                 old.function_words.extend(cues.function_words);
+                old.spellings.extend(cues.spellings);
+                old.letters.extend(cues.letters);
                 old.cues.extend(cues.cues);
             }
             _ => {

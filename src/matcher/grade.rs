@@ -25,7 +25,7 @@ impl Inner {
         }
         let tokens = &scratch.tokens;
         let note = &mut scratch.note;
-        let note_lang = self.grader.prepare(norm, tokens, note);
+        let note_lang = self.grader.prepare(text, norm, tokens, note);
         let cands = &scratch.cands;
         let accepted = || cands.iter().filter(|c| c.verdict == Verdict::Accepted);
         let spans = &mut scratch.spans;
@@ -33,7 +33,8 @@ impl Inner {
         // Every candidate, to find the ones overlapping a finding (`backing` below): only
         // when a finding's entry is not of the note's language.
         let all = &mut scratch.all;
-        let foreign = |c: &Cand| note_lang.is_some_and(|l| l != self.entries[c.entry as usize].lang);
+        let foreign =
+            |c: &Cand| note_lang.is_some_and(|l| l != self.entries[c.entry as usize].lang);
         if accepted().any(foreign) {
             all.fill(cands.iter().map(|c| (c.sstart, c.send)));
         }
@@ -70,15 +71,9 @@ impl Inner {
                 backed_by_note_lang,
             };
             let mut moves = trace.as_ref().map(|_| Vec::new());
-            f.likelihood = self.grader.grade(
-                norm,
-                tokens,
-                note,
-                note_lang,
-                &span,
-                spans,
-                moves.as_mut(),
-            );
+            f.likelihood =
+                self.grader
+                    .grade(norm, tokens, note, note_lang, &span, spans, moves.as_mut());
             f.note_lang = note_lang;
             if let (Some(t), Some(moves)) = (trace.as_deref_mut(), moves) {
                 t.push(Graded {
@@ -100,7 +95,7 @@ impl Scanner {
         let norm = normalize(text);
         let mut tokens = Vec::new();
         tokenize(&norm, &mut tokens);
-        self.inner.grader.detect(&norm, &tokens)
+        self.inner.grader.detect(text, &norm, &tokens)
     }
 }
 
