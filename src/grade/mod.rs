@@ -366,7 +366,7 @@ impl Grader {
                 continue;
             }
             let mut function = 0;
-            if let Some(info) = self.words.get(fnv_lower(tok), tok) {
+            if let Some(info) = self.words.get(hash_at(b, s, e), b, s, e) {
                 function = info.function;
                 if function.count_ones() < 3 {
                     for (l, c) in counts.iter_mut().enumerate() {
@@ -595,7 +595,7 @@ impl Grader {
     }
 }
 
-/// Words (ASCII case ignored) to values: FNV-1a over the lower-cased bytes, open addressing.
+/// Words (ASCII case ignored) to values: [`word_hash`] (eight bytes a step), open addressing.
 /// A token is hashed once, with no lower-cased copy; most tokens find an empty slot at once.
 /// (A `HashMap<String, _>` lookup, SipHash and a copy for upper-case tokens, was most of the
 /// grading's cost on `--terms` notes.)
@@ -603,16 +603,80 @@ impl Grader {
 struct WordIndex<V> {
     /// Slot → index into `words` + 1 (0 = empty); the length is a power of two.
     slots: Vec<u32>,
-    words: Vec<(String, u64, V)>,
+    /// Each word with eight zero bytes after it (its last eight bytes are read as one), its
+    /// hash and its value.
+    words: Vec<(Vec<u8>, u64, V)>,
 }
 
-fn fnv_lower(word: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in word {
-        h ^= u64::from(b.to_ascii_lowercase());
-        h = h.wrapping_mul(0x0100_0000_01b3);
+fn word_hash(word: &[u8]) -> u64 {
+    hash_at(word, 0, word.len())
+}
+
+/// [`word_hash`] of `buf[s..e]`, reading eight bytes a step (`buf` around the word lets the
+/// last step read a whole eight and mask what is past the word).
+// Eight bytes at a time, each with its 0x20 bit set: ASCII letters in lower case, digits as
+// they are (a word token holds nothing else of ASCII). Two non-ASCII bytes may hash alike;
+// the comparison after the hash is exact.
+#[inline]
+fn hash_at(buf: &[u8], s: usize, e: usize) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    const CASE: u64 = 0x2020_2020_2020_2020;
+    let step = |h: u64, x: u64| (h.rotate_left(5) ^ (x | CASE)).wrapping_mul(K);
+    let mut h = (e - s) as u64;
+    let mut i = s;
+    while i + 8 <= e {
+        h = step(h, load8(buf, i, 8));
+        i += 8;
     }
-    h
+    if i < e {
+        h = step(h, load8(buf, i, e - i));
+    }
+    h ^ (h >> 32)
+}
+
+/// Whether `word` (with eight zero bytes after it) is `buf[s..e]`, ASCII case ignored: eight
+/// bytes a step with the case bit set, and byte by byte when the token is not ASCII (where
+/// the case bit may tell two bytes apart).
+#[inline]
+fn eq_at(word: &[u8], buf: &[u8], s: usize, e: usize) -> bool {
+    const CASE: u64 = 0x2020_2020_2020_2020;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let len = e - s;
+    if word.len() != len + 8 {
+        return false;
+    }
+    let mut high = 0;
+    let mut i = 0;
+    while i < len {
+        let n = (len - i).min(8);
+        let t = load8(buf, s + i, n);
+        high |= t;
+        if load8(word, i, 8) | CASE != t | CASE {
+            return false;
+        }
+        i += 8;
+    }
+    high & HIGH == 0 || word[..len].eq_ignore_ascii_case(&buf[s..e])
+}
+
+/// The `n` (1..=8) bytes of `buf` at `at`, little-endian, zero above.
+#[inline]
+fn load8(buf: &[u8], at: usize, n: usize) -> u64 {
+    if let Some(w) = buf.get(at..at + 8) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        let x = u64::from_le_bytes(a);
+        if n == 8 {
+            x
+        } else {
+            x & ((1u64 << (8 * n)) - 1)
+        }
+    } else {
+        buf[at..at + n]
+            .iter()
+            .enumerate()
+            .fold(0, |x, (i, &b)| x | u64::from(b) << (8 * i))
+    }
 }
 
 impl<V> Default for WordIndex<V> {
@@ -630,19 +694,21 @@ impl<V> WordIndex<V> {
         let mut slots = vec![0u32; size];
         let mut words = Vec::with_capacity(entries.len());
         for (w, v) in entries {
-            let h = fnv_lower(w.as_bytes());
+            let h = word_hash(w.as_bytes());
             let mut i = (h as usize) & (size - 1);
             while slots[i] != 0 {
                 i = (i + 1) & (size - 1);
             }
-            words.push((w, h, v));
+            let mut padded = w.into_bytes();
+            padded.extend_from_slice(&[0; 8]);
+            words.push((padded, h, v));
             slots[i] = u32::try_from(words.len()).unwrap_or(u32::MAX);
         }
         WordIndex { slots, words }
     }
 
-    /// The value of `token`, whose hash ([`fnv_lower`]) is `h`.
-    fn get(&self, h: u64, token: &[u8]) -> Option<&V> {
+    /// The value of the token `buf[s..e]`, whose hash ([`hash_at`]) is `h`.
+    fn get(&self, h: u64, buf: &[u8], s: usize, e: usize) -> Option<&V> {
         if self.words.is_empty() {
             return None;
         }
@@ -654,7 +720,7 @@ impl<V> WordIndex<V> {
                 return None;
             }
             let (w, wh, v) = &self.words[slot - 1];
-            if *wh == h && w.as_bytes().eq_ignore_ascii_case(token) {
+            if *wh == h && eq_at(w, buf, s, e) {
                 return Some(v);
             }
             i = (i + 1) & mask;

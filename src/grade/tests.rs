@@ -472,3 +472,45 @@ fn shared_words_vote_for_both_and_spellings_decide_the_rest() {
     let t = "the vrijheid";
     assert_eq!(g.detect(t, t, &tokens(t)), Some(Lang::En));
 }
+
+proptest::proptest! {
+    /// The hash of a word inside a note (eight bytes read a step, masked) is the hash of the
+    /// word alone, and ignores ASCII case.
+    #[test]
+    fn hash_in_place_equals_hash_of_the_word(
+        note in "[a-zA-Z0-9æøåé ]{0,40}",
+        s in 0usize..40,
+        len in 1usize..20,
+    ) {
+        let b = note.as_bytes();
+        let s = s.min(b.len());
+        let e = (s + len).min(b.len());
+        proptest::prop_assert_eq!(hash_at(b, s, e), word_hash(&b[s..e]));
+        let upper = note.to_ascii_uppercase();
+        proptest::prop_assert_eq!(hash_at(upper.as_bytes(), s, e), word_hash(&b[s..e]));
+    }
+}
+
+proptest::proptest! {
+    /// The eight-bytes-a-step comparison of a stored word with a token equals an ASCII
+    /// case-insensitive comparison, also for non-ASCII bytes that differ in the case bit.
+    #[test]
+    fn eq_at_equals_eq_ignore_ascii_case(
+        word in "[a-z0-9éÉаР]{1,20}",
+        note in "[a-zA-Z0-9éÉаР ]{0,30}",
+        s in 0usize..30,
+        len in 1usize..20,
+        same: bool,
+    ) {
+        let b = if same { format!("x {word} y") } else { note };
+        let bytes = b.as_bytes();
+        let s = if same { 2 } else { s.min(bytes.len()) };
+        let e = if same { 2 + word.len() } else { (s + len).min(bytes.len()) };
+        let mut padded = word.clone().into_bytes();
+        padded.extend_from_slice(&[0; 8]);
+        proptest::prop_assert_eq!(
+            eq_at(&padded, bytes, s, e),
+            word.as_bytes().eq_ignore_ascii_case(&bytes[s..e])
+        );
+    }
+}
