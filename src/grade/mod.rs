@@ -732,29 +732,40 @@ impl<V> WordIndex<V> {
 /// with a byte loop for ASCII.
 pub(crate) fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
     let b = norm.as_bytes();
-    let mut start: Option<usize> = None;
+    // The char at `i` (not ASCII): whether it is a word char, and its length.
+    let wide = |i: usize| {
+        norm[i..].chars().next().map_or((false, 1), |c| {
+            (crate::normalize::is_word_char(c), c.len_utf8())
+        })
+    };
     let mut i = 0;
     while i < b.len() {
-        let (word, len) = if b[i] < 0x80 {
-            (b[i].is_ascii_alphanumeric(), 1)
-        } else {
-            match norm[i..].chars().next() {
-                Some(c) => (crate::normalize::is_word_char(c), c.len_utf8()),
-                None => break,
-            }
-        };
-        match (word, start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                out.push((s, i));
-                start = None;
-            }
-            _ => {}
+        // Past what is not a word, an ASCII byte at a time.
+        while i < b.len() && b[i] < 0x80 && !b[i].is_ascii_alphanumeric() {
+            i += 1;
         }
-        i += len;
-    }
-    if let Some(s) = start {
-        out.push((s, norm.len()));
+        if i == b.len() {
+            break;
+        }
+        let start = i;
+        loop {
+            while i < b.len() && b[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            if i == b.len() || b[i] < 0x80 {
+                break;
+            }
+            match wide(i) {
+                (true, len) => i += len,
+                (false, _) => break,
+            }
+        }
+        if i == start {
+            // A char that is not a word char and not ASCII.
+            i += wide(i).1;
+        } else {
+            out.push((start, i));
+        }
     }
 }
 
