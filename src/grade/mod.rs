@@ -731,6 +731,16 @@ impl<V> WordIndex<V> {
 /// The word-char runs of `norm`, as `matcher` tokenises for context rules (tested equal),
 /// with a byte loop for ASCII.
 pub(crate) fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
+    /// Per byte: 0 ASCII but no word char, 1 ASCII letter or digit, 2 not ASCII.
+    const CLASS: [u8; 256] = {
+        let mut t = [2u8; 256];
+        let mut i = 0;
+        while i < 128 {
+            t[i] = (i as u8).is_ascii_alphanumeric() as u8;
+            i += 1;
+        }
+        t
+    };
     let b = norm.as_bytes();
     // The char at `i` (not ASCII): whether it is a word char, and its length.
     let wide = |i: usize| {
@@ -741,7 +751,7 @@ pub(crate) fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
     let mut i = 0;
     while i < b.len() {
         // Past what is not a word, an ASCII byte at a time.
-        while i < b.len() && b[i] < 0x80 && !b[i].is_ascii_alphanumeric() {
+        while i < b.len() && CLASS[usize::from(b[i])] == 0 {
             i += 1;
         }
         if i == b.len() {
@@ -749,7 +759,7 @@ pub(crate) fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
         }
         let start = i;
         loop {
-            while i < b.len() && b[i].is_ascii_alphanumeric() {
+            while i < b.len() && CLASS[usize::from(b[i])] == 1 {
                 i += 1;
             }
             if i == b.len() || b[i] < 0x80 {
