@@ -238,6 +238,7 @@ fn check_mask(scanner: &Scanner, policy: &CompiledPolicy, field: Option<&str>, t
         let d = art9::Decision {
             outcome: decision.outcome,
             actions: vec![decision.actions[i]],
+            gdpr: Vec::new(),
         };
         let repl = art9::mask(&text[f.start..f.end], &[one], &d, policy);
         expected.push_str(&text[pos..f.start]);

@@ -48,6 +48,29 @@ impl Category {
         Category::Ethnicity,
     ];
 
+    /// The category's key in the [fideslang](https://ethyca.github.io/fideslang/) data
+    /// category taxonomy (as of fideslang 3.2.0), which Fides and other privacy tools use:
+    /// `user.health`, `user.demographic.political_opinion`,
+    /// `user.demographic.religious_belief`, `user.demographic.race_ethnicity`,
+    /// `user.demographic.sexual_orientation`, `user.demographic.union_membership`,
+    /// `user.criminal_history`.
+    pub fn data_category(self) -> &'static str {
+        match self {
+            Category::Health => "user.health",
+            Category::Politics => "user.demographic.political_opinion",
+            Category::Religion => "user.demographic.religious_belief",
+            Category::Ethnicity => "user.demographic.race_ethnicity",
+            Category::SexualOrientation => "user.demographic.sexual_orientation",
+            Category::TradeUnion => "user.demographic.union_membership",
+            Category::Criminal => "user.criminal_history",
+        }
+    }
+
+    /// The category whose [`Category::data_category`] is `key`.
+    pub fn from_data_category(key: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.data_category() == key)
+    }
+
     /// The identifier used in lexicons, policies and output (`sexual_orientation`).
     pub fn as_str(self) -> &'static str {
         match self {

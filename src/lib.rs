@@ -68,6 +68,8 @@
 #![warn(unreachable_pub)]
 
 mod category;
+pub mod consent;
+pub mod date;
 pub mod encoding;
 #[doc(hidden)]
 pub mod eval;

@@ -76,6 +76,28 @@ pub struct Options {
     /// Keep only findings at or above this likelihood; `None`: the policy's
     /// `min_likelihood`, else [`crate::policy::DEFAULT_MIN_LIKELIHOOD`].
     pub min_likelihood: Option<crate::Likelihood>,
+    /// `--since`: scan only records whose date is at or after this time; records dated
+    /// before it are [`Item::Filtered`] (counted as `since` in [`Summary::filtered`]),
+    /// records without a readable date are scanned (counted in [`Summary::undated`]).
+    pub since: Option<Since>,
+}
+
+/// Which records `--since` lets through ([`Options::since`]).
+#[derive(Clone, Debug)]
+pub struct Since {
+    /// The record's date column (a [`Record::context`] name).
+    pub date_field: String,
+    /// How to read it.
+    pub parser: crate::date::DateParser,
+    /// The earliest date scanned.
+    pub time: crate::date::Timestamp,
+}
+
+impl Since {
+    /// The record's date, `None` when it has none or one that is not a date.
+    fn date(&self, record: &Record) -> Option<crate::date::Timestamp> {
+        self.parser.parse(record.context.get(&self.date_field)?)
+    }
 }
 
 impl Default for Options {
@@ -91,6 +113,7 @@ impl Default for Options {
             max_field_bytes: crate::input::DEFAULT_MAX_FIELD_BYTES,
             read_on_workers: false,
             min_likelihood: None,
+            since: None,
         }
     }
 }
@@ -138,8 +161,16 @@ pub struct Summary {
     pub records_skipped: u64,
     /// Skipped records per reason.
     pub skipped: BTreeMap<String, u64>,
-    /// Records of other subjects than `--subject-id` (read, not scanned, not an error).
+    /// Records of other subjects than `--subject-id`, or dated before `--since` (read, not
+    /// scanned, not an error).
     pub records_filtered: u64,
+    /// Filtered records per reason (`subject_id`, `since`); left out when none were.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub filtered: BTreeMap<String, u64>,
+    /// With `--since`: records scanned because their date could not be read (none, or not
+    /// a date).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub undated: u64,
     /// Fields scanned.
     pub fields_scanned: u64,
     /// Bytes of field text scanned.
@@ -151,6 +182,19 @@ pub struct Summary {
     /// Records per policy outcome (when a policy was applied).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub outcomes: BTreeMap<String, u64>,
+    /// Findings per retention status (`due`, `ok`, `unknown`), when the policy has
+    /// retention rules.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub retention: BTreeMap<String, u64>,
+    /// Findings whose retention is due, per category.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub retention_due: BTreeMap<String, u64>,
+    /// Findings an active consent of the consent ledger covers, per category.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub consent: BTreeMap<String, u64>,
+    /// Findings whose erasure is due, per reason (`retention`, `consent_withdrawn`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub erasure_due: BTreeMap<String, u64>,
     /// Whether the run stopped before the end of the input.
     pub stopped_early: bool,
     /// When stopped early by a stop request: the number of records read until then (the
@@ -176,6 +220,7 @@ impl Summary {
         self.records_scanned += other.records_scanned;
         self.records_skipped += other.records_skipped;
         self.records_filtered += other.records_filtered;
+        self.undated += other.undated;
         self.fields_scanned += other.fields_scanned;
         self.bytes_scanned += other.bytes_scanned;
         self.records_with_findings += other.records_with_findings;
@@ -183,9 +228,32 @@ impl Summary {
             (&mut self.skipped, &other.skipped),
             (&mut self.findings, &other.findings),
             (&mut self.outcomes, &other.outcomes),
+            (&mut self.filtered, &other.filtered),
+            (&mut self.retention, &other.retention),
+            (&mut self.retention_due, &other.retention_due),
+            (&mut self.consent, &other.consent),
+            (&mut self.erasure_due, &other.erasure_due),
         ] {
             for (k, n) in from {
                 add_to(map, k, *n);
+            }
+        }
+    }
+
+    /// Retention, consent and erasure counts of one field's findings.
+    fn count_gdpr(&mut self, findings: &[Finding], d: &Decision) {
+        for (x, g) in findings.iter().zip(&d.gdpr) {
+            if let Some(r) = g.retention {
+                bump(&mut self.retention, r.as_str());
+                if r == crate::policy::RetentionStatus::Due {
+                    bump(&mut self.retention_due, x.category.as_str());
+                }
+            }
+            if g.consent_active {
+                bump(&mut self.consent, x.category.as_str());
+            }
+            if let Some(e) = g.erasure {
+                bump(&mut self.erasure_due, e.as_str());
             }
         }
     }
@@ -195,16 +263,31 @@ impl Summary {
         self.findings.values().sum()
     }
 
-    fn count(&mut self, item: &Item) {
+    fn count(&mut self, item: &Item, options: &Options) {
         self.records_read += 1;
         match item {
             Item::Skipped(s) => {
                 self.records_skipped += 1;
                 bump(&mut self.skipped, s.kind.as_str());
             }
-            Item::Filtered(_) => self.records_filtered += 1,
+            Item::Filtered(record) => {
+                self.records_filtered += 1;
+                let reason = if is_subject(options, record) {
+                    "since"
+                } else {
+                    "subject_id"
+                };
+                bump(&mut self.filtered, reason);
+            }
             Item::Scanned { record, fields } => {
                 self.records_scanned += 1;
+                if options
+                    .since
+                    .as_ref()
+                    .is_some_and(|s| s.date(record).is_none())
+                {
+                    self.undated += 1;
+                }
                 let mut any = false;
                 let mut outcome: Option<Outcome> = None;
                 for f in fields {
@@ -215,6 +298,9 @@ impl Summary {
                     }
                     if let Some(d) = &f.decision {
                         outcome = Some(outcome.map_or(d.outcome, |o| o.max(d.outcome)));
+                        if !d.gdpr.is_empty() {
+                            self.count_gdpr(&f.findings, d);
+                        }
                     }
                 }
                 self.bytes_scanned += record
@@ -231,6 +317,10 @@ impl Summary {
             }
         }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// `map[key] += 1`, allocating the key only the first time (this runs per finding).
@@ -573,7 +663,7 @@ where
     let items = scan_batch(batch, env.scanner, env.options);
     let mut counts = Summary::default();
     for item in &items {
-        counts.count(item);
+        counts.count(item, env.options);
     }
     // The writer may have stopped: then nobody wants the results.
     let _ = done.send((counts, (env.prepare)(items)));
@@ -650,8 +740,17 @@ fn scan_batch(batch: Vec<Run>, scanner: &Scanner, options: &Options) -> Vec<Item
     items
 }
 
-/// Whether `--subject-id` lets this record through.
+/// Whether `--subject-id` and `--since` let this record through.
 fn is_wanted(options: &Options, record: &Record) -> bool {
+    is_subject(options, record)
+        && options
+            .since
+            .as_ref()
+            .is_none_or(|s| s.date(record).is_none_or(|d| d >= s.time))
+}
+
+/// Whether `--subject-id` lets this record through.
+fn is_subject(options: &Options, record: &Record) -> bool {
     match &options.subject_id {
         None => true,
         Some(id) => record.subject.as_deref() == Some(id.as_str()),

@@ -336,10 +336,8 @@ pub struct ScanArgs {
     /// Write the HTML report of this run to FILE (as `art9 report` does from a summary).
     #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// The field or column holding each record's date (2026-11-07, a timestamp, or
-    /// 07-11-2026): the run summary and report then count by month. Read like --context.
-    #[arg(help_heading = "Output", long, value_name = "NAME")]
-    pub date_column: Option<String>,
+    #[command(flatten)]
+    pub gdpr: super::gdpr::GdprArgs,
     /// Do not print the summary (or the progress bar) on stderr.
     #[arg(help_heading = "Output", long, short = 'q')]
     pub quiet: bool,
@@ -391,6 +389,8 @@ pub struct MaskArgs {
     pub output: Option<String>,
     #[command(flatten)]
     pub db: DbMaskArgs,
+    #[command(flatten)]
+    pub gdpr: super::gdpr::GdprArgs,
     /// Do not print the summary (or the progress bar) on stderr.
     #[arg(help_heading = "Output", long, short = 'q')]
     pub quiet: bool,

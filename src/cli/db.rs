@@ -88,7 +88,11 @@ pub fn source(
 }
 
 /// `art9 mask DB --table T --field F --key K (--into NEW [--replace] | --update) [--dry-run]`.
-pub fn mask(a: MaskArgs, policy: art9::CompiledPolicy) -> Result<ExitCode> {
+pub fn mask(
+    a: MaskArgs,
+    policy: art9::CompiledPolicy,
+    since: Option<art9::pipeline::Since>,
+) -> Result<ExitCode> {
     if a.output.is_some() {
         bail!("-o writes files; for a database use --into TABLE or --update");
     }
@@ -138,6 +142,7 @@ pub fn mask(a: MaskArgs, policy: art9::CompiledPolicy) -> Result<ExitCode> {
         // The database is read on a thread of its own, which waits for the server.
         read_on_workers: false,
         min_likelihood: a.input.min_likelihood,
+        since,
     };
     let show_bar = super::progress::wanted(!a.quiet);
     let total = count(&url, &spec, show_bar, a.input.db.no_count);

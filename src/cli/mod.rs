@@ -22,6 +22,7 @@ mod check;
 mod common;
 mod db;
 mod eval;
+mod gdpr;
 mod lexicon_cmd;
 mod progress;
 mod report;

@@ -386,15 +386,26 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     // First, so that a Ctrl-C during start-up already stops cleanly.
     let stop = progress::stop_flag();
     let policy = a.policy.as_deref().map(common::policy).transpose()?;
+    let policy = match policy {
+        Some(p) => Some(a.gdpr.apply(p, &a.input)?),
+        None => {
+            a.gdpr.without_policy()?;
+            None
+        }
+    };
     add_policy_columns(&mut a.input, policy.as_ref());
-    if let Some(date) = &a.date_column {
-        if a.summary_out.is_none() && a.report.is_none() {
-            bail!("--date-column is for the run summary: add --summary-out FILE or --report FILE");
+    let date_field = a.gdpr.date_field(policy.as_ref());
+    let since = a.gdpr.since(policy.as_ref())?;
+    let uses_dates = policy.as_ref().is_some_and(art9::CompiledPolicy::has_gdpr);
+    if let Some(date) = &date_field {
+        if a.summary_out.is_none() && a.report.is_none() && since.is_none() && !uses_dates {
+            bail!("--date-field is for the run summary (--summary-out, --report), --since and a policy's retention or consent rules; none is given");
         }
         if !a.input.context.contains(date) {
             a.input.context.push(date.clone());
         }
     }
+    let date_parser = a.gdpr.date_parser(policy.as_ref())?;
     // The lexicons are compiled while the input is opened (for a database: connecting, TLS,
     // preparing the statement); both take tens of milliseconds. Errors are reported in the
     // order the steps are listed here.
@@ -420,8 +431,10 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     let mut progress = Progress::new(!a.quiet, opened.total, opened.unit);
     let notes = opened.notes;
     let src = BoxedSource(opened.source);
+    let gdpr_columns = policy.as_ref().is_some_and(art9::CompiledPolicy::has_gdpr);
     let options = Options {
         policy,
+        since,
         ..pipeline_options(&a.input, opened.read_on_workers, false, stop)
     };
     let mut rollup = a
@@ -439,7 +452,7 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
             ),
             None => None,
         };
-        Some(Tally::new(key, a.date_column.is_some()))
+        Some(Tally::new(key, date_field.is_some()))
     } else {
         None
     };
@@ -450,19 +463,22 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
         .as_ref()
         .map(|_| RunInfo::new(&scanner, options.policy.as_ref()));
     let started = std::time::Instant::now();
-    let date_column = a.date_column.as_deref();
+    let date_column = date_field.as_deref();
     let month_of = |r: &Record| {
-        date_column
-            .and_then(|c| r.context.get(c))
-            .and_then(Month::from_date)
+        let date = date_parser.parse(r.context.get(date_column?)?)?;
+        let (y, m) = date.year_month();
+        Month::new(u32::try_from(y).ok()?, u32::try_from(m).ok()?)
     };
     let stdout = io::stdout();
     let action_column = options.policy.is_some();
     let mut printer = Printer::new(BufWriter::with_capacity(256 * 1024, stdout.lock()), format)
-        .with_action_column(action_column);
+        .with_action_column(action_column)
+        .with_gdpr_columns(gdpr_columns);
     printer.begin(a.include_text)?;
     // How the workers format findings (they write to buffers of their own).
-    let formatter = Printer::new(io::sink(), format).with_action_column(action_column);
+    let formatter = Printer::new(io::sink(), format)
+        .with_action_column(action_column)
+        .with_gdpr_columns(gdpr_columns);
     let input_name = source_spec(&a.input)?.display_name();
     let mut skips = SkipReport::new(&input_name, &a.input.input);
     let include_text = a.include_text;
@@ -538,7 +554,7 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
             source: input_name.clone(),
             command: super::report::command_line(),
             subject_column: a.input.subject.clone(),
-            date_column: a.date_column.clone(),
+            date_column: date_field.clone(),
             ..run_info
         };
         let run = RunSummary::new(info, summary.clone(), t);
@@ -609,10 +625,16 @@ fn out_compression(output: &str, input: Compression, quiet: bool) -> Compression
 }
 
 pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
-    let policy = common::policy(&a.policy)?;
+    let policy = a.gdpr.apply(common::policy(&a.policy)?, &a.input)?;
     add_policy_columns(&mut a.input, Some(&policy));
+    let since = a.gdpr.since(Some(&policy))?;
+    if let Some(date) = since.as_ref().map(|s| &s.date_field) {
+        if !a.input.context.contains(date) {
+            a.input.context.push(date.clone());
+        }
+    }
     if source_spec(&a.input)?.is_database() {
-        return super::db::mask(a, policy);
+        return super::db::mask(a, policy, since);
     }
     if a.db.into.is_some() || a.db.update || a.db.summary_json.is_some() {
         bail!("--into, --update and --summary-json are for database masking; a file is masked with -o OUT");
@@ -634,6 +656,7 @@ pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
     let src = BoxedSource(opened.source);
     let options = Options {
         policy: Some(policy),
+        since,
         ..pipeline_options(&a.input, opened.read_on_workers, true, stop)
     };
     let compression = out_compression(&output, opened.compression, a.quiet);

@@ -21,7 +21,7 @@ use crate::category::{Category, Lang};
 use crate::lexicon::Likelihood;
 use crate::matcher::{Evasion, Finding, Scanner};
 use crate::pipeline::{FieldResult, Summary};
-use crate::policy::Action;
+use crate::policy::{Action, ErasureReason, FindingGdpr, RetentionStatus};
 use crate::record::Record;
 
 /// Output format of findings.
@@ -82,6 +82,20 @@ pub struct FindingOut<'a> {
     /// match of a term.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evasion: Option<Evasion>,
+    /// The category's fideslang data-category key (`user.health`), when the policy has
+    /// retention or consent rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_category: Option<&'static str>,
+    /// Retention status (`due`, `ok`, `unknown`), when a retention rule names the category.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionStatus>,
+    /// The consent ledger reference of an active consent covering the finding, or of the
+    /// withdrawn one that makes its erasure due.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent: Option<Cow<'a, str>>,
+    /// Why its erasure is due (`retention`, `consent_withdrawn`), if it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erasure_due: Option<ErasureReason>,
     /// The matched text (only when asked for).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<Cow<'a, str>>,
@@ -114,8 +128,24 @@ impl<'a> FindingOut<'a> {
             likelihood: f.likelihood,
             action,
             evasion: f.evasion,
+            data_category: None,
+            retention: None,
+            consent: None,
+            erasure_due: None,
             text: include_text.then(|| Cow::Borrowed(text.get(f.start..f.end).unwrap_or(""))),
             entry: include_text.then(|| Cow::Borrowed(scanner.entry(f.entry).id.as_str())),
+        }
+    }
+
+    /// Add what the policy's retention and consent rules say about the finding (and its
+    /// fideslang key).
+    pub fn with_gdpr(self, category: Category, g: &'a FindingGdpr) -> FindingOut<'a> {
+        FindingOut {
+            data_category: Some(category.data_category()),
+            retention: g.retention,
+            consent: g.consent.as_deref().map(Cow::Borrowed),
+            erasure_due: g.erasure,
+            ..self
         }
     }
 
@@ -136,6 +166,10 @@ impl<'a> FindingOut<'a> {
             likelihood: self.likelihood,
             action: self.action,
             evasion: self.evasion,
+            data_category: self.data_category,
+            retention: self.retention,
+            consent: own(self.consent),
+            erasure_due: self.erasure_due,
             text: own(self.text),
             entry: own(self.entry),
         }
@@ -163,11 +197,15 @@ pub fn row<'a>(
 ) -> FindingOut<'a> {
     let f: &Finding = &field.findings[index];
     let action = field.decision.as_ref().map(|d| d.actions[index].0);
-    FindingOut {
+    let out = FindingOut {
         record: Some(Cow::Borrowed(&record.key)),
         line: Some(record.line),
         field: Some(Cow::Borrowed(&field.name)),
         ..FindingOut::new(scanner, field_text, f, action, include_text)
+    };
+    match field.decision.as_ref().and_then(|d| d.gdpr.get(index)) {
+        None => out,
+        Some(g) => out.with_gdpr(f.category, g),
     }
 }
 
@@ -178,6 +216,7 @@ pub struct Printer<W: Write> {
     first: bool,
     header_done: bool,
     action_column: bool,
+    gdpr_columns: bool,
 }
 
 impl<W: Write> Printer<W> {
@@ -189,6 +228,7 @@ impl<W: Write> Printer<W> {
             first: true,
             header_done: false,
             action_column: false,
+            gdpr_columns: false,
         }
     }
 
@@ -197,6 +237,14 @@ impl<W: Write> Printer<W> {
     /// without a policy), `jsonl` and `json` as the `action` key.
     pub fn with_action_column(mut self, on: bool) -> Printer<W> {
         self.action_column = on;
+        self
+    }
+
+    /// Add the columns `data_category,retention,consent,erasure_due` at the end of the `csv`
+    /// format (when the policy has retention or consent rules; the JSON formats carry these
+    /// keys when a finding has them, the table appends them to the line).
+    pub fn with_gdpr_columns(mut self, on: bool) -> Printer<W> {
+        self.gdpr_columns = on;
         self
     }
 
@@ -228,6 +276,9 @@ impl<W: Write> Printer<W> {
                 );
                 if include_text {
                     h.push_str(",text,entry");
+                }
+                if self.gdpr_columns {
+                    h.push_str(",data_category,retention,consent,erasure_due");
                 }
                 writeln!(self.out, "{h}")
             }
@@ -280,6 +331,15 @@ impl<W: Write> Printer<W> {
                 if let Some(lane) = r.evasion {
                     line.push_str(&format!("  (evasion: {lane})"));
                 }
+                if let Some(st) = r.retention {
+                    line.push_str(&format!("  (retention: {})", st.as_str()));
+                }
+                if let Some(c) = &r.consent {
+                    line.push_str(&format!("  (consent: {c})"));
+                }
+                if let Some(e) = r.erasure_due {
+                    line.push_str(&format!("  (erasure due: {})", e.as_str()));
+                }
                 writeln!(self.out, "{line}")
             }
             Format::Csv => {
@@ -301,6 +361,12 @@ impl<W: Write> Printer<W> {
                 if let (Some(t), Some(e)) = (&r.text, &r.entry) {
                     cells.push(csv_cell(t));
                     cells.push(csv_cell(e));
+                }
+                if self.gdpr_columns {
+                    cells.push(r.data_category.unwrap_or("").to_string());
+                    cells.push(r.retention.map_or("", RetentionStatus::as_str).to_string());
+                    cells.push(csv_cell(r.consent.as_deref().unwrap_or("")));
+                    cells.push(r.erasure_due.map_or("", ErasureReason::as_str).to_string());
                 }
                 writeln!(self.out, "{}", cells.join(","))
             }
@@ -328,6 +394,7 @@ impl<W: Write> Printer<W> {
     pub fn format_finding(&self, buf: &mut Vec<u8>, r: &FindingOut<'_>) -> io::Result<()> {
         Printer::new(buf, self.format)
             .with_action_column(self.action_column)
+            .with_gdpr_columns(self.gdpr_columns)
             .finding(r)
     }
 
@@ -372,9 +439,20 @@ pub fn summary_text(s: &Summary) -> String {
         out.push_str(&format!(" ({})", reasons.join(", ")));
     }
     if s.records_filtered > 0 {
+        let why = match (s.filtered.get("subject_id"), s.filtered.get("since")) {
+            (Some(a), Some(b)) => format!("{a} other subjects, {b} dated before --since"),
+            (None, Some(_)) => "dated before --since".into(),
+            _ => "other subjects".into(),
+        };
         out.push_str(&format!(
-            ", {} filtered (other subjects, not scanned)",
+            ", {} filtered ({why}, not scanned)",
             s.records_filtered
+        ));
+    }
+    if s.undated > 0 {
+        out.push_str(&format!(
+            ", {} scanned without a readable date (--since)",
+            s.undated
         ));
     }
     out.push_str(&format!(
@@ -394,6 +472,17 @@ pub fn summary_text(s: &Summary) -> String {
     if !s.outcomes.is_empty() {
         let per: Vec<String> = s.outcomes.iter().map(|(k, v)| format!("{k}={v}")).collect();
         out.push_str(&format!("; records by decision: {}", per.join(", ")));
+    }
+    for (what, map) in [
+        ("retention", &s.retention),
+        ("retention due", &s.retention_due),
+        ("under active consent", &s.consent),
+        ("erasure due", &s.erasure_due),
+    ] {
+        if !map.is_empty() {
+            let per: Vec<String> = map.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            out.push_str(&format!("; findings {what}: {}", per.join(", ")));
+        }
     }
     if s.stopped_early {
         match s.stopped_at {
@@ -426,6 +515,10 @@ mod tests {
             likelihood: Likelihood::Likely,
             action: Some(Action::Mask),
             evasion: Some(Evasion::Spaced),
+            data_category: Some("user.health"),
+            retention: Some(RetentionStatus::Due),
+            consent: Some("FORM-1".into()),
+            erasure_due: Some(ErasureReason::Retention),
             text: Some("diabetes".into()),
             entry: Some("nl.health.diabetes".into()),
         }
@@ -436,7 +529,7 @@ mod tests {
         let v = serde_json::to_string(&full()).unwrap();
         assert_eq!(
             v,
-            r#"{"record":"r1","line":3,"field":"notes","category":"health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely","action":"mask","evasion":"spaced","text":"diabetes","entry":"nl.health.diabetes"}"#
+            r#"{"record":"r1","line":3,"field":"notes","category":"health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely","action":"mask","evasion":"spaced","data_category":"user.health","retention":"due","consent":"FORM-1","erasure_due":"retention","text":"diabetes","entry":"nl.health.diabetes"}"#
         );
         let bare = FindingOut {
             record: None,
@@ -444,6 +537,10 @@ mod tests {
             field: None,
             action: None,
             evasion: None,
+            data_category: None,
+            retention: None,
+            consent: None,
+            erasure_due: None,
             text: None,
             entry: None,
             ..full()

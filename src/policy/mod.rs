@@ -8,9 +8,13 @@
 //! Built-in policies: `default` (mask the seven categories with labels), `strict` (reject
 //! any finding), `report` (flag only; text unchanged).
 
+mod consent;
+pub mod retention;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -21,6 +25,12 @@ use crate::lexicon::Likelihood;
 use crate::matcher::{Evasion, Finding};
 use crate::record::RecordContext;
 use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
+
+use self::retention::Gdpr;
+pub use self::retention::{
+    ConsentRuleSpec, ErasureDue, ErasureReason, FindingGdpr, GdprOptions, RetentionAction,
+    RetentionRuleSpec, RetentionSpec, RetentionStatus,
+};
 
 /// The `min_likelihood` of a policy that names none, and of commands run without a policy:
 /// `possible`. Chosen by measurement on the development corpora (LEXICONS.md, "Likelihood
@@ -158,6 +168,14 @@ pub struct PolicySpec {
     /// this rule instead of its category's or field's (e.g. flag typos, reject homoglyphs).
     #[serde(default)]
     pub evasion: BTreeMap<String, Rule>,
+    /// Retention rules: maximum ages of a record's date per category, and what is due when a
+    /// record is older (issue 21; [`retention`]).
+    #[serde(default)]
+    pub retention: Option<RetentionSpec>,
+    /// What an active explicit consent in the consent ledger (`--consent`) changes, per
+    /// category.
+    #[serde(default)]
+    pub consent: Vec<ConsentRuleSpec>,
 }
 
 /// A policy could not be loaded or compiled.
@@ -244,6 +262,8 @@ pub struct CompiledPolicy {
     typos: bool,
     /// Per [`Evasion::index`]: the lane's rule, if the policy gives one.
     lanes: [Option<CompiledRule>; 3],
+    /// Retention and consent rules with the run's settings (`None`: the policy has none).
+    gdpr: Option<Arc<Gdpr>>,
 }
 
 impl fmt::Debug for CompiledPolicy {
@@ -257,6 +277,7 @@ impl fmt::Debug for CompiledPolicy {
             .field("mask_char", &self.mask_char)
             .field("typos", &self.typos)
             .field("lanes", &self.lanes)
+            .field("gdpr", &self.gdpr)
             .field("hash_key", &self.hash_key.as_ref().map(|_| "<set>"))
             .finish()
     }
@@ -292,6 +313,9 @@ pub struct Decision {
     pub outcome: Outcome,
     /// Per finding (same order as the findings): action and mask style.
     pub actions: Vec<(Action, MaskStyle)>,
+    /// Per finding, when the policy has retention or consent rules (else empty): retention
+    /// status, consent reference, whether erasure is due.
+    pub gdpr: Vec<FindingGdpr>,
 }
 
 impl CompiledPolicy {
@@ -336,6 +360,7 @@ impl CompiledPolicy {
             hash_key: None,
             typos: false,
             lanes: [None; 3],
+            gdpr: None,
         })
     }
 
@@ -497,7 +522,21 @@ impl CompiledPolicy {
         } else {
             None
         };
+        let gdpr = Gdpr::compile(spec.retention.as_ref(), &spec.consent)
+            .map_err(|m| {
+                err_at(
+                    None,
+                    if spec.retention.is_some() {
+                        "retention"
+                    } else {
+                        "consent"
+                    },
+                    m,
+                )
+            })?
+            .map(Arc::new);
         Ok(CompiledPolicy {
+            gdpr,
             name: spec.name.unwrap_or_else(|| source.to_string()),
             rules,
             fields,
@@ -518,12 +557,93 @@ impl CompiledPolicy {
     /// source must carry them ([`crate::record::Record::context`]) for the rules to apply.
     pub fn context_columns(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();
-        for w in &self.when {
-            if !names.contains(&w.column.as_str()) {
-                names.push(&w.column);
+        let date = self.gdpr.as_ref().and_then(|g| g.date_field.as_deref());
+        for c in self.when.iter().map(|w| w.column.as_str()).chain(date) {
+            if !names.contains(&c) {
+                names.push(c);
             }
         }
         names
+    }
+
+    /// Put a run's settings on the policy's retention and consent rules: the record's date
+    /// column, how to read it, the reference time, the consent ledger (see
+    /// [`GdprOptions`]). A policy without such rules is returned as it is, unless a ledger
+    /// is given.
+    ///
+    /// # Errors
+    /// A ledger for a policy without `consent:` rules; retention or consent rules without a
+    /// date column.
+    pub fn with_gdpr(mut self, options: GdprOptions) -> Result<CompiledPolicy, PolicyError> {
+        let err = |message: String| PolicyError {
+            source: self.name.clone(),
+            line: None,
+            message,
+        };
+        let Some(g) = &self.gdpr else {
+            if options.consent.is_some() {
+                return Err(err(
+                    "a consent ledger needs the policy's `consent:` rules (what \
+                                active consent changes, e.g. consent: [{categories: [health], \
+                                action: flag}])"
+                        .into(),
+                ));
+            }
+            return Ok(self);
+        };
+        let mut g = Gdpr::clone(g);
+        g.apply(options).map_err(err)?;
+        self.gdpr = Some(Arc::new(g));
+        Ok(self)
+    }
+
+    /// The record's date column of the retention and consent rules (`retention:
+    /// date_field`, or the one [`CompiledPolicy::with_gdpr`] set).
+    pub fn date_field(&self) -> Option<&str> {
+        self.gdpr.as_ref().and_then(|g| g.date_field.as_deref())
+    }
+
+    /// How the retention and consent rules read the date column (`None`: the policy has
+    /// no such rules).
+    pub fn date_parser(&self) -> Option<&crate::date::DateParser> {
+        self.gdpr.as_ref().map(|g| g.parser())
+    }
+
+    /// Whether the policy has retention rules (findings then carry a retention status).
+    pub fn has_retention(&self) -> bool {
+        self.gdpr.as_ref().is_some_and(|g| g.has_retention())
+    }
+
+    /// Whether the policy has retention or consent rules (decisions then carry
+    /// [`Decision::gdpr`]).
+    pub fn has_gdpr(&self) -> bool {
+        self.gdpr.is_some()
+    }
+
+    /// The findings of one field whose erasure is due, and why: a retention rule with
+    /// `action: erase` that the record's date is over (at the `as_of` of [`GdprOptions`]),
+    /// or a withdrawn consent of the subject for the finding's category with no active one
+    /// covering the note. Empty for a policy without retention or consent rules.
+    pub fn erasure_due(&self, ctx: &RecordContext<'_>, findings: &[Finding]) -> Vec<ErasureDue> {
+        if self.gdpr.is_none() {
+            return Vec::new();
+        }
+        let d = self.decide(ctx, findings);
+        d.gdpr
+            .iter()
+            .zip(findings)
+            .enumerate()
+            .filter_map(|(i, (g, f))| {
+                g.erasure.map(|reason| ErasureDue {
+                    finding: i,
+                    category: f.category,
+                    reason,
+                    consent: (reason == ErasureReason::ConsentWithdrawn)
+                        .then(|| g.consent.clone())
+                        .flatten(),
+                })
+            })
+            .collect()
     }
 
     /// The policy's name.
@@ -576,15 +696,23 @@ impl CompiledPolicy {
     /// record).
     pub fn decide(&self, ctx: &RecordContext<'_>, findings: &[Finding]) -> Decision {
         let mut outcome = Outcome::Accept;
+        let gdpr = self.gdpr.as_deref().filter(|_| !findings.is_empty());
+        let date = gdpr.and_then(|g| g.record_date(ctx));
+        let mut statuses = Vec::new();
         let actions: Vec<(Action, MaskStyle)> = findings
             .iter()
             .map(|f| {
                 let lane = f.evasion.and_then(|l| self.lanes[l.index()]);
-                let (a, s) = match lane {
+                let (mut a, mut s) = match lane {
                     Some(r) => (r.action, r.style),
                     None if self.when.is_empty() => self.rule(ctx.field, f.category),
                     None => self.rule_in(ctx, f.category),
                 };
+                if let Some(g) = gdpr {
+                    let ((a2, s2), status) = g.finding(ctx, date, f, lane.is_some(), (a, s));
+                    (a, s) = (a2, s2);
+                    statuses.push(status);
+                }
                 let o = match a {
                     Action::Allow | Action::Flag => Outcome::Accept,
                     Action::Mask => Outcome::Mask,
@@ -594,7 +722,11 @@ impl CompiledPolicy {
                 (a, s)
             })
             .collect();
-        Decision { outcome, actions }
+        Decision {
+            outcome,
+            actions,
+            gdpr: statuses,
+        }
     }
 
     /// The key of the `hash` style, when the policy uses it (the run summary pseudonymises
@@ -668,10 +800,7 @@ fn load_hash_key(spec: Option<&HashKeySpec>) -> Result<Vec<u8>, String> {
     let key = match spec {
         Some(HashKeySpec {
             file: Some(path), ..
-        }) => std::fs::read(path)
-            .map_err(|e| format!("hash_key file {path}: {e}"))?
-            .trim_ascii_end()
-            .to_vec(),
+        }) => read_key_file(path)?,
         Some(HashKeySpec { env: Some(var), .. }) => std::env::var(var)
             .map_err(|_| format!("hash style needs a key: environment variable {var} is not set"))?
             .into_bytes(),
@@ -684,6 +813,27 @@ fn load_hash_key(spec: Option<&HashKeySpec>) -> Result<Vec<u8>, String> {
     if key.len() < 16 {
         return Err("hash key must be at least 16 bytes".into());
     }
+    Ok(key)
+}
+
+/// A key file is a secret of tens of bytes; anything over [`MAX_KEY_FILE`] is the wrong
+/// file (a path mix-up must not read a whole disk image into memory).
+const MAX_KEY_FILE: u64 = 64 * 1024;
+
+fn read_key_file(path: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| format!("hash_key file {path}: {e}"))?;
+    let mut key = Vec::new();
+    file.take(MAX_KEY_FILE + 1)
+        .read_to_end(&mut key)
+        .map_err(|e| format!("hash_key file {path}: {e}"))?;
+    if key.len() as u64 > MAX_KEY_FILE {
+        return Err(format!(
+            "hash_key file {path}: larger than {} KiB; a key file holds only the key",
+            MAX_KEY_FILE / 1024
+        ));
+    }
+    key.truncate(key.trim_ascii_end().len());
     Ok(key)
 }
 

@@ -147,3 +147,21 @@ fn hash_without_key_is_an_error() {
     .unwrap_err();
     assert!(e.message.contains("ART9_TEST_NO_SUCH_VAR"));
 }
+
+#[test]
+fn hash_key_file_is_read_trimmed_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("key");
+    std::fs::write(&good, "0123456789abcdef0123\n").unwrap();
+    let yaml = |p: &std::path::Path| {
+        format!(
+            "default: {{action: mask, style: hash}}\nhash_key: {{file: {}}}\n",
+            p.display()
+        )
+    };
+    CompiledPolicy::from_yaml("p", &yaml(&good)).unwrap();
+    let big = dir.path().join("image");
+    std::fs::write(&big, vec![b'k'; 64 * 1024 + 1]).unwrap();
+    let e = CompiledPolicy::from_yaml("p", &yaml(&big)).unwrap_err();
+    assert!(e.message.contains("larger than 64 KiB"), "{e}");
+}

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) mod rows;
 mod url;
 
 pub use self::url::*;

@@ -507,7 +507,15 @@ fn table_select(spec: &DbSpec, table: &str) -> String {
         cols.push(format!("{}::text", q(s)));
     }
     cols.extend(spec.fields.iter().map(|f| q(f)));
-    cols.extend(spec.context.iter().map(|c| format!("{}::text", q(c))));
+    // Dates and timestamps in ISO 8601 whatever the session's DateStyle (`SQL, DMY` would
+    // give `07/12/2026 10:00:00 CET`): to_json writes them so. Other types as their text.
+    cols.extend(spec.context.iter().map(|c| {
+        let c = q(c);
+        format!(
+            "CASE WHEN pg_typeof({c}) IN ('date'::regtype, 'timestamp'::regtype, \
+             'timestamptz'::regtype) THEN to_json({c})#>>'{{}}' ELSE {c}::text END"
+        )
+    }));
     if spec.capture_row {
         cols.push("row_to_json(t)::text".into());
     }

@@ -845,6 +845,18 @@ pub struct RunSummary {
     /// Counts by dimension.
     #[serde(with = "file")]
     pub tally: Tally,
+    /// Each category's fideslang data-category key (`health` → `user.health`), so that
+    /// tools speaking fideslang can read the counts (issue 21).
+    #[serde(default)]
+    pub data_categories: BTreeMap<String, String>,
+}
+
+/// Category name → fideslang key, for [`RunSummary::data_categories`].
+fn data_categories() -> BTreeMap<String, String> {
+    Category::ALL
+        .iter()
+        .map(|c| (c.as_str().to_string(), c.data_category().to_string()))
+        .collect()
 }
 
 impl RunSummary {
@@ -856,6 +868,7 @@ impl RunSummary {
             runs: vec![run],
             summary,
             tally,
+            data_categories: data_categories(),
         }
     }
 
