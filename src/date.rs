@@ -239,6 +239,38 @@ fn date_utc(d: civil::Date) -> Option<Timestamp> {
     civil_utc(d.to_datetime(civil::Time::midnight()))
 }
 
+/// PostgreSQL's binary `date` (days since 2000-01-01) as `YYYY-MM-DD`; `infinity` (or
+/// `-infinity`) for its infinite values and dates out of range, which no parser reads.
+#[cfg(any(feature = "postgres", test))]
+pub(crate) fn pg_date(days: i32) -> String {
+    let epoch = civil::date(2000, 1, 1);
+    // `Span::days` panics out of its range: `try_days`.
+    let day = jiff::Span::new()
+        .try_days(i64::from(days))
+        .and_then(|span| epoch.checked_add(span));
+    match day {
+        Ok(d) if days != i32::MAX && days != i32::MIN => d.to_string(),
+        _ if days < 0 => "-infinity".into(),
+        _ => "infinity".into(),
+    }
+}
+
+/// PostgreSQL's binary `timestamp` / `timestamptz` (microseconds since 2000-01-01T00:00:00,
+/// UTC for `timestamptz`) as RFC 3339 in UTC; `infinity` as for [`pg_date`].
+#[cfg(any(feature = "postgres", test))]
+pub(crate) fn pg_timestamp(micros: i64) -> String {
+    const EPOCH_2000: i64 = 946_684_800;
+    let ts = micros
+        .checked_add(EPOCH_2000 * 1_000_000)
+        .filter(|_| micros != i64::MAX && micros != i64::MIN)
+        .and_then(|us| jiff::Timestamp::from_microsecond(us).ok());
+    match ts {
+        Some(t) => t.to_string(),
+        None if micros < 0 => "-infinity".into(),
+        None => "infinity".into(),
+    }
+}
+
 /// How old a record may get: a calendar span such as `2y`, `18 months`, `1 year 6 months`,
 /// `90d` or ISO 8601 `P2Y6M` (jiff's span syntax). Years and months are calendar years and
 /// months (counted back from the reference time in UTC), not a fixed number of days.
@@ -373,6 +405,24 @@ mod tests {
             Some("2024-01-05T00:00:00Z")
         );
         assert!(DateParser::with_format("%H:%M").is_err());
+    }
+
+    #[test]
+    fn postgres_binary_dates() {
+        assert_eq!(pg_date(0), "2000-01-01");
+        assert_eq!(pg_date(9_472), "2025-12-07"); // 25 * 365 + 7 leap days + 340
+        assert_eq!(pg_date(-1), "1999-12-31");
+        assert_eq!(pg_date(i32::MAX), "infinity");
+        assert_eq!(pg_date(i32::MIN), "-infinity");
+        assert_eq!(pg_date(i32::MAX - 1), "infinity");
+        assert_eq!(pg_timestamp(i64::MIN + 1), "-infinity");
+        assert_eq!(pg_timestamp(1_500_000), "2000-01-01T00:00:01.5Z");
+        assert_eq!(pg_timestamp(i64::MAX), "infinity");
+        assert_eq!(
+            p(&pg_timestamp(86_400_000_000)).as_deref(),
+            Some("2000-01-02T00:00:00Z")
+        );
+        assert_eq!(p("infinity"), None);
     }
 
     #[test]

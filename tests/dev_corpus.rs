@@ -102,6 +102,12 @@ fn dev_corpus_scores_and_privacy() {
             "scan", corpus_s, "--field", "text", "--key", "id", "--format", format,
         ]);
         for line in out.lines().chain(err.lines()) {
+            // The fideslang keys are the taxonomy's fixed vocabulary, not note text:
+            // `user.demographic.religious_belief` holds the gold span "religious".
+            let mut line = line.to_string();
+            for c in art9::Category::ALL {
+                line = line.replace(c.data_category(), "");
+            }
             for g in &gold {
                 assert!(
                     !line.contains(g.as_str()),

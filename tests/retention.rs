@@ -1,6 +1,6 @@
-//! Retention, consent and `--since` end to end (issue 21): JSON Lines, CSV and SQLite here;
-//! PostgreSQL and MariaDB in `tests/db_retention.rs`-style tests at the end of this file
-//! (ignored without `ART9_TEST_POSTGRES_URL` / `ART9_TEST_MYSQL_URL`).
+//! Retention, consent and `--since` end to end (issue 21): JSON Lines, CSV, SQLite, and
+//! PostgreSQL and MariaDB at the end of this file (ignored by a plain `cargo test`; run with
+//! `-- --include-ignored` and `eval "$(bash ci/db-setup.sh)"`).
 //!
 //! The expected counts are recounted from the dates the test wrote (as numbers), never by
 //! art9's parser.
@@ -190,6 +190,7 @@ fn jsonl_retention_counts_equal_a_recount_by_date() {
     let input = dir.path().join("notes.jsonl");
     std::fs::write(&input, text).unwrap();
     let sum_path = dir.path().join("run.json");
+    let report = dir.path().join("report.html");
     let policy = write_policy(dir.path());
     let out = art9(
         &[
@@ -207,6 +208,8 @@ fn jsonl_retention_counts_equal_a_recount_by_date() {
             "jsonl",
             "--summary-out",
             s(&sum_path),
+            "--report",
+            s(&report),
         ],
         None,
     );
@@ -214,7 +217,15 @@ fn jsonl_retention_counts_equal_a_recount_by_date() {
     let sum = summary(&sum_path);
     check_retention(&ns, &out.stdout, &sum);
     let file = std::fs::read_to_string(&sum_path).unwrap();
-    no_canary(&[&out.stdout, &out.stderr, &file]);
+    let html = std::fs::read_to_string(&report).unwrap();
+    no_canary(&[&out.stdout, &out.stderr, &file, &html]);
+    let (due_n, _, _) = recount(&ns);
+    assert!(
+        html.contains(&format!(
+            "Under the policy's retention rules: {due_n} findings due"
+        )),
+        "the report shows the policy's retention counts"
+    );
     // The summary names the fideslang key of each category.
     assert!(
         file.contains("user.demographic.political_opinion"),
@@ -659,6 +670,7 @@ fn sqlite_retention_and_consent_table() {
 }
 
 /// PostgreSQL and MariaDB: native DATE / TIMESTAMPTZ / DATETIME columns.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 mod servers {
     use super::*;
 
@@ -687,7 +699,8 @@ mod servers {
         }
     }
 
-    fn run_and_check(url: &str, table: &str, ledger: &str, ns: &[Note]) {
+    /// `source`: `["--table", T]` or `["--query", SQL]`.
+    fn run_and_check(url: &str, source: [&str; 2], ledger: &str, ns: &[Note]) {
         let dir = tempfile::tempdir().unwrap();
         let policy = write_policy(dir.path());
         let sum_path = dir.path().join("run.json");
@@ -695,8 +708,8 @@ mod servers {
             &[
                 "scan",
                 url,
-                "--table",
-                table,
+                source[0],
+                source[1],
                 "--field",
                 "body",
                 "--key",
@@ -768,7 +781,10 @@ mod servers {
             c,
             format!("ALTER ROLE CURRENT_USER RESET datestyle; DROP TABLE {t}; DROP TABLE {l};"),
         );
-        run_and_check(&url, &t, &l, &ns);
+        run_and_check(&url, ["--table", &t], &l, &ns);
+        // A query's timestamptz column needs no cast.
+        let q = format!("SELECT id, cust, created, body FROM {t}");
+        run_and_check(&url, ["--query", &q], &l, &ns);
     }
 
     #[cfg(feature = "mysql")]
@@ -800,7 +816,9 @@ mod servers {
             )
             .unwrap();
         }
-        run_and_check(&url, &t, &l, &ns);
+        run_and_check(&url, ["--table", &t], &l, &ns);
+        let q = format!("SELECT id, cust, created, body FROM {t}");
+        run_and_check(&url, ["--query", &q], &l, &ns);
         c.query_drop(format!("DROP TABLE {t}")).unwrap();
         c.query_drop(format!("DROP TABLE {l}")).unwrap();
     }

@@ -297,7 +297,7 @@ fn check_scan_mask_batch_and_ops_endpoints() {
     assert_eq!(v["text"], "Klant heeft [HEALTH], bel volgende week.");
     assert_eq!(
         v["findings"],
-        serde_json::json!([{"category": "health", "lang": "nl", "note_lang": "nl", "start": 12,
+        serde_json::json!([{"category": "health", "data_category": "user.health", "lang": "nl", "note_lang": "nl", "start": 12,
             "end": 20, "char_start": 12, "char_end": 20, "likelihood": "likely",
             "action": "mask"}])
     );

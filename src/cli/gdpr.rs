@@ -77,14 +77,15 @@ impl GdprArgs {
     }
 
     /// Put the run's settings on the policy (when it has retention or consent rules, or a
-    /// ledger is given).
-    pub fn apply(&self, policy: CompiledPolicy, input: &InputArgs) -> Result<CompiledPolicy> {
-        let as_of = self
-            .as_of
-            .as_deref()
-            .map(str::parse::<Timestamp>)
-            .transpose()
-            .context("--as-of")?;
+    /// ledger is given); `as_of` is [`GdprArgs::as_of`], one reference time for every
+    /// record of the run.
+    pub fn apply(
+        &self,
+        policy: CompiledPolicy,
+        input: &InputArgs,
+        as_of: Timestamp,
+    ) -> Result<CompiledPolicy> {
+        let as_of = Some(as_of);
         let consent = match &self.consent {
             None => None,
             Some(c) => {
@@ -100,6 +101,14 @@ impl GdprArgs {
             as_of,
             consent,
         })?)
+    }
+
+    /// The run's reference time: `--as-of`, else now.
+    pub fn as_of(&self) -> Result<Timestamp> {
+        match self.as_of.as_deref() {
+            Some(t) => t.parse().context("--as-of"),
+            None => Ok(Timestamp::now()),
+        }
     }
 
     /// Checks for a run without a policy.

@@ -3,6 +3,7 @@
 //! By default no printer writes the matched text or the entry id (an id such as
 //! `nl.health.diabetes` spells the diagnosis). `include_text` opts in to both.
 
+pub mod access;
 pub mod compress;
 pub mod db;
 pub mod masked;
@@ -23,6 +24,7 @@ use crate::matcher::{Evasion, Finding, Scanner};
 use crate::pipeline::{FieldResult, Summary};
 use crate::policy::{Action, ErasureReason, FindingGdpr, RetentionStatus};
 use crate::record::Record;
+use crate::review::Fingerprint;
 
 /// Output format of findings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +61,9 @@ pub struct FindingOut<'a> {
     pub field: Option<Cow<'a, str>>,
     /// Category.
     pub category: Category,
+    /// The category's key in the fideslang data-category taxonomy (`user.health`; see
+    /// [`Category::data_category`]).
+    pub data_category: &'static str,
     /// Language of the lexicon that matched.
     pub lang: Lang,
     /// Language of the note by a function-word vote (`nl`, `da`, `en`; `und` when
@@ -82,10 +87,6 @@ pub struct FindingOut<'a> {
     /// match of a term.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evasion: Option<Evasion>,
-    /// The category's fideslang data-category key (`user.health`), when the policy has
-    /// retention or consent rules.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_category: Option<&'static str>,
     /// Retention status (`due`, `ok`, `unknown`), when a retention rule names the category.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionStatus>,
@@ -102,6 +103,11 @@ pub struct FindingOut<'a> {
     /// The entry id (only when asked for).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entry: Option<Cow<'a, str>>,
+    /// The finding's fingerprint (`art9 scan --fingerprints` or `--baseline`): a keyed hash
+    /// of the record key, field, category and the normalised span with its neighbouring
+    /// words ([`crate::review::fingerprint`]), never the text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
 }
 
 impl<'a> FindingOut<'a> {
@@ -119,6 +125,7 @@ impl<'a> FindingOut<'a> {
             line: None,
             field: None,
             category: f.category,
+            data_category: f.category.data_category(),
             lang: f.lang,
             note_lang: f.note_lang,
             start: f.start,
@@ -128,20 +135,18 @@ impl<'a> FindingOut<'a> {
             likelihood: f.likelihood,
             action,
             evasion: f.evasion,
-            data_category: None,
             retention: None,
             consent: None,
             erasure_due: None,
             text: include_text.then(|| Cow::Borrowed(text.get(f.start..f.end).unwrap_or(""))),
             entry: include_text.then(|| Cow::Borrowed(scanner.entry(f.entry).id.as_str())),
+            fingerprint: None,
         }
     }
 
-    /// Add what the policy's retention and consent rules say about the finding (and its
-    /// fideslang key).
-    pub fn with_gdpr(self, category: Category, g: &'a FindingGdpr) -> FindingOut<'a> {
+    /// Add what the policy's retention and consent rules say about the finding.
+    pub fn with_gdpr(self, g: &'a FindingGdpr) -> FindingOut<'a> {
         FindingOut {
-            data_category: Some(category.data_category()),
             retention: g.retention,
             consent: g.consent.as_deref().map(Cow::Borrowed),
             erasure_due: g.erasure,
@@ -157,6 +162,7 @@ impl<'a> FindingOut<'a> {
             line: self.line,
             field: own(self.field),
             category: self.category,
+            data_category: self.data_category,
             lang: self.lang,
             note_lang: self.note_lang,
             start: self.start,
@@ -166,12 +172,12 @@ impl<'a> FindingOut<'a> {
             likelihood: self.likelihood,
             action: self.action,
             evasion: self.evasion,
-            data_category: self.data_category,
             retention: self.retention,
             consent: own(self.consent),
             erasure_due: self.erasure_due,
             text: own(self.text),
             entry: own(self.entry),
+            fingerprint: self.fingerprint,
         }
     }
 }
@@ -201,11 +207,15 @@ pub fn row<'a>(
         record: Some(Cow::Borrowed(&record.key)),
         line: Some(record.line),
         field: Some(Cow::Borrowed(&field.name)),
+        fingerprint: field
+            .review
+            .as_ref()
+            .and_then(|r| r.fingerprints.get(index).copied()),
         ..FindingOut::new(scanner, field_text, f, action, include_text)
     };
     match field.decision.as_ref().and_then(|d| d.gdpr.get(index)) {
         None => out,
-        Some(g) => out.with_gdpr(f.category, g),
+        Some(g) => out.with_gdpr(g),
     }
 }
 
@@ -217,6 +227,7 @@ pub struct Printer<W: Write> {
     header_done: bool,
     action_column: bool,
     gdpr_columns: bool,
+    fingerprint_column: bool,
 }
 
 impl<W: Write> Printer<W> {
@@ -229,6 +240,7 @@ impl<W: Write> Printer<W> {
             header_done: false,
             action_column: false,
             gdpr_columns: false,
+            fingerprint_column: false,
         }
     }
 
@@ -240,11 +252,18 @@ impl<W: Write> Printer<W> {
         self
     }
 
-    /// Add the columns `data_category,retention,consent,erasure_due` at the end of the `csv`
+    /// Add the columns `retention,consent,erasure_due` at the end of the `csv`
     /// format (when the policy has retention or consent rules; the JSON formats carry these
     /// keys when a finding has them, the table appends them to the line).
     pub fn with_gdpr_columns(mut self, on: bool) -> Printer<W> {
         self.gdpr_columns = on;
+        self
+    }
+
+    /// Add a `fingerprint` column at the end of `csv` rows (`--fingerprints`); the other
+    /// formats show a finding's fingerprint whenever it has one.
+    pub fn with_fingerprint_column(mut self, on: bool) -> Printer<W> {
+        self.fingerprint_column = on;
         self
     }
 
@@ -272,13 +291,16 @@ impl<W: Write> Printer<W> {
             Format::Csv => {
                 self.header_done = true;
                 let mut h = String::from(
-                    "record,line,field,category,lang,note_lang,start,end,char_start,char_end,likelihood,action,evasion",
+                    "record,line,field,category,data_category,lang,note_lang,start,end,char_start,char_end,likelihood,action,evasion",
                 );
                 if include_text {
                     h.push_str(",text,entry");
                 }
                 if self.gdpr_columns {
-                    h.push_str(",data_category,retention,consent,erasure_due");
+                    h.push_str(",retention,consent,erasure_due");
+                }
+                if self.fingerprint_column {
+                    h.push_str(",fingerprint");
                 }
                 writeln!(self.out, "{h}")
             }
@@ -340,6 +362,9 @@ impl<W: Write> Printer<W> {
                 if let Some(e) = r.erasure_due {
                     line.push_str(&format!("  (erasure due: {})", e.as_str()));
                 }
+                if let Some(fp) = r.fingerprint {
+                    line.push_str(&format!("  {fp}"));
+                }
                 writeln!(self.out, "{line}")
             }
             Format::Csv => {
@@ -348,6 +373,7 @@ impl<W: Write> Printer<W> {
                     r.line.map(|l| l.to_string()).unwrap_or_default(),
                     csv_cell(r.field.as_deref().unwrap_or("")),
                     r.category.to_string(),
+                    r.data_category.to_string(),
                     r.lang.to_string(),
                     note_lang_str(r.note_lang).to_string(),
                     r.start.to_string(),
@@ -363,10 +389,12 @@ impl<W: Write> Printer<W> {
                     cells.push(csv_cell(e));
                 }
                 if self.gdpr_columns {
-                    cells.push(r.data_category.unwrap_or("").to_string());
                     cells.push(r.retention.map_or("", RetentionStatus::as_str).to_string());
                     cells.push(csv_cell(r.consent.as_deref().unwrap_or("")));
                     cells.push(r.erasure_due.map_or("", ErasureReason::as_str).to_string());
+                }
+                if self.fingerprint_column {
+                    cells.push(r.fingerprint.map(|f| f.to_string()).unwrap_or_default());
                 }
                 writeln!(self.out, "{}", cells.join(","))
             }
@@ -395,6 +423,7 @@ impl<W: Write> Printer<W> {
         Printer::new(buf, self.format)
             .with_action_column(self.action_column)
             .with_gdpr_columns(self.gdpr_columns)
+            .with_fingerprint_column(self.fingerprint_column)
             .finding(r)
     }
 
@@ -439,10 +468,23 @@ pub fn summary_text(s: &Summary) -> String {
         out.push_str(&format!(" ({})", reasons.join(", ")));
     }
     if s.records_filtered > 0 {
-        let why = match (s.filtered.get("subject_id"), s.filtered.get("since")) {
-            (Some(a), Some(b)) => format!("{a} other subjects, {b} dated before --since"),
-            (None, Some(_)) => "dated before --since".into(),
-            _ => "other subjects".into(),
+        let words = |k: &str| match k {
+            "subject_id" => "other subjects".to_string(),
+            "since" => "dated before --since".to_string(),
+            "unchanged" => "unchanged since the last run".to_string(),
+            _ => k.replace('_', " "),
+        };
+        // One reason: named; several: each with its count. A summary without reasons (an
+        // earlier version) filtered by --subject-id only.
+        let why = match s.filtered.len() {
+            0 => words("subject_id"),
+            1 => s.filtered.keys().map(|k| words(k)).collect(),
+            _ => s
+                .filtered
+                .iter()
+                .map(|(k, v)| format!("{v} {}", words(k)))
+                .collect::<Vec<_>>()
+                .join(", "),
         };
         out.push_str(&format!(
             ", {} filtered ({why}, not scanned)",
@@ -468,6 +510,14 @@ pub fn summary_text(s: &Summary) -> String {
         .collect();
     if !per.is_empty() {
         out.push_str(&format!(" ({})", per.join(", ")));
+    }
+    if !s.silenced.is_empty() {
+        let per: Vec<String> = s.silenced.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        out.push_str(&format!(
+            "; {} findings silenced by the baseline ({})",
+            s.silenced.values().sum::<u64>(),
+            per.join(", ")
+        ));
     }
     if !s.outcomes.is_empty() {
         let per: Vec<String> = s.outcomes.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -506,6 +556,7 @@ mod tests {
             line: Some(3),
             field: Some("notes".into()),
             category: Category::Health,
+            data_category: "user.health",
             lang: Lang::Nl,
             note_lang: None,
             start: 12,
@@ -515,12 +566,12 @@ mod tests {
             likelihood: Likelihood::Likely,
             action: Some(Action::Mask),
             evasion: Some(Evasion::Spaced),
-            data_category: Some("user.health"),
             retention: Some(RetentionStatus::Due),
             consent: Some("FORM-1".into()),
             erasure_due: Some(ErasureReason::Retention),
             text: Some("diabetes".into()),
             entry: Some("nl.health.diabetes".into()),
+            fingerprint: Some(crate::review::Digest128([0xab; 16])),
         }
     }
 
@@ -529,7 +580,7 @@ mod tests {
         let v = serde_json::to_string(&full()).unwrap();
         assert_eq!(
             v,
-            r#"{"record":"r1","line":3,"field":"notes","category":"health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely","action":"mask","evasion":"spaced","data_category":"user.health","retention":"due","consent":"FORM-1","erasure_due":"retention","text":"diabetes","entry":"nl.health.diabetes"}"#
+            r#"{"record":"r1","line":3,"field":"notes","category":"health","data_category":"user.health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely","action":"mask","evasion":"spaced","retention":"due","consent":"FORM-1","erasure_due":"retention","text":"diabetes","entry":"nl.health.diabetes","fingerprint":"abababababababababababababababab"}"#
         );
         let bare = FindingOut {
             record: None,
@@ -537,17 +588,17 @@ mod tests {
             field: None,
             action: None,
             evasion: None,
-            data_category: None,
             retention: None,
             consent: None,
             erasure_due: None,
             text: None,
             entry: None,
+            fingerprint: None,
             ..full()
         };
         assert_eq!(
             serde_json::to_string(&bare).unwrap(),
-            r#"{"category":"health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely"}"#
+            r#"{"category":"health","data_category":"user.health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely"}"#
         );
     }
 

@@ -156,7 +156,9 @@ pub struct GdprOptions {
     pub date_field: Option<String>,
     /// How to read it (`--date-format`).
     pub date_format: Option<DateParser>,
-    /// The reference time (`--as-of`; default: when the policy was loaded).
+    /// The reference time (`--as-of`). Without one, each decision is made at the time it
+    /// is made (a long-running `art9 serve` does not judge by its start time); batch runs
+    /// set one so that all records of a run are judged at the same time.
     pub as_of: Option<Timestamp>,
     /// The consent ledger (`--consent`).
     pub consent: Option<Arc<ConsentLedger>>,
@@ -170,22 +172,54 @@ struct Rule {
 }
 
 /// Retention and consent, compiled, with the run's settings.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Gdpr {
     /// Per category: the first retention rule naming it.
     rules: [Option<Rule>; 7],
-    /// Per category: records dated before this are due (from `as_of`).
+    /// Per category: records dated before this are due (from a fixed `as_of`).
     cutoffs: [Option<Timestamp>; 7],
     has_retention: bool,
     consent_rules: ConsentRules,
     has_consent_rules: bool,
     pub(crate) date_field: Option<String>,
     parser: DateParser,
-    as_of: Timestamp,
+    /// The fixed reference time, if any (else: the time of each decision).
+    as_of: Option<Timestamp>,
     ledger: Option<Arc<ConsentLedger>>,
 }
 
+/// The rules and the date column and format, which the run summary's policy fingerprint is
+/// taken of; not the reference time (which changes every run) nor the ledger's rows (which
+/// hold subject ids).
+impl std::fmt::Debug for Gdpr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gdpr")
+            .field("rules", &self.rules)
+            .field("consent_rules", &self.consent_rules)
+            .field("date_field", &self.date_field)
+            .field("parser", &self.parser)
+            .field("ledger", &self.ledger.as_ref().map(|l| l.len()))
+            .finish()
+    }
+}
+
 impl Gdpr {
+    /// The storage period the retention rules give `category` (the access extract's Art.
+    /// 15(1)(d)): "2y after the record's date (created_at), then erase".
+    pub(crate) fn storage_period(&self, category: Category) -> Option<String> {
+        let r = self.rules[category.index()]?;
+        let action = match r.action {
+            RetentionAction::Review => "review",
+            RetentionAction::Mask => "mask",
+            RetentionAction::Erase => "erase",
+        };
+        Some(format!(
+            "{} after the record's date ({}), then {action}",
+            r.max_age,
+            self.date_field.as_deref().unwrap_or("date")
+        ))
+    }
+
     /// Compile the sections; `None` when there are neither.
     pub(crate) fn compile(
         retention: Option<&RetentionSpec>,
@@ -223,7 +257,7 @@ impl Gdpr {
             Some(f) => DateParser::with_format(f).map_err(|e| format!("retention: {e}"))?,
             None => DateParser::auto(),
         };
-        let mut g = Gdpr {
+        let g = Gdpr {
             rules,
             cutoffs: [None; 7],
             has_retention: retention.is_some(),
@@ -231,16 +265,20 @@ impl Gdpr {
             has_consent_rules: !consent.is_empty(),
             date_field: retention.and_then(|r| r.date_field.clone()),
             parser,
-            as_of: Timestamp::now(),
+            as_of: None,
             ledger: None,
         };
-        g.set_as_of(g.as_of);
         Ok(Some(g))
     }
 
     fn set_as_of(&mut self, as_of: Timestamp) {
-        self.as_of = as_of;
+        self.as_of = Some(as_of);
         self.cutoffs = self.rules.map(|r| r.and_then(|r| r.max_age.cutoff(as_of)));
+    }
+
+    /// The reference time of a decision: the fixed one, else now.
+    pub(crate) fn now(&self) -> Timestamp {
+        self.as_of.unwrap_or_else(Timestamp::now)
     }
 
     /// Apply a run's settings.
@@ -301,6 +339,7 @@ impl Gdpr {
     pub(crate) fn finding(
         &self,
         ctx: &RecordContext<'_>,
+        now: Timestamp,
         date: Option<Timestamp>,
         f: &Finding,
         lane: bool,
@@ -309,7 +348,7 @@ impl Gdpr {
         let c = f.category.index();
         let mut out = FindingGdpr::default();
         if let (Some(ledger), Some(subject)) = (&self.ledger, ctx.subject) {
-            match ledger.lookup(subject, f.category, date, self.as_of) {
+            match ledger.lookup(subject, f.category, date, now) {
                 ConsentState::Active(r) => {
                     if let (Some(rule), false) = (self.consent_rules[c], lane) {
                         (action, style) = rule;
@@ -325,7 +364,11 @@ impl Gdpr {
             }
         }
         if let Some(rule) = self.rules[c] {
-            let status = match (date, self.cutoffs[c]) {
+            let cutoff = match self.as_of {
+                Some(_) => self.cutoffs[c],
+                None => rule.max_age.cutoff(now),
+            };
+            let status = match (date, cutoff) {
                 (None, _) => RetentionStatus::Unknown,
                 (Some(d), Some(cut)) if d < cut => RetentionStatus::Due,
                 (Some(_), _) => RetentionStatus::Ok,
@@ -350,3 +393,198 @@ impl Gdpr {
 }
 
 pub use super::consent::ConsentRuleSpec;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consent::ConsentEntry;
+    use crate::policy::{CompiledPolicy, Outcome};
+    use crate::record::Context;
+
+    const YAML: &str = "default: {action: flag}
+evasion:
+  homoglyph: {action: reject}
+retention:
+  date_field: created
+  rules:
+    - categories: [health]
+      max_age: 2y
+      action: mask
+    - categories: [religion]
+      max_age: 1y
+      action: erase
+    - max_age: 10y
+      action: review
+consent:
+  - categories: [religion]
+    action: allow
+";
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn policy(ledger: Option<ConsentLedger>) -> CompiledPolicy {
+        CompiledPolicy::from_yaml("p", YAML)
+            .unwrap()
+            .with_gdpr(GdprOptions {
+                as_of: Some(ts("2026-12-07")),
+                consent: ledger.map(Arc::new),
+                ..GdprOptions::default()
+            })
+            .unwrap()
+    }
+
+    fn finding(text: &str) -> Finding {
+        let scanner = crate::Scanner::builtin().unwrap();
+        scanner.scan(text)[0]
+    }
+
+    fn ctx<'a>(columns: &'a Context, subject: Option<&'a str>) -> RecordContext<'a> {
+        RecordContext {
+            field: Some("notes"),
+            key: Some("1"),
+            subject,
+            columns,
+        }
+    }
+
+    #[test]
+    fn due_ok_unknown_and_actions() {
+        let p = policy(None);
+        assert!(p.has_retention() && p.has_gdpr());
+        assert_eq!(p.context_columns(), ["created"]);
+        let health = finding("diabetes");
+        let religion = finding("moslim");
+        assert_eq!(religion.category, Category::Religion);
+        let old: Context = [("created", Some("2020-01-01".to_string()))]
+            .into_iter()
+            .collect();
+        let new: Context = [("created", Some("2026-06-01".to_string()))]
+            .into_iter()
+            .collect();
+        let bad: Context = [("created", Some("soon".to_string()))]
+            .into_iter()
+            .collect();
+        let d = p.decide(&ctx(&old, None), &[health, religion]);
+        assert_eq!(d.actions[0].0, Action::Mask, "due mask rule masks");
+        assert_eq!(
+            d.actions[1].0,
+            Action::Flag,
+            "erase does not change the action"
+        );
+        assert_eq!(d.outcome, Outcome::Mask);
+        assert_eq!(d.gdpr[0].retention, Some(RetentionStatus::Due));
+        assert_eq!(d.gdpr[1].erasure, Some(ErasureReason::Retention));
+        let e = p.erasure_due(&ctx(&old, None), &[health, religion]);
+        assert_eq!(
+            e,
+            [ErasureDue {
+                finding: 1,
+                category: Category::Religion,
+                reason: ErasureReason::Retention,
+                consent: None
+            }]
+        );
+        let d = p.decide(&ctx(&new, None), &[health]);
+        assert_eq!(d.actions[0].0, Action::Flag);
+        assert_eq!(d.gdpr[0].retention, Some(RetentionStatus::Ok));
+        for c in [&bad, &Context::new()] {
+            let d = p.decide(&ctx(c, None), &[health]);
+            assert_eq!(d.gdpr[0].retention, Some(RetentionStatus::Unknown));
+            assert_eq!(d.actions[0].0, Action::Flag, "unknown is not masked");
+        }
+        // Exactly max_age old is not yet due.
+        let edge: Context = [("created", Some("2024-12-07".to_string()))]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            p.decide(&ctx(&edge, None), &[health]).gdpr[0].retention,
+            Some(RetentionStatus::Ok)
+        );
+        // No findings: nothing to evaluate.
+        assert!(p.decide(&ctx(&old, None), &[]).gdpr.is_empty());
+    }
+
+    #[test]
+    fn consent_precedence() {
+        let mut l = ConsentLedger::default();
+        let entry = |given: &str, withdrawn: Option<&str>, r: &str| ConsentEntry {
+            category: Category::Religion,
+            given_at: ts(given),
+            withdrawn_at: withdrawn.map(ts),
+            reference: Arc::from(r),
+        };
+        l.insert("s1", entry("2026-01-01", None, "R1"));
+        l.insert("s2", entry("2025-01-01", Some("2026-01-01"), "R2"));
+        let p = policy(Some(l));
+        let religion = finding("moslim");
+        let homoglyph = Finding {
+            evasion: Some(crate::Evasion::Homoglyph),
+            ..religion
+        };
+        let date: Context = [("created", Some("2026-11-01".to_string()))]
+            .into_iter()
+            .collect();
+        let d = p.decide(&ctx(&date, Some("s1")), &[religion, homoglyph]);
+        assert_eq!(d.actions[0].0, Action::Allow, "active consent rule");
+        assert_eq!(d.gdpr[0].consent.as_deref(), Some("R1"));
+        assert!(d.gdpr[0].consent_active);
+        assert_eq!(d.actions[1].0, Action::Reject, "the lane's rule still wins");
+        let d = p.decide(&ctx(&date, Some("s2")), &[religion]);
+        assert_eq!(d.actions[0].0, Action::Flag);
+        assert_eq!(d.gdpr[0].erasure, Some(ErasureReason::ConsentWithdrawn));
+        let e = p.erasure_due(&ctx(&date, Some("s2")), &[religion]);
+        assert_eq!(e[0].consent.as_deref(), Some("R2"));
+        let d = p.decide(&ctx(&date, None), &[religion]);
+        assert_eq!(
+            (d.actions[0].0, d.gdpr[0].consent.clone()),
+            (Action::Flag, None)
+        );
+    }
+
+    #[test]
+    fn spec_errors() {
+        let bad = [
+            ("default: {action: mask}\nretention:\n  rules: []\n", "at least one rule"),
+            (
+                "default: {action: mask}\nretention:\n  rules:\n    - max_age: two years\n      action: review\n",
+                "retention rule 1",
+            ),
+            (
+                "default: {action: mask}\nretention:\n  rules:\n    - max_age: 2y\n      action: delete\n",
+                "delete",
+            ),
+            (
+                "default: {action: mask}\nconsent:\n  - categories: [wealth]\n    action: flag\n",
+                "consent rule 1",
+            ),
+            (
+                "default: {action: mask}\nretention:\n  date_format: \"%H\"\n  rules:\n    - max_age: 2y\n      action: review\n",
+                "date format",
+            ),
+        ];
+        for (yaml, want) in bad {
+            let e = CompiledPolicy::from_yaml("p", yaml).unwrap_err();
+            assert!(e.to_string().contains(want), "{e} / {want}");
+        }
+        // A ledger needs consent rules; retention needs a date field.
+        let p = CompiledPolicy::load("default").unwrap();
+        let e = p
+            .with_gdpr(GdprOptions {
+                consent: Some(Arc::new(ConsentLedger::default())),
+                ..GdprOptions::default()
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("consent:"), "{e}");
+        let p = CompiledPolicy::from_yaml(
+            "p",
+            "default: {action: mask}\nretention:\n  rules:\n    - max_age: 2y\n      action: review\n",
+        )
+        .unwrap();
+        let e = p.with_gdpr(GdprOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("--date-field"), "{e}");
+        // Without with_gdpr (library, `art9 check`) there is no date: unknown.
+        assert!(!CompiledPolicy::load("default").unwrap().has_gdpr());
+    }
+}

@@ -141,6 +141,10 @@ enum KeyType {
     I16,
     I32,
     I64,
+    /// `date`, `timestamp`, `timestamptz`: handed over in ISO 8601 (issue 21: a `--query`'s
+    /// date column needs no cast).
+    Date,
+    Timestamp,
 }
 
 impl KeyType {
@@ -149,8 +153,8 @@ impl KeyType {
         match self {
             KeyType::Text => None,
             KeyType::I16 => Some(2),
-            KeyType::I32 => Some(4),
-            KeyType::I64 => Some(8),
+            KeyType::I32 | KeyType::Date => Some(4),
+            KeyType::I64 | KeyType::Timestamp => Some(8),
         }
     }
 }
@@ -164,6 +168,10 @@ fn key_type(ty: &Type) -> Option<KeyType> {
         Some(KeyType::I32)
     } else if *ty == Type::INT8 {
         Some(KeyType::I64)
+    } else if *ty == Type::DATE {
+        Some(KeyType::Date)
+    } else if *ty == Type::TIMESTAMP || *ty == Type::TIMESTAMPTZ {
+        Some(KeyType::Timestamp)
     } else {
         None
     }
@@ -181,6 +189,12 @@ fn text_from_sql<'a>(ty: &Type, raw: &'a [u8]) -> Result<&'a str, ()> {
     }
 }
 
+/// The fixed-size big-endian bytes of a binary value (the reader checked the size).
+fn be<const N: usize>(raw: &[u8]) -> Result<[u8; N], String> {
+    raw.try_into()
+        .map_err(|_| format!("a {N}-byte value has {} bytes", raw.len()))
+}
+
 fn key_value(ty: &Type, t: KeyType, raw: Option<&[u8]>) -> Result<Option<String>, String> {
     let Some(raw) = raw else { return Ok(None) };
     let bad = |e: Box<dyn std::error::Error + Sync + Send>| format!("bad {} value: {e}", ty.name());
@@ -192,6 +206,8 @@ fn key_value(ty: &Type, t: KeyType, raw: Option<&[u8]>) -> Result<Option<String>
         KeyType::I16 => i16::from_sql(ty, raw).map_err(bad)?.to_string(),
         KeyType::I32 => i32::from_sql(ty, raw).map_err(bad)?.to_string(),
         KeyType::I64 => i64::from_sql(ty, raw).map_err(bad)?.to_string(),
+        KeyType::Date => crate::date::pg_date(i32::from_be_bytes(be(raw)?)),
+        KeyType::Timestamp => crate::date::pg_timestamp(i64::from_be_bytes(be(raw)?)),
     }))
 }
 

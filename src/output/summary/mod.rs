@@ -768,6 +768,17 @@ pub struct RunInfo {
     /// The date column, when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date_column: Option<String>,
+    /// The reference time of retention and consent rules (`--as-of`, else the run's
+    /// start), RFC 3339, when the policy has such rules or `--since` was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
+    /// With `--baseline`: its entries, how many this run matched, stale and did not check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<crate::review::BaselineCounts>,
+    /// With `--state`: records new, changed, unchanged (not scanned) and gone since the
+    /// previous run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<crate::review::StateCounts>,
 }
 
 impl RunInfo {
@@ -846,7 +857,8 @@ pub struct RunSummary {
     #[serde(with = "file")]
     pub tally: Tally,
     /// Each category's fideslang data-category key (`health` → `user.health`), so that
-    /// tools speaking fideslang can read the counts (issue 21).
+    /// tools speaking fideslang can read the counts (issue 21). Empty when read from a file
+    /// of an earlier build.
     #[serde(default)]
     pub data_categories: BTreeMap<String, String>,
 }
