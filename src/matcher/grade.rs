@@ -43,18 +43,25 @@ impl Inner {
             // An entry of the note's language and the same category that matched these words
             // too (it lost the overlap to an entry of another language: shared vocabulary).
             let backing = note_lang.filter(|&l| l != e.lang).and_then(|l| {
-                // The first such candidate in candidate order, as a scan of all would find.
+                // Of those with the finding's own span the first entry, else of the others:
+                // the same whichever order the automata produced the candidates in (the
+                // word-start walk and the overlapping search list them differently).
                 all.overlapping(c.sstart, c.send)
-                    .map(|(_, _, i)| i)
-                    .filter(|&i| {
-                        let o = &cands[i];
+                    .map(|(_, _, i)| &cands[i])
+                    .filter(|o| {
                         let oe = &self.entries[o.entry as usize];
                         oe.lang == l
                             && oe.category == e.category
                             && matches!(o.verdict, Verdict::Accepted | Verdict::Overlapped { .. })
                     })
-                    .min()
-                    .map(|i| &cands[i])
+                    .min_by_key(|o| {
+                        (
+                            (o.ostart, o.oend) != (c.ostart, c.oend),
+                            o.entry,
+                            o.sstart,
+                            o.send,
+                        )
+                    })
             });
             let backed_by_note_lang = backing.is_some();
             // Same span: report the note's own entry, so that `lang` is the note's.
