@@ -579,7 +579,7 @@ impl Grader {
             if note_l != span.lang
                 && self.lexicon_langs[note_l as usize]
                 && !span.backed_by_note_lang
-                && !note.function[near].iter().any(|&f| f == own)
+                && !note.function[near].contains(&own)
             {
                 shift += LANG_DISAGREEMENT;
                 if let Some(t) = trace {
