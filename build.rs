@@ -4,7 +4,9 @@
 //! which start-up reads back about ten times faster than it parses the YAML. A file that does
 //! not parse here is left unbaked (with a warning), so that the run-time parse reports its
 //! error with file and line as for any lexicon. The test suite checks that all 21
-//! language × category files are there and that each baked file equals its YAML.
+//! language × category files are there and that each baked file equals its YAML. The cue
+//! files (`lexicons/cues/<lang>.yaml`, issue 19) are embedded and baked the same way
+//! (`BUILTIN_CUES`, `BUILTIN_CUES_BAKED`).
 
 use std::fs;
 use std::path::Path;
@@ -16,6 +18,10 @@ mod category;
 #[allow(dead_code)]
 #[path = "src/lexicon/model.rs"]
 mod model;
+// The cue file model (issue 19), baked the same way.
+#[allow(dead_code)]
+#[path = "src/lexicon/cue_model.rs"]
+mod cue_model;
 
 fn main() {
     let root = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
@@ -24,6 +30,7 @@ fn main() {
     println!("cargo:rerun-if-changed=lexicons");
     println!("cargo:rerun-if-changed=src/category.rs");
     println!("cargo:rerun-if-changed=src/lexicon/model.rs");
+    println!("cargo:rerun-if-changed=src/lexicon/cue_model.rs");
     let mut files = Vec::new();
     let mut cue_files = Vec::new();
     if let Ok(langs) = fs::read_dir(&dir) {
@@ -32,7 +39,7 @@ fn main() {
             if !lp.is_dir() {
                 continue;
             }
-            // Context cues (issue 19) are not lexicons: embedded as YAML, parsed at start-up.
+            // Context cues (issue 19) are not lexicons: embedded and baked like them below.
             if lp.file_name().is_some_and(|n| n == "cues") {
                 println!("cargo:rerun-if-changed={}", lp.display());
                 if let Ok(files) = fs::read_dir(&lp) {
@@ -91,14 +98,35 @@ fn main() {
     baked.push_str("];\n");
     out.push_str(&baked);
     out.push_str("/// `(path, YAML text)` of every built-in cue file (`lexicons/cues/<lang>.yaml`).\npub const BUILTIN_CUES: &[(&str, &str)] = &[\n");
-    for p in &cue_files {
+    let mut baked = String::from(
+        "/// Per entry of [`BUILTIN_CUES`]: the file baked at build time (JSON of a\n\
+         /// `cue_model::BakedCueFile`), or `None` if its YAML did not parse then.\n\
+         pub(crate) const BUILTIN_CUES_BAKED: &[Option<&str>] = &[\n",
+    );
+    for (i, p) in cue_files.iter().enumerate() {
         let rel = p.strip_prefix(&root).unwrap_or(p).display().to_string();
         out.push_str(&format!(
             "    ({rel:?}, include_str!({:?})),\n",
             p.display().to_string()
         ));
+        match bake_cues(p) {
+            Ok(json) => {
+                let name = Path::new(&out_dir).join(format!("cues-{i}.json"));
+                fs::write(&name, json).expect("write a baked cue file");
+                baked.push_str(&format!(
+                    "    Some(include_str!({:?})),\n",
+                    name.display().to_string()
+                ));
+            }
+            Err(e) => {
+                println!("cargo:warning={rel}: not baked, parsed at run time: {e}");
+                baked.push_str("    None,\n");
+            }
+        }
     }
     out.push_str("];\n");
+    baked.push_str("];\n");
+    out.push_str(&baked);
     fs::write(Path::new(&out_dir).join("builtin_lexicons.rs"), out)
         .expect("write builtin_lexicons.rs");
 }
@@ -111,4 +139,14 @@ fn bake(path: &Path) -> Result<String, String> {
     let file: model::LexiconFile =
         serde_saphyr::from_str_with_options(&yaml, options).map_err(|e| e.to_string())?;
     serde_json::to_string(&model::BakedFile::from(file)).map_err(|e| e.to_string())
+}
+
+/// The cue file as JSON of a `BakedCueFile`, or why its YAML does not parse.
+fn bake_cues(path: &Path) -> Result<String, String> {
+    let yaml = fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let mut options = serde_saphyr::Options::default();
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    let file: cue_model::CueFile =
+        serde_saphyr::from_str_with_options(&yaml, options).map_err(|e| e.to_string())?;
+    serde_json::to_string(&cue_model::BakedCueFile::from(file)).map_err(|e| e.to_string())
 }

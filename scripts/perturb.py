@@ -14,8 +14,10 @@
              look-alike (the word keeps Latin letters: a mixed-script word)
   spaced     each sensitive word's letters spaced or dotted out (one separator per word,
              chosen from space, dot, hyphen)
-  typo       one edit in each sensitive word of five or more letters (insertion, deletion,
-             substitution, transposition; never the first letter)
+  typo       one edit in each sensitive word of six or more letters (insertion, deletion,
+             substitution, transposition; never the first letter): the words the issue's
+             typo rule covers (one edit from six letters; a five-letter word was perturbed
+             before session 13, which the lane by rule never catches)
 
 A "sensitive word" is the longest word of each labelled span. Each output line is the note
 with `id` = "<id>#<kind>", `kind`, and `spans` with char offsets (`start`, `end`) into the
@@ -96,7 +98,7 @@ def perturb_word(kind, w, rng):
         return rng.choice(SEPARATORS).join(w)
     if kind == "typo":
         letters = "abcdefghijklmnopqrstuvwxyz"
-        if len(w) < 5:
+        if len(w) < 6:
             return None
         op = rng.choice(["insert", "delete", "substitute", "transpose"])
         i = rng.randint(1, len(w) - 1)

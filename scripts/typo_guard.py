@@ -2,25 +2,32 @@
 """Regenerate lexicons/typo-guard.txt: the ordinary words that the typo lane (--typos) must
 never take for a typing error of a term (issue 20).
 
-Scans the nl and en word lists of ../shared/reference/term-sources/wordlists with
+Scans the nl and en word lists of ../shared/reference/term-sources/wordlists and the word
+forms of the Danish hunspell dictionary (Stavekontrolden's da_DK, Debian package hunspell-da:
+`apt-get install hunspell-da`; its stems expanded with their affix rules here) with
 `art9 scan --text --typos` and adds every word found as a typo to the guard file (the words
-already in it are kept, so running it again after a lexicon change only adds). The Danish
-list is GPL-2+ and is not built in; pass it at run time (`--typo-word-list`).
+already in it are kept, so running it again after a lexicon change only adds). Without the
+Danish dictionary the Danish words are skipped with a message (the file keeps the ones it
+has). The wdanish list of ../shared (GPL-2+) is not used: it stays the held-out list of the
+Danish word-list audit.
 
 Licences of the words taken: OpenTaal basiswoorden (Revised BSD / CC BY 3.0, Stichting
-OpenTaal) and SCOWL via Debian's wbritish (SCOWL's permissive licence); both allow this use
-with the attribution kept in the file's header.
+OpenTaal), SCOWL via Debian's wbritish (SCOWL's permissive licence), and Stavekontrolden's
+da_DK (LGPL-2.1 or GPL-2 or MPL-1.1; the Danish words are taken under the MPL-1.1); all allow
+this use with the attribution kept in the file's header.
 
 Usage (from the project root, after `cargo build`; rebuild afterwards, the file is built in):
-  python3 scripts/typo_guard.py [--bin target/debug/art9]
+  python3 scripts/typo_guard.py [--bin target/debug/art9] [--da-dic /usr/share/hunspell/da_DK.dic]
 
 Python standard library only.
 """
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
+import tempfile
 
 LISTS = [
     ("nl", "nl-opentaal-basiswoorden-gekeurd.txt"),
@@ -34,8 +41,95 @@ HEADER = """\
 # https://www.opentaal.org) and SCOWL through Debian's wbritish (SCOWL licence: "Permission
 # to use, copy, modify, distribute and sell these word lists ... is hereby granted without
 # fee, provided that the above copyright notice appears in all copies"; Copyright 2000-2020
-# by Kevin Atkinson and the SCOWL contributors).
+# by Kevin Atkinson and the SCOWL contributors). Danish: the word forms of Stavekontrolden's
+# da_DK hunspell dictionary (Debian hunspell-da; Copyright 2007-2014 Foreningen for frit
+# tilgaengelige sprogvaerktoejer, https://www.stavekontrolden.dk), licensed LGPL-2.1 or GPL-2
+# or MPL-1.1: the Danish words of this file are a work derived from it under the Mozilla
+# Public License 1.1 (https://www.mozilla.org/MPL/1.1/), whose source is that dictionary.
 """
+
+
+def expand_hunspell(aff, dic):
+    """The word forms of a hunspell dictionary with numeric flags (`FLAG num`, as da_DK):
+    each stem, its prefixed and suffixed forms and one level of continuation suffixes (and
+    prefix x suffix where both allow it); stems and affixes marked FORBIDDENWORD or
+    ONLYINCOMPOUND are left out, NEEDAFFIX stems only with an affix."""
+    rules, kinds, cross, special = {}, {}, {}, {}
+    with open(aff, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            p = line.split()
+            if not p:
+                continue
+            if p[0] in ("FORBIDDENWORD", "NEEDAFFIX", "ONLYINCOMPOUND") and len(p) == 2:
+                special[p[0]] = p[1]
+            if p[0] in ("PFX", "SFX"):
+                if len(p) == 4 and p[2] in "YN":
+                    kinds[p[1]], cross[p[1]] = p[0], p[2] == "Y"
+                    rules.setdefault(p[1], [])
+                elif len(p) >= 5:
+                    strip = "" if p[2] == "0" else p[2]
+                    add, _, fl = p[3].partition("/")
+                    add = "" if add == "0" else add
+                    cond = p[4]
+                    rx = None
+                    if cond != ".":
+                        rx = re.compile("^" + cond if p[0] == "PFX" else cond + "$")
+                    rules[p[1]].append((strip, add, [x for x in fl.split(",") if x], rx))
+
+    def apply(word, flag):
+        for strip, add, flags, rx in rules.get(flag, ()):
+            if rx and not rx.search(word):
+                continue
+            if kinds.get(flag) == "SFX":
+                if word.endswith(strip):
+                    yield word[:len(word) - len(strip)] + add, flags
+            elif word.startswith(strip):
+                yield add + word[len(strip):], flags
+
+    bad = {special.get("FORBIDDENWORD"), special.get("ONLYINCOMPOUND")}
+    out = set()
+    with open(dic, encoding="utf-8", errors="replace") as f:
+        next(f)
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            word, _, fl = line.partition("/")
+            flags = [x for x in (fl.split()[0] if fl else "").split(",") if x]
+            if bad & set(flags):
+                continue
+            if special.get("NEEDAFFIX") not in flags:
+                out.add(word)
+            suffixed = []
+            for s in (x for x in flags if kinds.get(x) == "SFX"):
+                for w2, f2 in apply(word, s):
+                    if bad & set(f2):
+                        continue
+                    suffixed.append((w2, s))
+                    out.add(w2)
+                    for c in (x for x in f2 if kinds.get(x) == "SFX"):
+                        out.update(w3 for w3, f3 in apply(w2, c) if not bad & set(f3))
+            for p in (x for x in flags if kinds.get(x) == "PFX"):
+                out.update(w2 for w2, _ in apply(word, p))
+                if cross.get(p):
+                    for w2, s in suffixed:
+                        if cross.get(s):
+                            out.update(w3 for w3, _ in apply(w2, p))
+    return sorted(w for w in out if w and not w.startswith("-") and not w.endswith("-"))
+
+
+def flagged_as_typos(binary, path):
+    """The words of a word list (one a line) that `art9 scan --typos` flags as typos."""
+    out = subprocess.run([binary, "scan", path, "--text", "--typos", "--format", "jsonl",
+                          "--include-text", "-q"], capture_output=True, check=False)
+    if out.returncode not in (0, 1):
+        sys.exit(f"art9 failed on {path}: {out.stderr.decode(errors='replace')}")
+    words = []
+    for line in out.stdout.decode("utf-8").splitlines():
+        x = json.loads(line)
+        if x.get("evasion") == "typo":
+            words.append(x["text"].lower())
+    return words
 
 
 def main():
@@ -43,6 +137,8 @@ def main():
     ap.add_argument("--bin", default="./target/debug/art9")
     ap.add_argument("--dir", default="../shared/reference/term-sources/wordlists")
     ap.add_argument("--out", default="lexicons/typo-guard.txt")
+    ap.add_argument("--da-dic", default="/usr/share/hunspell/da_DK.dic",
+                    help="the Danish hunspell dictionary (its .aff next to it)")
     args = ap.parse_args()
     words = set()
     if os.path.exists(args.out):
@@ -50,18 +146,23 @@ def main():
             words = {w.strip() for w in f if w.strip() and not w.startswith("#")}
     before = len(words)
     for lang, name in LISTS:
-        path = os.path.join(args.dir, name)
-        out = subprocess.run([args.bin, "scan", path, "--text", "--typos", "--format", "jsonl",
-                              "--include-text", "-q"], capture_output=True, check=False)
-        if out.returncode not in (0, 1):
-            sys.exit(f"art9 failed on {path}: {out.stderr.decode(errors='replace')}")
-        n = 0
-        for line in out.stdout.decode("utf-8").splitlines():
-            x = json.loads(line)
-            if x.get("evasion") == "typo":
-                words.add(x["text"].lower())
-                n += 1
-        print(f"{lang}: {n} words flagged as typos", file=sys.stderr)
+        found = flagged_as_typos(args.bin, os.path.join(args.dir, name))
+        words.update(found)
+        print(f"{lang}: {len(found)} words flagged as typos", file=sys.stderr)
+    aff = args.da_dic[:-4] + ".aff"
+    if os.path.exists(args.da_dic) and os.path.exists(aff):
+        forms = expand_hunspell(aff, args.da_dic)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "da-forms.txt")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("\n".join(forms) + "\n")
+            found = flagged_as_typos(args.bin, path)
+        words.update(found)
+        print(f"da: {len(found)} of {len(forms)} hunspell word forms flagged as typos",
+              file=sys.stderr)
+    else:
+        print(f"da: skipped ({args.da_dic} not found: apt-get install hunspell-da)",
+              file=sys.stderr)
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(HEADER)
         for w in sorted(words):

@@ -173,6 +173,42 @@ fn typo_guard_is_complete_for_nl_and_en_word_lists() {
     }
 }
 
+/// The Danish precision goal of the typo lane (issue 20): words of the wdanish list (not the
+/// hunspell dictionary the guard's Danish words come from: a held-out list) flagged with
+/// `--typos` are at most 5% more than without.
+#[test]
+fn danish_word_list_audit_with_typos_within_five_percent() {
+    let list = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/reference/term-sources/wordlists/da-wdanish.txt");
+    if !list.is_file() {
+        eprintln!("skipped: ../shared/reference/term-sources/wordlists not found");
+        return;
+    }
+    let flagged = |typos: bool| {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("scan")
+            .arg(&list)
+            .args(["--text", "--format", "jsonl", "-q"]);
+        if typos {
+            cmd.arg("--typos");
+        }
+        let out = output(&mut cmd);
+        let lines: std::collections::HashSet<u64> = String::from_utf8_lossy(&out)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v["line"].as_u64())
+            .collect();
+        lines.len()
+    };
+    let (without, with) = (flagged(false), flagged(true));
+    eprintln!("da-wdanish words flagged: {without} without --typos, {with} with");
+    assert!(without > 1000, "the audit flags the known false friends");
+    assert!(
+        with as f64 <= without as f64 * 1.05,
+        "{with} > 1.05 x {without}: run scripts/typo_guard.py with hunspell-da installed"
+    );
+}
+
 /// The typo switch of the service: a policy with `typos: true` gets typo findings, the
 /// default policy of the same engine does not; `EngineSource::typos` gives them to all.
 #[test]

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::category::{Category, Lang};
-use crate::lexicon::{Cue, CueKind, CueLexicon, CueWord, Likelihood, Side};
+use crate::lexicon::{Cue, CueKind, CueLexicon, CueWord, Likelihood, Side, Spelling};
 
 /// Grades a finding moves when its lexicon's language is not the note's.
 pub const LANG_DISAGREEMENT: i32 = -3;
@@ -103,19 +103,23 @@ impl SpanIndex {
     /// Index `spans` (any order, overlaps allowed); a range's index is its position in
     /// `spans`.
     pub fn new(spans: impl IntoIterator<Item = (usize, usize)>) -> SpanIndex {
-        let mut spans: Vec<(usize, usize, usize)> = spans
-            .into_iter()
-            .enumerate()
-            .map(|(i, (s, e))| (s, e, i))
-            .collect();
-        spans.sort_unstable();
-        let mut max_end = Vec::with_capacity(spans.len());
+        let mut index = SpanIndex::default();
+        index.fill(spans);
+        index
+    }
+
+    /// Index `spans` in place of what this index held (its buffers are kept).
+    pub fn fill(&mut self, spans: impl IntoIterator<Item = (usize, usize)>) {
+        self.spans.clear();
+        self.spans
+            .extend(spans.into_iter().enumerate().map(|(i, (s, e))| (s, e, i)));
+        self.spans.sort_unstable();
+        self.max_end.clear();
         let mut m = 0;
-        for &(_, e, _) in &spans {
+        for &(_, e, _) in &self.spans {
             m = m.max(e);
-            max_end.push(m);
+            self.max_end.push(m);
         }
-        SpanIndex { spans, max_end }
     }
 
     /// The ranges that overlap `lo..hi` (`s < hi && lo < e`), as (start, end, index), in no
@@ -148,77 +152,164 @@ fn in_other_finding(tok: (usize, usize), span: &Span, findings: &SpanIndex) -> b
 #[derive(Clone, Debug, Default)]
 struct LangCues {
     cues: Vec<Cue>,
-    /// (cue, word) by the word's first part, for whole-word and phrase words.
-    by_first: WordIndex<Vec<(u32, u32)>>,
-    /// Prefix words (`word*`, one part) by their first byte, suffix words (`*word`) by their
-    /// last byte: a token meets only the few that can match it.
-    prefixes: Vec<Vec<(u32, u32)>>,
-    suffixes: Vec<Vec<(u32, u32)>>,
+    /// The widest window of its cues.
     widest: usize,
+    /// Where its cues start in [`NoteWords::hit`].
+    offset: usize,
+}
+
+/// A cue word: the language's slot in [`Grader::langs`], the cue, the word.
+#[derive(Clone, Copy, Debug)]
+struct CueRef {
+    lang: u8,
+    cue: u32,
+    word: u32,
+}
+
+/// What the word index knows of a word.
+#[derive(Clone, Debug, Default)]
+struct WordInfo {
+    /// The languages (bit `Lang as usize`) whose function words list it.
+    function: u8,
+    /// The whole cue words and phrases whose first part it is.
+    starts: Vec<CueRef>,
+}
+
+/// How a cue word met a token of a note.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Met {
+    /// The token is the first part of a whole word or phrase (the rest is checked per
+    /// finding, within its language's widest window).
+    Start,
+    /// A `word*` prefix word matched the token.
+    Prefix,
+    /// A `*word` suffix word matched the token.
+    Suffix,
 }
 
 /// The compiled cues and function words of every language. Cheap to share (`Arc` it).
 #[derive(Clone, Debug, Default)]
 pub struct Grader {
-    /// Indexed by `Lang as usize` (nl, da, en order of [`Lang`]).
+    /// The cue files in their order (nl, da, en: the order of [`Lang`]).
     langs: Vec<(Lang, LangCues)>,
-    /// Function word → the language it votes for (words of two languages are left out).
-    function_words: WordIndex<Lang>,
+    /// Function words and the first parts of cue words, one lookup per token of a note for
+    /// the vote and the cues of every language.
+    words: WordIndex<WordInfo>,
+    /// Prefix words (`word*`, one part) by their first three bytes, suffix words (`*word`)
+    /// by their last three ([`affix_bucket`]); words under three bytes in the last bucket,
+    /// which every token meets. A token meets only the few words that can match it (by the
+    /// last byte alone, a Dutch note's every `-en` word met six suffix words).
+    prefixes: Vec<Vec<CueRef>>,
+    suffixes: Vec<Vec<CueRef>>,
+    /// A bit per pair of bytes (ASCII lower case) that begins a prefix word, and one per pair
+    /// that ends a suffix word: most tokens are let go by one bit test.
+    prefix_pairs: Vec<u64>,
+    suffix_pairs: Vec<u64>,
+    /// Whether a function or cue word begins or ends with a digit (else a token that begins
+    /// and ends with one, an amount or a date, is not looked up: nothing can match it).
+    digit_words: bool,
+    /// Cues of all languages (the length of [`NoteWords::hit`]).
+    cue_count: usize,
+    /// Spellings and letters by language (`Lang as usize`), for notes the function words
+    /// leave undecided.
+    spellings: Vec<(usize, Spelling)>,
+    letters: Vec<(usize, char)>,
     /// The languages the scanner has lexicons of (`Lang as usize`); all when not set.
     /// Disagreement needs the note's language among them: without its lexicons (`--lang en`
     /// on a Dutch note) no entry of it could have backed a shared word.
     lexicon_langs: [bool; 3],
 }
 
+/// A note's tokens looked up once for the language vote and for every finding's grade
+/// ([`Grader::prepare`]): per token its function-word language, and the cue words that
+/// start or match at it. Reuse one per thread (the buffers are kept).
+#[derive(Clone, Debug, Default)]
+pub struct NoteWords {
+    /// Per token: the bits of the languages whose function word it is.
+    function: Vec<u8>,
+    /// (token, how, cue word), by token; per token the whole words first, then prefix, then
+    /// suffix words, each in cue file order.
+    met: Vec<(u32, Met, CueRef)>,
+    /// Per cue of every language, the word of it found near the finding being graded.
+    hit: Vec<Option<u32>>,
+}
+
 impl Grader {
     /// Compile cue files (one per language; see [`crate::LexiconSet::cues`]).
     pub fn new<'a>(files: impl IntoIterator<Item = &'a CueLexicon>) -> Grader {
         let mut langs: Vec<(Lang, LangCues)> = Vec::new();
-        let mut votes: HashMap<String, Option<Lang>> = HashMap::new();
+        let mut words: HashMap<String, WordInfo> = HashMap::new();
+        let mut prefixes = vec![Vec::new(); AFFIX_BUCKETS + 1];
+        let mut suffixes = vec![Vec::new(); AFFIX_BUCKETS + 1];
+        let mut prefix_pairs = vec![0u64; 1024];
+        let mut digit_words = false;
+        let mut suffix_pairs = vec![0u64; 1024];
+        let mut cue_count = 0;
+        let mut spellings = Vec::new();
+        let mut letters = Vec::new();
         for f in files {
+            spellings.extend(f.spellings.iter().map(|s| (f.lang as usize, s.clone())));
+            letters.extend(f.letters.iter().map(|&c| (f.lang as usize, c)));
             for w in &f.function_words {
-                votes
-                    .entry(w.clone())
-                    .and_modify(|l| {
-                        if *l != Some(f.lang) {
-                            *l = None;
-                        }
-                    })
-                    .or_insert(Some(f.lang));
+                words.entry(w.clone()).or_default().function |= 1 << (f.lang as u8);
             }
+            let slot = u8::try_from(langs.len()).unwrap_or(u8::MAX);
             let mut lc = LangCues {
-                prefixes: vec![Vec::new(); 256],
-                suffixes: vec![Vec::new(); 256],
+                offset: cue_count,
                 ..LangCues::default()
             };
-            let mut by_first: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
             for (ci, cue) in f.cues.iter().enumerate() {
                 lc.widest = lc.widest.max(cue.window);
                 for (wi, w) in cue.words.iter().enumerate() {
-                    let key = (ci as u32, wi as u32);
+                    let key = CueRef {
+                        lang: slot,
+                        cue: ci as u32,
+                        word: wi as u32,
+                    };
                     let part = w.parts[0].as_bytes();
+                    digit_words |= w.parts.iter().any(|p| {
+                        let b = p.as_bytes();
+                        b.first().is_some_and(u8::is_ascii_digit)
+                            || b.last().is_some_and(u8::is_ascii_digit)
+                    });
                     if w.suffix && w.parts.len() == 1 {
-                        lc.suffixes[usize::from(part[part.len() - 1])].push(key);
+                        let end = part.len().saturating_sub(3);
+                        suffixes[affix_bucket(&part[end..])].push(key);
+                        set_pair(&mut suffix_pairs, &part[part.len().saturating_sub(2)..]);
                     } else if w.prefix && w.parts.len() == 1 {
-                        lc.prefixes[usize::from(part[0])].push(key);
+                        prefixes[affix_bucket(&part[..part.len().min(3)])].push(key);
+                        set_pair(&mut prefix_pairs, &part[..part.len().min(2)]);
                     } else {
-                        by_first.entry(w.parts[0].clone()).or_default().push(key);
+                        words
+                            .entry(w.parts[0].clone())
+                            .or_default()
+                            .starts
+                            .push(key);
                     }
                 }
             }
-            lc.by_first = WordIndex::build(by_first.into_iter().collect());
             lc.cues = f.cues.clone();
+            cue_count += lc.cues.len();
             langs.push((f.lang, lc));
         }
+        let digit_words = digit_words
+            || words.keys().any(|w| {
+                let b = w.as_bytes();
+                b.first().is_some_and(u8::is_ascii_digit)
+                    || b.last().is_some_and(u8::is_ascii_digit)
+            });
         Grader {
             langs,
+            words: WordIndex::build(words.into_iter().collect()),
+            prefixes,
+            suffixes,
+            prefix_pairs,
+            suffix_pairs,
+            digit_words,
+            cue_count,
+            spellings,
+            letters,
             lexicon_langs: [true; 3],
-            function_words: WordIndex::build(
-                votes
-                    .into_iter()
-                    .filter_map(|(w, l)| l.map(|l| (w, l)))
-                    .collect(),
-            ),
         }
     }
 
@@ -242,46 +333,110 @@ impl Grader {
         self.langs.is_empty()
     }
 
-    /// The note's language by a vote of its function words: the language with the most
-    /// tokens among its function words, `None` (`und`) on a tie or when none occurs.
-    /// `tokens` are the word-char runs of `norm` (which may be ASCII text as written).
-    pub fn detect(&self, norm: &str, tokens: &[(usize, usize)]) -> Option<Lang> {
-        let mut hashes = Vec::new();
-        hash_tokens(norm, tokens, &mut hashes);
-        self.detect_hashed(norm, tokens, &hashes)
+    /// The note's language by a vote of its function words: each word votes for every
+    /// language whose file lists it (a word of all three votes for none); the language with
+    /// the most votes wins. When that leaves a tie or no vote, the spellings (`*heid`) of
+    /// the words and the letters (`æ`) of `text` vote too, a function word counting twice;
+    /// `None` (`und`) if still tied or nothing voted. `norm` is `text` normalised (or `text`
+    /// itself when it is ASCII) and `tokens` are its word-char runs.
+    pub fn detect(&self, text: &str, norm: &str, tokens: &[(usize, usize)]) -> Option<Lang> {
+        self.prepare(text, norm, tokens, &mut NoteWords::default())
     }
 
-    /// [`Grader::detect`] with the tokens' hashes computed already ([`hash_tokens`]).
-    pub fn detect_hashed(
+    /// Look up every token of a note once, into `note` (for [`Grader::grade`]), and return
+    /// the note's language as [`Grader::detect`] does.
+    pub fn prepare(
         &self,
+        text: &str,
         norm: &str,
         tokens: &[(usize, usize)],
-        hashes: &[u64],
+        note: &mut NoteWords,
     ) -> Option<Lang> {
-        if self.function_words.words.is_empty() {
-            return None;
-        }
+        note.function.clear();
+        note.met.clear();
+        note.hit.clear();
+        note.hit.resize(self.cue_count, None);
+        let b = norm.as_bytes();
         let mut counts = [0u32; 3];
-        for (&(s, e), &h) in tokens.iter().zip(hashes) {
-            if let Some(l) = self.function_words.get_with(h, &norm[s..e]) {
-                counts[*l as usize] += 1;
+        for (i, &(s, e)) in tokens.iter().enumerate() {
+            let tok = &b[s..e];
+            let i = i as u32;
+            if !self.digit_words && tok[0].is_ascii_digit() && tok[tok.len() - 1].is_ascii_digit() {
+                note.function.push(0);
+                continue;
+            }
+            let mut function = 0;
+            if let Some(info) = self.words.get(hash_at(b, s, e), b, s, e) {
+                function = info.function;
+                if function.count_ones() < 3 {
+                    for (l, c) in counts.iter_mut().enumerate() {
+                        *c += u32::from(function >> l & 1);
+                    }
+                }
+                note.met
+                    .extend(info.starts.iter().map(|&r| (i, Met::Start, r)));
+            }
+            note.function.push(function);
+            let long = tok.len() >= 3;
+            let pre = if long && has_pair(&self.prefix_pairs, &tok[..2]) {
+                &self.prefixes[affix_bucket(&tok[..3])][..]
+            } else {
+                &[][..]
+            };
+            let suf = if long && has_pair(&self.suffix_pairs, &tok[tok.len() - 2..]) {
+                &self.suffixes[affix_bucket(&tok[tok.len() - 3..])][..]
+            } else {
+                &[][..]
+            };
+            let pre = pre.iter().chain(&self.prefixes[AFFIX_BUCKETS]);
+            for &r in pre {
+                if open_matches(self.word(r), tok) {
+                    note.met.push((i, Met::Prefix, r));
+                }
+            }
+            for &r in suf.iter().chain(&self.suffixes[AFFIX_BUCKETS]) {
+                if open_matches(self.word(r), tok) {
+                    note.met.push((i, Met::Suffix, r));
+                }
             }
         }
-        let (best, n) = counts
-            .iter()
-            .enumerate()
-            .max_by_key(|&(_, n)| *n)
-            .map(|(i, n)| (i, *n))
-            .unwrap_or((0, 0));
-        if n == 0 || counts.iter().filter(|&&c| c == n).count() > 1 {
+        if let Some(l) = winner(&counts) {
+            return Some(l);
+        }
+        if self.spellings.is_empty() && self.letters.is_empty() {
             return None;
         }
-        Lang::ALL.get(best).copied()
+        // Undecided: spellings and letters vote, a function word counting twice.
+        for c in &mut counts {
+            *c *= 2;
+        }
+        for &(s, e) in tokens {
+            for (l, sp) in &self.spellings {
+                counts[*l] += u32::from(sp.matches(&b[s..e]));
+            }
+        }
+        if !self.letters.is_empty() && !text.is_ascii() {
+            for c in text.chars().filter(|c| !c.is_ascii()) {
+                let c = c.to_lowercase().next().unwrap_or(c);
+                for &(l, letter) in &self.letters {
+                    counts[l] += u32::from(letter == c);
+                }
+            }
+        }
+        winner(&counts)
     }
 
-    /// The grade of one finding in a note of language `note_lang`; `findings` are the
-    /// normalised spans of all the note's findings (their words are not cues for the others);
-    /// with `trace`, every move.
+    fn cue(&self, r: CueRef) -> &Cue {
+        &self.langs[usize::from(r.lang)].1.cues[r.cue as usize]
+    }
+
+    fn word(&self, r: CueRef) -> &CueWord {
+        &self.cue(r).words[r.word as usize]
+    }
+
+    /// The grade of one finding in a note of language `note_lang`, whose tokens `note` holds
+    /// ([`Grader::prepare`]); `findings` are the normalised spans of all the note's findings
+    /// (their words are not cues for the others); with `trace`, every move.
     // The note's parts are separate arguments because the matcher holds them in separate
     // scratch buffers; a struct of seven borrows would only be built to be taken apart.
     #[allow(clippy::too_many_arguments)]
@@ -289,7 +444,7 @@ impl Grader {
         &self,
         norm: &str,
         tokens: &[(usize, usize)],
-        hashes: &[u64],
+        note: &mut NoteWords,
         note_lang: Option<Lang>,
         span: &Span,
         findings: &SpanIndex,
@@ -299,82 +454,86 @@ impl Grader {
         let last = tokens.partition_point(|&(ts, _)| ts < span.end);
         let mut up = 0;
         let mut down = 0;
-        // Per cue of a language, the first word found (a cue counts once).
-        let mut hit: Vec<Option<u32>> = Vec::new();
-        for (lang, lc) in &self.langs {
+        let met = &note.met[..];
+        // The met words of tokens `a..b`.
+        let range = |a: usize, b: usize| {
+            let lo = met.partition_point(|m| (m.0 as usize) < a);
+            let hi = lo + met[lo..].partition_point(|m| (m.0 as usize) < b);
+            &met[lo..hi]
+        };
+        let applies = |c: &Cue| c.categories.is_empty() || c.categories.contains(&span.category);
+        for (slot, (lang, lc)) in self.langs.iter().enumerate() {
             if note_lang.is_some_and(|n| n != *lang) {
                 continue;
             }
+            let slot = slot as u8;
             let lo = first.saturating_sub(lc.widest);
             let hi = (last + lc.widest).min(tokens.len());
-            hit.clear();
-            hit.resize(lc.cues.len(), None);
-            let applies =
-                |c: &Cue| c.categories.is_empty() || c.categories.contains(&span.category);
-            for i in (lo..first).chain(last..hi) {
-                let (ts, te) = tokens[i];
-                if in_other_finding((ts, te), span, findings) {
+            // Per cue of the language, the first word found (a cue counts once).
+            let hit = &mut note.hit[lc.offset..lc.offset + lc.cues.len()];
+            hit.fill(None);
+            for &(i, how, r) in range(lo, first).iter().chain(range(last, hi)) {
+                let i = i as usize;
+                if r.lang != slot || in_other_finding(tokens[i], span, findings) {
                     continue;
                 }
+                let ci = r.cue as usize;
+                let cue = &lc.cues[ci];
                 let dist = if i < first { first - i } else { i - last + 1 };
-                let in_reach = |c: &Cue| {
-                    dist <= c.window
-                        && match c.side {
-                            Side::Both => true,
-                            Side::Before => i < first,
-                            Side::After => i >= last,
-                        }
-                        && applies(c)
-                };
-                let tok = &norm[ts..te];
-                for &(ci, wi) in lc.by_first.get_with(hashes[i], tok).into_iter().flatten() {
-                    let cue = &lc.cues[ci as usize];
-                    if hit[ci as usize].is_none()
-                        && in_reach(cue)
-                        && phrase_matches(&cue.words[wi as usize], norm, &tokens[i..hi])
-                    {
-                        hit[ci as usize] = Some(wi);
+                let in_reach = dist <= cue.window
+                    && match cue.side {
+                        Side::Both => true,
+                        Side::Before => i < first,
+                        Side::After => i >= last,
                     }
-                }
-                for (ci, wi) in lc.open_words(tok) {
-                    let cue = &lc.cues[ci as usize];
-                    if hit[ci as usize].is_none()
-                        && in_reach(cue)
-                        && open_matches(&cue.words[wi as usize], tok)
-                    {
-                        hit[ci as usize] = Some(wi);
-                    }
+                    && applies(cue);
+                if hit[ci].is_none()
+                    && in_reach
+                    && (how != Met::Start
+                        || phrase_matches(&cue.words[r.word as usize], norm, &tokens[i..hi]))
+                {
+                    hit[ci] = Some(r.word);
                 }
             }
             // The finding's own words: a suffix word marks its compound ("Diabetesvereniging"),
             // and a whole word after its first one its head ("Labour Party", "RCN member").
-            for (i, &(ts, te)) in tokens.iter().enumerate().take(last).skip(first) {
+            let inside = range(first, last);
+            let mut k = 0;
+            while k < inside.len() {
+                let i = inside[k].0;
+                let n = inside[k..].iter().take_while(|m| m.0 == i).count();
+                let group = &inside[k..k + n];
+                k += n;
+                let (ts, te) = tokens[i as usize];
                 let tok = &norm[ts..te];
-                if let Some(&b) = tok.as_bytes().last() {
-                    for &(ci, wi) in &lc.suffixes[usize::from(b.to_ascii_lowercase())] {
-                        let cue = &lc.cues[ci as usize];
-                        let w = &cue.words[wi as usize];
-                        if hit[ci as usize].is_none()
-                            && applies(cue)
-                            && open_matches(w, tok)
-                            && !tok.eq_ignore_ascii_case(&w.parts[0])
-                        {
-                            hit[ci as usize] = Some(wi);
-                        }
+                for &(_, _, r) in group
+                    .iter()
+                    .filter(|m| m.1 == Met::Suffix && m.2.lang == slot)
+                {
+                    let cue = &lc.cues[r.cue as usize];
+                    let w = &cue.words[r.word as usize];
+                    if hit[r.cue as usize].is_none()
+                        && applies(cue)
+                        && !tok.eq_ignore_ascii_case(&w.parts[0])
+                    {
+                        hit[r.cue as usize] = Some(r.word);
                     }
                 }
-                if i == first {
+                if i as usize == first {
                     continue;
                 }
                 // Not animals and things: "guide dog" names a person's aid.
-                for &(ci, wi) in lc.by_first.get_with(hashes[i], tok).into_iter().flatten() {
-                    let cue = &lc.cues[ci as usize];
-                    if hit[ci as usize].is_none()
-                        && cue.words[wi as usize].parts.len() == 1
+                for &(_, _, r) in group
+                    .iter()
+                    .filter(|m| m.1 == Met::Start && m.2.lang == slot)
+                {
+                    let cue = &lc.cues[r.cue as usize];
+                    if hit[r.cue as usize].is_none()
+                        && cue.words[r.word as usize].parts.len() == 1
                         && cue.kind != CueKind::NonHuman
                         && applies(cue)
                     {
-                        hit[ci as usize] = Some(wi);
+                        hit[r.cue as usize] = Some(r.word);
                     }
                 }
             }
@@ -414,18 +573,19 @@ impl Grader {
                 }
             }
         }
-        if let Some(note) = note_lang {
+        if let Some(note_l) = note_lang {
             let near = first.saturating_sub(LOCAL_WINDOW)..(last + LOCAL_WINDOW).min(tokens.len());
-            if note != span.lang
-                && self.lexicon_langs[note as usize]
+            let own = 1u8 << (span.lang as u8);
+            if note_l != span.lang
+                && self.lexicon_langs[note_l as usize]
                 && !span.backed_by_note_lang
-                && !self.votes_for(norm, &tokens[near.clone()], &hashes[near], span.lang)
+                && !note.function[near].contains(&own)
             {
                 shift += LANG_DISAGREEMENT;
                 if let Some(t) = trace {
                     t.push(Move::Language {
                         entry: span.lang,
-                        note,
+                        note: note_l,
                         shift: LANG_DISAGREEMENT,
                     });
                 }
@@ -435,7 +595,7 @@ impl Grader {
     }
 }
 
-/// Words (ASCII case ignored) to values: FNV-1a over the lower-cased bytes, open addressing.
+/// Words (ASCII case ignored) to values: [`word_hash`] (eight bytes a step), open addressing.
 /// A token is hashed once, with no lower-cased copy; most tokens find an empty slot at once.
 /// (A `HashMap<String, _>` lookup, SipHash and a copy for upper-case tokens, was most of the
 /// grading's cost on `--terms` notes.)
@@ -443,16 +603,80 @@ impl Grader {
 struct WordIndex<V> {
     /// Slot → index into `words` + 1 (0 = empty); the length is a power of two.
     slots: Vec<u32>,
-    words: Vec<(String, u64, V)>,
+    /// Each word with eight zero bytes after it (its last eight bytes are read as one), its
+    /// hash and its value.
+    words: Vec<(Vec<u8>, u64, V)>,
 }
 
-fn fnv_lower(word: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in word {
-        h ^= u64::from(b.to_ascii_lowercase());
-        h = h.wrapping_mul(0x0100_0000_01b3);
+fn word_hash(word: &[u8]) -> u64 {
+    hash_at(word, 0, word.len())
+}
+
+/// [`word_hash`] of `buf[s..e]`, reading eight bytes a step (`buf` around the word lets the
+/// last step read a whole eight and mask what is past the word).
+// Eight bytes at a time, each with its 0x20 bit set: ASCII letters in lower case, digits as
+// they are (a word token holds nothing else of ASCII). Two non-ASCII bytes may hash alike;
+// the comparison after the hash is exact.
+#[inline]
+fn hash_at(buf: &[u8], s: usize, e: usize) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    const CASE: u64 = 0x2020_2020_2020_2020;
+    let step = |h: u64, x: u64| (h.rotate_left(5) ^ (x | CASE)).wrapping_mul(K);
+    let mut h = (e - s) as u64;
+    let mut i = s;
+    while i + 8 <= e {
+        h = step(h, load8(buf, i, 8));
+        i += 8;
     }
-    h
+    if i < e {
+        h = step(h, load8(buf, i, e - i));
+    }
+    h ^ (h >> 32)
+}
+
+/// Whether `word` (with eight zero bytes after it) is `buf[s..e]`, ASCII case ignored: eight
+/// bytes a step with the case bit set, and byte by byte when the token is not ASCII (where
+/// the case bit may tell two bytes apart).
+#[inline]
+fn eq_at(word: &[u8], buf: &[u8], s: usize, e: usize) -> bool {
+    const CASE: u64 = 0x2020_2020_2020_2020;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let len = e - s;
+    if word.len() != len + 8 {
+        return false;
+    }
+    let mut high = 0;
+    let mut i = 0;
+    while i < len {
+        let n = (len - i).min(8);
+        let t = load8(buf, s + i, n);
+        high |= t;
+        if load8(word, i, 8) | CASE != t | CASE {
+            return false;
+        }
+        i += 8;
+    }
+    high & HIGH == 0 || word[..len].eq_ignore_ascii_case(&buf[s..e])
+}
+
+/// The `n` (1..=8) bytes of `buf` at `at`, little-endian, zero above.
+#[inline]
+fn load8(buf: &[u8], at: usize, n: usize) -> u64 {
+    if let Some(w) = buf.get(at..at + 8) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        let x = u64::from_le_bytes(a);
+        if n == 8 {
+            x
+        } else {
+            x & ((1u64 << (8 * n)) - 1)
+        }
+    } else {
+        buf[at..at + n]
+            .iter()
+            .enumerate()
+            .fold(0, |x, (i, &b)| x | u64::from(b) << (8 * i))
+    }
 }
 
 impl<V> Default for WordIndex<V> {
@@ -470,19 +694,21 @@ impl<V> WordIndex<V> {
         let mut slots = vec![0u32; size];
         let mut words = Vec::with_capacity(entries.len());
         for (w, v) in entries {
-            let h = fnv_lower(w.as_bytes());
+            let h = word_hash(w.as_bytes());
             let mut i = (h as usize) & (size - 1);
             while slots[i] != 0 {
                 i = (i + 1) & (size - 1);
             }
-            words.push((w, h, v));
+            let mut padded = w.into_bytes();
+            padded.extend_from_slice(&[0; 8]);
+            words.push((padded, h, v));
             slots[i] = u32::try_from(words.len()).unwrap_or(u32::MAX);
         }
         WordIndex { slots, words }
     }
 
-    /// The value of `token`, whose hash ([`hash_tokens`]) is `h`.
-    fn get_with(&self, h: u64, token: &str) -> Option<&V> {
+    /// The value of the token `buf[s..e]`, whose hash ([`hash_at`]) is `h`.
+    fn get(&self, h: u64, buf: &[u8], s: usize, e: usize) -> Option<&V> {
         if self.words.is_empty() {
             return None;
         }
@@ -494,7 +720,7 @@ impl<V> WordIndex<V> {
                 return None;
             }
             let (w, wh, v) = &self.words[slot - 1];
-            if *wh == h && w.as_bytes().eq_ignore_ascii_case(token.as_bytes()) {
+            if *wh == h && eq_at(w, buf, s, e) {
                 return Some(v);
             }
             i = (i + 1) & mask;
@@ -502,76 +728,104 @@ impl<V> WordIndex<V> {
     }
 }
 
-/// The hash of each token, for every lookup of it (the vote and every cue language): a token
-/// is hashed once per note.
-pub fn hash_tokens(norm: &str, tokens: &[(usize, usize)], out: &mut Vec<u64>) {
-    out.clear();
-    out.extend(
-        tokens
-            .iter()
-            .map(|&(s, e)| fnv_lower(&norm.as_bytes()[s..e])),
-    );
-}
-
 /// The word-char runs of `norm`, as `matcher` tokenises for context rules (tested equal),
 /// with a byte loop for ASCII.
 pub(crate) fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
+    /// Per byte: 0 ASCII but no word char, 1 ASCII letter or digit, 2 not ASCII.
+    const CLASS: [u8; 256] = {
+        let mut t = [2u8; 256];
+        let mut i = 0;
+        while i < 128 {
+            t[i] = (i as u8).is_ascii_alphanumeric() as u8;
+            i += 1;
+        }
+        t
+    };
     let b = norm.as_bytes();
-    let mut start: Option<usize> = None;
+    // The char at `i` (not ASCII): whether it is a word char, and its length.
+    let wide = |i: usize| {
+        norm[i..].chars().next().map_or((false, 1), |c| {
+            (crate::normalize::is_word_char(c), c.len_utf8())
+        })
+    };
     let mut i = 0;
     while i < b.len() {
-        let (word, len) = if b[i] < 0x80 {
-            (b[i].is_ascii_alphanumeric(), 1)
-        } else {
-            match norm[i..].chars().next() {
-                Some(c) => (crate::normalize::is_word_char(c), c.len_utf8()),
-                None => break,
-            }
-        };
-        match (word, start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                out.push((s, i));
-                start = None;
-            }
-            _ => {}
+        // Past what is not a word, an ASCII byte at a time.
+        while i < b.len() && CLASS[usize::from(b[i])] == 0 {
+            i += 1;
         }
-        i += len;
-    }
-    if let Some(s) = start {
-        out.push((s, norm.len()));
-    }
-}
-
-impl Grader {
-    /// Whether a function word of `lang` is among `tokens`.
-    fn votes_for(&self, norm: &str, tokens: &[(usize, usize)], hashes: &[u64], lang: Lang) -> bool {
-        tokens
-            .iter()
-            .zip(hashes)
-            .any(|(&(s, e), &h)| self.function_words.get_with(h, &norm[s..e]) == Some(&lang))
-    }
-}
-
-impl LangCues {
-    /// The prefix and suffix words that may match `tok` (by its first and last byte).
-    fn open_words(&self, tok: &str) -> impl Iterator<Item = (u32, u32)> + '_ {
-        let b = tok.as_bytes();
-        let first = b.first().map_or(0, |c| usize::from(c.to_ascii_lowercase()));
-        let last = b.last().map_or(0, |c| usize::from(c.to_ascii_lowercase()));
-        let none: &[(u32, u32)] = &[];
-        let (p, s) = if b.is_empty() {
-            (none, none)
+        if i == b.len() {
+            break;
+        }
+        let start = i;
+        loop {
+            while i < b.len() && CLASS[usize::from(b[i])] == 1 {
+                i += 1;
+            }
+            if i == b.len() || b[i] < 0x80 {
+                break;
+            }
+            match wide(i) {
+                (true, len) => i += len,
+                (false, _) => break,
+            }
+        }
+        if i == start {
+            // A char that is not a word char and not ASCII.
+            i += wide(i).1;
         } else {
-            (&self.prefixes[first][..], &self.suffixes[last][..])
-        };
-        p.iter().chain(s).copied()
+            out.push((start, i));
+        }
     }
+}
+
+/// The language with the most votes, `None` on a tie or when none has any.
+fn winner(counts: &[u32; 3]) -> Option<Lang> {
+    let n = counts.iter().copied().max().unwrap_or(0);
+    if n == 0 || counts.iter().filter(|&&c| c == n).count() > 1 {
+        return None;
+    }
+    let best = counts.iter().position(|&c| c == n)?;
+    Lang::ALL.get(best).copied()
+}
+
+/// Buckets of prefix and suffix words ([`affix_bucket`]); one more holds the short words.
+const AFFIX_BUCKETS: usize = 1024;
+
+/// The bit of two bytes (ASCII case ignored; one byte: every pair it begins or ends).
+fn set_pair(bits: &mut [u64], two: &[u8]) {
+    let lower = |b: u8| usize::from(b.to_ascii_lowercase());
+    match *two {
+        [a, b] => {
+            let k = lower(a) << 8 | lower(b);
+            bits[k / 64] |= 1 << (k % 64);
+        }
+        // A one-byte word (never in the built-in files): every pair is possible.
+        _ => bits.iter_mut().for_each(|w| *w = u64::MAX),
+    }
+}
+
+fn has_pair(bits: &[u64], two: &[u8]) -> bool {
+    let k =
+        usize::from(two[0].to_ascii_lowercase()) << 8 | usize::from(two[1].to_ascii_lowercase());
+    bits[k / 64] & (1 << (k % 64)) != 0
+}
+
+/// The bucket of three bytes (the first or last three of a word or token, ASCII case
+/// ignored); shorter slices (only words are this short) go to the last bucket.
+fn affix_bucket(three: &[u8]) -> usize {
+    if three.len() < 3 {
+        return AFFIX_BUCKETS;
+    }
+    let h = three.iter().fold(0u32, |h, &b| {
+        h.wrapping_mul(0x9E37_79B1) ^ u32::from(b.to_ascii_lowercase())
+    });
+    (h.wrapping_mul(0x9E37_79B1) >> 22) as usize % AFFIX_BUCKETS
 }
 
 /// A one-part prefix or suffix word against a token (ASCII case ignored).
-fn open_matches(w: &CueWord, tok: &str) -> bool {
-    let (t, p) = (tok.as_bytes(), w.parts[0].as_bytes());
+fn open_matches(w: &CueWord, tok: &[u8]) -> bool {
+    let (t, p) = (tok, w.parts[0].as_bytes());
     if t.len() < p.len() {
         return false;
     }

@@ -9,9 +9,9 @@ fn grader(yaml: &[&str]) -> Grader {
     Grader::new(&files)
 }
 
-fn hashes(norm: &str) -> Vec<u64> {
-    let mut out = Vec::new();
-    hash_tokens(norm, &tokens(norm), &mut out);
+fn note(g: &Grader, norm: &str) -> NoteWords {
+    let mut out = NoteWords::default();
+    g.prepare(norm, norm, &tokens(norm), &mut out);
     out
 }
 
@@ -53,17 +53,17 @@ fn span(norm: &str, term: &str, lang: Lang) -> Span {
 fn detects_by_function_words_and_drops_shared_ones() {
     let g = grader(&[NL, DA]);
     let t = "de klant heeft het niet";
-    assert_eq!(g.detect(t, &tokens(t)), Some(Lang::Nl));
+    assert_eq!(g.detect(t, t, &tokens(t)), Some(Lang::Nl));
     let t = "det er ikke godt";
-    assert_eq!(g.detect(t, &tokens(t)), Some(Lang::Da));
+    assert_eq!(g.detect(t, t, &tokens(t)), Some(Lang::Da));
     // "de" is in both lists and votes for neither; nothing else: und.
     let t = "de de de";
-    assert_eq!(g.detect(t, &tokens(t)), None);
+    assert_eq!(g.detect(t, t, &tokens(t)), None);
     // A tie is und; upper-case ASCII (the zero-copy path) is compared in lower case.
     let t = "HET IS det er";
-    assert_eq!(g.detect(t, &tokens(t)), None);
+    assert_eq!(g.detect(t, t, &tokens(t)), None);
     let t = "Het Is niet";
-    assert_eq!(g.detect(t, &tokens(t)), Some(Lang::Nl));
+    assert_eq!(g.detect(t, t, &tokens(t)), Some(Lang::Nl));
 }
 
 #[test]
@@ -76,7 +76,7 @@ fn cues_move_the_base_strongest_per_direction() {
         g.grade(
             t,
             &tokens(t),
-            &hashes(t),
+            &mut note(&g, t),
             Some(Lang::Nl),
             &s,
             &SpanIndex::default(),
@@ -92,7 +92,7 @@ fn cues_move_the_base_strongest_per_direction() {
         g.grade(
             t,
             &tokens(t),
-            &hashes(t),
+            &mut note(&g, t),
             None,
             &s,
             &SpanIndex::default(),
@@ -107,7 +107,7 @@ fn cues_move_the_base_strongest_per_direction() {
         g.grade(
             t,
             &tokens(t),
-            &hashes(t),
+            &mut note(&g, t),
             None,
             &s,
             &SpanIndex::default(),
@@ -122,7 +122,7 @@ fn cues_move_the_base_strongest_per_direction() {
         g.grade(
             t,
             &tokens(t),
-            &hashes(t),
+            &mut note(&g, t),
             None,
             &s,
             &SpanIndex::default(),
@@ -136,7 +136,7 @@ fn cues_move_the_base_strongest_per_direction() {
         g.grade(
             t,
             &tokens(t),
-            &hashes(t),
+            &mut note(&g, t),
             None,
             &s,
             &SpanIndex::default(),
@@ -156,7 +156,7 @@ fn language_disagreement_lowers_unless_backed() {
         g.grade(
             t,
             &tokens(t),
-            &hashes(t),
+            &mut note(&g, t),
             Some(Lang::Nl),
             &s,
             &SpanIndex::default(),
@@ -177,7 +177,7 @@ fn language_disagreement_lowers_unless_backed() {
         g.grade(
             t,
             &tokens(t),
-            &hashes(t),
+            &mut note(&g, t),
             Some(Lang::Nl),
             &s,
             &SpanIndex::default(),
@@ -193,7 +193,7 @@ fn language_disagreement_lowers_unless_backed() {
         g.grade(
             t,
             &tokens(t),
-            &hashes(t),
+            &mut note(&g, t),
             Some(Lang::Da),
             &s,
             &SpanIndex::default(),
@@ -208,7 +208,7 @@ fn language_disagreement_lowers_unless_backed() {
         g.grade(
             t,
             &tokens(t),
-            &hashes(t),
+            &mut note(&g, t),
             Some(Lang::Da),
             &s,
             &SpanIndex::default(),
@@ -223,7 +223,7 @@ fn no_cue_files_keep_the_base() {
     let g = Grader::new(std::iter::empty());
     assert!(g.is_empty());
     let t = "de klant heeft diabetes";
-    assert_eq!(g.detect(t, &tokens(t)), None);
+    assert_eq!(g.detect(t, t, &tokens(t)), None);
 }
 
 /// The words of the labels art9 writes when masking (`[HEALTH]`, `[TRADE_UNION:4f1a9c]`) are
@@ -270,5 +270,247 @@ proptest::proptest! {
             .filter(|&i| spans[i].0 < hi && lo < spans[i].1)
             .collect();
         proptest::prop_assert_eq!(got, want);
+    }
+}
+
+/// The grade as the rule says it, by a pass over every cue word of every cue at every token
+/// (no index): what [`Grader::grade`] must equal.
+fn naive_grade(
+    files: &[&CueLexicon],
+    norm: &str,
+    tokens: &[(usize, usize)],
+    note_lang: Option<Lang>,
+    span: &Span,
+    findings: &SpanIndex,
+) -> Likelihood {
+    let first = tokens.partition_point(|&(_, te)| te <= span.start);
+    let last = tokens.partition_point(|&(ts, _)| ts < span.end);
+    let tok = |i: usize| &norm[tokens[i].0..tokens[i].1];
+    let (mut up, mut down) = (0, 0);
+    for f in files {
+        if note_lang.is_some_and(|n| n != f.lang) {
+            continue;
+        }
+        let widest = f.cues.iter().map(|c| c.window).max().unwrap_or(0);
+        let (lo, hi) = (
+            first.saturating_sub(widest),
+            (last + widest).min(tokens.len()),
+        );
+        for c in &f.cues {
+            if !(c.categories.is_empty() || c.categories.contains(&span.category)) {
+                continue;
+            }
+            let open = |w: &CueWord| w.parts.len() == 1 && (w.prefix || w.suffix);
+            let outside = (lo..first).chain(last..hi).any(|i| {
+                let dist = if i < first { first - i } else { i - last + 1 };
+                let side = match c.side {
+                    Side::Both => true,
+                    Side::Before => i < first,
+                    Side::After => i >= last,
+                };
+                dist <= c.window
+                    && side
+                    && !in_other_finding(tokens[i], span, findings)
+                    && c.words.iter().any(|w| {
+                        if open(w) {
+                            open_matches(w, tok(i).as_bytes())
+                        } else {
+                            phrase_matches(w, norm, &tokens[i..hi])
+                        }
+                    })
+            });
+            let inside = (first..last).any(|i| {
+                c.words.iter().any(|w| {
+                    (w.suffix
+                        && w.parts.len() == 1
+                        && open_matches(w, tok(i).as_bytes())
+                        && !tok(i).eq_ignore_ascii_case(&w.parts[0]))
+                        || (i != first
+                            && !w.prefix
+                            && !w.suffix
+                            && w.parts.len() == 1
+                            && c.kind != CueKind::NonHuman
+                            && tok(i).eq_ignore_ascii_case(&w.parts[0]))
+                })
+            });
+            if outside || inside {
+                if c.shift > 0 {
+                    up = up.max(c.shift);
+                } else {
+                    down = down.min(c.shift);
+                }
+            }
+        }
+    }
+    let mut shift = up + down;
+    if let Some(n) = note_lang {
+        let near = first.saturating_sub(LOCAL_WINDOW)..(last + LOCAL_WINDOW).min(tokens.len());
+        let votes_own = near.into_iter().any(|i| {
+            let langs: Vec<Lang> = files
+                .iter()
+                .filter(|f| {
+                    f.function_words
+                        .iter()
+                        .any(|w| w.eq_ignore_ascii_case(tok(i)))
+                })
+                .map(|f| f.lang)
+                .collect();
+            langs.iter().all(|&l| l == span.lang) && !langs.is_empty()
+        });
+        if n != span.lang && !span.backed_by_note_lang && !votes_own {
+            shift += LANG_DISAGREEMENT;
+        }
+    }
+    span.base.shifted(shift)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+    /// The indexed grade (one lookup per token, per note) equals the naive pass over every
+    /// cue word, on notes made of the built-in cue words, function words and others, with
+    /// other findings around.
+    #[test]
+    fn grade_equals_a_naive_pass(
+        picks in proptest::collection::vec(0usize..10_000, 1..40),
+        at in 0usize..40,
+        len in 1usize..4,
+        others in proptest::collection::vec((0usize..40, 1usize..3), 0..3),
+        lang in 0usize..4,
+        entry_lang in 0usize..3,
+        backed: bool,
+        upper: bool,
+    ) {
+        static SET: std::sync::OnceLock<crate::LexiconSet> = std::sync::OnceLock::new();
+        let set = SET.get_or_init(|| crate::LexiconSet::builtin().unwrap());
+        let files: Vec<&CueLexicon> = set.cues().collect();
+        let g = Grader::new(files.iter().copied());
+        let mut vocab: Vec<String> = ["diabetes", "kraeft", "x", "7", "kunden"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for f in &files {
+            vocab.extend(f.function_words.iter().take(30).cloned());
+            for c in &f.cues {
+                for w in &c.words {
+                    vocab.extend(w.parts.iter().cloned());
+                    if w.suffix {
+                        vocab.push(format!("diabetes{}", w.parts[0]));
+                    }
+                    if w.prefix {
+                        vocab.push(format!("{}en", w.parts[0]));
+                    }
+                }
+            }
+        }
+        let words: Vec<String> = picks
+            .iter()
+            .map(|&p| {
+                let w = vocab[p % vocab.len()].clone();
+                if upper { w.to_ascii_uppercase() } else { w }
+            })
+            .collect();
+        let norm = words.join(" ");
+        let toks = tokens(&norm);
+        let a = at % toks.len();
+        let b = (a + len).min(toks.len());
+        let span = Span {
+            lang: Lang::ALL[entry_lang],
+            category: Category::ALL[picks[0] % Category::ALL.len()],
+            base: Likelihood::Possible,
+            start: toks[a].0,
+            end: toks[b - 1].1,
+            backed_by_note_lang: backed,
+        };
+        let mut spans = vec![(span.start, span.end)];
+        for (o, l) in others {
+            let o = o % toks.len();
+            spans.push((toks[o].0, toks[(o + l).min(toks.len()) - 1].1));
+        }
+        let findings = SpanIndex::new(spans);
+        let note_lang = Lang::ALL.get(lang).copied();
+        let mut note = NoteWords::default();
+        g.prepare(&norm, &norm, &toks, &mut note);
+        let got = g.grade(&norm, &toks, &mut note, note_lang, &span, &findings, None);
+        let want = naive_grade(&files, &norm, &toks, note_lang, &span, &findings);
+        proptest::prop_assert_eq!(got, want, "{}", norm);
+    }
+}
+
+#[test]
+fn shared_words_vote_for_both_and_spellings_decide_the_rest() {
+    let nl = NL
+        .replace("cues:\n", "spellings: ['*heid', '*ij*']\ncues:\n")
+        .replace("[de, het,", "[de, op, het,");
+    let da = DA
+        .replace("cues: []", "letters: [æ, ø]\ncues: []")
+        .replace("[det,", "[op, det,");
+    let en =
+        "lang: en\ndescription: t\nfunction_words: [the, op]\nspellings: ['*ness']\ncues: []\n";
+    let g = grader(&[&nl, &da, en]);
+    // "de" is Dutch and Danish: it votes for both, and "the" decides.
+    let t = "de the";
+    assert_eq!(
+        g.detect(t, t, &tokens(t)),
+        None,
+        "one vote each for nl, da, en"
+    );
+    let t = "de het";
+    assert_eq!(g.detect(t, t, &tokens(t)), Some(Lang::Nl));
+    // "op" is in all three files: no vote.
+    let t = "op op op";
+    assert_eq!(g.detect(t, t, &tokens(t)), None);
+    // Undecided: spellings and letters vote (letters in the text as written).
+    let t = "Vrijheid";
+    assert_eq!(g.detect(t, t, &tokens(t)), Some(Lang::Nl));
+    let (text, norm) = ("Ærøskøbing", "aeroeskoebing");
+    assert_eq!(g.detect(text, norm, &tokens(norm)), Some(Lang::Da));
+    let t = "Kindness";
+    assert_eq!(g.detect(t, t, &tokens(t)), Some(Lang::En));
+    // An ending needs three more letters than itself; a function word counts twice.
+    let t = "heid";
+    assert_eq!(g.detect(t, t, &tokens(t)), None);
+    let t = "the vrijheid";
+    assert_eq!(g.detect(t, t, &tokens(t)), Some(Lang::En));
+}
+
+proptest::proptest! {
+    /// The hash of a word inside a note (eight bytes read a step, masked) is the hash of the
+    /// word alone, and ignores ASCII case.
+    #[test]
+    fn hash_in_place_equals_hash_of_the_word(
+        note in "[a-zA-Z0-9æøåé ]{0,40}",
+        s in 0usize..40,
+        len in 1usize..20,
+    ) {
+        let b = note.as_bytes();
+        let s = s.min(b.len());
+        let e = (s + len).min(b.len());
+        proptest::prop_assert_eq!(hash_at(b, s, e), word_hash(&b[s..e]));
+        let upper = note.to_ascii_uppercase();
+        proptest::prop_assert_eq!(hash_at(upper.as_bytes(), s, e), word_hash(&b[s..e]));
+    }
+}
+
+proptest::proptest! {
+    /// The eight-bytes-a-step comparison of a stored word with a token equals an ASCII
+    /// case-insensitive comparison, also for non-ASCII bytes that differ in the case bit.
+    #[test]
+    fn eq_at_equals_eq_ignore_ascii_case(
+        word in "[a-z0-9éÉаР]{1,20}",
+        note in "[a-zA-Z0-9éÉаР ]{0,30}",
+        s in 0usize..30,
+        len in 1usize..20,
+        same: bool,
+    ) {
+        let b = if same { format!("x {word} y") } else { note };
+        let bytes = b.as_bytes();
+        let s = if same { 2 } else { s.min(bytes.len()) };
+        let e = if same { 2 + word.len() } else { (s + len).min(bytes.len()) };
+        let mut padded = word.clone().into_bytes();
+        padded.extend_from_slice(&[0; 8]);
+        proptest::prop_assert_eq!(
+            eq_at(&padded, bytes, s, e),
+            word.as_bytes().eq_ignore_ascii_case(&bytes[s..e])
+        );
     }
 }

@@ -5,116 +5,13 @@
 //! a lexicon it is strict YAML, validated once, with examples and counterexamples that
 //! `art9 lexicon test` checks. The grading itself lives in `crate::grade`.
 
-use serde::Deserialize;
-use serde_saphyr::Spanned;
-
+use super::builtin::{BUILTIN_CUES, BUILTIN_CUES_BAKED};
+use super::cue_model::BakedCueFile;
+pub use super::cue_model::{CueFile, CueKind, CueSpec, Side};
 use super::load::LexiconError;
-use super::model::Source;
 use crate::category::{Category, Lang};
 use crate::normalize::{is_word_char, normalize};
 use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
-
-/// One cue file as written.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CueFile {
-    /// The language of the words (cues apply to notes detected as this language).
-    pub lang: Lang,
-    /// What the file covers.
-    pub description: String,
-    /// Where the words come from, with licences.
-    #[serde(default)]
-    pub sources: Vec<Source>,
-    /// `replace: true`: replace the cues already loaded for the language instead of adding.
-    #[serde(default)]
-    pub replace: bool,
-    /// Frequent words of the language that vote for it when a note's language is detected
-    /// (a word listed for two languages votes for neither).
-    #[serde(default)]
-    pub function_words: Vec<String>,
-    /// The cues.
-    #[serde(default)]
-    pub cues: Vec<Spanned<CueSpec>>,
-}
-
-/// What a cue says about a finding near it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CueKind {
-    /// A person is meant: titles, customer words, pronouns, verbs of having or suffering.
-    Person,
-    /// An organisation is meant: head nouns, legal forms, an organisation as the customer.
-    Organisation,
-    /// Not a human: animals, produce, buildings, machines, products.
-    NonHuman,
-}
-
-impl CueKind {
-    /// The keyword used in YAML and output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CueKind::Person => "person",
-            CueKind::Organisation => "organisation",
-            CueKind::NonHuman => "non_human",
-        }
-    }
-
-    /// How many grades a cue of this kind moves a finding when its file names no `shift`.
-    pub fn default_shift(self) -> i32 {
-        match self {
-            CueKind::Person => 1,
-            CueKind::Organisation => -2,
-            CueKind::NonHuman => -3,
-        }
-    }
-}
-
-/// One cue as written.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CueSpec {
-    /// Stable id, `<lang>.cue.<slug>`.
-    pub id: String,
-    /// What the cue says.
-    pub kind: CueKind,
-    /// Grades it moves a finding (−4..4, not 0); default by kind: person +1,
-    /// organisation −2, non_human −3.
-    #[serde(default)]
-    pub shift: Option<i32>,
-    /// Words either side of the finding to look at (1..20, default 6).
-    #[serde(default)]
-    pub window: Option<usize>,
-    /// Which side of the finding to look at (default both): `before` for the subject of a
-    /// statement ("the coffee machine is sick"), `after` for its object ("addicted to our
-    /// latte").
-    #[serde(default)]
-    pub side: Side,
-    /// Only findings of these categories (default: all).
-    #[serde(default)]
-    pub categories: Vec<Category>,
-    /// The words: `word`, `prefix*`, `*suffix` (also matched inside the finding's own words:
-    /// `*vereniging` marks "Diabetesvereniging"), or a phrase of up to four words.
-    pub words: Vec<String>,
-    /// Notes in which a finding must be moved by this cue.
-    #[serde(default)]
-    pub examples: Vec<String>,
-    /// Notes in which no finding may be moved by this cue.
-    #[serde(default)]
-    pub counterexamples: Vec<String>,
-}
-
-/// Which side of a finding a cue looks at.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Side {
-    /// Before and after (the default).
-    #[default]
-    Both,
-    /// Only the words before the finding.
-    Before,
-    /// Only the words after the finding.
-    After,
-}
 
 /// A cue word, normalised.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,6 +24,44 @@ pub struct CueWord {
     pub prefix: bool,
     /// `*word`: the (single) part ends a token.
     pub suffix: bool,
+}
+
+/// Where in a word a [`Spelling`] is looked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpellingPlace {
+    /// `*ending`.
+    End,
+    /// `beginning*`.
+    Start,
+    /// `*inside*` (anywhere in the word).
+    Inside,
+}
+
+/// A spelling of a language (`*heid`, `*ij*`), normalised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spelling {
+    /// The letters, normalised, without `*`.
+    pub text: String,
+    /// Where they are looked for.
+    pub place: SpellingPlace,
+}
+
+impl Spelling {
+    /// Whether `tok` (normalised, or ASCII as written) has this spelling: an ending or a
+    /// beginning only in a word at least three letters longer than it (not the word itself
+    /// or a short word that happens to end so), an inside spelling anywhere.
+    pub fn matches(&self, tok: &[u8]) -> bool {
+        let p = self.text.as_bytes();
+        match self.place {
+            SpellingPlace::End => {
+                tok.len() >= p.len() + 3 && tok[tok.len() - p.len()..].eq_ignore_ascii_case(p)
+            }
+            SpellingPlace::Start => {
+                tok.len() >= p.len() + 3 && tok[..p.len()].eq_ignore_ascii_case(p)
+            }
+            SpellingPlace::Inside => tok.windows(p.len()).any(|w| w.eq_ignore_ascii_case(p)),
+        }
+    }
 }
 
 /// A validated cue.
@@ -169,6 +104,10 @@ pub struct CueLexicon {
     pub replace: bool,
     /// Normalised function words.
     pub function_words: Vec<String>,
+    /// Spellings that vote when the function words leave a note undecided.
+    pub spellings: Vec<Spelling>,
+    /// Letters (as written) that vote when the function words leave a note undecided.
+    pub letters: Vec<char>,
     /// Cues.
     pub cues: Vec<Cue>,
 }
@@ -200,6 +139,41 @@ impl CueLexicon {
                 let (line, msg) = yaml_error_parts(&e);
                 err(line, None, msg)
             })?;
+        CueLexicon::validate(path, BakedCueFile::from(file))
+    }
+
+    /// A built-in cue file as `build.rs` baked it (JSON of a `BakedCueFile`), validated like
+    /// [`CueLexicon::from_yaml`] validates the YAML it came from (tested equal).
+    pub(crate) fn from_baked(path: &str, json: &str) -> Result<CueLexicon, LexiconError> {
+        let file: BakedCueFile = serde_json::from_str(json).map_err(|e| LexiconError {
+            path: path.to_string(),
+            line: None,
+            entry: None,
+            message: format!("baked cue file does not read back: {e}"),
+        })?;
+        CueLexicon::validate(path, file)
+    }
+
+    /// The built-in cue files: baked where `build.rs` could parse them, else from their YAML
+    /// (whose error then names file and line).
+    pub(crate) fn builtin() -> impl Iterator<Item = Result<CueLexicon, LexiconError>> {
+        BUILTIN_CUES
+            .iter()
+            .zip(BUILTIN_CUES_BAKED)
+            .map(|(&(path, yaml), &baked)| match baked {
+                Some(json) => CueLexicon::from_baked(path, json),
+                None => CueLexicon::from_yaml(path, yaml),
+            })
+    }
+
+    /// Check every cue and function word and normalise their words.
+    fn validate(path: &str, file: BakedCueFile) -> Result<CueLexicon, LexiconError> {
+        let err = |line: Option<usize>, entry: Option<&str>, message: String| LexiconError {
+            path: path.to_string(),
+            line,
+            entry: entry.map(str::to_string),
+            message,
+        };
         let mut function_words = Vec::new();
         for w in &file.function_words {
             let n = normalize(w);
@@ -212,11 +186,40 @@ impl CueLexicon {
             }
             function_words.push(n);
         }
+        let mut spellings = Vec::new();
+        for w in &file.spellings {
+            let bad = || {
+                err(
+                    None,
+                    None,
+                    format!(
+                        "spelling {w:?} must be `*ending`, `beginning*` or `*inside*` of one word"
+                    ),
+                )
+            };
+            let place = match (w.starts_with('*'), w.ends_with('*') && w.len() > 1) {
+                (true, true) => SpellingPlace::Inside,
+                (true, false) => SpellingPlace::End,
+                (false, true) => SpellingPlace::Start,
+                (false, false) => return Err(bad()),
+            };
+            let n = normalize(w.trim_matches('*'));
+            if n.is_empty() || !n.chars().all(is_word_char) {
+                return Err(bad());
+            }
+            spellings.push(Spelling { text: n, place });
+        }
+        let mut letters = Vec::new();
+        for l in &file.letters {
+            let mut chars = l.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) if c.is_alphabetic() => letters.push(c),
+                _ => return Err(err(None, None, format!("letter {l:?} must be one letter"))),
+            }
+        }
         let want_prefix = format!("{}.cue.", file.lang.as_str());
         let mut cues: Vec<Cue> = Vec::new();
-        for spanned in file.cues {
-            let line = spanned.referenced.line() as usize;
-            let spec = spanned.value;
+        for (line, spec) in file.cues {
             let fail = |m: String| err(Some(line), Some(&spec.id), m);
             if !spec.id.starts_with(&want_prefix)
                 || spec.id.len() == want_prefix.len()
@@ -269,6 +272,8 @@ impl CueLexicon {
             lang: file.lang,
             replace: file.replace,
             function_words,
+            spellings,
+            letters,
             cues,
         })
     }
@@ -333,6 +338,35 @@ mod tests {
         assert!(cue.words[1].suffix && !cue.words[1].prefix);
         assert_eq!(cue.words[2].parts, ["vraagt", "offerte"]);
         assert!(cue.words[3].prefix);
+    }
+
+    /// Every built-in cue file was baked at build time, and reads back to exactly what its
+    /// YAML gives (cues, lines, function words and all).
+    #[test]
+    fn baked_cue_files_equal_their_yaml() {
+        assert_eq!(BUILTIN_CUES.len(), BUILTIN_CUES_BAKED.len());
+        assert_eq!(BUILTIN_CUES.len(), 3);
+        for (&(path, yaml), baked) in BUILTIN_CUES.iter().zip(BUILTIN_CUES_BAKED) {
+            let json = baked.unwrap_or_else(|| panic!("{path} was not baked"));
+            let file: CueFile = serde_saphyr::from_str_with_options(yaml, yaml_options())
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+            let from_yaml = BakedCueFile::from(file);
+            let read_back: BakedCueFile = serde_json::from_str(json).unwrap();
+            assert_eq!(format!("{from_yaml:?}"), format!("{read_back:?}"), "{path}");
+            let (a, b) = (
+                CueLexicon::from_yaml(path, yaml).unwrap(),
+                CueLexicon::from_baked(path, json).unwrap(),
+            );
+            assert_eq!(format!("{a:?}"), format!("{b:?}"), "{path}");
+        }
+    }
+
+    /// A baked cue file that does not read back is an error naming the file, not a panic.
+    #[test]
+    fn bad_baked_cue_file_is_an_error() {
+        let e = CueLexicon::from_baked("lexicons/cues/x.yaml", "{\"lang\": \"nl\"}").unwrap_err();
+        assert_eq!(e.path, "lexicons/cues/x.yaml");
+        assert!(e.message.contains("baked cue file"), "{}", e.message);
     }
 
     #[test]

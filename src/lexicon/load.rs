@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::builtin::{BUILTIN, BUILTIN_BAKED, BUILTIN_CUES};
+use super::builtin::{BUILTIN, BUILTIN_BAKED};
 use super::cues::CueLexicon;
 use super::model::{BakedFile, CaseMode, EntrySpec, LexiconFile, Likelihood, MatchMode, Source};
 use crate::category::{Category, Lang};
@@ -501,8 +501,8 @@ impl LexiconSet {
     /// Only if a built-in cue file is broken (ruled out by the test suite), or its cue ids are
     /// loaded already.
     pub fn add_builtin_cues(&mut self) -> Result<(), LexiconError> {
-        for &(path, yaml) in BUILTIN_CUES {
-            self.insert_cues(CueLexicon::from_yaml(path, yaml)?)?;
+        for cues in CueLexicon::builtin() {
+            self.insert_cues(cues?)?;
         }
         Ok(())
     }
@@ -530,6 +530,8 @@ impl LexiconSet {
                     }
                 }
                 old.function_words.extend(cues.function_words);
+                old.spellings.extend(cues.spellings);
+                old.letters.extend(cues.letters);
                 old.cues.extend(cues.cues);
             }
             _ => {

@@ -24,36 +24,44 @@ impl Inner {
             crate::grade::tokenize(norm, &mut scratch.tokens);
         }
         let tokens = &scratch.tokens;
-        let mut hashes = Vec::with_capacity(tokens.len());
-        crate::grade::hash_tokens(norm, tokens, &mut hashes);
-        let note_lang = self.grader.detect_hashed(norm, tokens, &hashes);
+        let note = &mut scratch.note;
+        let note_lang = self.grader.prepare(text, norm, tokens, note);
         let cands = &scratch.cands;
-        let spans = crate::grade::SpanIndex::new(
-            cands
-                .iter()
-                .filter(|c| c.verdict == Verdict::Accepted)
-                .map(|c| (c.sstart, c.send)),
-        );
-        // Every candidate, to find the ones overlapping a finding (`backing` below).
-        let all = crate::grade::SpanIndex::new(cands.iter().map(|c| (c.sstart, c.send)));
-        let accepted = cands.iter().filter(|c| c.verdict == Verdict::Accepted);
-        for (c, f) in accepted.zip(out.iter_mut()) {
+        let accepted = || cands.iter().filter(|c| c.verdict == Verdict::Accepted);
+        let spans = &mut scratch.spans;
+        spans.fill(accepted().map(|c| (c.sstart, c.send)));
+        // Every candidate, to find the ones overlapping a finding (`backing` below): only
+        // when a finding's entry is not of the note's language.
+        let all = &mut scratch.all;
+        let foreign =
+            |c: &Cand| note_lang.is_some_and(|l| l != self.entries[c.entry as usize].lang);
+        if accepted().any(foreign) {
+            all.fill(cands.iter().map(|c| (c.sstart, c.send)));
+        }
+        for (c, f) in accepted().zip(out.iter_mut()) {
             let e = &self.entries[c.entry as usize];
             // An entry of the note's language and the same category that matched these words
             // too (it lost the overlap to an entry of another language: shared vocabulary).
             let backing = note_lang.filter(|&l| l != e.lang).and_then(|l| {
-                // The first such candidate in candidate order, as a scan of all would find.
+                // Of those with the finding's own span the first entry, else of the others:
+                // the same whichever order the automata produced the candidates in (the
+                // word-start walk and the overlapping search list them differently).
                 all.overlapping(c.sstart, c.send)
-                    .map(|(_, _, i)| i)
-                    .filter(|&i| {
-                        let o = &cands[i];
+                    .map(|(_, _, i)| &cands[i])
+                    .filter(|o| {
                         let oe = &self.entries[o.entry as usize];
                         oe.lang == l
                             && oe.category == e.category
                             && matches!(o.verdict, Verdict::Accepted | Verdict::Overlapped { .. })
                     })
-                    .min()
-                    .map(|i| &cands[i])
+                    .min_by_key(|o| {
+                        (
+                            (o.ostart, o.oend) != (c.ostart, c.oend),
+                            o.entry,
+                            o.sstart,
+                            o.send,
+                        )
+                    })
             });
             let backed_by_note_lang = backing.is_some();
             // Same span: report the note's own entry, so that `lang` is the note's.
@@ -70,15 +78,9 @@ impl Inner {
                 backed_by_note_lang,
             };
             let mut moves = trace.as_ref().map(|_| Vec::new());
-            f.likelihood = self.grader.grade(
-                norm,
-                tokens,
-                &hashes,
-                note_lang,
-                &span,
-                &spans,
-                moves.as_mut(),
-            );
+            f.likelihood =
+                self.grader
+                    .grade(norm, tokens, note, note_lang, &span, spans, moves.as_mut());
             f.note_lang = note_lang;
             if let (Some(t), Some(moves)) = (trace.as_deref_mut(), moves) {
                 t.push(Graded {
@@ -100,7 +102,7 @@ impl Scanner {
         let norm = normalize(text);
         let mut tokens = Vec::new();
         tokenize(&norm, &mut tokens);
-        self.inner.grader.detect(&norm, &tokens)
+        self.inner.grader.detect(text, &norm, &tokens)
     }
 }
 

@@ -192,6 +192,11 @@ struct Scratch {
     norm: NormalizedText,
     cands: Vec<Cand>,
     tokens: Vec<(usize, usize)>,
+    /// The grading step's buffers ([`Inner::grade`]): the note's tokens looked up, the
+    /// findings' spans and all candidates' spans.
+    note: crate::grade::NoteWords,
+    spans: crate::grade::SpanIndex,
+    all: crate::grade::SpanIndex,
 }
 
 thread_local! {
@@ -343,6 +348,7 @@ impl Scanner {
             norm: normtext,
             cands,
             tokens,
+            ..
         } = scratch;
         let norm = normtext.search_text(text);
         for c in cands.iter_mut() {

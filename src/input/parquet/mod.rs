@@ -613,7 +613,7 @@ impl ParquetRun {
                     format!("context column {name:?} is not valid UTF-8"),
                 )
             })?;
-            ctx.set(*name, v);
+            ctx.set(name, v);
         }
         let mut out = Vec::with_capacity(fields.len());
         let mut bytes = 0usize;
