@@ -116,6 +116,7 @@ pub fn due_only(fields: &[FieldResult]) -> Option<Vec<FieldResult>> {
                 findings: keep.iter().map(|&i| fr.findings[i]).collect(),
                 decision: None,
                 masked: None,
+                review: None,
             }
         })
         .collect();
@@ -170,6 +171,7 @@ mod tests {
                 findings: scanner.scan(&f.text),
                 decision: None,
                 masked: None,
+                review: None,
             })
             .collect();
         let r = Record {

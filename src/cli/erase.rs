@@ -508,7 +508,7 @@ fn apply_file(
     let result = run_source(s, scanner, policy, &a.common.input, true, |item| {
         let (record, plan) = match item {
             Item::Skipped(_) => return Ok(()),
-            Item::Filtered(record) => (record, None),
+            Item::Filtered(record, _) => (record, None),
             Item::Scanned { record, fields } => (record, plan(record, fields)?),
         };
         let Some(plan) = plan else {

@@ -18,8 +18,8 @@ macro_rules! out {
 }
 
 mod args;
-mod baseline;
 mod audit;
+mod baseline;
 mod check;
 mod common;
 mod db;

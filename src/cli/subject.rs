@@ -103,7 +103,8 @@ impl SubjectSources {
     /// --consent), and the columns its rules read added to every source's context.
     pub(super) fn policy(&mut self) -> Result<CompiledPolicy> {
         let policy = common::policy(&self.policy)?;
-        let policy = self.gdpr.apply(policy, &self.input)?;
+        let as_of = self.gdpr.as_of()?;
+        let policy = self.gdpr.apply(policy, &self.input, as_of)?;
         for c in policy.context_columns() {
             if !self.input.context.iter().any(|x| x == c) {
                 self.input.context.push(c.to_string());
