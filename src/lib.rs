@@ -23,6 +23,11 @@
 //!   in input order with bounded memory; the writers are in [`output`]: findings
 //!   ([`output::Printer`]), masked file copies ([`output::masked::MaskedCopy`]), database
 //!   write-back ([`output::db::open_writer`]) and per-subject roll-ups ([`subjects`]).
+//! * **Data subjects' requests** (GDPR Art. 15, 17): the access extract
+//!   ([`output::access::AccessExtract`], the one output with note text), the erasure plan of a
+//!   record ([`erase::plan_record`], written with [`output::db::DbWriter::erase`] or
+//!   [`output::masked::MaskedCopy::write_replaced`]), and the hash-chained audit log
+//!   ([`audit::append`], [`audit::verify`]).
 //!
 //! Findings never carry the matched text: slice the original when you must show it.
 //!
@@ -67,10 +72,12 @@
 // Items of private modules are `pub(crate)`: `pub` means part of the API (DESIGN.md).
 #![warn(unreachable_pub)]
 
+pub mod audit;
 mod category;
 pub mod consent;
 pub mod date;
 pub mod encoding;
+pub mod erase;
 #[doc(hidden)]
 pub mod eval;
 pub mod grade;
@@ -86,6 +93,7 @@ pub mod output;
 pub mod pipeline;
 pub mod policy;
 pub mod record;
+pub mod review;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod service;

@@ -37,6 +37,7 @@ use crate::mask::mask;
 use crate::matcher::{Finding, Scanner};
 use crate::policy::{CompiledPolicy, Decision, Outcome};
 use crate::record::Record;
+use crate::review::{Baseline, Fingerprint, Fingerprinter, Prior, Review};
 
 /// Batches being scanned or waiting to be written, besides the one being written (at least;
 /// twice the worker threads when there are more than two).
@@ -76,6 +77,16 @@ pub struct Options {
     /// Keep only findings at or above this likelihood; `None`: the policy's
     /// `min_likelihood`, else [`crate::policy::DEFAULT_MIN_LIKELIHOOD`].
     pub min_likelihood: Option<crate::Likelihood>,
+    /// Compute each finding's fingerprint into [`FieldResult::fingerprints`]
+    /// (`--fingerprints`; a baseline needs them too). `None`: no fingerprint is computed.
+    pub fingerprints: Option<Arc<Fingerprinter>>,
+    /// A review baseline (`--baseline`, needs `fingerprints`): findings it lists are taken
+    /// out of [`FieldResult::findings`] into [`FieldResult::silenced`], except `accepted`
+    /// ones when masking (a masked copy masks them still).
+    pub baseline: Option<Arc<Baseline>>,
+    /// An incremental run's previous state (`--state`): records it holds unchanged are
+    /// passed on as [`Item::Filtered`] with [`Filter::Unchanged`], not scanned.
+    pub state: Option<Arc<Prior>>,
     /// `--since`: scan only records whose date is at or after this time; records dated
     /// before it are [`Item::Filtered`] (counted as `since` in [`Summary::filtered`]),
     /// records without a readable date are scanned (counted in [`Summary::undated`]).
@@ -113,6 +124,9 @@ impl Default for Options {
             max_field_bytes: crate::input::DEFAULT_MAX_FIELD_BYTES,
             read_on_workers: false,
             min_likelihood: None,
+            fingerprints: None,
+            baseline: None,
+            state: None,
             since: None,
         }
     }
@@ -129,6 +143,18 @@ pub struct FieldResult {
     pub decision: Option<Decision>,
     /// The masked text, when masking was asked for and something was masked.
     pub masked: Option<String>,
+    /// Fingerprints and silenced findings, when [`Options::fingerprints`] is set and the
+    /// field had findings (boxed: a field result stays as small as before when it is off).
+    pub review: Option<Box<FieldReview>>,
+}
+
+/// What the review baseline made of one field's findings.
+#[derive(Clone, Debug, Default)]
+pub struct FieldReview {
+    /// The fingerprint of each finding in [`FieldResult::findings`], in the same order.
+    pub fingerprints: Vec<Fingerprint>,
+    /// Findings the baseline silenced (category and decision), not in `findings`.
+    pub silenced: Vec<(Category, Review)>,
 }
 
 /// What the pipeline hands to the writer, in input order.
@@ -143,9 +169,31 @@ pub enum Item {
     },
     /// A record that could not be scanned.
     Skipped(Skipped),
-    /// A record left out by [`Options::subject_id`] (read, not scanned; a masked copy
-    /// keeps it unchanged).
-    Filtered(Record),
+    /// A record read but not scanned (a masked copy keeps it unchanged), and why.
+    Filtered(Record, Filter),
+}
+
+/// Why a record was read but not scanned.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Filter {
+    /// Another subject than [`Options::subject_id`].
+    Subject,
+    /// Dated before [`Options::since`].
+    Since,
+    /// Unchanged since the run that wrote [`Options::state`].
+    Unchanged,
+}
+
+impl Filter {
+    /// The reason's name in summaries: `subject_id`, `unchanged`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Filter::Subject => "subject_id",
+            Filter::Since => "since",
+            Filter::Unchanged => "unchanged",
+        }
+    }
 }
 
 /// Counts for one run. `records_read == records_scanned + records_skipped +
@@ -161,12 +209,17 @@ pub struct Summary {
     pub records_skipped: u64,
     /// Skipped records per reason.
     pub skipped: BTreeMap<String, u64>,
-    /// Records of other subjects than `--subject-id`, or dated before `--since` (read, not
-    /// scanned, not an error).
+    /// Records read but not scanned, not an error: other subjects than `--subject-id`,
+    /// dated before `--since`, unchanged since the last `--state` run.
     pub records_filtered: u64,
-    /// Filtered records per reason (`subject_id`, `since`); left out when none were.
+    /// Filtered records per reason ([`Filter::as_str`]: `subject_id`, `since`,
+    /// `unchanged`); left out when none were.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub filtered: BTreeMap<String, u64>,
+    /// Findings silenced by the review baseline, per decision (`false_positive`,
+    /// `accepted`); not in `findings`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub silenced: BTreeMap<String, u64>,
     /// With `--since`: records scanned because their date could not be read (none, or not
     /// a date).
     #[serde(skip_serializing_if = "is_zero")]
@@ -229,6 +282,7 @@ impl Summary {
             (&mut self.findings, &other.findings),
             (&mut self.outcomes, &other.outcomes),
             (&mut self.filtered, &other.filtered),
+            (&mut self.silenced, &other.silenced),
             (&mut self.retention, &other.retention),
             (&mut self.retention_due, &other.retention_due),
             (&mut self.consent, &other.consent),
@@ -270,14 +324,9 @@ impl Summary {
                 self.records_skipped += 1;
                 bump(&mut self.skipped, s.kind.as_str());
             }
-            Item::Filtered(record) => {
+            Item::Filtered(_, why) => {
                 self.records_filtered += 1;
-                let reason = if is_subject(options, record) {
-                    "since"
-                } else {
-                    "subject_id"
-                };
-                bump(&mut self.filtered, reason);
+                bump(&mut self.filtered, why.as_str());
             }
             Item::Scanned { record, fields } => {
                 self.records_scanned += 1;
@@ -295,6 +344,11 @@ impl Summary {
                     for x in &f.findings {
                         any = true;
                         bump(&mut self.findings, x.category.as_str());
+                    }
+                    if let Some(r) = &f.review {
+                        for (_, review) in &r.silenced {
+                            bump(&mut self.silenced, review.as_str());
+                        }
                     }
                     if let Some(d) = &f.decision {
                         outcome = Some(outcome.map_or(d.outcome, |o| o.max(d.outcome)));
@@ -408,6 +462,23 @@ pub fn process(scanner: &Scanner, options: &Options, record: &Record) -> Vec<Fie
             if !findings.is_empty() {
                 keep_likely(options, &field.name, &mut findings);
             }
+            let review = match &options.fingerprints {
+                Some(fp) if !findings.is_empty() => {
+                    let mut r = FieldReview::default();
+                    fp.field(
+                        &record.key,
+                        &field.name,
+                        &field.text,
+                        &findings,
+                        &mut r.fingerprints,
+                    );
+                    if let Some(b) = &options.baseline {
+                        silence(b, options.mask, &mut findings, &mut r);
+                    }
+                    Some(Box::new(r))
+                }
+                _ => None,
+            };
             let decision = options
                 .policy
                 .as_ref()
@@ -423,9 +494,28 @@ pub fn process(scanner: &Scanner, options: &Options, record: &Record) -> Vec<Fie
                 findings,
                 decision,
                 masked,
+                review,
             }
         })
         .collect()
+}
+
+/// Take the findings `baseline` lists out of `findings` (and their fingerprints) into
+/// `r.silenced`; when `masking`, `accepted` ones stay (they are masked, and counted as
+/// findings of the masked copy).
+fn silence(baseline: &Baseline, masking: bool, findings: &mut Vec<Finding>, r: &mut FieldReview) {
+    let mut i = 0;
+    while i < findings.len() {
+        match baseline.review(&r.fingerprints[i]) {
+            Some(Review::Accepted) if masking => i += 1,
+            Some(review) => {
+                r.silenced.push((findings[i].category, review));
+                findings.remove(i);
+                r.fingerprints.remove(i);
+            }
+            None => i += 1,
+        }
+    }
 }
 
 /// Run `source` through `scanner`, calling `sink` for every record in input order.
@@ -725,13 +815,18 @@ fn scan_batch(batch: Vec<Run>, scanner: &Scanner, options: &Options) -> Vec<Item
     for run in batch {
         run.resolve_each(|r| {
             items.push(match r {
-                Ok(record) if !is_wanted(options, &record) => Item::Filtered(record),
-                Ok(record) => match oversized_field(&record, options.max_field_bytes) {
-                    Some(skip) => Item::Skipped(skip),
-                    None => {
-                        let fields = process(scanner, options, &record);
-                        Item::Scanned { record, fields }
-                    }
+                Ok(record) => match filter(options, &record) {
+                    Some(why) => Item::Filtered(record, why),
+                    None => match oversized_field(&record, options.max_field_bytes) {
+                        Some(skip) => Item::Skipped(skip),
+                        None => {
+                            if let Some(b) = &options.baseline {
+                                b.record_scanned(&record.key);
+                            }
+                            let fields = process(scanner, options, &record);
+                            Item::Scanned { record, fields }
+                        }
+                    },
                 },
                 Err(s) => Item::Skipped(s),
             });
@@ -740,20 +835,26 @@ fn scan_batch(batch: Vec<Run>, scanner: &Scanner, options: &Options) -> Vec<Item
     items
 }
 
-/// Whether `--subject-id` and `--since` let this record through.
-fn is_wanted(options: &Options, record: &Record) -> bool {
-    is_subject(options, record)
-        && options
-            .since
-            .as_ref()
-            .is_none_or(|s| s.date(record).is_none_or(|d| d >= s.time))
-}
-
-/// Whether `--subject-id` lets this record through.
-fn is_subject(options: &Options, record: &Record) -> bool {
-    match &options.subject_id {
-        None => true,
-        Some(id) => record.subject.as_deref() == Some(id.as_str()),
+/// Why the record is not scanned, if it is not: another subject than `--subject-id`, dated
+/// before `--since`, or unchanged since the `--state` run.
+#[inline]
+fn filter(options: &Options, record: &Record) -> Option<Filter> {
+    if options.subject_id.is_none() && options.since.is_none() && options.state.is_none() {
+        return None;
+    }
+    if let Some(id) = &options.subject_id {
+        if record.subject.as_deref() != Some(id.as_str()) {
+            return Some(Filter::Subject);
+        }
+    }
+    if let Some(s) = &options.since {
+        if s.date(record).is_some_and(|d| d < s.time) {
+            return Some(Filter::Since);
+        }
+    }
+    match &options.state {
+        Some(prior) if prior.unchanged(record) => Some(Filter::Unchanged),
+        _ => None,
     }
 }
 

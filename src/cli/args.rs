@@ -13,12 +13,18 @@ EXIT CODES:
                Ctrl-C (output so far is flushed and valid; the summary says where it stopped),
                or rows mask --update left alone because they changed since they were read
   check        0 = accept or mask, 1 = reject, 2 = error
+  subject      0 = access extract written, 2 = error or unreadable records
+  erase        --plan: 0 = nothing to erase, 1 = something to erase, 2 = error;
+               --apply: 0 = erased and rescanned clean, 2 = error, conflicts (rows changed
+               since they were read, left alone) or findings left
+  audit verify 0 = intact, 1 = broken (the line is named), 2 = cannot read
   lexicon      0 = ok, 1 = failures, 2 = error
   A closed output pipe (art9 scan ... | head) is not an error.
 
 PRIVACY:
-  Findings, summaries and errors never contain the matched text or the entry id
-  unless --include-text is given.
+  Findings, summaries, erasure plans, audit logs and errors never contain the matched text
+  or the entry id unless --include-text is given. The access extract (art9 subject
+  --access) is the one output that holds note text, by design.
 
 EXAMPLES:
   art9 scan examples/crm-notes.jsonl --field note --key id
@@ -33,6 +39,10 @@ EXAMPLES:
   art9 scan sqlite:crm.db --table notes --field body --key id
   art9 scan postgres://art9@db.example/crm --table notes --field body --key id
   art9 mask mysql://root@127.0.0.1/crm --table notes --field body --key id --into notes_masked
+  art9 subject notes.csv sqlite:crm.db --table notes --field note --key id --subject customer_id --id C2002 --access -o C2002
+  art9 erase notes.csv --field note --key id --subject customer_id --id C2002 --plan
+  art9 erase notes.csv --field note --key id --subject customer_id --id C2002 --apply --in-place --audit audit.jsonl
+  art9 audit verify audit.jsonl
   art9 check 'Klant heeft diabetes'
   echo 'she is a devout Muslim' | art9 check - --policy strict
   art9 lexicon test
@@ -71,6 +81,20 @@ pub enum Command {
     Report(ReportArgs),
     /// Score the scanner on a labelled corpus (same numbers as shared/eval/evaluate.py).
     Eval(EvalArgs),
+    /// Keep the review baseline (scan/mask --baseline): add reviewed findings, prune stale
+    /// entries.
+    #[command(subcommand)]
+    Baseline(super::baseline::BaselineCommand),
+    /// A data subject's access extract (GDPR Art. 15) across files and databases: every
+    /// record with special-category findings, WITH its text, as JSON and HTML (--access -o
+    /// DIR).
+    Subject(super::subject::SubjectArgs),
+    /// Erase a data subject's special-category data across files and databases per the
+    /// policy's erasure rules (mask, null, delete): --plan shows it, --apply does it.
+    Erase(super::erase::EraseArgs),
+    /// The audit log (--audit FILE): `art9 audit verify FILE` checks its hash chain.
+    #[command(subcommand)]
+    Audit(super::audit::AuditCommand),
     /// Run the pre-save check as an HTTP service (POST /v1/check, /v1/scan, /v1/mask,
     /// /v1/batch; GET /healthz, /readyz, /metrics, /openapi.json). See the README.
     #[cfg(feature = "serve")]
@@ -336,11 +360,19 @@ pub struct ScanArgs {
     /// Write the HTML report of this run to FILE (as `art9 report` does from a summary).
     #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Append one line about this run to the audit log FILE (hash-chained JSON Lines; see
+    /// README "Audit log"): counts, fingerprints, the command line without secrets.
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
     #[command(flatten)]
     pub gdpr: super::gdpr::GdprArgs,
     /// Do not print the summary (or the progress bar) on stderr.
     #[arg(help_heading = "Output", long, short = 'q')]
     pub quiet: bool,
+    #[command(flatten)]
+    pub review: super::review::ReviewArgs,
+    #[command(flatten)]
+    pub state: super::review::StateArgs,
 }
 
 #[derive(Args, Debug)]
@@ -389,11 +421,17 @@ pub struct MaskArgs {
     pub output: Option<String>,
     #[command(flatten)]
     pub db: DbMaskArgs,
+    /// Append one line about this run to the audit log FILE (hash-chained JSON Lines; see
+    /// README "Audit log"): counts per category and action, the masked copy's SHA-256.
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
     #[command(flatten)]
     pub gdpr: super::gdpr::GdprArgs,
     /// Do not print the summary (or the progress bar) on stderr.
     #[arg(help_heading = "Output", long, short = 'q')]
     pub quiet: bool,
+    #[command(flatten)]
+    pub review: super::review::ReviewArgs,
 }
 
 /// `--min-likelihood`: a grade, or `all` (the lowest grade).

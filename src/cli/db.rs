@@ -130,6 +130,7 @@ pub fn mask(
     }
 
     let scanner = common::scanner(&a.lexicons, policy.typos())?;
+    let review = super::review::setup(&a.review, Some(&policy))?;
     let options = Options {
         threads: a.input.threads,
         batch_records: a.input.batch_records,
@@ -142,6 +143,9 @@ pub fn mask(
         // The database is read on a thread of its own, which waits for the server.
         read_on_workers: false,
         min_likelihood: a.input.min_likelihood,
+        fingerprints: review.fingerprints.clone(),
+        baseline: review.baseline.clone(),
+        state: None,
         since,
     };
     let show_bar = super::progress::wanted(!a.quiet);
@@ -167,13 +171,25 @@ pub fn mask(
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let input_name = url.to_string();
+    let mut audit_entry = a.audit.as_ref().map(|_| {
+        let info = art9::output::summary::RunInfo::new(&scanner, options.policy.as_ref());
+        super::audit::entry(
+            "mask",
+            &info,
+            vec![what.clone()],
+            a.input
+                .subject_id
+                .as_deref()
+                .map(|id| art9::audit::subject_pseudonym(options.policy.as_ref(), id)),
+        )
+    });
     let result = pipeline::run(src, &scanner, &options, |item| {
         progress.record();
         match item {
             Item::Skipped(s) => report_skip(&input_name, s, &mut skips),
             // Another subject's row (--subject-id): copied unchanged by --into, left alone
             // by --update.
-            Item::Filtered(record) => {
+            Item::Filtered(record, _) => {
                 if let Some(w) = writer.as_mut() {
                     let masked = vec![None; record.fields.len()];
                     if let Err(e) = w.write(MaskedRow { record, masked }) {
@@ -184,6 +200,9 @@ pub fn mask(
                 }
             }
             Item::Scanned { record, fields } => {
+                if let Some(e) = audit_entry.as_mut() {
+                    super::subject::count_fields(e, fields);
+                }
                 let masked: Vec<Option<&str>> =
                     fields.iter().map(|f| f.masked.as_deref()).collect();
                 if let Some(w) = writer.as_mut() {
@@ -260,6 +279,9 @@ pub fn mask(
         write_conflicts(path, conflicts)
             .with_context(|| format!("writing conflicts to {}", path.display()))?;
     }
+    if let Some(b) = &review.baseline {
+        super::review::finish_baseline(&a.review, b, a.quiet)?;
+    }
     if let Some(path) = &a.db.summary_json {
         write_summary_json(path, &summary, &mode, report.as_ref(), would_change)
             .with_context(|| format!("writing the summary to {}", path.display()))?;
@@ -294,10 +316,22 @@ pub fn mask(
             }
         }
     }
-    if !conflicts.is_empty() {
-        return Ok(ExitCode::Error);
+    let code = if conflicts.is_empty() {
+        exit_for(&summary)
+    } else {
+        ExitCode::Error
+    };
+    if let (Some(path), Some(mut e)) = (&a.audit, audit_entry) {
+        e.records_from(&summary);
+        if let Some(r) = &report {
+            e.count_writes(r.rows_written + r.rows_updated, r.conflicts.len() as u64);
+        }
+        if let Some(id) = &a.input.subject_id {
+            e.scrub(id);
+        }
+        super::audit::write(path, e, code)?;
     }
-    Ok(exit_for(&summary))
+    Ok(code)
 }
 
 /// Conflicts listed on stderr; the rest are counted (and all go to `--conflicts-out`).

@@ -18,18 +18,23 @@ macro_rules! out {
 }
 
 mod args;
+mod audit;
+mod baseline;
 mod check;
 mod common;
 mod db;
+mod erase;
 mod eval;
 mod gdpr;
 mod lexicon_cmd;
 mod progress;
 mod report;
+mod review;
 mod scan;
 #[cfg(feature = "serve")]
 mod serve;
 mod stdio;
+mod subject;
 
 use std::io::IsTerminal;
 
@@ -87,6 +92,10 @@ pub fn main() -> ExitCode {
         Command::Explain(a) => check::explain(a),
         Command::Lexicon(a) => lexicon_cmd::run(a),
         Command::Eval(a) => eval::eval(a),
+        Command::Baseline(a) => baseline::run(a),
+        Command::Subject(a) => subject::subject(a),
+        Command::Erase(a) => erase::erase(a),
+        Command::Audit(a) => audit::run(a),
         #[cfg(feature = "report")]
         Command::Report(a) => report::report(a),
         #[cfg(feature = "serve")]

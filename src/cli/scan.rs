@@ -19,6 +19,7 @@ use art9::subjects::Rollup;
 use super::args::{FormatArg, InFormatArg, InputArgs, MaskArgs, ScanArgs};
 use super::common;
 use super::progress::{self, Progress, Unit};
+use super::review::Seen;
 use super::ExitCode;
 
 /// At most this many skipped records are reported one by one on stderr.
@@ -420,6 +421,19 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
         (scanner, opened)
     });
     let scanner = scanner?;
+    let review = super::review::setup(&a.review, policy.as_ref())?;
+    let state = match &a.state.state {
+        Some(path) => {
+            let config = state_config(&a, &scanner);
+            Some(super::review::load_state(
+                path,
+                policy.as_ref(),
+                &config,
+                a.quiet,
+            )?)
+        }
+        None => None,
+    };
     let format = match a.format {
         Some(FormatArg::Table) => Format::Table,
         Some(FormatArg::Jsonl) => Format::Jsonl,
@@ -435,9 +449,13 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     let gdpr_columns = policy.as_ref().is_some_and(art9::CompiledPolicy::has_gdpr);
     let options = Options {
         policy,
+        fingerprints: review.fingerprints.clone(),
+        baseline: review.baseline.clone(),
+        state: state.clone(),
         since,
         ..pipeline_options(&a.input, opened.read_on_workers, false, stop)
     };
+    let mut tracker = state.as_deref().map(art9::review::Tracker::new);
     let mut rollup = a
         .input
         .subject
@@ -459,6 +477,17 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     };
     let template = tally.as_ref().map(Tally::empty_like);
     let run_info = RunInfo::new(&scanner, options.policy.as_ref());
+    let audit_entry = a.audit.as_ref().map(|_| {
+        super::audit::entry(
+            "scan",
+            &run_info,
+            Vec::new(),
+            a.input
+                .subject_id
+                .as_deref()
+                .map(|id| art9::audit::subject_pseudonym(options.policy.as_ref(), id)),
+        )
+    });
     let started = std::time::Instant::now();
     let date_column = date_field.as_deref();
     let month_of = |r: &Record| {
@@ -468,30 +497,37 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     };
     let stdout = io::stdout();
     let action_column = options.policy.is_some();
+    let fingerprint_column = options.fingerprints.is_some();
     let mut printer = Printer::new(BufWriter::with_capacity(256 * 1024, stdout.lock()), format)
         .with_action_column(action_column)
-        .with_gdpr_columns(gdpr_columns);
+        .with_gdpr_columns(gdpr_columns)
+        .with_fingerprint_column(fingerprint_column);
     printer.begin(a.include_text)?;
     // How the workers format findings (they write to buffers of their own).
     let formatter = Printer::new(io::sink(), format)
         .with_action_column(action_column)
-        .with_gdpr_columns(gdpr_columns);
+        .with_gdpr_columns(gdpr_columns)
+        .with_fingerprint_column(fingerprint_column);
     let input_name = source_spec(&a.input)?.display_name();
     let mut skips = SkipReport::new(&input_name, &a.input.input);
     let include_text = a.include_text;
     let result = if rollup.is_none() && printer.formats_apart() {
         // The workers format each batch's findings and keep its skips; this thread only
         // copies bytes to stdout, so it never waits on the records.
-        type Prepared = (Vec<u8>, Vec<Skipped>, u64, Option<Tally>);
+        type Prepared = (Vec<u8>, Vec<Skipped>, u64, Option<Tally>, Vec<Seen>);
         let prepare = |items: Vec<Item>| -> io::Result<Prepared> {
             let mut out = Vec::new();
             let mut skipped = Vec::new();
             let mut counts = template.as_ref().map(Tally::empty_like);
             let n = items.len() as u64;
+            let mut seen = Vec::new();
             for item in items {
+                if let Some(prior) = state.as_deref() {
+                    seen.push(super::review::seen(prior, &item));
+                }
                 match item {
                     Item::Skipped(s) => skipped.push(s),
-                    Item::Filtered(_) => {}
+                    Item::Filtered(..) => {}
                     Item::Scanned { record, fields } => {
                         if let Some(t) = counts.as_mut() {
                             t.record(&record, &fields, month_of(&record));
@@ -502,10 +538,13 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
                     }
                 }
             }
-            Ok((out, skipped, n, counts))
+            Ok((out, skipped, n, counts, seen))
         };
         pipeline::run_prepared(src, &scanner, &options, prepare, |prepared, _| {
-            let (out, skipped, n, counts) = prepared?;
+            let (out, skipped, n, counts, seen) = prepared?;
+            if let Some(t) = tracker.as_mut() {
+                super::review::apply(t, &seen);
+            }
             progress.records(n);
             skips.batch(n, &skipped)?;
             if let (Some(t), Some(c)) = (tally.as_mut(), counts) {
@@ -516,9 +555,12 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     } else {
         pipeline::run(src, &scanner, &options, |item| {
             progress.record();
+            if let (Some(t), Some(prior)) = (tracker.as_mut(), state.as_deref()) {
+                super::review::track(t, prior, item);
+            }
             match item {
                 Item::Skipped(s) => skips.item(Some(s))?,
-                Item::Filtered(_) => skips.item(None)?,
+                Item::Filtered(..) => skips.item(None)?,
                 Item::Scanned { record, fields } => {
                     skips.item(None)?;
                     if let Some(r) = rollup.as_mut() {
@@ -545,8 +587,31 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     if let (Some(r), Some(path)) = (&rollup, &a.subjects_out) {
         write_rollup(r, path)?;
     }
+    let baseline_counts = match &review.baseline {
+        Some(b) => Some(super::review::finish_baseline(&a.review, b, a.quiet)?),
+        None => None,
+    };
+    let state_counts = match (&tracker, &a.state.state) {
+        (Some(t), Some(path)) if !summary.stopped_early => Some(super::review::finish_state(
+            path,
+            t,
+            &run_info.started,
+            a.quiet,
+        )?),
+        (Some(_), Some(path)) => {
+            eprintln!(
+                "art9: --state {}: not updated (the run stopped early); the next run starts \
+                 from the previous state",
+                path.display()
+            );
+            None
+        }
+        _ => None,
+    };
     if let Some(t) = tally {
         let info = RunInfo {
+            baseline: baseline_counts,
+            state: state_counts,
             seconds: started.elapsed().as_secs_f64(),
             source: input_name.clone(),
             command: super::report::command_line(),
@@ -563,6 +628,18 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
             super::report::write_report(path, &run, None, &Default::default())?;
         }
     }
+    let code = exit_for(&summary);
+    if let (Some(path), Some(mut e)) = (&a.audit, audit_entry) {
+        e.sources.push(input_name.clone());
+        super::audit::counts_from_summary(&mut e, &summary, "found");
+        for p in [&a.subjects_out, &a.summary_out, &a.report]
+            .into_iter()
+            .flatten()
+        {
+            super::audit::output(&mut e, p)?;
+        }
+        super::audit::write(path, e, code)?;
+    }
     if !a.quiet {
         eprintln!("{}", summary_text(&summary));
         if let Some(r) = &rollup {
@@ -578,7 +655,40 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     // instructions for a 5,000-term list, after the scan, on the critical path) is left to
     // the operating system.
     std::mem::forget(scanner);
-    Ok(exit_for(&summary))
+    Ok(code)
+}
+
+/// The configuration fingerprint of a `--state` run: lexicons, policy, and the options that
+/// change which findings a record gives (see README "Incremental runs"). The policy counts
+/// by its file's bytes (or built-in name), not by the compiled policy, which holds the run's
+/// reference time.
+fn state_config(a: &ScanArgs, scanner: &Scanner) -> String {
+    let info = RunInfo::new(scanner, None);
+    let policy = match a.policy.as_deref() {
+        Some(p) => match std::fs::read(p) {
+            Ok(bytes) => {
+                use sha2::Digest;
+                let d = sha2::Sha256::digest(&bytes);
+                d[..8].iter().map(|b| format!("{b:02x}")).collect()
+            }
+            Err(_) => format!("built-in {p}"),
+        },
+        None => String::new(),
+    };
+    let i = &a.input;
+    super::review::state_config(&[
+        ("lexicons", info.lexicon_fingerprint),
+        ("lexicon_args", format!("{:?}", a.lexicons)),
+        ("policy", policy),
+        ("fields", format!("{:?}", i.field)),
+        ("key", format!("{:?}", i.key)),
+        ("subject", format!("{:?}", i.subject)),
+        ("context", format!("{:?}", i.context)),
+        ("date_field", format!("{:?}", a.gdpr.date_field)),
+        ("date_format", format!("{:?}", a.gdpr.date_format)),
+        ("min_likelihood", format!("{:?}", i.min_likelihood)),
+        ("strip_html", i.strip_html.to_string()),
+    ])
 }
 
 /// Write the per-subject roll-up: CSV for `*.csv`, JSON Lines otherwise; atomically, as a
@@ -654,8 +764,11 @@ pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
     let kind = opened.kind;
     let mut progress = Progress::new(!a.quiet, opened.total, opened.unit);
     let src = BoxedSource(opened.source);
+    let review = super::review::setup(&a.review, Some(&policy))?;
     let options = Options {
         policy: Some(policy),
+        fingerprints: review.fingerprints.clone(),
+        baseline: review.baseline.clone(),
         since,
         ..pipeline_options(&a.input, opened.read_on_workers, true, stop)
     };
@@ -679,6 +792,20 @@ pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
     )
     .context("writing the masked copy")?;
     let mut skips = SkipReport::new(&a.input.input, &a.input.input);
+    let mut audit_entry =
+        a.audit.as_ref().map(|_| {
+            let info = RunInfo::new(&scanner, options.policy.as_ref());
+            super::audit::entry(
+                "mask",
+                &info,
+                vec![source_spec(&a.input)
+                    .map_or_else(|_| a.input.input.clone(), |s| s.display_name())],
+                a.input
+                    .subject_id
+                    .as_deref()
+                    .map(|id| art9::audit::subject_pseudonym(options.policy.as_ref(), id)),
+            )
+        });
     let summary = pipeline::run(src, &scanner, &options, |item| {
         progress.record();
         let (record, fields) = match item {
@@ -686,10 +813,13 @@ pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
                 skips.item(Some(s))?;
                 return Ok(());
             }
-            Item::Filtered(record) => (record, &[][..]),
+            Item::Filtered(record, _) => (record, &[][..]),
             Item::Scanned { record, fields } => (record, &fields[..]),
         };
         skips.item(None)?;
+        if let Some(e) = audit_entry.as_mut() {
+            super::subject::count_fields(e, fields);
+        }
         writer.write(record, fields)
     });
     progress.finish();
@@ -721,6 +851,9 @@ pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
     if let Some(tmp) = temp {
         tmp.commit()?;
     }
+    if let Some(b) = &review.baseline {
+        super::review::finish_baseline(&a.review, b, a.quiet)?;
+    }
     if !a.quiet {
         eprintln!("{}", summary_text(&summary));
         if summary.records_skipped > 0 {
@@ -730,5 +863,13 @@ pub fn mask(mut a: MaskArgs) -> Result<ExitCode> {
             );
         }
     }
-    Ok(exit_for(&summary))
+    let code = exit_for(&summary);
+    if let (Some(path), Some(mut e)) = (&a.audit, audit_entry) {
+        e.records_from(&summary);
+        if output != "-" {
+            super::audit::output(&mut e, Path::new(&output))?;
+        }
+        super::audit::write(path, e, code)?;
+    }
+    Ok(code)
 }

@@ -119,6 +119,22 @@ impl<W: Write> MaskedCopy<W> {
         self.out.write_all(record.terminator.as_bytes())
     }
 
+    /// Write one record with its own replacements: (start, end, bytes) ranges of
+    /// `record.raw`, the bytes already in the format's encoding (`art9 erase`: a masked value
+    /// from [`encode_value`], or JSON `null`). Then its line terminator.
+    ///
+    /// # Errors
+    /// Writing fails.
+    pub fn write_replaced(
+        &mut self,
+        record: &Record,
+        replacements: &mut [(usize, usize, String)],
+    ) -> io::Result<()> {
+        let out = masked_record(&record.raw, replacements);
+        self.out.write_all(out.as_bytes())?;
+        self.out.write_all(record.terminator.as_bytes())
+    }
+
     /// Finish the encoder and the compressor and flush: the writer back.
     ///
     /// # Errors

@@ -3,6 +3,7 @@
 //! By default no printer writes the matched text or the entry id (an id such as
 //! `nl.health.diabetes` spells the diagnosis). `include_text` opts in to both.
 
+pub mod access;
 pub mod compress;
 pub mod db;
 pub mod masked;
@@ -23,6 +24,7 @@ use crate::matcher::{Evasion, Finding, Scanner};
 use crate::pipeline::{FieldResult, Summary};
 use crate::policy::{Action, ErasureReason, FindingGdpr, RetentionStatus};
 use crate::record::Record;
+use crate::review::Fingerprint;
 
 /// Output format of findings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +103,11 @@ pub struct FindingOut<'a> {
     /// The entry id (only when asked for).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entry: Option<Cow<'a, str>>,
+    /// The finding's fingerprint (`art9 scan --fingerprints` or `--baseline`): a keyed hash
+    /// of the record key, field, category and the normalised span with its neighbouring
+    /// words ([`crate::review::fingerprint`]), never the text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
 }
 
 impl<'a> FindingOut<'a> {
@@ -133,6 +140,7 @@ impl<'a> FindingOut<'a> {
             erasure_due: None,
             text: include_text.then(|| Cow::Borrowed(text.get(f.start..f.end).unwrap_or(""))),
             entry: include_text.then(|| Cow::Borrowed(scanner.entry(f.entry).id.as_str())),
+            fingerprint: None,
         }
     }
 
@@ -169,6 +177,7 @@ impl<'a> FindingOut<'a> {
             erasure_due: self.erasure_due,
             text: own(self.text),
             entry: own(self.entry),
+            fingerprint: self.fingerprint,
         }
     }
 }
@@ -198,6 +207,10 @@ pub fn row<'a>(
         record: Some(Cow::Borrowed(&record.key)),
         line: Some(record.line),
         field: Some(Cow::Borrowed(&field.name)),
+        fingerprint: field
+            .review
+            .as_ref()
+            .and_then(|r| r.fingerprints.get(index).copied()),
         ..FindingOut::new(scanner, field_text, f, action, include_text)
     };
     match field.decision.as_ref().and_then(|d| d.gdpr.get(index)) {
@@ -214,6 +227,7 @@ pub struct Printer<W: Write> {
     header_done: bool,
     action_column: bool,
     gdpr_columns: bool,
+    fingerprint_column: bool,
 }
 
 impl<W: Write> Printer<W> {
@@ -226,6 +240,7 @@ impl<W: Write> Printer<W> {
             header_done: false,
             action_column: false,
             gdpr_columns: false,
+            fingerprint_column: false,
         }
     }
 
@@ -242,6 +257,13 @@ impl<W: Write> Printer<W> {
     /// keys when a finding has them, the table appends them to the line).
     pub fn with_gdpr_columns(mut self, on: bool) -> Printer<W> {
         self.gdpr_columns = on;
+        self
+    }
+
+    /// Add a `fingerprint` column at the end of `csv` rows (`--fingerprints`); the other
+    /// formats show a finding's fingerprint whenever it has one.
+    pub fn with_fingerprint_column(mut self, on: bool) -> Printer<W> {
+        self.fingerprint_column = on;
         self
     }
 
@@ -276,6 +298,9 @@ impl<W: Write> Printer<W> {
                 }
                 if self.gdpr_columns {
                     h.push_str(",retention,consent,erasure_due");
+                }
+                if self.fingerprint_column {
+                    h.push_str(",fingerprint");
                 }
                 writeln!(self.out, "{h}")
             }
@@ -337,6 +362,9 @@ impl<W: Write> Printer<W> {
                 if let Some(e) = r.erasure_due {
                     line.push_str(&format!("  (erasure due: {})", e.as_str()));
                 }
+                if let Some(fp) = r.fingerprint {
+                    line.push_str(&format!("  {fp}"));
+                }
                 writeln!(self.out, "{line}")
             }
             Format::Csv => {
@@ -365,6 +393,9 @@ impl<W: Write> Printer<W> {
                     cells.push(csv_cell(r.consent.as_deref().unwrap_or("")));
                     cells.push(r.erasure_due.map_or("", ErasureReason::as_str).to_string());
                 }
+                if self.fingerprint_column {
+                    cells.push(r.fingerprint.map(|f| f.to_string()).unwrap_or_default());
+                }
                 writeln!(self.out, "{}", cells.join(","))
             }
         }
@@ -392,6 +423,7 @@ impl<W: Write> Printer<W> {
         Printer::new(buf, self.format)
             .with_action_column(self.action_column)
             .with_gdpr_columns(self.gdpr_columns)
+            .with_fingerprint_column(self.fingerprint_column)
             .finding(r)
     }
 
@@ -436,10 +468,23 @@ pub fn summary_text(s: &Summary) -> String {
         out.push_str(&format!(" ({})", reasons.join(", ")));
     }
     if s.records_filtered > 0 {
-        let why = match (s.filtered.get("subject_id"), s.filtered.get("since")) {
-            (Some(a), Some(b)) => format!("{a} other subjects, {b} dated before --since"),
-            (None, Some(_)) => "dated before --since".into(),
-            _ => "other subjects".into(),
+        let words = |k: &str| match k {
+            "subject_id" => "other subjects".to_string(),
+            "since" => "dated before --since".to_string(),
+            "unchanged" => "unchanged since the last run".to_string(),
+            _ => k.replace('_', " "),
+        };
+        // One reason: named; several: each with its count. A summary without reasons (an
+        // earlier version) filtered by --subject-id only.
+        let why = match s.filtered.len() {
+            0 => words("subject_id"),
+            1 => s.filtered.keys().map(|k| words(k)).collect(),
+            _ => s
+                .filtered
+                .iter()
+                .map(|(k, v)| format!("{v} {}", words(k)))
+                .collect::<Vec<_>>()
+                .join(", "),
         };
         out.push_str(&format!(
             ", {} filtered ({why}, not scanned)",
@@ -465,6 +510,14 @@ pub fn summary_text(s: &Summary) -> String {
         .collect();
     if !per.is_empty() {
         out.push_str(&format!(" ({})", per.join(", ")));
+    }
+    if !s.silenced.is_empty() {
+        let per: Vec<String> = s.silenced.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        out.push_str(&format!(
+            "; {} findings silenced by the baseline ({})",
+            s.silenced.values().sum::<u64>(),
+            per.join(", ")
+        ));
     }
     if !s.outcomes.is_empty() {
         let per: Vec<String> = s.outcomes.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -518,6 +571,7 @@ mod tests {
             erasure_due: Some(ErasureReason::Retention),
             text: Some("diabetes".into()),
             entry: Some("nl.health.diabetes".into()),
+            fingerprint: Some(crate::review::Digest128([0xab; 16])),
         }
     }
 
@@ -526,7 +580,7 @@ mod tests {
         let v = serde_json::to_string(&full()).unwrap();
         assert_eq!(
             v,
-            r#"{"record":"r1","line":3,"field":"notes","category":"health","data_category":"user.health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely","action":"mask","evasion":"spaced","retention":"due","consent":"FORM-1","erasure_due":"retention","text":"diabetes","entry":"nl.health.diabetes"}"#
+            r#"{"record":"r1","line":3,"field":"notes","category":"health","data_category":"user.health","lang":"nl","note_lang":"und","start":12,"end":20,"char_start":12,"char_end":20,"likelihood":"likely","action":"mask","evasion":"spaced","retention":"due","consent":"FORM-1","erasure_due":"retention","text":"diabetes","entry":"nl.health.diabetes","fingerprint":"abababababababababababababababab"}"#
         );
         let bare = FindingOut {
             record: None,
@@ -539,6 +593,7 @@ mod tests {
             erasure_due: None,
             text: None,
             entry: None,
+            fingerprint: None,
             ..full()
         };
         assert_eq!(

@@ -26,11 +26,16 @@ use crate::matcher::{Evasion, Finding};
 use crate::record::RecordContext;
 use crate::yaml::{read_yaml_file, yaml_error_parts, yaml_options, MAX_YAML_BYTES};
 
+mod erasure;
+mod purposes;
+
 use self::retention::Gdpr;
 pub use self::retention::{
     ConsentRuleSpec, ErasureDue, ErasureReason, FindingGdpr, GdprOptions, RetentionAction,
     RetentionRuleSpec, RetentionSpec, RetentionStatus,
 };
+pub use erasure::{EraseAction, ErasureSpec};
+pub use purposes::Purpose;
 
 /// The `min_likelihood` of a policy that names none, and of commands run without a policy:
 /// `possible`. Chosen by measurement on the development corpora (LEXICONS.md, "Likelihood
@@ -168,6 +173,14 @@ pub struct PolicySpec {
     /// this rule instead of its category's or field's (e.g. flag typos, reject homoglyphs).
     #[serde(default)]
     pub evasion: BTreeMap<String, Rule>,
+    /// What `art9 erase` does per category: mask the spans, null the field or delete the
+    /// record (`erasure.rs`).
+    #[serde(default)]
+    pub erasure: Option<ErasureSpec>,
+    /// Purpose, legal basis, recipients and storage period per category (or `default`),
+    /// for the access extract (`purposes.rs`).
+    #[serde(default)]
+    pub purposes: BTreeMap<String, Purpose>,
     /// Retention rules: maximum ages of a record's date per category, and what is due when a
     /// record is older (issue 21; [`retention`]).
     #[serde(default)]
@@ -262,15 +275,19 @@ pub struct CompiledPolicy {
     typos: bool,
     /// Per [`Evasion::index`]: the lane's rule, if the policy gives one.
     lanes: [Option<CompiledRule>; 3],
+    erasure: erasure::CompiledErasure,
+    purposes: purposes::Purposes,
     /// Retention and consent rules with the run's settings (`None`: the policy has none).
     gdpr: Option<Arc<Gdpr>>,
 }
 
 impl fmt::Debug for CompiledPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never print the hash key.
-        f.debug_struct("CompiledPolicy")
-            .field("name", &self.name)
+        // Never print the hash key. The erasure and purposes sections are listed only when
+        // given, so that the fingerprint (the SHA-256 of this form) of a policy without them
+        // is what it was before they existed.
+        let mut d = f.debug_struct("CompiledPolicy");
+        d.field("name", &self.name)
             .field("rules", &self.rules)
             .field("fields", &self.fields)
             .field("when", &self.when)
@@ -278,8 +295,14 @@ impl fmt::Debug for CompiledPolicy {
             .field("typos", &self.typos)
             .field("lanes", &self.lanes)
             .field("gdpr", &self.gdpr)
-            .field("hash_key", &self.hash_key.as_ref().map(|_| "<set>"))
-            .finish()
+            .field("hash_key", &self.hash_key.as_ref().map(|_| "<set>"));
+        if !self.erasure.is_default() {
+            d.field("erasure", &self.erasure);
+        }
+        if !self.purposes.is_empty() {
+            d.field("purposes", &self.purposes);
+        }
+        d.finish()
     }
 }
 
@@ -360,6 +383,8 @@ impl CompiledPolicy {
             hash_key: None,
             typos: false,
             lanes: [None; 3],
+            erasure: erasure::CompiledErasure::default(),
+            purposes: purposes::Purposes::default(),
             gdpr: None,
         })
     }
@@ -522,6 +547,18 @@ impl CompiledPolicy {
         } else {
             None
         };
+        let erasure = match &spec.erasure {
+            Some(e) => erasure::CompiledErasure::compile(source, e).map_err(|e| PolicyError {
+                line: yaml.and_then(|y| line_of_key(y, None, "erasure")),
+                ..e
+            })?,
+            None => erasure::CompiledErasure::default(),
+        };
+        let purposes =
+            purposes::Purposes::compile(source, &spec.purposes).map_err(|e| PolicyError {
+                line: yaml.and_then(|y| line_of_key(y, None, "purposes")),
+                ..e
+            })?;
         let gdpr = Gdpr::compile(spec.retention.as_ref(), &spec.consent)
             .map_err(|m| {
                 err_at(
@@ -537,6 +574,8 @@ impl CompiledPolicy {
             .map(Arc::new);
         Ok(CompiledPolicy {
             gdpr,
+            erasure,
+            purposes,
             name: spec.name.unwrap_or_else(|| source.to_string()),
             rules,
             fields,

@@ -204,6 +204,22 @@ impl std::fmt::Debug for Gdpr {
 }
 
 impl Gdpr {
+    /// The storage period the retention rules give `category` (the access extract's Art.
+    /// 15(1)(d)): "2y after the record's date (created_at), then erase".
+    pub(crate) fn storage_period(&self, category: Category) -> Option<String> {
+        let r = self.rules[category.index()]?;
+        let action = match r.action {
+            RetentionAction::Review => "review",
+            RetentionAction::Mask => "mask",
+            RetentionAction::Erase => "erase",
+        };
+        Some(format!(
+            "{} after the record's date ({}), then {action}",
+            r.max_age,
+            self.date_field.as_deref().unwrap_or("date")
+        ))
+    }
+
     /// Compile the sections; `None` when there are neither.
     pub(crate) fn compile(
         retention: Option<&RetentionSpec>,

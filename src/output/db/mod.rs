@@ -8,6 +8,9 @@ use serde::Serialize;
 use crate::input::db::{DbError, DbSpec, DbUrl};
 use crate::record::Record;
 
+pub use erase::{EraseRow, FieldWrite};
+
+mod erase;
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
@@ -69,8 +72,10 @@ pub struct MaskedRow<'a> {
 pub struct WriteReport {
     /// Rows inserted into the new table (`--into`).
     pub rows_written: u64,
-    /// Rows updated in place (`--update`).
+    /// Rows updated in place (`--update`, and `erase` masking or nulling fields).
     pub rows_updated: u64,
+    /// Rows deleted (`erase`).
+    pub rows_deleted: u64,
     /// Rows `--update` left alone because they changed after they were read, in input order.
     pub conflicts: Vec<Conflict>,
     /// Rows of a batch whose commit was cut off (the connection dropped during `COMMIT`):
@@ -151,6 +156,14 @@ pub trait DbWriter {
     /// # Errors
     /// The write failed; the current batch was rolled back.
     fn write(&mut self, row: MaskedRow<'_>) -> Result<(), DbError>;
+
+    /// Queue one row to erase (`art9 erase --apply`; a writer opened with
+    /// [`WriteMode::Update`]): fields masked or nulled, or the row deleted, compare-and-set
+    /// as [`DbWriter::write`] (see `erase.rs`). Flushes a batch when enough are queued.
+    ///
+    /// # Errors
+    /// The write failed; the current batch was rolled back.
+    fn erase(&mut self, row: EraseRow<'_>) -> Result<(), DbError>;
 
     /// Flush, verify the row counts and make the result visible (rename the staging table).
     ///

@@ -4,6 +4,7 @@
 use mysql::prelude::Queryable;
 use mysql::{Conn, TxOpts, Value};
 
+use super::erase::{statement, Dialect, EraseRow, Statement};
 use super::{
     leaf, staging_name, BatchOutcome, Conflict, DbWriter, MaskedRow, WriteMode, WriteReport,
 };
@@ -23,6 +24,29 @@ pub(crate) struct MysqlWriter {
     pending: Vec<(Vec<Value>, String)>,
     batch: usize,
     report: WriteReport,
+    /// `erase`: the statements of the current batch.
+    erasing: Vec<Statement>,
+}
+
+/// MySQL's spelling of the erase statements: fields compared as UTF-8 bytes, as `--update`
+/// does (a collation would ignore case and trailing spaces).
+struct My;
+
+impl Dialect for My {
+    fn ph(&self, _n: usize) -> String {
+        "?".into()
+    }
+    fn key_eq(&self, _i: usize, col: &str, ph: &str) -> String {
+        format!("{col} = {ph}")
+    }
+    fn text_eq(&self, _i: usize, col: &str, ph: &str, coalesce: bool) -> String {
+        let col = if coalesce {
+            format!("COALESCE({col}, '')")
+        } else {
+            col.to_string()
+        };
+        format!("CAST(CONVERT({col} USING utf8mb4) AS BINARY) = CAST({ph} AS BINARY)")
+    }
 }
 
 /// Start writing masked rows (`--into` creates the staging table now).
@@ -49,6 +73,7 @@ pub(crate) fn open_writer(
         pending: Vec::new(),
         batch: batch.max(1),
         report: WriteReport::default(),
+        erasing: Vec::new(),
     };
     if let WriteMode::Into { table, replace } = &mode {
         if w.exists(table)? && !replace {
@@ -113,6 +138,59 @@ impl MysqlWriter {
             )
             .map_err(|e| self.wrap(&e))?;
         Ok(n.unwrap_or(0) > 0)
+    }
+
+    /// Run the queued erase statements in one transaction.
+    fn flush_erase(&mut self) -> Result<(), DbError> {
+        if self.erasing.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.erasing);
+        let mut committing = 0;
+        type Counts = (u64, u64, Vec<Conflict>);
+        let result = (|| -> Result<Result<Counts, (String, u64)>, mysql::Error> {
+            let mut t = self.conn.start_transaction(TxOpts::default())?;
+            let (mut updated, mut deleted, mut conflicts) = (0, 0, Vec::new());
+            for st in &pending {
+                let params: Vec<Value> = st
+                    .params
+                    .iter()
+                    .map(|p| Value::Bytes(p.as_bytes().to_vec()))
+                    .collect();
+                t.exec_drop(st.sql.as_str(), params)?;
+                // Rows changed: a matched row always changes (a masked value differs from
+                // the one read, NULL from a text with findings; a delete removes it).
+                match t.affected_rows() {
+                    0 => conflicts.push(st.conflict.clone()),
+                    1 if st.delete => deleted += 1,
+                    1 => updated += 1,
+                    n => return Ok(Err((st.key.clone(), n))),
+                }
+            }
+            committing = updated + deleted;
+            t.commit()?;
+            Ok(Ok((updated, deleted, conflicts)))
+        })();
+        match result {
+            Ok(Ok((u, d, conflicts))) => {
+                self.report.rows_updated += u;
+                self.report.rows_deleted += d;
+                self.report.conflicts.extend(conflicts);
+                Ok(())
+            }
+            Ok(Err((key, n))) => Err(DbError::new(
+                DbErrorKind::Write,
+                format!(
+                    "{}: table {}: key {key} matched {n} rows, not 1; --key must identify one \
+                     row (this batch was rolled back)",
+                    self.url, self.table
+                ),
+            )),
+            Err(e) => {
+                self.report.uncertain = committing;
+                Err(self.wrap(&e))
+            }
+        }
     }
 
     fn flush(&mut self) -> Result<(), DbError> {
@@ -271,7 +349,21 @@ impl DbWriter for MysqlWriter {
         Ok(())
     }
 
+    fn erase(&mut self, row: EraseRow<'_>) -> Result<(), DbError> {
+        let table = self.table.clone();
+        if let Some(st) = statement(DbKind::Mysql, &My, &table, &self.spec, &row)
+            .map_err(|e| e.context(&self.url))?
+        {
+            self.erasing.push(st);
+        }
+        if self.erasing.len() >= self.batch {
+            self.flush_erase()?;
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<WriteReport, DbError> {
+        self.flush_erase()?;
         self.flush()?;
         if let WriteMode::Into { table, replace } = self.mode.clone() {
             let m = DbKind::Mysql;

@@ -3,6 +3,7 @@
 
 use postgres::Client;
 
+use super::erase::{statement, Dialect, EraseRow, Statement};
 use super::{
     leaf, staging_name, BatchOutcome, Conflict, DbWriter, MaskedRow, WriteMode, WriteReport,
 };
@@ -26,6 +27,37 @@ pub(crate) struct PgWriter {
     pending_updates: Vec<PendingUpdate>,
     batch: usize,
     report: WriteReport,
+    /// `erase`: the statements of the current batch.
+    erasing: Vec<Statement>,
+}
+
+/// PostgreSQL's spelling of the erase statements: text parameters cast to the key's type;
+/// fields compared as text in the "C" collation (`bpchar` as itself), as `--update` does.
+struct Pg<'a> {
+    key_types: &'a [String],
+    field_types: &'a [String],
+}
+
+impl Dialect for Pg<'_> {
+    fn ph(&self, n: usize) -> String {
+        format!("${n}")
+    }
+    fn key_eq(&self, i: usize, col: &str, ph: &str) -> String {
+        let ty = self.key_types.get(i).map_or("text", String::as_str);
+        format!("{col} = CAST({ph}::text AS {ty})")
+    }
+    fn set_value(&self, _i: usize, ph: &str) -> String {
+        format!("{ph}::text")
+    }
+    fn text_eq(&self, i: usize, col: &str, ph: &str, coalesce: bool) -> String {
+        let bpchar = self.field_types.get(i).is_some_and(|t| t == "bpchar");
+        match (bpchar, coalesce) {
+            (true, false) => format!("{col} = CAST({ph}::text AS bpchar)"),
+            (true, true) => format!("COALESCE({col}, '') = CAST({ph}::text AS bpchar)"),
+            (false, false) => format!("{col}::text = {ph}::text COLLATE \"C\""),
+            (false, true) => format!("COALESCE({col}::text, '') = {ph}::text COLLATE \"C\""),
+        }
+    }
 }
 
 /// One row `--update` is to write.
@@ -65,6 +97,7 @@ pub(crate) fn open_writer(
         pending_updates: Vec::new(),
         batch: batch.max(1),
         report: WriteReport::default(),
+        erasing: Vec::new(),
     };
     let wrap = |e: postgres::Error, t: &str| {
         classify(url, &e, DbErrorKind::Write, &format!("table {t}: "))
@@ -129,6 +162,56 @@ impl PgWriter {
             DbErrorKind::Write,
             format!("{}: table {}: {m}", self.url, self.table),
         )
+    }
+
+    /// Run the queued erase statements in one transaction.
+    fn flush_erase(&mut self) -> Result<(), DbError> {
+        if self.erasing.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.erasing);
+        let mut committing = 0;
+        type Counts = (u64, u64, Vec<Conflict>);
+        let result = (|| -> Result<Result<Counts, (String, u64)>, postgres::Error> {
+            let mut t = self.client.transaction()?;
+            let (mut updated, mut deleted, mut conflicts) = (0, 0, Vec::new());
+            for st in &pending {
+                let params: Vec<&(dyn postgres::types::ToSql + Sync)> = st
+                    .params
+                    .iter()
+                    .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+                    .collect();
+                match t.execute(st.sql.as_str(), &params)? {
+                    0 => conflicts.push(st.conflict.clone()),
+                    1 if st.delete => deleted += 1,
+                    1 => updated += 1,
+                    n => return Ok(Err((st.key.clone(), n))),
+                }
+            }
+            committing = updated + deleted;
+            t.commit()?;
+            Ok(Ok((updated, deleted, conflicts)))
+        })();
+        match result {
+            Ok(Ok((u, d, conflicts))) => {
+                self.report.rows_updated += u;
+                self.report.rows_deleted += d;
+                self.report.conflicts.extend(conflicts);
+                Ok(())
+            }
+            Ok(Err((key, n))) => Err(DbError::new(
+                DbErrorKind::Write,
+                format!(
+                    "{}: table {}: key {key} matched {n} rows, not 1; --key must identify one \
+                     row (this batch was rolled back)",
+                    self.url, self.table
+                ),
+            )),
+            Err(e) => {
+                self.report.uncertain = committing;
+                Err(self.wrap(&e))
+            }
+        }
     }
 
     fn flush(&mut self) -> Result<(), DbError> {
@@ -330,7 +413,24 @@ impl DbWriter for PgWriter {
         Ok(())
     }
 
+    fn erase(&mut self, row: EraseRow<'_>) -> Result<(), DbError> {
+        let dialect = Pg {
+            key_types: &self.key_types,
+            field_types: &self.field_types,
+        };
+        if let Some(st) = statement(DbKind::Postgres, &dialect, &self.table, &self.spec, &row)
+            .map_err(|e| e.context(&self.url))?
+        {
+            self.erasing.push(st);
+        }
+        if self.erasing.len() >= self.batch {
+            self.flush_erase()?;
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<WriteReport, DbError> {
+        self.flush_erase()?;
         self.flush()?;
         if let WriteMode::Into { table, replace } = self.mode.clone() {
             let p = DbKind::Postgres;

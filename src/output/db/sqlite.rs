@@ -4,6 +4,7 @@
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
+use super::erase::{statement, Dialect, EraseRow, Statement};
 use super::{leaf, staging_name, Conflict, DbWriter, MaskedRow, WriteMode, WriteReport};
 use crate::input::db::{Cell, DbError, DbErrorKind, DbKind, DbSpec, DbUrl, RowImage};
 use crate::input::sqlite::{err, open, table_columns, ColumnInfo};
@@ -22,6 +23,27 @@ pub(crate) struct SqliteWriter {
     pending: Vec<(Vec<Value>, String)>,
     batch: usize,
     report: WriteReport,
+    /// `erase`: the statements of the current batch.
+    erasing: Vec<Statement>,
+}
+
+/// SQLite's spelling of the erase statements: byte equality whatever the collation.
+struct Sqlite;
+
+impl Dialect for Sqlite {
+    fn ph(&self, n: usize) -> String {
+        format!("?{n}")
+    }
+    fn key_eq(&self, _i: usize, col: &str, ph: &str) -> String {
+        format!("{col} = {ph}")
+    }
+    fn text_eq(&self, _i: usize, col: &str, ph: &str, coalesce: bool) -> String {
+        if coalesce {
+            format!("COALESCE({col}, '') = {ph} COLLATE BINARY")
+        } else {
+            format!("{col} = {ph} COLLATE BINARY")
+        }
+    }
 }
 
 /// Start writing masked rows (`--into` creates the staging table now).
@@ -53,6 +75,7 @@ pub(crate) fn open_writer(
         pending: Vec::new(),
         batch: batch.max(1),
         report: WriteReport::default(),
+        erasing: Vec::new(),
     };
     if let WriteMode::Into { table, replace } = &mode {
         if exists(&w.conn, url, table)? && !replace {
@@ -105,6 +128,49 @@ fn exists(conn: &Connection, url: &DbUrl, table: &str) -> Result<bool, DbError> 
 }
 
 impl SqliteWriter {
+    /// Run the queued erase statements in one transaction.
+    fn flush_erase(&mut self) -> Result<(), DbError> {
+        if self.erasing.is_empty() {
+            return Ok(());
+        }
+        let url = self.url.clone();
+        let table = self.table.clone();
+        let wrap = |e: rusqlite::Error| {
+            DbError::new(DbErrorKind::Write, url.scrub(&e.to_string()))
+                .context(format!("{url}: table {table}"))
+        };
+        let pending = std::mem::take(&mut self.erasing);
+        let (mut updated, mut deleted, mut conflicts) = (0, 0, Vec::new());
+        let tx = self.conn.transaction().map_err(wrap)?;
+        for st in &pending {
+            let n = tx
+                .prepare_cached(&st.sql)
+                .and_then(|mut s| s.execute(params_from_iter(st.params.iter())))
+                .map_err(wrap)?;
+            match n {
+                0 => conflicts.push(st.conflict.clone()),
+                1 if st.delete => deleted += 1,
+                1 => updated += 1,
+                n => {
+                    return Err(DbError::new(
+                        DbErrorKind::Write,
+                        format!(
+                            "key {} matched {n} rows, not 1; --key must identify one row \
+                             (this batch was rolled back)",
+                            st.key
+                        ),
+                    )
+                    .context(format!("{url}: table {table}")))
+                }
+            }
+        }
+        tx.commit().map_err(wrap)?;
+        self.report.rows_updated += updated;
+        self.report.rows_deleted += deleted;
+        self.report.conflicts.extend(conflicts);
+        Ok(())
+    }
+
     fn flush(&mut self) -> Result<(), DbError> {
         if self.pending.is_empty() {
             return Ok(());
@@ -253,7 +319,21 @@ impl DbWriter for SqliteWriter {
         Ok(())
     }
 
+    fn erase(&mut self, row: EraseRow<'_>) -> Result<(), DbError> {
+        let table = self.table.clone();
+        if let Some(st) = statement(DbKind::Sqlite, &Sqlite, &table, &self.spec, &row)
+            .map_err(|e| e.context(&self.url))?
+        {
+            self.erasing.push(st);
+        }
+        if self.erasing.len() >= self.batch {
+            self.flush_erase()?;
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<WriteReport, DbError> {
+        self.flush_erase()?;
         self.flush()?;
         if let WriteMode::Into { table, replace } = self.mode.clone() {
             let url = self.url.clone();

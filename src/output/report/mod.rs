@@ -19,6 +19,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use self::chart::{Bar, CATEGORY_COLOURS, NEUTRAL};
 use super::summary::{By, KeySource, RunSummary, SubjectTally, Tally};
 use crate::category::{Category, Lang};
+use crate::pipeline::Summary;
 use crate::policy::Action;
 
 /// How to draw the report.
@@ -40,7 +41,7 @@ impl Default for ReportOptions {
     }
 }
 
-const CSS: &str = include_str!("style.css");
+pub(crate) const CSS: &str = include_str!("style.css");
 
 /// The Content-Security-Policy of the report: nothing may be fetched or run; only the
 /// inline stylesheet applies.
@@ -824,14 +825,11 @@ impl Report<'_> {
             section #skipped aria-labelledby="h-skipped" {
                 h2 #h-skipped { "Records read and skipped" }
                 p { (s.records_read) " records read: " (s.records_scanned) " scanned, " (s.records_skipped) " skipped"
-                    @if s.records_filtered > 0 {
-                        ", " (s.records_filtered) " left out ("
-                        @if s.filtered.is_empty() { "other subjects" }
-                        @for (i, (why, n)) in s.filtered.iter().enumerate() {
-                            @if i > 0 { ", " } (n) (if why == "since" { " dated before --since" } else { " of other subjects" })
-                        }
-                        ")"
-                    } "." }
+                    @if s.records_filtered > 0 { ", " (s.records_filtered) " left out (" (filtered_reasons(s)) ")" } "." }
+                @if !s.silenced.is_empty() {
+                    p { (s.silenced.values().sum::<u64>()) " findings were silenced by the review baseline and are not counted as findings here ("
+                        (s.silenced.iter().map(|(k, v)| format!("{} {v}", k.replace('_', " "))).collect::<Vec<_>>().join(", ")) ")." }
+                }
                 @if !s.skipped.is_empty() {
                     div.scroll {
                         table {
@@ -942,6 +940,24 @@ fn shell_word(s: &str) -> String {
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
     }
+}
+
+/// The reasons records were left out, in words.
+fn filtered_reasons(s: &Summary) -> String {
+    if s.filtered.is_empty() {
+        // A summary of an earlier version: only --subject-id filtered.
+        return "other subjects".into();
+    }
+    s.filtered
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "subject_id" => format!("{v} of other subjects"),
+            "unchanged" => format!("{v} unchanged since the last run"),
+            "since" => format!("{v} dated before --since"),
+            _ => format!("{v} {}", k.replace('_', " ")),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

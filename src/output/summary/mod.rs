@@ -772,6 +772,13 @@ pub struct RunInfo {
     /// start), RFC 3339, when the policy has such rules or `--since` was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_of: Option<String>,
+    /// With `--baseline`: its entries, how many this run matched, stale and did not check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<crate::review::BaselineCounts>,
+    /// With `--state`: records new, changed, unchanged (not scanned) and gone since the
+    /// previous run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<crate::review::StateCounts>,
 }
 
 impl RunInfo {
