@@ -77,11 +77,11 @@ pub struct Options {
     /// Keep only findings at or above this likelihood; `None`: the policy's
     /// `min_likelihood`, else [`crate::policy::DEFAULT_MIN_LIKELIHOOD`].
     pub min_likelihood: Option<crate::Likelihood>,
-    /// Compute each finding's fingerprint into [`FieldResult::fingerprints`]
+    /// Compute each finding's fingerprint into [`FieldReview::fingerprints`]
     /// (`--fingerprints`; a baseline needs them too). `None`: no fingerprint is computed.
     pub fingerprints: Option<Arc<Fingerprinter>>,
     /// A review baseline (`--baseline`, needs `fingerprints`): findings it lists are taken
-    /// out of [`FieldResult::findings`] into [`FieldResult::silenced`], except `accepted`
+    /// out of [`FieldResult::findings`] into [`FieldReview::silenced`], except `accepted`
     /// ones when masking (a masked copy masks them still).
     pub baseline: Option<Arc<Baseline>>,
     /// An incremental run's previous state (`--state`): records it holds unchanged are
