@@ -36,18 +36,22 @@ pub enum InFormat {
     Tsv,
     /// Plain text: every line is one record (field `text`, key = line number).
     Text,
+    /// Apache Parquet (feature `parquet`): a file, not standard input; a row is a record.
+    Parquet,
 }
 
 impl InFormat {
     /// The format a file name says (`.csv`, `.tsv`/`.tab`, `.jsonl`/`.ndjson`, `.json`,
-    /// `.txt`; under `.gz`/`.zst`: `notes.csv.gz` is CSV); standard input and other names are
-    /// JSON Lines.
+    /// `.txt`, `.parquet`/`.parq`/`.pq`; under `.gz`/`.zst`: `notes.csv.gz` is CSV); standard
+    /// input and other names are JSON Lines (a Parquet file is also found by its first
+    /// bytes, `PAR1`, whatever its name).
     pub fn from_name(input: &str) -> InFormat {
         if input == "-" {
             return InFormat::Jsonl;
         }
         let mut name = Path::new(input);
-        if Compression::from_name(input) != Compression::None {
+        let compressed = Compression::from_name(input) != Compression::None;
+        if compressed {
             name = name.file_stem().map_or(name, Path::new);
         }
         let ext = name
@@ -59,6 +63,8 @@ impl InFormat {
             Some("tsv") | Some("tab") => InFormat::Tsv,
             Some("json") => InFormat::Json,
             Some("txt") => InFormat::Text,
+            // Compressed, it is found by its first bytes and refused with advice.
+            Some("parquet") | Some("parq") | Some("pq") if !compressed => InFormat::Parquet,
             _ => InFormat::Jsonl,
         }
     }
@@ -169,6 +175,16 @@ pub enum SourceError {
     /// A database cannot be reached or read (the message names it, password redacted).
     #[error(transparent)]
     Db(#[from] DbError),
+    /// A Parquet file's footer cannot be read, or names no such column, or a column's type
+    /// does not fit its use.
+    #[cfg(feature = "parquet")]
+    #[error("cannot read {name} as Parquet")]
+    Parquet {
+        /// The input.
+        name: String,
+        /// Why.
+        source: crate::input::parquet::ParquetError,
+    },
 }
 
 /// A database source as opened: what `mask` and the end-of-scan notes need of it.
@@ -293,6 +309,11 @@ impl SourceSpec {
                 "--text does not apply to database input".into(),
             ));
         }
+        if self.format == Some(InFormat::Parquet) {
+            return Err(SourceError::Invalid(
+                "--format-in parquet does not apply to database input".into(),
+            ));
+        }
         let spec = DbSpec {
             table: self.table.clone(),
             query: self.query.clone(),
@@ -375,6 +396,9 @@ impl SourceSpec {
             self.input.clone()
         };
         let bytes_read = Arc::new(AtomicU64::new(0));
+        if format == InFormat::Parquet {
+            return self.open_parquet(spans, bytes_read);
+        }
         let (reader, size) = self.open_reader(bytes_read.clone())?;
         // gzip and zstd are read decompressed; a binary format is one error, not a skip per
         // line.
@@ -382,7 +406,20 @@ impl SourceSpec {
             self.encoding,
             Some(TextEncoding::Utf16Le | TextEncoding::Utf16Be)
         );
-        let (reader, compression) = unwrap_input(reader, utf16, &name).map_err(|e| match e {
+        let unwrapped = unwrap_input(reader, utf16, &name);
+        // A Parquet file by its first bytes, whatever its name.
+        #[cfg(feature = "parquet")]
+        if let Err(InputError::NotReadable(NotReadable::Binary {
+            kind: crate::input::BinaryKind::Parquet,
+            within: Compression::None,
+        })) = &unwrapped
+        {
+            if self.input != "-" && self.format.is_none() {
+                bytes_read.store(0, Ordering::Relaxed);
+                return self.open_parquet(spans, bytes_read);
+            }
+        }
+        let (reader, compression) = unwrapped.map_err(|e| match e {
             InputError::Read(source) => SourceError::Read {
                 name: name.clone(),
                 source,
@@ -412,6 +449,7 @@ impl SourceSpec {
         };
         let (source, format_raw, header_raw): (Box<dyn RecordSource>, RawFormat, Vec<u8>) =
             match format {
+                InFormat::Parquet => return self.open_parquet(spans, bytes_read),
                 InFormat::Text => {
                     if !fields.is_empty()
                         || !key.is_empty()
@@ -490,6 +528,81 @@ impl SourceSpec {
         })
     }
 
+    /// Open a Parquet file (feature `parquet`); without the feature, one error saying so.
+    fn open_parquet(&self, spans: bool, bytes_read: Arc<AtomicU64>) -> Result<Opened, SourceError> {
+        if spans {
+            return Err(SourceError::Invalid(format!(
+                "art9 mask does not write Parquet yet ({} is Parquet): scan it with art9 scan, \
+                 or mask a CSV or JSON Lines export of it",
+                self.input
+            )));
+        }
+        if self.input == "-" {
+            return Err(SourceError::Invalid(
+                "Parquet is read from a file, not from standard input: save it to a file".into(),
+            ));
+        }
+        if self.delimiter.is_some() || !self.has_header || self.encoding.is_some() {
+            return Err(SourceError::Invalid(
+                "--delimiter, --no-header and --encoding do not apply to Parquet input".into(),
+            ));
+        }
+        #[cfg(feature = "parquet")]
+        {
+            use crate::input::parquet::{ParquetOptions, ParquetSource};
+            let path = &self.input;
+            let f = File::open(path).map_err(|source| SourceError::Open {
+                path: path.clone(),
+                source,
+            })?;
+            let meta = f.metadata().map_err(|source| SourceError::Read {
+                name: path.clone(),
+                source,
+            })?;
+            if meta.is_dir() {
+                return Err(SourceError::Directory(path.clone()));
+            }
+            let options = ParquetOptions {
+                fields: names(&self.fields, "--field")?,
+                key: names(&self.key, "--key")?,
+                subject: self.subject.clone(),
+                context: names(&self.context, "--context")?,
+                max_record_bytes: self.max_record_bytes,
+            };
+            let source = ParquetSource::open(f, meta.len(), options, bytes_read.clone()).map_err(
+                |source| SourceError::Parquet {
+                    name: path.clone(),
+                    source,
+                },
+            )?;
+            Ok(Opened {
+                source: Box::new(source),
+                // Never used: `mask` refuses Parquet above.
+                format: RawFormat::Jsonl,
+                sniffed: Sniffed {
+                    encoding: TextEncoding::Utf8,
+                    bom: false,
+                    explicit: false,
+                },
+                compression: Compression::None,
+                header_raw: Vec::new(),
+                bytes_read,
+                size: Some(meta.len()),
+                read_on_workers: true,
+                database: None,
+            })
+        }
+        #[cfg(not(feature = "parquet"))]
+        {
+            let _ = bytes_read;
+            Err(SourceError::Invalid(format!(
+                "{} is Parquet, and this build of art9 does not read Parquet: build it with \
+                 --features parquet (or full), or export it as CSV or JSON Lines and scan that",
+                self.input
+            )))
+        }
+    }
+
     /// The file (or standard input) as a buffered reader counting its bytes, and the size of
     /// a regular file.
     fn open_reader(
@@ -537,6 +650,9 @@ mod tests {
         assert_eq!(InFormat::from_name("notes.json.zst"), InFormat::Json);
         assert_eq!(InFormat::from_name("notes.txt"), InFormat::Text);
         assert_eq!(InFormat::from_name("notes.ndjson"), InFormat::Jsonl);
+        assert_eq!(InFormat::from_name("export.Parquet"), InFormat::Parquet);
+        assert_eq!(InFormat::from_name("export.pq"), InFormat::Parquet);
+        assert_eq!(InFormat::from_name("export.parquet.gz"), InFormat::Jsonl);
     }
 
     #[test]

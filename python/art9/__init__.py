@@ -85,6 +85,11 @@ class Scanner:
       ``term<TAB>lang<TAB>category``, the format of ``art9 lexicon export``).
     * ``typos``: report typo findings (``--typos``; otherwise only under a policy that says
       ``typos: true``); ``typo_word_lists``: files of words that are never typos.
+    * ``min_likelihood``: the lowest likelihood reported (``--min-likelihood LEVEL|all``:
+      ``very_unlikely``, ``unlikely``, ``possible``, ``likely``, ``very_likely``, or ``all``
+      for every finding). It replaces the policy's ``min_likelihood`` rules, as on the
+      command line; without it, the policy's apply, else ``possible``. It applies to ``scan``,
+      ``scan_arrow``, ``check`` and ``mask``.
 
     Building a scanner loads and compiles the lexicons (tens of milliseconds); it is done once
     per process for each distinct configuration: calling ``Scanner(...)`` again with the same
@@ -111,7 +116,12 @@ class Scanner:
         terms: Optional[Union[str, "os.PathLike[str]"]] = None,
         typos: bool = False,
         typo_word_lists: Union[None, str, "os.PathLike[str]", Sequence[Any]] = None,
+        min_likelihood: Optional[str] = None,
     ) -> "Scanner":
+        if min_likelihood is not None and not isinstance(min_likelihood, str):
+            raise TypeError(
+                f"min_likelihood must be a string, not {type(min_likelihood).__name__}"
+            )
         if policy is not None:
             policy = os.fspath(policy)
             if os.sep in policy or policy.endswith((".yaml", ".yml")):
@@ -126,6 +136,7 @@ class Scanner:
             os.path.abspath(os.fspath(terms)) if terms is not None else None,
             bool(typos),
             _paths(typo_word_lists),
+            min_likelihood,
         )
         with cls._lock:
             cached = cls._cache.get(key)
@@ -142,6 +153,7 @@ class Scanner:
                 terms=key[6],
                 typos=key[7],
                 typo_word_lists=list(key[8]),
+                min_likelihood=key[9],
             )
             self._config = key
             cls._cache[key] = self
@@ -154,13 +166,21 @@ class Scanner:
             cls._cache.clear()
 
     def __repr__(self) -> str:
-        lexicons, policy, lang, categories, no_builtin, replace, terms, typos, words = self._config
+        lexicons, policy, lang, categories, no_builtin, replace, terms, typos, words, least = (
+            self._config
+        )
         return (
             f"Scanner(lexicons={list(lexicons)!r}, policy={policy!r}, lang={list(lang)!r}, "
             f"categories={list(categories)!r}, no_builtin={no_builtin}, "
             f"replace_lexicons={replace}, terms={terms!r}, typos={typos}, "
-            f"typo_word_lists={list(words)!r})"
+            f"typo_word_lists={list(words)!r}, min_likelihood={least!r})"
         )
+
+    @property
+    def min_likelihood(self) -> Optional[str]:
+        """The likelihood threshold given at construction (``None``: the policy's, else
+        ``possible``)."""
+        return self._engine.min_likelihood
 
     @property
     def policy(self) -> Optional[str]:

@@ -30,6 +30,9 @@ class Finding:
     #: ``health``, ``politics``, ``religion``, ``ethnicity``, ``sexual_orientation``,
     #: ``trade_union`` or ``criminal``.
     category: str
+    #: The category's fideslang data-category key: ``user.health``,
+    #: ``user.demographic.political_opinion``, ... (as the CLI's ``data_category``).
+    data_category: str
     #: Language of the lexicon that matched: ``nl``, ``da`` or ``en``.
     lang: str
     #: Language of the note by a function-word vote: ``nl``, ``da``, ``en`` or ``und``.
@@ -82,7 +85,10 @@ class Engine:
         terms: Optional[Union[str, PathLike[str]]] = None,
         typos: bool = False,
         typo_word_lists: Sequence[Union[str, PathLike[str]]] = ...,
+        min_likelihood: Optional[str] = None,
     ) -> None: ...
+    @property
+    def min_likelihood(self) -> Optional[str]: ...
     @property
     def policy(self) -> Optional[str]: ...
     def policy_names(self) -> List[str]: ...

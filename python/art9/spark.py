@@ -28,13 +28,13 @@ __all__ = ["FINDINGS_SCHEMA", "SUBJECTS_COLUMNS", "scan", "subjects", "pipe_scan
 #: The columns of ``scan``'s findings DataFrame (``scan_arrow``'s without ``row``, which is
 #: a position within one Arrow batch and means nothing across a cluster).
 FINDINGS_SCHEMA = (
-    "record string, subject string, field string, category string, lang string, "
-    "start long, `end` long, char_start long, char_end long, action string, evasion string, "
-    "text string, entry string"
+    "record string, subject string, field string, category string, data_category string, "
+    "lang string, note_lang string, start long, `end` long, char_start long, char_end long, "
+    "likelihood string, action string, evasion string, text string, entry string"
 )
 _FINDINGS_NAMES = [
-    "record", "subject", "field", "category", "lang", "start", "end",
-    "char_start", "char_end", "action", "evasion", "text", "entry",
+    "record", "subject", "field", "category", "data_category", "lang", "note_lang", "start",
+    "end", "char_start", "char_end", "likelihood", "action", "evasion", "text", "entry",
 ]
 
 #: The columns of ``subjects``'s DataFrame, as ``art9 scan --subjects-out``.
@@ -68,6 +68,7 @@ def scan(
     terms: Any = None,
     typos: bool = False,
     typo_word_lists: Any = None,
+    min_likelihood: Optional[str] = None,
     include_text: bool = False,
     context_columns: Sequence[str] = (),
 ) -> "DataFrame":
@@ -96,6 +97,7 @@ def scan(
         terms=terms,
         typos=typos,
         typo_word_lists=typo_word_lists,
+        min_likelihood=min_likelihood,
     )
     art9.Scanner(**config)  # fails on the driver for a bad configuration
     dtypes = dict(df.dtypes)
@@ -228,8 +230,9 @@ def pipe_scan(
     json_rows = df.select(F.to_json(F.struct(*wanted)).alias("j")).rdd.map(lambda r: r[0])
     lines = json_rows.pipe(pipe_command(key_column, binary, args), checkCode=True)
     schema = (
-        "record string, line long, field string, category string, lang string, start long, "
-        "`end` long, char_start long, char_end long, action string, evasion string"
+        "record string, line long, field string, category string, data_category string, lang string, "
+        "note_lang string, start long, `end` long, char_start long, char_end long, "
+        "likelihood string, action string, evasion string"
     )
     spark = df.sparkSession
     return spark.read.schema(schema).json(lines)

@@ -5,6 +5,7 @@
     python python/bench/throughput.py arrow  target/bench/py-50mb.jsonl     # mapInArrow, local[2]
     python python/bench/throughput.py pipe   target/bench/py-50mb.jsonl --binary target/release/art9
     python python/bench/throughput.py presidio target/bench/py-2mb.jsonl --terms terms.tsv
+    python python/bench/throughput.py parquet target/bench/py-50mb.jsonl --binary target/release/art9
 
 The corpus is JSON Lines with `id`, `customer_id` and `text` (gen_corpus.py's). Figures are
 MB of note text (UTF-8 bytes of the `text` values) per second of wall time, and per CPU
@@ -159,6 +160,35 @@ def pipe(args, mb):
     spark.stop()
 
 
+def parquet(args, mb):
+    """`art9 scan` on the corpus as JSON Lines and as Parquet (written next to it with
+    pyarrow: snappy, pyarrow's row groups; and one with small row groups), 1 and 2 threads."""
+    import subprocess
+
+    import pyarrow.json as pajson
+    import pyarrow.parquet as pq
+
+    table = pajson.read_json(args.corpus)
+    files = {"jsonl": args.corpus}
+    for name, rows in (("parquet", None), ("parquet, 8k-row groups", 8192)):
+        path = f"{args.corpus}.{rows or 'default'}.parquet"
+        pq.write_table(table, path, compression="snappy", row_group_size=rows)
+        files[name] = path
+    for threads in ("1", "2"):
+        for name, path in files.items():
+            cmd = [args.binary, "scan", path, "--field", "text", "--key", "id", "-q",
+                   "--format", "jsonl", "--threads", threads]
+
+            def run():
+                out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                assert out.returncode in (0, 1), out.stderr.decode()
+                return out.stdout.count(b"\n")
+
+            secs, n = best_of(args.runs, run)
+            report(f"CLI {name}, --threads {threads}", mb, secs, int(threads), n,
+                   f"{os.path.getsize(path) / 1e6:.1f} MB file")
+
+
 def presidio(args, mb):
     """Presidio's Spark sample: a pandas UDF calling an AnalyzerEngine broadcast to the
     executors, here with deny-list recognizers of art9's own terms (art9 lexicon export)."""
@@ -219,7 +249,7 @@ def presidio_analyzer(terms):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["wheel", "arrow", "pipe", "presidio"])
+    ap.add_argument("mode", choices=["wheel", "arrow", "pipe", "presidio", "parquet"])
     ap.add_argument("corpus")
     ap.add_argument("--binary", default="art9")
     ap.add_argument("--terms", help="art9 lexicon export output (term, lang, category)")

@@ -5,7 +5,7 @@
 //! what Spark's `mapInArrow` and a Parquet writer want): `record` (the key as a string, null
 //! when the key is null or no key column was named), `row` (0-based row in the input, across
 //! the batches of a table), `subject`, `field`, then the keys of a JSON Lines finding of
-//! `art9 scan`. `action` is null without a policy; `text` and `entry` are null unless asked
+//! `art9 scan` (`note_lang` is `und` where the CLI leaves it out, as in [`crate::Finding`]). `action` is null without a policy; `text` and `entry` are null unless asked
 //! for.
 
 use std::sync::Arc;
@@ -16,20 +16,23 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use art9::policy::DEFAULT_MIN_LIKELIHOOD;
 use art9::service::FindingOut;
-use art9::{CompiledPolicy, Context, Evasion, Finding, RecordContext, Scanner};
+use art9::{CompiledPolicy, Context, Evasion, Finding, Likelihood, RecordContext, Scanner};
 
 /// The columns of a findings batch, in order.
-pub const COLUMNS: [&str; 14] = [
+pub const COLUMNS: [&str; 17] = [
     "record",
     "row",
     "subject",
     "field",
     "category",
+    "data_category",
     "lang",
+    "note_lang",
     "start",
     "end",
     "char_start",
     "char_end",
+    "likelihood",
     "action",
     "evasion",
     "text",
@@ -205,11 +208,14 @@ struct Out {
     subject: StringBuilder,
     field: StringBuilder,
     category: StringBuilder,
+    data_category: StringBuilder,
     lang: StringBuilder,
+    note_lang: StringBuilder,
     start: Int64Builder,
     end: Int64Builder,
     char_start: Int64Builder,
     char_end: Int64Builder,
+    likelihood: StringBuilder,
     action: StringBuilder,
     evasion: StringBuilder,
     text: StringBuilder,
@@ -229,11 +235,14 @@ impl Out {
             subject: StringBuilder::new(),
             field: StringBuilder::new(),
             category: StringBuilder::new(),
+            data_category: StringBuilder::new(),
             lang: StringBuilder::new(),
+            note_lang: StringBuilder::new(),
             start: Int64Builder::new(),
             end: Int64Builder::new(),
             char_start: Int64Builder::new(),
             char_end: Int64Builder::new(),
+            likelihood: StringBuilder::new(),
             action: StringBuilder::new(),
             evasion: StringBuilder::new(),
             text: StringBuilder::new(),
@@ -248,11 +257,14 @@ impl Out {
             Arc::new(self.subject.finish()),
             Arc::new(self.field.finish()),
             Arc::new(self.category.finish()),
+            Arc::new(self.data_category.finish()),
             Arc::new(self.lang.finish()),
+            Arc::new(self.note_lang.finish()),
             Arc::new(self.start.finish()),
             Arc::new(self.end.finish()),
             Arc::new(self.char_start.finish()),
             Arc::new(self.char_end.finish()),
+            Arc::new(self.likelihood.finish()),
             Arc::new(self.action.finish()),
             Arc::new(self.evasion.finish()),
             Arc::new(self.text.finish()),
@@ -274,6 +286,7 @@ pub fn scan(
     batches: &[RecordBatch],
     include_text: bool,
     keep_typos: bool,
+    min_likelihood: Option<Likelihood>,
 ) -> Result<RecordBatch, String> {
     let mut out = Out::new();
     let mut found: Vec<Finding> = Vec::new();
@@ -319,11 +332,14 @@ pub fn scan(
                 if !keep_typos {
                     found.retain(|f| f.evasion != Some(Evasion::Typo));
                 }
-                // The likelihood threshold, as `art9 scan` applies it: the policy's
-                // `min_likelihood`, else the default.
+                // The likelihood threshold, as `art9 scan` applies it: `min_likelihood`
+                // (`--min-likelihood`), else the policy's, else the default.
                 match policy {
-                    Some(p) => p.retain_likely(Some(field), &mut found, None),
-                    None => found.retain(|f| f.likelihood >= DEFAULT_MIN_LIKELIHOOD),
+                    Some(p) => p.retain_likely(Some(field), &mut found, min_likelihood),
+                    None => {
+                        let min = min_likelihood.unwrap_or(DEFAULT_MIN_LIKELIHOOD);
+                        found.retain(|f| f.likelihood >= min);
+                    }
                 }
                 if found.is_empty() {
                     continue;
@@ -355,11 +371,15 @@ pub fn scan(
                     out.subject.append_option(subject);
                     out.field.append_value(field);
                     out.category.append_value(fo.category.as_str());
+                    out.data_category.append_value(fo.data_category);
                     out.lang.append_value(fo.lang.as_str());
+                    out.note_lang
+                        .append_value(fo.note_lang.map_or("und", |l| l.as_str()));
                     out.start.append_value(int(fo.start));
                     out.end.append_value(int(fo.end));
                     out.char_start.append_value(int(fo.char_start));
                     out.char_end.append_value(int(fo.char_end));
+                    out.likelihood.append_value(fo.likelihood.as_str());
                     out.action.append_option(fo.action.map(|a| a.as_str()));
                     out.evasion.append_option(fo.evasion.map(|e| e.as_str()));
                     out.text.append_option(fo.text.as_deref());

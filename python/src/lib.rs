@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use art9::policy::DEFAULT_MIN_LIKELIHOOD;
 use art9::service::FindingOut;
 use art9::service::{self, EngineSource, LangSelection, Limits, Op};
-use art9::{Category, Evasion, Lang, RecordContext};
+use art9::{Category, Evasion, Lang, Likelihood, RecordContext};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -59,6 +59,8 @@ pub struct Finding {
     field: Option<String>,
     /// Category (`health`, `politics`, ...).
     category: &'static str,
+    /// The category's fideslang data-category key (`user.health`, ...).
+    data_category: &'static str,
     /// Language of the lexicon that matched.
     lang: &'static str,
     /// Language of the note by a function-word vote (`nl`, `da`, `en`; `und` when
@@ -89,6 +91,7 @@ impl Finding {
         Finding {
             field: f.field.map(Cow::into_owned),
             category: f.category.as_str(),
+            data_category: f.data_category,
             lang: f.lang.as_str(),
             note_lang: f.note_lang.map_or("und", |l| l.as_str()),
             likelihood: f.likelihood.as_str(),
@@ -113,6 +116,7 @@ impl Finding {
             d.set_item("field", field)?;
         }
         d.set_item("category", self.category)?;
+        d.set_item("data_category", self.data_category)?;
         d.set_item("lang", self.lang)?;
         d.set_item("note_lang", self.note_lang)?;
         d.set_item("likelihood", self.likelihood)?;
@@ -192,6 +196,9 @@ pub struct Engine {
     /// Typo findings are kept for every text (`typos=True`); otherwise only under a policy
     /// that says `typos: true`, as in the service.
     typos: bool,
+    /// The lowest likelihood reported (`--min-likelihood`); `None`: the policy's
+    /// `min_likelihood`, else `possible`.
+    min_likelihood: Option<Likelihood>,
 }
 
 /// A context value of `check`/`mask`: what a JSON request's `context` may hold.
@@ -262,6 +269,7 @@ impl Engine {
             fields,
             policy: policy.or_else(|| self.policy.clone()),
             include_text,
+            min_likelihood: self.min_likelihood,
             ..service::Request::default()
         }
     }
@@ -279,7 +287,7 @@ impl Engine {
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (lexicons=Vec::new(), policy=None, lang=Vec::new(), categories=Vec::new(), no_builtin=false, replace_lexicons=false, terms=None, typos=false, typo_word_lists=Vec::new()))]
+    #[pyo3(signature = (lexicons=Vec::new(), policy=None, lang=Vec::new(), categories=Vec::new(), no_builtin=false, replace_lexicons=false, terms=None, typos=false, typo_word_lists=Vec::new(), min_likelihood=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -292,7 +300,18 @@ impl Engine {
         terms: Option<PathBuf>,
         typos: bool,
         typo_word_lists: Vec<PathBuf>,
+        min_likelihood: Option<String>,
     ) -> PyResult<Engine> {
+        // As `--min-likelihood LEVEL|all`.
+        let min_likelihood = match min_likelihood.as_deref() {
+            None => None,
+            Some("all") => Some(Likelihood::VeryUnlikely),
+            Some(level) => Some(
+                level
+                    .parse::<Likelihood>()
+                    .map_err(|e| LoadError::new_err(format!("min_likelihood: {e}")))?,
+            ),
+        };
         let source = EngineSource {
             lexicon_paths: lexicons,
             no_builtin,
@@ -312,7 +331,15 @@ impl Engine {
             engine,
             policy,
             typos,
+            min_likelihood,
         })
+    }
+
+    /// The likelihood threshold given at construction (`None`: the policy's, else
+    /// `possible`).
+    #[getter]
+    fn min_likelihood(&self) -> Option<&'static str> {
+        self.min_likelihood.map(Likelihood::as_str)
     }
 
     /// The name of the policy given at construction, if any.
@@ -342,11 +369,14 @@ impl Engine {
             if !keep_typos {
                 found.retain(|f| f.evasion != Some(Evasion::Typo));
             }
-            // The likelihood threshold, as `art9 scan` applies it: the policy's
-            // `min_likelihood`, else the default.
+            // The likelihood threshold, as `art9 scan` applies it: `min_likelihood`
+            // (`--min-likelihood`), else the policy's, else the default.
             match policy.filter(|_| self.policy.is_some()) {
-                Some(p) => p.retain_likely(field, &mut found, None),
-                None => found.retain(|f| f.likelihood >= DEFAULT_MIN_LIKELIHOOD),
+                Some(p) => p.retain_likely(field, &mut found, self.min_likelihood),
+                None => {
+                    let min = self.min_likelihood.unwrap_or(DEFAULT_MIN_LIKELIHOOD);
+                    found.retain(|f| f.likelihood >= min);
+                }
             }
             let decision = policy.filter(|_| self.policy.is_some()).map(|p| {
                 let ctx = RecordContext {
@@ -498,6 +528,7 @@ impl Engine {
                     &batches,
                     include_text,
                     keep_typos,
+                    self.min_likelihood,
                 )
             })
             .map_err(InputError::new_err)?;

@@ -18,7 +18,7 @@ def test_scan_gives_the_cli_finding_model():
         ("politics", "nl", "PVV"),
     ]
     d = fs[0].to_dict()
-    assert d == {"category": "health", "lang": "nl", "note_lang": "nl", "likelihood": "likely",
+    assert d == {"category": "health", "data_category": "user.health", "lang": "nl", "note_lang": "nl", "likelihood": "likely",
                  "start": 12, "end": 20, "char_start": 12, "char_end": 20}
 
 

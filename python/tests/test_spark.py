@@ -13,7 +13,10 @@ from conftest import cli_findings, missing, read_jsonl
 import corpus
 
 N = 20_000
-KEYS = ["record", "field", "category", "lang", "start", "end", "char_start", "char_end"]
+KEYS = [
+    "record", "field", "category", "data_category", "lang", "note_lang", "start", "end", "char_start", "char_end",
+    "likelihood",
+]
 
 
 @pytest.fixture(scope="module")

@@ -184,6 +184,8 @@ pub enum InFormatArg {
     Json,
     /// Plain text: every line is one record.
     Text,
+    /// Apache Parquet (a file; builds with the `parquet` feature): every row is one record.
+    Parquet,
 }
 
 /// Where records come from.
@@ -191,13 +193,14 @@ pub enum InFormatArg {
 #[command(next_help_heading = "Input")]
 pub struct InputArgs {
     /// Input file, or - for standard input (the default). gzip and zstd are read
-    /// decompressed (found by their first bytes); a binary file (XLSX, ZIP, PDF, SQLite, an
+    /// decompressed (found by their first bytes); a Parquet file is read by its columns
+    /// (builds with the `parquet` feature); another binary file (XLSX, ZIP, PDF, SQLite, an
     /// executable, ...) is one error saying what to do instead.
     #[arg(value_name = "PATH|-", default_value = "-")]
     pub input: String,
     /// Input format. Default: from the file extension (.csv, .tsv, .jsonl/.ndjson, .json,
-    /// .txt; under .gz/.zst: notes.csv.gz is csv); standard input and other extensions are
-    /// read as jsonl.
+    /// .txt, .parquet/.parq/.pq; under .gz/.zst: notes.csv.gz is csv), or parquet for a file
+    /// starting with PAR1; standard input and other extensions are read as jsonl.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format_in: Option<InFormatArg>,
     /// Treat the input as plain text: every line is one record (field "text", key = line

@@ -59,6 +59,7 @@ fn in_format(input: &InputArgs) -> Result<Option<InFormat>> {
         InFormatArg::Csv => InFormat::Csv,
         InFormatArg::Tsv => InFormat::Tsv,
         InFormatArg::Text => InFormat::Text,
+        InFormatArg::Parquet => InFormat::Parquet,
     }))
 }
 

@@ -160,7 +160,18 @@ impl BinaryKind {
             BinaryKind::Bzip2 | BinaryKind::Xz => {
                 "art9 decompresses gzip and zstd only: decompress it first"
             }
-            BinaryKind::Parquet => "export it as CSV or JSON Lines and scan that",
+            // With the feature, a Parquet file is read; this is standard input or a
+            // compressed file.
+            #[cfg(feature = "parquet")]
+            BinaryKind::Parquet => {
+                "art9 reads Parquet from an uncompressed file, not from standard input or \
+                 inside gzip/zstd: save it as a .parquet file and scan that"
+            }
+            #[cfg(not(feature = "parquet"))]
+            BinaryKind::Parquet => {
+                "this build reads no Parquet (build art9 with --features parquet), or export \
+                 it as CSV or JSON Lines and scan that"
+            }
             BinaryKind::Utf16LeNoBom => "add --encoding utf-16le",
             BinaryKind::Utf16BeNoBom => "add --encoding utf-16be",
             BinaryKind::Unknown => {

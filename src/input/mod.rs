@@ -4,7 +4,8 @@
 //! line and a reason that never contains the record's text; no record is silently lost.
 //!
 //! Sources: [`JsonLines`], [`TextLines`], [`CsvSource`] (CSV/TSV, see [`csv`]) and
-//! [`JsonArray`] (one JSON array file, see [`json_array`]). Field names given by the user may
+//! [`JsonArray`] (one JSON array file, see [`json_array`]), and with the feature `parquet`
+//! `parquet::ParquetSource` (a Parquet file's row groups). Field names given by the user may
 //! be `*`/`?` globs ([`is_glob_match`]).
 
 pub mod compress;
@@ -36,6 +37,8 @@ use serde_json::value::RawValue;
 pub mod db;
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
@@ -144,6 +147,9 @@ pub enum SkipKind {
     NulByte,
     /// A CSV row with more or fewer fields than the header.
     RaggedRow,
+    /// A Parquet row whose row group could not be decoded (a damaged page, a compression
+    /// this build does not read).
+    Unreadable,
 }
 
 impl SkipKind {
@@ -158,6 +164,7 @@ impl SkipKind {
             SkipKind::FieldTooLarge => "field_too_large",
             SkipKind::NulByte => "nul_byte",
             SkipKind::RaggedRow => "ragged_row",
+            SkipKind::Unreadable => "unreadable",
         }
     }
 }
@@ -232,6 +239,9 @@ pub enum Run {
     /// Records as a database reader thread handed them over, many at a time, so that the
     /// pipeline does not take them one by one.
     Many(Vec<Pending>),
+    /// Rows of a Parquet row group, decoded on the worker that resolves them.
+    #[cfg(feature = "parquet")]
+    Parquet(parquet::ParquetRun),
 }
 
 impl Run {
@@ -241,6 +251,8 @@ impl Run {
             Run::One(_) => 1,
             Run::JsonLines(r) => r.lines,
             Run::Many(v) => v.len(),
+            #[cfg(feature = "parquet")]
+            Run::Parquet(r) => r.rows(),
         }
     }
 
@@ -250,6 +262,8 @@ impl Run {
             Run::One(p) => p.raw_len(),
             Run::JsonLines(r) => r.end - r.start,
             Run::Many(v) => v.iter().map(Pending::raw_len).sum(),
+            #[cfg(feature = "parquet")]
+            Run::Parquet(r) => r.raw_len(),
         }
     }
 
@@ -260,6 +274,8 @@ impl Run {
             Run::One(p) => each(p.resolve()),
             Run::JsonLines(r) => r.resolve_each(each),
             Run::Many(v) => v.into_iter().for_each(|p| each(p.resolve())),
+            #[cfg(feature = "parquet")]
+            Run::Parquet(r) => r.resolve_each(each),
         }
     }
 }
