@@ -77,7 +77,7 @@ pub struct Options {
     /// Keep only findings at or above this likelihood; `None`: the policy's
     /// `min_likelihood`, else [`crate::policy::DEFAULT_MIN_LIKELIHOOD`].
     pub min_likelihood: Option<crate::Likelihood>,
-    /// Compute each finding's fingerprint into [`FieldResult::review`]
+    /// Compute each finding's fingerprint into [`FieldReview::fingerprints`]
     /// (`--fingerprints`; a baseline needs them too). `None`: no fingerprint is computed.
     pub fingerprints: Option<Arc<Fingerprinter>>,
     /// A review baseline (`--baseline`, needs `fingerprints`): findings it lists are taken
