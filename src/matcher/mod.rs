@@ -197,6 +197,8 @@ struct Scratch {
     note: crate::grade::NoteWords,
     spans: crate::grade::SpanIndex,
     all: crate::grade::SpanIndex,
+    /// The typo lane's cache of words with no target in reach.
+    typo_cache: typo::TypoCache,
 }
 
 thread_local! {
@@ -339,7 +341,7 @@ impl Scanner {
         }
         inner.spaced_candidates(norm, &scratch.norm, text, cands);
         if let Some(typos) = &inner.typos {
-            typos.candidates(norm, &scratch.norm, text, cands);
+            typos.candidates(norm, &scratch.norm, text, cands, &mut scratch.typo_cache);
         }
         if scratch.cands.is_empty() {
             return;
@@ -366,6 +368,8 @@ impl Scanner {
                 let (ts, te) = normtext.original_range(text, c.nstart, c.nend);
                 let want = &inner.keep_case[c.entry as usize][c.term as usize];
                 let agrees = match c.evasion {
+                    // The typo lane compared the word's case shape ([`typo`]).
+                    Some(Evasion::Typo) => true,
                     Some(Evasion::Spaced) => {
                         spaced_letters(&fold_keep_case(&text[ts..te])) == spaced_letters(want)
                     }

@@ -105,8 +105,14 @@ impl Hashes {
     /// The key of the word without the letters at `skip` (ascending, at most two).
     #[inline]
     fn key(&self, skip: &[usize]) -> u64 {
+        self.key_range(0, self.len, skip)
+    }
+
+    /// The key of `w[a..b]` without the letters at `skip` (ascending, inside `a + 1..b`).
+    #[inline]
+    fn key_range(&self, a: usize, b: usize, skip: &[usize]) -> u64 {
         let mut h = 0u64;
-        let mut from = 0;
+        let mut from = a;
         for &i in skip {
             h = h
                 .wrapping_mul(self.pow[i - from])
@@ -114,20 +120,26 @@ impl Hashes {
             from = i + 1;
         }
         h = h
-            .wrapping_mul(self.pow[self.len - from])
-            .wrapping_add(self.sub(from, self.len));
-        mix(h, self.len - skip.len())
+            .wrapping_mul(self.pow[b - from])
+            .wrapping_add(self.sub(from, b));
+        mix(h, b - a - skip.len())
     }
 
     /// Every key of the word with up to `k` (0..=2) letters after the first deleted.
-    fn keys(&self, k: usize, mut f: impl FnMut(u64)) {
-        f(self.key(&[]));
+    fn keys(&self, k: usize, f: impl FnMut(u64)) {
+        self.keys_range(0, self.len, k, f);
+    }
+
+    /// Every key of `w[a..b]` with up to `k` (0..=2) letters after its first deleted.
+    #[inline]
+    fn keys_range(&self, a: usize, b: usize, k: usize, mut f: impl FnMut(u64)) {
+        f(self.key_range(a, b, &[]));
         if k >= 1 {
-            for i in 1..self.len {
-                f(self.key(&[i]));
+            for i in a + 1..b {
+                f(self.key_range(a, b, &[i]));
                 if k >= 2 {
-                    for j in i + 1..self.len {
-                        f(self.key(&[i, j]));
+                    for j in i + 1..b {
+                        f(self.key_range(a, b, &[i, j]));
                     }
                 }
             }
@@ -200,37 +212,107 @@ fn osa_distance(a: &[u8], b: &[u8], max: usize) -> usize {
     prev[n]
 }
 
-/// A term of the index.
+/// A typo target of the index: a term, a term with one of its entry's endings, or one word
+/// of a multi-word term (the rest of which the note must then hold exactly).
 #[derive(Debug)]
 struct TypoTerm {
     entry: u32,
     term: u32,
-    /// The normalised term (ASCII lowercase letters).
+    /// The target: ASCII lowercase letters of the normalised term (+ ending).
     text: String,
+    /// The rest of the normalised term (+ ending) before and after the target: "forum voor "
+    /// for the target "democratie" of "Forum voor Democratie", "'s" after "patient" of the
+    /// form "patient's".
+    before: String,
+    after: String,
     /// Written with an upper-case first letter in the lexicon (a name: "Venstre").
     capitalised: bool,
+    /// The rest of the term holds another word (an exact neighbour confirms the typo).
+    confirmed: bool,
+    /// May also stand at the start of a longer word (prefix and compound mode:
+    /// "diajetespatient") or at its end (suffix and compound mode: "prostatakraft").
+    start: bool,
+    end: bool,
+    /// Of a case-sensitive entry: the case shape ([`case_shape`]) the word as typed must
+    /// have ("Venpstre" for "Venstre", not "venpstre").
+    shape: Option<(bool, bool)>,
+}
+
+/// The case shape of a word as written: is its first letter upper case, and is every other
+/// letter upper case?
+fn case_shape(w: &str) -> (bool, bool) {
+    let mut letters = w.chars().filter(|c| c.is_alphabetic());
+    let first = letters.next().is_some_and(char::is_uppercase);
+    (first, letters.all(char::is_uppercase))
+}
+
+/// A deletion-key table with its bit filter.
+#[derive(Debug, Default)]
+struct Table {
+    /// Key of a (deleted) form -> indexes into `TypoIndex::terms`.
+    keys: PassMap<Vec<u32>>,
+    /// One bit per key of `keys` (the key's top bits): most keys a note's words make are in
+    /// no term's set, and a bit test rules them out for a tenth of a table probe.
+    bloom: Vec<u64>,
+    bits: u32,
+}
+
+impl Table {
+    fn insert(&mut self, key: u64, idx: u32) {
+        let v = self.keys.entry(key).or_default();
+        if v.last() != Some(&idx) {
+            v.push(idx);
+        }
+    }
+
+    /// Set the bloom bit of every key.
+    fn fill_bloom(&mut self, bits: u32) {
+        self.bits = bits;
+        self.bloom = vec![0; 1 << (bits - 6)];
+        for &k in self.keys.keys() {
+            let (w, b) = bloom_at(k, bits);
+            self.bloom[w] |= b;
+        }
+    }
+
+    #[inline]
+    fn get(&self, key: u64) -> Option<&Vec<u32>> {
+        let (w, b) = bloom_at(key, self.bits);
+        if self.bloom.get(w).is_some_and(|&x| x & b != 0) {
+            self.keys.get(&key)
+        } else {
+            None
+        }
+    }
 }
 
 /// The deletion index of the typo lane and its guard words.
 #[derive(Debug, Default)]
 pub(super) struct TypoIndex {
+    /// Tells one index's word cache from another's ([`TypoCache`]).
+    id: u64,
     terms: Vec<TypoTerm>,
-    /// Key of a (deleted) form -> indexes into `terms`.
-    keys: PassMap<Vec<u32>>,
+    /// Keys of every target (a whole note word is looked up here).
+    words: Table,
+    /// Keys of the targets that may stand at the start or end of a longer word.
+    affixes: Table,
+    /// Per first letter (a..z): bit `n` set when a start target's typo may be `n` letters
+    /// long (`n` within the target's allowed edits of its length).
+    start_lens: [u64; 26],
+    /// The same for end targets, by the first letter of the target.
+    end_lens: [u64; 26],
     /// Keys of words that are never typos.
     guard: PassSet,
     longest: usize,
-    /// One bit per key of `keys` (the key's top bits): most keys a note's words make are in
-    /// no term's set, and a bit test rules them out for a tenth of a table probe.
-    bloom: Vec<u64>,
 }
 
-/// Bits of [`TypoIndex::bloom`] (512 KiB).
+/// Bits of the word table's filter (512 KiB) and of the affix table's (64 KiB).
 const BLOOM_BITS: u32 = 22;
+const AFFIX_BLOOM_BITS: u32 = 19;
 
 #[inline]
-fn bloom_at(key: u64) -> (usize, u64) {
-    let bit = key >> (64 - BLOOM_BITS);
+fn bloom_at(key: u64, bits: u32) -> (usize, u64) {
+    let bit = key >> (64 - bits);
     ((bit >> 6) as usize, 1u64 << (bit & 63))
 }
 
@@ -239,11 +321,64 @@ fn is_plain_word(s: &str) -> bool {
     !s.is_empty() && s.len() <= MAX_WORD && s.bytes().all(|b| b.is_ascii_lowercase())
 }
 
+/// A per-thread cache of note words (by key) that no target is within reach of, so that the
+/// words a text repeats are looked up once: 4,096 slots, direct-mapped.
+#[derive(Debug, Default)]
+pub(super) struct TypoCache {
+    owner: u64,
+    slots: Vec<u64>,
+}
+
+const CACHE_BITS: u32 = 12;
+
+impl TypoCache {
+    #[inline]
+    fn slot(key: u64) -> usize {
+        (key >> (64 - CACHE_BITS)) as usize
+    }
+}
+
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// The letters of a normalised term (+ ending): byte ranges of its runs of ASCII lowercase
+/// letters.
+fn letter_runs(form: &str) -> Vec<(usize, usize)> {
+    let b = form.as_bytes();
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_lowercase() {
+            let s = i;
+            while i < b.len() && b[i].is_ascii_lowercase() {
+                i += 1;
+            }
+            runs.push((s, i));
+        } else {
+            i += 1;
+        }
+    }
+    runs
+}
+
+/// The word of `term` (as written) that normalises to the start of `target`.
+fn written_word<'a>(term: &'a str, target: &str) -> &'a str {
+    term.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .find(|w| {
+            let n = normalize(w);
+            !n.is_empty() && target.starts_with(&n)
+        })
+        .unwrap_or(term)
+}
+
 impl TypoIndex {
     /// The index over the eligible terms of `entries`; `extra_guard` are further word lists
     /// (one word a line).
     pub(super) fn build(entries: &[Entry], extra_guard: &[String]) -> TypoIndex {
-        let mut ix = TypoIndex::default();
+        let mut ix = TypoIndex {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            ..TypoIndex::default()
+        };
         let add_guard = |ix: &mut TypoIndex, text: &str| {
             for w in normalize(text).split(|c: char| !c.is_alphanumeric()) {
                 if is_plain_word(w) {
@@ -259,60 +394,104 @@ impl TypoIndex {
                 }
             }
         }
+        let mut forms: Vec<String> = Vec::new();
         for (ei, e) in entries.iter().enumerate() {
             for x in e.exclude.iter().chain(&e.counterexamples) {
                 add_guard(&mut ix, x);
             }
-            if e.case == CaseMode::Sensitive || !e.typos {
+            if !e.typos {
                 continue;
             }
+            let sensitive = e.case == CaseMode::Sensitive;
+            let affix_start = matches!(e.mode, MatchMode::Prefix | MatchMode::Compound);
+            let affix_end = matches!(e.mode, MatchMode::Suffix | MatchMode::Compound);
             for (ti, t) in e.terms.iter().enumerate() {
                 let text = normalize(t);
-                if !is_plain_word(&text) || allowed(text.len()) == 0 {
-                    continue;
+                forms.clear();
+                if e.mode == MatchMode::Word {
+                    forms.extend(e.endings.iter().map(|x| format!("{text}{x}")));
                 }
-                let idx = ix.terms.len() as u32;
-                Hashes::new(text.as_bytes()).keys(allowed(text.len()), |k| {
-                    let v = ix.keys.entry(k).or_default();
-                    if v.last() != Some(&idx) {
-                        v.push(idx);
+                forms.push(text);
+                for (fi, form) in forms.iter().enumerate() {
+                    let plain = fi + 1 == forms.len();
+                    let runs = letter_runs(form);
+                    let words = runs.len();
+                    for (a, b) in runs {
+                        let target = &form[a..b];
+                        if target.len() > MAX_WORD || allowed(target.len()) == 0 {
+                            continue;
+                        }
+                        let (before, after) = (&form[..a], &form[b..]);
+                        // A run that a non-ASCII letter continues is not a word.
+                        if before.bytes().next_back().is_some_and(is_word_byte)
+                            || after.bytes().next().is_some_and(is_word_byte)
+                        {
+                            continue;
+                        }
+                        let whole = before.is_empty() && after.is_empty() && plain;
+                        let idx = ix.terms.len() as u32;
+                        let term = TypoTerm {
+                            entry: ei as u32,
+                            term: ti as u32,
+                            text: target.to_string(),
+                            before: before.to_string(),
+                            after: after.to_string(),
+                            capitalised: written_word(t, target)
+                                .chars()
+                                .next()
+                                .is_some_and(char::is_uppercase),
+                            confirmed: words > 1,
+                            start: whole && affix_start,
+                            end: whole && affix_end,
+                            shape: sensitive.then(|| case_shape(written_word(t, target))),
+                        };
+                        let h = Hashes::new(target.as_bytes());
+                        let k = allowed(target.len());
+                        h.keys(k, |key| ix.words.insert(key, idx));
+                        let n = target.len();
+                        let first = usize::from(target.as_bytes()[0] - b'a');
+                        let reach = ((1u64 << (n + 2)) - 1) & !((1u64 << (n - 1)) - 1);
+                        if term.start || term.end {
+                            // Inside a longer word one edit (see `candidates`).
+                            h.keys(1, |key| ix.affixes.insert(key, idx));
+                        }
+                        if term.start {
+                            ix.start_lens[first] |= reach;
+                        }
+                        if term.end {
+                            ix.end_lens[first] |= reach;
+                        }
+                        ix.longest = ix.longest.max(n);
+                        ix.terms.push(term);
                     }
-                });
-                ix.longest = ix.longest.max(text.len());
-                ix.terms.push(TypoTerm {
-                    entry: ei as u32,
-                    term: ti as u32,
-                    text,
-                    capitalised: t.chars().next().is_some_and(char::is_uppercase),
-                });
+                }
             }
         }
-        ix.fill_bloom();
+        ix.words.fill_bloom(BLOOM_BITS);
+        ix.affixes.fill_bloom(AFFIX_BLOOM_BITS);
         ix
     }
 
-    /// Set the bloom bit of every key.
-    fn fill_bloom(&mut self) {
-        self.bloom = vec![0; 1 << (BLOOM_BITS - 6)];
-        for &k in self.keys.keys() {
-            let (w, b) = bloom_at(k);
-            self.bloom[w] |= b;
-        }
-    }
-
-    /// Candidates for the words of `norm` within reach of a term, appended to `cands`;
+    /// Candidates for the words of `norm` within reach of a target, appended to `cands`;
     /// words inside a candidate accepted already are left alone, and a capitalised word
     /// inside a sentence is only taken for a typo of a capitalised term ("Venpstre" for
     /// "Venstre", but not "Egypte" for "egypter" or "Koerts" for "koorts": names, which no
-    /// word list holds).
-    /// `text` is the original note and `normtext` its normalisation.
+    /// word list holds) unless the term's other words stand exactly around it.
+    /// `text` is the original note and `normtext` its normalisation; `cache` remembers the
+    /// words that no target is within reach of.
     pub(super) fn candidates(
         &self,
         norm: &str,
         normtext: &NormalizedText,
         text: &str,
         cands: &mut Vec<Cand>,
+        cache: &mut TypoCache,
     ) {
+        if cache.owner != self.id || cache.slots.is_empty() {
+            cache.owner = self.id;
+            cache.slots.clear();
+            cache.slots.resize(1 << CACHE_BITS, 0);
+        }
         let exact = cands.len();
         let b = norm.as_bytes();
         let mut word = [0u8; MAX_WORD];
@@ -334,16 +513,21 @@ impl TypoIndex {
             // it makes it something else).
             let whole =
                 (s == 0 || !is_word_byte(b[s - 1])) && (e == b.len() || !is_word_byte(b[e]));
-            if !whole || len < 5 || len > (self.longest + 2).min(MAX_WORD) {
+            if !whole || len < 5 || len > MAX_WORD {
                 continue;
             }
             for (k, &x) in b[s..e].iter().enumerate() {
                 word[k] = x.to_ascii_lowercase();
             }
             let w = &word[..len];
-            let name = is_name(norm, normtext, text, s);
             h.set(w);
-            if self.guard.contains(&h.key(&[])) {
+            let key = h.key(&[]);
+            let slot = TypoCache::slot(key);
+            if cache.slots[slot] == key {
+                continue;
+            }
+            if self.guard.contains(&key) {
+                cache.slots[slot] = key;
                 continue;
             }
             if cands[..exact]
@@ -352,44 +536,153 @@ impl TypoIndex {
             {
                 continue;
             }
-            hits.clear();
-            // A word needs two deletions only for two edits that keep or add letters, which
-            // only terms of ten or more letters allow.
-            h.keys(if len >= 10 { 2 } else { 1 }, |k| {
-                let (w, b) = bloom_at(k);
-                if self.bloom.get(w).is_some_and(|&x| x & b != 0) {
-                    if let Some(v) = self.keys.get(&k) {
+            let mut near = false;
+            let name = || is_name(norm, normtext, text, s);
+            // The whole word.
+            if len <= self.longest + 2 {
+                hits.clear();
+                // A word needs two deletions only for two edits that keep or add letters,
+                // which only terms of ten or more letters allow.
+                h.keys(if len >= 10 { 2 } else { 1 }, |k| {
+                    if let Some(v) = self.words.get(k) {
                         hits.extend_from_slice(v);
                     }
-                }
-            });
-            hits.sort_unstable();
-            hits.dedup();
-            for &t in &hits {
-                let term = &self.terms[t as usize];
-                let tb = term.text.as_bytes();
-                let max = allowed(tb.len());
-                if tb[0] != w[0] || tb == w || (name && !term.capitalised) {
-                    continue;
-                }
-                if osa_distance(w, tb, max) > max {
-                    continue;
-                }
-                cands.push(Cand {
-                    entry: term.entry,
-                    term: term.term,
-                    nstart: s,
-                    nend: e,
-                    sstart: s,
-                    send: e,
-                    ostart: 0,
-                    oend: 0,
-                    verdict: Verdict::Accepted,
-                    evasion: Some(Evasion::Typo),
                 });
+                hits.sort_unstable();
+                hits.dedup();
+                for &t in &hits {
+                    let term = &self.terms[t as usize];
+                    let tb = term.text.as_bytes();
+                    let max = allowed(tb.len());
+                    if tb[0] != w[0] || tb == w || osa_distance(w, tb, max) > max {
+                        continue;
+                    }
+                    near = true;
+                    let (ss, se) = (s - term.before.len().min(s), e + term.after.len());
+                    let context = ss + term.before.len() == s
+                        && se <= b.len()
+                        && b[ss..s].eq_ignore_ascii_case(term.before.as_bytes())
+                        && b[e..se].eq_ignore_ascii_case(term.after.as_bytes())
+                        && (ss == 0 || !is_word_byte(b[ss - 1]))
+                        && (se == b.len() || !is_word_byte(b[se]));
+                    if !context
+                        || (!term.capitalised && !term.confirmed && name())
+                        || !shape_agrees(term, normtext, text, s, e)
+                    {
+                        continue;
+                    }
+                    push(cands, term, ss, se);
+                }
+            }
+            // The start or the end of a longer word: one edit in the term, the rest of the
+            // word any letters (a compound: "diajetespatient", "prostatakrft").
+            if len >= 7 {
+                let first = usize::from(w[0] - b'a');
+                let starts = self.start_lens[first];
+                for n in 5..len - 1 {
+                    if starts >> n & 1 == 0 {
+                        continue;
+                    }
+                    hits.clear();
+                    h.keys_range(0, n, 1, |k| {
+                        if let Some(v) = self.affixes.get(k) {
+                            hits.extend_from_slice(v);
+                        }
+                    });
+                    near |= self.affix_hits(&hits, &w[..n], true, s, e, name, (normtext, text), cands);
+                }
+                for p in 2..len - 4 {
+                    let n = len - p;
+                    if self.end_lens[usize::from(w[p] - b'a')] >> n & 1 == 0 {
+                        continue;
+                    }
+                    hits.clear();
+                    h.keys_range(p, len, 1, |k| {
+                        if let Some(v) = self.affixes.get(k) {
+                            hits.extend_from_slice(v);
+                        }
+                    });
+                    near |= self.affix_hits(&hits, &w[p..], false, s, e, name, (normtext, text), cands);
+                }
+            }
+            if !near {
+                cache.slots[slot] = key;
             }
         }
     }
+
+    /// Candidates (the whole word `s..e`) of the affix targets among `hits` one edit from
+    /// `part` (the start of the word, or its end when not `at_start`); whether any target
+    /// was within reach.
+    #[allow(clippy::too_many_arguments)]
+    fn affix_hits(
+        &self,
+        hits: &[u32],
+        part: &[u8],
+        at_start: bool,
+        s: usize,
+        e: usize,
+        name: impl Fn() -> bool,
+        (normtext, text): (&NormalizedText, &str),
+        cands: &mut Vec<Cand>,
+    ) -> bool {
+        let mut near = false;
+        for &t in hits {
+            let term = &self.terms[t as usize];
+            let tb = term.text.as_bytes();
+            if !(if at_start { term.start } else { term.end })
+                || tb[0] != part[0]
+                || tb == part
+                || osa_distance(part, tb, 1) > 1
+            {
+                continue;
+            }
+            near = true;
+            if (!term.capitalised && name()) || !shape_agrees(term, normtext, text, s, e) {
+                continue;
+            }
+            if !cands
+                .iter()
+                .rev()
+                .take_while(|c| c.sstart == s)
+                .any(|c| c.entry == term.entry)
+            {
+                push(cands, term, s, e);
+            }
+        }
+        near
+    }
+}
+
+/// Does the word at normalised `s..e` have the case shape of `term`'s entry, if it is
+/// case-sensitive?
+fn shape_agrees(
+    term: &TypoTerm,
+    normtext: &NormalizedText,
+    text: &str,
+    s: usize,
+    e: usize,
+) -> bool {
+    term.shape.is_none_or(|shape| {
+        let (os, oe) = normtext.original_range(text, s, e);
+        case_shape(&text[os..oe]) == shape
+    })
+}
+
+/// A typo candidate of `term` at normalised `s..e`.
+fn push(cands: &mut Vec<Cand>, term: &TypoTerm, s: usize, e: usize) {
+    cands.push(Cand {
+        entry: term.entry,
+        term: term.term,
+        nstart: s,
+        nend: e,
+        sstart: s,
+        send: e,
+        ostart: 0,
+        oend: 0,
+        verdict: Verdict::Accepted,
+        evasion: Some(Evasion::Typo),
+    });
 }
 
 #[cfg(test)]
@@ -437,20 +730,30 @@ mod tests {
             let mut ix = TypoIndex::default();
             for (n, t) in terms.iter().enumerate() {
                 let idx = ix.terms.len() as u32;
-                Hashes::new(t.as_bytes()).keys(allowed(t.len()), |k| {
-                    ix.keys.entry(k).or_default().push(idx);
-                });
+                Hashes::new(t.as_bytes()).keys(allowed(t.len()), |k| ix.words.insert(k, idx));
                 ix.longest = ix.longest.max(t.len());
                 ix.terms.push(TypoTerm {
                     entry: n as u32,
                     term: 0,
                     text: t.to_string(),
+                    before: String::new(),
+                    after: String::new(),
                     capitalised: false,
+                    confirmed: false,
+                    start: false,
+                    end: false,
+                    shape: None,
                 });
             }
-            ix.fill_bloom();
+            ix.words.fill_bloom(BLOOM_BITS);
+            ix.affixes.fill_bloom(AFFIX_BLOOM_BITS);
             let mut cands = Vec::new();
-            ix.candidates(&w, &NormalizedText::of(&w), &w, &mut cands);
+            let mut cache = TypoCache::default();
+            ix.candidates(&w, &NormalizedText::of(&w), &w, &mut cands, &mut cache);
+            // A second time, through the cache: the same.
+            let mut again = Vec::new();
+            ix.candidates(&w, &NormalizedText::of(&w), &w, &mut again, &mut cache);
+            proptest::prop_assert_eq!(again.len(), cands.len());
             let mut got: Vec<u32> = cands.iter().map(|c| c.entry).collect();
             got.sort_unstable();
             got.dedup();
