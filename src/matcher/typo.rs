@@ -306,6 +306,11 @@ pub(super) struct TypoIndex {
     longest: usize,
 }
 
+/// The shortest start or end of a longer word taken for a typo of a term (one edit from
+/// a term of six letters or more, so that a deletion may make it five; five-letter starts
+/// and ends of compounds are mostly other words: "gewel" in "geweldloos" for "gezwel").
+const AFFIX_MIN: usize = 6;
+
 /// Bits of the word table's filter (512 KiB) and of the affix table's (64 KiB).
 const BLOOM_BITS: u32 = 22;
 const AFFIX_BLOOM_BITS: u32 = 19;
@@ -579,7 +584,7 @@ impl TypoIndex {
             if len >= 7 {
                 let first = usize::from(w[0] - b'a');
                 let starts = self.start_lens[first];
-                for n in 5..len - 1 {
+                for n in AFFIX_MIN..len {
                     if starts >> n & 1 == 0 {
                         continue;
                     }
@@ -589,9 +594,20 @@ impl TypoIndex {
                             hits.extend_from_slice(v);
                         }
                     });
-                    near |= self.affix_hits(&hits, &w[..n], true, s, e, name, (normtext, text), cands);
+                    if !hits.is_empty() && !self.guard.contains(&h.key_range(0, n, &[])) {
+                        near |= self.affix_hits(
+                            &hits,
+                            &w[..n],
+                            true,
+                            s,
+                            e,
+                            name,
+                            (normtext, text),
+                            cands,
+                        );
+                    }
                 }
-                for p in 2..len - 4 {
+                for p in 2..=len - AFFIX_MIN {
                     let n = len - p;
                     if self.end_lens[usize::from(w[p] - b'a')] >> n & 1 == 0 {
                         continue;
@@ -602,7 +618,18 @@ impl TypoIndex {
                             hits.extend_from_slice(v);
                         }
                     });
-                    near |= self.affix_hits(&hits, &w[p..], false, s, e, name, (normtext, text), cands);
+                    if !hits.is_empty() && !self.guard.contains(&h.key_range(p, len, &[])) {
+                        near |= self.affix_hits(
+                            &hits,
+                            &w[p..],
+                            false,
+                            s,
+                            e,
+                            name,
+                            (normtext, text),
+                            cands,
+                        );
+                    }
                 }
             }
             if !near {
