@@ -21,7 +21,7 @@ Usage (from the project root, after `cargo build`; rebuild afterwards, the file 
   python3 scripts/typo_guard.py [--bin target/debug/art9] [--da-dic /usr/share/hunspell/da_DK.dic]
       [--nl-dic /usr/share/hunspell/nl.dic] [--en-list /usr/share/dict/american-english]
 
-Python standard library only.
+Python standard library and PyYAML (the lexicons' terms, for the parts of words).
 """
 import argparse
 import json
@@ -30,6 +30,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import unicodedata
 
 LISTS = [
     ("nl", "nl-opentaal-basiswoorden-gekeurd.txt"),
@@ -138,18 +139,81 @@ def expand_hunspell(aff, dic):
     return sorted(w for w in out if w and not w.startswith("-") and not w.endswith("-"))
 
 
-def flagged_as_typos(binary, path):
-    """The words of a word list (one a line) that `art9 scan --typos` flags as typos."""
-    out = subprocess.run([binary, "scan", path, "--text", "--typos", "--format", "jsonl",
-                          "--include-text", "-q"], capture_output=True, check=False)
+def load_terms(root="lexicons"):
+    """Entry id -> its normalised terms (ASCII letters only; what the typo lane takes)."""
+    import yaml  # only for the parts of words (see `parts`)
+    terms = {}
+    for lang in ("nl", "da", "en"):
+        d = os.path.join(root, lang)
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name), encoding="utf-8") as f:
+                for e in yaml.safe_load(f).get("entries", []):
+                    terms[e["id"]] = [normalize(t) for t in e["terms"]]
+    return terms
+
+
+def normalize(s):
+    s = s.lower().replace("æ", "ae").replace("ø", "oe").replace("å", "aa").replace("ß", "ss")
+    return "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
+
+
+def osa(a, b):
+    """Restricted Damerau-Levenshtein distance."""
+    d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        d[i][0] = i
+    for j in range(len(b) + 1):
+        d[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            c = 0 if a[i - 1] == b[j - 1] else 1
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + c)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[-1][-1]
+
+
+def parts(word, terms):
+    """The starts and ends (six letters or more) of a flagged word that are one edit from a
+    term of its entry: the part of a dictionary word the lane took for a typo inside a longer
+    word ("faktur" of "fakturaer" for "fraktur"). In the guard they keep the lane off every
+    word that starts or ends with them ("fakturaadresse"), which no dictionary lists."""
+    w = normalize(word)
+    if not w.isascii() or not w.isalpha():
+        return []
+    out = []
+    for n in range(6, len(w)):
+        for part in (w[:n], w[len(w) - n:]):
+            if any(t and t[0] == part[0] and t != part and abs(len(t) - n) <= 1
+                   and osa(part, t) <= 1 for t in terms):
+                out.append(part)
+    return out
+
+
+def flagged_as_typos(binary, path, terms=None):
+    """The words of a word list (one a line) that `art9 scan --typos` flags as typos, in
+    lower case and, for the words flagged inside a longer word, the part that was taken for a
+    typo (`parts`; with `terms`). Each word is also scanned with a capital first letter, as
+    a case-sensitive term ("Labour") only takes words written like it ("Labor")."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        words = [w.strip() for w in f if w.strip()]
+    with tempfile.TemporaryDirectory() as tmp:
+        both = os.path.join(tmp, "words.txt")
+        with open(both, "w", encoding="utf-8") as f:
+            for w in words:
+                f.write(w + "\n" + w[:1].upper() + w[1:] + "\n")
+        out = subprocess.run([binary, "scan", both, "--text", "--typos", "--format", "jsonl",
+                              "--include-text", "-q"], capture_output=True, check=False)
     if out.returncode not in (0, 1):
         sys.exit(f"art9 failed on {path}: {out.stderr.decode(errors='replace')}")
-    words = []
+    found = []
     for line in out.stdout.decode("utf-8").splitlines():
         x = json.loads(line)
         if x.get("evasion") == "typo":
-            words.append(x["text"].lower())
-    return words
+            found.append(x["text"].lower())
+            if terms is not None:
+                found.extend(parts(x["text"], terms.get(x["entry"], [])))
+    return found
 
 
 def main():
@@ -169,15 +233,16 @@ def main():
         with open(args.out, encoding="utf-8") as f:
             words = {w.strip() for w in f if w.strip() and not w.startswith("#")}
     before = len(words)
+    terms = load_terms()
     lists = [(lang, os.path.join(args.dir, name)) for lang, name in LISTS]
     if os.path.exists(args.en_list):
         lists.append(("en (american)", args.en_list))
     else:
         print(f"en: {args.en_list} skipped (apt-get install wamerican)", file=sys.stderr)
     for lang, path in lists:
-        found = flagged_as_typos(args.bin, path)
+        found = flagged_as_typos(args.bin, path, terms)
         words.update(found)
-        print(f"{lang}: {len(found)} words flagged as typos", file=sys.stderr)
+        print(f"{lang}: {len(found)} words and parts flagged as typos", file=sys.stderr)
     for lang, dic, pkg in (("da", args.da_dic, "hunspell-da"), ("nl", args.nl_dic, "hunspell-nl")):
         aff = dic[:-4] + ".aff"
         if not (os.path.exists(dic) and os.path.exists(aff)):
@@ -188,9 +253,10 @@ def main():
             path = os.path.join(tmp, f"{lang}-forms.txt")
             with open(path, "w", encoding="utf-8") as f:
                 f.write("\n".join(forms) + "\n")
-            found = flagged_as_typos(args.bin, path)
+            found = flagged_as_typos(args.bin, path, terms)
         words.update(found)
-        print(f"{lang}: {len(found)} of {len(forms)} hunspell word forms flagged as typos",
+        print(f"{lang}: {len(found)} words and parts of {len(forms)} hunspell word forms "
+              "flagged as typos",
               file=sys.stderr)
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(HEADER)

@@ -233,6 +233,9 @@ struct TypoTerm {
     /// "diajetespatient") or at its end (suffix and compound mode: "prostatakraft").
     start: bool,
     end: bool,
+    /// Edits allowed: by the target's length ([`allowed`]), for a term with an ending by the
+    /// term's (the rule is on terms: "islam" + "isk" takes none).
+    max: usize,
     /// Of a case-sensitive entry: the case shape ([`case_shape`]) the word as typed must
     /// have ("Venpstre" for "Venstre", not "venpstre").
     shape: Option<(bool, bool)>,
@@ -365,6 +368,12 @@ fn letter_runs(form: &str) -> Vec<(usize, usize)> {
     runs
 }
 
+/// The length of the ending of form `fi` of entry `e` (the forms are the term with each
+/// ending, then the term itself).
+fn ending_len(e: &Entry, fi: usize) -> usize {
+    e.endings.get(fi).map_or(0, String::len)
+}
+
 /// The word of `term` (as written) that normalises to the start of `target`.
 fn written_word<'a>(term: &'a str, target: &str) -> &'a str {
     term.split(|c: char| !c.is_alphanumeric())
@@ -423,7 +432,12 @@ impl TypoIndex {
                     let words = runs.len();
                     for (a, b) in runs {
                         let target = &form[a..b];
-                        if target.len() > MAX_WORD || allowed(target.len()) == 0 {
+                        let max = if plain || words > 1 {
+                            allowed(target.len())
+                        } else {
+                            allowed(target.len()).min(allowed(form.len() - ending_len(e, fi)))
+                        };
+                        if target.len() > MAX_WORD || max == 0 {
                             continue;
                         }
                         let (before, after) = (&form[..a], &form[b..]);
@@ -449,9 +463,10 @@ impl TypoIndex {
                             start: whole && affix_start,
                             end: whole && affix_end,
                             shape: sensitive.then(|| case_shape(written_word(t, target))),
+                            max,
                         };
                         let h = Hashes::new(target.as_bytes());
-                        let k = allowed(target.len());
+                        let k = max;
                         h.keys(k, |key| ix.words.insert(key, idx));
                         let n = target.len();
                         let first = usize::from(target.as_bytes()[0] - b'a');
@@ -558,7 +573,7 @@ impl TypoIndex {
                 for &t in &hits {
                     let term = &self.terms[t as usize];
                     let tb = term.text.as_bytes();
-                    let max = allowed(tb.len());
+                    let max = term.max;
                     if tb[0] != w[0] || tb == w || osa_distance(w, tb, max) > max {
                         continue;
                     }
@@ -770,6 +785,7 @@ mod tests {
                     start: false,
                     end: false,
                     shape: None,
+                    max: allowed(t.len()),
                 });
             }
             ix.words.fill_bloom(BLOOM_BITS);
