@@ -118,9 +118,8 @@ fn perturbed_dev_corpora_catch_rates() {
     }
     assert!(rate("upper") >= 0.95, "upper: {}", rate("upper"));
 
-    // The same notes with --typos: the typo lane (issue 20 asks 90%; measured 65%, see
-    // LEXICONS.md for what it misses: multi-word terms, compounds, words under six letters);
-    // the other ways lose nothing.
+    // The same notes with --typos: the typo lane (issue 20 asks 90%; measured 94.0%, see
+    // LEXICONS.md for what it still misses); the other ways lose nothing.
     let out = output(Command::new(BIN).arg("scan").arg(&notes).args([
         "--field", "text", "--key", "id", "--format", "jsonl", "--typos",
     ]));
@@ -139,7 +138,7 @@ fn perturbed_dev_corpora_catch_rates() {
         "with --typos: typo {typo_rate:.3}, all {:.3}",
         t["all"]["rate"]
     );
-    assert!(typo_rate >= 0.60, "typo: {typo_rate}");
+    assert!(typo_rate >= 0.90, "typo: {typo_rate}");
     assert!(t["kinds"]["typo"]["lanes"]["typo"].as_u64().unwrap_or(0) > 0);
     for kind in ["homoglyph", "spaced", "zerowidth", "fullwidth"] {
         let r = t["kinds"][kind]["rate"].as_f64().expect(kind);
@@ -251,6 +250,42 @@ fn typo_switch_in_policy_and_service() {
     let plain = ask(&all, None);
     assert_eq!(plain["findings"][0]["evasion"], "typo", "{plain}");
     assert_eq!(plain["decision"], "mask", "{plain}");
+}
+
+/// Issue 20: the dev corpora's clean and trap notes flagged with `--typos` are the ones
+/// flagged without.
+#[test]
+fn typos_flag_no_further_clean_or_trap_note() {
+    let Some(corpus) = shared() else { return };
+    for name in ["dev.jsonl", "dev2.jsonl"] {
+        let text = std::fs::read_to_string(corpus.join(name)).expect("corpus");
+        let clean: std::collections::HashSet<String> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["spans"].as_array().is_none_or(Vec::is_empty))
+            .filter_map(|v| v["id"].as_str().map(str::to_string))
+            .collect();
+        let flagged = |typos: bool| {
+            let mut cmd = Command::new(BIN);
+            cmd.arg("scan")
+                .arg(corpus.join(name))
+                .args(["--field", "text", "--key", "id", "--format", "jsonl", "-q"]);
+            if typos {
+                cmd.arg("--typos");
+            }
+            let mut ids: Vec<String> = String::from_utf8_lossy(&output(&mut cmd))
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter_map(|v| v["record"].as_str().map(str::to_string))
+                .filter(|id| clean.contains(id))
+                .collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        assert!(clean.len() > 100, "{name}: {} clean notes", clean.len());
+        assert_eq!(flagged(true), flagged(false), "{name}");
+    }
 }
 
 #[test]
