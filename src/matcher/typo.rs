@@ -38,6 +38,8 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
+use smallvec::SmallVec;
+
 use super::evasion::is_word_byte;
 use super::*;
 
@@ -195,15 +197,52 @@ fn is_name(norm: &str, normtext: &NormalizedText, text: &str, s: usize) -> bool 
 }
 
 /// The restricted Damerau-Levenshtein distance (optimal string alignment) of `a` and `b`,
-/// or `max + 1` when it exceeds `max`.
+/// or `max + 1` when it exceeds `max`. One edit is checked in a single pass; more with the
+/// dynamic programme on the stack (both at most [`MAX_WORD`] bytes).
 fn osa_distance(a: &[u8], b: &[u8], max: usize) -> usize {
     if a.len().abs_diff(b.len()) > max {
         return max + 1;
     }
+    if a == b {
+        return 0;
+    }
+    if max <= 1 {
+        return if max == 1 && within_one(a, b) {
+            1
+        } else {
+            max + 1
+        };
+    }
+    osa_dp(a, b, max)
+}
+
+/// Is `a` one insertion, deletion, substitution or transposition of neighbours from `b`?
+fn within_one(a: &[u8], b: &[u8]) -> bool {
+    let (la, lb) = (a.len(), b.len());
+    let p = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    if la == lb {
+        p == la
+            || a[p + 1..] == b[p + 1..]
+            || (p + 1 < la && a[p] == b[p + 1] && a[p + 1] == b[p] && a[p + 2..] == b[p + 2..])
+    } else if la == lb + 1 {
+        a[p + 1..] == b[p..]
+    } else if lb == la + 1 {
+        a[p..] == b[p + 1..]
+    } else {
+        false
+    }
+}
+
+/// [`osa_distance`] by the dynamic programme.
+fn osa_dp(a: &[u8], b: &[u8], max: usize) -> usize {
+    let (a, b) = (&a[..a.len().min(MAX_WORD)], &b[..b.len().min(MAX_WORD)]);
     let n = b.len();
-    let mut prev2 = vec![0usize; n + 1];
-    let mut prev: Vec<usize> = (0..=n).collect();
-    let mut cur = vec![0usize; n + 1];
+    let mut prev2 = [0usize; MAX_WORD + 1];
+    let mut prev = [0usize; MAX_WORD + 1];
+    let mut cur = [0usize; MAX_WORD + 1];
+    for (j, x) in prev.iter_mut().enumerate().take(n + 1) {
+        *x = j;
+    }
     for i in 1..=a.len() {
         cur[0] = i;
         let mut row_min = cur[0];
@@ -219,10 +258,10 @@ fn osa_distance(a: &[u8], b: &[u8], max: usize) -> usize {
         if row_min > max {
             return max + 1;
         }
-        std::mem::swap(&mut prev2, &mut prev);
-        std::mem::swap(&mut prev, &mut cur);
+        prev2 = prev;
+        prev = cur;
     }
-    prev[n]
+    prev[n].min(max + 1)
 }
 
 /// A typo target of the index: a term, a term with one of its entry's endings, or one word
@@ -265,8 +304,8 @@ fn case_shape(w: &str) -> (bool, bool) {
 /// A deletion-key table with its bit filter.
 #[derive(Debug, Default)]
 struct Table {
-    /// Key of a (deleted) form -> indexes into `TypoIndex::terms`.
-    keys: PassMap<Vec<u32>>,
+    /// Key of a (deleted) form -> indexes into `TypoIndex::terms` (most keys have one).
+    keys: PassMap<SmallVec<[u32; 2]>>,
     /// One bit per key of `keys` (the key's top bits): most keys a note's words make are in
     /// no term's set, and a bit test rules them out for a tenth of a table probe.
     bloom: Vec<u64>,
@@ -292,7 +331,7 @@ impl Table {
     }
 
     #[inline]
-    fn get(&self, key: u64) -> Option<&Vec<u32>> {
+    fn get(&self, key: u64) -> Option<&SmallVec<[u32; 2]>> {
         let (w, b) = bloom_at(key, self.bits);
         if self.bloom.get(w).is_some_and(|&x| x & b != 0) {
             self.keys.get(&key)
@@ -343,14 +382,14 @@ fn is_plain_word(s: &str) -> bool {
 }
 
 /// A per-thread cache of note words (by key) that no target is within reach of, so that the
-/// words a text repeats are looked up once: 4,096 slots, direct-mapped.
+/// words a text repeats are looked up once: 16,384 slots, direct-mapped.
 #[derive(Debug, Default)]
 pub(super) struct TypoCache {
     owner: u64,
     slots: Vec<u64>,
 }
 
-const CACHE_BITS: u32 = 12;
+const CACHE_BITS: u32 = 14;
 
 impl TypoCache {
     #[inline]
@@ -461,7 +500,6 @@ impl TypoIndex {
                             continue;
                         }
                         let whole = before.is_empty() && after.is_empty() && plain;
-                        let idx = ix.terms.len() as u32;
                         let term = TypoTerm {
                             entry: ei as u32,
                             term: ti as u32,
@@ -478,16 +516,9 @@ impl TypoIndex {
                             shape: sensitive.then(|| case_shape(written_word(t, target))),
                             max,
                         };
-                        let h = Hashes::new(target.as_bytes());
-                        let k = max;
-                        h.keys(k, |key| ix.words.insert(key, idx));
                         let n = target.len();
                         let first = usize::from(target.as_bytes()[0] - b'a');
                         let reach = ((1u64 << (n + 2)) - 1) & !((1u64 << (n - 1)) - 1);
-                        if term.start || term.end {
-                            // Inside a longer word one edit (see `candidates`).
-                            h.keys(1, |key| ix.affixes.insert(key, idx));
-                        }
                         if term.start {
                             ix.start_lens[first] |= reach;
                         }
@@ -498,6 +529,28 @@ impl TypoIndex {
                         ix.terms.push(term);
                     }
                 }
+            }
+        }
+        // The keys, into tables sized once (a term of n letters has 1 + (n - 1) keys with one
+        // deletion, and (n - 1)(n - 2) / 2 more with two).
+        let count = |n: usize, k: usize| {
+            1 + if k >= 1 { n - 1 } else { 0 } + if k >= 2 { (n - 1) * (n - 2) / 2 } else { 0 }
+        };
+        let (mut words, mut affixes) = (0, 0);
+        for t in &ix.terms {
+            words += count(t.text.len(), t.max);
+            if t.start || t.end {
+                affixes += count(t.text.len(), 1);
+            }
+        }
+        ix.words.keys.reserve(words);
+        ix.affixes.keys.reserve(affixes);
+        for (idx, t) in ix.terms.iter().enumerate() {
+            let h = Hashes::new(t.text.as_bytes());
+            h.keys(t.max, |key| ix.words.insert(key, idx as u32));
+            if t.start || t.end {
+                // Inside a longer word one edit (see `candidates`).
+                h.keys(1, |key| ix.affixes.insert(key, idx as u32));
             }
         }
         ix.words.fill_bloom(BLOOM_BITS);
@@ -578,11 +631,13 @@ impl TypoIndex {
                 // which only terms of ten or more letters allow.
                 h.keys(if len >= 10 { 2 } else { 1 }, |k| {
                     if let Some(v) = self.words.get(k) {
-                        hits.extend_from_slice(v);
+                        for &t in v {
+                            if !hits.contains(&t) {
+                                hits.push(t);
+                            }
+                        }
                     }
                 });
-                hits.sort_unstable();
-                hits.dedup();
                 for &t in &hits {
                     let term = &self.terms[t as usize];
                     let tb = term.text.as_bytes();
@@ -864,6 +919,14 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The one-pass check agrees with the dynamic programme.
+        #[test]
+        fn within_one_equals_the_dynamic_programme(a in "[a-c]{0,7}", b in "[a-c]{0,7}") {
+            let dp = osa_dp(a.as_bytes(), b.as_bytes(), 1);
+            proptest::prop_assert_eq!(osa_distance(a.as_bytes(), b.as_bytes(), 1), dp);
+            proptest::prop_assert_eq!(within_one(a.as_bytes(), b.as_bytes()), dp <= 1);
+        }
+
         /// The index finds a word within the allowed edits of a term (first letter kept),
         /// whatever the edits: checked against a brute force over all terms.
         #[test]
