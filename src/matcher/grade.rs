@@ -25,7 +25,16 @@ impl Inner {
         }
         let tokens = &scratch.tokens;
         let note = &mut scratch.note;
-        let note_lang = self.grader.prepare(text, norm, tokens, note);
+        let vote = self.grader.prepare(text, norm, tokens, note);
+        let reported = vote.or_else(|| self.grader.fallback(text));
+        // EXPERIMENT: ART9_GUESS = report | cues | d1 | d3
+        let mode = std::env::var("ART9_GUESS").unwrap_or_default();
+        let (note_lang, disagreement) = match mode.as_str() {
+            "cues" => (reported, if vote.is_some() { crate::grade::LANG_DISAGREEMENT } else { 0 }),
+            "d1" => (reported, if vote.is_some() { crate::grade::LANG_DISAGREEMENT } else { -1 }),
+            "d3" => (reported, crate::grade::LANG_DISAGREEMENT),
+            _ => (vote, crate::grade::LANG_DISAGREEMENT),
+        };
         let cands = &scratch.cands;
         let accepted = || cands.iter().filter(|c| c.verdict == Verdict::Accepted);
         let spans = &mut scratch.spans;
@@ -78,10 +87,17 @@ impl Inner {
                 backed_by_note_lang,
             };
             let mut moves = trace.as_ref().map(|_| Vec::new());
-            f.likelihood =
-                self.grader
-                    .grade(norm, tokens, note, note_lang, &span, spans, moves.as_mut());
-            f.note_lang = note_lang;
+            f.likelihood = self.grader.grade_with(
+                norm,
+                tokens,
+                note,
+                note_lang,
+                &span,
+                spans,
+                moves.as_mut(),
+                disagreement,
+            );
+            f.note_lang = reported;
             if let (Some(t), Some(moves)) = (trace.as_deref_mut(), moves) {
                 t.push(Graded {
                     base: e.likelihood,
@@ -99,6 +115,15 @@ impl Scanner {
     /// with findings (`Finding::note_lang`); this computes it for any text (`art9 eval`
     /// measures it on whole corpora).
     pub fn note_lang(&self, text: &str) -> Option<Lang> {
+        let norm = normalize(text);
+        let mut tokens = Vec::new();
+        tokenize(&norm, &mut tokens);
+        self.inner.grader.detect_or_guess(text, &norm, &tokens)
+    }
+
+    /// The function-word vote alone ([`crate::grade::Grader::detect`]), without the
+    /// fallback of [`Scanner::note_lang`]: the language grading uses.
+    pub fn note_lang_vote(&self, text: &str) -> Option<Lang> {
         let norm = normalize(text);
         let mut tokens = Vec::new();
         tokenize(&norm, &mut tokens);
