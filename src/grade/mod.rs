@@ -491,23 +491,7 @@ impl Grader {
         note_lang: Option<Lang>,
         span: &Span,
         findings: &SpanIndex,
-        trace: Option<&mut Vec<Move>>,
-    ) -> Likelihood {
-        self.grade_with(norm, tokens, note, note_lang, span, findings, trace, LANG_DISAGREEMENT)
-    }
-
-    /// EXPERIMENT
-    #[allow(clippy::too_many_arguments)]
-    pub fn grade_with(
-        &self,
-        norm: &str,
-        tokens: &[(usize, usize)],
-        note: &mut NoteWords,
-        note_lang: Option<Lang>,
-        span: &Span,
-        findings: &SpanIndex,
         mut trace: Option<&mut Vec<Move>>,
-        disagreement: i32,
     ) -> Likelihood {
         let first = tokens.partition_point(|&(_, te)| te <= span.start);
         let last = tokens.partition_point(|&(ts, _)| ts < span.end);
@@ -639,14 +623,13 @@ impl Grader {
                 && self.lexicon_langs[note_l as usize]
                 && !span.backed_by_note_lang
                 && !note.function[near].contains(&own)
-                && disagreement != 0
             {
-                shift += disagreement;
+                shift += LANG_DISAGREEMENT;
                 if let Some(t) = trace {
                     t.push(Move::Language {
                         entry: span.lang,
                         note: note_l,
-                        shift: disagreement,
+                        shift: LANG_DISAGREEMENT,
                     });
                 }
             }

@@ -25,16 +25,10 @@ impl Inner {
         }
         let tokens = &scratch.tokens;
         let note = &mut scratch.note;
-        let vote = self.grader.prepare(text, norm, tokens, note);
-        let reported = vote.or_else(|| self.grader.fallback(text));
-        // EXPERIMENT: ART9_GUESS = report | cues | d1 | d3
-        let mode = std::env::var("ART9_GUESS").unwrap_or_default();
-        let (note_lang, disagreement) = match mode.as_str() {
-            "cues" => (reported, if vote.is_some() { crate::grade::LANG_DISAGREEMENT } else { 0 }),
-            "d1" => (reported, if vote.is_some() { crate::grade::LANG_DISAGREEMENT } else { -1 }),
-            "d3" => (reported, crate::grade::LANG_DISAGREEMENT),
-            _ => (vote, crate::grade::LANG_DISAGREEMENT),
-        };
+        // The vote grades (cues of its language, language disagreement); a note it leaves
+        // undecided is graded as `und` and reported with the fallback's guess, if any.
+        let note_lang = self.grader.prepare(text, norm, tokens, note);
+        let reported = note_lang.or_else(|| self.grader.fallback(text));
         let cands = &scratch.cands;
         let accepted = || cands.iter().filter(|c| c.verdict == Verdict::Accepted);
         let spans = &mut scratch.spans;
@@ -87,16 +81,9 @@ impl Inner {
                 backed_by_note_lang,
             };
             let mut moves = trace.as_ref().map(|_| Vec::new());
-            f.likelihood = self.grader.grade_with(
-                norm,
-                tokens,
-                note,
-                note_lang,
-                &span,
-                spans,
-                moves.as_mut(),
-                disagreement,
-            );
+            f.likelihood =
+                self.grader
+                    .grade(norm, tokens, note, note_lang, &span, spans, moves.as_mut());
             f.note_lang = reported;
             if let (Some(t), Some(moves)) = (trace.as_deref_mut(), moves) {
                 t.push(Graded {
