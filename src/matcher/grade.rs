@@ -97,10 +97,11 @@ impl Inner {
 }
 
 impl Scanner {
-    /// The language of `text` by the function-word vote of [`crate::grade::Grader::detect`]
-    /// (`None`: undetermined, or no cue files loaded). A scan computes it only for notes
-    /// with findings (`Finding::note_lang`); this computes it for any text (`art9 eval`
-    /// measures it on whole corpora).
+    /// The language of `text` as reported: the function-word vote of
+    /// [`crate::grade::Grader::detect`], else the trigram guess of
+    /// [`crate::grade::Grader::fallback`] (`None`: undetermined, or no cue files loaded). A
+    /// scan computes it only for notes with findings (`Finding::note_lang`); this computes it
+    /// for any text (`art9 eval` measures it on whole corpora).
     pub fn note_lang(&self, text: &str) -> Option<Lang> {
         let norm = normalize(text);
         let mut tokens = Vec::new();
