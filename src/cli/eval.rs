@@ -253,10 +253,17 @@ fn note_lang_accuracy(scanner: &Scanner, notes: &[Note]) -> Vec<String> {
             "note language (reported: function-word vote, else trigram fallback)",
             0usize,
         ),
-        ("note language, function-word vote alone (what grading uses)", 1),
+        (
+            "note language, function-word vote alone (what grading uses)",
+            1,
+        ),
     ] {
         let t = |p: &(Lang, usize, [usize; 3], [usize; 3], [usize; 3])| {
-            if pick == 0 { p.2 } else { p.3 }
+            if pick == 0 {
+                p.2
+            } else {
+                p.3
+            }
         };
         let right: usize = per.iter().map(|p| t(p)[0]).sum();
         out.push(format!(

@@ -355,7 +355,12 @@ impl Grader {
     }
 
     /// [`Grader::detect`], else [`Grader::fallback`]: the note language art9 reports.
-    pub fn detect_or_guess(&self, text: &str, norm: &str, tokens: &[(usize, usize)]) -> Option<Lang> {
+    pub fn detect_or_guess(
+        &self,
+        text: &str,
+        norm: &str,
+        tokens: &[(usize, usize)],
+    ) -> Option<Lang> {
         self.detect(text, norm, tokens)
             .or_else(|| self.fallback(text))
     }

@@ -521,9 +521,15 @@ fn fallback_names_what_the_vote_leaves_undecided_only_when_sure() {
     let g = grader(&[NL, DA, en]);
     // No function word: the vote is undecided, whatlang's trigrams decide.
     for (t, lang) in [
-        ("Booking amended to three nights, late checkout noon.", Lang::En),
+        (
+            "Booking amended to three nights, late checkout noon.",
+            Lang::En,
+        ),
         ("Geschiedenis", Lang::Nl),
-        ("Konservativt estimat for tredje kvartal, sandsynligt.", Lang::Da),
+        (
+            "Konservativt estimat for tredje kvartal, sandsynligt.",
+            Lang::Da,
+        ),
     ] {
         assert_eq!(g.detect(t, t, &tokens(t)), None, "{t}");
         assert_eq!(g.fallback(t), Some(lang), "{t}");
