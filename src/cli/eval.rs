@@ -211,9 +211,16 @@ fn at_threshold(
 /// notes, not only those with findings), per language, with the ids of the reported misses;
 /// then how the fallback did on the notes the vote left undecided.
 fn note_lang_accuracy(scanner: &Scanner, notes: &[Note]) -> Vec<String> {
-    // Per language: (notes, [right, und, wrong] reported, the same by the vote alone,
-    // the fallback on the vote's und notes).
-    let mut per: Vec<(Lang, usize, [usize; 3], [usize; 3], [usize; 3])> = Vec::new();
+    // Per language: notes, [right, und, wrong] reported, the same by the vote alone, and
+    // by the fallback on the vote's und notes.
+    struct Tally {
+        lang: Lang,
+        notes: usize,
+        reported: [usize; 3],
+        vote: [usize; 3],
+        fallback: [usize; 3],
+    }
+    let mut per: Vec<Tally> = Vec::new();
     let mut misses: Vec<String> = Vec::new();
     let tally = |got: Option<Lang>, lang: Lang, t: &mut [usize; 3]| match got {
         Some(l) if l == lang => t[0] += 1,
@@ -240,31 +247,26 @@ fn note_lang_accuracy(scanner: &Scanner, notes: &[Note]) -> Vec<String> {
                 Some(l) => misses.push(format!("{}={l}", n.id)),
             }
         }
-        per.push((lang, of_lang.len(), rep, vote, fb));
+        per.push(Tally {
+            lang,
+            notes: of_lang.len(),
+            reported: rep,
+            vote,
+            fallback: fb,
+        });
     }
-    let total: usize = per.iter().map(|p| p.1).sum();
+    let total: usize = per.iter().map(|p| p.notes).sum();
     if total == 0 {
         return Vec::new();
     }
     let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
     let mut out = Vec::new();
-    for (title, pick) in [
-        (
-            "note language (reported: function-word vote, else trigram fallback)",
-            0usize,
-        ),
-        (
-            "note language, function-word vote alone (what grading uses)",
-            1,
-        ),
-    ] {
-        let t = |p: &(Lang, usize, [usize; 3], [usize; 3], [usize; 3])| {
-            if pick == 0 {
-                p.2
-            } else {
-                p.3
-            }
-        };
+    let titles = [
+        "note language (reported: function-word vote, else trigram fallback)",
+        "note language, function-word vote alone (what grading uses)",
+    ];
+    for (title, reported) in titles.into_iter().zip([true, false]) {
+        let t = |p: &Tally| if reported { p.reported } else { p.vote };
         let right: usize = per.iter().map(|p| t(p)[0]).sum();
         out.push(format!(
             "{title}: {right}/{total} right ({:.1}%)",
@@ -274,10 +276,10 @@ fn note_lang_accuracy(scanner: &Scanner, notes: &[Note]) -> Vec<String> {
             let c = t(p);
             out.push(format!(
                 "  {}: {}/{} ({:.1}%), und {}, another language {}",
-                p.0,
+                p.lang,
                 c[0],
-                p.1,
-                pct(c[0], p.1),
+                p.notes,
+                pct(c[0], p.notes),
                 c[1],
                 c[2]
             ));
@@ -286,10 +288,10 @@ fn note_lang_accuracy(scanner: &Scanner, notes: &[Note]) -> Vec<String> {
     let fb: Vec<String> = per
         .iter()
         .map(|p| {
-            let c = p.4;
+            let c = p.fallback;
             format!(
                 "{} {}/{} right, und {}, another language {}",
-                p.0,
+                p.lang,
                 c[0],
                 c.iter().sum::<usize>(),
                 c[1],
