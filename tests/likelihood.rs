@@ -87,6 +87,41 @@ fn another_languages_entry_is_lowered_unless_shared_or_quoted() {
     assert!(l >= Likelihood::Possible, "{l:?}");
 }
 
+#[test]
+fn an_undecided_note_reports_the_fallback_guess_but_is_graded_as_und() {
+    let s = builtin();
+    // No function word: the vote leaves these undecided; whatlang's trigrams name them.
+    for (note, lang) in [
+        ("Suikerziekte, insulinepomp vervangen.", Lang::Nl),
+        ("Sukkersyge, insulinpumpe udskiftet.", Lang::Da),
+        ("Diabetic, insulin pump replaced.", Lang::En),
+    ] {
+        assert_eq!(s.note_lang_vote(note), None, "{note}");
+        assert_eq!(s.note_lang(note), Some(lang), "{note}");
+        let f = s.scan(note);
+        assert!(!f.is_empty(), "{note}");
+        assert!(f.iter().all(|f| f.note_lang == Some(lang)), "{note}: {f:?}");
+    }
+    // The guess does not grade: the Danish entry in the note reported as English has no
+    // language disagreement (the vote left it `und`), and explain says how it was graded.
+    let x = s.explain("Diabetic, insulin pump replaced.");
+    let da = x
+        .iter()
+        .find(|x| x.graded.is_some() && s.entry(x.entry).lang == Lang::Da)
+        .expect("a Danish entry accepted");
+    assert_eq!((da.note_lang, da.note_lang_vote), (Some(Lang::En), None));
+    let graded = da.graded.as_ref().expect("graded");
+    assert!(
+        !graded
+            .moves
+            .iter()
+            .any(|m| matches!(m, art9::grade::Move::Language { .. })),
+        "{graded:?}"
+    );
+    // A name and a term: no guess.
+    assert_eq!(s.note_lang("Peter Jansen, diabetes"), None);
+}
+
 fn respond(engine: &Engine, op: Op, text: &str, min: Option<Likelihood>) -> serde_json::Value {
     let req = Request {
         text: Some(text.to_string()),

@@ -35,7 +35,8 @@ class Finding:
     data_category: str
     #: Language of the lexicon that matched: ``nl``, ``da`` or ``en``.
     lang: str
-    #: Language of the note by a function-word vote: ``nl``, ``da``, ``en`` or ``und``.
+    #: Language of the note by a function-word vote, else by a sure character-trigram guess:
+    #: ``nl``, ``da``, ``en`` or ``und`` (grades use the vote alone).
     note_lang: str
     #: ``very_unlikely``, ``unlikely``, ``possible``, ``likely`` or ``very_likely``.
     likelihood: str

@@ -63,8 +63,8 @@ pub struct Finding {
     data_category: &'static str,
     /// Language of the lexicon that matched.
     lang: &'static str,
-    /// Language of the note by a function-word vote (`nl`, `da`, `en`; `und` when
-    /// undetermined).
+    /// Language of the note by a function-word vote, else by a sure character-trigram guess
+    /// (`nl`, `da`, `en`; `und` when undetermined); grades use the vote alone.
     note_lang: &'static str,
     /// How likely the finding is to be special-category data about a person
     /// (`very_unlikely` … `very_likely`).

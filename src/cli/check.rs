@@ -85,6 +85,7 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                     "text": &text[x.start..x.end],
                     "verdict": x.verdict,
                     "note_lang": x.note_lang.map_or("und", |l| l.as_str()),
+                    "note_lang_vote": x.note_lang_vote.map_or("und", |l| l.as_str()),
                     "grade": x.graded,
                     "evasion": x.evasion,
                 })
@@ -145,7 +146,7 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                 lane
             );
             if let Some(g) = &x.graded {
-                outln!("{}", grade_lines(g, x.note_lang));
+                outln!("{}", grade_lines(g, x.note_lang, x.note_lang_vote));
             }
         }
     }
@@ -157,12 +158,21 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
 }
 
 /// How `art9 explain` shows a finding's grade: base, each move, the result.
-fn grade_lines(g: &art9::grade::Graded, note_lang: Option<art9::Lang>) -> String {
+/// The note language is the reported one; when the function-word vote left it undecided
+/// and the trigram fallback named it, the line says so (the grade used `und`).
+fn grade_lines(
+    g: &art9::grade::Graded,
+    note_lang: Option<art9::Lang>,
+    vote: Option<art9::Lang>,
+) -> String {
     use art9::grade::Move;
+    let lang = match (note_lang, vote) {
+        (Some(l), None) => format!("{l} by trigrams; graded as und"),
+        (l, _) => l.map_or("und", |l| l.as_str()).to_string(),
+    };
     let mut s = format!(
-        "             likelihood: base {} (note language {})",
-        g.base,
-        note_lang.map_or("und", |l| l.as_str())
+        "             likelihood: base {} (note language {lang})",
+        g.base
     );
     for m in &g.moves {
         match m {

@@ -206,50 +206,105 @@ fn at_threshold(
         .collect()
 }
 
-/// How often the function-word vote names each note's labelled language (all notes, not
-/// only those with findings), per language, with the ids of the misses.
+/// How often the reported note language (the function-word vote, else the trigram
+/// fallback) and the vote alone (what grading uses) name each note's labelled language (all
+/// notes, not only those with findings), per language, with the ids of the reported misses;
+/// then how the fallback did on the notes the vote left undecided.
 fn note_lang_accuracy(scanner: &Scanner, notes: &[Note]) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut total = (0, 0);
+    // Per language: notes, [right, und, wrong] reported, the same by the vote alone, and
+    // by the fallback on the vote's und notes.
+    struct Tally {
+        lang: Lang,
+        notes: usize,
+        reported: [usize; 3],
+        vote: [usize; 3],
+        fallback: [usize; 3],
+    }
+    let mut per: Vec<Tally> = Vec::new();
     let mut misses: Vec<String> = Vec::new();
+    let tally = |got: Option<Lang>, lang: Lang, t: &mut [usize; 3]| match got {
+        Some(l) if l == lang => t[0] += 1,
+        None => t[1] += 1,
+        Some(_) => t[2] += 1,
+    };
     for lang in Lang::ALL {
         let of_lang: Vec<&Note> = notes.iter().filter(|n| n.lang == lang.as_str()).collect();
         if of_lang.is_empty() {
             continue;
         }
-        let (mut right, mut und, mut wrong) = (0, 0, 0);
+        let (mut rep, mut vote, mut fb) = ([0; 3], [0; 3], [0; 3]);
         for n in &of_lang {
-            match scanner.note_lang(&n.text) {
-                Some(l) if l == lang => right += 1,
-                None => {
-                    und += 1;
-                    misses.push(format!("{}=und", n.id));
-                }
-                Some(l) => {
-                    wrong += 1;
-                    misses.push(format!("{}={l}", n.id));
-                }
+            let v = scanner.note_lang_vote(&n.text);
+            let r = scanner.note_lang(&n.text);
+            tally(v, lang, &mut vote);
+            tally(r, lang, &mut rep);
+            if v.is_none() {
+                tally(r, lang, &mut fb);
+            }
+            match r {
+                Some(l) if l == lang => {}
+                None => misses.push(format!("{}=und", n.id)),
+                Some(l) => misses.push(format!("{}={l}", n.id)),
             }
         }
-        total = (total.0 + right, total.1 + of_lang.len());
-        lines.push(format!(
-            "  {lang}: {right}/{} ({:.1}%), und {und}, another language {wrong}",
-            of_lang.len(),
-            100.0 * right as f64 / of_lang.len() as f64
+        per.push(Tally {
+            lang,
+            notes: of_lang.len(),
+            reported: rep,
+            vote,
+            fallback: fb,
+        });
+    }
+    let total: usize = per.iter().map(|p| p.notes).sum();
+    if total == 0 {
+        return Vec::new();
+    }
+    let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
+    let mut out = Vec::new();
+    let titles = [
+        "note language (reported: function-word vote, else trigram fallback)",
+        "note language, function-word vote alone (what grading uses)",
+    ];
+    for (title, reported) in titles.into_iter().zip([true, false]) {
+        let t = |p: &Tally| if reported { p.reported } else { p.vote };
+        let right: usize = per.iter().map(|p| t(p)[0]).sum();
+        out.push(format!(
+            "{title}: {right}/{total} right ({:.1}%)",
+            pct(right, total)
         ));
+        for p in &per {
+            let c = t(p);
+            out.push(format!(
+                "  {}: {}/{} ({:.1}%), und {}, another language {}",
+                p.lang,
+                c[0],
+                p.notes,
+                pct(c[0], p.notes),
+                c[1],
+                c[2]
+            ));
+        }
     }
-    if total.1 == 0 {
-        return lines;
-    }
-    let mut out = vec![format!(
-        "note language (function-word vote): {}/{} right ({:.1}%)",
-        total.0,
-        total.1,
-        100.0 * total.0 as f64 / total.1 as f64
-    )];
-    out.extend(lines);
+    let fb: Vec<String> = per
+        .iter()
+        .map(|p| {
+            let c = p.fallback;
+            format!(
+                "{} {}/{} right, und {}, another language {}",
+                p.lang,
+                c[0],
+                c.iter().sum::<usize>(),
+                c[1],
+                c[2]
+            )
+        })
+        .collect();
+    out.push(format!(
+        "  fallback on the notes the vote left und: {}",
+        fb.join("; ")
+    ));
     if !misses.is_empty() {
-        out.push(format!("  missed: {}", misses.join(" ")));
+        out.push(format!("  missed (reported): {}", misses.join(" ")));
     }
     out
 }

@@ -514,3 +514,38 @@ proptest::proptest! {
         );
     }
 }
+
+#[test]
+fn fallback_names_what_the_vote_leaves_undecided_only_when_sure() {
+    let en = "lang: en\ndescription: t\nfunction_words: [the, is]\ncues: []\n";
+    let g = grader(&[NL, DA, en]);
+    // No function word: the vote is undecided, whatlang's trigrams decide.
+    for (t, lang) in [
+        (
+            "Booking amended to three nights, late checkout noon.",
+            Lang::En,
+        ),
+        ("Geschiedenis", Lang::Nl),
+        (
+            "Konservativt estimat for tredje kvartal, sandsynligt.",
+            Lang::Da,
+        ),
+    ] {
+        assert_eq!(g.detect(t, t, &tokens(t)), None, "{t}");
+        assert_eq!(g.fallback(t), Some(lang), "{t}");
+        assert_eq!(g.detect_or_guess(t, t, &tokens(t)), Some(lang), "{t}");
+    }
+    // A first name, figures, nothing sure: no guess (whatlang names English by its order
+    // when no trigram tells the languages apart; that is no evidence).
+    for t in ["Rob", "12:30 14/05", "", "---"] {
+        assert_eq!(g.fallback(t), None, "{t:?}");
+    }
+    // The vote comes first.
+    let t = "de klant heeft het niet, late checkout noon";
+    assert_eq!(g.detect_or_guess(t, t, &tokens(t)), Some(Lang::Nl));
+    // Only the languages of the cue files: an English line to a Dutch-only grader.
+    let nl_only = grader(&[NL]);
+    let t = "Booking amended to three nights, late checkout noon.";
+    assert_ne!(nl_only.fallback(t), Some(Lang::En));
+    assert_eq!(grader(&[]).fallback(t), None);
+}

@@ -22,8 +22,12 @@ pub struct Explained {
     pub verdict: Verdict,
     /// For an accepted candidate: its likelihood, the entry's base and what moved it.
     pub graded: Option<crate::grade::Graded>,
-    /// The note's language by the function-word vote (`None`: undetermined).
+    /// The note's language as reported ([`Scanner::note_lang`]: the function-word vote, else
+    /// the trigram fallback; `None`: undetermined).
     pub note_lang: Option<Lang>,
+    /// The function-word vote alone ([`Scanner::note_lang_vote`]): the language the grade
+    /// used (its cues, language disagreement); `None` = graded as `und`.
+    pub note_lang_vote: Option<Lang>,
     /// The evasion lane that found it (`None`: an exact match of the term).
     pub evasion: Option<Evasion>,
 }
@@ -56,6 +60,11 @@ impl Scanner {
                 .grade(text, &mut scratch, &mut findings, Some(&mut grades));
         }
         let note_lang = findings.first().and_then(|f| f.note_lang);
+        let note_lang_vote = if findings.is_empty() {
+            None
+        } else {
+            self.note_lang_vote(text)
+        };
         let mut grades = grades.into_iter();
         let mut out: Vec<Explained> = scratch
             .cands
@@ -77,6 +86,7 @@ impl Scanner {
                         None
                     },
                     note_lang,
+                    note_lang_vote,
                     evasion: c.evasion,
                 }
             })

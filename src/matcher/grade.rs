@@ -25,7 +25,10 @@ impl Inner {
         }
         let tokens = &scratch.tokens;
         let note = &mut scratch.note;
+        // The vote grades (cues of its language, language disagreement); a note it leaves
+        // undecided is graded as `und` and reported with the fallback's guess, if any.
         let note_lang = self.grader.prepare(text, norm, tokens, note);
+        let reported = note_lang.or_else(|| self.grader.fallback(text));
         let cands = &scratch.cands;
         let accepted = || cands.iter().filter(|c| c.verdict == Verdict::Accepted);
         let spans = &mut scratch.spans;
@@ -81,7 +84,7 @@ impl Inner {
             f.likelihood =
                 self.grader
                     .grade(norm, tokens, note, note_lang, &span, spans, moves.as_mut());
-            f.note_lang = note_lang;
+            f.note_lang = reported;
             if let (Some(t), Some(moves)) = (trace.as_deref_mut(), moves) {
                 t.push(Graded {
                     base: e.likelihood,
@@ -94,11 +97,21 @@ impl Inner {
 }
 
 impl Scanner {
-    /// The language of `text` by the function-word vote of [`crate::grade::Grader::detect`]
-    /// (`None`: undetermined, or no cue files loaded). A scan computes it only for notes
-    /// with findings (`Finding::note_lang`); this computes it for any text (`art9 eval`
-    /// measures it on whole corpora).
+    /// The language of `text` as reported: the function-word vote of
+    /// [`crate::grade::Grader::detect`], else the trigram guess of
+    /// [`crate::grade::Grader::fallback`] (`None`: undetermined, or no cue files loaded). A
+    /// scan computes it only for notes with findings (`Finding::note_lang`); this computes it
+    /// for any text (`art9 eval` measures it on whole corpora).
     pub fn note_lang(&self, text: &str) -> Option<Lang> {
+        let norm = normalize(text);
+        let mut tokens = Vec::new();
+        tokenize(&norm, &mut tokens);
+        self.inner.grader.detect_or_guess(text, &norm, &tokens)
+    }
+
+    /// The function-word vote alone ([`crate::grade::Grader::detect`]), without the
+    /// fallback of [`Scanner::note_lang`]: the language grading uses.
+    pub fn note_lang_vote(&self, text: &str) -> Option<Lang> {
         let norm = normalize(text);
         let mut tokens = Vec::new();
         tokenize(&norm, &mut tokens);

@@ -87,7 +87,9 @@ pub struct Finding {
     /// How likely it is to be special-category data about a person: the entry's base moved
     /// by context cues and language disagreement ([`crate::grade`]).
     pub likelihood: Likelihood,
-    /// The note's language by a function-word vote; `None` = undetermined (`und`).
+    /// The note's language by a function-word vote, else (a note the vote leaves undecided)
+    /// a trigram guess when it is sure ([`crate::grade::Grader::fallback`]; it does not
+    /// grade); `None` = undetermined (`und`).
     pub note_lang: Option<Lang>,
     /// The evasion lane that found it (homoglyph, spaced-out letters, typo); `None` for an
     /// exact match of a term.
