@@ -599,7 +599,7 @@ impl TypoIndex {
             // it makes it something else).
             let whole =
                 (s == 0 || !is_word_byte(b[s - 1])) && (e == b.len() || !is_word_byte(b[e]));
-            if !whole || len < 5 || len > MAX_WORD {
+            if !whole || !(5..=MAX_WORD).contains(&len) {
                 continue;
             }
             for (k, &x) in b[s..e].iter().enumerate() {
