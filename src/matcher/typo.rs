@@ -672,15 +672,8 @@ impl TypoIndex {
                         }
                     });
                     if !hits.is_empty() && !self.guard.contains(&h.key_range(0, n, &[])) {
-                        near |= self.affix_hits(
-                            &hits,
-                            &w[..n],
-                            s,
-                            e,
-                            name,
-                            (normtext, text),
-                            cands,
-                        );
+                        near |=
+                            self.affix_hits(&hits, &w[..n], s, e, name, (normtext, text), cands);
                     }
                 }
             }
@@ -708,11 +701,7 @@ impl TypoIndex {
         for &t in hits {
             let term = &self.terms[t as usize];
             let tb = term.text.as_bytes();
-            if !term.start
-                || tb[0] != part[0]
-                || tb == part
-                || osa_distance(part, tb, 1) > 1
-            {
+            if !term.start || tb[0] != part[0] || tb == part || osa_distance(part, tb, 1) > 1 {
                 continue;
             }
             near = true;
