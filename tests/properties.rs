@@ -27,6 +27,16 @@ fn builtin_scanner() -> &'static Scanner {
     S.get_or_init(|| Scanner::builtin().expect("built-in lexicons"))
 }
 
+/// The built-in lexicons with the typo lane on (`--typos`).
+fn typo_scanner() -> &'static Scanner {
+    static S: OnceLock<Scanner> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut b = ScannerBuilder::builtin().expect("built-in lexicons");
+        b.typos(true);
+        b.build().expect("scanner")
+    })
+}
+
 fn engine_lexicons() -> LexiconSet {
     let mut set = LexiconSet::new();
     set.add_path(std::path::Path::new(concat!(
@@ -165,11 +175,13 @@ fn check_findings(scanner: &Scanner, text: &str) -> Result<(), TestCaseError> {
                 s.to_string()
             }
         };
+        // A typo finding holds a term with a typing error (checked in the lane's own tests).
         prop_assert!(
-            entry
-                .terms
-                .iter()
-                .any(|t| squash(&slice).contains(&squash(&art9::normalize(t)))),
+            f.evasion == Some(art9::Evasion::Typo)
+                || entry
+                    .terms
+                    .iter()
+                    .any(|t| squash(&slice).contains(&squash(&art9::normalize(t)))),
             "finding {:?} does not contain a term of {}",
             &text[f.start..f.end],
             entry.id
@@ -405,6 +417,67 @@ proptest! {
             check_mask(builtin_scanner(), p, &s)?;
         }
     }
+}
+
+/// Terms of the built-in lexicons in the shapes the typo lane takes (a word, a term with an
+/// ending, a multi-word term, the start of a compound, a case-sensitive term).
+const TYPO_TERMS: [&str; 7] = [
+    "diabetes",
+    "ramadanen",
+    "Forum voor Democratie",
+    "diabetespatiënt",
+    "sukkersyge",
+    "Venstre",
+    "kræftsyg",
+];
+
+/// Notes with terms carrying one typing error (substitution, deletion, transposition,
+/// insertion after the first letter) among the evasive notes' pieces.
+fn typo_note() -> impl Strategy<Value = String> {
+    let typo = (
+        prop::sample::select(TYPO_TERMS.to_vec()),
+        any::<prop::sample::Index>(),
+        0..4u8,
+    )
+        .prop_map(|(t, i, op)| {
+            let mut c: Vec<char> = t.chars().collect();
+            let at = 1 + i.index(c.len() - 2);
+            match op {
+                0 => c[at] = 'x',
+                1 => {
+                    c.remove(at);
+                }
+                2 => c.swap(at, at + 1),
+                _ => c.insert(at, 'q'),
+            }
+            c.into_iter().collect::<String>()
+        });
+    prop::collection::vec(prop_oneof![typo, evasive_note()], 0..6).prop_map(|v| v.join(" "))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// The typo lane's findings (issue 20) lie on char boundaries of the original, with exact
+    /// char offsets, sorted and disjoint; masking them changes only their bytes, and the
+    /// re-scan finds nothing there.
+    #[test]
+    fn typo_findings_are_exact_and_mask(s in typo_note()) {
+        check_findings(typo_scanner(), &s)?;
+        let label = CompiledPolicy::load("default").expect("policy");
+        check_mask(typo_scanner(), &label, &s)?;
+    }
+}
+
+/// The typo notes exercise the lane (so that the property is not vacuous).
+#[test]
+fn typo_notes_find_typos() {
+    let f = typo_scanner().scan("Klant heeft diabtees en stemt Forum voor Democraie.");
+    let lanes: Vec<_> = f.iter().map(|f| f.evasion).collect();
+    assert_eq!(
+        lanes,
+        [Some(art9::Evasion::Typo), Some(art9::Evasion::Typo)]
+    );
 }
 
 /// Every lane is exercised by the notes above: a spaced-out and a look-alike term are found
