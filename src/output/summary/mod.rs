@@ -25,7 +25,7 @@
 //! Fixed: one count per (category, field, language, action[, note language, likelihood,
 //! month]) combination seen, one per field name, and the 4 KiB [`Sketch`] of distinct
 //! subjects, once per worker while scanning. Growing with the data: one 32-byte table slot
-//! per **subject with findings**, in the run's table only (`with_findings`; about 80 bytes
+//! per **subject with findings**, in the run's table only (`with_findings`; about 83 bytes
 //! with the hash table's room, measured in BENCHMARKS.md at 10 million subjects) and, with a
 //! date column, one count per month. Subjects without findings cost nothing beyond the
 //! sketch.
