@@ -93,6 +93,15 @@ impl ContextNames {
         self.as_slice().iter().map(|n| &**n)
     }
 
+    /// The same names in an allocation of their own. A record's [`Context`] holds a
+    /// reference to its names (an `Arc`), taken and let go of per record: names shared by
+    /// workers that parse at the same time make every record an atomic update of one shared
+    /// counter, which the workers' cores pass back and forth. A worker parses a batch with
+    /// its own copy (one allocation a batch).
+    pub fn unshared(&self) -> ContextNames {
+        ContextNames(self.0.as_deref().map(Arc::from))
+    }
+
     /// The position of `name`.
     pub fn position(&self, name: &str) -> Option<usize> {
         self.as_slice().iter().position(|n| **n == *name)

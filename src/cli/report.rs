@@ -37,7 +37,7 @@ pub(super) fn command_line() -> Vec<String> {
 pub(super) fn write_summary(path: &Path, run: &RunSummary) -> Result<()> {
     let file = AtomicFile::create(path, "summary")?;
     let mut w = BufWriter::new(file.file()?);
-    serde_json::to_writer_pretty(&mut w, run)
+    run.write_json(&mut w)
         .map_err(std::io::Error::from)
         .and_then(|()| w.write_all(b"\n"))
         .and_then(|()| w.flush())

@@ -3,14 +3,14 @@
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{bail, Context, Result};
 use art9::encoding::{Sniffed, TextEncoding};
 use art9::input::{Compression, Record, RecordSource, SkipKind, Skipped};
 use art9::matcher::Scanner;
 use art9::output::masked::{MaskedCopy, RawFormat as Kind};
-use art9::output::summary::{Month, RunInfo, RunSummary, SubjectKey, Tally};
+use art9::output::summary::{Month, RunInfo, RunSummary, SubjectKey, SubjectRows, Tally};
 use art9::output::{row, summary_text, FindingOut, Format, Printer};
 use art9::pipeline::{self, FieldResult, Item, Options, Summary};
 use art9::source::{InFormat, SourceSpec};
@@ -467,13 +467,15 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
         ..pipeline_options(&a.input, opened.read_on_workers, false, stop)
     };
     let mut tracker = state.as_deref().map(art9::review::Tracker::new);
-    let mut rollup = a
-        .input
-        .subject
-        .is_some()
+    // The per-subject roll-up, only where it is read: written with --subjects-out, or counted
+    // in the closing line on stderr. It keeps every subject's record keys (about 1.1 KB a
+    // subject with findings: 11 GB for 10 million) and is fed on the writer, record by
+    // record, so with `-q` and no --subjects-out a scan with --subject runs the batch path
+    // without it.
+    let mut rollup = (a.input.subject.is_some() && (a.subjects_out.is_some() || !a.quiet))
         .then(|| Rollup::new(a.input.subject_id.clone()));
-    // The run summary's counts (--summary-out, --report): each batch is counted on the
-    // worker that scanned it, into a tally like this empty one, and added up here.
+    // The run summary's counts (--summary-out, --report): counted on the workers (in the
+    // batch path) or here, and added up here.
     let mut tally = if a.summary_out.is_some() || a.report.is_some() {
         let key = match &a.input.subject {
             Some(_) => Some(
@@ -545,11 +547,23 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     let result = if rollup.is_none() && printer.formats_apart() {
         // The workers format each batch's findings and keep its skips; this thread only
         // copies bytes to stdout, so it never waits on the records.
-        type Prepared = (Vec<u8>, Vec<Skipped>, u64, Option<Tally>, Vec<Seen>);
+        type Prepared = (Vec<u8>, Vec<Skipped>, u64, Option<SubjectRows>, Vec<Seen>);
+        // The run summary's counts: each batch is counted on its worker into a tally taken
+        // from this pool and put back after the batch, so there are at most as many
+        // tallies as batches scanned at once (one per worker), each kept from batch to
+        // batch and added up once, after the scan. Only the batch's subjects with findings
+        // go to the writer with the batch, into the one table of the run's subjects (a
+        // table per worker would hold most subjects once per worker). Adding up a whole
+        // tally per batch on the writer cost a 4 KiB sketch and the count tables grown
+        // from empty per batch of 1,024 records, and the writer's time beside the workers.
+        let tallies: Mutex<Vec<Tally>> = Mutex::new(Vec::new());
+        let pool = || tallies.lock().unwrap_or_else(PoisonError::into_inner);
         let prepare = |items: Vec<Item>| -> io::Result<Prepared> {
             let mut out = Vec::new();
             let mut skipped = Vec::new();
-            let mut counts = template.as_ref().map(Tally::empty_like);
+            let mut counts = template
+                .as_ref()
+                .map(|t| pool().pop().unwrap_or_else(|| t.empty_like()));
             let n = items.len() as u64;
             let mut seen = Vec::new();
             for item in items {
@@ -569,20 +583,30 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
                     }
                 }
             }
-            Ok((out, skipped, n, counts, seen))
+            let rows = counts.as_mut().map(Tally::take_subject_rows);
+            if let Some(c) = counts {
+                pool().push(c);
+            }
+            Ok((out, skipped, n, rows, seen))
         };
-        pipeline::run_prepared(src, &scanner, &options, prepare, |prepared, _| {
-            let (out, skipped, n, counts, seen) = prepared?;
+        let result = pipeline::run_prepared(src, &scanner, &options, prepare, |prepared, _| {
+            let (out, skipped, n, rows, seen) = prepared?;
             if let Some(t) = tracker.as_mut() {
                 super::review::apply(t, &seen);
             }
             progress.records(n);
             skips.batch(n, &skipped)?;
-            if let (Some(t), Some(c)) = (tally.as_mut(), counts) {
-                t.merge(&c).map_err(io::Error::other)?;
+            if let (Some(t), Some(rows)) = (tally.as_mut(), rows) {
+                t.add_subject_rows(rows);
             }
             printer.prepared(&out)
-        })
+        });
+        if let Some(t) = tally.as_mut() {
+            for c in tallies.into_inner().unwrap_or_else(PoisonError::into_inner) {
+                t.merge(&c)?;
+            }
+        }
+        result
     } else {
         pipeline::run(src, &scanner, &options, |item| {
             progress.record();

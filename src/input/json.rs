@@ -139,17 +139,19 @@ pub(super) fn parse_json_owned(
     line: u64,
     parse: &Parse,
 ) -> Result<Record, Skipped> {
-    let mut record = parse_json_fields(&raw, terminator, line, parse)?;
+    let mut record = parse_json_fields(&raw, terminator, line, parse, &parse.names)?;
     record.raw = raw;
     Ok(record)
 }
 
 /// [`parse_json_record`] without the copy of the line: [`Record::raw`] is left empty.
+/// `names`: `parse.names`, or a copy of them (see [`ContextNames::unshared`]).
 pub(super) fn parse_json_fields(
     raw: &str,
     terminator: &'static str,
     line: u64,
     parse: &Parse,
+    names: &ContextNames,
 ) -> Result<Record, Skipped> {
     let options = &parse.options;
     let skip = |kind, key: Option<String>, field: Option<&str>, reason: String| Skipped {
@@ -199,8 +201,8 @@ pub(super) fn parse_json_fields(
             .and_then(key_text),
     };
 
-    let mut context = Context::with_names(&parse.names);
-    for (i, name) in parse.names.iter().enumerate() {
+    let mut context = Context::with_names(names);
+    for (i, name) in names.iter().enumerate() {
         let v = lookup(&top, name)
             .map_err(|reason| skip(SkipKind::InvalidJson, Some(key.clone()), Some(name), reason))?;
         match v.map(context_text) {

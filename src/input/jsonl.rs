@@ -36,7 +36,15 @@ impl std::fmt::Debug for Block {
 
 impl JsonLine {
     pub(super) fn resolve(self) -> Result<Record, Skipped> {
-        resolve_line(&self.block, self.start, self.end, self.line, self.keep_raw)
+        let names = &self.block.options.names;
+        resolve_line(
+            &self.block,
+            self.start,
+            self.end,
+            self.line,
+            self.keep_raw,
+            names,
+        )
     }
 }
 
@@ -47,10 +55,11 @@ pub(super) fn resolve_line(
     end: usize,
     line: u64,
     keep_raw: bool,
+    names: &ContextNames,
 ) -> Result<Record, Skipped> {
     let (body, terminator) = split_terminator(&block.bytes[start..end]);
     let text = check_line(body, line)?;
-    let mut record = parse_json_fields(text, terminator, line, &block.options)?;
+    let mut record = parse_json_fields(text, terminator, line, &block.options, names)?;
     if keep_raw {
         record.raw = text.to_string();
     }
@@ -80,6 +89,9 @@ impl JsonRun {
         // A line is at most the limit plus a CRLF terminator (as in `next_pending`).
         let limit = self.max.saturating_add(2);
         let bytes = &self.block.bytes[self.start..self.end];
+        // The records of this run (parsed on one worker) share a copy of the context names
+        // of their own, not the source's (see `ContextNames::unshared`).
+        let names = self.block.options.names.unshared();
         let mut from = 0;
         for (this, nl) in (self.first_line..).zip(memchr::memchr_iter(b'\n', bytes)) {
             let (start, end) = (from, nl + 1);
@@ -93,6 +105,7 @@ impl JsonRun {
                     self.start + end,
                     this,
                     self.keep_raw,
+                    &names,
                 ));
             }
         }

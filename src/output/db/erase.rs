@@ -6,7 +6,7 @@
 //! [`Conflict`](super::Conflict) and is left alone. Columns that were not read cannot be
 //! compared: an edit to them does not stop a delete.
 
-use super::Conflict;
+use super::{Conflict, WriteReport};
 use crate::input::db::{DbError, DbErrorKind, DbKind, DbSpec, RowImage};
 use crate::record::Record;
 
@@ -54,6 +54,46 @@ pub(crate) struct Statement {
     pub(crate) key: String,
     pub(crate) delete: bool,
     pub(crate) conflict: Conflict,
+}
+
+/// What one batch (one transaction) of statements changed, counted before its commit.
+#[derive(Default)]
+pub(crate) struct Applied {
+    updated: u64,
+    deleted: u64,
+    conflicts: Vec<Conflict>,
+}
+
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
+impl Applied {
+    /// Count statement `st`, which changed `rows` rows: none is a conflict (the row changed
+    /// since it was read, or is gone), one is done. More than one is `Err((key, rows))`:
+    /// `--key` does not identify a row, and the caller rolls the batch back.
+    pub(crate) fn count(&mut self, st: &Statement, rows: u64) -> Result<(), (String, u64)> {
+        match rows {
+            0 => self.conflicts.push(st.conflict.clone()),
+            1 if st.delete => self.deleted += 1,
+            1 => self.updated += 1,
+            n => return Err((st.key.clone(), n)),
+        }
+        Ok(())
+    }
+
+    /// The rows changed (updated or deleted).
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+    pub(crate) fn rows(&self) -> u64 {
+        self.updated + self.deleted
+    }
+
+    /// Add a committed batch to the run's report.
+    pub(crate) fn commit_to(self, report: &mut WriteReport) {
+        report.rows_updated += self.updated;
+        report.rows_deleted += self.deleted;
+        report.conflicts.extend(self.conflicts);
+    }
 }
 
 /// Build the `UPDATE` or `DELETE` for `row`; `None` when nothing changes.

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::input::db::{DbError, DbSpec, DbUrl};
+use crate::input::db::{DbError, DbErrorKind, DbSpec, DbUrl};
 use crate::record::Record;
 
 pub use erase::{EraseRow, FieldWrite};
@@ -98,6 +98,22 @@ pub struct Conflict {
 /// that matched more than one row (with the count; the batch is then rolled back).
 #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 pub(crate) type BatchOutcome = Result<(u64, Vec<Conflict>), (String, u64)>;
+
+/// The error of a batch in which a row key matched `n` rows, not one: `--key` does not
+/// identify a row. The batch was rolled back.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
+pub(crate) fn key_not_unique(url: &DbUrl, table: &str, key: &str, n: u64) -> DbError {
+    DbError::new(
+        DbErrorKind::Write,
+        format!(
+            "{url}: table {table}: key {key} matched {n} rows, not 1; --key must identify one \
+             row (this batch was rolled back)"
+        ),
+    )
+}
 
 impl Conflict {
     /// The conflict of a row whose fields `masked` (in `spec.fields` order) were to be written.

@@ -4,9 +4,10 @@
 use mysql::prelude::Queryable;
 use mysql::{Conn, TxOpts, Value};
 
-use super::erase::{statement, Dialect, EraseRow, Statement};
+use super::erase::{statement, Applied, Dialect, EraseRow, Statement};
 use super::{
-    leaf, staging_name, BatchOutcome, Conflict, DbWriter, MaskedRow, WriteMode, WriteReport,
+    key_not_unique, leaf, staging_name, BatchOutcome, Conflict, DbWriter, MaskedRow, WriteMode,
+    WriteReport,
 };
 use crate::input::db::{Cell, DbError, DbErrorKind, DbKind, DbSpec, DbUrl, RowImage};
 use crate::input::mysql::{connect, describe};
@@ -147,10 +148,9 @@ impl MysqlWriter {
         }
         let pending = std::mem::take(&mut self.erasing);
         let mut committing = 0;
-        type Counts = (u64, u64, Vec<Conflict>);
-        let result = (|| -> Result<Result<Counts, (String, u64)>, mysql::Error> {
+        let result = (|| -> Result<Result<Applied, (String, u64)>, mysql::Error> {
             let mut t = self.conn.start_transaction(TxOpts::default())?;
-            let (mut updated, mut deleted, mut conflicts) = (0, 0, Vec::new());
+            let mut applied = Applied::default();
             for st in &pending {
                 let params: Vec<Value> = st
                     .params
@@ -160,32 +160,20 @@ impl MysqlWriter {
                 t.exec_drop(st.sql.as_str(), params)?;
                 // Rows changed: a matched row always changes (a masked value differs from
                 // the one read, NULL from a text with findings; a delete removes it).
-                match t.affected_rows() {
-                    0 => conflicts.push(st.conflict.clone()),
-                    1 if st.delete => deleted += 1,
-                    1 => updated += 1,
-                    n => return Ok(Err((st.key.clone(), n))),
+                if let Err(e) = applied.count(st, t.affected_rows()) {
+                    return Ok(Err(e));
                 }
             }
-            committing = updated + deleted;
+            committing = applied.rows();
             t.commit()?;
-            Ok(Ok((updated, deleted, conflicts)))
+            Ok(Ok(applied))
         })();
         match result {
-            Ok(Ok((u, d, conflicts))) => {
-                self.report.rows_updated += u;
-                self.report.rows_deleted += d;
-                self.report.conflicts.extend(conflicts);
+            Ok(Ok(applied)) => {
+                applied.commit_to(&mut self.report);
                 Ok(())
             }
-            Ok(Err((key, n))) => Err(DbError::new(
-                DbErrorKind::Write,
-                format!(
-                    "{}: table {}: key {key} matched {n} rows, not 1; --key must identify one \
-                     row (this batch was rolled back)",
-                    self.url, self.table
-                ),
-            )),
+            Ok(Err((key, n))) => Err(key_not_unique(&self.url, &self.table, &key, n)),
             Err(e) => {
                 self.report.uncertain = committing;
                 Err(self.wrap(&e))
@@ -268,16 +256,7 @@ impl MysqlWriter {
                 self.report.conflicts.extend(conflicts);
             }
             Ok(Ok((n, _))) => self.report.rows_written += n,
-            Ok(Err((key, n))) => {
-                return Err(DbError::new(
-                    DbErrorKind::Write,
-                    format!(
-                        "{}: table {}: key {key} matched {n} rows, not 1; --key must identify \
-                         one row (this batch was rolled back)",
-                        self.url, self.table
-                    ),
-                ))
-            }
+            Ok(Err((key, n))) => return Err(key_not_unique(&self.url, &self.table, &key, n)),
             Err(e) => {
                 if update {
                     self.report.uncertain = committing;

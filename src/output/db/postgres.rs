@@ -3,9 +3,10 @@
 
 use postgres::Client;
 
-use super::erase::{statement, Dialect, EraseRow, Statement};
+use super::erase::{statement, Applied, Dialect, EraseRow, Statement};
 use super::{
-    leaf, staging_name, BatchOutcome, Conflict, DbWriter, MaskedRow, WriteMode, WriteReport,
+    key_not_unique, leaf, staging_name, BatchOutcome, Conflict, DbWriter, MaskedRow, WriteMode,
+    WriteReport,
 };
 use crate::input::db::{check_ident, DbError, DbErrorKind, DbKind, DbSpec, DbUrl, RowImage};
 use crate::input::postgres::{classify, connect, describe};
@@ -171,42 +172,30 @@ impl PgWriter {
         }
         let pending = std::mem::take(&mut self.erasing);
         let mut committing = 0;
-        type Counts = (u64, u64, Vec<Conflict>);
-        let result = (|| -> Result<Result<Counts, (String, u64)>, postgres::Error> {
+        let result = (|| -> Result<Result<Applied, (String, u64)>, postgres::Error> {
             let mut t = self.client.transaction()?;
-            let (mut updated, mut deleted, mut conflicts) = (0, 0, Vec::new());
+            let mut applied = Applied::default();
             for st in &pending {
                 let params: Vec<&(dyn postgres::types::ToSql + Sync)> = st
                     .params
                     .iter()
                     .map(|p| p as &(dyn postgres::types::ToSql + Sync))
                     .collect();
-                match t.execute(st.sql.as_str(), &params)? {
-                    0 => conflicts.push(st.conflict.clone()),
-                    1 if st.delete => deleted += 1,
-                    1 => updated += 1,
-                    n => return Ok(Err((st.key.clone(), n))),
+                let rows = t.execute(st.sql.as_str(), &params)?;
+                if let Err(e) = applied.count(st, rows) {
+                    return Ok(Err(e));
                 }
             }
-            committing = updated + deleted;
+            committing = applied.rows();
             t.commit()?;
-            Ok(Ok((updated, deleted, conflicts)))
+            Ok(Ok(applied))
         })();
         match result {
-            Ok(Ok((u, d, conflicts))) => {
-                self.report.rows_updated += u;
-                self.report.rows_deleted += d;
-                self.report.conflicts.extend(conflicts);
+            Ok(Ok(applied)) => {
+                applied.commit_to(&mut self.report);
                 Ok(())
             }
-            Ok(Err((key, n))) => Err(DbError::new(
-                DbErrorKind::Write,
-                format!(
-                    "{}: table {}: key {key} matched {n} rows, not 1; --key must identify one \
-                     row (this batch was rolled back)",
-                    self.url, self.table
-                ),
-            )),
+            Ok(Err((key, n))) => Err(key_not_unique(&self.url, &self.table, &key, n)),
             Err(e) => {
                 self.report.uncertain = committing;
                 Err(self.wrap(&e))
@@ -326,14 +315,7 @@ impl PgWriter {
                         self.report.conflicts.extend(conflicts);
                     }
                     Ok(Err((key, n))) => {
-                        return Err(DbError::new(
-                            DbErrorKind::Write,
-                            format!(
-                                "{}: table {}: key {key} matched {n} rows, not 1; --key must \
-                                 identify one row (this batch was rolled back)",
-                                self.url, self.table
-                            ),
-                        ))
+                        return Err(key_not_unique(&self.url, &self.table, &key, n))
                     }
                     Err(e) => {
                         self.report.uncertain = committing;

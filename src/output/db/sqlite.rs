@@ -4,8 +4,10 @@
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
-use super::erase::{statement, Dialect, EraseRow, Statement};
-use super::{leaf, staging_name, Conflict, DbWriter, MaskedRow, WriteMode, WriteReport};
+use super::erase::{statement, Applied, Dialect, EraseRow, Statement};
+use super::{
+    key_not_unique, leaf, staging_name, Conflict, DbWriter, MaskedRow, WriteMode, WriteReport,
+};
 use crate::input::db::{Cell, DbError, DbErrorKind, DbKind, DbSpec, DbUrl, RowImage};
 use crate::input::sqlite::{err, open, table_columns, ColumnInfo};
 
@@ -140,34 +142,19 @@ impl SqliteWriter {
                 .context(format!("{url}: table {table}"))
         };
         let pending = std::mem::take(&mut self.erasing);
-        let (mut updated, mut deleted, mut conflicts) = (0, 0, Vec::new());
+        let mut applied = Applied::default();
         let tx = self.conn.transaction().map_err(wrap)?;
         for st in &pending {
             let n = tx
                 .prepare_cached(&st.sql)
                 .and_then(|mut s| s.execute(params_from_iter(st.params.iter())))
                 .map_err(wrap)?;
-            match n {
-                0 => conflicts.push(st.conflict.clone()),
-                1 if st.delete => deleted += 1,
-                1 => updated += 1,
-                n => {
-                    return Err(DbError::new(
-                        DbErrorKind::Write,
-                        format!(
-                            "key {} matched {n} rows, not 1; --key must identify one row \
-                             (this batch was rolled back)",
-                            st.key
-                        ),
-                    )
-                    .context(format!("{url}: table {table}")))
-                }
+            if let Err((key, n)) = applied.count(st, n as u64) {
+                return Err(key_not_unique(&url, &table, &key, n));
             }
         }
         tx.commit().map_err(wrap)?;
-        self.report.rows_updated += updated;
-        self.report.rows_deleted += deleted;
-        self.report.conflicts.extend(conflicts);
+        applied.commit_to(&mut self.report);
         Ok(())
     }
 
@@ -237,14 +224,7 @@ impl SqliteWriter {
                         .collect();
                     conflicts.push(Conflict::of(&self.spec, key, &masked));
                 } else if self.mode == WriteMode::Update && n != 1 {
-                    return Err(DbError::new(
-                        DbErrorKind::Write,
-                        format!(
-                            "key {key} matched {n} rows, not 1; --key must identify one row \
-                             (this batch was rolled back)"
-                        ),
-                    )
-                    .context(format!("{url}: table {table}")));
+                    return Err(key_not_unique(&url, &table, key, n as u64));
                 }
             }
         }

@@ -339,3 +339,104 @@ pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tally, D::E
     }
     Ok(t)
 }
+
+/// Pretty-printed JSON, except that an array inside an array (a per-subject row of
+/// [`SubjectsOut::with_findings`]) is written compactly, on one line.
+#[derive(Default)]
+pub(super) struct RowsOnOneLine {
+    pretty: serde_json::ser::PrettyFormatter<'static>,
+    /// Per open container: whether it is an array.
+    open: Vec<bool>,
+    /// While writing compactly: the depth of the array that began it.
+    compact_from: Option<usize>,
+}
+
+impl serde_json::ser::Formatter for RowsOnOneLine {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        let inside_array = self.open.last() == Some(&true);
+        self.open.push(true);
+        if self.compact_from.is_none() && inside_array {
+            self.compact_from = Some(self.open.len());
+        }
+        if self.compact_from.is_some() {
+            w.write_all(b"[")
+        } else {
+            self.pretty.begin_array(w)
+        }
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        let depth = self.open.len();
+        self.open.pop();
+        match self.compact_from {
+            Some(from) => {
+                if from == depth {
+                    self.compact_from = None;
+                }
+                w.write_all(b"]")
+            }
+            None => self.pretty.end_array(w),
+        }
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        match self.compact_from {
+            Some(_) if first => Ok(()),
+            Some(_) => w.write_all(b","),
+            None => self.pretty.begin_array_value(w, first),
+        }
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        match self.compact_from {
+            Some(_) => Ok(()),
+            None => self.pretty.end_array_value(w),
+        }
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open.push(false);
+        match self.compact_from {
+            Some(_) => w.write_all(b"{"),
+            None => self.pretty.begin_object(w),
+        }
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open.pop();
+        match self.compact_from {
+            Some(_) => w.write_all(b"}"),
+            None => self.pretty.end_object(w),
+        }
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        match self.compact_from {
+            Some(_) if first => Ok(()),
+            Some(_) => w.write_all(b","),
+            None => self.pretty.begin_object_key(w, first),
+        }
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        match self.compact_from {
+            Some(_) => w.write_all(b":"),
+            None => self.pretty.begin_object_value(w),
+        }
+    }
+
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        match self.compact_from {
+            Some(_) => Ok(()),
+            None => self.pretty.end_object_value(w),
+        }
+    }
+}

@@ -26,8 +26,8 @@ pub enum KeySource {
 #[derive(Clone)]
 pub struct SubjectKey {
     mac: Hmac<Sha256>,
-    /// SipHash-1-3 keys for the sketch of all subjects, derived from the key.
-    sketch_keys: (u64, u64),
+    /// SipHash-1-3 under keys derived from the key, for the sketch of all subjects.
+    sketch: siphasher::sip::SipHasher13,
     pub(super) id: String,
     pub(super) source: KeySource,
 }
@@ -60,10 +60,10 @@ impl SubjectKey {
         let id = hex(&derive(b"art9 key id")[..8]);
         let sk = derive(b"art9 subject sketch");
         let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
-        let sketch_keys = (word(&sk[..8]), word(&sk[8..16]));
+        let sketch = siphasher::sip::SipHasher13::new_with_keys(word(&sk[..8]), word(&sk[8..16]));
         Ok(SubjectKey {
             mac,
-            sketch_keys,
+            sketch,
             id,
             source,
         })
@@ -103,11 +103,9 @@ impl SubjectKey {
     /// every record with a subject pays (the HMAC is computed only for records with
     /// findings). It is never written out itself: only the sketch's per-register maxima.
     pub fn sketch_hash(&self, subject: &str) -> u64 {
-        use std::hash::Hasher;
-        let mut h =
-            siphasher::sip::SipHasher13::new_with_keys(self.sketch_keys.0, self.sketch_keys.1);
-        h.write(subject.as_bytes());
-        h.finish()
+        // One-shot: the same value as a fresh hasher's `write` then `finish` (tested), without
+        // setting up the hasher's state per subject.
+        self.sketch.hash(subject.as_bytes())
     }
 
     /// A fingerprint of the key (not the key): equal for equal keys.
@@ -153,5 +151,31 @@ impl std::hash::Hasher for PseudonymHasher {
     }
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sketch_hash_is_siphash13_of_the_id_under_the_derived_keys() {
+        use std::hash::Hasher;
+        let key = SubjectKey::new(b"0123456789abcdef-key", KeySource::Env).unwrap();
+        let (k0, k1) = key.sketch.keys();
+        for id in [
+            "",
+            "C1",
+            "C271584",
+            "a subject id longer than sixteen bytes",
+            "ø",
+        ] {
+            // As summaries written before the one-shot hash counted subjects.
+            let mut h = siphasher::sip::SipHasher13::new_with_keys(k0, k1);
+            h.write(id.as_bytes());
+            assert_eq!(key.sketch_hash(id), h.finish(), "{id:?}");
+        }
+        let other = SubjectKey::new(b"0123456789abcdef-other", KeySource::Env).unwrap();
+        assert_ne!(key.sketch_hash("C1"), other.sketch_hash("C1"));
     }
 }

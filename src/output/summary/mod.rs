@@ -5,10 +5,13 @@
 //! findings per category, records per policy outcome) plus a [`Tally`]: counts of findings,
 //! records and data subjects by category × field × lexicon language × policy action, with
 //! the optional dimensions note language and likelihood (when findings carry them) and
-//! month (when records carry a date). The tally is counted during the scan, batch by batch
-//! on the worker that scanned the batch ([`Tally::record`]), and the batches' tallies are
-//! added up in input order on the writer ([`Tally::merge`]); summaries of partitions of one
-//! export merge the same way ([`RunSummary::merge`]): the merged halves equal the whole.
+//! month (when records carry a date). The tally is counted during the scan on the worker
+//! that scanned the batch ([`Tally::record`]), into a tally of that worker's kept from batch
+//! to batch; after each batch the worker hands its subjects with findings to the run's tally
+//! on the writer ([`Tally::take_subject_rows`], [`Tally::add_subject_rows`]), so that the
+//! run holds one table of subjects, and the workers' tallies are added up once, at the end
+//! ([`Tally::merge`]). Summaries of partitions of one export merge the same way
+//! ([`RunSummary::merge`]): the merged halves equal the whole.
 //!
 //! What it never holds: note text, entry ids (an id such as `nl.health.diabetes` spells the
 //! diagnosis), record keys, line numbers, raw subject ids. Subjects are 64-bit keyed
@@ -21,10 +24,11 @@
 //! # Resource usage
 //! Fixed: one count per (category, field, language, action[, note language, likelihood,
 //! month]) combination seen, one per field name, and the 4 KiB [`Sketch`] of distinct
-//! subjects. Growing with the data: one 32-byte table slot per **subject with findings**
-//! (`with_findings`; 83 bytes with the hash table's room, measured in
-//! BENCHMARKS.md at 10 million subjects) and, with a date column, one count per month.
-//! Subjects without findings cost nothing beyond the sketch.
+//! subjects, once per worker while scanning. Growing with the data: one 32-byte table slot
+//! per **subject with findings**, in the run's table only (`with_findings`; about 83 bytes
+//! with the hash table's room, measured in BENCHMARKS.md at 10 million subjects) and, with a
+//! date column, one count per month. Subjects without findings cost nothing beyond the
+//! sketch.
 
 mod key;
 mod run;
@@ -338,15 +342,63 @@ impl SubjectTally {
                 .then(b.1.findings.cmp(&a.1.findings))
                 .then(a.0.cmp(&b.0))
         };
-        let mut all: Vec<(u64, SubjectCounts)> =
-            self.with_findings.iter().map(|(p, c)| (*p, *c)).collect();
-        if all.len() > n && n > 0 {
-            all.select_nth_unstable_by(n - 1, order);
+        // The best `n` so far, in a buffer of 2n: when it is full, the best n are kept
+        // (memory n, not one row per subject: 10 million subjects would be 320 MB).
+        let mut best: Vec<(u64, SubjectCounts)> = Vec::with_capacity(2 * n.max(1));
+        let keep = |best: &mut Vec<(u64, SubjectCounts)>| {
+            if best.len() > n && n > 0 {
+                best.select_nth_unstable_by(n - 1, order);
+            }
+            best.truncate(n);
+        };
+        for (p, c) in &self.with_findings {
+            if best.len() == best.capacity() {
+                keep(&mut best);
+            }
+            best.push((*p, *c));
         }
-        all.truncate(n);
-        all.sort_unstable_by(order);
-        all
+        keep(&mut best);
+        best.sort_unstable_by(order);
+        best
     }
+}
+
+impl SubjectTally {
+    /// Add per-subject counts of another tally whose subject field slot `i` is `map[i]`
+    /// here (see [`Tally::subject_slots`]).
+    fn add_rows(
+        &mut self,
+        map: &[Option<u8>],
+        rows: impl IntoIterator<Item = (u64, SubjectCounts)>,
+        ids: Option<impl IntoIterator<Item = (u64, Box<str>)>>,
+    ) {
+        let identity = map.iter().enumerate().all(|(i, s)| *s == Some(i as u8));
+        if !identity && map.iter().any(Option::is_none) {
+            self.fields_partial = true;
+        }
+        for (p, mut c) in rows {
+            if !identity {
+                c.field_cat = remap_field_bits(c.field_cat, map);
+            }
+            self.with_findings.entry(p).or_default().add(&c);
+        }
+        if let Some(theirs) = ids {
+            let ids = self.ids.get_or_insert_with(HashMap::default);
+            for (p, id) in theirs {
+                ids.entry(p).or_insert(id);
+            }
+        }
+    }
+}
+
+/// Subjects with findings taken out of a tally ([`Tally::take_subject_rows`]): the names
+/// of the subject fields their bits refer to, the counts by pseudonym, and, when kept, the
+/// raw ids.
+#[derive(Debug, Default)]
+pub struct SubjectRows {
+    fields: Vec<String>,
+    rows: Vec<(u64, SubjectCounts)>,
+    ids: Option<Vec<(u64, Box<str>)>>,
 }
 
 /// How many of the most affected subjects the report lists (and, with `--show-subjects`,
@@ -555,13 +607,11 @@ impl Tally {
         }
         // Field indexes of `other` → of `self`. Interning the subject fields first keeps
         // their slots where they can be.
-        let mut subject_map = Vec::new();
-        if let Some(s) = &other.subjects {
-            for name in &s.fields {
-                let i = self.intern(name, usize::MAX);
-                subject_map.push(self.subject_slot[i as usize]);
-            }
-        }
+        let subject_map = other
+            .subjects
+            .as_ref()
+            .map(|s| self.subject_slots(&s.fields))
+            .unwrap_or_default();
         let map: Vec<u32> = other
             .fields
             .iter()
@@ -594,28 +644,55 @@ impl Tally {
             mine.scanned.merge(&theirs.scanned);
             mine.records_without_subject += theirs.records_without_subject;
             mine.fields_partial |= theirs.fields_partial;
-            let identity = subject_map
-                .iter()
-                .enumerate()
-                .all(|(i, s)| *s == Some(i as u8));
-            if !identity && subject_map.iter().any(Option::is_none) {
-                mine.fields_partial = true;
-            }
-            for (p, c) in &theirs.with_findings {
-                let mut c = *c;
-                if !identity {
-                    c.field_cat = remap_field_bits(c.field_cat, &subject_map);
-                }
-                mine.with_findings.entry(*p).or_default().add(&c);
-            }
-            if let Some(theirs) = &theirs.ids {
-                let ids = mine.ids.get_or_insert_with(HashMap::default);
-                for (p, id) in theirs {
-                    ids.entry(*p).or_insert_with(|| id.clone());
-                }
-            }
+            mine.add_rows(
+                &subject_map,
+                theirs.with_findings.iter().map(|(p, c)| (*p, *c)),
+                theirs
+                    .ids
+                    .as_ref()
+                    .map(|ids| ids.iter().map(|(p, id)| (*p, id.clone()))),
+            );
         }
         Ok(())
+    }
+
+    /// The slots here of subject fields `names` (another tally's, in its slot order),
+    /// interning them.
+    fn subject_slots(&mut self, names: &[String]) -> Vec<Option<u8>> {
+        names
+            .iter()
+            .map(|name| {
+                let i = self.intern(name, usize::MAX);
+                self.subject_slot[i as usize]
+            })
+            .collect()
+    }
+
+    /// Take out the subjects with findings counted so far (and their ids, when kept), to be
+    /// added to another tally with [`Tally::add_subject_rows`]. A worker's tally, kept from
+    /// batch to batch, hands its subjects on after every batch: the run's subjects are then
+    /// held in one table (on the writer), not in one per worker.
+    pub fn take_subject_rows(&mut self) -> SubjectRows {
+        let Some(s) = self.subjects.as_mut() else {
+            return SubjectRows::default();
+        };
+        SubjectRows {
+            fields: s.fields.clone(),
+            rows: s.with_findings.drain().collect(),
+            ids: s.ids.as_mut().map(|ids| ids.drain().collect()),
+        }
+    }
+
+    /// Add subjects taken out of another tally counting like this one
+    /// ([`Tally::take_subject_rows`]).
+    pub fn add_subject_rows(&mut self, rows: SubjectRows) {
+        if self.subjects.is_none() || (rows.rows.is_empty() && rows.ids.is_none()) {
+            return;
+        }
+        let map = self.subject_slots(&rows.fields);
+        if let Some(mine) = self.subjects.as_mut() {
+            mine.add_rows(&map, rows.rows, rows.ids);
+        }
     }
 
     /// The field names with their counts.

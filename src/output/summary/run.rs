@@ -207,6 +207,19 @@ impl RunSummary {
         Ok(run)
     }
 
+    /// Write the summary as JSON: pretty-printed, except that an array inside an array (a
+    /// per-subject row) is written on one line. The same JSON as `serde_json`'s pretty
+    /// printer, at about 40% of its size with many subjects (10 million rows: ~30 bytes a
+    /// row instead of ~75).
+    ///
+    /// # Errors
+    /// Writing fails.
+    pub fn write_json<W: std::io::Write>(&self, w: W) -> serde_json::Result<()> {
+        let mut ser =
+            serde_json::Serializer::with_formatter(w, super::file::RowsOnOneLine::default());
+        self.serialize(&mut ser)
+    }
+
     /// Forget the raw subject ids (`--show-subjects`): the summary then holds no personal
     /// data.
     pub fn drop_subject_ids(&mut self) {

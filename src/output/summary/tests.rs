@@ -87,6 +87,43 @@ fn merged_parts_equal_the_whole() {
 }
 
 #[test]
+fn worker_tallies_with_subjects_handed_on_per_batch_equal_the_whole() {
+    // As `art9 scan` counts: a tally per worker, kept from batch to batch; after each batch
+    // the worker hands its subjects with findings to the run's tally; the workers' tallies
+    // are added up at the end.
+    let key = SubjectKey::new(KEY, KeySource::Env).unwrap();
+    let policy = CompiledPolicy::load("default").unwrap();
+    let all = lines();
+    for ids in [false, true] {
+        let with_ids = |t: Tally| if ids { t.with_subject_ids() } else { t };
+        let mut whole = with_ids(Tally::new(Some(key.clone()), true));
+        scan_into(&mut whole, &all, Some(&policy));
+        for batch in 1..=3 {
+            let mut run = with_ids(Tally::new(Some(key.clone()), true));
+            let mut workers = [run.empty_like(), run.empty_like()];
+            for (i, chunk) in all.chunks(batch).enumerate() {
+                // Worker 1 takes the first batch, so that its fields are interned in
+                // another order than the run's.
+                let w = &mut workers[(i + 1) % 2];
+                scan_into(w, chunk, Some(&policy));
+                run.add_subject_rows(w.take_subject_rows());
+                assert!(w.subjects().unwrap().with_findings.is_empty());
+            }
+            for w in &workers {
+                run.merge(w).unwrap();
+            }
+            assert_eq!(json(&run), json(&whole), "batches of {batch}");
+            let (r, wh) = (run.subjects().unwrap(), whole.subjects().unwrap());
+            assert_eq!(r.with_findings, wh.with_findings);
+            assert_eq!(r.holds_ids(), ids);
+            for p in wh.with_findings.keys() {
+                assert_eq!(r.id_of(*p), wh.id_of(*p));
+            }
+        }
+    }
+}
+
+#[test]
 fn run_summaries_merge_and_round_trip() {
     let key = SubjectKey::new(KEY, KeySource::Policy).unwrap();
     let all = lines();
@@ -309,6 +346,39 @@ fn subject_ids_only_when_asked_and_only_for_the_top() {
 }
 
 #[test]
+fn written_with_one_line_per_subject_row() {
+    let key = SubjectKey::new(KEY, KeySource::Env).unwrap();
+    let scanner = Scanner::builtin().unwrap();
+    let mut t = Tally::new(Some(key), true);
+    let s = scan_into(&mut t, &lines(), None);
+    let run = RunSummary::new(RunInfo::new(&scanner, None), s, t);
+    let mut out = Vec::new();
+    run.write_json(&mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    // The same JSON as the pretty printer's, read back to the same summary.
+    let pretty = serde_json::to_string_pretty(&run).unwrap();
+    let value = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap();
+    assert_eq!(value(&text), value(&pretty));
+    let back = RunSummary::from_json(&text).unwrap();
+    assert_eq!(serde_json::to_string_pretty(&back).unwrap(), pretty);
+    // Pretty where it was (one key a line), each subject row on a line of its own.
+    assert!(text.contains("\n  \"schema\": \"art9-run-summary\",\n"));
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("[\""))
+        .collect();
+    let subjects = run.tally.subjects().unwrap().with_findings.len();
+    assert_eq!(rows.len(), subjects, "{text}");
+    assert!(subjects >= 4);
+    for row in rows {
+        let row = row.trim().trim_end_matches(',');
+        let v: (String, u32, u32, u32, u64) = serde_json::from_str(row).unwrap();
+        assert_eq!(v.0.len(), 16);
+    }
+    assert!(text.len() < pretty.len());
+}
+
+#[test]
 fn evasion_lanes_are_a_dimension_and_merge() {
     let notes = [
         r#"{"id":"1","cust":"A","note":"Klant heeft d i a b e t e s","memo":""}"#,
@@ -406,5 +476,33 @@ fn iso_dates_give_the_month_the_date_parser_gives() {
 fn pseudonyms_as_hex() {
     for p in [0u64, 1, 0xdead_beef, u64::MAX, 0x0123_4567_89ab_cdef] {
         assert_eq!(&file::hex16(p)[..], format!("{p:016x}").as_bytes());
+    }
+}
+
+#[test]
+fn top_subjects_are_the_first_of_the_full_order() {
+    let key = SubjectKey::new(KEY, KeySource::Env).unwrap();
+    let mut t = Tally::new(Some(key), false);
+    let s = t.subjects_mut().unwrap();
+    // Many ties on records and findings, so that the pseudonym decides too.
+    for i in 0u64..5_000 {
+        let p = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let c = SubjectCounts {
+            records: (i % 37) as u32,
+            findings: (i % 11) as u32,
+            ..SubjectCounts::default()
+        };
+        s.with_findings.insert(p, c);
+    }
+    let mut all: Vec<(u64, SubjectCounts)> =
+        s.with_findings.iter().map(|(p, c)| (*p, *c)).collect();
+    all.sort_by(|a, b| {
+        b.1.records
+            .cmp(&a.1.records)
+            .then(b.1.findings.cmp(&a.1.findings))
+            .then(a.0.cmp(&b.0))
+    });
+    for n in [0, 1, 10, 100, 4_999, 5_000, 6_000] {
+        assert_eq!(s.top(n), all[..n.min(all.len())].to_vec(), "n={n}");
     }
 }
