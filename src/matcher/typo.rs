@@ -11,7 +11,7 @@
 //! - in prefix and compound mode the start of a longer word: one edit in a start of six
 //!   letters or more, the rest of the word any letters ("diajetespatient", "Parkisnons";
 //!   the finding spans the word). The end of a word (suffix mode, "tarmkreft") is not looked
-//!   at: it caught one perturbed note in 250 and cost about 8% of `--typos`' instructions
+//!   at: it caught one perturbed note in 250, and `--typos` is over its cost goal
 //!   (BENCHMARKS.md).
 //!
 //! The first letter must be the term's (typing errors there are rare, and a changed first
