@@ -23,6 +23,14 @@
 
 use std::collections::HashMap;
 
+mod tokens;
+mod words;
+
+pub(crate) use self::tokens::tokenize;
+use self::words::{hash_at, FunctionWords, WordIndex};
+#[cfg(test)]
+use self::words::{eq_at, word_hash};
+
 use serde::Serialize;
 
 use crate::category::{Category, Lang};
@@ -170,15 +178,6 @@ struct CueRef {
     word: u32,
 }
 
-/// What the word index knows of a word.
-#[derive(Clone, Debug, Default)]
-struct WordInfo {
-    /// The languages (bit `Lang as usize`) whose function words list it.
-    function: u8,
-    /// The whole cue words and phrases whose first part it is.
-    starts: Vec<CueRef>,
-}
-
 /// How a cue word met a token of a note.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Met {
@@ -196,9 +195,11 @@ enum Met {
 pub struct Grader {
     /// The cue files in their order (nl, da, en: the order of [`Lang`]).
     langs: Vec<(Lang, LangCues)>,
-    /// Function words and the first parts of cue words, one lookup per token of a note for
-    /// the vote and the cues of every language.
-    words: WordIndex<WordInfo>,
+    /// Function words, one lookup per token of a note for the vote ([`Grader::prepare`]).
+    function: FunctionWords,
+    /// The first parts of whole cue words and phrases: the cue words whose first part a word
+    /// is, looked up for the tokens near findings ([`Grader::look_up_cues`]).
+    words: WordIndex<Vec<CueRef>>,
     /// Prefix words (`word*`, one part) by their first three bytes, suffix words (`*word`)
     /// by their last three ([`affix_bucket`]); words under three bytes in the last bucket,
     /// which every token meets. A token meets only the few words that can match it (by the
@@ -209,8 +210,8 @@ pub struct Grader {
     /// that ends a suffix word: most tokens are let go by one bit test.
     prefix_pairs: Vec<u64>,
     suffix_pairs: Vec<u64>,
-    /// Whether a function or cue word begins or ends with a digit (else a token that begins
-    /// and ends with one, an amount or a date, is not looked up: nothing can match it).
+    /// Whether a cue word begins or ends with a digit (else a token that begins and ends with
+    /// one, an amount or a date, is not looked up for cues: nothing can match it).
     digit_words: bool,
     /// Cues of all languages (the length of [`NoteWords::hit`]).
     cue_count: usize,
@@ -230,15 +231,19 @@ pub struct Grader {
 }
 
 /// A note's tokens looked up once for the language vote and for every finding's grade
-/// ([`Grader::prepare`]): per token its function-word language, and the cue words that
-/// start or match at it. Reuse one per thread (the buffers are kept).
+/// ([`Grader::prepare`], [`Grader::look_up_cues`]): per token its function-word languages,
+/// and near the findings the cue words that start or match at a token. Reuse one per thread
+/// (the buffers are kept).
 #[derive(Clone, Debug, Default)]
 pub struct NoteWords {
     /// Per token: the bits of the languages whose function word it is.
     function: Vec<u8>,
     /// (token, how, cue word), by token; per token the whole words first, then prefix, then
-    /// suffix words, each in cue file order.
+    /// suffix words, each in cue file order. Only for the tokens within the widest cue window
+    /// of a finding, and only cue words of the languages whose cues grade the note.
     met: Vec<(u32, Met, CueRef)>,
+    /// The token ranges looked up for cues (scratch of [`Grader::look_up_cues`]).
+    windows: Vec<(usize, usize)>,
     /// Per cue of every language, the word of it found near the finding being graded.
     hit: Vec<Option<u32>>,
 }
@@ -247,7 +252,8 @@ impl Grader {
     /// Compile cue files (one per language; see [`crate::LexiconSet::cues`]).
     pub fn new<'a>(files: impl IntoIterator<Item = &'a CueLexicon>) -> Grader {
         let mut langs: Vec<(Lang, LangCues)> = Vec::new();
-        let mut words: HashMap<String, WordInfo> = HashMap::new();
+        let mut function: HashMap<String, u8> = HashMap::new();
+        let mut words: HashMap<String, Vec<CueRef>> = HashMap::new();
         let mut prefixes = vec![Vec::new(); AFFIX_BUCKETS + 1];
         let mut suffixes = vec![Vec::new(); AFFIX_BUCKETS + 1];
         let mut prefix_pairs = vec![0u64; 1024];
@@ -264,7 +270,7 @@ impl Grader {
             spellings.extend(f.spellings.iter().map(|s| (f.lang as usize, s.clone())));
             letters.extend(f.letters.iter().map(|&c| (f.lang as usize, c)));
             for w in &f.function_words {
-                words.entry(w.clone()).or_default().function |= 1 << (f.lang as u8);
+                *function.entry(w.clone()).or_default() |= 1 << (f.lang as u8);
             }
             let slot = u8::try_from(langs.len()).unwrap_or(u8::MAX);
             let mut lc = LangCues {
@@ -293,11 +299,7 @@ impl Grader {
                         prefixes[affix_bucket(&part[..part.len().min(3)])].push(key);
                         set_pair(&mut prefix_pairs, &part[..part.len().min(2)]);
                     } else {
-                        words
-                            .entry(w.parts[0].clone())
-                            .or_default()
-                            .starts
-                            .push(key);
+                        words.entry(w.parts[0].clone()).or_default().push(key);
                     }
                 }
             }
@@ -313,6 +315,7 @@ impl Grader {
             });
         Grader {
             langs,
+            function: FunctionWords::build(function),
             words: WordIndex::build(words.into_iter().collect()),
             prefixes,
             suffixes,
@@ -395,8 +398,9 @@ impl Grader {
         self.prepare(text, norm, tokens, &mut NoteWords::default())
     }
 
-    /// Look up every token of a note once, into `note` (for [`Grader::grade`]), and return
-    /// the note's language as [`Grader::detect`] does.
+    /// Look up the function words of every token of a note, into `note`, and return the
+    /// note's language as [`Grader::detect`] does. Then [`Grader::look_up_cues`] and
+    /// [`Grader::grade`].
     pub fn prepare(
         &self,
         text: &str,
@@ -406,51 +410,16 @@ impl Grader {
     ) -> Option<Lang> {
         note.function.clear();
         note.met.clear();
-        note.hit.clear();
-        note.hit.resize(self.cue_count, None);
         let b = norm.as_bytes();
         let mut counts = [0u32; 3];
-        for (i, &(s, e)) in tokens.iter().enumerate() {
-            let tok = &b[s..e];
-            let i = i as u32;
-            if !self.digit_words && tok[0].is_ascii_digit() && tok[tok.len() - 1].is_ascii_digit() {
-                note.function.push(0);
-                continue;
-            }
-            let mut function = 0;
-            if let Some(info) = self.words.get(hash_at(b, s, e), b, s, e) {
-                function = info.function;
-                if function.count_ones() < 3 {
-                    for (l, c) in counts.iter_mut().enumerate() {
-                        *c += u32::from(function >> l & 1);
-                    }
+        for &(s, e) in tokens {
+            let function = self.function.get(b, s, e);
+            if function.count_ones() < 3 {
+                for (l, c) in counts.iter_mut().enumerate() {
+                    *c += u32::from(function >> l & 1);
                 }
-                note.met
-                    .extend(info.starts.iter().map(|&r| (i, Met::Start, r)));
             }
             note.function.push(function);
-            let long = tok.len() >= 3;
-            let pre = if long && has_pair(&self.prefix_pairs, &tok[..2]) {
-                &self.prefixes[affix_bucket(&tok[..3])][..]
-            } else {
-                &[][..]
-            };
-            let suf = if long && has_pair(&self.suffix_pairs, &tok[tok.len() - 2..]) {
-                &self.suffixes[affix_bucket(&tok[tok.len() - 3..])][..]
-            } else {
-                &[][..]
-            };
-            let pre = pre.iter().chain(&self.prefixes[AFFIX_BUCKETS]);
-            for &r in pre {
-                if open_matches(self.word(r), tok) {
-                    note.met.push((i, Met::Prefix, r));
-                }
-            }
-            for &r in suf.iter().chain(&self.suffixes[AFFIX_BUCKETS]) {
-                if open_matches(self.word(r), tok) {
-                    note.met.push((i, Met::Suffix, r));
-                }
-            }
         }
         if let Some(l) = winner(&counts) {
             return Some(l);
@@ -476,6 +445,99 @@ impl Grader {
             }
         }
         winner(&counts)
+    }
+
+    /// Look up the cue words of the tokens near the note's findings (`spans`, normalised byte
+    /// ranges), into `note` (after [`Grader::prepare`], before [`Grader::grade`]): the cues of
+    /// `note_lang`'s file (of every file when it is `None`), for the tokens within its widest
+    /// cue window of a finding. [`Grader::grade`] looks no further for a finding in `spans`
+    /// graded in `note_lang` (or, when `note_lang` is `None`, in any language): a note's words
+    /// far from its findings cost one function-word lookup each, not the cue lookups.
+    pub fn look_up_cues(
+        &self,
+        norm: &str,
+        tokens: &[(usize, usize)],
+        note_lang: Option<Lang>,
+        spans: impl IntoIterator<Item = (usize, usize)>,
+        note: &mut NoteWords,
+    ) {
+        note.met.clear();
+        let grades = |slot: u8| {
+            note_lang.is_none_or(|n| self.langs.get(usize::from(slot)).is_some_and(|l| l.0 == n))
+        };
+        let widest = (0..self.langs.len())
+            .filter(|&slot| grades(slot as u8))
+            .map(|slot| self.langs[slot].1.widest)
+            .max();
+        let Some(widest) = widest else {
+            return;
+        };
+        note.windows.clear();
+        for (start, end) in spans {
+            let first = tokens.partition_point(|&(_, te)| te <= start);
+            let last = tokens.partition_point(|&(ts, _)| ts < end);
+            note.windows.push((
+                first.saturating_sub(widest),
+                (last + widest).min(tokens.len()),
+            ));
+        }
+        note.windows.sort_unstable();
+        let b = norm.as_bytes();
+        let mut next = 0;
+        for k in 0..note.windows.len() {
+            let (lo, hi) = note.windows[k];
+            for (i, &(s, e)) in tokens.iter().enumerate().take(hi).skip(lo.max(next)) {
+                self.cues_at(b, s, e, i as u32, &grades, &mut note.met);
+            }
+            next = next.max(hi);
+        }
+    }
+
+    /// The cue words (of the languages `grades` lets through) that start or match at the
+    /// token `b[s..e]`, the `i`th, into `met`.
+    #[inline]
+    fn cues_at(
+        &self,
+        b: &[u8],
+        s: usize,
+        e: usize,
+        i: u32,
+        grades: &impl Fn(u8) -> bool,
+        met: &mut Vec<(u32, Met, CueRef)>,
+    ) {
+        let tok = &b[s..e];
+        if !self.digit_words && tok[0].is_ascii_digit() && tok[tok.len() - 1].is_ascii_digit() {
+            return;
+        }
+        if let Some(starts) = self.words.get(hash_at(b, s, e), b, s, e) {
+            met.extend(
+                starts
+                    .iter()
+                    .filter(|r| grades(r.lang))
+                    .map(|&r| (i, Met::Start, r)),
+            );
+        }
+        let long = tok.len() >= 3;
+        let pre = if long && has_pair(&self.prefix_pairs, &tok[..2]) {
+            &self.prefixes[affix_bucket(&tok[..3])][..]
+        } else {
+            &[][..]
+        };
+        for &r in pre.iter().chain(&self.prefixes[AFFIX_BUCKETS]) {
+            if grades(r.lang) && open_matches(self.word(r), tok) {
+                met.push((i, Met::Prefix, r));
+            }
+        }
+        let suf = if long && has_pair(&self.suffix_pairs, &tok[tok.len() - 2..]) {
+            &self.suffixes[affix_bucket(&tok[tok.len() - 3..])][..]
+        } else {
+            &[][..]
+        };
+        for &r in suf.iter().chain(&self.suffixes[AFFIX_BUCKETS]) {
+            if grades(r.lang) && open_matches(self.word(r), tok) {
+                met.push((i, Met::Suffix, r));
+            }
+        }
     }
 
     fn cue(&self, r: CueRef) -> &Cue {
@@ -506,6 +568,10 @@ impl Grader {
         let last = tokens.partition_point(|&(ts, _)| ts < span.end);
         let mut up = 0;
         let mut down = 0;
+        if note.hit.len() != self.cue_count {
+            note.hit.clear();
+            note.hit.resize(self.cue_count, None);
+        }
         let met = &note.met[..];
         // The met words of tokens `a..b`.
         let range = |a: usize, b: usize| {
@@ -644,190 +710,6 @@ impl Grader {
             }
         }
         span.base.shifted(shift)
-    }
-}
-
-/// Words (ASCII case ignored) to values: [`word_hash`] (eight bytes a step), open addressing.
-/// A token is hashed once, with no lower-cased copy; most tokens find an empty slot at once.
-/// (A `HashMap<String, _>` lookup, SipHash and a copy for upper-case tokens, was most of the
-/// grading's cost on `--terms` notes.)
-#[derive(Clone, Debug)]
-struct WordIndex<V> {
-    /// Slot → index into `words` + 1 (0 = empty); the length is a power of two.
-    slots: Vec<u32>,
-    /// Each word with eight zero bytes after it (its last eight bytes are read as one), its
-    /// hash and its value.
-    words: Vec<(Vec<u8>, u64, V)>,
-}
-
-fn word_hash(word: &[u8]) -> u64 {
-    hash_at(word, 0, word.len())
-}
-
-/// [`word_hash`] of `buf[s..e]`, reading eight bytes a step (`buf` around the word lets the
-/// last step read a whole eight and mask what is past the word).
-// Eight bytes at a time, each with its 0x20 bit set: ASCII letters in lower case, digits as
-// they are (a word token holds nothing else of ASCII). Two non-ASCII bytes may hash alike;
-// the comparison after the hash is exact.
-#[inline]
-fn hash_at(buf: &[u8], s: usize, e: usize) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    const CASE: u64 = 0x2020_2020_2020_2020;
-    let step = |h: u64, x: u64| (h.rotate_left(5) ^ (x | CASE)).wrapping_mul(K);
-    let mut h = (e - s) as u64;
-    let mut i = s;
-    while i + 8 <= e {
-        h = step(h, load8(buf, i, 8));
-        i += 8;
-    }
-    if i < e {
-        h = step(h, load8(buf, i, e - i));
-    }
-    h ^ (h >> 32)
-}
-
-/// Whether `word` (with eight zero bytes after it) is `buf[s..e]`, ASCII case ignored: eight
-/// bytes a step with the case bit set, and byte by byte when the token is not ASCII (where
-/// the case bit may tell two bytes apart).
-#[inline]
-fn eq_at(word: &[u8], buf: &[u8], s: usize, e: usize) -> bool {
-    const CASE: u64 = 0x2020_2020_2020_2020;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let len = e - s;
-    if word.len() != len + 8 {
-        return false;
-    }
-    let mut high = 0;
-    let mut i = 0;
-    while i < len {
-        let n = (len - i).min(8);
-        let t = load8(buf, s + i, n);
-        high |= t;
-        if load8(word, i, 8) | CASE != t | CASE {
-            return false;
-        }
-        i += 8;
-    }
-    high & HIGH == 0 || word[..len].eq_ignore_ascii_case(&buf[s..e])
-}
-
-/// The `n` (1..=8) bytes of `buf` at `at`, little-endian, zero above.
-#[inline]
-fn load8(buf: &[u8], at: usize, n: usize) -> u64 {
-    if let Some(w) = buf.get(at..at + 8) {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(w);
-        let x = u64::from_le_bytes(a);
-        if n == 8 {
-            x
-        } else {
-            x & ((1u64 << (8 * n)) - 1)
-        }
-    } else {
-        buf[at..at + n]
-            .iter()
-            .enumerate()
-            .fold(0, |x, (i, &b)| x | u64::from(b) << (8 * i))
-    }
-}
-
-impl<V> Default for WordIndex<V> {
-    fn default() -> WordIndex<V> {
-        WordIndex {
-            slots: Vec::new(),
-            words: Vec::new(),
-        }
-    }
-}
-
-impl<V> WordIndex<V> {
-    fn build(entries: Vec<(String, V)>) -> WordIndex<V> {
-        let size = (entries.len() * 2).next_power_of_two().max(16);
-        let mut slots = vec![0u32; size];
-        let mut words = Vec::with_capacity(entries.len());
-        for (w, v) in entries {
-            let h = word_hash(w.as_bytes());
-            let mut i = (h as usize) & (size - 1);
-            while slots[i] != 0 {
-                i = (i + 1) & (size - 1);
-            }
-            let mut padded = w.into_bytes();
-            padded.extend_from_slice(&[0; 8]);
-            words.push((padded, h, v));
-            slots[i] = u32::try_from(words.len()).unwrap_or(u32::MAX);
-        }
-        WordIndex { slots, words }
-    }
-
-    /// The value of the token `buf[s..e]`, whose hash ([`hash_at`]) is `h`.
-    fn get(&self, h: u64, buf: &[u8], s: usize, e: usize) -> Option<&V> {
-        if self.words.is_empty() {
-            return None;
-        }
-        let mask = self.slots.len() - 1;
-        let mut i = (h as usize) & mask;
-        loop {
-            let slot = self.slots[i] as usize;
-            if slot == 0 {
-                return None;
-            }
-            let (w, wh, v) = &self.words[slot - 1];
-            if *wh == h && eq_at(w, buf, s, e) {
-                return Some(v);
-            }
-            i = (i + 1) & mask;
-        }
-    }
-}
-
-/// The word-char runs of `norm`, as `matcher` tokenises for context rules (tested equal),
-/// with a byte loop for ASCII.
-pub(crate) fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
-    /// Per byte: 0 ASCII but no word char, 1 ASCII letter or digit, 2 not ASCII.
-    const CLASS: [u8; 256] = {
-        let mut t = [2u8; 256];
-        let mut i = 0;
-        while i < 128 {
-            t[i] = (i as u8).is_ascii_alphanumeric() as u8;
-            i += 1;
-        }
-        t
-    };
-    let b = norm.as_bytes();
-    // The char at `i` (not ASCII): whether it is a word char, and its length.
-    let wide = |i: usize| {
-        norm[i..].chars().next().map_or((false, 1), |c| {
-            (crate::normalize::is_word_char(c), c.len_utf8())
-        })
-    };
-    let mut i = 0;
-    while i < b.len() {
-        // Past what is not a word, an ASCII byte at a time.
-        while i < b.len() && CLASS[usize::from(b[i])] == 0 {
-            i += 1;
-        }
-        if i == b.len() {
-            break;
-        }
-        let start = i;
-        loop {
-            while i < b.len() && CLASS[usize::from(b[i])] == 1 {
-                i += 1;
-            }
-            if i == b.len() || b[i] < 0x80 {
-                break;
-            }
-            match wide(i) {
-                (true, len) => i += len,
-                (false, _) => break,
-            }
-        }
-        if i == start {
-            // A char that is not a word char and not ASCII.
-            i += wide(i).1;
-        } else {
-            out.push((start, i));
-        }
     }
 }
 

@@ -11,7 +11,10 @@ fn grader(yaml: &[&str]) -> Grader {
 
 fn note(g: &Grader, norm: &str) -> NoteWords {
     let mut out = NoteWords::default();
-    g.prepare(norm, norm, &tokens(norm), &mut out);
+    let toks = tokens(norm);
+    g.prepare(norm, norm, &toks, &mut out);
+    // Every language's cues, for every token (a test grades in any language).
+    g.look_up_cues(norm, &toks, None, [(0, norm.len())], &mut out);
     out
 }
 
@@ -426,10 +429,12 @@ proptest::proptest! {
             let o = o % toks.len();
             spans.push((toks[o].0, toks[(o + l).min(toks.len()) - 1].1));
         }
-        let findings = SpanIndex::new(spans);
+        let findings = SpanIndex::new(spans.iter().copied());
         let note_lang = Lang::ALL.get(lang).copied();
         let mut note = NoteWords::default();
         g.prepare(&norm, &norm, &toks, &mut note);
+        // Cues near the note's findings only, of the language graded in.
+        g.look_up_cues(&norm, &toks, note_lang, spans.iter().copied(), &mut note);
         let got = g.grade(&norm, &toks, &mut note, note_lang, &span, &findings, None);
         let want = naive_grade(&files, &norm, &toks, note_lang, &span, &findings);
         proptest::prop_assert_eq!(got, want, "{}", norm);
@@ -548,4 +553,30 @@ fn fallback_names_what_the_vote_leaves_undecided_only_when_sure() {
     let t = "Booking amended to three nights, late checkout noon.";
     assert_ne!(nl_only.fallback(t), Some(Lang::En));
     assert_eq!(grader(&[]).fallback(t), None);
+}
+
+proptest::proptest! {
+    /// The packed function-word table answers as a plain map with ASCII case ignored: for
+    /// short and long words, ASCII or not, and tokens that differ from a word only in the
+    /// case bit of a non-ASCII byte.
+    #[test]
+    fn function_words_equal_a_plain_map(
+        words in proptest::collection::vec(("[a-z0-9æéаР]{1,20}", 1u8..8), 0..30),
+        probes in proptest::collection::vec("[a-zA-Z0-9æÆéÉаР]{1,20}", 0..30),
+        upper: bool,
+    ) {
+        let map: HashMap<String, u8> = words.iter().cloned().collect();
+        let table = FunctionWords::build(map.clone());
+        let mut all: Vec<String> = words.iter().map(|(w, _)| w.clone()).collect();
+        all.extend(probes);
+        for w in all {
+            let tok = if upper { w.to_ascii_uppercase() } else { w.clone() };
+            let note = format!("x {tok} y");
+            let want = map
+                .iter()
+                .filter(|(k, _)| k.as_bytes().eq_ignore_ascii_case(tok.as_bytes()))
+                .fold(0, |bits, (_, &b)| bits | b);
+            proptest::prop_assert_eq!(table.get(note.as_bytes(), 2, 2 + tok.len()), want, "{}", tok);
+        }
+    }
 }

@@ -144,7 +144,9 @@ pub(super) fn extend_left(norm: &str, mut start: usize) -> usize {
     start
 }
 
-/// Word-char runs of the normalised text.
+/// Word-char runs of the normalised text, char by char: the reference that
+/// [`crate::grade::tokenize`] is tested equal to.
+#[cfg(test)]
 pub(super) fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
     let mut start = None;
     for (i, c) in norm.char_indices() {

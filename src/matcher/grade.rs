@@ -31,6 +31,13 @@ impl Inner {
         let reported = note_lang.or_else(|| self.grader.fallback(text));
         let cands = &scratch.cands;
         let accepted = || cands.iter().filter(|c| c.verdict == Verdict::Accepted);
+        self.grader.look_up_cues(
+            norm,
+            tokens,
+            note_lang,
+            accepted().map(|c| (c.sstart, c.send)),
+            note,
+        );
         let spans = &mut scratch.spans;
         spans.fill(accepted().map(|c| (c.sstart, c.send)));
         // Every candidate, to find the ones overlapping a finding (`backing` below): only
@@ -105,7 +112,7 @@ impl Scanner {
     pub fn note_lang(&self, text: &str) -> Option<Lang> {
         let norm = normalize(text);
         let mut tokens = Vec::new();
-        tokenize(&norm, &mut tokens);
+        crate::grade::tokenize(&norm, &mut tokens);
         self.inner.grader.detect_or_guess(text, &norm, &tokens)
     }
 
@@ -114,7 +121,7 @@ impl Scanner {
     pub fn note_lang_vote(&self, text: &str) -> Option<Lang> {
         let norm = normalize(text);
         let mut tokens = Vec::new();
-        tokenize(&norm, &mut tokens);
+        crate::grade::tokenize(&norm, &mut tokens);
         self.inner.grader.detect(text, &norm, &tokens)
     }
 }
@@ -130,6 +137,21 @@ mod tests {
             parts in proptest::collection::vec(
                 proptest::sample::select(vec!["klant", "KRÆFT", " ", "-", "é", "e\u{301}", "😀", "3F", "_", "ß", "’", ".", "\u{200B}", "Ab"]),
                 0..20,
+            )
+        ) {
+            let text: String = parts.concat();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            crate::grade::tokenize(&text, &mut a);
+            tokenize(&text, &mut b);
+            proptest::prop_assert_eq!(a, b);
+        }
+
+        /// The same on ASCII text (the bit-mask path) across its 64-byte chunks.
+        #[test]
+        fn ascii_grade_tokens_equal_context_tokens(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec!["klant", "KRAEFT", " ", "  ", "-", "3F", "_", "'", ".", "Ab", "z", "Z0", "@[`{", "abcdefghijklmnopqrstuvwxyz0123456789", "\t\n", "~\u{7f}"]),
+                0..60,
             )
         ) {
             let text: String = parts.concat();

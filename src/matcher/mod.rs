@@ -390,7 +390,7 @@ impl Scanner {
             }
             if let Some(ctx) = &e.context {
                 if tokens.is_empty() {
-                    tokenize(norm, tokens);
+                    crate::grade::tokenize(norm, tokens);
                 }
                 let first = tokens.partition_point(|&(_, te)| te <= c.sstart);
                 let last = tokens.partition_point(|&(ts, _)| ts < c.send);
