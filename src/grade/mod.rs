@@ -27,9 +27,9 @@ mod tokens;
 mod words;
 
 pub(crate) use self::tokens::tokenize;
-use self::words::{hash_at, FunctionWords, WordIndex};
+use self::words::WordTable;
 #[cfg(test)]
-use self::words::{eq_at, word_hash};
+use self::words::{eq_at, hash_at, word_hash};
 
 use serde::Serialize;
 
@@ -195,11 +195,10 @@ enum Met {
 pub struct Grader {
     /// The cue files in their order (nl, da, en: the order of [`Lang`]).
     langs: Vec<(Lang, LangCues)>,
-    /// Function words, one lookup per token of a note for the vote ([`Grader::prepare`]).
-    function: FunctionWords,
-    /// The first parts of whole cue words and phrases: the cue words whose first part a word
-    /// is, looked up for the tokens near findings ([`Grader::look_up_cues`]).
-    words: WordIndex<Vec<CueRef>>,
+    /// Function words and the first parts of whole cue words and phrases: one lookup per
+    /// token of a note ([`Grader::prepare`]) for the vote and for the cues near findings
+    /// ([`Grader::look_up_cues`]).
+    words: WordTable<CueRef>,
     /// Prefix words (`word*`, one part) by their first three bytes, suffix words (`*word`)
     /// by their last three ([`affix_bucket`]); words under three bytes in the last bucket,
     /// which every token meets. A token meets only the few words that can match it (by the
@@ -238,6 +237,8 @@ pub struct Grader {
 pub struct NoteWords {
     /// Per token: the bits of the languages whose function word it is.
     function: Vec<u8>,
+    /// Per token: the cue words whose first part it is (a range of the grader's words).
+    starts: Vec<(u32, u32)>,
     /// (token, how, cue word), by token; per token the whole words first, then prefix, then
     /// suffix words, each in cue file order. Only for the tokens within the widest cue window
     /// of a finding, and only cue words of the languages whose cues grade the note.
@@ -252,8 +253,7 @@ impl Grader {
     /// Compile cue files (one per language; see [`crate::LexiconSet::cues`]).
     pub fn new<'a>(files: impl IntoIterator<Item = &'a CueLexicon>) -> Grader {
         let mut langs: Vec<(Lang, LangCues)> = Vec::new();
-        let mut function: HashMap<String, u8> = HashMap::new();
-        let mut words: HashMap<String, Vec<CueRef>> = HashMap::new();
+        let mut words: HashMap<String, (u8, Vec<CueRef>)> = HashMap::new();
         let mut prefixes = vec![Vec::new(); AFFIX_BUCKETS + 1];
         let mut suffixes = vec![Vec::new(); AFFIX_BUCKETS + 1];
         let mut prefix_pairs = vec![0u64; 1024];
@@ -270,7 +270,7 @@ impl Grader {
             spellings.extend(f.spellings.iter().map(|s| (f.lang as usize, s.clone())));
             letters.extend(f.letters.iter().map(|&c| (f.lang as usize, c)));
             for w in &f.function_words {
-                *function.entry(w.clone()).or_default() |= 1 << (f.lang as u8);
+                words.entry(w.clone()).or_default().0 |= 1 << (f.lang as u8);
             }
             let slot = u8::try_from(langs.len()).unwrap_or(u8::MAX);
             let mut lc = LangCues {
@@ -299,7 +299,7 @@ impl Grader {
                         prefixes[affix_bucket(&part[..part.len().min(3)])].push(key);
                         set_pair(&mut prefix_pairs, &part[..part.len().min(2)]);
                     } else {
-                        words.entry(w.parts[0].clone()).or_default().push(key);
+                        words.entry(w.parts[0].clone()).or_default().1.push(key);
                     }
                 }
             }
@@ -308,15 +308,15 @@ impl Grader {
             langs.push((f.lang, lc));
         }
         let digit_words = digit_words
-            || words.keys().any(|w| {
+            || words.iter().any(|(w, (_, cues))| {
                 let b = w.as_bytes();
-                b.first().is_some_and(u8::is_ascii_digit)
-                    || b.last().is_some_and(u8::is_ascii_digit)
+                !cues.is_empty()
+                    && (b.first().is_some_and(u8::is_ascii_digit)
+                        || b.last().is_some_and(u8::is_ascii_digit))
             });
         Grader {
             langs,
-            function: FunctionWords::build(function),
-            words: WordIndex::build(words.into_iter().collect()),
+            words: WordTable::build(words),
             prefixes,
             suffixes,
             prefix_pairs,
@@ -409,11 +409,14 @@ impl Grader {
         note: &mut NoteWords,
     ) -> Option<Lang> {
         note.function.clear();
+        note.starts.clear();
         note.met.clear();
         let b = norm.as_bytes();
         let mut counts = [0u32; 3];
         for &(s, e) in tokens {
-            let function = self.function.get(b, s, e);
+            let looked = self.words.get(b, s, e);
+            note.starts.push(looked.refs);
+            let function = looked.function;
             if function.count_ones() < 3 {
                 for (l, c) in counts.iter_mut().enumerate() {
                     *c += u32::from(function >> l & 1);
@@ -486,15 +489,19 @@ impl Grader {
         let mut next = 0;
         for k in 0..note.windows.len() {
             let (lo, hi) = note.windows[k];
-            for (i, &(s, e)) in tokens.iter().enumerate().take(hi).skip(lo.max(next)) {
-                self.cues_at(b, s, e, i as u32, &grades, &mut note.met);
+            for i in lo.max(next)..hi {
+                let (s, e) = tokens[i];
+                let starts = note.starts.get(i).copied().unwrap_or_default();
+                self.cues_at(b, s, e, i as u32, starts, &grades, &mut note.met);
             }
             next = next.max(hi);
         }
     }
 
     /// The cue words (of the languages `grades` lets through) that start or match at the
-    /// token `b[s..e]`, the `i`th, into `met`.
+    /// token `b[s..e]`, the `i`th, into `met`: `starts` (from [`Grader::prepare`]'s lookup)
+    /// and the prefix and suffix words.
+    #[allow(clippy::too_many_arguments)]
     #[inline]
     fn cues_at(
         &self,
@@ -502,6 +509,7 @@ impl Grader {
         s: usize,
         e: usize,
         i: u32,
+        starts: (u32, u32),
         grades: &impl Fn(u8) -> bool,
         met: &mut Vec<(u32, Met, CueRef)>,
     ) {
@@ -509,14 +517,13 @@ impl Grader {
         if !self.digit_words && tok[0].is_ascii_digit() && tok[tok.len() - 1].is_ascii_digit() {
             return;
         }
-        if let Some(starts) = self.words.get(hash_at(b, s, e), b, s, e) {
-            met.extend(
-                starts
-                    .iter()
-                    .filter(|r| grades(r.lang))
-                    .map(|&r| (i, Met::Start, r)),
-            );
-        }
+        met.extend(
+            self.words
+                .refs(starts)
+                .iter()
+                .filter(|r| grades(r.lang))
+                .map(|&r| (i, Met::Start, r)),
+        );
         let long = tok.len() >= 3;
         let pre = if long && has_pair(&self.prefix_pairs, &tok[..2]) {
             &self.prefixes[affix_bucket(&tok[..3])][..]

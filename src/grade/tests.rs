@@ -556,27 +556,36 @@ fn fallback_names_what_the_vote_leaves_undecided_only_when_sure() {
 }
 
 proptest::proptest! {
-    /// The packed function-word table answers as a plain map with ASCII case ignored: for
-    /// short and long words, ASCII or not, and tokens that differ from a word only in the
-    /// case bit of a non-ASCII byte.
+    /// The packed word table answers as a plain map with ASCII case ignored: for short and
+    /// long words, ASCII or not, and tokens that differ from a word only in the case bit of
+    /// a non-ASCII byte; with each word's function bits and its cue words.
     #[test]
-    fn function_words_equal_a_plain_map(
-        words in proptest::collection::vec(("[a-z0-9æéаР]{1,20}", 1u8..8), 0..30),
+    fn word_table_equals_a_plain_map(
+        words in proptest::collection::vec(("[a-z0-9æéаР]{1,20}", 0u8..8, proptest::collection::vec(0u32..100, 0..3)), 0..30),
         probes in proptest::collection::vec("[a-zA-Z0-9æÆéÉаР]{1,20}", 0..30),
         upper: bool,
     ) {
-        let map: HashMap<String, u8> = words.iter().cloned().collect();
-        let table = FunctionWords::build(map.clone());
-        let mut all: Vec<String> = words.iter().map(|(w, _)| w.clone()).collect();
+        let map: HashMap<String, (u8, Vec<u32>)> =
+            words.iter().map(|(w, b, c)| (w.clone(), (*b, c.clone()))).collect();
+        let table = WordTable::build(map.clone());
+        let mut all: Vec<String> = map.keys().cloned().collect();
         all.extend(probes);
         for w in all {
             let tok = if upper { w.to_ascii_uppercase() } else { w.clone() };
             let note = format!("x {tok} y");
-            let want = map
+            let (want_bits, mut want_refs) = map
                 .iter()
                 .filter(|(k, _)| k.as_bytes().eq_ignore_ascii_case(tok.as_bytes()))
-                .fold(0, |bits, (_, &b)| bits | b);
-            proptest::prop_assert_eq!(table.get(note.as_bytes(), 2, 2 + tok.len()), want, "{}", tok);
+                .fold((0u8, Vec::<u32>::new()), |(bits, mut refs), (_, (b, c))| {
+                    refs.extend(c);
+                    (bits | b, refs)
+                });
+            let got = table.get(note.as_bytes(), 2, 2 + tok.len());
+            let mut got_refs = table.refs(got.refs).to_vec();
+            got_refs.sort_unstable();
+            want_refs.sort_unstable();
+            proptest::prop_assert_eq!(got.function, want_bits, "{}", tok);
+            proptest::prop_assert_eq!(got_refs, want_refs, "{}", tok);
         }
     }
 }

@@ -9,33 +9,51 @@ const CASE: u64 = 0x2020_2020_2020_2020;
 /// The high bit of eight bytes (a byte that is not ASCII).
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
-/// The function words of the cue files and the languages (bit `Lang as usize`) whose files
-/// list each, for one lookup per token of a note.
-///
-/// A word of ASCII letters and digits of up to 16 bytes (every built-in one) is kept packed,
-/// as two `u64`s of its bytes with the case bit set and zeros past its end, in an open
-/// addressing table: a token is read as two loads, hashed by one multiplication and compared
-/// as two integers, with no pointer to follow, and the table of first halves (8 bytes a
-/// slot) stays in the L1 cache beside the automaton's tables. The few other words (longer, or
-/// not ASCII) are in a [`WordIndex`], which only tokens that cannot be packed look into: a
-/// token of ASCII letters and digits of up to 16 bytes equals no such word.
-#[derive(Clone, Debug)]
-pub(super) struct FunctionWords {
-    /// Per slot the first eight bytes of a packed word (0: empty; no word packs to 0).
-    heads: Vec<u64>,
-    /// Per slot the next eight bytes and the word's language bits.
-    tails: Vec<(u64, u8)>,
-    /// `heads.len() - 1` (a power of two minus one).
-    mask: usize,
-    /// The words that are not packed.
-    other: WordIndex<u8>,
+/// What a token is to the grader: the languages whose function words list it (bit `Lang as
+/// usize`), and the cue words whose first part it is (a range of [`WordTable::refs`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Looked {
+    pub(super) function: u8,
+    pub(super) refs: (u32, u32),
 }
 
-impl Default for FunctionWords {
-    fn default() -> FunctionWords {
-        FunctionWords::build(HashMap::new())
-    }
+/// The function words and the first parts of cue words of the cue files, for one lookup per
+/// token of a note.
+///
+/// A grading runs after the matcher has walked the note, with the automaton's tables in the
+/// caches, so each table a token touches costs a cache miss: one table, and one probe that
+/// nearly always ends in one 8-byte slot, is the design. A word of ASCII letters and digits
+/// of up to 16 bytes (every built-in one) is kept packed: its first eight bytes with the
+/// case bit set and zeros past its end, in one `u64` slot whose free high bits (ASCII bytes
+/// leave bit 7 of each byte clear) hold what a lookup needs: its function-word languages,
+/// whether it begins cue words, and whether it is longer than eight bytes. Only then is the
+/// slot's second half read ([`WordTable::tails`]: the next eight bytes and the cue words). A
+/// token is read as one or two loads, hashed by one multiplication and compared as integers.
+/// The few other words (longer, or not ASCII) are in a [`WordIndex`], which only tokens that
+/// cannot be packed look into: a token of ASCII letters and digits of up to 16 bytes equals
+/// no such word.
+#[derive(Clone, Debug)]
+pub(super) struct WordTable<R> {
+    /// Per slot a packed word's first eight bytes and its [`META`] bits (0: empty).
+    heads: Vec<u64>,
+    /// Per slot the next eight bytes and the range of its cue words in `refs`.
+    tails: Vec<(u64, u32, u32)>,
+    /// `heads.len() - 1` (a power of two minus one).
+    mask: usize,
+    /// The cue words of every word, each word's together.
+    refs: Vec<R>,
+    /// The words that are not packed: their function bits and range in `refs`.
+    other: WordIndex<Looked>,
 }
+
+/// The high bits of the first three bytes of a packed head: the function-word languages.
+const FUNCTION_BITS: [u64; 3] = [1 << 7, 1 << 15, 1 << 23];
+/// The high bit of the fourth byte: the word begins cue words.
+const STARTS_CUES: u64 = 1 << 31;
+/// The high bit of the eighth byte: the word is longer than eight bytes.
+const LONG: u64 = 1 << 63;
+/// Every bit that is not the word's bytes (`LONG` is part of the key).
+const META: u64 = FUNCTION_BITS[0] | FUNCTION_BITS[1] | FUNCTION_BITS[2] | STARTS_CUES;
 
 /// The first `n` (0..=8) of eight bytes `x` with the case bit set, zero above.
 #[inline]
@@ -48,67 +66,117 @@ fn fold(x: u64, n: usize) -> u64 {
 }
 
 #[inline]
-fn packed_slot(head: u64, tail: u64, mask: usize) -> usize {
+fn packed_slot(head: u64, mask: usize) -> usize {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let h = (head ^ tail.rotate_left(29)).wrapping_mul(K);
-    (h >> 40) as usize & mask
+    (head.wrapping_mul(K) >> 40) as usize & mask
 }
 
-impl FunctionWords {
-    /// Index `words` (word → language bits).
-    pub(super) fn build(words: HashMap<String, u8>) -> FunctionWords {
-        // Words that differ only in ASCII case pack alike: their languages are merged.
-        let mut packed: HashMap<(u64, u64), u8> = HashMap::new();
+impl<R: Copy> Default for WordTable<R> {
+    fn default() -> WordTable<R> {
+        WordTable::build(HashMap::new())
+    }
+}
+
+impl<R: Copy> WordTable<R> {
+    /// Index `words`: each word's function-word language bits and the cue words whose
+    /// first part it is.
+    pub(super) fn build(words: HashMap<String, (u8, Vec<R>)>) -> WordTable<R> {
+        // Words that differ only in ASCII case pack alike: merged.
+        let mut packed: HashMap<(u64, u64), (u8, Vec<R>)> = HashMap::new();
         let mut other = Vec::new();
-        for (w, bits) in words {
+        let mut refs = Vec::new();
+        for (w, (bits, cues)) in words {
             let b = w.as_bytes();
             if b.len() <= 16 && !b.is_empty() && b.iter().all(u8::is_ascii_alphanumeric) {
                 let mut buf = [0u8; 24];
                 buf[..b.len()].copy_from_slice(b);
-                let head = fold(load8(&buf, 0, 8), b.len().min(8));
+                let long = if b.len() > 8 { LONG } else { 0 };
+                let head = fold(load8(&buf, 0, 8), b.len().min(8)) | long;
                 let tail = fold(load8(&buf, 8, 8), b.len().saturating_sub(8));
-                *packed.entry((head, tail)).or_default() |= bits;
+                let entry = packed.entry((head, tail)).or_default();
+                entry.0 |= bits;
+                entry.1.extend(cues);
             } else {
-                other.push((w, bits));
+                let start = refs.len() as u32;
+                refs.extend(cues);
+                let looked = Looked {
+                    function: bits,
+                    refs: (start, refs.len() as u32),
+                };
+                other.push((w, looked));
             }
         }
         let size = (packed.len() * 2).next_power_of_two().max(16);
         let mask = size - 1;
         let mut heads = vec![0u64; size];
-        let mut tails = vec![(0u64, 0u8); size];
-        for ((head, tail), bits) in packed {
-            let mut i = packed_slot(head, tail, mask);
+        let mut tails = vec![(0u64, 0u32, 0u32); size];
+        // In a fixed order, so that the table (and the order of a word's cue words) is the
+        // same in every build.
+        let mut packed: Vec<_> = packed.into_iter().collect();
+        packed.sort_unstable_by_key(|&((head, tail), _)| (head, tail));
+        for ((head, tail), (bits, cues)) in packed {
+            let mut i = packed_slot(head, mask);
             while heads[i] != 0 {
                 i = (i + 1) & mask;
             }
-            heads[i] = head;
-            tails[i] = (tail, bits);
+            let mut meta = 0;
+            for (l, bit) in FUNCTION_BITS.iter().enumerate() {
+                if bits >> l & 1 == 1 {
+                    meta |= bit;
+                }
+            }
+            if !cues.is_empty() {
+                meta |= STARTS_CUES;
+            }
+            let start = refs.len() as u32;
+            refs.extend(cues);
+            heads[i] = head | meta;
+            tails[i] = (tail, start, refs.len() as u32);
         }
-        FunctionWords {
+        WordTable {
             heads,
             tails,
             mask,
+            refs,
             other: WordIndex::build(other),
         }
     }
 
-    /// The language bits of the token `buf[s..e]` (0: no function word), ASCII case ignored.
+    /// What the token `buf[s..e]` is (ASCII case ignored).
     #[inline]
-    pub(super) fn get(&self, buf: &[u8], s: usize, e: usize) -> u8 {
+    pub(super) fn get(&self, buf: &[u8], s: usize, e: usize) -> Looked {
         let len = e - s;
         if len <= 16 {
             let head = load8(buf, s, len.min(8));
-            let tail = if len > 8 { load8(buf, s + 8, len - 8) } else { 0 };
+            let tail = if len > 8 {
+                load8(buf, s + 8, len - 8)
+            } else {
+                0
+            };
             if (head | tail) & HIGH == 0 {
-                let (head, tail) = (fold(head, len.min(8)), fold(tail, len.saturating_sub(8)));
-                let mut i = packed_slot(head, tail, self.mask);
+                let long = if len > 8 { LONG } else { 0 };
+                let head = fold(head, len.min(8)) | long;
+                let mut i = packed_slot(head, self.mask);
                 loop {
                     let h = self.heads[i];
-                    if h == head && self.tails[i].0 == tail {
-                        return self.tails[i].1;
+                    if h & !META == head {
+                        let (t, a, b) = if h & (LONG | STARTS_CUES) != 0 {
+                            self.tails[i]
+                        } else {
+                            (0, 0, 0)
+                        };
+                        if t == fold(tail, len.saturating_sub(8)) {
+                            let function = (0..3)
+                                .map(|l| u8::from(h & FUNCTION_BITS[l] != 0) << l)
+                                .fold(0, |x, b| x | b);
+                            return Looked {
+                                function,
+                                refs: (a, b),
+                            };
+                        }
                     }
                     if h == 0 {
-                        return 0;
+                        return Looked::default();
                     }
                     i = (i + 1) & self.mask;
                 }
@@ -117,7 +185,13 @@ impl FunctionWords {
         self.other
             .get(hash_at(buf, s, e), buf, s, e)
             .copied()
-            .unwrap_or(0)
+            .unwrap_or_default()
+    }
+
+    /// The cue words of a [`Looked`] range.
+    #[inline]
+    pub(super) fn refs(&self, (a, b): (u32, u32)) -> &[R] {
+        &self.refs[a as usize..b as usize]
     }
 }
 
@@ -250,4 +324,3 @@ impl<V> WordIndex<V> {
         }
     }
 }
-
