@@ -205,10 +205,11 @@ pub struct Grader {
     /// last byte alone, a Dutch note's every `-en` word met six suffix words).
     prefixes: Vec<Vec<CueRef>>,
     suffixes: Vec<Vec<CueRef>>,
-    /// A bit per pair of bytes (ASCII lower case) that begins a prefix word, and one per pair
-    /// that ends a suffix word: most tokens are let go by one bit test.
-    prefix_pairs: Vec<u64>,
-    suffix_pairs: Vec<u64>,
+    /// A bit per bucket of `prefixes` and `suffixes` that holds words: a token whose bucket
+    /// holds none is let go by one bit test in a table of 136 bytes, without reading the
+    /// bucket (a cache miss: the buckets' 24 KiB are cold when a note is graded).
+    prefix_buckets: [u64; AFFIX_BUCKETS / 64 + 1],
+    suffix_buckets: [u64; AFFIX_BUCKETS / 64 + 1],
     /// Whether a cue word begins or ends with a digit (else a token that begins and ends with
     /// one, an amount or a date, is not looked up for cues: nothing can match it).
     digit_words: bool,
@@ -239,6 +240,9 @@ pub struct NoteWords {
     function: Vec<u8>,
     /// Per token: the cue words whose first part it is (a range of the grader's words).
     starts: Vec<(u32, u32)>,
+    /// Per token: its packed key and first slot, and that slot's head (scratch of
+    /// [`Grader::prepare`]).
+    keys: Vec<(Option<(u64, u64, usize)>, u64)>,
     /// (token, how, cue word), by token; per token the whole words first, then prefix, then
     /// suffix words, each in cue file order. Only for the tokens within the widest cue window
     /// of a finding, and only cue words of the languages whose cues grade the note.
@@ -256,9 +260,7 @@ impl Grader {
         let mut words: HashMap<String, (u8, Vec<CueRef>)> = HashMap::new();
         let mut prefixes = vec![Vec::new(); AFFIX_BUCKETS + 1];
         let mut suffixes = vec![Vec::new(); AFFIX_BUCKETS + 1];
-        let mut prefix_pairs = vec![0u64; 1024];
         let mut digit_words = false;
-        let mut suffix_pairs = vec![0u64; 1024];
         let mut cue_count = 0;
         let mut spellings = Vec::new();
         let mut letters = Vec::new();
@@ -294,10 +296,8 @@ impl Grader {
                     if w.suffix && w.parts.len() == 1 {
                         let end = part.len().saturating_sub(3);
                         suffixes[affix_bucket(&part[end..])].push(key);
-                        set_pair(&mut suffix_pairs, &part[part.len().saturating_sub(2)..]);
                     } else if w.prefix && w.parts.len() == 1 {
                         prefixes[affix_bucket(&part[..part.len().min(3)])].push(key);
-                        set_pair(&mut prefix_pairs, &part[..part.len().min(2)]);
                     } else {
                         words.entry(w.parts[0].clone()).or_default().1.push(key);
                     }
@@ -314,13 +314,15 @@ impl Grader {
                     && (b.first().is_some_and(u8::is_ascii_digit)
                         || b.last().is_some_and(u8::is_ascii_digit))
             });
+        let prefix_buckets = bucket_bits(&prefixes);
+        let suffix_buckets = bucket_bits(&suffixes);
         Grader {
             langs,
             words: WordTable::build(words),
             prefixes,
             suffixes,
-            prefix_pairs,
-            suffix_pairs,
+            prefix_buckets,
+            suffix_buckets,
             digit_words,
             cue_count,
             spellings,
@@ -412,9 +414,18 @@ impl Grader {
         note.starts.clear();
         note.met.clear();
         let b = norm.as_bytes();
+        // Every token's first slot read before any is compared (see `WordTable::head`).
+        note.keys.clear();
+        note.keys.extend(tokens.iter().map(|&(s, e)| {
+            let key = self.words.key(b, s, e);
+            (key, key.map_or(0, |k| self.words.head(k.2)))
+        }));
         let mut counts = [0u32; 3];
-        for &(s, e) in tokens {
-            let looked = self.words.get(b, s, e);
+        for (&(s, e), &(key, first)) in tokens.iter().zip(&note.keys) {
+            let looked = match key {
+                Some(key) => self.words.find(key, first),
+                None => self.words.other(b, s, e),
+            };
             note.starts.push(looked.refs);
             let function = looked.function;
             if function.count_ones() < 3 {
@@ -525,22 +536,37 @@ impl Grader {
                 .map(|&r| (i, Met::Start, r)),
         );
         let long = tok.len() >= 3;
-        let pre = if long && has_pair(&self.prefix_pairs, &tok[..2]) {
-            &self.prefixes[affix_bucket(&tok[..3])][..]
+        // The words of bucket `k`, read only when its bit is set.
+        fn bucket<'a>(bits: &[u64], buckets: &'a [Vec<CueRef>], k: usize) -> &'a [CueRef] {
+            if bits[k / 64] >> (k % 64) & 1 == 1 {
+                &buckets[k][..]
+            } else {
+                &[][..]
+            }
+        }
+        let pre = if long {
+            bucket(
+                &self.prefix_buckets,
+                &self.prefixes,
+                affix_bucket(&tok[..3]),
+            )
         } else {
             &[][..]
         };
-        for &r in pre.iter().chain(&self.prefixes[AFFIX_BUCKETS]) {
+        let short = bucket(&self.prefix_buckets, &self.prefixes, AFFIX_BUCKETS);
+        for &r in pre.iter().chain(short) {
             if grades(r.lang) && open_matches(self.word(r), tok) {
                 met.push((i, Met::Prefix, r));
             }
         }
-        let suf = if long && has_pair(&self.suffix_pairs, &tok[tok.len() - 2..]) {
-            &self.suffixes[affix_bucket(&tok[tok.len() - 3..])][..]
+        let suf = if long {
+            let k = affix_bucket(&tok[tok.len() - 3..]);
+            bucket(&self.suffix_buckets, &self.suffixes, k)
         } else {
             &[][..]
         };
-        for &r in suf.iter().chain(&self.suffixes[AFFIX_BUCKETS]) {
+        let short = bucket(&self.suffix_buckets, &self.suffixes, AFFIX_BUCKETS);
+        for &r in suf.iter().chain(short) {
             if grades(r.lang) && open_matches(self.word(r), tok) {
                 met.push((i, Met::Suffix, r));
             }
@@ -753,23 +779,15 @@ fn whatlang_lang(l: Lang) -> whatlang::Lang {
 /// Buckets of prefix and suffix words ([`affix_bucket`]); one more holds the short words.
 const AFFIX_BUCKETS: usize = 1024;
 
-/// The bit of two bytes (ASCII case ignored; one byte: every pair it begins or ends).
-fn set_pair(bits: &mut [u64], two: &[u8]) {
-    let lower = |b: u8| usize::from(b.to_ascii_lowercase());
-    match *two {
-        [a, b] => {
-            let k = lower(a) << 8 | lower(b);
+/// A bit per bucket that holds words.
+fn bucket_bits(buckets: &[Vec<CueRef>]) -> [u64; AFFIX_BUCKETS / 64 + 1] {
+    let mut bits = [0u64; AFFIX_BUCKETS / 64 + 1];
+    for (k, b) in buckets.iter().enumerate() {
+        if !b.is_empty() {
             bits[k / 64] |= 1 << (k % 64);
         }
-        // A one-byte word (never in the built-in files): every pair is possible.
-        _ => bits.iter_mut().for_each(|w| *w = u64::MAX),
     }
-}
-
-fn has_pair(bits: &[u64], two: &[u8]) -> bool {
-    let k =
-        usize::from(two[0].to_ascii_lowercase()) << 8 | usize::from(two[1].to_ascii_lowercase());
-    bits[k / 64] & (1 << (k % 64)) != 0
+    bits
 }
 
 /// The bucket of three bytes (the first or last three of a word or token, ASCII case

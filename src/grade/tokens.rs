@@ -99,18 +99,31 @@ fn masks(chunk: &[u8]) -> (u64, u64) {
     // High bit set where the byte (below 0x80) is at least `c`.
     let at_least = |x: u64, c: u8| x + ONES * u64::from(0x80 - c);
     let gather = |h: u64| (h >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
-    let (mut alnum, mut high) = (0u64, 0u64);
-    for (k, eight) in chunk.chunks(8).enumerate() {
-        let mut a = [0u8; 8];
-        a[..eight.len()].copy_from_slice(eight);
-        let x = u64::from_le_bytes(a);
+    // The two masks of eight bytes (zeros past the chunk's end are neither).
+    let eight = |x: u64| {
         let wide = x & HIGH;
         let x = x & !HIGH;
         let lower = x | ONES * 0x20;
         let letter = at_least(lower, b'a') & !at_least(lower, b'z' + 1);
         let digit = at_least(x, b'0') & !at_least(x, b'9' + 1);
-        alnum |= gather((letter | digit) & !wide & HIGH) << (8 * k);
-        high |= gather(wide) << (8 * k);
+        (gather((letter | digit) & !wide & HIGH), gather(wide))
+    };
+    let (mut alnum, mut high) = (0u64, 0u64);
+    let mut words = chunk.chunks_exact(8);
+    let mut k = 0;
+    for w in words.by_ref() {
+        let (a, h) = eight(u64::from_le_bytes(w.try_into().unwrap_or([0; 8])));
+        alnum |= a << (8 * k);
+        high |= h << (8 * k);
+        k += 1;
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        let (a, h) = eight(u64::from_le_bytes(last));
+        alnum |= a << (8 * k);
+        high |= h << (8 * k);
     }
     (alnum, high)
 }
