@@ -27,9 +27,9 @@ mod tokens;
 mod words;
 
 pub(crate) use self::tokens::tokenize;
-use self::words::WordTable;
 #[cfg(test)]
 use self::words::{eq_at, hash_at, word_hash};
+use self::words::{Cues, WordTable};
 
 use serde::Serialize;
 
@@ -239,10 +239,11 @@ pub struct NoteWords {
     /// Per token: the bits of the languages whose function word it is.
     function: Vec<u8>,
     /// Per token: the cue words whose first part it is (a range of the grader's words).
-    starts: Vec<(u32, u32)>,
-    /// Per token: its packed key and first slot, and that slot's head (scratch of
-    /// [`Grader::prepare`]).
-    keys: Vec<(Option<(u64, u64, usize)>, u64)>,
+    starts: Vec<Cues>,
+    /// Per token: its packed key and first slot (scratch of [`Grader::prepare`]).
+    keys: Vec<Option<(u64, u64, usize)>>,
+    /// Per token: the head in its first slot (scratch of [`Grader::prepare`]).
+    firsts: Vec<u64>,
     /// (token, how, cue word), by token; per token the whole words first, then prefix, then
     /// suffix words, each in cue file order. Only for the tokens within the widest cue window
     /// of a finding, and only cue words of the languages whose cues grade the note.
@@ -414,14 +415,19 @@ impl Grader {
         note.starts.clear();
         note.met.clear();
         let b = norm.as_bytes();
-        // Every token's first slot read before any is compared (see `WordTable::head`).
+        // Every token's first slot read before any is compared, in a loop that does nothing
+        // else, so that the reads' cache misses overlap (see `WordTable::head`).
         note.keys.clear();
-        note.keys.extend(tokens.iter().map(|&(s, e)| {
-            let key = self.words.key(b, s, e);
-            (key, key.map_or(0, |k| self.words.head(k.2)))
-        }));
+        note.keys
+            .extend(tokens.iter().map(|&(s, e)| self.words.key(b, s, e)));
+        note.firsts.clear();
+        note.firsts.extend(
+            note.keys
+                .iter()
+                .map(|k| k.map_or(0, |k| self.words.head(k.2))),
+        );
         let mut counts = [0u32; 3];
-        for (&(s, e), &(key, first)) in tokens.iter().zip(&note.keys) {
+        for ((&(s, e), &key), &first) in tokens.iter().zip(&note.keys).zip(&note.firsts) {
             let looked = match key {
                 Some(key) => self.words.find(key, first),
                 None => self.words.other(b, s, e),
@@ -520,7 +526,7 @@ impl Grader {
         s: usize,
         e: usize,
         i: u32,
-        starts: (u32, u32),
+        starts: Cues,
         grades: &impl Fn(u8) -> bool,
         met: &mut Vec<(u32, Met, CueRef)>,
     ) {

@@ -10,11 +10,24 @@ const CASE: u64 = 0x2020_2020_2020_2020;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
 /// What a token is to the grader: the languages whose function words list it (bit `Lang as
-/// usize`), and the cue words whose first part it is (a range of [`WordTable::refs`]).
+/// usize`), and the cue words whose first part it is ([`WordTable::refs`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Looked {
     pub(super) function: u8,
-    pub(super) refs: (u32, u32),
+    pub(super) refs: Cues,
+}
+
+/// Where a word's cue words are: in a slot's second half (read only when they are wanted:
+/// for the tokens near findings), or a range of [`WordTable::refs`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum Cues {
+    /// It begins no cue word.
+    #[default]
+    None,
+    /// Those of the packed word in this slot.
+    Slot(u32),
+    /// This range.
+    Range(u32, u32),
 }
 
 /// The function words and the first parts of cue words of the cue files, for one lookup per
@@ -101,7 +114,7 @@ impl<R: Copy> WordTable<R> {
                 refs.extend(cues);
                 let looked = Looked {
                     function: bits,
-                    refs: (start, refs.len() as u32),
+                    refs: Cues::Range(start, refs.len() as u32),
                 };
                 other.push((w, looked));
             }
@@ -192,19 +205,24 @@ impl<R: Copy> WordTable<R> {
         let mut h = first;
         loop {
             if h & !META == head {
-                let (t, a, b) = if h & (LONG | STARTS_CUES) != 0 {
-                    self.tails[i]
+                // A word of up to eight bytes is decided by its head alone; its cue words
+                // are read later, if at all.
+                let (t, refs) = if h & LONG != 0 {
+                    let (t, a, b) = self.tails[i];
+                    (t, Cues::Range(a, b))
                 } else {
-                    (0, 0, 0)
+                    (0, Cues::Slot(i as u32))
                 };
                 if t == tail {
                     let function = (0..3)
                         .map(|l| u8::from(h & FUNCTION_BITS[l] != 0) << l)
                         .fold(0, |x, b| x | b);
-                    return Looked {
-                        function,
-                        refs: (a, b),
+                    let refs = if h & STARTS_CUES != 0 {
+                        refs
+                    } else {
+                        Cues::None
                     };
+                    return Looked { function, refs };
                 }
             }
             if h == 0 {
@@ -224,10 +242,15 @@ impl<R: Copy> WordTable<R> {
             .unwrap_or_default()
     }
 
-    /// The cue words of a [`Looked`] range.
+    /// The cue words of a [`Looked`].
     #[inline]
-    pub(super) fn refs(&self, (a, b): (u32, u32)) -> &[R] {
-        &self.refs[a as usize..b as usize]
+    pub(super) fn refs(&self, cues: Cues) -> &[R] {
+        let (a, b) = match cues {
+            Cues::None => return &[],
+            Cues::Slot(i) => self.tails.get(i as usize).map_or((0, 0), |t| (t.1, t.2)),
+            Cues::Range(a, b) => (a, b),
+        };
+        self.refs.get(a as usize..b as usize).unwrap_or_default()
     }
 }
 
