@@ -189,10 +189,9 @@ impl<R: Copy> WordTable<R> {
     }
 
     /// The head in `slot` (a first slot from [`WordTable::key`]). A note's tokens read their
-    /// first slots in one pass, before any is compared ([`WordTable::find`]): no branch then
-    /// waits on one of these reads, so the cache misses of a whole note overlap instead of
-    /// following one another (a mispredicted branch on each had made the table a third of
-    /// the vote's time).
+    /// first slots in a loop that does nothing else, before any is compared
+    /// ([`WordTable::find`]): no branch then waits on one of these reads and the loop is
+    /// short, so the cache misses of a whole note overlap instead of following one another.
     #[inline]
     pub(super) fn head(&self, slot: usize) -> u64 {
         self.heads.get(slot).copied().unwrap_or(0)
