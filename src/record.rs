@@ -106,6 +106,47 @@ impl ContextNames {
     pub fn position(&self, name: &str) -> Option<usize> {
         self.as_slice().iter().position(|n| **n == *name)
     }
+
+    /// Whether these are the very names of `other` (one allocation), not merely equal ones.
+    fn same(&self, other: &ContextNames) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+/// One named value read from many records' [`Context`]s by its position, which is looked up
+/// by name only when a record's names are not those of the record before: records share
+/// their names ([`ContextNames`]), so a column read from every record (the run summary's
+/// date column) costs a pointer comparison a record instead of a search by name.
+#[derive(Clone, Debug)]
+pub struct ContextColumn {
+    name: Box<str>,
+    /// The names the position was found in, held so that they stay the same allocation.
+    names: ContextNames,
+    at: Option<usize>,
+}
+
+impl ContextColumn {
+    /// The value named `name`.
+    pub fn new(name: &str) -> ContextColumn {
+        ContextColumn {
+            name: name.into(),
+            names: ContextNames(None),
+            at: None,
+        }
+    }
+
+    /// The value in `context`, as [`Context::get`] gives it.
+    pub fn get<'a>(&mut self, context: &'a Context) -> Option<&'a str> {
+        if !context.names.same(&self.names) {
+            self.at = context.names.position(&self.name);
+            self.names = context.names.clone();
+        }
+        context.values.get(self.at?)?.as_deref()
+    }
 }
 
 /// Named values carried with a record: each requested name once, in the order asked for,
@@ -313,5 +354,25 @@ mod tests {
         .into_iter()
         .collect();
         assert_eq!(c, same);
+    }
+
+    #[test]
+    fn a_column_reads_as_get_whatever_the_names() {
+        let shared = ContextNames::new(["flag", "created"]);
+        let other = ContextNames::new(["created"]);
+        let mut column = ContextColumn::new("created");
+        let mut a = Context::with_names(&shared);
+        a.set_at(1, Some("2026-11-30"));
+        let mut b = Context::with_names(&shared);
+        b.set_at(0, Some("x"));
+        let mut c = Context::with_names(&other);
+        c.set_at(0, Some("2025-01-02"));
+        let mut own = Context::with_names(&shared);
+        own.set("created", Some("2024-02-03".into()));
+        own.set("extra", Some("1".into()));
+        for ctx in [&a, &b, &c, &a, &Context::new(), &own, &b, &own] {
+            assert_eq!(column.get(ctx), ctx.get("created"));
+        }
+        assert_eq!(ContextColumn::new("missing").get(&a), None);
     }
 }

@@ -448,6 +448,20 @@ fn iso_dates_give_the_month_the_date_parser_gives() {
         "20261130",
         "abcd-ef-gh",
         "",
+        // Bytes next to the digits (the word-at-a-time check must refuse them).
+        "2026-1:-05",
+        "202?-11-05",
+        "2026-11-0/",
+        "/026-11-05",
+        "2026-11-3\u{7f}",
+        "2026+11-05",
+        "2026-11+05",
+        " 2026-11-30 ",
+        "2026-11-30\n",
+        "2026-02-29",
+        "2024-02-29",
+        "2024-02-30",
+        "1900-02-29",
     ]
     .iter()
     .map(|s| s.to_string())
