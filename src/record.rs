@@ -140,12 +140,20 @@ impl ContextColumn {
     }
 
     /// The value in `context`, as [`Context::get`] gives it.
+    #[inline]
     pub fn get<'a>(&mut self, context: &'a Context) -> Option<&'a str> {
         if !context.names.same(&self.names) {
-            self.at = context.names.position(&self.name);
-            self.names = context.names.clone();
+            self.find(&context.names);
         }
         context.values.get(self.at?)?.as_deref()
+    }
+
+    /// Look the name up in other names (out of line: once per batch of records).
+    #[cold]
+    #[inline(never)]
+    fn find(&mut self, names: &ContextNames) {
+        self.at = names.position(&self.name);
+        self.names = names.clone();
     }
 }
 
@@ -203,8 +211,12 @@ impl Context {
     }
 
     /// Set the value of the `i`th name (of [`Context::with_names`]); ignored past the end.
+    #[inline]
     pub fn set_at(&mut self, i: usize, value: Option<&str>) {
-        if let Some(slot) = self.slot(i) {
+        // A source sets the values in order of their names: the next one is a push.
+        if i == self.values.len() && i < self.names.len() {
+            self.values.push(value.map(CompactString::from));
+        } else if let Some(slot) = self.slot(i) {
             *slot = value.map(CompactString::from);
         }
     }

@@ -141,34 +141,51 @@ impl Month {
     /// (as [`DateParser::parse`](crate::date::DateParser::parse) gives none). For these
     /// dates it gives the month that parser's UTC reading gives, at a tenth of the cost.
     pub fn from_iso_date(text: &str) -> Option<Month> {
-        // Every record of a dated run comes here: eight digits checked and read a word at
-        // a time (about a third of the instructions of a byte at a time).
+        // Every record of a dated run comes here: the bytes are checked and read a word at
+        // a time, a third of the instructions of a byte at a time.
         let t = text.as_bytes();
         let t = if t.len() == 10 { t } else { t.trim_ascii() };
-        let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = t else {
-            return None;
-        };
-        let digits = u64::from_le_bytes([y0, y1, y2, y3, m0, m1, d0, d1]);
-        // A byte is a digit when its high half is 3 and adding 6 does not carry out of its
-        // low half (0x30–0x39); no carry crosses bytes whose high half is 3.
-        const HIGH: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+        let t: &[u8; 10] = t.try_into().ok()?;
+        // `YYYY-MM-` and `DD`, first byte lowest, each byte XOR '0': a digit is then its
+        // value (0–9), a dash 0x1d.
         const ZEROS: u64 = 0x3030_3030_3030_3030;
-        if digits & HIGH != ZEROS || digits.wrapping_add(0x0606_0606_0606_0606) & HIGH != ZEROS {
+        const DASHES: u64 = 0xff00_00ff_0000_0000;
+        let head = u64::from_le_bytes(*t.first_chunk::<8>()?) ^ ZEROS;
+        let day = u64::from(u16::from_le_bytes([t[8], t[9]])) ^ 0x3030;
+        if head & DASHES != 0x1d00_001d_0000_0000 {
             return None;
         }
-        let v = (digits - ZEROS).to_le_bytes().map(u16::from);
-        let year = v[0] * 1000 + v[1] * 100 + v[2] * 10 + v[3];
-        let (month, day) = (v[4] * 10 + v[5], v[6] * 10 + v[7]);
-        // The Gregorian calendar, as the parser's (jiff's) is; tested equal to it.
-        const DAYS: [u16; 13] = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-        let mut days = *DAYS.get(usize::from(month))?;
-        if month == 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) {
-            days = 29;
-        }
-        if day == 0 || day > days {
+        // A byte is a digit when it is below 10: adding 0x76 leaves its high bit clear (a
+        // byte of 0x80 or more has it set already, whatever a carry does to the next).
+        let is_digits =
+            |w: u64| (w | w.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080 == 0;
+        let head = head & !DASHES;
+        if !is_digits(head) || !is_digits(day) {
             return None;
         }
-        Month::new(u32::from(year), u32::from(month))
+        // Digit pairs (10 × first + second) in bytes 0 and 2, then the year from them.
+        let pairs = ((head & 0xffff_ffff) * 10 + (head >> 8)) & 0x00ff_00ff;
+        let year = (pairs & 0xff) * 100 + (pairs >> 16);
+        let month = ((head >> 40) & 0xff) * 10 + ((head >> 48) & 0xff);
+        let day = (day & 0xff) * 10 + (day >> 8);
+        if !(1..=12).contains(&month) || day == 0 {
+            return None;
+        }
+        // The Gregorian calendar, as the parser's (jiff's) is; tested equal to it. Days 1–28
+        // are in every month.
+        if day > 28 {
+            const DAYS: [u64; 13] = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+            let days = if month == 2 && leap {
+                29
+            } else {
+                DAYS[month as usize]
+            };
+            if day > days {
+                return None;
+            }
+        }
+        Month::new(year as u32, month as u32)
     }
 }
 
@@ -404,6 +421,19 @@ pub struct SubjectRows {
     ids: Option<Vec<(u64, Box<str>)>>,
 }
 
+/// What one record's findings add up to while [`Tally::record`] counts them.
+#[derive(Default)]
+struct Found {
+    findings: u32,
+    /// Category × language bits, subject field × category bits ([`SubjectCounts`]).
+    cat_lang: u32,
+    field_cat: u64,
+    /// The columns (dimension values) of the findings per row (category, and any), and the
+    /// rows with findings: each is counted once per record, however many findings have it.
+    marks: [u32; ROWS],
+    rows: u8,
+}
+
 /// How many of the most affected subjects the report lists (and, with `--show-subjects`,
 /// a summary keeps the raw ids of).
 pub const TOP_SUBJECTS: usize = 10;
@@ -474,12 +504,20 @@ impl Tally {
         }
     }
 
+    /// The index of field `name`, made when new; `hint`: where it likely is (a record's
+    /// fields come in the same order record after record), checked first, inline.
+    #[inline]
     fn intern(&mut self, name: &str, hint: usize) -> u32 {
         if let Some(f) = self.fields.get(hint) {
             if f.name == name {
                 return hint as u32;
             }
         }
+        self.intern_new(name)
+    }
+
+    #[inline(never)]
+    fn intern_new(&mut self, name: &str) -> u32 {
         if let Some(&i) = self.field_index.get(name) {
             return i;
         }
@@ -505,68 +543,27 @@ impl Tally {
     /// Count one scanned record (`fields`: its scan results, in field order). `month`: the
     /// record's month, when the run has a date column.
     pub fn record(&mut self, record: &Record, fields: &[FieldResult], month: Option<Month>) {
-        let (mut findings, mut cat_lang, mut field_cat) = (0u32, 0u32, 0u64);
-        // The columns (dimension values) of the record's findings per row (category, and
-        // any), and the rows with findings: each is counted once per record, however many
-        // of its findings have it.
-        let (mut marks, mut rows) = ([0u32; ROWS], 0u8);
+        // Most records have no findings: their path (field, month and sketch counts) stays
+        // short, and the findings are counted out of line.
+        let mut found = Found::default();
         for (position, fr) in fields.iter().enumerate() {
             let fi = self.intern(&fr.name, position);
-            let counts = &mut self.fields[fi as usize];
-            counts.values += 1;
-            if fr.findings.is_empty() {
-                continue;
-            }
-            counts.values_with_findings += 1;
-            let slot = self.subject_slot[fi as usize];
-            let mut field_rows = 1u8 << ANY;
-            for (i, f) in fr.findings.iter().enumerate() {
-                let action = fr
-                    .decision
-                    .as_ref()
-                    .and_then(|d| d.actions.get(i))
-                    .map(|a| a.0);
-                let key = CellKey {
-                    category: f.category,
-                    field: fi,
-                    lang: f.lang,
-                    action,
-                    note_lang: f.note_lang,
-                    likelihood: Some(f.likelihood),
-                    month,
-                    evasion: f.evasion,
-                };
-                *self.findings.entry(key).or_default() += 1;
-                findings += 1;
-                cat_lang |= cat_lang_bit(f.category, f.lang);
-                if let Some(s) = slot {
-                    field_cat |= field_cat_bit(usize::from(s), f.category);
-                }
-                let columns =
-                    counts::columns_of(f.lang, f.likelihood, action, f.note_lang, f.evasion);
-                let row = f.category.index();
-                marks[row] |= columns;
-                marks[ANY] |= columns;
-                field_rows |= 1 << row;
-            }
-            rows |= field_rows;
-            // A field's name once a record (sources give each once; counted once if not).
-            match self.field_rows.iter_mut().find(|(f, _)| *f == fi) {
-                Some((_, r)) => *r |= field_rows,
-                None => self.field_rows.push((fi, field_rows)),
+            self.fields[fi as usize].values += 1;
+            if !fr.findings.is_empty() {
+                self.field_findings(fi, fr, month, &mut found);
             }
         }
-        if rows != 0 {
-            self.records.add_marks(&marks, rows);
+        if found.rows != 0 {
+            self.records.add_marks(&found.marks, found.rows);
             for (fi, r) in self.field_rows.drain(..) {
                 self.records.add_field(fi, r);
             }
         }
         match month {
-            Some(m) if self.dated || rows != 0 => {
+            Some(m) if self.dated || found.rows != 0 => {
                 let counts = self.months.at(m);
                 counts.scanned += u64::from(self.dated);
-                counts::add_rows(&mut counts.records, rows, 1);
+                counts::add_rows(&mut counts.records, found.rows, 1);
             }
             None if self.dated => self.records_without_date += 1,
             _ => {}
@@ -580,19 +577,73 @@ impl Tally {
                 return;
             };
             s.scanned.insert(key.sketch_hash(id));
-            if findings > 0 {
-                let p = key.pseudonym(id);
-                if let Some(ids) = s.ids.as_mut() {
-                    ids.entry(p).or_insert_with(|| id.as_str().into());
-                }
-                s.with_findings.entry(p).or_default().add(&SubjectCounts {
-                    records: 1,
-                    findings,
-                    cat_lang,
-                    field_cat,
-                });
+            if found.findings > 0 {
+                Self::subject_findings(s, key, id, &found);
             }
         }
+    }
+
+    /// Count the findings of field `fi` of a record ([`Tally::record`]).
+    #[inline(never)]
+    fn field_findings(
+        &mut self,
+        fi: u32,
+        fr: &FieldResult,
+        month: Option<Month>,
+        found: &mut Found,
+    ) {
+        self.fields[fi as usize].values_with_findings += 1;
+        let slot = self.subject_slot[fi as usize];
+        let mut field_rows = 1u8 << ANY;
+        for (i, f) in fr.findings.iter().enumerate() {
+            let action = fr
+                .decision
+                .as_ref()
+                .and_then(|d| d.actions.get(i))
+                .map(|a| a.0);
+            let key = CellKey {
+                category: f.category,
+                field: fi,
+                lang: f.lang,
+                action,
+                note_lang: f.note_lang,
+                likelihood: Some(f.likelihood),
+                month,
+                evasion: f.evasion,
+            };
+            *self.findings.entry(key).or_default() += 1;
+            found.findings += 1;
+            found.cat_lang |= cat_lang_bit(f.category, f.lang);
+            if let Some(s) = slot {
+                found.field_cat |= field_cat_bit(usize::from(s), f.category);
+            }
+            let columns = counts::columns_of(f.lang, f.likelihood, action, f.note_lang, f.evasion);
+            let row = f.category.index();
+            found.marks[row] |= columns;
+            found.marks[ANY] |= columns;
+            field_rows |= 1 << row;
+        }
+        found.rows |= field_rows;
+        // A field's name once a record (sources give each once; counted once if not).
+        match self.field_rows.iter_mut().find(|(f, _)| *f == fi) {
+            Some((_, r)) => *r |= field_rows,
+            None => self.field_rows.push((fi, field_rows)),
+        }
+    }
+
+    /// Count a record with findings for its subject `id` ([`Tally::record`]).
+    #[inline(never)]
+    fn subject_findings(s: &mut SubjectTally, key: &SubjectKey, id: &str, found: &Found) {
+        let p = key.pseudonym(id);
+        if let Some(ids) = s.ids.as_mut() {
+            ids.entry(p).or_insert_with(|| id.into());
+        }
+        s.with_findings.entry(p).or_default().add(&SubjectCounts {
+            records: 1,
+            findings: found.findings,
+            cat_lang: found.cat_lang,
+            field_cat: found.field_cat,
+        });
     }
 
     /// Add the counts of `other` (another batch or partition of the same export).
