@@ -117,6 +117,33 @@ impl ContextNames {
     }
 }
 
+/// Whether two names are equal, compared in at most two overlapping words for names of up to
+/// 16 bytes: a name compared for every record (a field's, a date column's) is short, and
+/// `==` calls the C library's `bcmp` for every comparison.
+#[inline]
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let n = a.len();
+    let word = |s: &[u8], at: usize| {
+        s.get(at..at + 8)
+            .and_then(|w| w.try_into().ok())
+            .map(u64::from_ne_bytes)
+    };
+    let half = |s: &[u8], at: usize| {
+        s.get(at..at + 4)
+            .and_then(|w| w.try_into().ok())
+            .map(u32::from_ne_bytes)
+    };
+    match n {
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        _ => a == b,
+    }
+}
+
 /// One named value read from many records' [`Context`]s by its position, which is looked up
 /// by name only when a record's names are not those of the record before: records share
 /// their names ([`ContextNames`]), so a column read from every record (the run summary's
@@ -366,6 +393,39 @@ mod tests {
         .into_iter()
         .collect();
         assert_eq!(c, same);
+    }
+
+    #[test]
+    fn names_compare_as_with_eq() {
+        let names = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "text",
+            "texts",
+            "created",
+            "createe",
+            "reated",
+            "12345678",
+            "12345679",
+            "02345678",
+            "customer_id",
+            "customer_iD",
+            "Customer_id",
+            "sixteen bytes ok",
+            "sixteen bytes oK",
+            "Sixteen bytes ok",
+            "seventeen bytes!!",
+            "seventeen bytes!?",
+            "ø",
+            "øø",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(same_name(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

@@ -204,8 +204,13 @@ pub(super) fn parse_json_fields(
     let mut context = Context::with_names(names);
     for (i, name) in names.iter().enumerate() {
         // A top-level name (a date column, the common case) without `lookup`'s call.
-        let v = match top.get(name) {
-            Some(v) => Some(v),
+        let v = match top
+            .0
+            .iter()
+            .rev()
+            .find(|(k, _)| crate::record::same_name(k, name))
+        {
+            Some((_, v)) => Some(*v),
             None => lookup(&top, name).map_err(|reason| {
                 skip(SkipKind::InvalidJson, Some(key.clone()), Some(name), reason)
             })?,

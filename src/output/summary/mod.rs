@@ -23,12 +23,21 @@
 //!
 //! # Resource usage
 //! Fixed: one count per (category, field, language, action[, note language, likelihood,
-//! month]) combination seen, one per field name, and the 4 KiB [`Sketch`] of distinct
-//! subjects, once per worker while scanning. Growing with the data: one 32-byte table slot
-//! per **subject with findings**, in the run's table only (`with_findings`; about 83 bytes
-//! with the hash table's room, measured in BENCHMARKS.md at 10 million subjects) and, with a
-//! date column, one count per month. Subjects without findings cost nothing beyond the
-//! sketch.
+//! month, evasion lane]) combination seen (a hash table: one lookup a finding), the counts
+//! of records with findings in arrays indexed by category and dimension value (1.2 KiB, plus
+//! 64 bytes a field name; `counts.rs`: a record adds to each of its ~16 values by index, not
+//! by hash), and the 4 KiB [`Sketch`] of distinct subjects, once per worker while scanning.
+//! Growing with the data: one 32-byte table slot per **subject with findings**, in the
+//! run's table only (`with_findings`; about 83 bytes with the hash table's room, measured in
+//! BENCHMARKS.md at 10 million subjects) and, with a date column, 72 bytes per month from
+//! the first to the last seen (an array: every record's month is an index; at most a
+//! century of them, months beyond in a hash table). Subjects without findings cost nothing
+//! beyond the sketch.
+//!
+//! Per record the tally costs the field count, the month (the date column's value found by
+//! position, [`ContextColumn`](crate::ContextColumn), and [`Month::from_iso_date`]) and the
+//! subject's SipHash into the sketch; a record with findings adds the HMAC pseudonym and the
+//! counts above (BENCHMARKS.md, "Session 15").
 
 mod counts;
 mod key;
@@ -509,7 +518,7 @@ impl Tally {
     #[inline]
     fn intern(&mut self, name: &str, hint: usize) -> u32 {
         if let Some(f) = self.fields.get(hint) {
-            if f.name == name {
+            if crate::record::same_name(&f.name, name) {
                 return hint as u32;
             }
         }
