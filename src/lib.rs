@@ -112,4 +112,4 @@ pub use matcher::{
 };
 pub use normalize::{normalize, NormalizedText, CONFUSABLES_UNICODE_VERSION};
 pub use policy::{Action, CompiledPolicy, Decision, MaskStyle, Outcome, PolicyError};
-pub use record::{Context, ContextNames, Record, RecordContext};
+pub use record::{Context, ContextColumn, ContextNames, Record, RecordContext};

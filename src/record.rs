@@ -106,6 +106,82 @@ impl ContextNames {
     pub fn position(&self, name: &str) -> Option<usize> {
         self.as_slice().iter().position(|n| **n == *name)
     }
+
+    /// Whether these are the very names of `other` (one allocation), not merely equal ones.
+    fn same(&self, other: &ContextNames) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Whether two names are equal, compared in at most two overlapping words for names of up to
+/// 16 bytes: a name compared for every record (a field's, a date column's) is short, and
+/// `==` calls the C library's `bcmp` for every comparison.
+#[inline]
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let n = a.len();
+    let word = |s: &[u8], at: usize| {
+        s.get(at..at + 8)
+            .and_then(|w| w.try_into().ok())
+            .map(u64::from_ne_bytes)
+    };
+    let half = |s: &[u8], at: usize| {
+        s.get(at..at + 4)
+            .and_then(|w| w.try_into().ok())
+            .map(u32::from_ne_bytes)
+    };
+    match n {
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        _ => a == b,
+    }
+}
+
+/// One named value read from many records' [`Context`]s by its position, which is looked up
+/// by name only when a record's names are not those of the record before: records share
+/// their names ([`ContextNames`]), so a column read from every record (the run summary's
+/// date column) costs a pointer comparison a record instead of a search by name.
+#[derive(Clone, Debug)]
+pub struct ContextColumn {
+    name: Box<str>,
+    /// The names the position was found in, held so that they stay the same allocation.
+    names: ContextNames,
+    at: Option<usize>,
+}
+
+impl ContextColumn {
+    /// The value named `name`.
+    pub fn new(name: &str) -> ContextColumn {
+        ContextColumn {
+            name: name.into(),
+            names: ContextNames(None),
+            at: None,
+        }
+    }
+
+    /// The value in `context`, as [`Context::get`] gives it.
+    #[inline]
+    pub fn get<'a>(&mut self, context: &'a Context) -> Option<&'a str> {
+        if !context.names.same(&self.names) {
+            self.find(&context.names);
+        }
+        context.values.get(self.at?)?.as_deref()
+    }
+
+    /// Look the name up in other names (out of line: once per batch of records).
+    #[cold]
+    #[inline(never)]
+    fn find(&mut self, names: &ContextNames) {
+        self.at = names.position(&self.name);
+        self.names = names.clone();
+    }
 }
 
 /// Named values carried with a record: each requested name once, in the order asked for,
@@ -162,8 +238,12 @@ impl Context {
     }
 
     /// Set the value of the `i`th name (of [`Context::with_names`]); ignored past the end.
+    #[inline]
     pub fn set_at(&mut self, i: usize, value: Option<&str>) {
-        if let Some(slot) = self.slot(i) {
+        // A source sets the values in order of their names: the next one is a push.
+        if i == self.values.len() && i < self.names.len() {
+            self.values.push(value.map(CompactString::from));
+        } else if let Some(slot) = self.slot(i) {
             *slot = value.map(CompactString::from);
         }
     }
@@ -313,5 +393,58 @@ mod tests {
         .into_iter()
         .collect();
         assert_eq!(c, same);
+    }
+
+    #[test]
+    fn names_compare_as_with_eq() {
+        let names = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "text",
+            "texts",
+            "created",
+            "createe",
+            "reated",
+            "12345678",
+            "12345679",
+            "02345678",
+            "customer_id",
+            "customer_iD",
+            "Customer_id",
+            "sixteen bytes ok",
+            "sixteen bytes oK",
+            "Sixteen bytes ok",
+            "seventeen bytes!!",
+            "seventeen bytes!?",
+            "ø",
+            "øø",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(same_name(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_column_reads_as_get_whatever_the_names() {
+        let shared = ContextNames::new(["flag", "created"]);
+        let other = ContextNames::new(["created"]);
+        let mut column = ContextColumn::new("created");
+        let mut a = Context::with_names(&shared);
+        a.set_at(1, Some("2026-11-30"));
+        let mut b = Context::with_names(&shared);
+        b.set_at(0, Some("x"));
+        let mut c = Context::with_names(&other);
+        c.set_at(0, Some("2025-01-02"));
+        let mut own = Context::with_names(&shared);
+        own.set("created", Some("2024-02-03".into()));
+        own.set("extra", Some("1".into()));
+        for ctx in [&a, &b, &c, &a, &Context::new(), &own, &b, &own] {
+            assert_eq!(column.get(ctx), ctx.get("created"));
+        }
+        assert_eq!(ContextColumn::new("missing").get(&a), None);
     }
 }

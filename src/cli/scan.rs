@@ -15,6 +15,7 @@ use art9::output::{row, summary_text, FindingOut, Format, Printer};
 use art9::pipeline::{self, FieldResult, Item, Options, Summary};
 use art9::source::{InFormat, SourceSpec};
 use art9::subjects::Rollup;
+use art9::ContextColumn;
 
 use super::args::{FormatArg, InFormatArg, InputArgs, MaskArgs, ScanArgs};
 use super::common;
@@ -516,8 +517,11 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     let date_column = date_field.as_deref();
     let auto_dates = date_parser == art9::date::DateParser::auto();
-    let month_of = |r: &Record| {
-        let text = r.context.get(date_column?)?;
+    // The date column's value is found by its position in the records' shared context
+    // names, looked up once per batch (not by name per record).
+    let date_reader = || date_column.map(ContextColumn::new);
+    let month_of = |r: &Record, date: &mut Option<ContextColumn>| {
+        let text = date.as_mut()?.get(&r.context)?;
         // A bare ISO date, the common case, without the full parser (the same month).
         if auto_dates {
             if let Some(m) = Month::from_iso_date(text) {
@@ -566,6 +570,7 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
                 .map(|t| pool().pop().unwrap_or_else(|| t.empty_like()));
             let n = items.len() as u64;
             let mut seen = Vec::new();
+            let mut date = date_reader();
             for item in items {
                 if let Some(prior) = state.as_deref() {
                     seen.push(super::review::seen(prior, &item));
@@ -575,7 +580,7 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
                     Item::Filtered(..) => {}
                     Item::Scanned { record, fields } => {
                         if let Some(t) = counts.as_mut() {
-                            t.record(&record, &fields, month_of(&record));
+                            t.record(&record, &fields, month_of(&record, &mut date));
                         }
                         each_row(&scanner, &record, &fields, include_text, |r| {
                             formatter.format_finding(&mut out, r)
@@ -608,6 +613,7 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
         }
         result
     } else {
+        let mut date = date_reader();
         pipeline::run(src, &scanner, &options, |item| {
             progress.record();
             if let (Some(t), Some(prior)) = (tracker.as_mut(), state.as_deref()) {
@@ -622,7 +628,7 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
                         r.add(record, fields);
                     }
                     if let Some(t) = tally.as_mut() {
-                        t.record(record, fields, month_of(record));
+                        t.record(record, fields, month_of(record, &mut date));
                     }
                     each_row(&scanner, record, fields, include_text, |r| {
                         printer.finding(r)

@@ -203,8 +203,18 @@ pub(super) fn parse_json_fields(
 
     let mut context = Context::with_names(names);
     for (i, name) in names.iter().enumerate() {
-        let v = lookup(&top, name)
-            .map_err(|reason| skip(SkipKind::InvalidJson, Some(key.clone()), Some(name), reason))?;
+        // A top-level name (a date column, the common case) without `lookup`'s call.
+        let v = match top
+            .0
+            .iter()
+            .rev()
+            .find(|(k, _)| crate::record::same_name(k, name))
+        {
+            Some((_, v)) => Some(*v),
+            None => lookup(&top, name).map_err(|reason| {
+                skip(SkipKind::InvalidJson, Some(key.clone()), Some(name), reason)
+            })?,
+        };
         match v.map(context_text) {
             Some(Some(Cow::Borrowed(t))) => context.set_at(i, Some(t)),
             Some(Some(Cow::Owned(t))) => context.set_owned_at(i, Some(t)),
@@ -357,9 +367,10 @@ fn context_text(v: &RawValue) -> Option<Cow<'_, str>> {
         return None;
     }
     if let Some(inner) = t.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-        // Short values (dates, flags) are looked through without memchr's set-up.
+        // Short values (dates, flags) are looked through without memchr's set-up, eight
+        // bytes at a time.
         let escaped = if inner.len() < 32 {
-            inner.bytes().any(|b| b == b'\\')
+            has_backslash(inner.as_bytes())
         } else {
             memchr::memchr(b'\\', inner.as_bytes()).is_some()
         };
@@ -373,6 +384,19 @@ fn context_text(v: &RawValue) -> Option<Cow<'_, str>> {
     }
 }
 
+/// Whether a short string holds a backslash (a word at a time: a byte of a word XOR
+/// `\\`s is zero where it was one).
+fn has_backslash(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let zero_byte = |w: u64| {
+        let x = w ^ (ONES * u64::from(b'\\'));
+        x.wrapping_sub(ONES) & !x & (ONES << 7) != 0
+    };
+    let mut words = bytes.chunks_exact(8);
+    let found = words.any(|w| w.try_into().is_ok_and(|w| zero_byte(u64::from_le_bytes(w))));
+    found || words.remainder().contains(&b'\\')
+}
+
 pub(super) fn json_kind(v: &serde_json::Value) -> &'static str {
     match v {
         serde_json::Value::Null => "null",
@@ -381,5 +405,29 @@ pub(super) fn json_kind(v: &serde_json::Value) -> &'static str {
         serde_json::Value::String(_) => "a string",
         serde_json::Value::Array(_) => "an array",
         serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_backslash;
+
+    #[test]
+    fn backslashes_are_found_anywhere() {
+        assert!(!has_backslash(b""));
+        assert!(!has_backslash(b"2026-11-30"));
+        assert!(!has_backslash(
+            "a longer value, ½ of it \u{5c5c}".as_bytes()
+        ));
+        for n in 1..=31 {
+            for at in 0..n {
+                let mut v = vec![b'x'; n];
+                v[at] = b'\\';
+                assert!(has_backslash(&v), "{n} {at}");
+                // Bytes next to a backslash in value (0x5b, 0x5d) and with its high bit.
+                v[at] = [b'[', b']', 0xdc][at % 3];
+                assert!(!has_backslash(&v), "{n} {at}");
+            }
+        }
     }
 }

@@ -171,11 +171,10 @@ pub(super) fn serialize<S: Serializer>(t: &Tally, s: S) -> Result<S::Ok, S::Erro
         .collect();
     findings.sort();
     let mut records: Vec<RecordsRow> = t
-        .records
-        .iter()
-        .map(|((c, by), n)| {
+        .record_counts()
+        .map(|(c, by, n)| {
             let mut row = RecordsRow {
-                category: *c,
+                category: c,
                 field: None,
                 lang: None,
                 action: None,
@@ -183,17 +182,17 @@ pub(super) fn serialize<S: Serializer>(t: &Tally, s: S) -> Result<S::Ok, S::Erro
                 likelihood: None,
                 month: None,
                 evasion: None,
-                records: *n,
+                records: n,
             };
             match by {
                 By::All => {}
-                By::Field(f) => row.field = Some(name(*f)),
-                By::Lang(l) => row.lang = Some(*l),
-                By::Action(a) => row.action = Some(*a),
-                By::NoteLang(l) => row.note_lang = Some(*l),
-                By::Likelihood(l) => row.likelihood = Some(*l),
-                By::Month(m) => row.month = Some(*m),
-                By::Evasion(e) => row.evasion = Some(*e),
+                By::Field(f) => row.field = Some(name(f)),
+                By::Lang(l) => row.lang = Some(l),
+                By::Action(a) => row.action = Some(a),
+                By::NoteLang(l) => row.note_lang = Some(l),
+                By::Likelihood(l) => row.likelihood = Some(l),
+                By::Month(m) => row.month = Some(m),
+                By::Evasion(e) => row.evasion = Some(e),
             }
             row
         })
@@ -246,10 +245,12 @@ pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tally, D::E
     let f = TallyFile::deserialize(d)?;
     let mut t = Tally {
         dated: f.dated,
-        months: f.months_scanned.into_iter().collect(),
         records_without_date: f.records_without_date,
         ..Tally::default()
     };
+    for (m, n) in f.months_scanned {
+        t.months.at(m).scanned += n;
+    }
     if let Some(s) = &f.subjects {
         if s.fields.len() > SUBJECT_FIELDS {
             return Err(D::Error::custom("subjects: too many fields"));
@@ -310,7 +311,7 @@ pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tally, D::E
             ));
         }
         let by = by.pop().unwrap_or(By::All);
-        *t.records.entry((r.category, by)).or_default() += r.records;
+        t.add_records(r.category, by, r.records);
     }
     let pseudonym = |p: &str| -> Result<u64, D::Error> {
         u64::from_str_radix(p, 16)

@@ -23,13 +23,23 @@
 //!
 //! # Resource usage
 //! Fixed: one count per (category, field, language, action[, note language, likelihood,
-//! month]) combination seen, one per field name, and the 4 KiB [`Sketch`] of distinct
-//! subjects, once per worker while scanning. Growing with the data: one 32-byte table slot
-//! per **subject with findings**, in the run's table only (`with_findings`; about 83 bytes
-//! with the hash table's room, measured in BENCHMARKS.md at 10 million subjects) and, with a
-//! date column, one count per month. Subjects without findings cost nothing beyond the
-//! sketch.
+//! month, evasion lane]) combination seen (a hash table: one lookup a finding), the counts
+//! of records with findings in arrays indexed by category and dimension value (1.2 KiB, plus
+//! 64 bytes a field name; `counts.rs`: a record adds to each of its ~16 values by index, not
+//! by hash), and the 4 KiB [`Sketch`] of distinct subjects, once per worker while scanning.
+//! Growing with the data: one 32-byte table slot per **subject with findings**, in the
+//! run's table only (`with_findings`; about 83 bytes with the hash table's room, measured in
+//! BENCHMARKS.md at 10 million subjects) and, with a date column, 72 bytes per month from
+//! the first to the last seen (an array: every record's month is an index; at most a
+//! century of them, months beyond in a hash table). Subjects without findings cost nothing
+//! beyond the sketch.
+//!
+//! Per record the tally costs the field count, the month (the date column's value found by
+//! position, [`ContextColumn`](crate::ContextColumn), and [`Month::from_iso_date`]) and the
+//! subject's SipHash into the sketch; a record with findings adds the HMAC pseudonym and the
+//! counts above (BENCHMARKS.md, "Session 15").
 
+mod counts;
 mod key;
 mod run;
 pub mod sketch;
@@ -47,6 +57,8 @@ use crate::category::{Category, Lang};
 use crate::input::Record;
 use crate::pipeline::{FieldResult, Summary};
 use crate::policy::Action;
+
+use self::counts::{MonthCounts, MonthTable, RecordCounts, ANY, ROWS};
 
 /// The `schema` value of a run summary file.
 pub const SCHEMA: &str = "art9-run-summary";
@@ -138,33 +150,51 @@ impl Month {
     /// (as [`DateParser::parse`](crate::date::DateParser::parse) gives none). For these
     /// dates it gives the month that parser's UTC reading gives, at a tenth of the cost.
     pub fn from_iso_date(text: &str) -> Option<Month> {
-        let t = text.as_bytes().trim_ascii();
-        let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = *t else {
-            return None;
-        };
-        let digits = [y0, y1, y2, y3, m0, m1, d0, d1];
-        if !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        let v = |i: usize| i16::from(digits[i] - b'0');
-        let (year, month, day) = (
-            v(0) * 1000 + v(1) * 100 + v(2) * 10 + v(3),
-            v(4) * 10 + v(5),
-            v(6) * 10 + v(7),
-        );
-        // The Gregorian calendar, as the parser's (jiff's) is; tested equal to it.
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-        let days = match month {
-            2 if leap => 29,
-            2 => 28,
-            4 | 6 | 9 | 11 => 30,
-            1..=12 => 31,
-            _ => return None,
-        };
-        if !(1..=days).contains(&day) {
+        // Every record of a dated run comes here: the bytes are checked and read a word at
+        // a time, a third of the instructions of a byte at a time.
+        let t = text.as_bytes();
+        let t = if t.len() == 10 { t } else { t.trim_ascii() };
+        let t: &[u8; 10] = t.try_into().ok()?;
+        // `YYYY-MM-` and `DD`, first byte lowest, each byte XOR '0': a digit is then its
+        // value (0–9), a dash 0x1d.
+        const ZEROS: u64 = 0x3030_3030_3030_3030;
+        const DASHES: u64 = 0xff00_00ff_0000_0000;
+        let head = u64::from_le_bytes(*t.first_chunk::<8>()?) ^ ZEROS;
+        let day = u64::from(u16::from_le_bytes([t[8], t[9]])) ^ 0x3030;
+        if head & DASHES != 0x1d00_001d_0000_0000 {
             return None;
         }
-        Month::new(u32::try_from(year).ok()?, u32::try_from(month).ok()?)
+        // A byte is a digit when it is below 10: adding 0x76 leaves its high bit clear (a
+        // byte of 0x80 or more has it set already, whatever a carry does to the next).
+        let is_digits =
+            |w: u64| (w | w.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080 == 0;
+        let head = head & !DASHES;
+        if !is_digits(head) || !is_digits(day) {
+            return None;
+        }
+        // Digit pairs (10 × first + second) in bytes 0 and 2, then the year from them.
+        let pairs = ((head & 0xffff_ffff) * 10 + (head >> 8)) & 0x00ff_00ff;
+        let year = (pairs & 0xff) * 100 + (pairs >> 16);
+        let month = ((head >> 40) & 0xff) * 10 + ((head >> 48) & 0xff);
+        let day = (day & 0xff) * 10 + (day >> 8);
+        if !(1..=12).contains(&month) || day == 0 {
+            return None;
+        }
+        // The Gregorian calendar, as the parser's (jiff's) is; tested equal to it. Days 1–28
+        // are in every month.
+        if day > 28 {
+            const DAYS: [u64; 13] = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+            let days = if month == 2 && leap {
+                29
+            } else {
+                DAYS[month as usize]
+            };
+            if day > days {
+                return None;
+            }
+        }
+        Month::new(year as u32, month as u32)
     }
 }
 
@@ -276,8 +306,7 @@ impl SubjectCounts {
 }
 
 fn cat_lang_bit(c: Category, l: Lang) -> u32 {
-    let li = Lang::ALL.iter().position(|x| *x == l).unwrap_or(0);
-    1 << (c.index() * Lang::ALL.len() + li)
+    1 << (c.index() * Lang::ALL.len() + counts::lang_index(l))
 }
 
 fn field_cat_bit(slot: usize, c: Category) -> u64 {
@@ -401,6 +430,19 @@ pub struct SubjectRows {
     ids: Option<Vec<(u64, Box<str>)>>,
 }
 
+/// What one record's findings add up to while [`Tally::record`] counts them.
+#[derive(Default)]
+struct Found {
+    findings: u32,
+    /// Category × language bits, subject field × category bits ([`SubjectCounts`]).
+    cat_lang: u32,
+    field_cat: u64,
+    /// The columns (dimension values) of the findings per row (category, and any), and the
+    /// rows with findings: each is counted once per record, however many findings have it.
+    marks: [u32; ROWS],
+    rows: u8,
+}
+
 /// How many of the most affected subjects the report lists (and, with `--show-subjects`,
 /// a summary keeps the raw ids of).
 pub const TOP_SUBJECTS: usize = 10;
@@ -415,18 +457,20 @@ pub struct Tally {
     subject_slot: Vec<Option<u8>>,
     /// Findings per combination.
     findings: FxHashMap<CellKey, u64>,
-    /// Records with findings per (category or any, dimension value).
-    records: FxHashMap<(Option<Category>, By), u64>,
-    /// Records scanned per month, and without a date (with a date column). A hash map: one
-    /// lookup a record (sorted when written).
-    months: FxHashMap<Month, u64>,
+    /// Records with findings per (category or any, dimension value), but by month.
+    records: RecordCounts,
+    /// Per month (with a date column): records scanned, and records with findings per
+    /// category or any (the counts by month of `records`).
+    months: MonthTable,
+    /// Records scanned without a date (with a date column).
     records_without_date: u64,
     dated: bool,
     subjects: Option<SubjectTally>,
     /// Counting (not merging) needs the key.
     key: Option<SubjectKey>,
-    /// Per-record scratch: the (category, dimension) pairs of the record's findings.
-    seen: Vec<(Option<Category>, By)>,
+    /// Per-record scratch: the fields with findings and the rows (categories and any)
+    /// their findings count in.
+    field_rows: Vec<(u32, u8)>,
 }
 
 impl Tally {
@@ -469,12 +513,20 @@ impl Tally {
         }
     }
 
+    /// The index of field `name`, made when new; `hint`: where it likely is (a record's
+    /// fields come in the same order record after record), checked first, inline.
+    #[inline]
     fn intern(&mut self, name: &str, hint: usize) -> u32 {
         if let Some(f) = self.fields.get(hint) {
-            if f.name == name {
+            if crate::record::same_name(&f.name, name) {
                 return hint as u32;
             }
         }
+        self.intern_new(name)
+    }
+
+    #[inline(never)]
+    fn intern_new(&mut self, name: &str) -> u32 {
         if let Some(&i) = self.field_index.get(name) {
             return i;
         }
@@ -500,73 +552,30 @@ impl Tally {
     /// Count one scanned record (`fields`: its scan results, in field order). `month`: the
     /// record's month, when the run has a date column.
     pub fn record(&mut self, record: &Record, fields: &[FieldResult], month: Option<Month>) {
-        let (mut findings, mut cat_lang, mut field_cat) = (0u32, 0u32, 0u64);
+        // Most records have no findings: their path (field, month and sketch counts) stays
+        // short, and the findings are counted out of line.
+        let mut found = Found::default();
         for (position, fr) in fields.iter().enumerate() {
             let fi = self.intern(&fr.name, position);
-            let counts = &mut self.fields[fi as usize];
-            counts.values += 1;
-            if fr.findings.is_empty() {
-                continue;
-            }
-            counts.values_with_findings += 1;
-            let slot = self.subject_slot[fi as usize];
-            for (i, f) in fr.findings.iter().enumerate() {
-                let action = fr
-                    .decision
-                    .as_ref()
-                    .and_then(|d| d.actions.get(i))
-                    .map(|a| a.0);
-                let key = CellKey {
-                    category: f.category,
-                    field: fi,
-                    lang: f.lang,
-                    action,
-                    note_lang: f.note_lang,
-                    likelihood: Some(f.likelihood),
-                    month,
-                    evasion: f.evasion,
-                };
-                *self.findings.entry(key).or_default() += 1;
-                findings += 1;
-                cat_lang |= cat_lang_bit(f.category, f.lang);
-                if let Some(s) = slot {
-                    field_cat |= field_cat_bit(usize::from(s), f.category);
-                }
-                // Every dimension value of this finding, with its category and with any:
-                // distinct within one finding, so a record with one finding (the common
-                // case) needs no de-duplication.
-                let cat = Some(f.category);
-                let mut by = |b: By| self.seen.extend([(cat, b), (None, b)]);
-                by(By::All);
-                by(By::Field(fi));
-                by(By::Lang(f.lang));
-                by(By::Likelihood(f.likelihood));
-                if let Some(a) = action {
-                    by(By::Action(a));
-                }
-                if let Some(m) = month {
-                    by(By::Month(m));
-                }
-                if let Some(l) = f.note_lang {
-                    by(By::NoteLang(l));
-                }
-                if let Some(e) = f.evasion {
-                    by(By::Evasion(e));
-                }
+            self.fields[fi as usize].values += 1;
+            if !fr.findings.is_empty() {
+                self.field_findings(fi, fr, month, &mut found);
             }
         }
-        if findings > 1 {
-            self.seen.sort_unstable();
-            self.seen.dedup();
-        }
-        for key in self.seen.drain(..) {
-            *self.records.entry(key).or_default() += 1;
-        }
-        if self.dated {
-            match month {
-                Some(m) => *self.months.entry(m).or_default() += 1,
-                None => self.records_without_date += 1,
+        if found.rows != 0 {
+            self.records.add_marks(&found.marks, found.rows);
+            for (fi, r) in self.field_rows.drain(..) {
+                self.records.add_field(fi, r);
             }
+        }
+        match month {
+            Some(m) if self.dated || found.rows != 0 => {
+                let counts = self.months.at(m);
+                counts.scanned += u64::from(self.dated);
+                counts::add_rows(&mut counts.records, found.rows, 1);
+            }
+            None if self.dated => self.records_without_date += 1,
+            _ => {}
         }
         if let Some(s) = self.subjects.as_mut() {
             let Some(id) = &record.subject else {
@@ -577,19 +586,73 @@ impl Tally {
                 return;
             };
             s.scanned.insert(key.sketch_hash(id));
-            if findings > 0 {
-                let p = key.pseudonym(id);
-                if let Some(ids) = s.ids.as_mut() {
-                    ids.entry(p).or_insert_with(|| id.as_str().into());
-                }
-                s.with_findings.entry(p).or_default().add(&SubjectCounts {
-                    records: 1,
-                    findings,
-                    cat_lang,
-                    field_cat,
-                });
+            if found.findings > 0 {
+                Self::subject_findings(s, key, id, &found);
             }
         }
+    }
+
+    /// Count the findings of field `fi` of a record ([`Tally::record`]).
+    #[inline(never)]
+    fn field_findings(
+        &mut self,
+        fi: u32,
+        fr: &FieldResult,
+        month: Option<Month>,
+        found: &mut Found,
+    ) {
+        self.fields[fi as usize].values_with_findings += 1;
+        let slot = self.subject_slot[fi as usize];
+        let mut field_rows = 1u8 << ANY;
+        for (i, f) in fr.findings.iter().enumerate() {
+            let action = fr
+                .decision
+                .as_ref()
+                .and_then(|d| d.actions.get(i))
+                .map(|a| a.0);
+            let key = CellKey {
+                category: f.category,
+                field: fi,
+                lang: f.lang,
+                action,
+                note_lang: f.note_lang,
+                likelihood: Some(f.likelihood),
+                month,
+                evasion: f.evasion,
+            };
+            *self.findings.entry(key).or_default() += 1;
+            found.findings += 1;
+            found.cat_lang |= cat_lang_bit(f.category, f.lang);
+            if let Some(s) = slot {
+                found.field_cat |= field_cat_bit(usize::from(s), f.category);
+            }
+            let columns = counts::columns_of(f.lang, f.likelihood, action, f.note_lang, f.evasion);
+            let row = f.category.index();
+            found.marks[row] |= columns;
+            found.marks[ANY] |= columns;
+            field_rows |= 1 << row;
+        }
+        found.rows |= field_rows;
+        // A field's name once a record (sources give each once; counted once if not).
+        match self.field_rows.iter_mut().find(|(f, _)| *f == fi) {
+            Some((_, r)) => *r |= field_rows,
+            None => self.field_rows.push((fi, field_rows)),
+        }
+    }
+
+    /// Count a record with findings for its subject `id` ([`Tally::record`]).
+    #[inline(never)]
+    fn subject_findings(s: &mut SubjectTally, key: &SubjectKey, id: &str, found: &Found) {
+        let p = key.pseudonym(id);
+        if let Some(ids) = s.ids.as_mut() {
+            ids.entry(p).or_insert_with(|| id.into());
+        }
+        s.with_findings.entry(p).or_default().add(&SubjectCounts {
+            records: 1,
+            findings: found.findings,
+            cat_lang: found.cat_lang,
+            field_cat: found.field_cat,
+        });
     }
 
     /// Add the counts of `other` (another batch or partition of the same export).
@@ -629,15 +692,17 @@ impl Tally {
             };
             *self.findings.entry(key).or_default() += n;
         }
-        for ((c, by), n) in &other.records {
+        for (c, by, n) in other.records.iter() {
             let by = match by {
-                By::Field(f) => By::Field(map[*f as usize]),
-                other => *other,
+                By::Field(f) => By::Field(map[f as usize]),
+                other => other,
             };
-            *self.records.entry((*c, by)).or_default() += n;
+            self.records.add(c, by, n);
         }
-        for (m, n) in &other.months {
-            *self.months.entry(*m).or_default() += n;
+        for (m, counts) in other.months.iter() {
+            if *counts != MonthCounts::default() {
+                self.months.at(m).add(counts);
+            }
         }
         self.records_without_date += other.records_without_date;
         if let (Some(mine), Some(theirs)) = (self.subjects.as_mut(), &other.subjects) {
@@ -708,17 +773,44 @@ impl Tally {
     /// Records with findings of `category` (`None`: of any category) counted `by` a
     /// dimension value.
     pub fn records(&self, category: Option<Category>, by: By) -> u64 {
-        self.records.get(&(category, by)).copied().unwrap_or(0)
+        match by {
+            By::Month(m) => self
+                .months
+                .get(m)
+                .map_or(0, |c| c.records[counts::row(category)]),
+            by => self.records.get(category, by),
+        }
     }
 
-    /// Every (category, dimension value) → records with findings.
+    /// Every (category, dimension value) → records with findings (above zero), in no
+    /// particular order.
     pub fn record_counts(&self) -> impl Iterator<Item = (Option<Category>, By, u64)> + '_ {
-        self.records.iter().map(|((c, b), n)| (*c, *b, *n))
+        let by_month = self.months.iter().flat_map(|(m, c)| {
+            c.records
+                .iter()
+                .enumerate()
+                .map(move |(row, n)| (Category::ALL.get(row).copied(), By::Month(m), *n))
+        });
+        self.records
+            .iter()
+            .chain(by_month.filter(|(_, _, n)| *n > 0))
+    }
+
+    /// Add `n` records with findings of `category` (`None`: any) by `by`.
+    fn add_records(&mut self, category: Option<Category>, by: By, n: u64) {
+        match by {
+            By::Month(m) => self.months.at(m).records[counts::row(category)] += n,
+            by => self.records.add(category, by, n),
+        }
     }
 
     /// Records scanned per month (with a date column), by month.
     pub fn months(&self) -> BTreeMap<Month, u64> {
-        self.months.iter().map(|(m, n)| (*m, *n)).collect()
+        self.months
+            .iter()
+            .filter(|(_, c)| c.scanned > 0)
+            .map(|(m, c)| (m, c.scanned))
+            .collect()
     }
 
     /// Records scanned without a readable date (with a date column).

@@ -294,6 +294,53 @@ proptest::proptest! {
     }
 }
 
+/// [`Month::from_iso_date`] a byte at a time, as it was before it read words: the reference
+/// the word-at-a-time version is held to.
+fn iso_month_bytewise(text: &str) -> Option<Month> {
+    let t = text.as_bytes().trim_ascii();
+    let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = *t else {
+        return None;
+    };
+    let digits = [y0, y1, y2, y3, m0, m1, d0, d1];
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v = |i: usize| u32::from(digits[i] - b'0');
+    let (year, month, day) = (
+        v(0) * 1000 + v(1) * 100 + v(2) * 10 + v(3),
+        v(4) * 10 + v(5),
+        v(6) * 10 + v(7),
+    );
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return None,
+    };
+    (1..=days)
+        .contains(&day)
+        .then(|| Month::new(year, month))
+        .flatten()
+}
+
+proptest::proptest! {
+    /// The word-at-a-time ISO date gives what a byte at a time gives, for text that is
+    /// nearly a date (digits, separators and the bytes around the digits) and for any text.
+    #[test]
+    fn iso_dates_word_at_a_time(
+        date in "[0-9]{4}-[0-9]{2}-[0-9]{2}",
+        almost in "[0-9:/]{4}[-/][0-9:/]{2}-[0-9:/]{2}",
+        near in "[ 0-9:/.+-]{8,12}",
+        any in "\\PC{0,12}",
+    ) {
+        for text in [&date, &almost, &near, &any] {
+            proptest::prop_assert_eq!(Month::from_iso_date(text), iso_month_bytewise(text), "{:?}", text);
+        }
+    }
+}
+
 #[test]
 fn subject_ids_only_when_asked_and_only_for_the_top() {
     let key = SubjectKey::new(KEY, KeySource::Env).unwrap();
@@ -448,6 +495,20 @@ fn iso_dates_give_the_month_the_date_parser_gives() {
         "20261130",
         "abcd-ef-gh",
         "",
+        // Bytes next to the digits (the word-at-a-time check must refuse them).
+        "2026-1:-05",
+        "202?-11-05",
+        "2026-11-0/",
+        "/026-11-05",
+        "2026-11-3\u{7f}",
+        "2026+11-05",
+        "2026-11+05",
+        " 2026-11-30 ",
+        "2026-11-30\n",
+        "2026-02-29",
+        "2024-02-29",
+        "2024-02-30",
+        "1900-02-29",
     ]
     .iter()
     .map(|s| s.to_string())
