@@ -506,8 +506,8 @@ impl Grader {
         let mut next = 0;
         for k in 0..note.windows.len() {
             let (lo, hi) = note.windows[k];
-            for i in lo.max(next)..hi {
-                let (s, e) = tokens[i];
+            let from = lo.max(next);
+            for (i, &(s, e)) in tokens.iter().enumerate().take(hi).skip(from) {
                 let starts = note.starts.get(i).copied().unwrap_or_default();
                 self.cues_at(b, s, e, i as u32, starts, &grades, &mut note.met);
             }

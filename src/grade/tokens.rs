@@ -103,7 +103,7 @@ fn masks(chunk: &[u8]) -> (u64, u64) {
     let eight = |x: u64| {
         let wide = x & HIGH;
         let x = x & !HIGH;
-        let lower = x | ONES * 0x20;
+        let lower = x | (ONES * 0x20);
         let letter = at_least(lower, b'a') & !at_least(lower, b'z' + 1);
         let digit = at_least(x, b'0') & !at_least(x, b'9' + 1);
         (gather((letter | digit) & !wide & HIGH), gather(wide))
