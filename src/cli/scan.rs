@@ -682,12 +682,25 @@ pub fn scan(mut a: ScanArgs) -> Result<ExitCode> {
             ..run_info
         };
         let run = RunSummary::new(info, summary.clone(), t);
-        if let Some(path) = &a.summary_out {
-            super::report::write_summary(path, &run)?;
-        }
-        if let Some(path) = &a.report {
-            super::report::write_scan_report(path, &run, a.show_subjects)?;
-        }
+        // The summary and the report are written side by side: each is synced before it is
+        // renamed into place, and the summary of a large run (a row per subject with
+        // findings, 7 MB for 3 million records) takes as long to reach the disk as the
+        // report takes to render.
+        std::thread::scope(|s| -> Result<()> {
+            let summary = a
+                .summary_out
+                .as_ref()
+                .map(|path| s.spawn(|| super::report::write_summary(path, &run)));
+            let report = a
+                .report
+                .as_ref()
+                .map(|path| super::report::write_scan_report(path, &run, a.show_subjects));
+            if let Some(done) = summary {
+                done.join()
+                    .map_err(|_| anyhow::anyhow!("writing the run summary failed"))??;
+            }
+            report.transpose().map(|_| ())
+        })?;
     }
     let code = exit_for(&summary);
     if let (Some(path), Some(mut e)) = (&a.audit, audit_entry) {
