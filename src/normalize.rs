@@ -298,14 +298,35 @@ fn with_homoglyphs(
 }
 
 /// Is `c` a word character for boundary checks? Letters and digits of any script.
+///
+/// The symbols that survive normalisation in CRM notes (currency signs, punctuation, emoji)
+/// are answered by their block, before the Unicode tables: `char::is_alphanumeric` searches
+/// two tables for a char past Latin-1 (a few hundred instructions for `€`), and `€` and `£`
+/// are in most notes that mention an amount. [`NOT_WORD_BLOCKS`] is tested against
+/// `is_alphanumeric` for every char it holds.
 #[inline]
 pub fn is_word_char(c: char) -> bool {
     if c.is_ascii() {
         c.is_ascii_alphanumeric()
+    } else if NOT_WORD_BLOCKS.iter().any(|&(lo, hi)| lo <= c && c <= hi) {
+        false
     } else {
         c.is_alphanumeric()
     }
 }
+
+/// Ranges of chars none of which is alphanumeric: Latin-1 signs up to `±` (not `ª`), General
+/// Punctuation, Currency Symbols, Miscellaneous Symbols and Dingbats (not their circled
+/// digits), and the emoji blocks.
+const NOT_WORD_BLOCKS: [(char, char); 7] = [
+    ('\u{A0}', '\u{A9}'),
+    ('\u{AB}', '\u{B1}'),
+    ('\u{2000}', '\u{206F}'),
+    ('\u{20A0}', '\u{20CF}'),
+    ('\u{2600}', '\u{2775}'),
+    ('\u{2794}', '\u{27BF}'),
+    ('\u{1F300}', '\u{1FAFF}'),
+];
 
 /// Lowercase ASCII copy; returns false (and leaves `out` in an unspecified state) when the
 /// text needs the general path because of doubled or non-space white space.
@@ -804,6 +825,14 @@ pub(crate) fn starts_with_ignore_ascii_case(s: &str, prefix: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn not_word_blocks_hold_no_alphanumeric() {
+        for &(lo, hi) in &NOT_WORD_BLOCKS {
+            for c in lo..=hi {
+                assert!(!c.is_alphanumeric(), "{:04X} is alphanumeric", u32::from(c));
+            }
+        }
+    }
     use super::*;
 
     fn check_map(original: &str) {

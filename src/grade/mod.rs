@@ -29,7 +29,7 @@ mod words;
 pub(crate) use self::tokens::tokenize;
 #[cfg(test)]
 use self::words::{eq_at, hash_at, word_hash};
-use self::words::{Cues, WordTable};
+use self::words::{Cues, Looked, WordTable};
 
 use serde::Serialize;
 
@@ -236,14 +236,9 @@ pub struct Grader {
 /// (the buffers are kept).
 #[derive(Clone, Debug, Default)]
 pub struct NoteWords {
-    /// Per token: the bits of the languages whose function word it is.
-    function: Vec<u8>,
-    /// Per token: the cue words whose first part it is (a range of the grader's words).
-    starts: Vec<Cues>,
-    /// Per token: its packed key and first slot (scratch of [`Grader::prepare`]).
-    keys: Vec<Option<(u64, u64, usize)>>,
-    /// Per token: the head in its first slot (scratch of [`Grader::prepare`]).
-    firsts: Vec<u64>,
+    /// Per token: the bits of the languages whose function word it is, and the cue words
+    /// whose first part it is (a range of the grader's words).
+    looked: Vec<Looked>,
     /// (token, how, cue word), by token; per token the whole words first, then prefix, then
     /// suffix words, each in cue file order. Only for the tokens within the widest cue window
     /// of a finding, and only cue words of the languages whose cues grade the note.
@@ -411,35 +406,27 @@ impl Grader {
         tokens: &[(usize, usize)],
         note: &mut NoteWords,
     ) -> Option<Lang> {
-        note.function.clear();
-        note.starts.clear();
         note.met.clear();
         let b = norm.as_bytes();
-        // Every token's first slot read before any is compared, in a loop that does nothing
-        // else, so that the reads' cache misses overlap (see `WordTable::head`).
-        note.keys.clear();
-        note.keys
-            .extend(tokens.iter().map(|&(s, e)| self.words.key(b, s, e)));
-        note.firsts.clear();
-        note.firsts.extend(
-            note.keys
-                .iter()
-                .map(|k| k.map_or(0, |k| self.words.head(k.2))),
-        );
-        let mut counts = [0u32; 3];
-        for ((&(s, e), &key), &first) in tokens.iter().zip(&note.keys).zip(&note.firsts) {
-            let looked = match key {
-                Some(key) => self.words.find(key, first),
+        // The tokens by their function-word bits (one add a token), summed per language after.
+        let mut by_bits = [0u32; 8];
+        note.looked.clear();
+        for &(s, e) in tokens {
+            let looked = match self.words.key(b, s, e) {
+                Some(key) => self.words.find(key, self.words.head(key.2)),
                 None => self.words.other(b, s, e),
             };
-            note.starts.push(looked.refs);
-            let function = looked.function;
-            if function.count_ones() < 3 {
-                for (l, c) in counts.iter_mut().enumerate() {
-                    *c += u32::from(function >> l & 1);
+            by_bits[usize::from(looked.function & 7)] += 1;
+            note.looked.push(looked);
+        }
+        // A word of all three files votes for none.
+        let mut counts = [0u32; 3];
+        for (bits, &n) in by_bits.iter().enumerate().take(7) {
+            for (l, c) in counts.iter_mut().enumerate() {
+                if bits >> l & 1 == 1 {
+                    *c += n;
                 }
             }
-            note.function.push(function);
         }
         if let Some(l) = winner(&counts) {
             return Some(l);
@@ -508,7 +495,7 @@ impl Grader {
             let (lo, hi) = note.windows[k];
             let from = lo.max(next);
             for (i, &(s, e)) in tokens.iter().enumerate().take(hi).skip(from) {
-                let starts = note.starts.get(i).copied().unwrap_or_default();
+                let starts = note.looked.get(i).map(|l| l.refs).unwrap_or_default();
                 self.cues_at(b, s, e, i as u32, starts, &grades, &mut note.met);
             }
             next = next.max(hi);
@@ -736,7 +723,7 @@ impl Grader {
             if note_l != span.lang
                 && self.lexicon_langs[note_l as usize]
                 && !span.backed_by_note_lang
-                && !note.function[near].contains(&own)
+                && !note.looked[near].iter().any(|l| l.function == own)
             {
                 shift += LANG_DISAGREEMENT;
                 if let Some(t) = trace {
@@ -802,10 +789,11 @@ fn affix_bucket(three: &[u8]) -> usize {
     if three.len() < 3 {
         return AFFIX_BUCKETS;
     }
-    let h = three.iter().fold(0u32, |h, &b| {
-        h.wrapping_mul(0x9E37_79B1) ^ u32::from(b.to_ascii_lowercase())
-    });
-    (h.wrapping_mul(0x9E37_79B1) >> 22) as usize % AFFIX_BUCKETS
+    // The three bytes with the ASCII case bit set (bytes that differ only in ASCII case
+    // meet; a few others do too, which the comparison after the bucket tells apart), mixed
+    // by one multiplication.
+    let x = u32::from_le_bytes([three[0], three[1], three[2], 0]) | 0x0020_2020;
+    (x.wrapping_mul(0x9E37_79B1) >> 22) as usize % AFFIX_BUCKETS
 }
 
 /// A one-part prefix or suffix word against a token (ASCII case ignored).

@@ -20,6 +20,8 @@ pub(crate) fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
     // Bytes of a char begun in the previous chunk that run on into this one, and whether it
     // is a word char.
     let mut carry = (0usize, false);
+    // Whether the last byte of the previous chunk is a word byte (bit 0).
+    let mut last = 0u64;
     for (ci, chunk) in b.chunks(64).enumerate() {
         let base = ci * 64;
         let (mut mask, mut high) = masks(chunk);
@@ -47,29 +49,20 @@ pub(crate) fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
                 }
             }
         }
-        let n = chunk.len() as u32;
-        let mut j = 0u32;
-        while j < n {
+        // A bit where a token starts or ends: where a byte's word-ness differs from the one
+        // before it (bits past a short last chunk are zero: the end of the text). Starts and
+        // ends alternate, so the open token says which each is.
+        let mut edges = mask ^ (mask << 1 | last);
+        last = mask >> 63;
+        while edges != 0 {
+            let at = base + edges.trailing_zeros() as usize;
+            edges &= edges - 1;
             match open {
                 Some(s) => {
-                    // The token ends at the first byte from `j` that is not a word byte (bits
-                    // past a short last chunk are zero: the end of the text).
-                    let rest = !mask >> j;
-                    if rest == 0 {
-                        break;
-                    }
-                    j += rest.trailing_zeros();
-                    out.push((s, base + j as usize));
+                    out.push((s, at));
                     open = None;
                 }
-                None => {
-                    let rest = mask >> j;
-                    if rest == 0 {
-                        break;
-                    }
-                    j += rest.trailing_zeros();
-                    open = Some(base + j as usize);
-                }
+                None => open = Some(at),
             }
         }
     }
