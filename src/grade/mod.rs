@@ -166,6 +166,8 @@ struct LangCues {
     cues: Vec<Cue>,
     /// The widest window of its cues.
     widest: usize,
+    /// The widest window of its cues with a prefix or suffix word.
+    affix_widest: usize,
     /// Where its cues start in [`NoteWords::hit`].
     offset: usize,
 }
@@ -213,6 +215,10 @@ pub struct Grader {
     /// Whether a cue word begins or ends with a digit (else a token that begins and ends with
     /// one, an amount or a date, is not looked up for cues: nothing can match it).
     digit_words: bool,
+    /// Whether a function word or the first part of a cue word begins with a digit (if not,
+    /// a token that does is looked up in no table: a sixth of a CRM note's tokens are
+    /// amounts, dates and numbers).
+    digit_start: bool,
     /// Cues of all languages (the length of [`NoteWords::hit`]).
     cue_count: usize,
     /// Spellings and letters by language (`Lang as usize`), for notes the function words
@@ -243,8 +249,10 @@ pub struct NoteWords {
     /// suffix words, each in cue file order. Only for the tokens within the widest cue window
     /// of a finding, and only cue words of the languages whose cues grade the note.
     met: Vec<(u32, Met, CueRef)>,
-    /// The token ranges looked up for cues (scratch of [`Grader::look_up_cues`]).
+    /// The token ranges looked up for cues, and for prefix and suffix words (scratch of
+    /// [`Grader::look_up_cues`]).
     windows: Vec<(usize, usize)>,
+    affix_windows: Vec<(usize, usize)>,
     /// Per cue of every language, the word of it found near the finding being graded.
     hit: Vec<Option<u32>>,
 }
@@ -277,6 +285,13 @@ impl Grader {
             };
             for (ci, cue) in f.cues.iter().enumerate() {
                 lc.widest = lc.widest.max(cue.window);
+                if cue
+                    .words
+                    .iter()
+                    .any(|w| w.parts.len() == 1 && (w.prefix || w.suffix))
+                {
+                    lc.affix_widest = lc.affix_widest.max(cue.window);
+                }
                 for (wi, w) in cue.words.iter().enumerate() {
                     let key = CueRef {
                         lang: slot,
@@ -310,6 +325,9 @@ impl Grader {
                     && (b.first().is_some_and(u8::is_ascii_digit)
                         || b.last().is_some_and(u8::is_ascii_digit))
             });
+        let digit_start = words
+            .keys()
+            .any(|w| w.as_bytes().first().is_some_and(u8::is_ascii_digit));
         let prefix_buckets = bucket_bits(&prefixes);
         let suffix_buckets = bucket_bits(&suffixes);
         Grader {
@@ -320,6 +338,7 @@ impl Grader {
             prefix_buckets,
             suffix_buckets,
             digit_words,
+            digit_start,
             cue_count,
             spellings,
             letters,
@@ -412,9 +431,13 @@ impl Grader {
         let mut by_bits = [0u32; 8];
         note.looked.clear();
         for &(s, e) in tokens {
-            let looked = match self.words.key(b, s, e) {
-                Some(key) => self.words.find(key, self.words.head(key.2)),
-                None => self.words.other(b, s, e),
+            let looked = if !self.digit_start && b.get(s).is_some_and(u8::is_ascii_digit) {
+                Looked::default()
+            } else {
+                match self.words.key(b, s, e) {
+                    Some(key) => self.words.find(key, self.words.head(key.2)),
+                    None => self.words.other(b, s, e),
+                }
             };
             by_bits[usize::from(looked.function & 7)] += 1;
             note.looked.push(looked);
@@ -472,31 +495,41 @@ impl Grader {
         let grades = |slot: u8| {
             note_lang.is_none_or(|n| self.langs.get(usize::from(slot)).is_some_and(|l| l.0 == n))
         };
-        let widest = (0..self.langs.len())
-            .filter(|&slot| grades(slot as u8))
-            .map(|slot| self.langs[slot].1.widest)
-            .max();
-        let Some(widest) = widest else {
+        let graded = || (0..self.langs.len()).filter(|&slot| grades(slot as u8));
+        let Some(widest) = graded().map(|slot| self.langs[slot].1.widest).max() else {
             return;
         };
+        // Prefix and suffix words (a hash and a bucket a token) only within the widest window
+        // of the cues that have them; beyond it, up to `widest`, whole words only.
+        let affix_widest = graded()
+            .map(|slot| self.langs[slot].1.affix_widest)
+            .max()
+            .unwrap_or(0);
         note.windows.clear();
+        note.affix_windows.clear();
         for (start, end) in spans {
             let first = tokens.partition_point(|&(_, te)| te <= start);
             let last = tokens.partition_point(|&(ts, _)| ts < end);
-            note.windows.push((
-                first.saturating_sub(widest),
-                (last + widest).min(tokens.len()),
-            ));
+            let around = |w: usize| (first.saturating_sub(w), (last + w).min(tokens.len()));
+            note.windows.push(around(widest));
+            note.affix_windows.push(around(affix_widest));
         }
         note.windows.sort_unstable();
+        note.affix_windows.sort_unstable();
         let b = norm.as_bytes();
         let mut next = 0;
+        // The first affix window that ends after the token (tokens come in order).
+        let mut a = 0;
         for k in 0..note.windows.len() {
             let (lo, hi) = note.windows[k];
             let from = lo.max(next);
             for (i, &(s, e)) in tokens.iter().enumerate().take(hi).skip(from) {
+                while note.affix_windows.get(a).is_some_and(|w| w.1 <= i) {
+                    a += 1;
+                }
+                let affixes = note.affix_windows.get(a).is_some_and(|w| w.0 <= i);
                 let starts = note.looked.get(i).map(|l| l.refs).unwrap_or_default();
-                self.cues_at(b, s, e, i as u32, starts, &grades, &mut note.met);
+                self.cues_at(b, s, e, i as u32, starts, affixes, &grades, &mut note.met);
             }
             next = next.max(hi);
         }
@@ -504,7 +537,7 @@ impl Grader {
 
     /// The cue words (of the languages `grades` lets through) that start or match at the
     /// token `b[s..e]`, the `i`th, into `met`: `starts` (from [`Grader::prepare`]'s lookup)
-    /// and the prefix and suffix words.
+    /// and, with `affixes`, the prefix and suffix words.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     fn cues_at(
@@ -514,6 +547,7 @@ impl Grader {
         e: usize,
         i: u32,
         starts: Cues,
+        affixes: bool,
         grades: &impl Fn(u8) -> bool,
         met: &mut Vec<(u32, Met, CueRef)>,
     ) {
@@ -528,6 +562,9 @@ impl Grader {
                 .filter(|r| grades(r.lang))
                 .map(|&r| (i, Met::Start, r)),
         );
+        if !affixes {
+            return;
+        }
         let long = tok.len() >= 3;
         // The words of bucket `k`, read only when its bit is set.
         fn bucket<'a>(bits: &[u64], buckets: &'a [Vec<CueRef>], k: usize) -> &'a [CueRef] {
