@@ -80,7 +80,8 @@ fn main() {
     let run = RunSummary::new(RunInfo::new(&scanner, None), Summary::default(), tally);
     let mut out = Counter(0);
     let start = Instant::now();
-    serde_json::to_writer(&mut out, &run).unwrap();
+    // As `scan --summary-out` writes it (pretty, a subject row a line).
+    run.write_json(&mut out).unwrap();
     println!(
         "run summary: {:.1} MB of JSON ({:.1} bytes/subject), written in {:.2} s; peak RSS {} MiB",
         out.0 as f64 / 1e6,

@@ -238,12 +238,20 @@ impl Context {
     }
 
     /// Set the value of the `i`th name (of [`Context::with_names`]); ignored past the end.
-    #[inline]
+    #[inline(always)]
     pub fn set_at(&mut self, i: usize, value: Option<&str>) {
-        // A source sets the values in order of their names: the next one is a push.
+        // A source sets the values in order of their names: the next one is a push, inline
+        // in the source's loop (a date column's value is set for every record).
         if i == self.values.len() && i < self.names.len() {
             self.values.push(value.map(CompactString::from));
-        } else if let Some(slot) = self.slot(i) {
+        } else {
+            self.set_at_slot(i, value);
+        }
+    }
+
+    #[inline(never)]
+    fn set_at_slot(&mut self, i: usize, value: Option<&str>) {
+        if let Some(slot) = self.slot(i) {
             *slot = value.map(CompactString::from);
         }
     }

@@ -392,6 +392,17 @@ fn has_backslash(bytes: &[u8]) -> bool {
         let x = w ^ (ONES * u64::from(b'\\'));
         x.wrapping_sub(ONES) & !x & (ONES << 7) != 0
     };
+    let n = bytes.len();
+    if (8..=16).contains(&n) {
+        // Two words that may overlap (a date, a short flag or id: every record's).
+        let word = |at: usize| {
+            bytes
+                .get(at..at + 8)
+                .and_then(|w| w.try_into().ok())
+                .map_or(0, u64::from_le_bytes)
+        };
+        return zero_byte(word(0)) || zero_byte(word(n - 8));
+    }
     let mut words = bytes.chunks_exact(8);
     let found = words.any(|w| w.try_into().is_ok_and(|w| zero_byte(u64::from_le_bytes(w))));
     found || words.remainder().contains(&b'\\')

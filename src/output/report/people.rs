@@ -19,22 +19,9 @@ impl Report<'_> {
                 }
             };
         };
-        let buckets: [(&str, u32, u32); 4] = [
-            ("1 note", 1, 1),
-            ("2–5 notes", 2, 5),
-            ("6–20 notes", 6, 20),
-            ("more than 20", 21, u32::MAX),
-        ];
+        let buckets = super::NOTES_BUCKETS;
         let k = self.opts.min_count;
-        let counts: Vec<u64> = buckets
-            .iter()
-            .map(|(_, lo, hi)| {
-                st.with_findings
-                    .values()
-                    .filter(|c| (*lo..=*hi).contains(&c.records))
-                    .count() as u64
-            })
-            .collect();
+        let counts = self.people.as_ref().map(|p| p.notes).unwrap_or_default();
         let bars: Vec<Bar> = buckets
             .iter()
             .zip(&counts)

@@ -60,7 +60,7 @@ struct SubjectsOut<'a> {
 
 /// The per-subject rows, sorted, with the field slot map to name order.
 struct Rows<'a> {
-    rows: Vec<(&'a u64, &'a SubjectCounts)>,
+    rows: Vec<(u64, &'a SubjectCounts)>,
     map: Vec<Option<u8>>,
 }
 
@@ -71,7 +71,7 @@ impl Serialize for Rows<'_> {
         for (p, c) in &self.rows {
             let bits = super::remap_field_bits(c.field_cat, &self.map);
             // 16 hex digits formatted on the stack: one row per subject with findings.
-            let hex = hex16(**p);
+            let hex = hex16(*p);
             let hex = std::str::from_utf8(&hex).unwrap_or_default();
             seq.serialize_element(&(hex, c.records, c.findings, c.cat_lang, bits))?;
         }
@@ -79,11 +79,23 @@ impl Serialize for Rows<'_> {
     }
 }
 
-/// `p` as 16 lowercase hex digits (as `format!("{p:016x}")`, without a `String`).
+/// `p` as 16 lowercase hex digits (as `format!("{p:016x}")`, without a `String`): a byte
+/// at a time from a table of digit pairs.
 pub(super) fn hex16(p: u64) -> [u8; 16] {
+    /// The two hex digits of every byte.
+    static PAIRS: [[u8; 2]; 256] = {
+        let digits = b"0123456789abcdef";
+        let mut t = [[0u8; 2]; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = [digits[i >> 4], digits[i & 15]];
+            i += 1;
+        }
+        t
+    };
     let mut out = [0u8; 16];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = b"0123456789abcdef"[((p >> (60 - 4 * i)) & 0xf) as usize];
+    for (pair, b) in out.chunks_exact_mut(2).zip(p.to_be_bytes()) {
+        pair.copy_from_slice(&PAIRS[usize::from(b)]);
     }
     out
 }
@@ -206,10 +218,13 @@ pub(super) fn serialize<S: Serializer>(t: &Tally, s: S) -> Result<S::Ok, S::Erro
         for (new, old) in order.iter().enumerate() {
             map[*old] = Some(new as u8);
         }
-        // References, sorted by pseudonym (16 bytes a subject); each row is formatted as
-        // it is written, so writing 10 million subjects does not build 10 million strings.
-        let mut rows: Vec<(&u64, &SubjectCounts)> = st.with_findings.iter().collect();
-        rows.sort_unstable_by_key(|(p, _)| **p);
+        // Pseudonyms with a reference to their counts, sorted by pseudonym (16 bytes a
+        // subject; the pseudonym copied, so that sorting does not read the table); each row
+        // is formatted as it is written, so writing 10 million subjects does not build 10
+        // million strings.
+        let mut rows: Vec<(u64, &SubjectCounts)> =
+            st.with_findings.iter().map(|(p, c)| (*p, c)).collect();
+        rows.sort_unstable_by_key(|(p, _)| *p);
         SubjectsOut {
             key_id: &st.key_id,
             key_source: st.key_source,
@@ -343,13 +358,64 @@ pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tally, D::E
 
 /// Pretty-printed JSON, except that an array inside an array (a per-subject row of
 /// [`SubjectsOut::with_findings`]) is written compactly, on one line.
+///
+/// The pretty part writes what `serde_json`'s `PrettyFormatter` (two-space indent) writes,
+/// byte for byte (tested), but a line break and its indent in one write: the pretty
+/// printer writes the indent one level at a time, five writes before each key of a
+/// findings row and each subject row.
 #[derive(Default)]
 pub(super) struct RowsOnOneLine {
-    pretty: serde_json::ser::PrettyFormatter<'static>,
+    /// Depth of the open pretty containers (the indent in levels).
+    indent: usize,
+    /// Whether the innermost pretty container has a value (as `PrettyFormatter`'s).
+    has_value: bool,
     /// Per open container: whether it is an array.
     open: Vec<bool>,
     /// While writing compactly: the depth of the array that began it.
     compact_from: Option<usize>,
+}
+
+/// A line break and the spaces of 39 levels of indent.
+const BREAK: [u8; 79] = {
+    let mut b = [b' '; 79];
+    b[0] = b'\n';
+    b
+};
+
+impl RowsOnOneLine {
+    /// `,` when not `first`, a line break and the current indent (two spaces a level).
+    #[inline]
+    fn new_line<W: ?Sized + std::io::Write>(&self, w: &mut W, first: bool) -> std::io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.line_break(w)
+    }
+
+    #[inline]
+    fn line_break<W: ?Sized + std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+        match BREAK.get(..1 + 2 * self.indent) {
+            Some(line) => w.write_all(line),
+            None => {
+                w.write_all(b"\n")?;
+                (0..self.indent).try_for_each(|_| w.write_all(b"  "))
+            }
+        }
+    }
+
+    fn begin<W: ?Sized + std::io::Write>(&mut self, w: &mut W, open: &[u8]) -> std::io::Result<()> {
+        self.indent += 1;
+        self.has_value = false;
+        w.write_all(open)
+    }
+
+    fn end<W: ?Sized + std::io::Write>(&mut self, w: &mut W, close: &[u8]) -> std::io::Result<()> {
+        self.indent = self.indent.saturating_sub(1);
+        if self.has_value {
+            self.line_break(w)?;
+        }
+        w.write_all(close)
+    }
 }
 
 impl serde_json::ser::Formatter for RowsOnOneLine {
@@ -362,7 +428,7 @@ impl serde_json::ser::Formatter for RowsOnOneLine {
         if self.compact_from.is_some() {
             w.write_all(b"[")
         } else {
-            self.pretty.begin_array(w)
+            self.begin(w, b"[")
         }
     }
 
@@ -376,7 +442,7 @@ impl serde_json::ser::Formatter for RowsOnOneLine {
                 }
                 w.write_all(b"]")
             }
-            None => self.pretty.end_array(w),
+            None => self.end(w, b"]"),
         }
     }
 
@@ -388,22 +454,22 @@ impl serde_json::ser::Formatter for RowsOnOneLine {
         match self.compact_from {
             Some(_) if first => Ok(()),
             Some(_) => w.write_all(b","),
-            None => self.pretty.begin_array_value(w, first),
+            None => self.new_line(w, first),
         }
     }
 
-    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        match self.compact_from {
-            Some(_) => Ok(()),
-            None => self.pretty.end_array_value(w),
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        if self.compact_from.is_none() {
+            self.has_value = true;
         }
+        Ok(())
     }
 
     fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
         self.open.push(false);
         match self.compact_from {
             Some(_) => w.write_all(b"{"),
-            None => self.pretty.begin_object(w),
+            None => self.begin(w, b"{"),
         }
     }
 
@@ -411,7 +477,7 @@ impl serde_json::ser::Formatter for RowsOnOneLine {
         self.open.pop();
         match self.compact_from {
             Some(_) => w.write_all(b"}"),
-            None => self.pretty.end_object(w),
+            None => self.end(w, b"}"),
         }
     }
 
@@ -423,21 +489,58 @@ impl serde_json::ser::Formatter for RowsOnOneLine {
         match self.compact_from {
             Some(_) if first => Ok(()),
             Some(_) => w.write_all(b","),
-            None => self.pretty.begin_object_key(w, first),
+            None => self.new_line(w, first),
         }
     }
 
     fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
         match self.compact_from {
             Some(_) => w.write_all(b":"),
-            None => self.pretty.begin_object_value(w),
+            None => w.write_all(b": "),
         }
     }
 
-    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        match self.compact_from {
-            Some(_) => Ok(()),
-            None => self.pretty.end_object_value(w),
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        if self.compact_from.is_none() {
+            self.has_value = true;
         }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RowsOnOneLine;
+    use serde::Serialize;
+
+    fn written(v: &serde_json::Value) -> String {
+        let mut out = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, RowsOnOneLine::default());
+        v.serialize(&mut ser).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn pretty_as_serde_jsons_pretty_printer_and_rows_on_one_line() {
+        // Without arrays in arrays: byte for byte the pretty printer's, empty containers and
+        // indents deeper than the one-write line breaks included.
+        let mut deep = serde_json::json!({"leaf": [1, {}], "empty": []});
+        for i in 0..45 {
+            deep = serde_json::json!({ format!("k{i}"): deep, "n": i, "e": {}, "s": "x\"y" });
+        }
+        for v in [
+            serde_json::json!({}),
+            serde_json::json!([]),
+            serde_json::json!({"a": {"b": [], "c": {"d": 1}}, "e": [{"f": null}, {}], "g": "h"}),
+            deep,
+        ] {
+            let pretty = serde_json::to_string_pretty(&v).unwrap();
+            assert_eq!(written(&v), pretty);
+        }
+        let v = serde_json::json!({"rows": [["ab", 1, 2], ["cd", 3, [4, 5]], []]});
+        assert_eq!(
+            written(&v),
+            "{\n  \"rows\": [\n    [\"ab\",1,2],\n    [\"cd\",3,[4,5]],\n    []\n  ]\n}"
+        );
     }
 }

@@ -160,7 +160,7 @@ impl Month {
         const ZEROS: u64 = 0x3030_3030_3030_3030;
         const DASHES: u64 = 0xff00_00ff_0000_0000;
         let head = u64::from_le_bytes(*t.first_chunk::<8>()?) ^ ZEROS;
-        let day = u64::from(u16::from_le_bytes([t[8], t[9]])) ^ 0x3030;
+        let day = u64::from(u16::from_le_bytes(*t.last_chunk::<2>()?)) ^ 0x3030;
         if head & DASHES != 0x1d00_001d_0000_0000 {
             return None;
         }

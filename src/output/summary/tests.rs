@@ -535,7 +535,20 @@ fn iso_dates_give_the_month_the_date_parser_gives() {
 
 #[test]
 fn pseudonyms_as_hex() {
-    for p in [0u64, 1, 0xdead_beef, u64::MAX, 0x0123_4567_89ab_cdef] {
+    let mut more = 0x9e37_79b9_7f4a_7c15u64;
+    let spread = (0..64).map(|_| {
+        more = more.rotate_left(17).wrapping_mul(0xbf58_476d_1ce4_e5b9) ^ 0x94d0_49bb;
+        more
+    });
+    let fixed = [
+        0u64,
+        1,
+        0xdead_beef,
+        u64::MAX,
+        0x0123_4567_89ab_cdef,
+        1 << 63,
+    ];
+    for p in fixed.into_iter().chain(spread) {
         assert_eq!(&file::hex16(p)[..], format!("{p:016x}").as_bytes());
     }
 }
