@@ -660,12 +660,17 @@ fn dev_corpus_canary() {
     for c in art9::Category::ALL {
         summary = summary.replace(c.data_category(), "");
     }
+    // Pseudonyms and fingerprints are runs of hex digits under a random key: a gold span of
+    // hex letters ("deaf") turns up in one now and then. They are taken out before looking
+    // for gold spans (record keys are still looked for in the whole text).
+    let (html_ids, summary_ids) = (html.clone(), summary.clone());
+    let (html, summary) = (without_hex_runs(&html), without_hex_runs(&summary));
     let text = std::fs::read_to_string(&corpus).unwrap();
     let mut checked = 0;
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let id = v["id"].as_str().unwrap();
-        assert!(!html.contains(id) && !summary.contains(id), "{id}");
+        assert!(!html_ids.contains(id) && !summary_ids.contains(id), "{id}");
         for span in v["spans"].as_array().unwrap() {
             let s = span["text"].as_str().unwrap();
             assert!(!html.contains(s), "gold span {s:?} in the report");
@@ -674,6 +679,35 @@ fn dev_corpus_canary() {
         }
     }
     assert!(checked > 200, "{checked} spans");
+}
+
+/// `s` with every run of twelve or more lower-case hex digits replaced by a space.
+fn without_hex_runs(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut run = String::new();
+    for c in s.chars().chain(std::iter::once(' ')) {
+        if matches!(c, '0'..='9' | 'a'..='f') {
+            run.push(c);
+            continue;
+        }
+        if run.len() >= 12 {
+            out.push(' ');
+        } else {
+            out.push_str(&run);
+        }
+        run.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
+#[test]
+fn hex_runs_are_taken_out() {
+    assert_eq!(
+        without_hex_runs("a deaf 2144a5f22177690f, cafe"),
+        "a deaf  , cafe"
+    );
 }
 
 /// Chromium's binary: required in CI, else optional.
