@@ -670,7 +670,10 @@ impl Grader {
                     && applies(cue);
                 if hit[ci].is_none()
                     && in_reach
+                    // A one-part word met as a start is the token (the table's lookup is
+                    // exact); a phrase's other parts are compared here.
                     && (how != Met::Start
+                        || cue.words[r.word as usize].parts.len() == 1
                         || phrase_matches(&cue.words[r.word as usize], norm, &tokens[i..hi]))
                 {
                     hit[ci] = Some(r.word);

@@ -92,31 +92,41 @@ fn masks(chunk: &[u8]) -> (u64, u64) {
     // High bit set where the byte (below 0x80) is at least `c`.
     let at_least = |x: u64, c: u8| x + ONES * u64::from(0x80 - c);
     let gather = |h: u64| (h >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
-    // The two masks of eight bytes (zeros past the chunk's end are neither).
-    let eight = |x: u64| {
+    // The letters and digits of eight bytes (zeros past the chunk's end are neither).
+    let alnum_of = |x: u64| {
         let wide = x & HIGH;
         let x = x & !HIGH;
         let lower = x | (ONES * 0x20);
         let letter = at_least(lower, b'a') & !at_least(lower, b'z' + 1);
         let digit = at_least(x, b'0') & !at_least(x, b'9' + 1);
-        (gather((letter | digit) & !wide & HIGH), gather(wide))
+        gather((letter | digit) & !wide & HIGH)
     };
-    let (mut alnum, mut high) = (0u64, 0u64);
+    let (mut alnum, mut any_high) = (0u64, 0u64);
+    each_word(chunk, |k, x| {
+        any_high |= x;
+        alnum |= alnum_of(x) << (8 * k);
+    });
+    // Bytes past ASCII are rare: their mask only when the chunk has one.
+    let mut high = 0u64;
+    if any_high & HIGH != 0 {
+        each_word(chunk, |k, x| high |= gather(x & HIGH) << (8 * k));
+    }
+    (alnum, high)
+}
+
+/// `f(k, x)` for the `k`th eight bytes `x` of `chunk` (little-endian; the last zero-padded).
+#[inline]
+fn each_word(chunk: &[u8], mut f: impl FnMut(usize, u64)) {
     let mut words = chunk.chunks_exact(8);
     let mut k = 0;
     for w in words.by_ref() {
-        let (a, h) = eight(u64::from_le_bytes(w.try_into().unwrap_or([0; 8])));
-        alnum |= a << (8 * k);
-        high |= h << (8 * k);
+        f(k, u64::from_le_bytes(w.try_into().unwrap_or([0; 8])));
         k += 1;
     }
     let rest = words.remainder();
     if !rest.is_empty() {
         let mut last = [0u8; 8];
         last[..rest.len()].copy_from_slice(rest);
-        let (a, h) = eight(u64::from_le_bytes(last));
-        alnum |= a << (8 * k);
-        high |= h << (8 * k);
+        f(k, u64::from_le_bytes(last));
     }
-    (alnum, high)
 }
