@@ -302,7 +302,7 @@ fn with_homoglyphs(
 /// The symbols that survive normalisation in CRM notes (currency signs, punctuation, emoji)
 /// are answered by their block, before the Unicode tables: `char::is_alphanumeric` searches
 /// two tables for a char past Latin-1 (a few hundred instructions for `€`), and `€` and `£`
-/// are in most notes that mention an amount. [`NOT_WORD_BLOCKS`] is tested against
+/// are in most notes that mention an amount. `NOT_WORD_BLOCKS` is tested against
 /// `is_alphanumeric` for every char it holds.
 #[inline]
 pub fn is_word_char(c: char) -> bool {
