@@ -23,6 +23,7 @@
 
 use std::collections::HashMap;
 
+mod fallback;
 mod tokens;
 mod words;
 
@@ -230,10 +231,8 @@ pub struct Grader {
     /// on a Dutch note) no entry of it could have backed a shared word.
     lexicon_langs: [bool; 3],
     /// The fallback for notes the vote leaves undecided ([`Grader::fallback`]): whatlang's
-    /// detector, allowed only the languages of the cue files.
-    fallback: whatlang::Detector,
-    /// Those languages, for mapping whatlang's answer back.
-    fallback_langs: Vec<Lang>,
+    /// method, for the languages of the cue files.
+    fallback: fallback::Fallback,
 }
 
 /// A note's tokens looked up once for the language vote and for every finding's grade
@@ -255,7 +254,13 @@ pub struct NoteWords {
     affix_windows: Vec<(usize, usize)>,
     /// Per cue of every language, the word of it found near the finding being graded.
     hit: Vec<Option<u32>>,
+    /// The note's normalised text and [`PAD`] zero bytes: every token's first 16 bytes
+    /// are read as two loads, with no bounds to test at the note's end.
+    pad: Vec<u8>,
 }
+
+/// Zero bytes after a note in [`NoteWords`]' copy of it.
+const PAD: usize = 16;
 
 impl Grader {
     /// Compile cue files (one per language; see [`crate::LexiconSet::cues`]).
@@ -343,10 +348,7 @@ impl Grader {
             spellings,
             letters,
             lexicon_langs: [true; 3],
-            fallback: whatlang::Detector::with_allowlist(
-                fallback_langs.iter().map(|&l| whatlang_lang(l)).collect(),
-            ),
-            fallback_langs,
+            fallback: fallback::Fallback::new(&fallback_langs),
         }
     }
 
@@ -357,21 +359,12 @@ impl Grader {
     /// which grading does not use (see the module's rule); `None` when the text has no
     /// letters, the guess is less sure, or no cue files are loaded.
     pub fn fallback(&self, text: &str) -> Option<Lang> {
-        if self.fallback_langs.is_empty() {
-            return None;
-        }
         let mut end = text.len().min(FALLBACK_BYTES);
         while !text.is_char_boundary(end) {
             end -= 1;
         }
-        let found = self.fallback.detect(&text[..end])?;
-        if found.confidence() < FALLBACK_CONFIDENCE {
-            return None;
-        }
-        self.fallback_langs
-            .iter()
-            .copied()
-            .find(|&l| whatlang_lang(l) == found.lang())
+        let (lang, confidence) = self.fallback.detect(&text[..end])?;
+        (confidence >= FALLBACK_CONFIDENCE).then_some(lang)
     }
 
     /// [`Grader::detect`], else [`Grader::fallback`]: the note language art9 reports.
@@ -430,14 +423,15 @@ impl Grader {
         // The tokens by their function-word bits (one add a token), summed per language after.
         let mut by_bits = [0u32; 8];
         note.looked.clear();
+        note.pad.clear();
+        note.pad.extend_from_slice(b);
+        note.pad.extend_from_slice(&[0; PAD]);
+        let pad = &note.pad[..];
         for &(s, e) in tokens {
             let looked = if !self.digit_start && b.get(s).is_some_and(u8::is_ascii_digit) {
                 Looked::default()
             } else {
-                match self.words.key(b, s, e) {
-                    Some(key) => self.words.find(key, self.words.head(key.2)),
-                    None => self.words.other(b, s, e),
-                }
+                self.words.look(pad, s, e)
             };
             by_bits[usize::from(looked.function & 7)] += 1;
             note.looked.push(looked);
@@ -799,15 +793,6 @@ pub const FALLBACK_BYTES: usize = 2048;
 /// names English whenever no trigram tells the languages apart (its order, not evidence);
 /// from 0.2 up they were right 82% of the time (LEXICONS.md, "Note language").
 pub const FALLBACK_CONFIDENCE: f64 = 0.2;
-
-/// whatlang's code of a language.
-fn whatlang_lang(l: Lang) -> whatlang::Lang {
-    match l {
-        Lang::Nl => whatlang::Lang::Nld,
-        Lang::Da => whatlang::Lang::Dan,
-        Lang::En => whatlang::Lang::Eng,
-    }
-}
 
 /// Buckets of prefix and suffix words ([`affix_bucket`]); one more holds the short words.
 const AFFIX_BUCKETS: usize = 1024;

@@ -558,7 +558,8 @@ fn fallback_names_what_the_vote_leaves_undecided_only_when_sure() {
 proptest::proptest! {
     /// The packed word table answers as a plain map with ASCII case ignored: for short and
     /// long words, ASCII or not, and tokens that differ from a word only in the case bit of
-    /// a non-ASCII byte; with each word's function bits and its cue words.
+    /// a non-ASCII byte; with each word's function bits and its cue words. The lookup of
+    /// a padded note ([`WordTable::look`]) answers alike.
     #[test]
     fn word_table_equals_a_plain_map(
         words in proptest::collection::vec(("[a-z0-9æéаР]{1,20}", 0u8..8, proptest::collection::vec(0u32..100, 0..3)), 0..30),
@@ -586,6 +587,12 @@ proptest::proptest! {
             want_refs.sort_unstable();
             proptest::prop_assert_eq!(got.function, want_bits, "{}", tok);
             proptest::prop_assert_eq!(got_refs, want_refs, "{}", tok);
+            // The padded lookup of the same token, at the note's end or not, answers alike.
+            for note in [note.clone(), format!("x {tok}")] {
+                let mut pad = note.clone().into_bytes();
+                pad.extend_from_slice(&[0; 16]);
+                proptest::prop_assert_eq!(table.look(&pad, 2, 2 + tok.len()), got, "{}", tok);
+            }
         }
     }
 }

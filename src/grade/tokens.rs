@@ -51,19 +51,26 @@ pub(crate) fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
         }
         // A bit where a token starts or ends: where a byte's word-ness differs from the one
         // before it (bits past a short last chunk are zero: the end of the text). Starts and
-        // ends alternate, so the open token says which each is.
+        // ends alternate: after the end of a token left open, they come in pairs.
         let mut edges = mask ^ (mask << 1 | last);
         last = mask >> 63;
-        while edges != 0 {
-            let at = base + edges.trailing_zeros() as usize;
+        if edges == 0 {
+            continue;
+        }
+        // The end of a token begun in an earlier chunk; then starts and ends in pairs.
+        if let Some(s) = open.take() {
+            out.push((s, base + edges.trailing_zeros() as usize));
             edges &= edges - 1;
-            match open {
-                Some(s) => {
-                    out.push((s, at));
-                    open = None;
-                }
-                None => open = Some(at),
+        }
+        while edges != 0 {
+            let s = base + edges.trailing_zeros() as usize;
+            edges &= edges - 1;
+            if edges == 0 {
+                open = Some(s);
+                break;
             }
+            out.push((s, base + edges.trailing_zeros() as usize));
+            edges &= edges - 1;
         }
     }
     if let Some(s) = open {

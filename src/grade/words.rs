@@ -17,18 +17,12 @@ pub(super) struct Looked {
     pub(super) refs: Cues,
 }
 
-/// Where a word's cue words are: in a slot's second half (read only when they are wanted:
-/// for the tokens near findings), or a range of [`WordTable::refs`].
+/// Where a word's cue words are: 0 for none, else one more than a slot of the table (its
+/// second half holds the range of [`WordTable::refs`]) or, past the slots, than the number
+/// of a word that is not packed (its range in `other_refs`). Four bytes, so that a
+/// [`Looked`] is eight.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) enum Cues {
-    /// It begins no cue word.
-    #[default]
-    None,
-    /// Those of the packed word in this slot.
-    Slot(u32),
-    /// This range.
-    Range(u32, u32),
-}
+pub(super) struct Cues(u32);
 
 /// The function words and the first parts of cue words of the cue files, for one lookup per
 /// token of a note.
@@ -57,6 +51,8 @@ pub(super) struct WordTable<R> {
     mask: usize,
     /// The cue words of every word, each word's together.
     refs: Vec<R>,
+    /// The range in `refs` of each word that is not packed ([`Cues`]).
+    other_refs: Vec<(u32, u32)>,
     /// The words that are not packed: their function bits and range in `refs`.
     other: WordIndex<Looked>,
 }
@@ -121,16 +117,25 @@ impl<R: Copy> WordTable<R> {
                 entry.0 |= bits;
                 entry.1.extend(cues);
             } else {
-                let start = refs.len() as u32;
-                refs.extend(cues);
-                let looked = Looked {
-                    function: bits,
-                    refs: Cues::Range(start, refs.len() as u32),
-                };
-                other.push((w, looked));
+                other.push((w, bits, cues));
             }
         }
         let size = (packed.len() * 2).next_power_of_two().max(16);
+        // The words that are not packed, numbered after the slots.
+        let mut other_refs = Vec::new();
+        let other = other
+            .into_iter()
+            .map(|(w, bits, cues)| {
+                let start = refs.len() as u32;
+                refs.extend(cues);
+                other_refs.push((start, refs.len() as u32));
+                let looked = Looked {
+                    function: bits,
+                    refs: Cues((size + other_refs.len()) as u32),
+                };
+                (w, looked)
+            })
+            .collect();
         let mask = size - 1;
         let mut heads = vec![0u64; size];
         let mut tails = vec![(0u64, 0u32, 0u32); size];
@@ -162,6 +167,7 @@ impl<R: Copy> WordTable<R> {
             tails,
             mask,
             refs,
+            other_refs,
             other: WordIndex::build(other),
         }
     }
@@ -197,6 +203,32 @@ impl<R: Copy> WordTable<R> {
         Some((head, tail, packed_slot(head, self.mask)))
     }
 
+    /// What the token `pad[s..e]` is (ASCII case ignored), where `pad` holds at least 16
+    /// bytes from `s` (the note and zero bytes after it): [`WordTable::key`] and
+    /// [`WordTable::find`] with the token's first 16 bytes read as two loads and no test of
+    /// where the buffer ends.
+    #[inline]
+    pub(super) fn look(&self, pad: &[u8], s: usize, e: usize) -> Looked {
+        let len = e - s;
+        let Some((a, b)) = pad.get(s..s + 16).map(|w| w.split_at(8)) else {
+            return match self.key(pad, s, e) {
+                Some(key) => self.find(key, self.head(key.2)),
+                None => self.other(pad, s, e),
+            };
+        };
+        let (n, m) = (len.min(8), len.saturating_sub(8).min(8));
+        let head = u64::from_le_bytes(a.try_into().unwrap_or_default()) & LOW_BYTES[n];
+        let tail = u64::from_le_bytes(b.try_into().unwrap_or_default()) & LOW_BYTES[m];
+        if len > 16 || (head | tail) & HIGH != 0 {
+            return self.other(pad, s, e);
+        }
+        let long = if len > 8 { LONG } else { 0 };
+        let head = (head | CASE) & LOW_BYTES[n] | long;
+        let tail = (tail | CASE) & LOW_BYTES[m];
+        let slot = packed_slot(head, self.mask);
+        self.find((head, tail, slot), self.head(slot))
+    }
+
     /// The head in `slot` (a first slot from [`WordTable::key`]).
     #[inline]
     pub(super) fn head(&self, slot: usize) -> u64 {
@@ -204,7 +236,7 @@ impl<R: Copy> WordTable<R> {
     }
 
     /// What the token of `key` is, given the head of its first slot.
-    #[inline]
+    #[inline(always)]
     pub(super) fn find(&self, (head, tail, slot): (u64, u64, usize), first: u64) -> Looked {
         // Most tokens are decided by their first slot: an empty one, or a word of up to eight
         // bytes that is the token. One branch for both, and the answer without branches: a
@@ -214,11 +246,11 @@ impl<R: Copy> WordTable<R> {
             let h = first & 0u64.wrapping_sub(u64::from(found));
             return Looked {
                 function: ((h >> 7 & 1) | (h >> 14 & 2) | (h >> 21 & 4)) as u8,
-                refs: if h & STARTS_CUES != 0 {
-                    Cues::Slot(slot as u32)
+                refs: Cues(if h & STARTS_CUES != 0 {
+                    slot as u32 + 1
                 } else {
-                    Cues::None
-                },
+                    0
+                }),
             };
         }
         let mut i = slot;
@@ -227,20 +259,12 @@ impl<R: Copy> WordTable<R> {
             if h & !META == head {
                 // A word of up to eight bytes is decided by its head alone; its cue words
                 // are read later, if at all.
-                let (t, refs) = if h & LONG != 0 {
-                    let (t, a, b) = self.tails[i];
-                    (t, Cues::Range(a, b))
-                } else {
-                    (0, Cues::Slot(i as u32))
-                };
+                let t = if h & LONG != 0 { self.tails[i].0 } else { 0 };
+                let refs = Cues(i as u32 + 1);
                 if t == tail {
                     // FUNCTION_BITS[l] is bit 8l + 7: moved down to bit l.
                     let function = ((h >> 7 & 1) | (h >> 14 & 2) | (h >> 21 & 4)) as u8;
-                    let refs = if h & STARTS_CUES != 0 {
-                        refs
-                    } else {
-                        Cues::None
-                    };
+                    let refs = if h & STARTS_CUES != 0 { refs } else { Cues(0) };
                     return Looked { function, refs };
                 }
             }
@@ -264,10 +288,16 @@ impl<R: Copy> WordTable<R> {
     /// The cue words of a [`Looked`].
     #[inline]
     pub(super) fn refs(&self, cues: Cues) -> &[R] {
-        let (a, b) = match cues {
-            Cues::None => return &[],
-            Cues::Slot(i) => self.tails.get(i as usize).map_or((0, 0), |t| (t.1, t.2)),
-            Cues::Range(a, b) => (a, b),
+        let Some(k) = (cues.0 as usize).checked_sub(1) else {
+            return &[];
+        };
+        let (a, b) = match self.tails.get(k) {
+            Some(&(_, a, b)) => (a, b),
+            None => self
+                .other_refs
+                .get(k - self.tails.len())
+                .copied()
+                .unwrap_or((0, 0)),
         };
         self.refs.get(a as usize..b as usize).unwrap_or_default()
     }
