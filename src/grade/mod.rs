@@ -156,6 +156,12 @@ impl SpanIndex {
 /// changing when another finding is masked ("PCS branch secretary": `branch` is part of the
 /// finding *branch secretary*, not an organisation cue for *PCS*).
 fn in_other_finding(tok: (usize, usize), span: &Span, findings: &SpanIndex) -> bool {
+    // Most notes have one finding: `span` itself.
+    if let [(s, e, _)] = findings.spans[..] {
+        if (s, e) == (span.start, span.end) {
+            return false;
+        }
+    }
     findings
         .overlapping(tok.0, tok.1)
         .any(|(s, e, _)| (s, e) != (span.start, span.end))
