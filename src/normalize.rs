@@ -118,6 +118,12 @@ impl NormalizedText {
         }
     }
 
+    /// Whether [`NormalizedText::search_text`] is the original itself (the zero-copy path).
+    #[inline]
+    pub fn is_zero_copy(&self) -> bool {
+        self.zero_copy
+    }
+
     /// The normalised text.
     pub fn as_str(&self) -> &str {
         &self.text

@@ -34,7 +34,7 @@ use crate::category::Category;
 use crate::html;
 use crate::input::{oversized_field, RecordSource, Run, Skipped};
 use crate::mask::mask;
-use crate::matcher::{Finding, Scanner};
+use crate::matcher::{Deferred, Finding, Scanner};
 use crate::policy::{CompiledPolicy, Decision, Outcome};
 use crate::record::Record;
 use crate::review::{Baseline, Fingerprint, Fingerprinter, Prior, Review};
@@ -425,8 +425,13 @@ fn scan_text(scanner: &Scanner, strip_html: bool, text: &str) -> Vec<Finding> {
         return scanner.scan(text);
     }
     let stripped = html::strip(text);
-    let mut findings = scanner.scan(stripped.text());
-    // Map back to the original, then recount chars (findings are sorted by start).
+    let findings = scanner.scan(stripped.text());
+    unstrip(text, &stripped, findings)
+}
+
+/// Findings of the stripped text mapped back to `text`, their chars recounted (they are
+/// sorted by start).
+fn unstrip(text: &str, stripped: &html::Stripped, mut findings: Vec<Finding>) -> Vec<Finding> {
     let (mut byte, mut chars) = (0, 0);
     for f in &mut findings {
         let (start, end) = stripped.map_span(f.start, f.end);
@@ -439,6 +444,35 @@ fn scan_text(scanner: &Scanner, strip_html: bool, text: &str) -> Vec<Finding> {
         byte = end;
     }
     findings
+}
+
+/// A field scanned by [`Scanner::scan_deferred`], its findings waiting in a [`Deferred`]: the
+/// note's number there, and the stripped text when HTML was stripped first.
+struct DeferredField {
+    note: usize,
+    stripped: Option<html::Stripped>,
+}
+
+/// [`scan_text`], the grading left to [`Scanner::grade_deferred`].
+fn scan_text_deferred(
+    scanner: &Scanner,
+    strip_html: bool,
+    text: &str,
+    deferred: &mut Deferred,
+) -> DeferredField {
+    if !strip_html || !html::may_be_html(text) {
+        let note = scanner.scan_deferred(text, deferred);
+        return DeferredField {
+            note,
+            stripped: None,
+        };
+    }
+    let stripped = html::strip(text);
+    let note = scanner.scan_deferred(stripped.text(), deferred);
+    DeferredField {
+        note,
+        stripped: Some(stripped),
+    }
 }
 
 /// Drop the findings below the run's likelihood threshold.
@@ -458,46 +492,57 @@ pub fn process(scanner: &Scanner, options: &Options, record: &Record) -> Vec<Fie
         .fields
         .iter()
         .map(|field| {
-            let mut findings = scan_text(scanner, options.strip_html, &field.text);
-            if !findings.is_empty() {
-                keep_likely(options, &field.name, &mut findings);
-            }
-            let review = match &options.fingerprints {
-                Some(fp) if !findings.is_empty() => {
-                    let mut r = FieldReview::default();
-                    fp.field(
-                        &record.key,
-                        &field.name,
-                        &field.text,
-                        &findings,
-                        &mut r.fingerprints,
-                    );
-                    if let Some(b) = &options.baseline {
-                        silence(b, options.mask, &mut findings, &mut r);
-                    }
-                    Some(Box::new(r))
-                }
-                _ => None,
-            };
-            let decision = options
-                .policy
-                .as_ref()
-                .map(|p| p.decide(&record.context_for(&field.name), &findings));
-            let masked = match (&decision, &options.policy) {
-                (Some(d), Some(p)) if options.mask && d.outcome != Outcome::Accept => {
-                    Some(mask(&field.text, &findings, d, p))
-                }
-                _ => None,
-            };
-            FieldResult {
-                name: field.name.clone(),
-                findings,
-                decision,
-                masked,
-                review,
-            }
+            let findings = scan_text(scanner, options.strip_html, &field.text);
+            finish_field(options, record, field, findings)
         })
         .collect()
+}
+
+/// The result of one field of `record` from its findings: those below the likelihood
+/// threshold dropped, the baseline's silenced, the policy's decision and the masked text.
+fn finish_field(
+    options: &Options,
+    record: &Record,
+    field: &crate::input::Field,
+    mut findings: Vec<Finding>,
+) -> FieldResult {
+    if !findings.is_empty() {
+        keep_likely(options, &field.name, &mut findings);
+    }
+    let review = match &options.fingerprints {
+        Some(fp) if !findings.is_empty() => {
+            let mut r = FieldReview::default();
+            fp.field(
+                &record.key,
+                &field.name,
+                &field.text,
+                &findings,
+                &mut r.fingerprints,
+            );
+            if let Some(b) = &options.baseline {
+                silence(b, options.mask, &mut findings, &mut r);
+            }
+            Some(Box::new(r))
+        }
+        _ => None,
+    };
+    let decision = options
+        .policy
+        .as_ref()
+        .map(|p| p.decide(&record.context_for(&field.name), &findings));
+    let masked = match (&decision, &options.policy) {
+        (Some(d), Some(p)) if options.mask && d.outcome != Outcome::Accept => {
+            Some(mask(&field.text, &findings, d, p))
+        }
+        _ => None,
+    };
+    FieldResult {
+        name: field.name.clone(),
+        findings,
+        decision,
+        masked,
+        review,
+    }
 }
 
 /// Take the findings `baseline` lists out of `findings` (and their fingerprints) into
@@ -810,8 +855,14 @@ where
 /// Resolve and scan one batch, in input order, on the one worker thread that runs it: the
 /// workers share the load batch by batch (several are in flight), so a record is built,
 /// scanned, prepared and freed on one thread, and no allocation crosses to another.
+///
+/// The records' fields are matched first and graded together after ([`Deferred`]), then
+/// each field's result is finished.
 fn scan_batch(batch: Vec<Run>, scanner: &Scanner, options: &Options) -> Vec<Item> {
     let mut items = Vec::with_capacity(batch.iter().map(Run::lines).sum());
+    let mut deferred = Deferred::default();
+    // The scanned records: their item and their fields waiting in `deferred`.
+    let mut waiting: Vec<(usize, Vec<DeferredField>)> = Vec::new();
     for run in batch {
         run.resolve_each(|r| {
             items.push(match r {
@@ -823,14 +874,40 @@ fn scan_batch(batch: Vec<Run>, scanner: &Scanner, options: &Options) -> Vec<Item
                             if let Some(b) = &options.baseline {
                                 b.record_scanned(&record.key);
                             }
-                            let fields = process(scanner, options, &record);
-                            Item::Scanned { record, fields }
+                            let html = options.strip_html;
+                            let fields = record
+                                .fields
+                                .iter()
+                                .map(|f| scan_text_deferred(scanner, html, &f.text, &mut deferred))
+                                .collect();
+                            waiting.push((items.len(), fields));
+                            Item::Scanned {
+                                record,
+                                fields: Vec::new(),
+                            }
                         }
                     },
                 },
                 Err(s) => Item::Skipped(s),
             });
         });
+    }
+    scanner.grade_deferred(&mut deferred);
+    for (at, scanned) in waiting {
+        if let Some(Item::Scanned { record, fields }) = items.get_mut(at) {
+            *fields = record
+                .fields
+                .iter()
+                .zip(scanned)
+                .map(|(field, d)| {
+                    let mut findings = deferred.take(d.note);
+                    if let Some(stripped) = &d.stripped {
+                        findings = unstrip(&field.text, stripped, findings);
+                    }
+                    finish_field(options, record, field, findings)
+                })
+                .collect();
+        }
     }
     items
 }

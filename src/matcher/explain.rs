@@ -37,27 +37,20 @@ impl Scanner {
     pub fn explain(&self, text: &str) -> Vec<Explained> {
         let mut scratch = Scratch::default();
         self.run(text, &mut scratch, true);
-        let mut findings: Vec<Finding> = scratch
-            .cands
-            .iter()
-            .filter(|c| c.verdict == Verdict::Accepted)
-            .map(|c| Finding {
-                category: self.inner.entries[c.entry as usize].category,
-                lang: self.inner.entries[c.entry as usize].lang,
-                entry: EntryId(c.entry),
-                start: c.ostart,
-                end: c.oend,
-                char_start: 0,
-                char_end: 0,
-                likelihood: self.inner.entries[c.entry as usize].likelihood,
-                note_lang: None,
-                evasion: c.evasion,
-            })
-            .collect();
+        let mut findings = Vec::new();
+        self.push_accepted(&scratch.cands, &mut findings);
         let mut grades = Vec::new();
         if !findings.is_empty() {
-            self.inner
-                .grade(text, &mut scratch, &mut findings, Some(&mut grades));
+            let norm = scratch.norm.search_text(text);
+            self.inner.grade(
+                text,
+                norm,
+                &scratch.cands,
+                &mut scratch.tokens,
+                &mut scratch.grading,
+                &mut findings,
+                Some(&mut grades),
+            );
         }
         let note_lang = findings.first().and_then(|f| f.note_lang);
         let note_lang_vote = if findings.is_empty() {

@@ -5,31 +5,44 @@
 use super::*;
 use crate::grade::{Graded, Span};
 
+/// The grading step's buffers, kept from note to note: the note's tokens looked up, the
+/// findings' spans and all candidates' spans.
+#[derive(Default)]
+pub(super) struct GradeBufs {
+    note: crate::grade::NoteWords,
+    spans: crate::grade::SpanIndex,
+    all: crate::grade::SpanIndex,
+}
+
 impl Inner {
     /// The note's language (when the scanner has cues) and the grade of each accepted
-    /// candidate, in candidate order, into `out` (one finding per accepted candidate, in the
-    /// same order). With `trace`, each grade's reasons too.
+    /// candidate of `cands`, in candidate order, into `out` (one finding per accepted
+    /// candidate, in the same order). `norm` is the text the candidates' `s` offsets are in
+    /// (the normalised text, or `text` on the zero-copy path), `tokens` its word tokens
+    /// (computed here when empty). With `trace`, each grade's reasons too.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn grade(
         &self,
         text: &str,
-        scratch: &mut Scratch,
+        norm: &str,
+        cands: &[Cand],
+        tokens: &mut Vec<(usize, usize)>,
+        bufs: &mut GradeBufs,
         out: &mut [Finding],
         mut trace: Option<&mut Vec<Graded>>,
     ) {
         if self.grader.is_empty() {
             return;
         }
-        let norm = scratch.norm.search_text(text);
-        if scratch.tokens.is_empty() {
-            crate::grade::tokenize(norm, &mut scratch.tokens);
+        if tokens.is_empty() {
+            crate::grade::tokenize(norm, tokens);
         }
-        let tokens = &scratch.tokens;
-        let note = &mut scratch.note;
+        let tokens = &tokens[..];
+        let note = &mut bufs.note;
         // The vote grades (cues of its language, language disagreement); a note it leaves
         // undecided is graded as `und` and reported with the fallback's guess, if any.
         let note_lang = self.grader.prepare(text, norm, tokens, note);
         let reported = note_lang.or_else(|| self.grader.fallback(text));
-        let cands = &scratch.cands;
         let accepted = || cands.iter().filter(|c| c.verdict == Verdict::Accepted);
         self.grader.look_up_cues(
             norm,
@@ -38,11 +51,11 @@ impl Inner {
             accepted().map(|c| (c.sstart, c.send)),
             note,
         );
-        let spans = &mut scratch.spans;
+        let spans = &mut bufs.spans;
         spans.fill(accepted().map(|c| (c.sstart, c.send)));
         // Every candidate, to find the ones overlapping a finding (`backing` below): only
         // when a finding's entry is not of the note's language.
-        let all = &mut scratch.all;
+        let all = &mut bufs.all;
         let foreign =
             |c: &Cand| note_lang.is_some_and(|l| l != self.entries[c.entry as usize].lang);
         if accepted().any(foreign) {

@@ -37,6 +37,7 @@ use crate::normalize::{fold_keep_case, is_word_char, normalize, NormalizedText};
 mod automaton;
 mod build;
 mod check;
+mod deferred;
 mod evasion;
 mod explain;
 mod grade;
@@ -46,6 +47,7 @@ mod typo;
 use self::automaton::*;
 pub use self::build::ScannerBuilder;
 use self::check::*;
+pub(crate) use self::deferred::Deferred;
 use self::evasion::spaced_letters;
 pub use self::evasion::Evasion;
 pub use self::explain::Explained;
@@ -194,11 +196,8 @@ struct Scratch {
     norm: NormalizedText,
     cands: Vec<Cand>,
     tokens: Vec<(usize, usize)>,
-    /// The grading step's buffers ([`Inner::grade`]): the note's tokens looked up, the
-    /// findings' spans and all candidates' spans.
-    note: crate::grade::NoteWords,
-    spans: crate::grade::SpanIndex,
-    all: crate::grade::SpanIndex,
+    /// The grading step's buffers ([`Inner::grade`]).
+    grading: grade::GradeBufs,
     /// The typo lane's cache of words with no target in reach.
     typo_cache: typo::TypoCache,
 }
@@ -272,31 +271,37 @@ impl Scanner {
             let mut guard = s.borrow_mut();
             let scratch = &mut *guard;
             self.run(text, scratch, false);
-            for c in scratch
-                .cands
-                .iter()
-                .filter(|c| c.verdict == Verdict::Accepted)
-            {
-                let e = &self.inner.entries[c.entry as usize];
-                out.push(Finding {
-                    category: e.category,
-                    lang: e.lang,
-                    entry: EntryId(c.entry),
-                    start: c.ostart,
-                    end: c.oend,
-                    char_start: 0,
-                    char_end: 0,
-                    likelihood: e.likelihood,
-                    note_lang: None,
-                    evasion: c.evasion,
-                });
-            }
+            self.push_accepted(&scratch.cands, out);
             if !out.is_empty() {
-                self.inner.grade(text, scratch, out, None);
+                let norm = scratch.norm.search_text(text);
+                let tokens = &mut scratch.tokens;
+                let bufs = &mut scratch.grading;
+                self.inner
+                    .grade(text, norm, &scratch.cands, tokens, bufs, out, None);
             }
         });
         out.sort_by_key(|f| f.start);
         fill_char_offsets(text, out);
+    }
+
+    /// A finding (ungraded: its entry's base likelihood) for each accepted candidate, in
+    /// candidate order, appended to `out`.
+    fn push_accepted(&self, cands: &[Cand], out: &mut Vec<Finding>) {
+        for c in cands.iter().filter(|c| c.verdict == Verdict::Accepted) {
+            let e = &self.inner.entries[c.entry as usize];
+            out.push(Finding {
+                category: e.category,
+                lang: e.lang,
+                entry: EntryId(c.entry),
+                start: c.ostart,
+                end: c.oend,
+                char_start: 0,
+                char_end: 0,
+                likelihood: e.likelihood,
+                note_lang: None,
+                evasion: c.evasion,
+            });
+        }
     }
 
     fn run(&self, text: &str, scratch: &mut Scratch, explain: bool) {
