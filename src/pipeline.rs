@@ -859,10 +859,26 @@ where
 /// The records' fields are matched first and graded together after ([`Deferred`]), then
 /// each field's result is finished.
 fn scan_batch(batch: Vec<Run>, scanner: &Scanner, options: &Options) -> Vec<Item> {
+    thread_local! {
+        /// The worker's buffers of deferred grading, kept from batch to batch.
+        static DEFERRED: std::cell::RefCell<Deferred> = std::cell::RefCell::default();
+    }
+    DEFERRED.with(|d| scan_batch_with(batch, scanner, options, &mut d.borrow_mut()))
+}
+
+/// [`scan_batch`] with the worker's buffers of deferred grading.
+fn scan_batch_with(
+    batch: Vec<Run>,
+    scanner: &Scanner,
+    options: &Options,
+    deferred: &mut Deferred,
+) -> Vec<Item> {
+    deferred.clear();
     let mut items = Vec::with_capacity(batch.iter().map(Run::lines).sum());
-    let mut deferred = Deferred::default();
-    // The scanned records: their item and their fields waiting in `deferred`.
-    let mut waiting: Vec<(usize, Vec<DeferredField>)> = Vec::new();
+    // The scanned records' items, and their fields waiting in `deferred`, record after
+    // record (one buffer for the batch, not one a record).
+    let mut waiting: Vec<usize> = Vec::new();
+    let mut fields: Vec<DeferredField> = Vec::new();
     for run in batch {
         run.resolve_each(|r| {
             items.push(match r {
@@ -875,12 +891,13 @@ fn scan_batch(batch: Vec<Run>, scanner: &Scanner, options: &Options) -> Vec<Item
                                 b.record_scanned(&record.key);
                             }
                             let html = options.strip_html;
-                            let fields = record
-                                .fields
-                                .iter()
-                                .map(|f| scan_text_deferred(scanner, html, &f.text, &mut deferred))
-                                .collect();
-                            waiting.push((items.len(), fields));
+                            fields.extend(
+                                record
+                                    .fields
+                                    .iter()
+                                    .map(|f| scan_text_deferred(scanner, html, &f.text, deferred)),
+                            );
+                            waiting.push(items.len());
                             Item::Scanned {
                                 record,
                                 fields: Vec::new(),
@@ -892,13 +909,14 @@ fn scan_batch(batch: Vec<Run>, scanner: &Scanner, options: &Options) -> Vec<Item
             });
         });
     }
-    scanner.grade_deferred(&mut deferred);
-    for (at, scanned) in waiting {
+    scanner.grade_deferred(deferred);
+    let mut scanned = fields.into_iter();
+    for at in waiting {
         if let Some(Item::Scanned { record, fields }) = items.get_mut(at) {
             *fields = record
                 .fields
                 .iter()
-                .zip(scanned)
+                .zip(scanned.by_ref())
                 .map(|(field, d)| {
                     let mut findings = deferred.take(d.note);
                     if let Some(stripped) = &d.stripped {

@@ -46,6 +46,20 @@ fn append<T: Clone>(buf: &mut Vec<T>, items: &[T]) -> Range<usize> {
     start..buf.len()
 }
 
+/// Append the candidates `Inner::grade` reads (the accepted ones, and the overlapped ones
+/// that may back a finding; not the rejected, some of which hold a string) to `buf` and
+/// return where they are.
+fn kept_cands(buf: &mut Vec<Cand>, cands: &[Cand]) -> Range<usize> {
+    let start = buf.len();
+    buf.extend(
+        cands
+            .iter()
+            .filter(|c| matches!(c.verdict, Verdict::Accepted | Verdict::Overlapped { .. }))
+            .cloned(),
+    );
+    start..buf.len()
+}
+
 /// Append `s` to `buf` and return where it is.
 fn append_str(buf: &mut String, s: &str) -> Range<usize> {
     let start = buf.len();
@@ -54,6 +68,16 @@ fn append_str(buf: &mut String, s: &str) -> Range<usize> {
 }
 
 impl Deferred {
+    /// Empty, its buffers kept for the next batch.
+    pub(crate) fn clear(&mut self) {
+        self.found.clear();
+        self.notes.clear();
+        self.texts.clear();
+        self.norms.clear();
+        self.cands.clear();
+        self.tokens.clear();
+    }
+
     /// The findings of note `note` (a number [`Scanner::scan_deferred`] gave), once: empty
     /// for a number it did not give, or the second time.
     pub(crate) fn take(&mut self, note: usize) -> Vec<Finding> {
@@ -88,7 +112,7 @@ impl Scanner {
                     note,
                     text: text_range,
                     norm,
-                    cands: append(&mut d.cands, &scratch.cands),
+                    cands: kept_cands(&mut d.cands, &scratch.cands),
                     tokens: append(&mut d.tokens, &scratch.tokens),
                 });
             });
