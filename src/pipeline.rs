@@ -13,7 +13,9 @@
 //! there is no reading thread besides the workers (`--threads N` keeps N threads busy).
 //! The writer (the caller's thread) takes the results in input order and writes them
 //! while the workers go on with the next batches; with [`run_prepared`] the workers also
-//! turn each batch into what the writer needs (formatted findings, say).
+//! turn each batch into what the writer needs (formatted findings, say). Within its batch a
+//! worker matches every field first and grades the notes with findings after (`Deferred`,
+//! whose buffers, a copy of those notes, each worker keeps for its next batch).
 //!
 //! Every record read is accounted for: `records_read = records_scanned + records_skipped +
 //! records_filtered` (filtered = not the subject asked for with [`Options::subject_id`]).
