@@ -219,13 +219,9 @@ pub struct Grader {
     /// bucket (a cache miss: the buckets' 24 KiB are cold when a note is graded).
     prefix_buckets: [u64; AFFIX_BUCKETS / 64 + 1],
     suffix_buckets: [u64; AFFIX_BUCKETS / 64 + 1],
-    /// Whether a cue word begins or ends with a digit (else a token that begins and ends with
-    /// one, an amount or a date, is not looked up for cues: nothing can match it).
-    digit_words: bool,
-    /// Whether a function word or the first part of a cue word begins with a digit (if not,
-    /// a token that does is looked up in no table: a sixth of a CRM note's tokens are
-    /// amounts, dates and numbers).
-    digit_start: bool,
+    /// Whether there are prefix or suffix words under three bytes (the last bucket of
+    /// `prefixes` and `suffixes`, which every token meets).
+    short_affixes: bool,
     /// Cues of all languages (the length of [`NoteWords::hit`]).
     cue_count: usize,
     /// Spellings and letters by language (`Lang as usize`), for notes the function words
@@ -275,7 +271,6 @@ impl Grader {
         let mut words: HashMap<String, (u8, Vec<CueRef>)> = HashMap::new();
         let mut prefixes = vec![Vec::new(); AFFIX_BUCKETS + 1];
         let mut suffixes = vec![Vec::new(); AFFIX_BUCKETS + 1];
-        let mut digit_words = false;
         let mut cue_count = 0;
         let mut spellings = Vec::new();
         let mut letters = Vec::new();
@@ -310,11 +305,6 @@ impl Grader {
                         word: wi as u32,
                     };
                     let part = w.parts[0].as_bytes();
-                    digit_words |= w.parts.iter().any(|p| {
-                        let b = p.as_bytes();
-                        b.first().is_some_and(u8::is_ascii_digit)
-                            || b.last().is_some_and(u8::is_ascii_digit)
-                    });
                     if w.suffix && w.parts.len() == 1 {
                         let end = part.len().saturating_sub(3);
                         suffixes[affix_bucket(&part[end..])].push(key);
@@ -329,16 +319,8 @@ impl Grader {
             cue_count += lc.cues.len();
             langs.push((f.lang, lc));
         }
-        let digit_words = digit_words
-            || words.iter().any(|(w, (_, cues))| {
-                let b = w.as_bytes();
-                !cues.is_empty()
-                    && (b.first().is_some_and(u8::is_ascii_digit)
-                        || b.last().is_some_and(u8::is_ascii_digit))
-            });
-        let digit_start = words
-            .keys()
-            .any(|w| w.as_bytes().first().is_some_and(u8::is_ascii_digit));
+        let short_affixes =
+            !prefixes[AFFIX_BUCKETS].is_empty() || !suffixes[AFFIX_BUCKETS].is_empty();
         let prefix_buckets = bucket_bits(&prefixes);
         let suffix_buckets = bucket_bits(&suffixes);
         Grader {
@@ -348,8 +330,7 @@ impl Grader {
             suffixes,
             prefix_buckets,
             suffix_buckets,
-            digit_words,
-            digit_start,
+            short_affixes,
             cue_count,
             spellings,
             letters,
@@ -433,15 +414,13 @@ impl Grader {
         note.pad.extend_from_slice(b);
         note.pad.extend_from_slice(&[0; PAD]);
         let pad = &note.pad[..];
-        for &(s, e) in tokens {
-            let looked = if !self.digit_start && b.get(s).is_some_and(u8::is_ascii_digit) {
-                Looked::default()
-            } else {
-                self.words.look(pad, s, e)
-            };
+        // Every token looked up, amounts and dates too (no word begins with a digit, and a
+        // test for one was a branch mispredicted on a sixth of the tokens).
+        note.looked.extend(tokens.iter().map(|&(s, e)| {
+            let looked = self.words.look(pad, s, e);
             by_bits[usize::from(looked.function & 7)] += 1;
-            note.looked.push(looked);
-        }
+            looked
+        }));
         // A word of all three files votes for none.
         let mut counts = [0u32; 3];
         for (bits, &n) in by_bits.iter().enumerate().take(7) {
@@ -517,6 +496,14 @@ impl Grader {
         note.windows.sort_unstable();
         note.affix_windows.sort_unstable();
         let b = norm.as_bytes();
+        // The note's bytes with zeros after them (from `prepare`): three bytes at a token's
+        // start and before its end are read without a test of its length. A token under three
+        // bytes then meets the words of some bucket, which `open_matches` tells apart.
+        let pad = match note.pad.get(..b.len()) {
+            Some(p) if p == b && note.pad.len() >= b.len() + 3 => std::mem::take(&mut note.pad),
+            _ => b.iter().copied().chain([0; 3]).collect(),
+        };
+        let three = |at: usize| pad.get(at..at + 3).unwrap_or_default();
         let mut next = 0;
         // The first affix window that ends after the token (tokens come in order).
         let mut a = 0;
@@ -529,32 +516,58 @@ impl Grader {
                 }
                 let affixes = note.affix_windows.get(a).is_some_and(|w| w.0 <= i);
                 let starts = note.looked.get(i).map(|l| l.refs).unwrap_or_default();
-                self.cues_at(b, s, e, i as u32, starts, affixes, &grades, &mut note.met);
+                let (pre, suf) = if affixes {
+                    (
+                        bucket(&self.prefix_buckets, &self.prefixes, affix_bucket(three(s))),
+                        bucket(
+                            &self.suffix_buckets,
+                            &self.suffixes,
+                            affix_bucket(three(e.saturating_sub(3))),
+                        ),
+                    )
+                } else {
+                    (&[][..], &[][..])
+                };
+                // Most tokens begin no cue word and meet no prefix or suffix word.
+                if starts == Cues::default()
+                    && pre.is_empty()
+                    && suf.is_empty()
+                    && !self.short_affixes
+                {
+                    continue;
+                }
+                let tok = b.get(s..e).unwrap_or_default();
+                self.cues_at(
+                    tok,
+                    i as u32,
+                    starts,
+                    affixes,
+                    (pre, suf),
+                    &grades,
+                    &mut note.met,
+                );
             }
             next = next.max(hi);
         }
+        note.pad = pad;
     }
 
     /// The cue words (of the languages `grades` lets through) that start or match at the
-    /// token `b[s..e]`, the `i`th, into `met`: `starts` (from [`Grader::prepare`]'s lookup)
-    /// and, with `affixes`, the prefix and suffix words.
+    /// token `tok`, the `i`th, into `met`: `starts` (from [`Grader::prepare`]'s lookup) and,
+    /// with `affixes`, the prefix and suffix words of its buckets (`pre`, `suf`) and the
+    /// short ones.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     fn cues_at(
         &self,
-        b: &[u8],
-        s: usize,
-        e: usize,
+        tok: &[u8],
         i: u32,
         starts: Cues,
         affixes: bool,
+        (pre, suf): (&[CueRef], &[CueRef]),
         grades: &impl Fn(u8) -> bool,
         met: &mut Vec<(u32, Met, CueRef)>,
     ) {
-        let tok = &b[s..e];
-        if !self.digit_words && tok[0].is_ascii_digit() && tok[tok.len() - 1].is_ascii_digit() {
-            return;
-        }
         met.extend(
             self.words
                 .refs(starts)
@@ -565,36 +578,12 @@ impl Grader {
         if !affixes {
             return;
         }
-        let long = tok.len() >= 3;
-        // The words of bucket `k`, read only when its bit is set.
-        fn bucket<'a>(bits: &[u64], buckets: &'a [Vec<CueRef>], k: usize) -> &'a [CueRef] {
-            if bits[k / 64] >> (k % 64) & 1 == 1 {
-                &buckets[k][..]
-            } else {
-                &[][..]
-            }
-        }
-        let pre = if long {
-            bucket(
-                &self.prefix_buckets,
-                &self.prefixes,
-                affix_bucket(&tok[..3]),
-            )
-        } else {
-            &[][..]
-        };
         let short = bucket(&self.prefix_buckets, &self.prefixes, AFFIX_BUCKETS);
         for &r in pre.iter().chain(short) {
             if grades(r.lang) && open_matches(self.word(r), tok) {
                 met.push((i, Met::Prefix, r));
             }
         }
-        let suf = if long {
-            let k = affix_bucket(&tok[tok.len() - 3..]);
-            bucket(&self.suffix_buckets, &self.suffixes, k)
-        } else {
-            &[][..]
-        };
         let short = bucket(&self.suffix_buckets, &self.suffixes, AFFIX_BUCKETS);
         for &r in suf.iter().chain(short) {
             if grades(r.lang) && open_matches(self.word(r), tok) {
@@ -812,6 +801,16 @@ fn bucket_bits(buckets: &[Vec<CueRef>]) -> [u64; AFFIX_BUCKETS / 64 + 1] {
         }
     }
     bits
+}
+
+/// The words of bucket `k` of `buckets`, read only when its bit in `bits` is set.
+#[inline]
+fn bucket<'a>(bits: &[u64], buckets: &'a [Vec<CueRef>], k: usize) -> &'a [CueRef] {
+    if bits.get(k / 64).is_some_and(|w| w >> (k % 64) & 1 == 1) {
+        buckets.get(k).map_or(&[][..], |b| &b[..])
+    } else {
+        &[][..]
+    }
 }
 
 /// The bucket of three bytes (the first or last three of a word or token, ASCII case

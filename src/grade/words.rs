@@ -61,10 +61,14 @@ pub(super) struct WordTable<R> {
 const FUNCTION_BITS: [u64; 3] = [1 << 7, 1 << 15, 1 << 23];
 /// The high bit of the fourth byte: the word begins cue words.
 const STARTS_CUES: u64 = 1 << 31;
+/// The high bit of the fifth byte: a word whose first slot is this one lies in a later slot
+/// (linear probing moved it on). Without it, a token whose first slot holds another word is
+/// not in the table: no probe further, and no branch that a note's tokens toss a coin on.
+const MOVED_ON: u64 = 1 << 39;
 /// The high bit of the eighth byte: the word is longer than eight bytes.
 const LONG: u64 = 1 << 63;
 /// Every bit that is not the word's bytes (`LONG` is part of the key).
-const META: u64 = FUNCTION_BITS[0] | FUNCTION_BITS[1] | FUNCTION_BITS[2] | STARTS_CUES;
+const META: u64 = FUNCTION_BITS[0] | FUNCTION_BITS[1] | FUNCTION_BITS[2] | STARTS_CUES | MOVED_ON;
 
 /// Per `n` (0..=8), the low `n` bytes set: a table, not a shift that needs a branch for 0
 /// and 8.
@@ -144,9 +148,13 @@ impl<R: Copy> WordTable<R> {
         let mut packed: Vec<_> = packed.into_iter().collect();
         packed.sort_unstable_by_key(|&((head, tail), _)| (head, tail));
         for ((head, tail), (bits, cues)) in packed {
-            let mut i = packed_slot(head, mask);
+            let first = packed_slot(head, mask);
+            let mut i = first;
             while heads[i] != 0 {
                 i = (i + 1) & mask;
+            }
+            if i != first {
+                heads[first] |= MOVED_ON;
             }
             let mut meta = 0;
             for (l, bit) in FUNCTION_BITS.iter().enumerate() {
@@ -238,11 +246,12 @@ impl<R: Copy> WordTable<R> {
     /// What the token of `key` is, given the head of its first slot.
     #[inline(always)]
     pub(super) fn find(&self, (head, tail, slot): (u64, u64, usize), first: u64) -> Looked {
-        // Most tokens are decided by their first slot: an empty one, or a word of up to eight
-        // bytes that is the token. One branch for both, and the answer without branches: a
-        // branch on "found" is a coin toss on a note's tokens.
+        // Most tokens are decided by their first slot: a word of up to eight bytes that is
+        // the token, or any other word (or none) with no word of this first slot moved on
+        // past it. One branch for both, and the answer without branches: a branch on "found"
+        // is a coin toss on a note's tokens.
         let found = first & !META == head;
-        if first == 0 || (found && head & LONG == 0) {
+        if (found && head & LONG == 0) || (!found && first & MOVED_ON == 0) {
             let h = first & 0u64.wrapping_sub(u64::from(found));
             return Looked {
                 function: ((h >> 7 & 1) | (h >> 14 & 2) | (h >> 21 & 4)) as u8,
