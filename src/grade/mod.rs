@@ -250,10 +250,13 @@ pub struct NoteWords {
     /// suffix words, each in cue file order. Only for the tokens within the widest cue window
     /// of a finding, and only cue words of the languages whose cues grade the note.
     met: Vec<(u32, Met, CueRef)>,
-    /// The token ranges looked up for cues, and for prefix and suffix words (scratch of
-    /// [`Grader::look_up_cues`]).
+    /// Per span given to [`Grader::look_up_cues`], in that order, the tokens it covers
+    /// ([`token_bounds`]).
+    bounds: Vec<(usize, usize)>,
+    /// The token ranges looked up for cues (scratch of [`Grader::look_up_cues`]).
     windows: Vec<(usize, usize)>,
-    affix_windows: Vec<(usize, usize)>,
+    /// The tokens of a window that may meet cue words (scratch of [`Grader::look_up_cues`]).
+    gathered: Vec<u32>,
     /// Per cue of every language, the word of it found near the finding being graded.
     hit: Vec<Option<u32>>,
     /// The note's normalised text and [`PAD`] zero bytes: every token's first 16 bytes
@@ -407,8 +410,10 @@ impl Grader {
     ) -> Option<Lang> {
         note.met.clear();
         let b = norm.as_bytes();
-        // The tokens by their function-word bits (one add a token), summed per language after.
-        let mut by_bits = [0u32; 8];
+        // The votes of the three languages, 42 bits each in one integer: one add a token, in a
+        // register (an add to a counter in memory picked by the token's bits made each token
+        // wait for the one before).
+        let mut votes = 0u128;
         note.looked.clear();
         note.pad.clear();
         note.pad.extend_from_slice(b);
@@ -418,18 +423,11 @@ impl Grader {
         // test for one was a branch mispredicted on a sixth of the tokens).
         note.looked.extend(tokens.iter().map(|&(s, e)| {
             let looked = self.words.look(pad, s, e);
-            by_bits[usize::from(looked.function & 7)] += 1;
+            votes += VOTES[usize::from(looked.function & 7)];
             looked
         }));
-        // A word of all three files votes for none.
-        let mut counts = [0u32; 3];
-        for (bits, &n) in by_bits.iter().enumerate().take(7) {
-            for (l, c) in counts.iter_mut().enumerate() {
-                if bits >> l & 1 == 1 {
-                    *c += n;
-                }
-            }
-        }
+        let field = |l: u32| u32::try_from(votes >> (42 * l) & ((1 << 42) - 1)).unwrap_or(u32::MAX);
+        let mut counts = [field(0), field(1), field(2)];
         if let Some(l) = winner(&counts) {
             return Some(l);
         }
@@ -475,26 +473,23 @@ impl Grader {
             note_lang.is_none_or(|n| self.langs.get(usize::from(slot)).is_some_and(|l| l.0 == n))
         };
         let graded = || (0..self.langs.len()).filter(|&slot| grades(slot as u8));
-        let Some(widest) = graded().map(|slot| self.langs[slot].1.widest).max() else {
-            return;
-        };
-        // Prefix and suffix words (a hash and a bucket a token) only within the widest window
-        // of the cues that have them; beyond it, up to `widest`, whole words only.
-        let affix_widest = graded()
-            .map(|slot| self.langs[slot].1.affix_widest)
-            .max()
-            .unwrap_or(0);
+        let widest = graded().map(|slot| self.langs[slot].1.widest).max();
         note.windows.clear();
-        note.affix_windows.clear();
+        note.bounds.clear();
         for (start, end) in spans {
-            let first = tokens.partition_point(|&(_, te)| te <= start);
-            let last = tokens.partition_point(|&(ts, _)| ts < end);
-            let around = |w: usize| (first.saturating_sub(w), (last + w).min(tokens.len()));
-            note.windows.push(around(widest));
-            note.affix_windows.push(around(affix_widest));
+            let (first, last) = token_bounds(tokens, start, end);
+            note.bounds.push((first, last));
+            if let Some(w) = widest {
+                note.windows
+                    .push((first.saturating_sub(w), (last + w).min(tokens.len())));
+            }
         }
+        if widest.is_none() {
+            return;
+        }
+        // Prefix and suffix words only when a graded language has them (not English's file).
+        let affixes = graded().any(|slot| self.langs[slot].1.affix_widest > 0);
         note.windows.sort_unstable();
-        note.affix_windows.sort_unstable();
         let b = norm.as_bytes();
         // The note's bytes with zeros after them (from `prepare`): three bytes at a token's
         // start and before its end are read without a test of its length. A token under three
@@ -504,17 +499,41 @@ impl Grader {
             _ => b.iter().copied().chain([0; 3]).collect(),
         };
         let three = |at: usize| pad.get(at..at + 3).unwrap_or_default();
+        // Whether a bucket may hold words for the token at `s..e`: a bit of each table.
+        let bits = |table: &[u64], k: usize| table.get(k / 64).map_or(0, |w| w >> (k % 64) & 1);
+        let buckets = |s: usize, e: usize| {
+            let pre = bits(&self.prefix_buckets, affix_bucket(three(s)));
+            let suf = bits(
+                &self.suffix_buckets,
+                affix_bucket(three(e.saturating_sub(3))),
+            );
+            pre | suf
+        };
+        let all = u64::from(affixes && self.short_affixes);
         let mut next = 0;
-        // The first affix window that ends after the token (tokens come in order).
-        let mut a = 0;
         for k in 0..note.windows.len() {
             let (lo, hi) = note.windows[k];
             let from = lo.max(next);
-            for (i, &(s, e)) in tokens.iter().enumerate().take(hi).skip(from) {
-                while note.affix_windows.get(a).is_some_and(|w| w.1 <= i) {
-                    a += 1;
-                }
-                let affixes = note.affix_windows.get(a).is_some_and(|w| w.0 <= i);
+            next = next.max(hi);
+            // The window's tokens that begin a cue word or whose buckets hold prefix or suffix
+            // words: most tokens do neither, and whether one does is a coin toss for a
+            // branch, so they are gathered without one (each token written, the count moved
+            // on by whether it counts).
+            let window = tokens.get(from..hi).unwrap_or_default();
+            note.gathered.clear();
+            note.gathered.resize(window.len() + 1, 0);
+            let mut n = 0;
+            for (j, &(s, e)) in window.iter().enumerate() {
+                let i = from + j;
+                let starts = note.looked.get(i).map_or(0, |l| l.refs.0);
+                let affix = if affixes { buckets(s, e) | all } else { 0 };
+                note.gathered[n] = i as u32;
+                n += usize::from((starts != 0) | (affix != 0));
+            }
+            for g in 0..n {
+                let i = note.gathered[g] as usize;
+                let (s, e) = tokens[i];
+                let tok = b.get(s..e).unwrap_or_default();
                 let starts = note.looked.get(i).map(|l| l.refs).unwrap_or_default();
                 let (pre, suf) = if affixes {
                     (
@@ -528,15 +547,6 @@ impl Grader {
                 } else {
                     (&[][..], &[][..])
                 };
-                // Most tokens begin no cue word and meet no prefix or suffix word.
-                if starts == Cues::default()
-                    && pre.is_empty()
-                    && suf.is_empty()
-                    && !self.short_affixes
-                {
-                    continue;
-                }
-                let tok = b.get(s..e).unwrap_or_default();
                 self.cues_at(
                     tok,
                     i as u32,
@@ -547,7 +557,6 @@ impl Grader {
                     &mut note.met,
                 );
             }
-            next = next.max(hi);
         }
         note.pad = pad;
     }
@@ -614,10 +623,26 @@ impl Grader {
         note_lang: Option<Lang>,
         span: &Span,
         findings: &SpanIndex,
+        trace: Option<&mut Vec<Move>>,
+    ) -> Likelihood {
+        let bounds = token_bounds(tokens, span.start, span.end);
+        self.grade_at(norm, tokens, note, note_lang, span, bounds, findings, trace)
+    }
+
+    /// [`Grader::grade`] of a finding whose tokens are `first..last` (its
+    /// [`NoteWords::bounds`], which [`Grader::look_up_cues`] found).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn grade_at(
+        &self,
+        norm: &str,
+        tokens: &[(usize, usize)],
+        note: &mut NoteWords,
+        note_lang: Option<Lang>,
+        span: &Span,
+        (first, last): (usize, usize),
+        findings: &SpanIndex,
         mut trace: Option<&mut Vec<Move>>,
     ) -> Likelihood {
-        let first = tokens.partition_point(|&(_, te)| te <= span.start);
-        let last = tokens.partition_point(|&(ts, _)| ts < span.end);
         let mut up = 0;
         let mut down = 0;
         if note.hit.len() != self.cue_count {
@@ -767,6 +792,39 @@ impl Grader {
         span.base.shifted(shift)
     }
 }
+
+/// The tokens a normalised byte range covers, `first..last`: from the first that ends after
+/// `start` to the last that begins before `end`.
+fn token_bounds(tokens: &[(usize, usize)], start: usize, end: usize) -> (usize, usize) {
+    let first = tokens.partition_point(|&(_, te)| te <= start);
+    let last = first + tokens[first..].partition_point(|&(ts, _)| ts < end);
+    (first, last)
+}
+
+impl NoteWords {
+    /// The tokens of the `k`th span given to [`Grader::look_up_cues`].
+    pub(crate) fn bounds(&self, k: usize) -> Option<(usize, usize)> {
+        self.bounds.get(k).copied()
+    }
+}
+
+/// Per set of function-word languages (bit `l`: language `l`), the votes it adds, one in the
+/// 42-bit field of each of its languages; a word of all three files votes for none.
+const VOTES: [u128; 8] = {
+    let mut t = [0u128; 8];
+    let mut bits = 0;
+    while bits < 7 {
+        let mut l = 0;
+        while l < 3 {
+            if bits >> l & 1 == 1 {
+                t[bits] += 1 << (42 * l);
+            }
+            l += 1;
+        }
+        bits += 1;
+    }
+    t
+};
 
 /// The language with the most votes, `None` on a tie or when none has any.
 fn winner(counts: &[u32; 3]) -> Option<Lang> {

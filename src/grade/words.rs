@@ -22,7 +22,7 @@ pub(super) struct Looked {
 /// of a word that is not packed (its range in `other_refs`). Four bytes, so that a
 /// [`Looked`] is eight.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Cues(u32);
+pub(super) struct Cues(pub(super) u32);
 
 /// The function words and the first parts of cue words of the cue files, for one lookup per
 /// token of a note.
@@ -55,6 +55,10 @@ pub(super) struct WordTable<R> {
     other_refs: Vec<(u32, u32)>,
     /// The words that are not packed: their function bits and range in `refs`.
     other: WordIndex<Looked>,
+    /// Bit `n` (`n` under 63) set when a word that is not packed is `n` bytes long, bit 63 for
+    /// the longer ones: a long compound token ("onderhoudscontract") of a length no such word
+    /// has is let go without hashing it.
+    other_lens: u64,
 }
 
 /// The high bits of the first three bytes of a packed head: the function-word languages.
@@ -127,6 +131,9 @@ impl<R: Copy> WordTable<R> {
         let size = (packed.len() * 2).next_power_of_two().max(16);
         // The words that are not packed, numbered after the slots.
         let mut other_refs = Vec::new();
+        let other_lens = other
+            .iter()
+            .fold(0u64, |bits, (w, _, _)| bits | 1 << w.len().min(63));
         let other = other
             .into_iter()
             .map(|(w, bits, cues)| {
@@ -177,6 +184,7 @@ impl<R: Copy> WordTable<R> {
             refs,
             other_refs,
             other: WordIndex::build(other),
+            other_lens,
         }
     }
 
@@ -251,7 +259,9 @@ impl<R: Copy> WordTable<R> {
         // past it. One branch for both, and the answer without branches: a branch on "found"
         // is a coin toss on a note's tokens.
         let found = first & !META == head;
-        if (found && head & LONG == 0) || (!found && first & MOVED_ON == 0) {
+        // Bits, not `&&`: each operand a branch of its own was mispredicted as often.
+        let decided = (found & (head & LONG == 0)) | (!found & (first & MOVED_ON == 0));
+        if decided {
             let h = first & 0u64.wrapping_sub(u64::from(found));
             return Looked {
                 function: ((h >> 7 & 1) | (h >> 14 & 2) | (h >> 21 & 4)) as u8,
@@ -288,6 +298,9 @@ impl<R: Copy> WordTable<R> {
     /// What a token that cannot be packed is (the words that are not packed).
     #[inline]
     pub(super) fn other(&self, buf: &[u8], s: usize, e: usize) -> Looked {
+        if self.other_lens >> (e - s).min(63) & 1 == 0 {
+            return Looked::default();
+        }
         self.other
             .get(hash_at(buf, s, e), buf, s, e)
             .copied()

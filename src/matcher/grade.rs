@@ -61,7 +61,7 @@ impl Inner {
         if accepted().any(foreign) {
             all.fill(cands.iter().map(|c| (c.sstart, c.send)));
         }
-        for (c, f) in accepted().zip(out.iter_mut()) {
+        for (k, (c, f)) in accepted().zip(out.iter_mut()).enumerate() {
             let e = &self.entries[c.entry as usize];
             // An entry of the note's language and the same category that matched these words
             // too (it lost the overlap to an entry of another language: shared vocabulary).
@@ -101,9 +101,22 @@ impl Inner {
                 backed_by_note_lang,
             };
             let mut moves = trace.as_ref().map(|_| Vec::new());
-            f.likelihood =
-                self.grader
-                    .grade(norm, tokens, note, note_lang, &span, spans, moves.as_mut());
+            f.likelihood = match note.bounds(k) {
+                Some(bounds) => self.grader.grade_at(
+                    norm,
+                    tokens,
+                    note,
+                    note_lang,
+                    &span,
+                    bounds,
+                    spans,
+                    moves.as_mut(),
+                ),
+                None => {
+                    self.grader
+                        .grade(norm, tokens, note, note_lang, &span, spans, moves.as_mut())
+                }
+            };
             f.note_lang = reported;
             if let (Some(t), Some(moves)) = (trace.as_deref_mut(), moves) {
                 t.push(Graded {
