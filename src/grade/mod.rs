@@ -262,6 +262,9 @@ pub struct NoteWords {
     /// The note's normalised text and [`PAD`] zero bytes: every token's first 16 bytes
     /// are read as two loads, with no bounds to test at the note's end.
     pad: Vec<u8>,
+    /// Where the text `pad` copies was (address and length), for
+    /// [`Grader::look_up_cues`] to tell that it is given the same note.
+    padded: (usize, usize),
 }
 
 /// Zero bytes after a note in [`NoteWords`]' copy of it.
@@ -410,24 +413,30 @@ impl Grader {
     ) -> Option<Lang> {
         note.met.clear();
         let b = norm.as_bytes();
-        // The votes of the three languages, 42 bits each in one integer: one add a token, in a
+        // The votes of the three languages, 21 bits each in one integer: one add a token, in a
         // register (an add to a counter in memory picked by the token's bits made each token
-        // wait for the one before).
-        let mut votes = 0u128;
+        // wait for the one before). Summed into `counts` every 2^20 tokens, before a field
+        // could overflow.
+        let mut counts = [0u32; 3];
         note.looked.clear();
         note.pad.clear();
         note.pad.extend_from_slice(b);
         note.pad.extend_from_slice(&[0; PAD]);
+        note.padded = (b.as_ptr() as usize, b.len());
         let pad = &note.pad[..];
         // Every token looked up, amounts and dates too (no word begins with a digit, and a
         // test for one was a branch mispredicted on a sixth of the tokens).
-        note.looked.extend(tokens.iter().map(|&(s, e)| {
-            let looked = self.words.look(pad, s, e);
-            votes += VOTES[usize::from(looked.function & 7)];
-            looked
-        }));
-        let field = |l: u32| u32::try_from(votes >> (42 * l) & ((1 << 42) - 1)).unwrap_or(u32::MAX);
-        let mut counts = [field(0), field(1), field(2)];
+        for part in tokens.chunks(1 << 20) {
+            let mut votes = 0u64;
+            note.looked.extend(part.iter().map(|&(s, e)| {
+                let looked = self.words.look(pad, s, e);
+                votes += VOTES[usize::from(looked.function & 7)];
+                looked
+            }));
+            for (l, c) in counts.iter_mut().enumerate() {
+                *c = c.saturating_add((votes >> (21 * l) & ((1 << 21) - 1)) as u32);
+            }
+        }
         if let Some(l) = winner(&counts) {
             return Some(l);
         }
@@ -494,9 +503,11 @@ impl Grader {
         // The note's bytes with zeros after them (from `prepare`): three bytes at a token's
         // start and before its end are read without a test of its length. A token under three
         // bytes then meets the words of some bucket, which `open_matches` tells apart.
-        let pad = match note.pad.get(..b.len()) {
-            Some(p) if p == b && note.pad.len() >= b.len() + 3 => std::mem::take(&mut note.pad),
-            _ => b.iter().copied().chain([0; 3]).collect(),
+        let pad = if note.padded == (b.as_ptr() as usize, b.len()) && note.pad.len() >= b.len() + 3
+        {
+            std::mem::take(&mut note.pad)
+        } else {
+            b.iter().copied().chain([0; 3]).collect()
         };
         let three = |at: usize| pad.get(at..at + 3).unwrap_or_default();
         // Whether a bucket may hold words for the token at `s..e`: a bit of each table.
@@ -520,8 +531,10 @@ impl Grader {
             // branch, so they are gathered without one (each token written, the count moved
             // on by whether it counts).
             let window = tokens.get(from..hi).unwrap_or_default();
-            note.gathered.clear();
-            note.gathered.resize(window.len() + 1, 0);
+            // Grown, never cleared: every number read is written first.
+            if note.gathered.len() <= window.len() {
+                note.gathered.resize(window.len() + 1, 0);
+            }
             let mut n = 0;
             for (j, &(s, e)) in window.iter().enumerate() {
                 let i = from + j;
@@ -809,15 +822,15 @@ impl NoteWords {
 }
 
 /// Per set of function-word languages (bit `l`: language `l`), the votes it adds, one in the
-/// 42-bit field of each of its languages; a word of all three files votes for none.
-const VOTES: [u128; 8] = {
-    let mut t = [0u128; 8];
+/// 21-bit field of each of its languages; a word of all three files votes for none.
+const VOTES: [u64; 8] = {
+    let mut t = [0u64; 8];
     let mut bits = 0;
     while bits < 7 {
         let mut l = 0;
         while l < 3 {
             if bits >> l & 1 == 1 {
-                t[bits] += 1 << (42 * l);
+                t[bits] += 1 << (21 * l);
             }
             l += 1;
         }

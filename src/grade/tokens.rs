@@ -22,7 +22,6 @@ pub(crate) fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
     let mut carry = (0usize, false);
     // Whether the last byte of the previous chunk is a word byte (bit 0).
     let mut last = 0u64;
-    let mut found = [(0usize, 0usize); 33];
     for (ci, chunk) in b.chunks(64).enumerate() {
         let base = ci * 64;
         let (mut mask, mut high) = masks(chunk);
@@ -58,14 +57,9 @@ pub(crate) fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
         if edges == 0 {
             continue;
         }
-        // The end of a token begun in an earlier chunk; then starts and ends in pairs. The
-        // chunk's tokens (at most 33: one left open, 32 that begin in it) are gathered on the
-        // stack and appended together: a push a token tested the vector's capacity and
-        // stored its length each time.
-        let mut n = 0;
+        // The end of a token begun in an earlier chunk; then starts and ends in pairs.
         if let Some(s) = open.take() {
-            found[0] = (s, base + edges.trailing_zeros() as usize);
-            n = 1;
+            out.push((s, base + edges.trailing_zeros() as usize));
             edges &= edges - 1;
         }
         while edges != 0 {
@@ -75,13 +69,9 @@ pub(crate) fn tokenize(norm: &str, out: &mut Vec<(usize, usize)>) {
                 open = Some(s);
                 break;
             }
-            if let Some(slot) = found.get_mut(n) {
-                *slot = (s, base + edges.trailing_zeros() as usize);
-            }
-            n += 1;
+            out.push((s, base + edges.trailing_zeros() as usize));
             edges &= edges - 1;
         }
-        out.extend_from_slice(&found[..n.min(found.len())]);
     }
     if let Some(s) = open {
         out.push((s, b.len()));
