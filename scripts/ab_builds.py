@@ -17,12 +17,14 @@ import sys
 import time
 
 
-def main():
-    if len(sys.argv) < 4:
-        sys.exit(__doc__)
-    rounds = int(sys.argv[1])
-    corpus = sys.argv[2]
-    rest = sys.argv[3:]
+def parse_args(argv, usage):
+    """ROUNDS CORPUS NAME=BIN[::ARG...] ... -- [ARGS]: (rounds, corpus, [(name, [bin, args])],
+    extra args); exits with `usage` when too short. Shared with ab_paired.py."""
+    if len(argv) < 4:
+        sys.exit(usage)
+    rounds = int(argv[1])
+    corpus = argv[2]
+    rest = argv[3:]
     sep = rest.index("--") if "--" in rest else len(rest)
     builds = []
     for spec in rest[:sep]:
@@ -30,7 +32,11 @@ def main():
         if not eq:
             sys.exit(f"NAME=BIN expected, got {spec!r}")
         builds.append((name, cmd.split("::")))
-    extra = rest[sep + 1:]
+    return rounds, corpus, builds, rest[sep + 1:]
+
+
+def main():
+    rounds, corpus, builds, extra = parse_args(sys.argv, __doc__)
     res = {n: [] for n, _ in builds}
     start = time.strftime("%H:%M")
     for r in range(rounds):

@@ -15,22 +15,14 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ab_builds import parse_args  # noqa: E402
+
 
 def main():
-    if len(sys.argv) < 5:
-        sys.exit(__doc__)
-    rounds, corpus = int(sys.argv[1]), sys.argv[2]
-    rest = sys.argv[3:]
-    sep = rest.index("--") if "--" in rest else len(rest)
-    builds = []
-    for spec in rest[:sep]:
-        name, eq, cmd = spec.partition("=")
-        if not eq:
-            sys.exit(f"NAME=BIN expected, got {spec!r}")
-        builds.append((name, cmd.split("::")))
+    rounds, corpus, builds, extra = parse_args(sys.argv, __doc__)
     if len(builds) != 2:
         sys.exit("two builds expected")
-    extra = rest[sep + 1:]
     cpu = {n: [] for n, _ in builds}
     wall = {n: [] for n, _ in builds}
     start = time.strftime("%H:%M")
