@@ -10,6 +10,7 @@ output to /dev/null, pinned with `taskset`. Needs two cores; run it on an otherw
 machine (the two runs share the caches and memory bandwidth, equally).
 """
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -40,13 +41,27 @@ def main():
             wall[name].append(time.perf_counter() - t0)
             cpu[name].append(ru.ru_utime + ru.ru_stime)
     a, b = builds[0][0], builds[1][0]
-    rc = statistics.median(y / x for x, y in zip(cpu[a], cpu[b]))
+    ratios = [y / x for x, y in zip(cpu[a], cpu[b])]
+    rc = statistics.median(ratios)
     print(f"{start}–{time.strftime('%H:%M')} UTC, {rounds} paired rounds, args: {' '.join(extra)}")
     print(f"| build | CPU best (s) | CPU median | median per-round CPU ratio vs {a} |")
     print("| --- | ---: | ---: | ---: |")
     for n in (a, b):
         r = 1.0 if n == a else rc
         print(f"| {n} | {min(cpu[n]):.3f} | {statistics.median(cpu[n]):.3f} | {r:.3f} |")
+    if rounds >= 4:
+        q = statistics.quantiles(ratios, n=4)
+        lo, hi = median_ci(ratios)
+        print(f"per-round CPU ratio {b}/{a}: quartiles {q[0]:.3f} / {q[1]:.3f} / {q[2]:.3f}; "
+              f"95% interval of the median {lo:.3f}..{hi:.3f} (bootstrap)")
+
+
+def median_ci(xs, resamples=2000):
+    """A 95% bootstrap interval of the median of `xs` (seeded: the same data, the same
+    interval)."""
+    rng = random.Random(0)
+    meds = sorted(statistics.median(rng.choices(xs, k=len(xs))) for _ in range(resamples))
+    return meds[int(0.025 * resamples)], meds[int(0.975 * resamples) - 1]
 
 
 if __name__ == "__main__":

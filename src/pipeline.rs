@@ -893,16 +893,29 @@ fn scan_batch_with(
                                 b.record_scanned(&record.key);
                             }
                             let html = options.strip_html;
+                            let at = fields.len();
                             fields.extend(
                                 record
                                     .fields
                                     .iter()
                                     .map(|f| scan_text_deferred(scanner, html, &f.text, deferred)),
                             );
-                            waiting.push(items.len());
-                            Item::Scanned {
-                                record,
-                                fields: Vec::new(),
+                            // A record without findings is finished now, while it is in the
+                            // cache: only the few with findings are read again after grading.
+                            if fields[at..].iter().any(|d| deferred.waits(d.note)) {
+                                waiting.push(items.len());
+                                Item::Scanned {
+                                    record,
+                                    fields: Vec::new(),
+                                }
+                            } else {
+                                fields.truncate(at);
+                                let fields = record
+                                    .fields
+                                    .iter()
+                                    .map(|field| finish_field(options, &record, field, Vec::new()))
+                                    .collect();
+                                Item::Scanned { record, fields }
                             }
                         }
                     },
@@ -996,6 +1009,91 @@ mod tests {
                 subject: None,
                 context: Default::default(),
             })))
+        }
+    }
+
+    /// Two-field records, each field with findings or without (plain text or HTML).
+    struct Mixed {
+        next: usize,
+    }
+
+    const MIXED_TEXTS: [&str; 5] = [
+        "Geen bijzonderheden.",
+        "Klant heeft diabetes.",
+        "<p>She is a devout <b>Muslim</b>.</p>",
+        "<p>Nothing to report.</p>",
+        "Kunden var til landsmøde i partiet Venstre.",
+    ];
+
+    impl RecordSource for Mixed {
+        fn next_record(&mut self) -> Option<io::Result<Result<Record, Skipped>>> {
+            let n = MIXED_TEXTS.len();
+            if self.next >= n * n {
+                return None;
+            }
+            let line = self.next;
+            self.next += 1;
+            let field = |name: &str, text: &str| Field {
+                name: name.into(),
+                text: text.into(),
+                raw_span: None,
+            };
+            let (a, b) = (MIXED_TEXTS[line / n], MIXED_TEXTS[line % n]);
+            Some(Ok(Ok(Record {
+                line: line as u64 + 1,
+                key: line.to_string(),
+                fields: vec![field("note", a), field("summary", b)],
+                raw: format!("{a}\t{b}"),
+                terminator: "\n",
+                subject: None,
+                context: Default::default(),
+            })))
+        }
+    }
+
+    /// A batch scan (records without findings finished at once, the others after grading)
+    /// gives every record what scanning it alone gives, in input order.
+    #[test]
+    fn batch_scan_equals_one_record_at_a_time() {
+        let scanner = Scanner::builtin().unwrap();
+        for strip_html in [false, true] {
+            for (threads, on_workers) in [1, 2].map(|t| READ_ON_WORKERS.map(|w| (t, w))).concat() {
+                let options = Options {
+                    strip_html,
+                    ..options(threads, on_workers)
+                };
+                let mut got = Vec::new();
+                run(Mixed { next: 0 }, &scanner, &options, |item| {
+                    if let Item::Scanned { record, fields } = item {
+                        got.push((record.clone(), fields.clone()));
+                    }
+                    Ok(())
+                })
+                .unwrap();
+                assert_eq!(got.len(), MIXED_TEXTS.len().pow(2));
+                let with_findings = got
+                    .iter()
+                    .filter(|(_, f)| !f[0].findings.is_empty())
+                    .count();
+                assert!(with_findings > 0 && with_findings < got.len());
+                for (i, (record, fields)) in got.iter().enumerate() {
+                    assert_eq!(record.line, i as u64 + 1);
+                    let want = process(&scanner, &options, record);
+                    let show = |f: &[FieldResult]| {
+                        format!(
+                            "{:?}",
+                            f.iter()
+                                .map(|f| (&f.name, &f.findings, &f.decision, &f.masked))
+                                .collect::<Vec<_>>()
+                        )
+                    };
+                    assert_eq!(
+                        show(fields),
+                        show(&want),
+                        "record {i}, strip_html {strip_html}"
+                    );
+                }
+            }
         }
     }
 

@@ -427,12 +427,7 @@ impl Grader {
         // Every token looked up, amounts and dates too (no word begins with a digit, and a
         // test for one was a branch mispredicted on a sixth of the tokens).
         for part in tokens.chunks(1 << 20) {
-            let mut votes = 0u64;
-            note.looked.extend(part.iter().map(|&(s, e)| {
-                let looked = self.words.look(pad, s, e);
-                votes += VOTES[usize::from(looked.function & 7)];
-                looked
-            }));
+            let votes = self.words.look_all(pad, part, &VOTES, &mut note.looked);
             for (l, c) in counts.iter_mut().enumerate() {
                 *c = c.saturating_add((votes >> (21 * l) & ((1 << 21) - 1)) as u32);
             }

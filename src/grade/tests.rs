@@ -592,7 +592,29 @@ proptest::proptest! {
                 let mut pad = note.clone().into_bytes();
                 pad.extend_from_slice(&[0; 16]);
                 proptest::prop_assert_eq!(table.look(&pad, 2, 2 + tok.len()), got, "{}", tok);
+                let mut all = Vec::new();
+                let votes = table.look_all(&pad, &[(0, 1), (2, 2 + tok.len())], &VOTES, &mut all);
+                proptest::prop_assert_eq!(&all[1..], &[got][..], "{}", tok);
+                let want_votes = VOTES[usize::from(all[0].function & 7)]
+                    + VOTES[usize::from(got.function & 7)];
+                proptest::prop_assert_eq!(votes, want_votes, "{}", tok);
             }
         }
+    }
+}
+
+/// The multiplication that gathers a head's function bits answers as three shifts.
+#[test]
+fn function_bits_gathered_by_one_multiplication() {
+    for h in words::TEST_HEADS
+        .iter()
+        .flat_map(|&w| (0..8u64).map(move |b| (w, b)))
+    {
+        let (w, bits) = h;
+        let head = (w & !words::FUNCTION_MASK)
+            | (bits & 1) << 7
+            | (bits >> 1 & 1) << 15
+            | (bits >> 2 & 1) << 23;
+        assert_eq!(u64::from(words::function_bits(head)), bits, "{head:#x}");
     }
 }

@@ -87,6 +87,50 @@ const LOW_BYTES: [u64; 9] = {
     t
 };
 
+/// Per token length (0..=16; 17 for any longer), the mask of its first eight bytes.
+const HEAD_MASK: [u64; 18] = {
+    let mut t = [0u64; 18];
+    let mut n = 0;
+    while n < 18 {
+        t[n] = LOW_BYTES[if n < 8 { n } else { 8 }];
+        n += 1;
+    }
+    t
+};
+
+/// Per token length (0..=16; 17 for any longer), the mask of its next eight bytes.
+const TAIL_MASK: [u64; 18] = {
+    let mut t = [0u64; 18];
+    let mut n = 9;
+    while n < 18 {
+        t[n] = LOW_BYTES[if n < 16 { n - 8 } else { 8 }];
+        n += 1;
+    }
+    t
+};
+
+/// The function-word language bits of a head (bits 7, 15 and 23: [`FUNCTION_BITS`]) as bits
+/// 0, 1 and 2, by one multiplication: bit 7 moves up 54 places to 61, bit 15 up 47 to 62,
+/// bit 23 up 40 to 63; the other products land below bit 56 or past bit 63, and no two on
+/// one bit (no carries).
+#[inline]
+pub(super) fn function_bits(h: u64) -> u8 {
+    const GATHER: u64 = (1 << 54) | (1 << 47) | (1 << 40);
+    let f = h & FUNCTION_MASK;
+    (f.wrapping_mul(GATHER) >> 61) as u8
+}
+
+/// Heads to test [`function_bits`] on: every other bit clear, set, or some of each.
+#[cfg(test)]
+pub(super) const TEST_HEADS: [u64; 4] = [
+    0,
+    u64::MAX,
+    0x6f6c_6c65_685f_7878,
+    LONG | MOVED_ON | STARTS_CUES,
+];
+/// The function-word bits of a head.
+pub(super) const FUNCTION_MASK: u64 = FUNCTION_BITS[0] | FUNCTION_BITS[1] | FUNCTION_BITS[2];
+
 /// The first `n` (0..=8) of eight bytes `x` with the case bit set, zero above.
 #[inline]
 fn fold(x: u64, n: usize) -> u64 {
@@ -243,6 +287,78 @@ impl<R: Copy> WordTable<R> {
         let tail = (tail | CASE) & LOW_BYTES[m];
         let slot = packed_slot(head, self.mask);
         self.find((head, tail, slot), self.head(slot))
+    }
+
+    /// [`WordTable::look`] of every token of `tokens` (in `pad`, the note and at least 16
+    /// zero bytes after it), appended to `out`; returns the sum of `votes[function bits]`
+    /// over the tokens.
+    ///
+    /// One loop with the table's fields in registers, the masks of a token's length read
+    /// from tables ([`HEAD_MASK`], [`TAIL_MASK`]), the answer without branches, and one
+    /// branch a token, for the rare token that its first slot does not decide or that cannot
+    /// be packed (the closure over [`WordTable::look`] this replaces kept its state on the
+    /// stack and ran ~100 instructions a token).
+    #[inline(never)]
+    pub(super) fn look_all(
+        &self,
+        pad: &[u8],
+        tokens: &[(usize, usize)],
+        votes: &[u64; 8],
+        out: &mut Vec<Looked>,
+    ) -> u64 {
+        let heads = &self.heads[..];
+        let mask = self.mask;
+        let mut sum = 0u64;
+        let at = out.len();
+        out.resize(at + tokens.len(), Looked::default());
+        for (o, &(s, e)) in out[at..].iter_mut().zip(tokens) {
+            let len = (e - s).min(17);
+            let (a, b) = match pad.get(s..s + 16) {
+                Some(w) => (
+                    u64::from_le_bytes(w[..8].try_into().unwrap_or_default()),
+                    u64::from_le_bytes(w[8..].try_into().unwrap_or_default()),
+                ),
+                None => (HIGH, 0),
+            };
+            let (hm, tm) = (HEAD_MASK[len], TAIL_MASK[len]);
+            let plain = (((a & hm) | (b & tm)) & HIGH == 0) & (len <= 16);
+            // Bit 0 of the tail mask is set for a token over eight bytes: LONG.
+            let key = (a | CASE) & hm | tm << 63;
+            let tail = (b | CASE) & tm;
+            let slot = packed_slot(key, mask);
+            let first = heads.get(slot).copied().unwrap_or(0);
+            let found = first & !META == key;
+            let decided = (found & (key & LONG == 0)) | (!found & (first & MOVED_ON == 0));
+            let looked = if decided & plain {
+                let h = first & 0u64.wrapping_sub(u64::from(found));
+                Looked {
+                    function: function_bits(h),
+                    refs: Cues((h >> 31 & 1) as u32 * (slot as u32 + 1)),
+                }
+            } else if plain {
+                self.find_cold((key, tail, slot), first)
+            } else {
+                self.other_cold(pad, s, e)
+            };
+            sum += votes[usize::from(looked.function & 7)];
+            *o = looked;
+        }
+        sum
+    }
+
+    /// [`WordTable::find`] out of [`WordTable::look_all`]'s loop.
+    #[cold]
+    #[inline(never)]
+    fn find_cold(&self, key: (u64, u64, usize), first: u64) -> Looked {
+        self.find(key, first)
+    }
+
+    /// [`WordTable::look`] of a token that cannot be packed, out of
+    /// [`WordTable::look_all`]'s loop.
+    #[cold]
+    #[inline(never)]
+    fn other_cold(&self, pad: &[u8], s: usize, e: usize) -> Looked {
+        self.look(pad, s, e)
     }
 
     /// The head in `slot` (a first slot from [`WordTable::key`]).

@@ -78,6 +78,12 @@ impl Deferred {
         self.tokens.clear();
     }
 
+    /// Whether note `note` (a number [`Scanner::scan_deferred`] gave) has findings, which
+    /// wait for [`Scanner::grade_deferred`].
+    pub(crate) fn waits(&self, note: usize) -> bool {
+        self.found.get(note).is_some_and(|f| !f.is_empty())
+    }
+
     /// The findings of note `note` (a number [`Scanner::scan_deferred`] gave), once: empty
     /// for a number it did not give, or the second time.
     pub(crate) fn take(&mut self, note: usize) -> Vec<Finding> {

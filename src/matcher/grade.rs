@@ -56,16 +56,17 @@ impl Inner {
         // Every candidate, to find the ones overlapping a finding (`backing` below): only
         // when a finding's entry is not of the note's language.
         let all = &mut bufs.all;
-        let foreign =
-            |c: &Cand| note_lang.is_some_and(|l| l != self.entries[c.entry as usize].lang);
-        if accepted().any(foreign) {
+        // The findings' lang, category and base likelihood are their entries' (copied by
+        // `push_accepted`): read there, not in the entries, which are out of the cache by
+        // the time a deferred note is graded.
+        if out.iter().any(|f| note_lang.is_some_and(|l| l != f.lang)) {
             all.fill(cands.iter().map(|c| (c.sstart, c.send)));
         }
         for (k, (c, f)) in accepted().zip(out.iter_mut()).enumerate() {
-            let e = &self.entries[c.entry as usize];
+            let (lang, category, base) = (f.lang, f.category, f.likelihood);
             // An entry of the note's language and the same category that matched these words
             // too (it lost the overlap to an entry of another language: shared vocabulary).
-            let backing = note_lang.filter(|&l| l != e.lang).and_then(|l| {
+            let backing = note_lang.filter(|&l| l != lang).and_then(|l| {
                 // Of those with the finding's own span the first entry, else of the others:
                 // the same whichever order the automata produced the candidates in (the
                 // word-start walk and the overlapping search list them differently).
@@ -74,7 +75,7 @@ impl Inner {
                     .filter(|o| {
                         let oe = &self.entries[o.entry as usize];
                         oe.lang == l
-                            && oe.category == e.category
+                            && oe.category == category
                             && matches!(o.verdict, Verdict::Accepted | Verdict::Overlapped { .. })
                     })
                     .min_by_key(|o| {
@@ -93,9 +94,9 @@ impl Inner {
                 f.lang = self.entries[o.entry as usize].lang;
             }
             let span = Span {
-                lang: e.lang,
-                category: e.category,
-                base: e.likelihood,
+                lang,
+                category,
+                base,
                 start: c.sstart,
                 end: c.send,
                 backed_by_note_lang,
@@ -120,7 +121,7 @@ impl Inner {
             f.note_lang = reported;
             if let (Some(t), Some(moves)) = (trace.as_deref_mut(), moves) {
                 t.push(Graded {
-                    base: e.likelihood,
+                    base,
                     moves,
                     likelihood: f.likelihood,
                 });

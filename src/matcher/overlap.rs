@@ -42,6 +42,10 @@ pub(super) fn resolve_overlaps(cands: &mut [Cand], entries: &[Entry]) {
 
 /// Fill `char_start`/`char_end` of findings sorted by start.
 pub(super) fn fill_char_offsets(text: &str, findings: &mut [Finding]) {
+    // Most notes have none: no pass over the text to ask whether it is ASCII.
+    if findings.is_empty() {
+        return;
+    }
     if text.is_ascii() {
         for f in findings {
             f.char_start = f.start;
