@@ -257,8 +257,11 @@ pub struct NoteWords {
     windows: Vec<(usize, usize)>,
     /// The tokens of a window that may meet cue words (scratch of [`Grader::look_up_cues`]).
     gathered: Vec<u32>,
-    /// Per cue of every language, the word of it found near the finding being graded.
+    /// Per cue of every language, the word of it found near the finding being graded (all
+    /// `None` between findings).
     hit: Vec<Option<u32>>,
+    /// The cues of `hit` set for the finding being graded.
+    touched: Vec<u32>,
     /// The note's normalised text and [`PAD`] zero bytes: every token's first 16 bytes
     /// are read as two loads, with no bounds to test at the note's end.
     pad: Vec<u8>,
@@ -672,9 +675,11 @@ impl Grader {
             let slot = slot as u8;
             let lo = first.saturating_sub(lc.widest);
             let hi = (last + lc.widest).min(tokens.len());
-            // Per cue of the language, the first word found (a cue counts once).
+            // Per cue of the language, the first word found (a cue counts once); all `None`
+            // between findings (only the cues `touched` are set, and taken back below).
             let hit = &mut note.hit[lc.offset..lc.offset + lc.cues.len()];
-            hit.fill(None);
+            let touched = &mut note.touched;
+            touched.clear();
             for &(i, how, r) in range(lo, first).iter().chain(range(last, hi)) {
                 let i = i as usize;
                 if r.lang != slot || in_other_finding(tokens[i], span, findings) {
@@ -699,6 +704,7 @@ impl Grader {
                         || phrase_matches(&cue.words[r.word as usize], norm, &tokens[i..hi]))
                 {
                     hit[ci] = Some(r.word);
+                    touched.push(ci as u32);
                 }
             }
             // The finding's own words: a suffix word marks its compound ("Diabetesvereniging"),
@@ -723,6 +729,7 @@ impl Grader {
                         && !tok.eq_ignore_ascii_case(&w.parts[0])
                     {
                         hit[r.cue as usize] = Some(r.word);
+                        touched.push(r.cue);
                     }
                 }
                 if i as usize == first {
@@ -740,11 +747,17 @@ impl Grader {
                         && applies(cue)
                     {
                         hit[r.cue as usize] = Some(r.word);
+                        touched.push(r.cue);
                     }
                 }
             }
-            for (ci, wi) in hit.iter().enumerate() {
-                let Some(wi) = *wi else { continue };
+            // In cue order, as the cue file lists them.
+            touched.sort_unstable();
+            for &ci in touched.iter() {
+                let ci = ci as usize;
+                let Some(wi) = hit.get_mut(ci).and_then(Option::take) else {
+                    continue;
+                };
                 let cue = &lc.cues[ci];
                 if cue.shift > 0 {
                     up = up.max(cue.shift);
